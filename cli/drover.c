@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * drover: the control client. It checks the command line against the verb
+ * table, sends it to droverd over the control socket, prints what comes
+ * back, and exits with the status droverd chose. `check` runs here alone;
+ * `call` asks droverd where the pool's work socket is, then talks to it.
+ *
+ * Exit status: 0 done; 1 droverd refused or the action failed; 2 usage;
+ * 3 droverd not reachable.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "frame.h"
+#include "log.h"
+#include "parse.h"
+#include "proto.h"
+#include "verbs.h"
+#include "xmalloc.h"
+
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: drover [-s SOCKET] VERB [ARGS] [--json]\n\n");
+    verbs_print_help(fp);
+    fprintf(fp,
+            "\noptions:\n"
+            "  -s, --socket PATH  droverd's control socket (default: $DROVER_SOCKET, else\n"
+            "                     /run/drover/drover.sock as root, $XDG_RUNTIME_DIR/drover.sock\n"
+            "                     otherwise)\n"
+            "  -h, --help         this text\n"
+            "  -V, --version      print the version\n"
+            "\nexit status: 0 done, 1 refused or failed, 2 usage, 3 droverd not reachable\n");
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n == 0 ? 0 : -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd;
+
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int connect_control(const char *path)
+{
+    int fd = connect_unix(path);
+
+    if (fd < 0) {
+        fprintf(stderr, "drover: cannot reach droverd at %s: %s\n", path, strerror(errno));
+        if (errno == ENOENT || errno == ECONNREFUSED)
+            fprintf(stderr, "drover: is droverd running? (choose a socket with -s or DROVER_SOCKET)\n");
+        exit(EXIT_UNREACHABLE);
+    }
+    return fd;
+}
+
+static void send_command(int fd, int argc, char *const argv[])
+{
+    unsigned char *payload, hdr[PROTO_HEADER_SIZE];
+    struct proto_header h;
+    size_t len = proto_argv_pack(argc, argv, &payload);
+
+    if (len == 0) {
+        fprintf(stderr, "drover: the command is too long\n");
+        exit(EXIT_USAGE);
+    }
+    proto_header_make(&h, PROTO_COMMAND, len);
+    proto_header_encode(hdr, &h);
+    /* A refused client may be cut off before reading all; its reply is still read below. */
+    if (write_all(fd, hdr, sizeof(hdr)) != 0 || write_all(fd, payload, len) != 0) {
+        if (errno != EPIPE && errno != ECONNRESET) {
+            fprintf(stderr, "drover: sending to droverd: %s\n", strerror(errno));
+            exit(EXIT_UNREACHABLE);
+        }
+    }
+    free(payload);
+}
+
+/*
+ * Read the reply: DATA to stdout (or into capture), ERROR to stderr, until
+ * EXIT. Returns the exit status; eof_status when droverd closes first.
+ */
+static int read_reply(int fd, char **capture, size_t *capture_len, int eof_status)
+{
+    for (;;) {
+        unsigned char hdr[PROTO_HEADER_SIZE];
+        struct proto_header h;
+        char err[PARSE_ERR_MAX];
+        unsigned char *payload;
+        int rc = read_all(fd, hdr, sizeof(hdr));
+
+        if (rc <= 0) {
+            if (eof_status >= 0)
+                return eof_status;
+            fprintf(stderr, "drover: droverd closed the connection without an answer\n");
+            return EXIT_FAILED;
+        }
+        proto_header_decode(hdr, &h);
+        if (proto_header_check(&h,
+                               PROTO_TYPE_BIT(PROTO_DATA) | PROTO_TYPE_BIT(PROTO_ERROR) |
+                                   PROTO_TYPE_BIT(PROTO_EXIT),
+                               PROTO_MAX_FRAME, err, sizeof(err)) != PROTO_CHECK_OK &&
+            h.version == PROTO_VERSION) {
+            fprintf(stderr, "drover: bad reply from droverd: %s\n", err);
+            return EXIT_FAILED;
+        }
+        payload = xmalloc(h.length + 1);
+        if (read_all(fd, payload, h.length) <= 0 && h.length > 0) {
+            fprintf(stderr, "drover: droverd closed the connection mid-reply\n");
+            free(payload);
+            return EXIT_FAILED;
+        }
+        switch (h.type) {
+        case PROTO_DATA:
+            if (capture != NULL) {
+                *capture = xreallocarray(*capture, *capture_len + h.length + 1, 1);
+                memcpy(*capture + *capture_len, payload, h.length);
+                *capture_len += h.length;
+                (*capture)[*capture_len] = '\0';
+            } else if (write_all(1, payload, h.length) != 0) {
+                free(payload);
+                return errno == EPIPE ? EXIT_OK : EXIT_FAILED; /* e.g. piped into head */
+            }
+            break;
+        case PROTO_ERROR:
+            fputs("drover: ", stderr);
+            fwrite(payload, 1, h.length, stderr);
+            break;
+        case PROTO_EXIT: {
+            int status = h.length >= 1 ? payload[0] : EXIT_FAILED;
+            free(payload);
+            return status;
+        }
+        default:
+            break;
+        }
+        free(payload);
+    }
+}
+
+static int run_check(const struct verb_args *va)
+{
+    struct config_env env;
+    struct config_errors errs = {0};
+    const char *path = va->config_file != NULL ? va->config_file : CONFIG_DEFAULT_PATH;
+    struct config *cfg;
+
+    config_env_default(&env);
+    cfg = config_load(path, &env, &errs);
+    if (cfg == NULL) {
+        char *text = config_errors_format(&errs);
+        fputs(text, stderr);
+        fprintf(stderr, "drover: %s: %zu error%s\n", path, errs.n, errs.n == 1 ? "" : "s");
+        free(text);
+        config_errors_clear(&errs);
+        return EXIT_FAILED;
+    }
+    unsigned workers = 0;
+    struct pool_config *pc;
+    TAILQ_FOREACH(pc, &cfg->pools, entry)
+        workers += pc->nworkers;
+    printf("%s: ok (%u pool%s, %u worker%s)\n", cfg->path, cfg->npools, cfg->npools == 1 ? "" : "s",
+           workers, workers == 1 ? "" : "s");
+    config_free(cfg);
+    return EXIT_OK;
+}
+
+static char *read_stdin(size_t *len_out)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = xmalloc(cap);
+
+    for (;;) {
+        ssize_t n;
+        if (len == cap)
+            buf = xreallocarray(buf, cap *= 2, 1);
+        n = read(0, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    *len_out = len;
+    return buf;
+}
+
+/* drover call POOL [DATA]: one request through the pool's work socket. */
+static int run_call(const char *socket_path, const struct verb_args *va)
+{
+    char *where = NULL, *nl, *framing_s;
+    size_t where_len = 0, len, cap = 65536, have = 0;
+    char *argv[] = {"call", (char *)va->pos[0]};
+    int fd = connect_control(socket_path), status, wfd, framing;
+    char *data;
+    unsigned char *buf;
+
+    send_command(fd, 2, argv);
+    status = read_reply(fd, &where, &where_len, -1);
+    close(fd);
+    if (status != EXIT_OK) {
+        free(where);
+        return status;
+    }
+    nl = where != NULL ? strchr(where, '\n') : NULL;
+    if (nl == NULL) {
+        fprintf(stderr, "drover: unexpected answer from droverd\n");
+        return EXIT_FAILED;
+    }
+    *nl = '\0';
+    framing_s = nl + 1;
+    framing = strncmp(framing_s, "line", 4) == 0 ? 1 : 0;
+    if (strncmp(where, "tcp:", 4) == 0) {
+        fprintf(stderr, "drover: call over tcp is not supported; connect to %s yourself\n", where);
+        free(where);
+        return EXIT_FAILED;
+    }
+    if (va->npos >= 2) {
+        data = xstrdup(va->pos[1]);
+        len = strlen(data);
+    } else {
+        data = read_stdin(&len);
+        if (framing == 1 && len > 0 && data[len - 1] == '\n')
+            len--; /* the line's own end; drover adds it back */
+    }
+    if (framing == 1 && memchr(data, '\n', len) != NULL) {
+        fprintf(stderr, "drover: pool %s uses framing = line: the request must be one line\n",
+                va->pos[0]);
+        free(data);
+        free(where);
+        return EXIT_USAGE;
+    }
+    wfd = connect_unix(where);
+    if (wfd < 0) {
+        fprintf(stderr, "drover: cannot connect to %s: %s\n", where, strerror(errno));
+        free(data);
+        free(where);
+        return EXIT_FAILED;
+    }
+    if (framing == 0) {
+        unsigned char hdr[FRAME_LENGTH_HEADER];
+        frame_length_encode(hdr, (uint32_t)len);
+        if (write_all(wfd, hdr, sizeof(hdr)) != 0 || write_all(wfd, data, len) != 0)
+            goto broken;
+    } else {
+        if (write_all(wfd, data, len) != 0 || write_all(wfd, "\n", 1) != 0)
+            goto broken;
+    }
+    buf = xmalloc(cap);
+    for (;;) {
+        struct frame_reply reply;
+        size_t used;
+        enum frame_result fr = frame_reply_decode(framing, buf, have, 256 << 20, &reply, &used);
+        if (fr == FRAME_OK) {
+            if (reply.status == FRAME_STATUS_OK) {
+                write_all(1, reply.payload, reply.payload_len);
+                /* Lines end with a newline; a terminal gets one after any reply. */
+                if (framing == 1 || (isatty(1) && (reply.payload_len == 0 ||
+                                                    reply.payload[reply.payload_len - 1] != '\n')))
+                    write_all(1, "\n", 1);
+                status = EXIT_OK;
+            } else {
+                fprintf(stderr, "drover: %.*s\n", (int)reply.payload_len, reply.payload);
+                status = EXIT_FAILED;
+            }
+            break;
+        }
+        if (fr != FRAME_INCOMPLETE) {
+            fprintf(stderr, "drover: malformed reply from %s\n", where);
+            status = EXIT_FAILED;
+            break;
+        }
+        if (have == cap)
+            buf = xreallocarray(buf, cap *= 2, 1);
+        ssize_t n = read(wfd, buf + have, cap - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "drover: %s closed the connection without a reply\n", where);
+            status = EXIT_FAILED;
+            break;
+        }
+        have += (size_t)n;
+    }
+    free(buf);
+    close(wfd);
+    free(data);
+    free(where);
+    return status;
+
+broken:
+    fprintf(stderr, "drover: sending to %s: %s\n", where, strerror(errno));
+    close(wfd);
+    free(data);
+    free(where);
+    return EXIT_FAILED;
+}
+
+int main(int argc, char **argv)
+{
+    const char *socket_path = getenv("DROVER_SOCKET");
+    char default_socket[256], err[PARSE_ERR_MAX];
+    struct verb_args va;
+    int i = 1, fd, status;
+    bool json_first = false;
+
+    signal(SIGPIPE, SIG_IGN);
+    log_init("drover", LOG_LEVEL_WARN);
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) {
+            if (++i >= argc) {
+                fprintf(stderr, "drover: %s needs a path\n", argv[i - 1]);
+                return EXIT_USAGE;
+            }
+            socket_path = argv[i];
+        } else if (strncmp(argv[i], "--socket=", 9) == 0) {
+            socket_path = argv[i] + 9;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+            printf("drover %s (control protocol %d)\n", DROVER_VERSION, PROTO_VERSION);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json_first = true;
+        } else {
+            fprintf(stderr, "drover: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    int vargc = argc - i + (json_first ? 1 : 0);
+    char **vargv = xcalloc((size_t)vargc + 1, sizeof(*vargv));
+    for (int k = 0; k < argc - i; k++)
+        vargv[k] = argv[i + k];
+    if (json_first)
+        vargv[vargc - 1] = "--json";
+    if (verb_parse(vargc, vargv, &va, err, sizeof(err)) != 0) {
+        fprintf(stderr, "drover: %s\n", err);
+        free(vargv);
+        return EXIT_USAGE;
+    }
+    if (va.verb->id == VERB_CHECK) {
+        status = run_check(&va);
+        free(vargv);
+        return status;
+    }
+    if (socket_path == NULL || socket_path[0] == '\0') {
+        config_default_control_socket(default_socket, sizeof(default_socket));
+        socket_path = default_socket;
+    }
+    if (va.verb->id == VERB_CALL) {
+        status = run_call(socket_path, &va);
+        free(vargv);
+        return status;
+    }
+    fd = connect_control(socket_path);
+    send_command(fd, vargc, vargv);
+    /* After `shutdown`, droverd closing the connection is the answer. */
+    status = read_reply(fd, NULL, NULL, va.verb->id == VERB_SHUTDOWN ? EXIT_OK : -1);
+    close(fd);
+    free(vargv);
+    return status;
+}

@@ -1,0 +1,832 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Loading configuration files. The file is read into memory and handed to
+ * inih one line at a time by our own reader, which counts lines, checks the
+ * ini syntax, and tracks [sections]; inih splits "key = value" and strips
+ * comments. Every problem is collected as FILE:LINE: message so that all of
+ * them are reported at once, and nothing is half-applied.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
+#include <ini.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keys.h"
+#include "xmalloc.h"
+
+#define CONFIG_MAX_FILE (1024 * 1024)
+#define CONFIG_MAX_LINE 4096
+#define POOL_NAME_MAX 64
+
+enum section_kind { SEC_NONE, SEC_DAEMON, SEC_POOL, SEC_BAD };
+
+struct loader {
+    struct config *cfg;
+    const struct config_env *env;
+    struct config_errors *errs;
+
+    /* The file being read. */
+    const char *file; /* owned by cfg->files */
+    char *base_dir;
+    bool is_main;
+    const char *text;
+    size_t len, pos;
+    unsigned line;
+    bool line_bad; /* the reader replaced this line; skip what inih reports */
+
+    /* The section the current line belongs to. */
+    enum section_kind kind;
+    struct pool_config *pool;
+    struct key_origin daemon_section;
+};
+
+void config_errors_add(struct config_errors *errs, const char *file, unsigned line, const char *fmt,
+                       ...)
+{
+    va_list ap;
+    struct config_error *e;
+
+    if (errs->n == errs->cap) {
+        errs->cap = errs->cap ? errs->cap * 2 : 8;
+        errs->v = xreallocarray(errs->v, errs->cap, sizeof(*errs->v));
+    }
+    e = &errs->v[errs->n++];
+    e->file = file != NULL ? xstrdup(file) : NULL;
+    e->line = line;
+    va_start(ap, fmt);
+    xvasprintf(&e->message, fmt, ap);
+    va_end(ap);
+}
+
+void config_errors_clear(struct config_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++) {
+        free(errs->v[i].file);
+        free(errs->v[i].message);
+    }
+    free(errs->v);
+    *errs = (struct config_errors){0};
+}
+
+char *config_errors_format(const struct config_errors *errs)
+{
+    char *out = xstrdup(""), *next;
+
+    for (size_t i = 0; i < errs->n; i++) {
+        const struct config_error *e = &errs->v[i];
+        if (e->file != NULL && e->line > 0)
+            xasprintf(&next, "%s%s:%u: %s\n", out, e->file, e->line, e->message);
+        else if (e->file != NULL)
+            xasprintf(&next, "%s%s: %s\n", out, e->file, e->message);
+        else
+            xasprintf(&next, "%s%s\n", out, e->message);
+        free(out);
+        out = next;
+    }
+    return out;
+}
+
+void config_env_default(struct config_env *env)
+{
+    cpu_set_t set;
+    long n;
+
+    memset(env, 0, sizeof(*env));
+    /* Usable CPUs: the affinity mask is what a container or cpuset really gives us. */
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        env->ncpu = (unsigned)CPU_COUNT(&set);
+    if (env->ncpu == 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        env->ncpu = n > 0 ? (unsigned)n : 1;
+    }
+    env->euid = geteuid();
+    env->follow_include = true;
+    env->check_paths = true;
+}
+
+void config_default_control_socket(char *buf, size_t bufsz)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+    if (geteuid() == 0)
+        snprintf(buf, bufsz, "/run/drover/drover.sock");
+    else if (xdg != NULL && xdg[0] == '/')
+        snprintf(buf, bufsz, "%s/drover.sock", xdg);
+    else
+        snprintf(buf, bufsz, "/tmp/drover-%u/drover.sock", (unsigned)geteuid());
+}
+
+void config_default_log_dir(char *buf, size_t bufsz)
+{
+    const char *state = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+
+    if (geteuid() == 0)
+        snprintf(buf, bufsz, "/var/log/drover");
+    else if (state != NULL && state[0] == '/')
+        snprintf(buf, bufsz, "%s/drover", state);
+    else if (home != NULL && home[0] == '/')
+        snprintf(buf, bufsz, "%s/.local/state/drover", home);
+    else
+        snprintf(buf, bufsz, "/tmp/drover-%u/log", (unsigned)geteuid());
+}
+
+static const char *config_add_file(struct config *cfg, const char *path)
+{
+    cfg->files = xreallocarray(cfg->files, cfg->nfiles + 1, sizeof(*cfg->files));
+    cfg->files[cfg->nfiles] = xstrdup(path);
+    return cfg->files[cfg->nfiles++];
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        return xstrdup(".");
+    if (slash == path)
+        return xstrdup("/");
+    return xstrndup(path, (size_t)(slash - path));
+}
+
+static bool pool_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len > POOL_NAME_MAX || strcmp(name, "all") == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)name[i]) && strchr("_.-", name[i]) == NULL)
+            return false;
+    return name[0] != '.' && name[0] != '-';
+}
+
+static struct pool_config *pool_config_new(struct loader *ld, const char *name)
+{
+    struct pool_config *pc = xcalloc(1, sizeof(*pc));
+    char err[PARSE_ERR_MAX];
+
+    pc->name = xstrdup(name);
+    pc->section.file = ld->file;
+    pc->section.line = ld->line;
+    if (keys_apply_defaults(KEY_POOL, pc, ld->env, err, sizeof(err)) != 0)
+        config_errors_add(ld->errs, NULL, 0, "internal error: bad pool default: %s", err);
+    return pc;
+}
+
+/* Open a [section]: decide what the following keys belong to. */
+static void loader_open_section(struct loader *ld, const char *name)
+{
+    ld->pool = NULL;
+    if (strcmp(name, "daemon") == 0) {
+        if (!ld->is_main) {
+            config_errors_add(ld->errs, ld->file, ld->line,
+                              "[daemon] is only allowed in the main file, not in an include");
+            ld->kind = SEC_BAD;
+        } else if (ld->daemon_section.line != 0) {
+            config_errors_add(ld->errs, ld->file, ld->line,
+                              "duplicate [daemon] section (first at line %u)",
+                              ld->daemon_section.line);
+            ld->kind = SEC_DAEMON;
+        } else {
+            ld->daemon_section = (struct key_origin){ld->file, ld->line};
+            ld->kind = SEC_DAEMON;
+        }
+        return;
+    }
+    if (strncmp(name, "pool:", 5) == 0) {
+        const char *pname = name + 5;
+        struct pool_config *other;
+
+        if (!pool_name_valid(pname)) {
+            config_errors_add(ld->errs, ld->file, ld->line,
+                              "invalid pool name '%s' (1 to %d letters, digits, '_', '.', '-'; "
+                              "not 'all')",
+                              pname, POOL_NAME_MAX);
+            ld->kind = SEC_BAD;
+            return;
+        }
+        other = config_find_pool(ld->cfg, pname);
+        if (other != NULL) {
+            config_errors_add(ld->errs, ld->file, ld->line,
+                              "duplicate pool '%s' (first defined at %s:%u)", pname,
+                              other->section.file, other->section.line);
+            ld->kind = SEC_BAD;
+            return;
+        }
+        ld->pool = pool_config_new(ld, pname);
+        TAILQ_INSERT_TAIL(&ld->cfg->pools, ld->pool, entry);
+        ld->cfg->npools++;
+        ld->kind = SEC_POOL;
+        return;
+    }
+    ld->kind = SEC_BAD;
+    if (strncmp(name, "program:", 8) == 0 || strncmp(name, "fcgi-program:", 13) == 0 ||
+        strncmp(name, "watcher:", 8) == 0) {
+        config_errors_add(ld->errs, ld->file, ld->line,
+                          "unknown section [%s] (did you mean [pool:%s]?)", name,
+                          strchr(name, ':') + 1);
+    } else if (strcmp(name, "pool") == 0) {
+        config_errors_add(ld->errs, ld->file, ld->line,
+                          "section [pool] needs a name: [pool:NAME]");
+    } else {
+        const char *const known[] = {"daemon", NULL};
+        const char *s = suggest_nearest(name, known);
+        if (s != NULL)
+            config_errors_add(ld->errs, ld->file, ld->line,
+                              "unknown section [%s] (did you mean [%s]?)", name, s);
+        else
+            config_errors_add(ld->errs, ld->file, ld->line,
+                              "unknown section [%s] (expected [daemon] or [pool:NAME])", name);
+    }
+}
+
+/*
+ * Check one whole line the way inih will read it. Returns 0 if inih may see
+ * it; -1 if it is wrong (reported here, and hidden from inih).
+ */
+static int loader_scan_line(struct loader *ld, const char *start, size_t len)
+{
+    const char *p = start, *end = start + len;
+
+    if (ld->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    if ((size_t)(end - p) > CONFIG_MAX_LINE) {
+        config_errors_add(ld->errs, ld->file, ld->line, "line is longer than %d bytes",
+                          CONFIG_MAX_LINE);
+        return -1;
+    }
+    if (memchr(p, '\0', (size_t)(end - p)) != NULL) {
+        config_errors_add(ld->errs, ld->file, ld->line, "line contains a NUL byte");
+        return -1;
+    }
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    while (end > p && isspace((unsigned char)end[-1]))
+        end--;
+    if (p == end || *p == ';' || *p == '#')
+        return 0;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', (size_t)(end - p));
+        char name[CONFIG_MAX_LINE + 1];
+        const char *a, *b;
+
+        if (close == NULL) {
+            config_errors_add(ld->errs, ld->file, ld->line,
+                              "section header is missing its closing ']'");
+            ld->kind = SEC_BAD;
+            ld->pool = NULL;
+            return -1;
+        }
+        a = p + 1;
+        b = close;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        memcpy(name, a, (size_t)(b - a));
+        name[b - a] = '\0';
+        loader_open_section(ld, name);
+        return 0;
+    }
+    if (memchr(p, '=', (size_t)(end - p)) == NULL && memchr(p, ':', (size_t)(end - p)) == NULL) {
+        config_errors_add(ld->errs, ld->file, ld->line,
+                          "expected 'key = value', a [section] or a comment");
+        return -1;
+    }
+    if (*p == '=' || *p == ':') {
+        config_errors_add(ld->errs, ld->file, ld->line, "missing key name before '%c'", *p);
+        return -1;
+    }
+    return 0;
+}
+
+/* fgets-like reader for inih that hands out our buffer one line at a time. */
+static char *loader_reader(char *buf, int num, void *stream)
+{
+    struct loader *ld = stream;
+    const char *start, *nl;
+    size_t linelen, n;
+
+    if (ld->pos >= ld->len || num <= 1)
+        return NULL;
+    start = ld->text + ld->pos;
+    nl = memchr(start, '\n', ld->len - ld->pos);
+    linelen = nl != NULL ? (size_t)(nl - start) + 1 : ld->len - ld->pos;
+
+    /* inih asks again for the rest of a long line; only a new line counts. */
+    if (ld->pos == 0 || ld->text[ld->pos - 1] == '\n') {
+        ld->line++;
+        ld->line_bad = loader_scan_line(ld, start, linelen) != 0;
+        if (ld->line_bad) {
+            ld->pos += linelen;
+            buf[0] = '\n';
+            buf[1] = '\0';
+            return buf;
+        }
+    }
+    n = linelen < (size_t)num - 1 ? linelen : (size_t)num - 1;
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    ld->pos += n;
+    return buf;
+}
+
+static int loader_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct loader *ld = user;
+    enum key_section ks;
+    const struct key *k;
+    struct key_origin *origin;
+    void *base;
+    char err[PARSE_ERR_MAX];
+    struct key_ctx ctx = {
+        .file = ld->file, .base_dir = ld->base_dir, .env = ld->env, .err = err, .errsz = sizeof(err)};
+
+    (void)section;
+    if (ld->line_bad)
+        return 1;
+    switch (ld->kind) {
+    case SEC_BAD:
+        return 1; /* the section was already reported */
+    case SEC_NONE:
+        config_errors_add(ld->errs, ld->file, ld->line,
+                          "key '%s' is outside any section (put it under [daemon] or "
+                          "[pool:NAME])",
+                          name);
+        return 1;
+    case SEC_DAEMON:
+        ks = KEY_DAEMON;
+        base = &ld->cfg->daemon;
+        origin = ld->cfg->daemon.origin;
+        break;
+    case SEC_POOL:
+    default:
+        ks = KEY_POOL;
+        base = ld->pool;
+        origin = ld->pool->origin;
+        break;
+    }
+
+    k = key_find(ks, name);
+    if (k == NULL) {
+        const char *suggestion = key_suggest(ks, name);
+        if (key_find(ks == KEY_POOL ? KEY_DAEMON : KEY_POOL, name) != NULL)
+            config_errors_add(ld->errs, ld->file, ld->line, "key '%s' belongs in %s", name,
+                              ks == KEY_POOL ? "[daemon]" : "a [pool:NAME] section");
+        else if (suggestion != NULL)
+            config_errors_add(ld->errs, ld->file, ld->line,
+                              "unknown key '%s' in %s (did you mean '%s'?)", name,
+                              ks == KEY_POOL ? "[pool]" : "[daemon]", suggestion);
+        else
+            config_errors_add(ld->errs, ld->file, ld->line, "unknown key '%s' in %s", name,
+                              ks == KEY_POOL ? "[pool]" : "[daemon]");
+        return 1;
+    }
+    origin = &origin[key_section_index(k)];
+    if (origin->line != 0) {
+        config_errors_add(ld->errs, ld->file, ld->line, "duplicate key '%s' (first set at line %u)",
+                          name, origin->line);
+        return 1;
+    }
+    if (k->parse(k, &ctx, value, key_field(k, base)) != 0) {
+        config_errors_add(ld->errs, ld->file, ld->line, "%s: %s", name, err);
+        return 1;
+    }
+    origin->file = ld->file;
+    origin->line = ld->line;
+    return 1;
+}
+
+static void ini_settings(void)
+{
+    /* Debian's inih exposes its compile-time switches as variables. */
+    ini_allow_multiline = false;
+    ini_use_stack = false;
+    ini_allow_realloc = true;
+    ini_max_line = CONFIG_MAX_LINE + 3;
+    ini_stop_on_first_error = false;
+}
+
+static void loader_parse_text(struct loader *ld, const char *file, const char *text, size_t len,
+                              bool is_main)
+{
+    int rc;
+
+    ld->file = config_add_file(ld->cfg, file);
+    free(ld->base_dir);
+    ld->base_dir = dir_of(ld->file);
+    ld->is_main = is_main;
+    ld->text = text;
+    ld->len = len;
+    ld->pos = 0;
+    ld->line = 0;
+    ld->kind = SEC_NONE;
+    ld->pool = NULL;
+    size_t before = ld->errs->n;
+    ini_settings();
+    rc = ini_parse_stream(loader_reader, ld, loader_handler, ld);
+    if (rc == -2)
+        config_errors_add(ld->errs, ld->file, 0, "out of memory while parsing");
+    else if (rc > 0 && ld->errs->n == before)
+        config_errors_add(ld->errs, ld->file, (unsigned)rc, "syntax error");
+}
+
+/* Read a whole file (bounded); NULL with a reason in errs. */
+static char *read_file(const char *path, size_t *len_out, struct config_errors *errs)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf;
+    size_t len = 0;
+
+    if (fd < 0) {
+        config_errors_add(errs, path, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        config_errors_add(errs, path, 0, "not a regular file");
+        close(fd);
+        return NULL;
+    }
+    if (st.st_size > CONFIG_MAX_FILE) {
+        config_errors_add(errs, path, 0, "file is larger than %d bytes", CONFIG_MAX_FILE);
+        close(fd);
+        return NULL;
+    }
+    buf = xmalloc((size_t)st.st_size + 1);
+    for (;;) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            config_errors_add(errs, path, 0, "cannot read: %s", strerror(errno));
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (n == 0 || len + (size_t)n == (size_t)st.st_size) {
+            len += (size_t)n;
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    *len_out = len;
+    return buf;
+}
+
+static void loader_parse_file(struct loader *ld, const char *path, bool is_main)
+{
+    size_t len;
+    char *text = read_file(path, &len, ld->errs);
+
+    if (text == NULL)
+        return;
+    loader_parse_text(ld, path, text, len, is_main);
+    free(text);
+}
+
+static void loader_includes(struct loader *ld)
+{
+    char **patterns = ld->cfg->daemon.include;
+    const struct key_origin *origin =
+        &ld->cfg->daemon.origin[key_section_index(key_find(KEY_DAEMON, "include"))];
+
+    for (size_t i = 0; patterns != NULL && patterns[i] != NULL; i++) {
+        glob_t g;
+        int rc = glob(patterns[i], GLOB_ERR, NULL, &g);
+
+        if (rc == GLOB_NOMATCH)
+            continue;
+        if (rc != 0) {
+            config_errors_add(ld->errs, origin->file, origin->line,
+                              "include: cannot read '%s'", patterns[i]);
+            continue;
+        }
+        for (size_t j = 0; j < g.gl_pathc; j++) {
+            if (strcmp(g.gl_pathv[j], ld->cfg->path) == 0)
+                continue; /* a glob that also matches the main file */
+            loader_parse_file(ld, g.gl_pathv[j], false);
+        }
+        globfree(&g);
+    }
+}
+
+static const struct key_origin *pool_origin(const struct pool_config *pc, const char *key)
+{
+    const struct key_origin *o = &pc->origin[key_section_index(key_find(KEY_POOL, key))];
+    return o->line != 0 ? o : &pc->section;
+}
+
+static bool pool_key_set(const struct pool_config *pc, const char *key)
+{
+    return pc->origin[key_section_index(key_find(KEY_POOL, key))].line != 0;
+}
+
+/* Find an executable the way execvp would, at load time so a typo is reported now. */
+static char *find_in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char *copy, *dir, *save = NULL, *candidate = NULL;
+
+    if (path == NULL || *path == '\0')
+        path = "/usr/local/bin:/usr/bin:/bin";
+    copy = xstrdup(path);
+    for (dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+        struct stat st;
+        xasprintf(&candidate, "%s/%s", *dir ? dir : ".", name);
+        if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0)
+            break;
+        free(candidate);
+        candidate = NULL;
+    }
+    free(copy);
+    return candidate;
+}
+
+static void validate_command(struct loader *ld, struct pool_config *pc)
+{
+    const struct key_origin *o = pool_origin(pc, "command");
+    char err[PARSE_ERR_MAX];
+
+    if (pc->command == NULL) {
+        config_errors_add(ld->errs, pc->section.file, pc->section.line,
+                          "pool '%s' has no command", pc->name);
+        return;
+    }
+    if (argv_split(pc->command, &pc->argv, err, sizeof(err)) != 0)
+        return; /* already reported at the key's line */
+    if (strchr(pc->argv[0], '/') != NULL) {
+        char *dir = dir_of(o->file);
+        pc->exec_path = path_resolve(dir, pc->argv[0]);
+        free(dir);
+        if (ld->env->check_paths && access(pc->exec_path, X_OK) != 0)
+            config_errors_add(ld->errs, o->file, o->line, "command: %s: %s", pc->exec_path,
+                              strerror(errno));
+    } else if (ld->env->check_paths) {
+        pc->exec_path = find_in_path(pc->argv[0]);
+        if (pc->exec_path == NULL)
+            config_errors_add(ld->errs, o->file, o->line, "command: '%s' not found in PATH",
+                              pc->argv[0]);
+    } else {
+        pc->exec_path = xstrdup(pc->argv[0]);
+    }
+}
+
+static void validate_credentials(struct loader *ld, struct pool_config *pc)
+{
+    const struct key_origin *uo = pool_origin(pc, "user"), *go = pool_origin(pc, "group");
+
+    pc->uid = ld->env->euid;
+    pc->gid = getegid();
+    if (pc->user != NULL) {
+        struct passwd *pw = getpwnam(pc->user);
+        if (pw == NULL) {
+            config_errors_add(ld->errs, uo->file, uo->line, "user: no such user '%s'", pc->user);
+            return;
+        }
+        pc->uid = pw->pw_uid;
+        pc->gid = pw->pw_gid;
+        free(pc->home);
+        pc->home = xstrdup(pw->pw_dir);
+        pc->has_user = true;
+        if (ld->env->euid != 0 && pw->pw_uid != ld->env->euid)
+            config_errors_add(ld->errs, uo->file, uo->line,
+                              "user = %s needs droverd to run as root (it runs as uid %u)",
+                              pc->user, (unsigned)ld->env->euid);
+    }
+    if (pc->group != NULL) {
+        struct group *gr = getgrnam(pc->group);
+        if (gr == NULL) {
+            config_errors_add(ld->errs, go->file, go->line, "group: no such group '%s'",
+                              pc->group);
+            return;
+        }
+        pc->gid = gr->gr_gid;
+        pc->has_user = true;
+        if (ld->env->euid != 0 && gr->gr_gid != getegid())
+            config_errors_add(ld->errs, go->file, go->line,
+                              "group = %s needs droverd to run as root", pc->group);
+    }
+}
+
+/* Keys that only mean something for a routed pool, and the modes they apply to. */
+static const struct {
+    const char *key;
+    unsigned modes; /* bit per enum route_mode */
+} routing_keys[] = {
+    {"socket_mode", 7},    {"mode", 7},         {"framing", 1},         {"work_fd", 1},
+    {"max_queue", 1},      {"request_timeout", 1}, {"max_attempts", 1}, {"max_requests", 3},
+    {"worker_inflight", 3}, {"max_frame", 1},
+};
+
+static void validate_pool(struct loader *ld, struct pool_config *pc)
+{
+    validate_command(ld, pc);
+    validate_credentials(ld, pc);
+    pc->nworkers = workers_resolve(&pc->workers, ld->env->ncpu);
+    /* Like every relative path in the file, relative arguments mean "next to this file". */
+    if (pc->directory == NULL)
+        pc->directory = dir_of(pc->section.file);
+
+    if (pc->directory != NULL && ld->env->check_paths) {
+        struct stat st;
+        const struct key_origin *o = pool_origin(pc, "directory");
+        if (stat(pc->directory, &st) != 0)
+            config_errors_add(ld->errs, o->file, o->line, "directory: %s: %s", pc->directory,
+                              strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+            config_errors_add(ld->errs, o->file, o->line, "directory: %s is not a directory",
+                              pc->directory);
+    }
+    if (pc->restart_delay_max_us < pc->restart_delay_us) {
+        const struct key_origin *o = pool_origin(pc, "restart_delay_max");
+        config_errors_add(ld->errs, o->file, o->line,
+                          "restart_delay_max must not be shorter than restart_delay");
+    }
+    if (pc->watchdog_us != 0 && pc->ready != READY_NOTIFY) {
+        const struct key_origin *o = pool_origin(pc, "watchdog");
+        config_errors_add(ld->errs, o->file, o->line, "watchdog needs ready = notify");
+    }
+    for (size_t i = 0; i < sizeof(routing_keys) / sizeof(routing_keys[0]); i++) {
+        const char *key = routing_keys[i].key;
+        const struct key_origin *o = pool_origin(pc, key);
+        if (!pool_key_set(pc, key))
+            continue;
+        if (pc->listen == NULL)
+            config_errors_add(ld->errs, o->file, o->line,
+                              "%s has no effect without listen (the pool is not routed)", key);
+        else if (!(routing_keys[i].modes & (1u << pc->mode)))
+            config_errors_add(ld->errs, o->file, o->line, "%s does not apply to mode = %s", key,
+                              route_mode_name(pc->mode));
+    }
+    if (pc->listen != NULL && strncmp(pc->listen, "tcp:", 4) == 0 &&
+        pool_key_set(pc, "socket_mode")) {
+        const struct key_origin *o = pool_origin(pc, "socket_mode");
+        config_errors_add(ld->errs, o->file, o->line, "socket_mode applies only to a Unix socket");
+    }
+    if (pc->listen != NULL && pc->mode == ROUTE_MESSAGE && pc->work_fd == WORK_FD_STDIO &&
+        pc->framing != FRAMING_LINE) {
+        const struct key_origin *o = pool_origin(pc, "work_fd");
+        config_errors_add(ld->errs, o->file, o->line, "work_fd = stdio needs framing = line");
+    }
+}
+
+static void loader_finish(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    struct daemon_config *dc = &cfg->daemon;
+    char buf[PATH_MAX];
+
+    if (dc->control_socket == NULL) {
+        config_default_control_socket(buf, sizeof(buf));
+        dc->control_socket = xstrdup(buf);
+    }
+    if (dc->log_dir == NULL) {
+        config_default_log_dir(buf, sizeof(buf));
+        dc->log_dir = xstrdup(buf);
+    }
+    if (dc->control_group != NULL) {
+        struct group *gr = getgrnam(dc->control_group);
+        const struct key_origin *o =
+            &dc->origin[key_section_index(key_find(KEY_DAEMON, "control_group"))];
+        if (gr == NULL)
+            config_errors_add(ld->errs, o->file, o->line, "control_group: no such group '%s'",
+                              dc->control_group);
+        else
+            dc->control_gid = gr->gr_gid;
+    }
+
+    struct pool_config *pc, *other;
+    TAILQ_FOREACH(pc, &cfg->pools, entry) {
+        validate_pool(ld, pc);
+        if (pc->listen == NULL)
+            continue;
+        const struct key_origin *o = pool_origin(pc, "listen");
+        if (strcmp(pc->listen, dc->control_socket) == 0)
+            config_errors_add(ld->errs, o->file, o->line, "listen is the control socket's path");
+        TAILQ_FOREACH(other, &cfg->pools, entry) {
+            if (other == pc)
+                break;
+            if (other->listen != NULL && strcmp(other->listen, pc->listen) == 0)
+                config_errors_add(ld->errs, o->file, o->line,
+                                  "listen '%s' is already used by pool '%s'", pc->listen,
+                                  other->name);
+        }
+    }
+}
+
+static struct config *config_new(const char *path, const struct config_env *env,
+                                 struct config_errors *errs)
+{
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
+    char err[PARSE_ERR_MAX];
+
+    cfg->path = xstrdup(path);
+    TAILQ_INIT(&cfg->pools);
+    if (keys_apply_defaults(KEY_DAEMON, &cfg->daemon, env, err, sizeof(err)) != 0)
+        config_errors_add(errs, NULL, 0, "internal error: bad daemon default: %s", err);
+    return cfg;
+}
+
+static struct config *config_load_common(struct loader *ld)
+{
+    loader_finish(ld);
+    free(ld->base_dir);
+    if (ld->errs->n > 0) {
+        config_free(ld->cfg);
+        return NULL;
+    }
+    return ld->cfg;
+}
+
+struct config *config_load(const char *path, const struct config_env *env,
+                           struct config_errors *errs)
+{
+    char abs[PATH_MAX];
+    struct loader ld = {.env = env, .errs = errs};
+
+    /* Relative paths inside resolve against the file, so pin the file down first. */
+    if (realpath(path, abs) == NULL) {
+        config_errors_add(errs, path, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    ld.cfg = config_new(abs, env, errs);
+    loader_parse_file(&ld, abs, true);
+    if (env->follow_include)
+        loader_includes(&ld);
+    return config_load_common(&ld);
+}
+
+struct config *config_load_string(const char *name, const char *text,
+                                  const struct config_env *env, struct config_errors *errs)
+{
+    struct loader ld = {.env = env, .errs = errs};
+
+    ld.cfg = config_new(name, env, errs);
+    loader_parse_text(&ld, name, text, strlen(text), true);
+    if (env->follow_include)
+        loader_includes(&ld);
+    return config_load_common(&ld);
+}
+
+struct pool_config *config_find_pool(const struct config *cfg, const char *name)
+{
+    struct pool_config *pc;
+
+    TAILQ_FOREACH(pc, &cfg->pools, entry)
+        if (strcmp(pc->name, name) == 0)
+            return pc;
+    return NULL;
+}
+
+void pool_config_free(struct pool_config *pc)
+{
+    if (pc == NULL)
+        return;
+    for (size_t i = 0; i < key_table_len; i++)
+        if (key_table[i].section == KEY_POOL)
+            key_value_free(&key_table[i], pc);
+    free(pc->name);
+    free_strv(pc->argv);
+    free(pc->exec_path);
+    free(pc->home);
+    free(pc);
+}
+
+void config_free(struct config *cfg)
+{
+    struct pool_config *pc;
+
+    if (cfg == NULL)
+        return;
+    while ((pc = TAILQ_FIRST(&cfg->pools)) != NULL) {
+        TAILQ_REMOVE(&cfg->pools, pc, entry);
+        pool_config_free(pc);
+    }
+    for (size_t i = 0; i < key_table_len; i++)
+        if (key_table[i].section == KEY_DAEMON)
+            key_value_free(&key_table[i], &cfg->daemon);
+    for (size_t i = 0; i < cfg->nfiles; i++)
+        free(cfg->files[i]);
+    free(cfg->files);
+    free(cfg->path);
+    free(cfg);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: ISC */
+#include "frame.h"
+
+#include <string.h>
+
+enum frame_result frame_length_decode(const unsigned char *buf, size_t len, size_t max,
+                                      struct frame *out)
+{
+    uint32_t n;
+
+    if (len < FRAME_LENGTH_HEADER)
+        return FRAME_INCOMPLETE;
+    n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+    if (n > max)
+        return FRAME_TOO_BIG;
+    if (len - FRAME_LENGTH_HEADER < n)
+        return FRAME_INCOMPLETE;
+    out->frame_len = FRAME_LENGTH_HEADER + (size_t)n;
+    out->body_off = FRAME_LENGTH_HEADER;
+    out->body_len = n;
+    return FRAME_OK;
+}
+
+void frame_length_encode(unsigned char hdr[FRAME_LENGTH_HEADER], uint32_t body_len)
+{
+    hdr[0] = (unsigned char)(body_len >> 24);
+    hdr[1] = (unsigned char)(body_len >> 16);
+    hdr[2] = (unsigned char)(body_len >> 8);
+    hdr[3] = (unsigned char)body_len;
+}
+
+enum frame_result frame_line_decode(const unsigned char *buf, size_t len, size_t max,
+                                    struct frame *out)
+{
+    size_t scan = len < max + 1 ? len : max + 1;
+    const unsigned char *nl = memchr(buf, '\n', scan);
+
+    if (nl == NULL)
+        return len > max ? FRAME_TOO_BIG : FRAME_INCOMPLETE;
+    out->body_off = 0;
+    out->body_len = (size_t)(nl - buf);
+    out->frame_len = out->body_len + 1;
+    return FRAME_OK;
+}
+
+enum frame_result frame_reply_decode(int framing, const unsigned char *buf, size_t len, size_t max,
+                                     struct frame_reply *reply, size_t *consumed)
+{
+    struct frame f;
+    enum frame_result r = framing == 0 ? frame_length_decode(buf, len, max + 1, &f)
+                                       : frame_line_decode(buf, len, max + 1, &f);
+
+    if (r != FRAME_OK)
+        return r;
+    if (f.body_len == 0 || (buf[f.body_off] != FRAME_STATUS_OK && buf[f.body_off] != FRAME_STATUS_ERROR))
+        return FRAME_BAD;
+    reply->status = (char)buf[f.body_off];
+    reply->payload = buf + f.body_off + 1;
+    reply->payload_len = f.body_len - 1;
+    *consumed = f.frame_len;
+    return FRAME_OK;
+}

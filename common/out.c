@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: ISC */
+#include "out.h"
+
+#include <event2/buffer.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+struct table {
+    size_t ncols;
+    char **cells; /* row-major, headers first */
+    size_t ncells, cap;
+};
+
+struct table *table_new(size_t ncols, const char *const headers[])
+{
+    struct table *t = xcalloc(1, sizeof(*t));
+
+    t->ncols = ncols;
+    for (size_t i = 0; i < ncols; i++)
+        table_cell(t, "%s", headers[i]);
+    return t;
+}
+
+void table_cell(struct table *t, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (t->ncells == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->cells = xreallocarray(t->cells, t->cap, sizeof(*t->cells));
+    }
+    va_start(ap, fmt);
+    xvasprintf(&t->cells[t->ncells++], fmt, ap);
+    va_end(ap);
+}
+
+size_t table_rows(const struct table *t)
+{
+    return t->ncells / t->ncols - 1;
+}
+
+void table_render(const struct table *t, struct evbuffer *out)
+{
+    size_t *width = xcalloc(t->ncols, sizeof(*width));
+    size_t nrows = t->ncells / t->ncols;
+
+    for (size_t i = 0; i < nrows * t->ncols; i++) {
+        size_t len = strlen(t->cells[i]);
+        if (len > width[i % t->ncols])
+            width[i % t->ncols] = len;
+    }
+    for (size_t r = 0; r < nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *cell = t->cells[r * t->ncols + c];
+            if (c + 1 == t->ncols)
+                evbuffer_add_printf(out, "%s\n", cell);
+            else
+                evbuffer_add_printf(out, "%-*s  ", (int)width[c], cell);
+        }
+    }
+    free(width);
+}
+
+void table_free(struct table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->ncells; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t);
+}
+
+void json_init(struct json *j, struct evbuffer *out)
+{
+    memset(j, 0, sizeof(*j));
+    j->out = out;
+    j->first[0] = true;
+}
+
+/* Separate this value from the previous one, unless it follows its key. */
+static void json_value_prefix(struct json *j)
+{
+    if (j->after_key) {
+        j->after_key = false;
+        return;
+    }
+    if (!j->first[j->depth])
+        evbuffer_add(j->out, ",", 1);
+    j->first[j->depth] = false;
+}
+
+static void json_open(struct json *j, char c)
+{
+    json_value_prefix(j);
+    evbuffer_add(j->out, &c, 1);
+    if (j->depth + 1 < JSON_MAX_DEPTH)
+        j->depth++;
+    j->first[j->depth] = true;
+}
+
+static void json_close(struct json *j, char c)
+{
+    if (j->depth > 0)
+        j->depth--;
+    evbuffer_add(j->out, &c, 1);
+    if (j->depth == 0)
+        evbuffer_add(j->out, "\n", 1);
+}
+
+void json_object_begin(struct json *j)
+{
+    json_open(j, '{');
+}
+
+void json_object_end(struct json *j)
+{
+    json_close(j, '}');
+}
+
+void json_array_begin(struct json *j)
+{
+    json_open(j, '[');
+}
+
+void json_array_end(struct json *j)
+{
+    json_close(j, ']');
+}
+
+static void json_escape(struct json *j, const char *s, size_t len)
+{
+    evbuffer_add(j->out, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"':
+            evbuffer_add(j->out, "\\\"", 2);
+            break;
+        case '\\':
+            evbuffer_add(j->out, "\\\\", 2);
+            break;
+        case '\n':
+            evbuffer_add(j->out, "\\n", 2);
+            break;
+        case '\r':
+            evbuffer_add(j->out, "\\r", 2);
+            break;
+        case '\t':
+            evbuffer_add(j->out, "\\t", 2);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                evbuffer_add_printf(j->out, "\\u%04x", c);
+            else
+                evbuffer_add(j->out, &s[i], 1);
+        }
+    }
+    evbuffer_add(j->out, "\"", 1);
+}
+
+void json_key(struct json *j, const char *key)
+{
+    json_value_prefix(j);
+    json_escape(j, key, strlen(key));
+    evbuffer_add(j->out, ":", 1);
+    j->after_key = true;
+}
+
+void json_string_len(struct json *j, const char *s, size_t len)
+{
+    json_value_prefix(j);
+    json_escape(j, s, len);
+}
+
+void json_string(struct json *j, const char *s)
+{
+    if (s == NULL) {
+        json_null(j);
+        return;
+    }
+    json_string_len(j, s, strlen(s));
+}
+
+void json_int(struct json *j, int64_t v)
+{
+    json_value_prefix(j);
+    evbuffer_add_printf(j->out, "%lld", (long long)v);
+}
+
+void json_uint(struct json *j, uint64_t v)
+{
+    json_value_prefix(j);
+    evbuffer_add_printf(j->out, "%llu", (unsigned long long)v);
+}
+
+void json_double(struct json *j, double v)
+{
+    json_value_prefix(j);
+    if (!isfinite(v))
+        evbuffer_add(j->out, "null", 4);
+    else
+        evbuffer_add_printf(j->out, "%.6g", v);
+}
+
+void json_bool(struct json *j, bool v)
+{
+    json_value_prefix(j);
+    evbuffer_add_printf(j->out, "%s", v ? "true" : "false");
+}
+
+void json_null(struct json *j)
+{
+    json_value_prefix(j);
+    evbuffer_add(j->out, "null", 4);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Output for people and for scripts: an aligned text table, and a small
+ * streaming JSON writer. Both append to a libevent evbuffer.
+ */
+#ifndef DROVER_OUT_H
+#define DROVER_OUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+/* A table is filled cell by cell, row by row, and rendered once. */
+struct table;
+struct table *table_new(size_t ncols, const char *const headers[]);
+void table_cell(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void table_render(const struct table *t, struct evbuffer *out);
+size_t table_rows(const struct table *t);
+void table_free(struct table *t);
+
+/* JSON: keys and values in order; commas and escaping are handled here. */
+#define JSON_MAX_DEPTH 16
+struct json {
+    struct evbuffer *out;
+    int depth;
+    bool first[JSON_MAX_DEPTH];
+    bool after_key;
+};
+void json_init(struct json *j, struct evbuffer *out);
+void json_object_begin(struct json *j);
+void json_object_end(struct json *j);
+void json_array_begin(struct json *j);
+void json_array_end(struct json *j);
+void json_key(struct json *j, const char *key);
+void json_string(struct json *j, const char *s); /* NULL writes null */
+void json_string_len(struct json *j, const char *s, size_t len);
+void json_int(struct json *j, int64_t v);
+void json_uint(struct json *j, uint64_t v);
+void json_double(struct json *j, double v);
+void json_bool(struct json *j, bool v);
+void json_null(struct json *j);
+
+#endif

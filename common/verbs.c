@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: ISC */
+#include "verbs.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "parse.h"
+
+/* clang-format off */
+const struct verb verb_table[VERB__COUNT] = {
+    {VERB_STATUS, "status", "[POOL] [--json]", 0, 1, VERB_READONLY | VERB_JSON,
+     "show every worker: pid, state, uptime, restarts, last exit, CPU, RSS, requests"},
+    {VERB_START, "start", "POOL[:SLOT]|all ... [--no-wait]", 1, VERB_MAX_POS, VERB_WAIT,
+     "start stopped or fatal workers and wait until they run"},
+    {VERB_STOP, "stop", "POOL[:SLOT]|all ... [--no-wait]", 1, VERB_MAX_POS, VERB_WAIT,
+     "stop workers (stop_signal, then SIGKILL after stop_timeout) and wait"},
+    {VERB_RESTART, "restart", "POOL[:SLOT]|all ... [--no-wait]", 1, VERB_MAX_POS, VERB_WAIT,
+     "stop and start workers and wait until they run again"},
+    {VERB_RELOAD, "reload", "[--json]", 0, 0, VERB_JSON,
+     "re-read the configuration and apply only what changed"},
+    {VERB_SCALE, "scale", "POOL N", 2, 2, 0,
+     "change a pool's worker count live"},
+    {VERB_SIGNAL, "signal", "POOL[:SLOT]|all SIGNAL", 2, 2, 0,
+     "send a signal to workers' process groups"},
+    {VERB_LOGS, "logs", "POOL [-n N] [-f]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW,
+     "print a pool's captured output; -f follows it"},
+    {VERB_CALL, "call", "POOL [DATA]", 1, 2, VERB_READONLY,
+     "send one request (DATA or stdin) to a routed pool and print the reply"},
+    {VERB_CHECK, "check", "[-c FILE]", 0, 0, VERB_LOCAL | VERB_CONFIG,
+     "validate a configuration file without a daemon"},
+    {VERB_METRICS, "metrics", "", 0, 0, VERB_READONLY,
+     "print metrics in the Prometheus text format"},
+    {VERB_SHUTDOWN, "shutdown", "[--no-wait]", 0, 0, VERB_WAIT,
+     "stop every worker gracefully and exit the daemon"},
+};
+/* clang-format on */
+
+const struct verb *verb_find(const char *name)
+{
+    for (size_t i = 0; i < VERB__COUNT; i++)
+        if (strcmp(verb_table[i].name, name) == 0)
+            return &verb_table[i];
+    return NULL;
+}
+
+int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, size_t errsz)
+{
+    const struct verb *v;
+    bool options_done = false;
+
+    memset(out, 0, sizeof(*out));
+    out->lines = 20;
+    if (argc < 1)
+        return parse_error(err, errsz, "no verb given");
+    v = verb_find(argv[0]);
+    if (v == NULL) {
+        const char *names[VERB__COUNT + 1];
+        for (size_t i = 0; i < VERB__COUNT; i++)
+            names[i] = verb_table[i].name;
+        names[VERB__COUNT] = NULL;
+        const char *s = suggest_nearest(argv[0], names);
+        if (s != NULL)
+            return parse_error(err, errsz, "unknown verb '%s' (did you mean '%s'?)", argv[0], s);
+        return parse_error(err, errsz, "unknown verb '%s' (see drover --help)", argv[0]);
+    }
+    out->verb = v;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            if (out->npos >= v->max_args)
+                return parse_error(err, errsz, "too many arguments; usage: drover %s %s",
+                                   v->name, v->usage);
+            out->pos[out->npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            options_done = true;
+        } else if (strcmp(a, "--json") == 0 && (v->flags & VERB_JSON)) {
+            out->json = true;
+        } else if (strcmp(a, "--no-wait") == 0 && (v->flags & VERB_WAIT)) {
+            out->no_wait = true;
+        } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) &&
+                   (v->flags & VERB_FOLLOW)) {
+            out->follow = true;
+        } else if ((strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0 ||
+                    (strncmp(a, "-n", 2) == 0 && a[2] != '\0')) &&
+                   (v->flags & VERB_LINES)) {
+            const char *val = a[2] != '\0' && a[1] == 'n' ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            uint64_t n;
+            if (val == NULL || parse_uint(val, 0, 1000000, &n, NULL, 0) != 0)
+                return parse_error(err, errsz, "-n needs a line count (0 to 1000000)");
+            out->lines = (unsigned)n;
+        } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) &&
+                   (v->flags & VERB_CONFIG)) {
+            if (i + 1 >= argc)
+                return parse_error(err, errsz, "%s needs a file name", a);
+            out->config_file = argv[++i];
+        } else {
+            return parse_error(err, errsz, "unknown option '%s' for %s; usage: drover %s %s", a,
+                               v->name, v->name, v->usage);
+        }
+    }
+    if (out->npos < v->min_args)
+        return parse_error(err, errsz, "missing arguments; usage: drover %s %s", v->name,
+                           v->usage);
+    return 0;
+}
+
+int verb_parse_target(const char *s, char *pool, size_t poolsz, long *slot, char *err,
+                      size_t errsz)
+{
+    const char *colon = strchr(s, ':');
+    size_t len = colon != NULL ? (size_t)(colon - s) : strlen(s);
+    uint64_t n;
+
+    *slot = -1;
+    if (strcmp(s, "all") == 0) {
+        pool[0] = '\0';
+        return 0;
+    }
+    if (len == 0 || len >= poolsz)
+        return parse_error(err, errsz, "invalid target '%s' (expected POOL, POOL:SLOT or all)",
+                           s);
+    memcpy(pool, s, len);
+    pool[len] = '\0';
+    if (colon != NULL) {
+        if (parse_uint(colon + 1, 0, 1000000, &n, NULL, 0) != 0)
+            return parse_error(err, errsz, "invalid slot in '%s' (expected a number)", s);
+        *slot = (long)n;
+    }
+    return 0;
+}
+
+void verbs_print_help(FILE *fp)
+{
+    fprintf(fp, "verbs:\n");
+    for (size_t i = 0; i < VERB__COUNT; i++) {
+        const struct verb *v = &verb_table[i];
+        char line[128];
+        snprintf(line, sizeof(line), "%s %s", v->name, v->usage);
+        fprintf(fp, "  %-40s %s\n", line, v->summary);
+    }
+}

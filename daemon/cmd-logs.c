@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * drover logs POOL [-n N] [-f]: the last N lines of the pool's log file,
+ * then (with -f) every new line as it is written, until the client leaves.
+ * A follower that falls more than CONTROL_MAX_OUTPUT behind is dropped.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "control.h"
+#include "droverd.h"
+#include "log.h"
+#include "output.h"
+#include "pool.h"
+#include "xmalloc.h"
+
+#define LOGS_MAX_READ (32 << 20) /* -n never reads more than this much of the files */
+
+struct follower {
+    struct log_follower lf;
+    struct control_client *client;
+    struct pool_log *log;
+    bool attached;
+};
+
+/*
+ * Append to out the last `want` lines of path (all of it when it has fewer),
+ * reading at most `budget` bytes from its end. Returns the lines found.
+ */
+static unsigned tail_file(const char *path, unsigned want, size_t budget, struct evbuffer *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf;
+    size_t len, start;
+    unsigned lines = 0;
+
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) != 0 || st.st_size == 0) {
+        close(fd);
+        return 0;
+    }
+    len = (size_t)st.st_size < budget ? (size_t)st.st_size : budget;
+    buf = xmalloc(len);
+    if (pread(fd, buf, len, st.st_size - (off_t)len) != (ssize_t)len) {
+        free(buf);
+        close(fd);
+        return 0;
+    }
+    close(fd);
+    start = len;
+    /* Walk back over `want` newlines (the file's final one ends the last line). */
+    if (start > 0 && buf[start - 1] == '\n')
+        start--;
+    while (start > 0 && lines < want) {
+        if (buf[start - 1] == '\n')
+            lines++;
+        if (lines == want)
+            break;
+        start--;
+    }
+    if (start == 0 && lines < want)
+        lines++; /* the first line of the file, which has no newline before it */
+    if (want > 0)
+        evbuffer_add(out, buf + start, len - start);
+    free(buf);
+    return want == 0 ? 0 : lines;
+}
+
+static void follower_line(void *arg, const char *line, size_t len)
+{
+    struct follower *f = arg;
+
+    if (control_pending(f->client) > CONTROL_MAX_OUTPUT) {
+        log_warnx("control uid %u: logs -f client is too slow; dropped",
+                  (unsigned)control_client_uid(f->client));
+        pool_log_unfollow(f->log, &f->lf);
+        f->attached = false;
+        control_err(f->client, "drover: too far behind the log; stopped following\n");
+        control_finish(f->client, 1);
+        return;
+    }
+    control_out_bytes(f->client, line, len);
+}
+
+static void follower_log_closed(void *arg)
+{
+    struct follower *f = arg;
+
+    f->attached = false;
+    control_err(f->client, "drover: the pool was removed\n");
+    control_finish(f->client, 0);
+}
+
+static void follower_free(void *arg)
+{
+    struct follower *f = arg;
+
+    if (f->attached)
+        pool_log_unfollow(f->log, &f->lf);
+    free(f);
+}
+
+static bool follower_never_done(struct control_client *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+    return false;
+}
+
+void cmd_logs(struct cmd_ctx *ctx)
+{
+    struct pool *p = pool_find(ctx->args.pos[0]);
+    struct evbuffer *out;
+    unsigned want = ctx->args.lines;
+
+    if (p == NULL) {
+        control_err(ctx->client, "no pool named '%s'\n", ctx->args.pos[0]);
+        control_finish(ctx->client, 1);
+        return;
+    }
+    if (p->log == NULL) {
+        control_err(ctx->client, "pool %s does not capture its output (stdout = %s)\n", p->name,
+                    p->cfg->stdout_mode == STDOUT_NULL ? "null" : "inherit");
+        control_finish(ctx->client, 1);
+        return;
+    }
+    out = evbuffer_new();
+    if (want > 0) {
+        /* When the current file is short, the lines before it are in POOL.log.1. */
+        struct evbuffer *cur = evbuffer_new();
+        unsigned got = tail_file(pool_log_path(p->log), want, LOGS_MAX_READ, cur);
+        if (got < want) {
+            char *older;
+            xasprintf(&older, "%s.1", pool_log_path(p->log));
+            tail_file(older, want - got, LOGS_MAX_READ, out);
+            free(older);
+        }
+        evbuffer_add_buffer(out, cur);
+        evbuffer_free(cur);
+    }
+    control_out_buffer(ctx->client, out);
+    evbuffer_free(out);
+    if (!ctx->args.follow) {
+        control_finish(ctx->client, 0);
+        return;
+    }
+    struct follower *f = xcalloc(1, sizeof(*f));
+    f->client = ctx->client;
+    f->log = p->log;
+    f->lf.line_cb = follower_line;
+    f->lf.closed_cb = follower_log_closed;
+    f->lf.arg = f;
+    f->attached = true;
+    pool_log_follow(p->log, &f->lf);
+    control_wait(ctx->client, follower_never_done, f, follower_free);
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * drover start | stop | restart TARGET...: send the event to every named
+ * slot, then (unless --no-wait) keep the client until each slot has
+ * settled: running for start/restart, without a process for stop.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "control.h"
+#include "droverd.h"
+#include "pool.h"
+#include "xmalloc.h"
+
+struct waited_slot {
+    char *pool;
+    unsigned index;
+    uint64_t started_before; /* fsm.started_at when asked: a restart needs a newer one */
+};
+
+struct wait_set {
+    enum verb_id verb;
+    struct waited_slot *v;
+    size_t n;
+};
+
+static void wait_set_free(void *arg)
+{
+    struct wait_set *w = arg;
+
+    for (size_t i = 0; i < w->n; i++)
+        free(w->v[i].pool);
+    free(w->v);
+    free(w);
+}
+
+static void wait_set_add(struct wait_set *w, struct slot *s)
+{
+    w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+    w->v[w->n].pool = xstrdup(s->pool->name);
+    w->v[w->n].index = s->index;
+    w->v[w->n].started_before = s->fsm.started_at;
+    w->n++;
+}
+
+enum outcome { OUTCOME_WAIT, OUTCOME_OK, OUTCOME_FAILED };
+
+/* Where is this slot with respect to what was asked? */
+static enum outcome slot_outcome(enum verb_id verb, const struct waited_slot *ws, struct slot *s,
+                                 char *why, size_t whysz)
+{
+    char how[64];
+
+    if (s == NULL) {
+        snprintf(why, whysz, "was removed");
+        return verb == VERB_STOP ? OUTCOME_OK : OUTCOME_FAILED;
+    }
+    if (verb == VERB_STOP)
+        return slot_state_has_process(s->fsm.state) ? OUTCOME_WAIT : OUTCOME_OK;
+
+    switch (s->fsm.state) {
+    case SLOT_RUNNING:
+        if (verb == VERB_RESTART && s->fsm.started_at == ws->started_before)
+            return OUTCOME_WAIT; /* still the old process */
+        return OUTCOME_OK;
+    case SLOT_STARTING:
+    case SLOT_STOPPING:
+        return OUTCOME_WAIT;
+    case SLOT_FATAL:
+        snprintf(why, whysz, "is fatal (crashed more than crash_limit allows)");
+        return OUTCOME_FAILED;
+    case SLOT_BACKOFF:
+    case SLOT_STOPPED:
+        if (s->fsm.has_exit)
+            describe_wait_status(s->fsm.exit_wstatus, how, sizeof(how));
+        else
+            snprintf(how, sizeof(how), "did not start");
+        snprintf(why, whysz, "exited while starting (%s%s%s)%s", how,
+                 s->exec_error ? ": " : "", s->exec_error ? s->exec_error : "",
+                 s->fsm.state == SLOT_BACKOFF ? "; retrying with backoff" : "");
+        return OUTCOME_FAILED;
+    }
+    return OUTCOME_WAIT;
+}
+
+static bool wait_check(struct control_client *c, void *arg)
+{
+    struct wait_set *w = arg;
+    size_t ok = 0, failed = 0;
+    char why[512];
+
+    for (size_t i = 0; i < w->n; i++) {
+        struct pool *p = pool_find(w->v[i].pool);
+        struct slot *s = p != NULL ? pool_slot(p, w->v[i].index) : NULL;
+        enum outcome o = slot_outcome(w->verb, &w->v[i], s, why, sizeof(why));
+        if (o == OUTCOME_WAIT)
+            return false;
+        if (o == OUTCOME_OK)
+            ok++;
+        else
+            failed++;
+    }
+    /* Everything settled: report failures one by one, successes as a count. */
+    for (size_t i = 0; i < w->n; i++) {
+        struct pool *p = pool_find(w->v[i].pool);
+        struct slot *s = p != NULL ? pool_slot(p, w->v[i].index) : NULL;
+        if (slot_outcome(w->verb, &w->v[i], s, why, sizeof(why)) == OUTCOME_FAILED)
+            control_err(c, "%s:%u %s\n", w->v[i].pool, w->v[i].index, why);
+    }
+    control_out(c, "%s %zu worker%s%s\n",
+                w->verb == VERB_STOP ? "stopped" : w->verb == VERB_START ? "started" : "restarted",
+                ok, ok == 1 ? "" : "s", failed ? "" : "");
+    control_finish(c, failed ? 1 : 0);
+    return true;
+}
+
+static void startstop(struct cmd_ctx *ctx, enum verb_id verb, enum slot_event ev)
+{
+    struct target_list targets;
+    struct wait_set *w;
+
+    if (cmd_resolve_targets(ctx, ctx->args.pos, ctx->args.npos, &targets) != 0)
+        return;
+    w = xcalloc(1, sizeof(*w));
+    w->verb = verb;
+    /* Record first, then act, so a restart can tell the new process from the old. */
+    for (size_t t = 0; t < targets.n; t++) {
+        struct pool *p = targets.v[t].pool;
+        for (unsigned i = 0; i < p->nslots; i++) {
+            struct slot *s = pool_slot(p, i);
+            if (s != NULL && (targets.v[t].slot < 0 || (unsigned)targets.v[t].slot == i))
+                wait_set_add(w, s);
+        }
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        struct pool *p = pool_find(w->v[i].pool);
+        struct slot *s = p != NULL ? pool_slot(p, w->v[i].index) : NULL;
+        if (s != NULL)
+            slot_event(s, ev, NULL);
+    }
+    target_list_free(&targets);
+    if (ctx->args.no_wait) {
+        control_out(ctx->client, "%s %zu worker%s\n",
+                    verb == VERB_STOP ? "stopping" : verb == VERB_START ? "starting" : "restarting",
+                    w->n, w->n == 1 ? "" : "s");
+        control_finish(ctx->client, 0);
+        wait_set_free(w);
+        return;
+    }
+    control_wait(ctx->client, wait_check, w, wait_set_free);
+}
+
+void cmd_start(struct cmd_ctx *ctx)
+{
+    startstop(ctx, VERB_START, SLOT_EV_START);
+}
+
+void cmd_stop(struct cmd_ctx *ctx)
+{
+    startstop(ctx, VERB_STOP, SLOT_EV_STOP);
+}
+
+void cmd_restart(struct cmd_ctx *ctx)
+{
+    startstop(ctx, VERB_RESTART, SLOT_EV_RESTART);
+}

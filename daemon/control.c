@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The control server (see control.h). Each client is a bufferevent; a
+ * client gets CONTROL_READ_TIMEOUT_SEC to send its command and
+ * CONTROL_WRITE_TIMEOUT_SEC for each reply to drain, so idle and slow
+ * clients are dropped without affecting anything else. A malformed or
+ * oversized frame closes that one connection.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "droverd.h"
+#include "log.h"
+#include "parse.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+struct control_client {
+    TAILQ_ENTRY(control_client) entry;
+    struct bufferevent *bev;
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    bool have_command;
+    bool finished;
+    struct cmd_ctx *cmd;
+    control_check_fn check;
+    void *check_arg;
+    void (*free_arg)(void *);
+    void (*on_close)(void *);
+    void *on_close_arg;
+};
+
+static TAILQ_HEAD(, control_client) clients = TAILQ_HEAD_INITIALIZER(clients);
+static unsigned nclients;
+static struct evconnlistener *listener;
+static char *socket_path;
+static gid_t control_gid;
+static bool have_control_gid;
+static uint64_t rejected_clients;
+static struct event *recheck_event;
+
+static void client_free(struct control_client *c)
+{
+    TAILQ_REMOVE(&clients, c, entry);
+    nclients--;
+    if (c->on_close != NULL)
+        c->on_close(c->on_close_arg);
+    if (c->free_arg != NULL)
+        c->free_arg(c->check_arg);
+    if (c->cmd != NULL)
+        cmd_ctx_free(c->cmd);
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+static void client_send(struct control_client *c, enum proto_type type, const void *data, size_t len)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    const char *p = data;
+
+    if (c->finished)
+        return;
+    /* Large outputs go as several frames, each within PROTO_MAX_FRAME. */
+    do {
+        size_t n = len > 65536 ? 65536 : len;
+        unsigned char hdr[PROTO_HEADER_SIZE];
+        struct proto_header h;
+        proto_header_make(&h, type, n);
+        proto_header_encode(hdr, &h);
+        evbuffer_add(out, hdr, sizeof(hdr));
+        evbuffer_add(out, p, n);
+        p += n;
+        len -= n;
+    } while (len > 0);
+}
+
+void control_out_bytes(struct control_client *c, const void *data, size_t len)
+{
+    if (len > 0)
+        client_send(c, PROTO_DATA, data, len);
+}
+
+void control_out(struct control_client *c, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = xvasprintf(&s, fmt, ap);
+    va_end(ap);
+    control_out_bytes(c, s, (size_t)n);
+    free(s);
+}
+
+void control_out_buffer(struct control_client *c, struct evbuffer *buf)
+{
+    size_t len = evbuffer_get_length(buf);
+
+    if (len > 0)
+        control_out_bytes(c, evbuffer_pullup(buf, -1), len);
+    evbuffer_drain(buf, len);
+}
+
+void control_err(struct control_client *c, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = xvasprintf(&s, fmt, ap);
+    va_end(ap);
+    client_send(c, PROTO_ERROR, s, (size_t)n);
+    free(s);
+}
+
+void control_finish(struct control_client *c, int status)
+{
+    unsigned char code = (unsigned char)status;
+
+    if (c->finished)
+        return;
+    client_send(c, PROTO_EXIT, &code, 1);
+    c->finished = true;
+    if (c->free_arg != NULL) {
+        void (*fn)(void *) = c->free_arg;
+        c->free_arg = NULL;
+        fn(c->check_arg);
+    }
+    c->check = NULL;
+    c->check_arg = NULL;
+    /* The write callback closes the connection once the reply has drained. */
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_enable(c->bev, EV_WRITE);
+}
+
+size_t control_pending(const struct control_client *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+uid_t control_client_uid(const struct control_client *c)
+{
+    return c->uid;
+}
+
+void control_wait(struct control_client *c, control_check_fn check, void *arg,
+                  void (*free_arg)(void *arg))
+{
+    c->check = check;
+    c->check_arg = arg;
+    c->free_arg = free_arg;
+    if (check(c, arg))
+        return;
+}
+
+void control_on_close(struct control_client *c, void (*fn)(void *arg), void *arg)
+{
+    c->on_close = fn;
+    c->on_close_arg = arg;
+}
+
+static void recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct control_client *c, *next;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    TAILQ_FOREACH_SAFE(c, &clients, entry, next)
+        if (c->check != NULL && !c->finished)
+            c->check(c, c->check_arg);
+}
+
+/* Waiters are re-checked once per loop pass, however many slots changed in it. */
+void control_check_waiters(void)
+{
+    if (recheck_event == NULL)
+        recheck_event = event_new(droverd.base, -1, 0, recheck_cb, NULL);
+    event_active(recheck_event, 0, 0);
+}
+
+static bool client_allowed(const struct control_client *c)
+{
+    gid_t groups[256];
+    socklen_t len = sizeof(groups);
+    int fd = bufferevent_getfd(c->bev);
+
+    if (c->uid == 0 || c->uid == droverd.uid)
+        return true;
+    if (!have_control_gid)
+        return false;
+    if (c->gid == control_gid)
+        return true;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+            if (groups[i] == control_gid)
+                return true;
+    return false;
+}
+
+static void client_reject(struct control_client *c, const char *why)
+{
+    rejected_clients++;
+    log_warnx("control uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, why);
+    bufferevent_disable(c->bev, EV_READ);
+    client_free(c);
+}
+
+/* A whole command has arrived: check who asks, then run it. */
+static void client_command(struct control_client *c, const unsigned char *payload, size_t len)
+{
+    char err[PARSE_ERR_MAX];
+    int argc;
+    char **argv = proto_argv_unpack(payload, len, &argc, err, sizeof(err));
+
+    c->have_command = true;
+    /* No more read deadline: a command may legitimately wait (start, logs -f). */
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    if (argv == NULL) {
+        client_reject(c, err);
+        return;
+    }
+    if (!client_allowed(c)) {
+        char allowed[128];
+        snprintf(allowed, sizeof(allowed), "root, uid %u (droverd's user)%s%s%s",
+                 (unsigned)droverd.uid, have_control_gid ? " and members of group '" : "",
+                 have_control_gid ? droverd.config->daemon.control_group : "",
+                 have_control_gid ? "'" : "");
+        log_warnx("control uid %u pid %d: refused '%s': not permitted", (unsigned)c->uid,
+                  (int)c->pid, argv[0]);
+        rejected_clients++;
+        control_err(c, "permission denied: uid %u may not control droverd (allowed: %s)\n",
+                    (unsigned)c->uid, allowed);
+        control_finish(c, 1);
+        free_strv(argv);
+        return;
+    }
+    c->cmd = xcalloc(1, sizeof(*c->cmd));
+    c->cmd->client = c;
+    c->cmd->argv = argv;
+    c->cmd->argc = argc;
+    log_debug("control uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, argv[0]);
+    cmd_dispatch(c->cmd);
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct control_client *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    unsigned char hdr[PROTO_HEADER_SIZE];
+    struct proto_header h;
+    char err[PARSE_ERR_MAX];
+
+    if (c->have_command) {
+        /* Anything after the one command is a protocol error. */
+        client_reject(c, "unexpected data after the command");
+        return;
+    }
+    if (evbuffer_get_length(in) < PROTO_HEADER_SIZE)
+        return;
+    evbuffer_copyout(in, hdr, sizeof(hdr));
+    proto_header_decode(hdr, &h);
+    switch (proto_header_check(&h, PROTO_TYPE_BIT(PROTO_COMMAND), PROTO_MAX_REQUEST, err,
+                               sizeof(err))) {
+    case PROTO_CHECK_OK:
+        break;
+    case PROTO_CHECK_VERSION:
+        /* Say why in a frame the other side can still read, then close. */
+        c->have_command = true;
+        control_err(c, "drover speaks control protocol version %u, droverd speaks %u: use the "
+                       "drover that came with this droverd\n",
+                    h.version, PROTO_VERSION);
+        control_finish(c, 1);
+        return;
+    default:
+        client_reject(c, err);
+        return;
+    }
+    if (evbuffer_get_length(in) < PROTO_HEADER_SIZE + h.length)
+        return;
+    evbuffer_drain(in, PROTO_HEADER_SIZE);
+    unsigned char *payload = xmalloc(h.length + 1);
+    evbuffer_remove(in, payload, h.length);
+    client_command(c, payload, h.length);
+    free(payload);
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct control_client *c = arg;
+
+    if (c->finished && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        client_free(c);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct control_client *c = arg;
+
+    (void)bev;
+    if (what & BEV_EVENT_TIMEOUT)
+        log_warnx("control uid %u pid %d: %s timed out; dropped", (unsigned)c->uid, (int)c->pid,
+                  what & BEV_EVENT_READING ? "reading the command" : "writing the reply");
+    client_free(c);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+    struct control_client *c;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    struct timeval rtv = {CONTROL_READ_TIMEOUT_SEC, 0}, wtv = {CONTROL_WRITE_TIMEOUT_SEC, 0};
+
+    (void)l;
+    (void)sa;
+    (void)salen;
+    (void)arg;
+    if (nclients >= CONTROL_MAX_CLIENTS) {
+        /* Over the cap: refuse at once rather than let a flood starve real clients. */
+        rejected_clients++;
+        close(fd);
+        return;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        log_warn("control: SO_PEERCRED");
+        close(fd);
+        return;
+    }
+    c = xcalloc(1, sizeof(*c));
+    c->uid = cred.uid;
+    c->gid = cred.gid;
+    c->pid = cred.pid;
+    c->bev = bufferevent_socket_new(droverd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        close(fd);
+        free(c);
+        return;
+    }
+    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+    /* Never buffer more than one maximal command from a client. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_HEADER_SIZE + PROTO_MAX_REQUEST);
+    bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    TAILQ_INSERT_TAIL(&clients, c, entry);
+    nclients++;
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    (void)arg;
+    /* EMFILE and the like: log; the listener keeps going and retries on the next connection. */
+    log_warn("control: accept");
+    (void)l;
+}
+
+static int mkdir_parent(const char *path)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/*
+ * Is another droverd answering on this path? A stale socket (nobody
+ * listening) is removed; a live one is left alone.
+ */
+static bool socket_in_use(const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool live;
+
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return live;
+}
+
+int control_open(const struct daemon_config *dc, char *err, size_t errsz)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd;
+    mode_t old_umask;
+
+    if (strlen(dc->control_socket) >= sizeof(sun.sun_path))
+        return parse_error(err, errsz, "control socket path %s is too long", dc->control_socket);
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", dc->control_socket);
+    if (mkdir_parent(dc->control_socket) != 0)
+        return parse_error(err, errsz, "cannot create the directory of %s: %s",
+                           dc->control_socket, strerror(errno));
+    if (socket_in_use(dc->control_socket))
+        return parse_error(err, errsz, "%s is in use: is another droverd running?",
+                           dc->control_socket);
+    unlink(dc->control_socket);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return parse_error(err, errsz, "socket: %s", strerror(errno));
+    /* Created with no access for anyone, then opened up to exactly the configured mode. */
+    old_umask = umask(0777);
+    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old_umask);
+    if (rc != 0) {
+        int e = errno;
+        close(fd);
+        return parse_error(err, errsz, "bind %s: %s", dc->control_socket, strerror(e));
+    }
+    if (dc->control_group != NULL) {
+        if (chown(dc->control_socket, (uid_t)-1, dc->control_gid) != 0) {
+            int e = errno;
+            close(fd);
+            unlink(dc->control_socket);
+            return parse_error(err, errsz, "chown %s to group %s: %s", dc->control_socket,
+                               dc->control_group, strerror(e));
+        }
+        control_gid = dc->control_gid;
+        have_control_gid = true;
+    }
+    if (chmod(dc->control_socket, dc->control_mode) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(dc->control_socket);
+        return parse_error(err, errsz, "chmod %s: %s", dc->control_socket, strerror(e));
+    }
+    listener = evconnlistener_new(droverd.base, accept_cb, NULL,
+                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64, fd);
+    if (listener == NULL) {
+        close(fd);
+        unlink(dc->control_socket);
+        return parse_error(err, errsz, "listen on %s failed", dc->control_socket);
+    }
+    evconnlistener_set_error_cb(listener, accept_error_cb);
+    socket_path = xstrdup(dc->control_socket);
+    return 0;
+}
+
+uint64_t control_rejected(void)
+{
+    return rejected_clients;
+}
+
+void control_close(void)
+{
+    struct control_client *c;
+
+    while ((c = TAILQ_FIRST(&clients)) != NULL)
+        client_free(c);
+    if (listener != NULL) {
+        evconnlistener_free(listener);
+        listener = NULL;
+    }
+    if (socket_path != NULL) {
+        unlink(socket_path);
+        free(socket_path);
+        socket_path = NULL;
+    }
+    if (recheck_event != NULL) {
+        event_free(recheck_event);
+        recheck_event = NULL;
+    }
+}
+
+void control_farewell(void)
+{
+    struct control_client *c;
+
+    TAILQ_FOREACH(c, &clients, entry) {
+        if (!c->finished && c->have_command) {
+            control_out(c, "droverd stopped\n");
+            control_finish(c, droverd.exit_status == 0 ? 0 : 1);
+        }
+        /* Last chance to deliver: one non-blocking write, whatever fits. */
+        evbuffer_write(bufferevent_get_output(c->bev), bufferevent_getfd(c->bev));
+    }
+}

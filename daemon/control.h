@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The control socket: accepting drover CLI connections, checking who they
+ * are (SO_PEERCRED), reading one framed command per connection, and
+ * writing framed replies. The only module that touches control sockets;
+ * command handlers (cmd*.c) talk to clients through the functions below.
+ */
+#ifndef DROVER_CONTROL_H
+#define DROVER_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct evbuffer;
+struct control_client;
+struct daemon_config;
+
+#define CONTROL_MAX_CLIENTS 512
+#define CONTROL_READ_TIMEOUT_SEC 10   /* to send the whole command */
+#define CONTROL_WRITE_TIMEOUT_SEC 30  /* for a reply to be taken */
+#define CONTROL_MAX_OUTPUT (4 << 20)  /* a follower further behind is dropped */
+
+/* Bind the control socket (creating its directory), set its mode and group. */
+int control_open(const struct daemon_config *dc, char *err, size_t errsz);
+void control_close(void);
+/* Tell every connected client the daemon is exiting and flush what can be flushed. */
+void control_farewell(void);
+
+/* Output to a client: bytes for its stdout, a message for its stderr. */
+void control_out(struct control_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void control_out_buffer(struct control_client *c, struct evbuffer *buf);
+void control_out_bytes(struct control_client *c, const void *data, size_t len);
+void control_err(struct control_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Send the exit status and close once written. Nothing may be sent after it. */
+void control_finish(struct control_client *c, int status);
+/* Bytes queued to the client and not yet taken. */
+size_t control_pending(const struct control_client *c);
+uid_t control_client_uid(const struct control_client *c);
+
+/*
+ * Keep the client waiting until check() returns true (it then has called
+ * control_finish). check runs after every state change; free_arg when the
+ * client goes away or the wait ends.
+ */
+typedef bool (*control_check_fn)(struct control_client *c, void *arg);
+void control_wait(struct control_client *c, control_check_fn check, void *arg,
+                  void (*free_arg)(void *arg));
+/* Called when the client disconnects before finishing (for followers). */
+void control_on_close(struct control_client *c, void (*fn)(void *arg), void *arg);
+void control_check_waiters(void);
+/* Connections refused (not permitted, malformed, over the cap) since start. */
+uint64_t control_rejected(void);
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The daemon's state: one struct droverd, its pools, and their slots. Every
+ * daemon module includes this; what each may change is said at its file's
+ * top. The pure pieces (slot.h, backoff.h, the router's choice) know
+ * nothing of these structs.
+ */
+#ifndef DROVER_DROVERD_H
+#define DROVER_DROVERD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "list.h"
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "slot.h"
+
+struct event;
+struct event_base;
+struct pool_log;
+struct output_pipe;
+struct route;
+struct worker_link;
+
+/* Exit statuses of droverd. */
+#define DROVERD_EXIT_OK 0
+#define DROVERD_EXIT_STARTUP 1 /* bad config, cannot bind, ... */
+#define DROVERD_EXIT_USAGE 2
+#define DROVERD_EXIT_FATAL_POOL 3 /* a pool with on_fatal = exit went fatal */
+
+struct slot {
+    struct pool *pool;
+    unsigned index;
+    struct slot_fsm fsm;
+    pid_t pid; /* 0 when no process */
+    struct event *timer;
+    uint64_t timer_at; /* deadline the timer is armed for; 0 = disarmed */
+    int exec_fd;       /* status pipe while the exec is pending; -1 otherwise */
+    struct event *exec_ev;
+    struct output_pipe *output; /* NULL unless stdout = log */
+    struct worker_link *link;   /* routing state, NULL for a supervised-only pool */
+    char *exec_error;           /* why the last start failed before exec */
+    char *notify_status;        /* STATUS= sent by the worker */
+    uint64_t requests;          /* requests or connections served */
+    bool removing;              /* scaled away: freed once stopped */
+    bool rolling;               /* restarting as part of a rolling restart */
+    SLIST_ENTRY(slot) pid_link;
+};
+
+struct pool {
+    TAILQ_ENTRY(pool) entry;
+    char *name;
+    struct pool_config *cfg; /* points into droverd.config */
+    struct slot_policy policy;
+    struct slot **slots;
+    unsigned nslots; /* slots allocated, including those being removed */
+    unsigned target; /* workers wanted */
+    char **env_base; /* environment shared by every worker of the pool */
+    gid_t *groups;   /* supplementary groups when user is set */
+    int ngroups;
+    struct pool_log *log;
+    struct route *route;
+    bool removing; /* removed by reload or being re-created: freed once every slot stopped */
+    struct pool_config *recreate_cfg; /* when re-creating: the config to start again with */
+    bool draining;                     /* stopping: waits for its route to finish the work taken */
+    bool rolling;                      /* a rolling restart is under way */
+    int rolling_current;               /* slot restarting in it now, or -1 */
+    uint64_t rolling_started_at;       /* that slot's process start before its restart */
+
+    /* Counters since the pool was created. */
+    uint64_t starts;
+    uint64_t exits_clean;
+    uint64_t exits_error;
+    uint64_t exits_signal;
+    uint64_t exits_failed; /* killed by droverd as broken */
+    uint64_t spawn_failures;
+};
+
+TAILQ_HEAD(pool_list, pool);
+
+struct droverd {
+    struct event_base *base;
+    struct config *config;
+    char *config_path;
+    pid_t pid;
+    uid_t uid;
+    bool is_pid1;
+    uint64_t started_at;
+    unsigned ncpu;
+    int *cpus;
+    struct rlimit nofile; /* what droverd was started with, given back to workers */
+    int devnull;
+    struct pool_list pools;
+    bool shutting_down;
+    int exit_status;
+    struct event *shutdown_timer;
+    bool shutdown_forced;
+    bool ready_sent;
+
+    uint64_t orphans_reaped;
+    uint64_t reloads;
+    uint64_t reload_failures;
+};
+
+extern struct droverd droverd;
+
+/* Begin a graceful shutdown that ends droverd with this exit status (main.c). */
+void droverd_shutdown(int status);
+/* Something changed that may complete start-up, a shutdown or a waiting command (main.c). */
+void droverd_state_changed(void);
+
+#endif

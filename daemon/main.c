@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * droverd: arguments, start-up, the event loop, and shutdown. Start-up
+ * problems are fatal with a clear message; once the loop runs nothing a
+ * worker, a client or the disk does may end the daemon.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "control.h"
+#include "droverd.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "parse.h"
+#include "pool.h"
+#include "reap.h"
+#include "route.h"
+#include "sys.h"
+#include "xmalloc.h"
+
+struct droverd droverd;
+
+static struct event *state_event;
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: droverd [-c FILE] [--check] [--debug]\n"
+            "\n"
+            "Supervise pools of worker processes and route work to them.\n"
+            "droverd stays in the foreground; run it under systemd, as a container's\n"
+            "PID 1, or from a shell. It is controlled with drover(1).\n"
+            "\n"
+            "  -c, --config FILE  configuration file (default %s)\n"
+            "  -t, --check        validate the configuration and exit\n"
+            "  -d, --debug        log at debug level, whatever log_level says\n"
+            "      --keys[=man]   print the reference of every configuration key\n"
+            "  -V, --version      print the version and exit\n"
+            "  -h, --help         this text\n"
+            "\n"
+            "Signals: TERM/INT shut down gracefully (a second one kills the workers at\n"
+            "once), HUP reloads the configuration, USR1 reopens the log files.\n"
+            "Exit status: 0 after a clean shutdown, 1 on a start-up error, 2 on a usage\n"
+            "error, 3 when a pool with on_fatal = exit went fatal.\n",
+            CONFIG_DEFAULT_PATH);
+}
+
+/* Deferred to once per loop pass: see whether start-up, a shutdown or a command completed. */
+static void state_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pool *p;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    pools_drain_check();
+    control_check_waiters();
+    reload_free_retired(false);
+    if (!droverd.ready_sent && !droverd.shutting_down && pools_all_settled()) {
+        unsigned pools = 0, workers = 0;
+        TAILQ_FOREACH(p, &droverd.pools, entry) {
+            pools++;
+            workers += p->target;
+        }
+        droverd.ready_sent = true;
+        log_info("ready: %u pool%s, %u worker%s", pools, pools == 1 ? "" : "s", workers,
+                 workers == 1 ? "" : "s");
+        sd_notify_send("READY=1\nSTATUS=running: %u pools, %u workers", pools, workers);
+    }
+    if (!droverd.shutting_down)
+        return;
+    if (pools_all_down())
+        event_base_loopexit(droverd.base, NULL);
+}
+
+void droverd_state_changed(void)
+{
+    if (state_event != NULL)
+        event_active(state_event, 0, 0);
+}
+
+static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (!droverd.shutdown_forced) {
+        log_warnx("shutdown_timeout reached: killing every worker left");
+        droverd.shutdown_forced = true;
+        pools_kill_all();
+        /* SIGKILL cannot be ignored; give the kernel a moment to deliver it. */
+        struct timeval tv = {5, 0};
+        event_add(droverd.shutdown_timer, &tv);
+        return;
+    }
+    log_warnx("workers did not exit after SIGKILL; exiting anyway");
+    event_base_loopexit(droverd.base, NULL);
+}
+
+void droverd_shutdown(int status)
+{
+    struct pool *p;
+    uint64_t t = droverd.config->daemon.shutdown_timeout_us;
+    struct timeval tv = {(time_t)(t / 1000000), (suseconds_t)(t % 1000000)};
+
+    if (droverd.shutting_down) {
+        if (status != 0 && droverd.exit_status == 0)
+            droverd.exit_status = status;
+        return;
+    }
+    droverd.shutting_down = true;
+    droverd.exit_status = status;
+    log_info("shutting down");
+    sd_notify_send("STOPPING=1\nSTATUS=shutting down");
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        pool_stop(p, false);
+    droverd.shutdown_timer = evtimer_new(droverd.base, shutdown_timeout_cb, NULL);
+    event_add(droverd.shutdown_timer, &tv);
+    droverd_state_changed();
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct evbuffer *out;
+
+    (void)what;
+    (void)arg;
+    switch (sig) {
+    case SIGCHLD:
+        reap_children();
+        break;
+    case SIGTERM:
+    case SIGINT:
+        if (droverd.shutting_down) {
+            log_warnx("second %s: killing every worker now", signal_name((int)sig));
+            droverd.shutdown_forced = true;
+            pools_kill_all();
+        } else {
+            droverd_shutdown(0);
+        }
+        break;
+    case SIGHUP:
+        if (droverd.shutting_down)
+            break;
+        out = evbuffer_new();
+        reload_config(out, false);
+        evbuffer_free(out);
+        break;
+    case SIGUSR1:
+        log_info("reopening log files");
+        pools_reopen_logs();
+        break;
+    }
+}
+
+static void load_or_die(const char *path, struct config **out)
+{
+    struct config_env env;
+    struct config_errors errs = {0};
+
+    config_env_default(&env);
+    *out = config_load(path, &env, &errs);
+    if (*out == NULL) {
+        char *text = config_errors_format(&errs);
+        fprintf(stderr, "%s", text);
+        fprintf(stderr, "droverd: %s: %zu error%s; not starting\n", path, errs.n,
+                errs.n == 1 ? "" : "s");
+        free(text);
+        config_errors_clear(&errs);
+        exit(DROVERD_EXIT_STARTUP);
+    }
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash == NULL ? xstrdup(".") : xstrndup(path, (size_t)(slash - path));
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 't'},
+        {"debug", no_argument, NULL, 'd'},        {"keys", optional_argument, NULL, 'K'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *config_path = CONFIG_DEFAULT_PATH;
+    bool check = false, debug = false;
+    int c, signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    struct event *sigev[sizeof(signals) / sizeof(signals[0])];
+    char err[PARSE_ERR_MAX], abs[PATH_MAX];
+    struct pool_config *pc;
+    struct pool *p;
+
+    while ((c = getopt_long(argc, argv, "c:tdVh", options, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 't':
+            check = true;
+            break;
+        case 'd':
+            debug = true;
+            break;
+        case 'K':
+            if (optarg != NULL && strcmp(optarg, "man") == 0)
+                keys_print_man(stdout);
+            else
+                keys_print_markdown(stdout);
+            return 0;
+        case 'V':
+            printf("droverd %s\n", DROVER_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return DROVERD_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return DROVERD_EXIT_USAGE;
+    }
+
+    log_init("droverd", LOG_LEVEL_INFO);
+    if (!check)
+        route_activation_init();
+    if (cmd_table_check() != 0)
+        fatalx("internal error: a daemon verb has no handler");
+    load_or_die(config_path, &droverd.config);
+    if (check) {
+        unsigned workers = 0;
+        TAILQ_FOREACH(pc, &droverd.config->pools, entry)
+            workers += pc->nworkers;
+        printf("%s: ok (%u pool%s, %u worker%s)\n", droverd.config->path, droverd.config->npools,
+               droverd.config->npools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
+        config_free(droverd.config);
+        return 0;
+    }
+    log_set_level(debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
+    droverd.config_path = xstrdup(realpath(config_path, abs) ? abs : config_path);
+
+    droverd.pid = getpid();
+    droverd.is_pid1 = droverd.pid == 1;
+    droverd.uid = geteuid();
+    droverd.started_at = mono_now();
+    droverd.ncpu = sys_usable_cpus(&droverd.cpus);
+    TAILQ_INIT(&droverd.pools);
+    sys_raise_nofile(&droverd.nofile);
+    droverd.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (droverd.devnull < 0)
+        fatal("open /dev/null");
+    /* Orphaned grandchildren come back to us to be reaped (PID 1 gets them anyway). */
+    if (!droverd.is_pid1 && sys_set_subreaper() != 0)
+        fatal("prctl(PR_SET_CHILD_SUBREAPER)");
+    sd_notify_init();
+    signal(SIGPIPE, SIG_IGN);
+
+    droverd.base = event_base_new();
+    if (droverd.base == NULL)
+        fatalx("cannot create the event loop");
+    state_event = event_new(droverd.base, -1, 0, state_cb, NULL);
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+        sigev[i] = evsignal_new(droverd.base, signals[i], signal_cb, NULL);
+        event_add(sigev[i], NULL);
+    }
+
+    if (control_open(&droverd.config->daemon, err, sizeof(err)) != 0)
+        fatalx("control socket: %s", err);
+    char *runtime_dir = dir_of(droverd.config->daemon.control_socket);
+    if (notify_workers_open(runtime_dir, err, sizeof(err)) != 0)
+        fatalx("%s", err);
+    free(runtime_dir);
+    if (droverd.config->daemon.metrics_listen != NULL &&
+        metrics_http_open(droverd.config->daemon.metrics_listen, err, sizeof(err)) != 0)
+        fatalx("metrics_listen: %s", err);
+    TAILQ_FOREACH(pc, &droverd.config->pools, entry) {
+        if (pool_create(pc, err, sizeof(err)) == NULL) {
+            control_close();
+            notify_workers_close();
+            fatalx("pool %s: %s", pc->name, err);
+        }
+    }
+    route_check_activation();
+
+    log_info("droverd %s started (pid %d), control socket %s", DROVER_VERSION, (int)droverd.pid,
+             droverd.config->daemon.control_socket);
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        pool_start(p);
+    sd_watchdog_start();
+    droverd_state_changed();
+
+    event_base_dispatch(droverd.base);
+
+    log_info("stopped");
+    control_farewell();
+    /* Everything is down; what is left is memory and fds. */
+    while ((p = TAILQ_FIRST(&droverd.pools)) != NULL)
+        pool_destroy(p);
+    control_close();
+    notify_workers_close();
+    metrics_http_close();
+    route_release_held();
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+        event_free(sigev[i]);
+    event_free(state_event);
+    if (droverd.shutdown_timer != NULL)
+        event_free(droverd.shutdown_timer);
+    reload_free_retired(true);
+    config_free(droverd.config);
+    event_base_free(droverd.base);
+    free(droverd.cpus);
+    free(droverd.config_path);
+    close(droverd.devnull);
+    return droverd.exit_status;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sd_notify in both directions (see notify.h). Towards systemd: datagrams
+ * to $NOTIFY_SOCKET, and WATCHDOG=1 at half of $WATCHDOG_USEC (a timer that
+ * exists only when systemd asks for it). From workers: one datagram socket
+ * with SO_PASSCRED; the kernel-supplied sender pid must be a worker's own
+ * pid, so a worker can only speak for itself.
+ */
+#include "notify.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "droverd.h"
+#include "log.h"
+#include "parse.h"
+#include "pool.h"
+#include "xmalloc.h"
+
+#define NOTIFY_MAX_MESSAGE 4096
+
+/* Towards systemd. */
+static struct sockaddr_un sd_addr;
+static socklen_t sd_addrlen;
+static int sd_fd = -1;
+static uint64_t sd_watchdog_usec;
+static struct event *sd_watchdog_ev;
+
+/* From workers. */
+static int workers_fd = -1;
+static struct event *workers_ev;
+static char *workers_path;
+
+void sd_notify_init(void)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    const char *wd = getenv("WATCHDOG_USEC");
+    const char *wd_pid = getenv("WATCHDOG_PID");
+
+    if (path != NULL && (path[0] == '/' || path[0] == '@') &&
+        strlen(path) < sizeof(sd_addr.sun_path)) {
+        sd_addr.sun_family = AF_UNIX;
+        memcpy(sd_addr.sun_path, path, strlen(path));
+        if (path[0] == '@')
+            sd_addr.sun_path[0] = '\0'; /* abstract namespace */
+        sd_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+        sd_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    }
+    if (wd != NULL && (wd_pid == NULL || atoi(wd_pid) == (int)getpid())) {
+        uint64_t v;
+        if (parse_uint(wd, 1, UINT64_MAX, &v, NULL, 0) == 0)
+            sd_watchdog_usec = v;
+    }
+    /* Ours alone: workers get their own values, or none. */
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    unsetenv("WATCHDOG_PID");
+}
+
+void sd_notify_send(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    if (sd_fd < 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (sendto(sd_fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sd_addr, sd_addrlen) < 0)
+        log_debug("sd_notify: %s", strerror(errno));
+}
+
+static void sd_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sd_notify_send("WATCHDOG=1");
+}
+
+void sd_watchdog_start(void)
+{
+    struct timeval tv;
+
+    if (sd_watchdog_usec == 0 || sd_fd < 0 || sd_watchdog_ev != NULL)
+        return;
+    tv.tv_sec = (time_t)(sd_watchdog_usec / 2 / 1000000);
+    tv.tv_usec = (suseconds_t)(sd_watchdog_usec / 2 % 1000000);
+    sd_watchdog_ev = event_new(droverd.base, -1, EV_PERSIST, sd_watchdog_cb, NULL);
+    event_add(sd_watchdog_ev, &tv);
+    sd_notify_send("WATCHDOG=1");
+}
+
+/* Apply one "KEY=VALUE" line sent by a worker. */
+static void worker_message_line(struct slot *s, const char *line, size_t len)
+{
+    if (len == 7 && memcmp(line, "READY=1", 7) == 0) {
+        if (s->pool->cfg->ready == READY_NOTIFY)
+            slot_event(s, SLOT_EV_READY, NULL);
+    } else if (len == 10 && memcmp(line, "WATCHDOG=1", 10) == 0) {
+        slot_event(s, SLOT_EV_WATCHDOG, NULL);
+    } else if (len == 16 && memcmp(line, "WATCHDOG=trigger", 16) == 0) {
+        slot_event(s, SLOT_EV_FAIL, "watchdog triggered by the worker");
+    } else if (len >= 7 && memcmp(line, "STATUS=", 7) == 0) {
+        free(s->notify_status);
+        s->notify_status = len > 7 ? xstrndup(line + 7, len - 7 > 200 ? 200 : len - 7) : NULL;
+    }
+    /* Anything else (STOPPING=1, MAINPID=, ...) is accepted and ignored. */
+}
+
+static void workers_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    /* Bounded per wake-up; what remains is read on the next one. */
+    for (int round = 0; round < 64; round++) {
+        char buf[NOTIFY_MAX_MESSAGE + 1];
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(struct ucred))];
+        } control;
+        struct iovec iov = {buf, NOTIFY_MAX_MESSAGE};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = sizeof(control)};
+        struct ucred *cred = NULL;
+        struct cmsghdr *c;
+        ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        struct slot *s;
+
+        if (n < 0)
+            return;
+        for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+                cred = (struct ucred *)CMSG_DATA(c);
+            else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                /* Nobody passes fds here; close any so they do not leak. */
+                int *fds = (int *)CMSG_DATA(c);
+                size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < nfds; i++)
+                    close(fds[i]);
+            }
+        }
+        if (cred == NULL || (msg.msg_flags & MSG_TRUNC))
+            continue;
+        s = slot_find_pid(cred->pid);
+        if (s == NULL) {
+            log_debug("notify: message from pid %d, which is no worker; ignored", (int)cred->pid);
+            continue;
+        }
+        buf[n] = '\0';
+        for (char *line = buf; line < buf + n;) {
+            char *end = memchr(line, '\n', (size_t)(buf + n - line));
+            size_t len = end != NULL ? (size_t)(end - line) : (size_t)(buf + n - line);
+            worker_message_line(s, line, len);
+            /* The slot may have been freed by the event; stop if it no longer is this pid. */
+            if (slot_find_pid(cred->pid) != s)
+                break;
+            line += len + 1;
+        }
+    }
+}
+
+int notify_workers_open(const char *dir, char *err, size_t errsz)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int one = 1;
+    mode_t old;
+
+    if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify.sock", dir) >=
+        sizeof(sun.sun_path))
+        return parse_error(err, errsz, "notify socket path in %s is too long", dir);
+    workers_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (workers_fd < 0)
+        return parse_error(err, errsz, "notify socket: %s", strerror(errno));
+    unlink(sun.sun_path);
+    /* Workers may run as other users; the pid check, not the file mode, guards it. */
+    old = umask(0);
+    int rc = bind(workers_fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rc != 0 || setsockopt(workers_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {
+        int e = errno;
+        close(workers_fd);
+        workers_fd = -1;
+        return parse_error(err, errsz, "notify socket %s: %s", sun.sun_path, strerror(e));
+    }
+    workers_path = xstrdup(sun.sun_path);
+    workers_ev = event_new(droverd.base, workers_fd, EV_READ | EV_PERSIST, workers_read_cb, NULL);
+    event_add(workers_ev, NULL);
+    return 0;
+}
+
+void notify_workers_close(void)
+{
+    if (workers_ev != NULL)
+        event_free(workers_ev);
+    workers_ev = NULL;
+    if (workers_fd >= 0)
+        close(workers_fd);
+    workers_fd = -1;
+    if (workers_path != NULL) {
+        unlink(workers_path);
+        free(workers_path);
+        workers_path = NULL;
+    }
+    if (sd_watchdog_ev != NULL) {
+        event_free(sd_watchdog_ev);
+        sd_watchdog_ev = NULL;
+    }
+}
+
+const char *notify_socket_path(void)
+{
+    return workers_path;
+}

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Worker output capture and pool log files (see output.h). Owns the log
+ * files and the slots' output pipes; knows nothing about slots beyond their
+ * index.
+ */
+#include "output.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sys.h"
+#include "xmalloc.h"
+
+#define LINE_MAX_BYTES 8192 /* a longer line is written in pieces */
+
+struct pool_log {
+    char *dir;
+    char *name;
+    char *path;
+    int fd;
+    uint64_t size;
+    uint64_t max_size;
+    unsigned keep;
+    uint64_t written;
+    uint64_t dropped;
+    int last_errno;      /* logged once per kind of failure, not per line */
+    time_t last_attempt; /* when opening last failed; retried once a second */
+    TAILQ_HEAD(, log_follower) followers;
+};
+
+struct output_pipe {
+    struct pool_log *log;
+    unsigned slot;
+    int rfd, wfd;
+    struct event *ev;
+    char buf[LINE_MAX_BYTES];
+    size_t len;
+};
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    size_t len = strlen(dir);
+
+    if (len >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, dir, len + 1);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static void pool_log_open(struct pool_log *log)
+{
+    struct stat st;
+
+    if (log->fd >= 0)
+        close(log->fd);
+    log->fd = -1;
+    if (mkdir_p(log->dir) != 0) {
+        if (log->last_errno != errno)
+            log_warn("pool %s: log directory %s", log->name, log->dir);
+        log->last_errno = errno;
+        return;
+    }
+    log->fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0640);
+    if (log->fd < 0) {
+        if (log->last_errno != errno)
+            log_warn("pool %s: open %s", log->name, log->path);
+        log->last_errno = errno;
+        return;
+    }
+    log->size = fstat(log->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static void pool_log_set_path(struct pool_log *log)
+{
+    free(log->path);
+    xasprintf(&log->path, "%s/%s.log", log->dir, log->name);
+}
+
+struct pool_log *pool_log_new(const char *dir, const char *pool, uint64_t max_size,
+                              unsigned keep)
+{
+    struct pool_log *log = xcalloc(1, sizeof(*log));
+
+    log->dir = xstrdup(dir);
+    log->name = xstrdup(pool);
+    log->fd = -1;
+    log->max_size = max_size;
+    log->keep = keep;
+    TAILQ_INIT(&log->followers);
+    pool_log_set_path(log);
+    pool_log_open(log);
+    return log;
+}
+
+void pool_log_free(struct pool_log *log)
+{
+    struct log_follower *f;
+
+    if (log == NULL)
+        return;
+    while ((f = TAILQ_FIRST(&log->followers)) != NULL) {
+        TAILQ_REMOVE(&log->followers, f, entry);
+        f->closed_cb(f->arg);
+    }
+    if (log->fd >= 0)
+        close(log->fd);
+    free(log->dir);
+    free(log->name);
+    free(log->path);
+    free(log);
+}
+
+void pool_log_configure(struct pool_log *log, uint64_t max_size, unsigned keep)
+{
+    log->max_size = max_size;
+    log->keep = keep;
+}
+
+void pool_log_set_dir(struct pool_log *log, const char *dir)
+{
+    if (strcmp(log->dir, dir) == 0)
+        return;
+    free(log->dir);
+    log->dir = xstrdup(dir);
+    pool_log_set_path(log);
+    pool_log_open(log);
+}
+
+void pool_log_reopen(struct pool_log *log)
+{
+    pool_log_open(log);
+}
+
+const char *pool_log_path(const struct pool_log *log)
+{
+    return log->path;
+}
+
+uint64_t pool_log_dropped(const struct pool_log *log)
+{
+    return log->dropped;
+}
+
+uint64_t pool_log_written(const struct pool_log *log)
+{
+    return log->written;
+}
+
+/* POOL.log -> POOL.log.1 -> ... -> POOL.log.KEEP (the oldest is removed). */
+static void pool_log_rotate(struct pool_log *log)
+{
+    char from[4200], to[4200];
+
+    if (log->keep == 0) {
+        if (unlink(log->path) != 0 && errno != ENOENT)
+            log_warn("pool %s: remove %s", log->name, log->path);
+    } else {
+        snprintf(to, sizeof(to), "%s.%u", log->path, log->keep);
+        unlink(to);
+        for (unsigned i = log->keep; i > 1; i--) {
+            snprintf(from, sizeof(from), "%s.%u", log->path, i - 1);
+            snprintf(to, sizeof(to), "%s.%u", log->path, i);
+            rename(from, to);
+        }
+        snprintf(to, sizeof(to), "%s.1", log->path);
+        if (rename(log->path, to) != 0 && errno != ENOENT)
+            log_warn("pool %s: rotate %s", log->name, log->path);
+    }
+    pool_log_open(log);
+}
+
+/* "2026-11-23T10:04:05.123" for now, formatted once per second. */
+static const char *log_stamp(void)
+{
+    static char stamp[40];
+    static time_t last;
+    static size_t prefix_len;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != last) {
+        struct tm tm;
+        localtime_r(&ts.tv_sec, &tm);
+        prefix_len = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+        last = ts.tv_sec;
+    }
+    snprintf(stamp + prefix_len, sizeof(stamp) - prefix_len, ".%03ld", ts.tv_nsec / 1000000);
+    return stamp;
+}
+
+static void pool_log_drop(struct pool_log *log, size_t n, int error)
+{
+    log->dropped += n;
+    if (error != log->last_errno) {
+        errno = error;
+        log_warn("pool %s: writing %s (dropping output until it works again)", log->name,
+                 log->path);
+        log->last_errno = error;
+    }
+}
+
+void pool_log_line(struct pool_log *log, unsigned slot, const char *line, size_t len)
+{
+    char head[64];
+    struct iovec iov[3];
+    int hlen = snprintf(head, sizeof(head), "%s [%u] ", log_stamp(), slot);
+    size_t total = (size_t)hlen + len + 1;
+    struct log_follower *f, *next;
+
+    iov[0] = (struct iovec){head, (size_t)hlen};
+    iov[1] = (struct iovec){(void *)line, len};
+    iov[2] = (struct iovec){"\n", 1};
+
+    if (log->fd < 0 && time(NULL) != log->last_attempt) {
+        log->last_attempt = time(NULL);
+        pool_log_open(log);
+    }
+    if (log->max_size > 0 && log->size + total > log->max_size && log->size > 0)
+        pool_log_rotate(log);
+    if (log->fd < 0) {
+        pool_log_drop(log, total, errno ? errno : EBADF);
+    } else {
+        ssize_t n = writev(log->fd, iov, 3);
+        if (n < 0) {
+            pool_log_drop(log, total, errno);
+        } else {
+            if ((size_t)n < total) /* a full disk mid-line: count the rest as dropped */
+                log->dropped += total - (size_t)n;
+            log->size += (uint64_t)n;
+            log->written += (uint64_t)n;
+            if (log->last_errno != 0 && (size_t)n == total) {
+                log_info("pool %s: writing %s works again (%llu bytes were dropped)", log->name,
+                         log->path, (unsigned long long)log->dropped);
+                log->last_errno = 0;
+            }
+        }
+    }
+
+    if (!TAILQ_EMPTY(&log->followers)) {
+        char *full = xmalloc(total);
+        memcpy(full, head, (size_t)hlen);
+        memcpy(full + hlen, line, len);
+        full[total - 1] = '\n';
+        TAILQ_FOREACH_SAFE(f, &log->followers, entry, next)
+            f->line_cb(f->arg, full, total);
+        free(full);
+    }
+}
+
+void pool_log_follow(struct pool_log *log, struct log_follower *f)
+{
+    TAILQ_INSERT_TAIL(&log->followers, f, entry);
+}
+
+void pool_log_unfollow(struct pool_log *log, struct log_follower *f)
+{
+    TAILQ_REMOVE(&log->followers, f, entry);
+}
+
+/* Write every complete line in the buffer; keep the partial one. */
+static void output_pipe_flush_lines(struct output_pipe *op, int flush_all)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; i < op->len; i++) {
+        if (op->buf[i] != '\n')
+            continue;
+        pool_log_line(op->log, op->slot, op->buf + start, i - start);
+        start = i + 1;
+    }
+    if (start < op->len && (flush_all || op->len == sizeof(op->buf))) {
+        pool_log_line(op->log, op->slot, op->buf + start, op->len - start);
+        start = op->len;
+    }
+    memmove(op->buf, op->buf + start, op->len - start);
+    op->len -= start;
+}
+
+static void output_pipe_read(struct output_pipe *op)
+{
+    /* Bounded per wake-up, so a chatty worker cannot starve the loop. */
+    for (int rounds = 0; rounds < 16; rounds++) {
+        ssize_t n = read(op->rfd, op->buf + op->len, sizeof(op->buf) - op->len);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        op->len += (size_t)n;
+        output_pipe_flush_lines(op, 0);
+    }
+}
+
+static void output_pipe_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    output_pipe_read(arg);
+}
+
+struct output_pipe *output_pipe_new(struct event_base *base, struct pool_log *log, unsigned slot)
+{
+    struct output_pipe *op;
+    int fds[2];
+
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return NULL;
+    /* Only our end is non-blocking: a worker writing to a full pipe simply waits. */
+    sys_set_nonblock_cloexec(fds[0]);
+    op = xcalloc(1, sizeof(*op));
+    op->log = log;
+    op->slot = slot;
+    op->rfd = fds[0];
+    op->wfd = fds[1];
+    op->ev = event_new(base, op->rfd, EV_READ | EV_PERSIST, output_pipe_read_cb, op);
+    event_add(op->ev, NULL);
+    return op;
+}
+
+int output_pipe_write_fd(const struct output_pipe *op)
+{
+    return op->wfd;
+}
+
+void output_pipe_drain(struct output_pipe *op)
+{
+    output_pipe_read(op);
+    output_pipe_flush_lines(op, 1);
+}
+
+void output_pipe_set_log(struct output_pipe *op, struct pool_log *log)
+{
+    op->log = log;
+}
+
+void output_pipe_free(struct output_pipe *op)
+{
+    if (op == NULL)
+        return;
+    output_pipe_drain(op);
+    event_free(op->ev);
+    close(op->rfd);
+    close(op->wfd);
+    free(op);
+}

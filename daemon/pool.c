@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Pools and slots (see pool.h). This is the thin layer between the pure
+ * slot state machine and the system: it forks through spawn.c, signals
+ * process groups, arms each slot's single timer, and tells the output,
+ * routing and control modules what happened.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "notify.h"
+#include "output.h"
+#include "parse.h"
+#include "route.h"
+#include "spawn.h"
+#include "sys.h"
+#include "xmalloc.h"
+
+extern char **environ;
+
+#define PID_BUCKETS 4096
+static SLIST_HEAD(, slot) pid_map[PID_BUCKETS];
+
+static void slot_free(struct slot *s);
+static void pool_rolling_advance(struct pool *p);
+static void pool_gc_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct event *gc_event;
+
+static unsigned pid_bucket(pid_t pid)
+{
+    return (unsigned)pid % PID_BUCKETS;
+}
+
+struct slot *slot_find_pid(pid_t pid)
+{
+    struct slot *s;
+
+    SLIST_FOREACH(s, &pid_map[pid_bucket(pid)], pid_link)
+        if (s->pid == pid)
+            return s;
+    return NULL;
+}
+
+struct pool *pool_find(const char *name)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        if (!p->removing && strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
+struct pool *pool_find_removing(const char *name)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        if (p->removing && strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
+struct slot *pool_slot(struct pool *p, unsigned i)
+{
+    if (i >= p->nslots || p->slots[i] == NULL || p->slots[i]->removing)
+        return NULL;
+    return p->slots[i];
+}
+
+void describe_wait_status(int wstatus, char *buf, size_t bufsz)
+{
+    if (WIFEXITED(wstatus))
+        snprintf(buf, bufsz, "exit %d", WEXITSTATUS(wstatus));
+    else if (WIFSIGNALED(wstatus))
+        snprintf(buf, bufsz, "killed by %s%s", signal_name(WTERMSIG(wstatus)),
+                 WCOREDUMP(wstatus) ? " (core dumped)" : "");
+    else
+        snprintf(buf, bufsz, "status 0x%x", wstatus);
+}
+
+static void policy_from_config(const struct pool_config *pc, struct slot_policy *sp)
+{
+    sp->restart = pc->restart;
+    sp->restart_delay_us = pc->restart_delay_us;
+    sp->restart_delay_max_us = pc->restart_delay_max_us;
+    sp->crash_limit = pc->crash_limit.count;
+    sp->crash_window_us = pc->crash_limit.window_us;
+    sp->ready_notify = pc->ready == READY_NOTIFY;
+    sp->start_timeout_us = pc->start_timeout_us;
+    sp->watchdog_us = pc->watchdog_us;
+    sp->stop_signal = pc->stop_signal;
+    sp->stop_timeout_us = pc->stop_timeout_us;
+}
+
+/* Variables droverd got from its own supervisor that must not leak into workers. */
+static bool env_is_private(const char *kv)
+{
+    static const char *const names[] = {"NOTIFY_SOCKET=", "LISTEN_FDS=",   "LISTEN_PID=",
+                                        "LISTEN_FDNAMES=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+                                        "DROVER_",        NULL};
+    for (size_t i = 0; names[i] != NULL; i++)
+        if (strncmp(kv, names[i], strlen(names[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Is NAME= of kv set in v? */
+static bool env_has(char **v, size_t n, const char *kv)
+{
+    size_t len = strcspn(kv, "=") + 1;
+
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(v[i], kv, len) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The environment every worker of the pool shares: the pool's own
+ * variables, then USER/LOGNAME/HOME for `user`, then droverd's environment.
+ */
+static char **pool_build_env(const struct pool_config *pc)
+{
+    size_t n = 0, cap = strv_len(environ) + strv_len(pc->environment) + 8;
+    char **env = xcalloc(cap, sizeof(*env));
+
+    for (size_t i = 0; pc->environment != NULL && pc->environment[i] != NULL; i++)
+        env[n++] = xstrdup(pc->environment[i]);
+    if (pc->user != NULL) {
+        char *kv;
+        xasprintf(&kv, "USER=%s", pc->user);
+        if (!env_has(env, n, kv))
+            env[n++] = kv;
+        else
+            free(kv);
+        xasprintf(&kv, "LOGNAME=%s", pc->user);
+        if (!env_has(env, n, kv))
+            env[n++] = kv;
+        else
+            free(kv);
+        if (pc->home != NULL) {
+            xasprintf(&kv, "HOME=%s", pc->home);
+            if (!env_has(env, n, kv))
+                env[n++] = kv;
+            else
+                free(kv);
+        }
+    }
+    xasprintf(&env[n++], "DROVER_POOL=%s", pc->name);
+    for (size_t i = 0; environ[i] != NULL && n + 1 < cap; i++)
+        if (!env_is_private(environ[i]) && !env_has(env, n, environ[i]))
+            env[n++] = xstrdup(environ[i]);
+    env[n] = NULL;
+    return env;
+}
+
+static void pool_load_groups(struct pool *p)
+{
+    const struct pool_config *pc = p->cfg;
+
+    free(p->groups);
+    p->groups = NULL;
+    p->ngroups = 0;
+    if (!pc->has_user)
+        return;
+    /* Resolved here, once, because initgroups() is not safe between fork and exec. */
+    if (pc->user != NULL) {
+        int n = 64;
+        p->groups = xcalloc((size_t)n, sizeof(gid_t));
+        if (getgrouplist(pc->user, pc->gid, p->groups, &n) < 0) {
+            p->groups = xreallocarray(p->groups, (size_t)n, sizeof(gid_t));
+            if (getgrouplist(pc->user, pc->gid, p->groups, &n) < 0)
+                n = 0;
+        }
+        p->ngroups = n;
+    } else {
+        p->groups = xcalloc(1, sizeof(gid_t));
+        p->groups[0] = pc->gid;
+        p->ngroups = 1;
+    }
+}
+
+static void slot_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct slot *s = arg;
+
+    (void)fd;
+    (void)what;
+    s->timer_at = 0;
+    slot_event(s, SLOT_EV_TIMER, NULL);
+}
+
+static struct slot *slot_new(struct pool *p, unsigned index)
+{
+    struct slot *s = xcalloc(1, sizeof(*s));
+
+    s->pool = p;
+    s->index = index;
+    s->exec_fd = -1;
+    slot_fsm_init(&s->fsm, &p->policy);
+    s->timer = evtimer_new(droverd.base, slot_timer_cb, s);
+    if (p->cfg->stdout_mode == STDOUT_LOG) {
+        s->output = output_pipe_new(droverd.base, p->log, index);
+        if (s->output == NULL)
+            log_warn("pool %s slot %u: output pipe (output will be lost)", p->name, index);
+    }
+    return s;
+}
+
+static void slot_close_exec_pipe(struct slot *s)
+{
+    if (s->exec_ev != NULL) {
+        event_free(s->exec_ev);
+        s->exec_ev = NULL;
+    }
+    if (s->exec_fd >= 0) {
+        close(s->exec_fd);
+        s->exec_fd = -1;
+    }
+}
+
+/* Read the exec status pipe: EOF = exec succeeded; a report = it failed. Returns 1 when settled. */
+static int slot_read_exec_pipe(struct slot *s)
+{
+    struct spawn_failure f;
+    ssize_t n = read(s->exec_fd, &f, sizeof(f));
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n == (ssize_t)sizeof(f)) {
+        char msg[512];
+        spawn_failure_describe(&f, s->pool->cfg->exec_path, msg, sizeof(msg));
+        free(s->exec_error);
+        s->exec_error = xstrdup(msg);
+        log_warnx("pool %s slot %u: %s", s->pool->name, s->index, msg);
+    }
+    slot_close_exec_pipe(s);
+    return n == 0 ? 1 : -1;
+}
+
+static void slot_exec_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct slot *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (slot_read_exec_pipe(s) == 1) {
+        free(s->exec_error);
+        s->exec_error = NULL;
+        if (s->pool->cfg->ready == READY_EXEC)
+            slot_event(s, SLOT_EV_READY, NULL);
+    }
+}
+
+static void pid_map_add(struct slot *s)
+{
+    SLIST_INSERT_HEAD(&pid_map[pid_bucket(s->pid)], s, pid_link);
+}
+
+static void pid_map_remove(struct slot *s)
+{
+    SLIST_REMOVE(&pid_map[pid_bucket(s->pid)], s, slot, pid_link);
+}
+
+/* Fork and exec the slot's worker. Returns 0, or -1 with a reason. */
+static int slot_spawn(struct slot *s, char *err, size_t errsz)
+{
+    struct pool *p = s->pool;
+    const struct pool_config *pc = p->cfg;
+    struct spawn_plan plan = {0};
+    struct route_spawn rs = {.fd3 = -1, .fd_stdin = -1, .fd_stdout = -1};
+    char *extra[12];
+    size_t nextra = 0, nbase = strv_len(p->env_base);
+    int cpu = pc->cpu_affinity == AFFINITY_CORE ? droverd.cpus[s->index % droverd.ncpu] : -1;
+    int rc;
+
+    if (p->route != NULL && route_prepare_spawn(p->route, s, &rs, err, errsz) != 0)
+        return -1;
+
+    xasprintf(&extra[nextra++], "DROVER_WORKER=%u", s->index);
+    if (cpu >= 0)
+        xasprintf(&extra[nextra++], "DROVER_CPU=%d", cpu);
+    for (size_t i = 0; i < rs.nenv; i++)
+        extra[nextra++] = rs.env[i];
+    if (pc->ready == READY_NOTIFY && notify_socket_path() != NULL) {
+        xasprintf(&extra[nextra++], "NOTIFY_SOCKET=%s", notify_socket_path());
+        if (pc->watchdog_us > 0) {
+            xasprintf(&extra[nextra++], "WATCHDOG_USEC=%llu", (unsigned long long)pc->watchdog_us);
+            /* Room for the pid, written by the child (sd_watchdog_enabled() checks it). */
+            xasprintf(&extra[nextra++], "WATCHDOG_PID=%-20s", "");
+        }
+    }
+
+    char **envp = xcalloc(nbase + nextra + 1, sizeof(*envp));
+    for (size_t i = 0; i < nextra; i++)
+        envp[i] = extra[i];
+    memcpy(envp + nextra, p->env_base, nbase * sizeof(*envp));
+    plan.pid_env[0] = plan.pid_env[1] = -1;
+    for (size_t i = 0, k = 0; i < nextra && k < 2; i++)
+        if (strncmp(envp[i], "LISTEN_PID=", 11) == 0 || strncmp(envp[i], "WATCHDOG_PID=", 13) == 0)
+            plan.pid_env[k++] = (int)i;
+
+    plan.path = pc->exec_path;
+    plan.argv = pc->argv;
+    plan.envp = envp;
+    plan.fd_stdin = rs.fd_stdin >= 0 ? rs.fd_stdin : droverd.devnull;
+    if (rs.fd_stdout >= 0)
+        plan.fd_stdout = rs.fd_stdout;
+    else if (pc->stdout_mode == STDOUT_LOG && s->output != NULL)
+        plan.fd_stdout = output_pipe_write_fd(s->output);
+    else if (pc->stdout_mode == STDOUT_NULL)
+        plan.fd_stdout = droverd.devnull;
+    else
+        plan.fd_stdout = -1;
+    if (pc->stdout_mode == STDOUT_LOG && s->output != NULL)
+        plan.fd_stderr = output_pipe_write_fd(s->output);
+    else if (pc->stdout_mode == STDOUT_NULL)
+        plan.fd_stderr = droverd.devnull;
+    else
+        plan.fd_stderr = -1;
+    plan.fd3 = rs.fd3;
+    plan.cpu = cpu;
+    plan.directory = pc->directory;
+    plan.set_credentials = pc->has_user && droverd.uid == 0;
+    plan.uid = pc->uid;
+    plan.gid = pc->gid;
+    plan.groups = p->groups;
+    plan.ngroups = p->ngroups;
+    plan.daemon_pid = droverd.pid;
+    plan.nofile = &droverd.nofile;
+
+    rc = spawn_process(&plan, &s->pid, &s->exec_fd, err, errsz);
+    for (size_t i = 0; i < nextra; i++)
+        free(envp[i]);
+    free(envp);
+    if (p->route != NULL)
+        route_after_spawn(p->route, s, &rs, rc == 0);
+    if (rc != 0) {
+        s->pid = 0;
+        return -1;
+    }
+    /* Also from this side, so a signal sent before the child runs reaches its group. */
+    setpgid(s->pid, s->pid);
+    pid_map_add(s);
+    s->exec_ev = event_new(droverd.base, s->exec_fd, EV_READ | EV_PERSIST, slot_exec_cb, s);
+    event_add(s->exec_ev, NULL);
+    p->starts++;
+    log_debug("pool %s slot %u: started pid %d", p->name, s->index, (int)s->pid);
+    return 0;
+}
+
+int slot_signal(struct slot *s, int sig)
+{
+    if (s->pid <= 0)
+        return -1;
+    if (kill(-s->pid, sig) == 0)
+        return 0;
+    /* The group may not exist yet if the child has not run setpgid; reach the leader. */
+    return kill(s->pid, sig);
+}
+
+static void slot_arm_timer(struct slot *s)
+{
+    uint64_t deadline = s->fsm.deadline;
+
+    if (deadline == s->timer_at)
+        return;
+    if (deadline == 0) {
+        event_del(s->timer);
+    } else {
+        uint64_t now = mono_now();
+        uint64_t wait = deadline > now ? deadline - now : 0;
+        struct timeval tv = {.tv_sec = (time_t)(wait / 1000000), .tv_usec = (suseconds_t)(wait % 1000000)};
+        event_add(s->timer, &tv);
+    }
+    s->timer_at = deadline;
+}
+
+static void slot_log_transition(struct slot *s, enum slot_state from, const struct slot_action *act)
+{
+    struct pool *p = s->pool;
+    char delay[32];
+
+    if (act->became_fatal) {
+        char window[32];
+        format_duration(p->policy.crash_window_us, window, sizeof(window));
+        log_warnx("pool %s slot %u: fatal: more than %u crashes in %s; not restarting until "
+                  "`drover start %s:%u`",
+                  p->name, s->index, p->policy.crash_limit, window, p->name, s->index);
+    } else if (s->fsm.state == SLOT_BACKOFF && from != SLOT_BACKOFF) {
+        format_duration_short(s->fsm.deadline - mono_now(), delay, sizeof(delay));
+        log_info("pool %s slot %u: crashed %u times in a row; restarting in %s", p->name,
+                 s->index, s->fsm.streak, delay);
+    }
+}
+
+/* Ask for removed slots and pools to be freed once the current callback has returned. */
+static void pool_gc_schedule(void)
+{
+    if (gc_event == NULL)
+        gc_event = event_new(droverd.base, -1, 0, pool_gc_cb, NULL);
+    event_active(gc_event, 0, 0);
+}
+
+/* Carry out what the state machine decided, and tell everyone who cares. */
+static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
+                       struct slot_action *act, uint64_t now)
+{
+    struct pool *p = s->pool;
+    char err[PARSE_ERR_MAX];
+
+    if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
+        log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
+    if (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
+        log_warnx("pool %s slot %u: %s", p->name, s->index, err);
+        free(s->exec_error);
+        s->exec_error = xstrdup(err);
+        p->spawn_failures++;
+        slot_step(&s->fsm, &p->policy, SLOT_EV_SPAWN_FAILED, 0, "spawn failed", now, act);
+    }
+    slot_log_transition(s, from, act);
+    slot_arm_timer(s);
+    if (from != s->fsm.state) {
+        log_debug("pool %s slot %u: %s -> %s (%s)", p->name, s->index, slot_state_name(from),
+                  slot_state_name(s->fsm.state), slot_event_name(ev));
+        if (p->route != NULL)
+            route_slot_state(p->route, s, from);
+    }
+    if (act->became_fatal && p->cfg->on_fatal == ON_FATAL_EXIT && !droverd.shutting_down) {
+        log_warnx("pool %s: on_fatal = exit: shutting droverd down", p->name);
+        droverd_shutdown(DROVERD_EXIT_FATAL_POOL);
+    }
+    if (p->rolling)
+        pool_rolling_advance(p);
+    if ((s->removing || p->removing) && !slot_state_has_process(s->fsm.state))
+        pool_gc_schedule();
+    droverd_state_changed();
+}
+
+void slot_event(struct slot *s, enum slot_event ev, const char *reason)
+{
+    struct slot_action act;
+    enum slot_state from = s->fsm.state;
+    uint64_t now = mono_now();
+
+    /* A routed worker first answers what it holds; the route sends the event again then. */
+    if (s->pool->route != NULL && route_slot_defer(s->pool->route, s, ev))
+        return;
+    slot_step(&s->fsm, &s->pool->policy, ev, 0, reason, now, &act);
+    slot_apply(s, from, ev, &act, now);
+}
+
+void slot_exited(struct slot *s, int wstatus)
+{
+    struct pool *p = s->pool;
+    pid_t pid = s->pid;
+    char how[64];
+    struct slot_action act;
+    enum slot_state from = s->fsm.state;
+    uint64_t now = mono_now();
+
+    if (s->exec_fd >= 0)
+        slot_read_exec_pipe(s);
+    slot_close_exec_pipe(s);
+    if (s->output != NULL)
+        output_pipe_drain(s->output);
+    pid_map_remove(s);
+    s->pid = 0;
+    /* Whatever the worker left in its process group goes with it. */
+    kill(-pid, SIGKILL);
+
+    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+        p->exits_clean++;
+    else if (WIFEXITED(wstatus))
+        p->exits_error++;
+    else
+        p->exits_signal++;
+    if (s->fsm.pending_fail != NULL)
+        p->exits_failed++;
+
+    describe_wait_status(wstatus, how, sizeof(how));
+    if (from == SLOT_STOPPING)
+        log_debug("pool %s slot %u: pid %d stopped (%s)", p->name, s->index, (int)pid, how);
+    else if (s->fsm.pending_fail != NULL)
+        log_warnx("pool %s slot %u: pid %d ended (%s): %s", p->name, s->index, (int)pid, how,
+                  s->fsm.pending_fail);
+    else
+        log_info("pool %s slot %u: pid %d exited unexpectedly: %s", p->name, s->index, (int)pid,
+                 how);
+
+    slot_step(&s->fsm, &p->policy, SLOT_EV_EXITED, wstatus, NULL, now, &act);
+    if (p->route != NULL)
+        route_slot_exited(p->route, s);
+    slot_apply(s, from, SLOT_EV_EXITED, &act, now);
+}
+
+static void slot_free(struct slot *s)
+{
+    if (s->pid > 0)
+        pid_map_remove(s);
+    slot_close_exec_pipe(s);
+    if (s->pool->route != NULL)
+        route_slot_free(s->pool->route, s);
+    output_pipe_free(s->output);
+    event_free(s->timer);
+    slot_fsm_free(&s->fsm);
+    free(s->exec_error);
+    free(s->notify_status);
+    free(s);
+}
+
+struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
+{
+    struct pool *p = xcalloc(1, sizeof(*p));
+
+    p->name = xstrdup(pc->name);
+    p->cfg = pc;
+    policy_from_config(pc, &p->policy);
+    p->env_base = pool_build_env(pc);
+    pool_load_groups(p);
+    if (pc->stdout_mode == STDOUT_LOG)
+        p->log = pool_log_new(droverd.config->daemon.log_dir, p->name, pc->log_max_size,
+                              pc->log_keep);
+    if (pc->listen != NULL) {
+        p->route = route_new(p, err, errsz);
+        if (p->route == NULL) {
+            pool_log_free(p->log);
+            free_strv(p->env_base);
+            free(p->groups);
+            free(p->name);
+            free(p);
+            return NULL;
+        }
+    }
+    p->rolling_current = -1;
+    p->target = pc->nworkers;
+    p->nslots = pc->nworkers;
+    p->slots = xcalloc(p->nslots ? p->nslots : 1, sizeof(*p->slots));
+    for (unsigned i = 0; i < p->nslots; i++)
+        p->slots[i] = slot_new(p, i);
+    TAILQ_INSERT_TAIL(&droverd.pools, p, entry);
+    return p;
+}
+
+void pool_start(struct pool *p)
+{
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL && !p->slots[i]->removing)
+            slot_event(p->slots[i], SLOT_EV_START, NULL);
+}
+
+void pool_destroy(struct pool *p)
+{
+    TAILQ_REMOVE(&droverd.pools, p, entry);
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL)
+            slot_free(p->slots[i]);
+    free(p->slots);
+    if (p->route != NULL)
+        route_free(p->route);
+    pool_log_free(p->log);
+    free_strv(p->env_base);
+    free(p->groups);
+    free(p->name);
+    free(p);
+}
+
+/* Is every slot of the pool without a process? */
+static bool pool_is_down(const struct pool *p)
+{
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL && slot_state_has_process(p->slots[i]->fsm.state))
+            return false;
+    return true;
+}
+
+/*
+ * Free slots that were scaled away and pools that were removed, once their
+ * processes are gone; start a re-created pool again. Runs from its own
+ * event so nothing is freed under a caller's feet.
+ */
+static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pool *p, *next;
+    char err[PARSE_ERR_MAX];
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
+        if (p->removing) {
+            struct pool_config *again = p->recreate_cfg;
+            if (!pool_is_down(p))
+                continue;
+            log_info("pool %s: %s", p->name, again != NULL ? "stopped; starting it again" : "removed");
+            pool_destroy(p);
+            if (again != NULL && !droverd.shutting_down) {
+                struct pool *np = pool_create(again, err, sizeof(err));
+                if (np == NULL)
+                    log_warnx("pool %s: cannot start again: %s", again->name, err);
+                else
+                    pool_start(np);
+            }
+            continue;
+        }
+        for (unsigned i = 0; i < p->nslots; i++) {
+            struct slot *s = p->slots[i];
+            if (s != NULL && s->removing && !slot_state_has_process(s->fsm.state)) {
+                slot_free(s);
+                p->slots[i] = NULL;
+            }
+        }
+        while (p->nslots > 0 && p->slots[p->nslots - 1] == NULL)
+            p->nslots--;
+    }
+    droverd_state_changed();
+}
+
+static void pool_stop_slots(struct pool *p)
+{
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL)
+            slot_event(p->slots[i], SLOT_EV_STOP, NULL);
+}
+
+void pool_stop(struct pool *p, bool remove)
+{
+    if (remove)
+        p->removing = true;
+    p->rolling = false;
+    if (p->route != NULL) {
+        /* Take no new work; the workers stop once what was taken is answered. */
+        route_stop_accepting(p->route);
+        p->draining = true;
+        pools_drain_check();
+    } else {
+        pool_stop_slots(p);
+    }
+    if (remove)
+        pool_gc_schedule();
+}
+
+void pools_drain_check(void)
+{
+    struct pool *p, *next;
+
+    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
+        if (!p->draining || route_busy(p->route))
+            continue;
+        p->draining = false;
+        pool_stop_slots(p);
+    }
+}
+
+void pool_recreate(struct pool *p, struct pool_config *pc)
+{
+    p->recreate_cfg = pc;
+    pool_stop(p, true);
+}
+
+void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_workers)
+{
+    p->cfg = pc;
+    policy_from_config(pc, &p->policy);
+    free_strv(p->env_base);
+    p->env_base = pool_build_env(pc);
+    pool_load_groups(p);
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL)
+            slot_fsm_policy_changed(&p->slots[i]->fsm, &p->policy);
+    if (p->log != NULL) {
+        pool_log_configure(p->log, pc->log_max_size, pc->log_keep);
+        pool_log_set_dir(p->log, droverd.config->daemon.log_dir);
+    }
+    if (p->route != NULL)
+        route_configure(p->route, pc);
+    if (restart_workers) {
+        for (unsigned i = 0; i < p->nslots; i++)
+            if (p->slots[i] != NULL && !p->slots[i]->removing)
+                p->slots[i]->rolling = true;
+        if (!p->rolling)
+            p->rolling_current = -1;
+        p->rolling = true;
+        pool_rolling_advance(p);
+    }
+}
+
+/*
+ * Rolling restart: one slot at a time, the next once the previous runs
+ * again (or has settled as backoff, fatal or stopped), so a routed pool
+ * keeps serving throughout.
+ */
+static void pool_rolling_advance(struct pool *p)
+{
+    if (p->rolling_current >= 0) {
+        struct slot *s = (unsigned)p->rolling_current < p->nslots ? p->slots[p->rolling_current] : NULL;
+        if (s != NULL && (s->fsm.state == SLOT_STOPPING || s->fsm.state == SLOT_STARTING ||
+                          (s->fsm.state == SLOT_RUNNING && s->fsm.started_at == p->rolling_started_at)))
+            return; /* its turn is not over: still the old process, or the new one is not up */
+        p->rolling_current = -1;
+    }
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct slot *s = p->slots[i];
+        if (s == NULL || !s->rolling)
+            continue;
+        s->rolling = false;
+        if (s->fsm.state == SLOT_RUNNING || s->fsm.state == SLOT_STARTING) {
+            p->rolling_current = (int)i;
+            p->rolling_started_at = s->fsm.started_at;
+            slot_event(s, SLOT_EV_RESTART, NULL);
+            return;
+        }
+        /* Down, backing off or fatal: it starts with the new settings anyway. */
+    }
+    p->rolling = false;
+}
+
+void pool_scale(struct pool *p, unsigned n)
+{
+    if (n > p->nslots) {
+        p->slots = xreallocarray(p->slots, n, sizeof(*p->slots));
+        for (unsigned i = p->nslots; i < n; i++)
+            p->slots[i] = NULL;
+        p->nslots = n;
+    }
+    p->target = n;
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct slot *s = p->slots[i];
+        if (i < n) {
+            if (s == NULL) {
+                s = p->slots[i] = slot_new(p, i);
+                if (!droverd.shutting_down)
+                    slot_event(s, SLOT_EV_START, NULL);
+            } else if (s->removing) {
+                s->removing = false;
+                slot_event(s, SLOT_EV_START, NULL);
+            }
+        } else if (s != NULL && !s->removing) {
+            s->removing = true;
+            s->rolling = false;
+            slot_event(s, SLOT_EV_STOP, NULL);
+        }
+    }
+}
+
+bool pools_all_down(void)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        for (unsigned i = 0; i < p->nslots; i++)
+            if (p->slots[i] != NULL && slot_state_has_process(p->slots[i]->fsm.state))
+                return false;
+    return true;
+}
+
+bool pools_all_settled(void)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        for (unsigned i = 0; i < p->nslots; i++) {
+            struct slot *s = p->slots[i];
+            if (s == NULL || s->removing)
+                continue;
+            if (s->fsm.state != SLOT_RUNNING && s->fsm.state != SLOT_FATAL &&
+                s->fsm.want_up)
+                return false;
+        }
+    return true;
+}
+
+void pools_kill_all(void)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        for (unsigned i = 0; i < p->nslots; i++)
+            if (p->slots[i] != NULL && p->slots[i]->pid > 0)
+                slot_signal(p->slots[i], SIGKILL);
+}
+
+void pools_reopen_logs(void)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        if (p->log != NULL)
+            pool_log_reopen(p->log);
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The slot state machine (see slot.h). Owns the meaning of every state and
+ * event; touches nothing outside struct slot_fsm.
+ */
+#include "slot.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "config.h"
+
+void slot_fsm_init(struct slot_fsm *f, const struct slot_policy *p)
+{
+    memset(f, 0, sizeof(*f));
+    f->state = SLOT_STOPPED;
+    crash_window_reset(&f->window, p->crash_limit);
+}
+
+void slot_fsm_free(struct slot_fsm *f)
+{
+    crash_window_free(&f->window);
+}
+
+void slot_fsm_policy_changed(struct slot_fsm *f, const struct slot_policy *p)
+{
+    if (f->window.cap != (p->crash_limit ? p->crash_limit + 1 : 0))
+        crash_window_reset(&f->window, p->crash_limit);
+}
+
+bool slot_state_has_process(enum slot_state s)
+{
+    return s == SLOT_STARTING || s == SLOT_RUNNING || s == SLOT_STOPPING;
+}
+
+const char *slot_state_name(enum slot_state s)
+{
+    static const char *const names[] = {"stopped", "starting", "running",
+                                        "stopping", "backoff",  "fatal"};
+    return names[s];
+}
+
+const char *slot_event_name(enum slot_event e)
+{
+    static const char *const names[] = {"start", "stop",     "restart", "spawn-failed", "ready",
+                                        "watchdog", "exited", "timer",   "fail"};
+    return names[e];
+}
+
+static void spawn_now(struct slot_fsm *f, const struct slot_policy *p, uint64_t now,
+                      struct slot_action *act)
+{
+    if (f->started_at != 0 || f->has_exit)
+        f->restarts++;
+    f->state = SLOT_STARTING;
+    f->started_at = now;
+    f->ready_at = 0;
+    f->kill_sent = false;
+    f->restart_after_stop = false;
+    f->fail_reason = NULL;
+    f->pending_fail = NULL;
+    f->deadline = p->ready_notify ? now + p->start_timeout_us : 0;
+    act->spawn = true;
+}
+
+static void begin_stop(struct slot_fsm *f, const struct slot_policy *p, uint64_t now,
+                       struct slot_action *act)
+{
+    f->state = SLOT_STOPPING;
+    f->kill_sent = false;
+    f->deadline = now + p->stop_timeout_us;
+    act->signal = p->stop_signal;
+}
+
+/* Should an exit the daemon did not ask for lead to a restart? */
+static bool wants_restart(const struct slot_policy *p, int wstatus)
+{
+    bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+
+    switch (p->restart) {
+    case RESTART_NEVER:
+        return false;
+    case RESTART_ON_FAILURE:
+        return !clean;
+    default:
+        return true;
+    }
+}
+
+/*
+ * The worker went away without being asked to (or never started). Count it,
+ * then restart at once, back off, go fatal, or stay stopped per policy.
+ */
+static void on_crash(struct slot_fsm *f, const struct slot_policy *p, bool restart, uint64_t now,
+                     struct slot_action *act)
+{
+    bool healthy = f->started_at != 0 && now - f->started_at >= p->restart_delay_max_us;
+    bool clean = WIFEXITED(f->exit_wstatus) && WEXITSTATUS(f->exit_wstatus) == 0;
+
+    f->deadline = 0;
+    if (!restart) {
+        /* restart = never / on-failure: the slot stays down; only a failure is a crash. */
+        f->state = SLOT_STOPPED;
+        f->want_up = false;
+        if (!clean || f->fail_reason != NULL) {
+            f->crashes++;
+            f->exit_was_crash = true;
+            act->crashed = true;
+        }
+        return;
+    }
+    f->crashes++;
+    f->exit_was_crash = true;
+    act->crashed = true;
+    if (healthy)
+        f->streak = 0;
+    if (crash_window_record(&f->window, now, p->crash_window_us)) {
+        f->state = SLOT_FATAL;
+        act->became_fatal = true;
+        return;
+    }
+    uint64_t delay = backoff_next_delay(f->streak, p->restart_delay_us, p->restart_delay_max_us);
+    f->streak++;
+    if (delay == 0) {
+        spawn_now(f, p, now, act);
+        return;
+    }
+    f->state = SLOT_BACKOFF;
+    f->deadline = now + delay;
+}
+
+static void record_exit(struct slot_fsm *f, int wstatus, uint64_t now)
+{
+    f->has_exit = true;
+    f->exit_wstatus = wstatus;
+    f->exit_at = now;
+    f->exit_was_crash = false;
+    f->fail_reason = f->pending_fail;
+    f->pending_fail = NULL;
+}
+
+void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event ev, int wstatus,
+               const char *reason, uint64_t now, struct slot_action *act)
+{
+    memset(act, 0, sizeof(*act));
+
+    switch (ev) {
+    case SLOT_EV_START:
+    case SLOT_EV_RESTART:
+        f->want_up = true;
+        switch (f->state) {
+        case SLOT_FATAL:
+            /* An operator's start clears the verdict. */
+            f->streak = 0;
+            crash_window_reset(&f->window, p->crash_limit);
+            spawn_now(f, p, now, act);
+            break;
+        case SLOT_STOPPED:
+        case SLOT_BACKOFF:
+            spawn_now(f, p, now, act);
+            break;
+        case SLOT_STARTING:
+        case SLOT_RUNNING:
+            if (ev == SLOT_EV_RESTART) {
+                begin_stop(f, p, now, act);
+                f->restart_after_stop = true;
+            }
+            break;
+        case SLOT_STOPPING:
+            f->restart_after_stop = true;
+            break;
+        }
+        break;
+
+    case SLOT_EV_STOP:
+        f->want_up = false;
+        switch (f->state) {
+        case SLOT_STARTING:
+        case SLOT_RUNNING:
+            begin_stop(f, p, now, act);
+            break;
+        case SLOT_STOPPING:
+            f->restart_after_stop = false;
+            break;
+        case SLOT_BACKOFF:
+        case SLOT_FATAL:
+            f->state = SLOT_STOPPED;
+            f->deadline = 0;
+            break;
+        case SLOT_STOPPED:
+            break;
+        }
+        break;
+
+    case SLOT_EV_SPAWN_FAILED:
+        if (f->state == SLOT_STARTING) {
+            record_exit(f, 127 << 8, now);
+            f->fail_reason = reason;
+            on_crash(f, p, true, now, act);
+        }
+        break;
+
+    case SLOT_EV_READY:
+        if (f->state == SLOT_STARTING) {
+            f->state = SLOT_RUNNING;
+            f->ready_at = now;
+            f->deadline = p->watchdog_us ? now + p->watchdog_us : 0;
+        }
+        break;
+
+    case SLOT_EV_WATCHDOG:
+        if (f->state == SLOT_RUNNING && p->watchdog_us && f->pending_fail == NULL)
+            f->deadline = now + p->watchdog_us;
+        break;
+
+    case SLOT_EV_FAIL:
+        if ((f->state == SLOT_STARTING || f->state == SLOT_RUNNING) && f->pending_fail == NULL) {
+            f->pending_fail = reason;
+            f->deadline = 0;
+            act->signal = SIGKILL;
+        }
+        break;
+
+    case SLOT_EV_TIMER:
+        if (f->deadline == 0 || now < f->deadline)
+            break; /* stale or early: nothing is due */
+        f->deadline = 0;
+        switch (f->state) {
+        case SLOT_BACKOFF:
+            spawn_now(f, p, now, act);
+            break;
+        case SLOT_STOPPING:
+            if (!f->kill_sent) {
+                f->kill_sent = true;
+                act->signal = SIGKILL;
+            }
+            break;
+        case SLOT_STARTING:
+            f->pending_fail = "start timeout";
+            act->signal = SIGKILL;
+            break;
+        case SLOT_RUNNING:
+            f->pending_fail = "watchdog timeout";
+            act->signal = SIGKILL;
+            break;
+        default:
+            break;
+        }
+        break;
+
+    case SLOT_EV_EXITED:
+        switch (f->state) {
+        case SLOT_STOPPING:
+            record_exit(f, wstatus, now);
+            f->deadline = 0;
+            if (f->restart_after_stop && f->want_up) {
+                spawn_now(f, p, now, act);
+            } else {
+                f->state = SLOT_STOPPED;
+                f->restart_after_stop = false;
+            }
+            break;
+        case SLOT_STARTING:
+        case SLOT_RUNNING:
+            record_exit(f, wstatus, now);
+            on_crash(f, p, wants_restart(p, wstatus), now, act);
+            break;
+        default:
+            break; /* no process was expected; the caller logs it */
+        }
+        break;
+    }
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The Linux-specific calls droverd makes, in one place: clocks, the child
+ * subreaper, file-descriptor limits, usable CPUs, and /proc readings.
+ */
+#ifndef DROVER_SYS_H
+#define DROVER_SYS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* Monotonic time in microseconds. */
+uint64_t mono_now(void);
+/* Wall-clock seconds (with fraction) for a monotonic timestamp in the past. */
+double wall_of_mono(uint64_t mono_us);
+
+/* Become a child subreaper so orphaned grandchildren are reparented to us. */
+int sys_set_subreaper(void);
+
+/*
+ * Raise the soft RLIMIT_NOFILE to the hard limit (1024 workers need a few
+ * thousand fds); *orig receives the old value for workers to get back.
+ */
+void sys_raise_nofile(struct rlimit *orig);
+
+/* The CPUs this process may run on, in ascending order. Returns the count (>= 1). */
+unsigned sys_usable_cpus(int **cpus_out);
+
+/* CPU time used (user + system) and resident set size of a process. */
+struct proc_usage {
+    uint64_t cpu_us;
+    uint64_t rss_bytes;
+};
+int sys_proc_usage(pid_t pid, struct proc_usage *out);
+
+/* Close every fd from `from` upward except `keep` (-1 for none). Async-signal-safe. */
+void sys_close_from(int from, int keep);
+
+/* Make an fd non-blocking and close-on-exec. */
+int sys_set_nonblock_cloexec(int fd);
+
+#endif

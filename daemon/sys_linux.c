@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Linux system calls used by droverd. Nothing here keeps state.
+ */
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "xmalloc.h"
+
+uint64_t mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+double wall_of_mono(uint64_t mono_us)
+{
+    struct timespec ts;
+    uint64_t now = mono_now();
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - (double)(now - mono_us) / 1e6;
+}
+
+int sys_set_subreaper(void)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+void sys_raise_nofile(struct rlimit *orig)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        orig->rlim_cur = orig->rlim_max = 1024;
+        return;
+    }
+    *orig = rl;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+unsigned sys_usable_cpus(int **cpus_out)
+{
+    cpu_set_t set;
+    unsigned n = 0;
+    int *cpus;
+
+    if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? (unsigned)online : 1;
+        cpus = xcalloc(n, sizeof(*cpus));
+        for (unsigned i = 0; i < n; i++)
+            cpus[i] = (int)i;
+        *cpus_out = cpus;
+        return n;
+    }
+    cpus = xcalloc((size_t)CPU_COUNT(&set), sizeof(*cpus));
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    *cpus_out = cpus;
+    return n;
+}
+
+int sys_proc_usage(pid_t pid, struct proc_usage *out)
+{
+    char path[64], buf[1024];
+    unsigned long long utime, stime;
+    long long rss;
+    int fd;
+    ssize_t n;
+    const char *p;
+    static long ticks, page;
+
+    if (ticks == 0) {
+        ticks = sysconf(_SC_CLK_TCK);
+        page = sysconf(_SC_PAGESIZE);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* The command name may contain spaces and parentheses: skip to the last ')'. */
+    p = strrchr(buf, ')');
+    if (p == NULL)
+        return -1;
+    /* Fields after ')': state(3) ... utime(14) stime(15) ... rss(24). */
+    if (sscanf(p + 2,
+               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+               "%*u %*u %lld",
+               &utime, &stime, &rss) != 3)
+        return -1;
+    out->cpu_us = (utime + stime) * 1000000ULL / (unsigned long long)ticks;
+    out->rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+    return 0;
+}
+
+void sys_close_from(int from, int keep)
+{
+#ifdef SYS_close_range
+    if (keep < from) {
+        if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) == 0)
+            return;
+    } else {
+        if ((keep == from || syscall(SYS_close_range, (unsigned)from, (unsigned)keep - 1, 0) == 0) &&
+            syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0) == 0)
+            return;
+    }
+#endif
+    /* Old kernels: close one by one up to the limit. */
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = from; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
+int sys_set_nonblock_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
