@@ -1,0 +1,46 @@
+#!/bin/sh
+# Install what drover needs from Debian 12's packages.
+#   scripts/deps.sh          build and run: compiler, cmake, libevent, inih
+#   scripts/deps.sh --test   also what the test suite uses (cmocka, clang for
+#                            fuzzing, promtool, valgrind, systemd tools, python3)
+set -eu
+
+build_pkgs="gcc make cmake pkg-config libevent-dev libinih-dev libcmocka-dev"
+test_pkgs="clang libclang-rt-14-dev valgrind python3 systemd util-linux procps iproute2 dpkg-dev file"
+
+pkgs=$build_pkgs
+[ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+# Skip apt entirely when everything is already there (a re-run, or CI's second step).
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+need_promtool=0
+[ "${1:-}" = "--test" ] && [ ! -x "$here/.tools/promtool" ] && need_promtool=1
+[ -z "$missing" ] && [ $need_promtool -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+else
+    echo "deps.sh: need root (or sudo) to install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+[ -n "$missing" ] && $sudo apt-get install -y -qq --no-install-recommends $missing
+
+# promtool validates the metrics output. It ships inside Debian's prometheus
+# package; take just that binary out of the .deb rather than install (and
+# start) a Prometheus server.
+if [ $need_promtool -eq 1 ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq prometheus >/dev/null && dpkg-deb -x prometheus_*.deb x)
+    mkdir -p "$here/.tools"
+    cp "$tmp/x/usr/bin/promtool" "$here/.tools/promtool"
+    rm -rf "$tmp"
+fi
