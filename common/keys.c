@@ -639,7 +639,7 @@ static const char *reload_text(enum key_reload r)
     case RELOAD_SCALE:
         return "workers added or stopped";
     case RELOAD_RECREATE:
-        return "pool stopped and started again";
+        return "pool restarts (its socket stays if listen is unchanged)";
     case RELOAD_DAEMON:
         return "needs a droverd restart";
     }

@@ -218,7 +218,8 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *e
     uint64_t n;
 
     if (read_digits(&p, &n) != 0 || *p != '\0') {
-        if (isdigit((unsigned char)*s) && *p == '\0')
+        /* All digits, yet read_digits failed: it overflowed (p was not advanced). */
+        if (*s != '\0' && s[strspn(s, "0123456789")] == '\0')
             return parse_error(err, errsz, "'%s' is too large (at most %llu)", s,
                                (unsigned long long)max);
         return parse_error(err, errsz, "'%s' is not a whole number", s);

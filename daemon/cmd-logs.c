@@ -126,7 +126,7 @@ void cmd_logs(struct cmd_ctx *ctx)
         control_finish(ctx->client, 1);
         return;
     }
-    if (p->log == NULL) {
+    if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG) {
         control_err(ctx->client, "pool %s does not capture its output (stdout = %s)\n", p->name,
                     p->cfg->stdout_mode == STDOUT_NULL ? "null" : "inherit");
         control_finish(ctx->client, 1);

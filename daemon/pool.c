@@ -239,7 +239,10 @@ static int slot_read_exec_pipe(struct slot *s)
 
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
-    if (n == (ssize_t)sizeof(f)) {
+    if (n == 0) {
+        free(s->exec_error);
+        s->exec_error = NULL;
+    } else if (n == (ssize_t)sizeof(f)) {
         char msg[512];
         spawn_failure_describe(&f, s->pool->cfg->exec_path, msg, sizeof(msg));
         free(s->exec_error);
@@ -257,8 +260,6 @@ static void slot_exec_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (slot_read_exec_pipe(s) == 1) {
-        free(s->exec_error);
-        s->exec_error = NULL;
         if (s->pool->cfg->ready == READY_EXEC)
             slot_event(s, SLOT_EV_READY, NULL);
     }
@@ -423,12 +424,15 @@ static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
 
     if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
         log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
-    if (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
+    /* A failed fork counts as a crash, which may ask for another try at once. */
+    while (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
+        bool fatal_before = act->became_fatal;
         log_warnx("pool %s slot %u: %s", p->name, s->index, err);
         free(s->exec_error);
         s->exec_error = xstrdup(err);
         p->spawn_failures++;
         slot_step(&s->fsm, &p->policy, SLOT_EV_SPAWN_FAILED, 0, "spawn failed", now, act);
+        act->became_fatal |= fatal_before;
     }
     slot_log_transition(s, from, act);
     slot_arm_timer(s);
@@ -683,6 +687,15 @@ void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_worker
     if (p->log != NULL) {
         pool_log_configure(p->log, pc->log_max_size, pc->log_keep);
         pool_log_set_dir(p->log, droverd.config->daemon.log_dir);
+    } else if (pc->stdout_mode == STDOUT_LOG) {
+        /* stdout changed to log: workers get the pipes as they restart. */
+        p->log = pool_log_new(droverd.config->daemon.log_dir, p->name, pc->log_max_size,
+                              pc->log_keep);
+    }
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct slot *s = p->slots[i];
+        if (s != NULL && s->output == NULL && pc->stdout_mode == STDOUT_LOG)
+            s->output = output_pipe_new(droverd.base, p->log, s->index);
     }
     if (p->route != NULL)
         route_configure(p->route, pc);

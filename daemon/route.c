@@ -697,6 +697,13 @@ static void link_lost(struct worker_link *l)
     l->timeout_armed = true;
 }
 
+/* A draining route whose work is done lets the pool's workers stop. */
+static void route_check_drained(struct route *r)
+{
+    if (!r->accepting && !route_busy(r))
+        droverd_state_changed();
+}
+
 static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker_link *l = arg;
@@ -717,6 +724,7 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
         link_read_done(r, l);
     route_pump(r);
     route_flush(r);
+    route_check_drained(r);
 }
 
 static void link_write(struct worker_link *l)
@@ -1278,14 +1286,15 @@ struct route *route_new(struct pool *p, char *err, size_t errsz)
         h->claimed = true;
         r->listen_fd = h->fd;
         r->from_activation = true;
-        sys_set_nonblock_cloexec(r->listen_fd);
         log_info("pool %s: using the socket passed by systemd (%s)", p->name, h->name);
     } else if ((h = held_find(pc->listen, false)) != NULL) {
-        /* The same socket, kept while the pool was re-created. */
+        /* The same socket, kept while the pool was re-created; socket_mode may have changed. */
         r->listen_fd = h->fd;
         r->unix_path = h->unix_path;
         h->unix_path = NULL;
         held_remove(h);
+        if (r->unix_path != NULL && chmod(r->unix_path, pc->socket_mode) != 0)
+            log_warn("pool %s: chmod %s", p->name, r->unix_path);
     } else if (strncmp(pc->listen, "tcp:", 4) == 0) {
         r->listen_fd = listen_tcp(pc->listen, err, errsz);
     } else {
@@ -1297,6 +1306,15 @@ struct route *route_new(struct pool *p, char *err, size_t errsz)
         free(r);
         return NULL;
     }
+    /*
+     * droverd accepts without blocking; in shared mode the workers accept,
+     * and a server written for socket activation expects a blocking socket
+     * (the flag belongs to the socket, which they share).
+     */
+    int fl = fcntl(r->listen_fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(r->listen_fd, F_SETFL, r->mode == ROUTE_SHARED ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
+    fcntl(r->listen_fd, F_SETFD, FD_CLOEXEC);
     r->accepting = true;
     r->accept_retry_ev = evtimer_new(droverd.base, accept_retry_cb, r);
     if (r->mode != ROUTE_SHARED) {
@@ -1468,6 +1486,7 @@ void route_slot_exited(struct route *r, struct slot *s)
     route_pump(r);
     route_flush(r);
     route_accept_update(r);
+    route_check_drained(r);
 }
 
 bool route_slot_defer(struct route *r, struct slot *s, enum slot_event ev)
