@@ -56,6 +56,7 @@ static gid_t control_gid;
 static bool have_control_gid;
 static uint64_t rejected_clients;
 static struct event *recheck_event;
+static struct event *resume_event;
 
 static void client_free(struct control_client *c)
 {
@@ -366,12 +367,30 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     nclients++;
 }
 
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (listener != NULL)
+        evconnlistener_enable(listener);
+}
+
+/*
+ * accept() failed, typically EMFILE: the connection stays in the backlog and
+ * the socket stays readable, so pause the listener instead of spinning, and
+ * try again shortly.
+ */
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
+    struct timeval tv = {0, 100 * 1000};
+
     (void)arg;
-    /* EMFILE and the like: log; the listener keeps going and retries on the next connection. */
-    log_warn("control: accept");
-    (void)l;
+    log_warn("control: accept (pausing 100ms)");
+    evconnlistener_disable(l);
+    if (resume_event == NULL)
+        resume_event = evtimer_new(droverd.base, accept_resume_cb, NULL);
+    event_add(resume_event, &tv);
 }
 
 static int mkdir_parent(const char *path)
@@ -494,6 +513,10 @@ void control_close(void)
     if (recheck_event != NULL) {
         event_free(recheck_event);
         recheck_event = NULL;
+    }
+    if (resume_event != NULL) {
+        event_free(resume_event);
+        resume_event = NULL;
     }
 }
 
