@@ -43,8 +43,8 @@ struct output_pipe {
     unsigned slot;
     int rfd, wfd;
     struct event *ev;
-    char buf[LINE_MAX_BYTES];
-    size_t len;
+    char *partial; /* the start of a line not yet ended, if any */
+    size_t partial_len;
 };
 
 static int mkdir_p(const char *dir)
@@ -278,37 +278,62 @@ void pool_log_unfollow(struct pool_log *log, struct log_follower *f)
     TAILQ_REMOVE(&log->followers, f, entry);
 }
 
-/* Write every complete line in the buffer; keep the partial one. */
-static void output_pipe_flush_lines(struct output_pipe *op, int flush_all)
+/*
+ * Log every complete line of buf (after what was kept from the last read);
+ * keep an unfinished line for next time, or write it as a line of its own
+ * when it reaches LINE_MAX_BYTES or when flush_all is set.
+ */
+static void output_pipe_lines(struct output_pipe *op, const char *buf, size_t len, int flush_all)
 {
-    size_t start = 0;
+    const char *p = buf, *end = buf + len;
 
-    for (size_t i = 0; i < op->len; i++) {
-        if (op->buf[i] != '\n')
-            continue;
-        pool_log_line(op->log, op->slot, op->buf + start, i - start);
-        start = i + 1;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL)
+            break;
+        if (op->partial_len > 0) {
+            size_t n = (size_t)(nl - p);
+            op->partial = xreallocarray(op->partial, op->partial_len + n + 1, 1);
+            memcpy(op->partial + op->partial_len, p, n);
+            pool_log_line(op->log, op->slot, op->partial, op->partial_len + n);
+            op->partial_len = 0;
+        } else {
+            pool_log_line(op->log, op->slot, p, (size_t)(nl - p));
+        }
+        p = nl + 1;
     }
-    if (start < op->len && (flush_all || op->len == sizeof(op->buf))) {
-        pool_log_line(op->log, op->slot, op->buf + start, op->len - start);
-        start = op->len;
+    if (p < end) {
+        size_t n = (size_t)(end - p);
+        op->partial = xreallocarray(op->partial, op->partial_len + n + 1, 1);
+        memcpy(op->partial + op->partial_len, p, n);
+        op->partial_len += n;
     }
-    memmove(op->buf, op->buf + start, op->len - start);
-    op->len -= start;
+    if (op->partial_len > 0 && (flush_all || op->partial_len >= LINE_MAX_BYTES)) {
+        pool_log_line(op->log, op->slot, op->partial, op->partial_len);
+        op->partial_len = 0;
+    }
+    if (op->partial_len == 0 && op->partial != NULL) {
+        free(op->partial);
+        op->partial = NULL;
+    }
 }
 
 static void output_pipe_read(struct output_pipe *op)
 {
+    /* One buffer for every pipe: droverd is single-threaded, and idle slots then cost nothing. */
+    static char buf[65536];
+
     /* Bounded per wake-up, so a chatty worker cannot starve the loop. */
-    for (int rounds = 0; rounds < 16; rounds++) {
-        ssize_t n = read(op->rfd, op->buf + op->len, sizeof(op->buf) - op->len);
+    for (int rounds = 0; rounds < 4; rounds++) {
+        ssize_t n = read(op->rfd, buf, sizeof(buf));
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
                 continue;
             break;
         }
-        op->len += (size_t)n;
-        output_pipe_flush_lines(op, 0);
+        output_pipe_lines(op, buf, (size_t)n, 0);
+        if ((size_t)n < sizeof(buf))
+            break;
     }
 }
 
@@ -346,7 +371,7 @@ int output_pipe_write_fd(const struct output_pipe *op)
 void output_pipe_drain(struct output_pipe *op)
 {
     output_pipe_read(op);
-    output_pipe_flush_lines(op, 1);
+    output_pipe_lines(op, NULL, 0, 1);
 }
 
 void output_pipe_set_log(struct output_pipe *op, struct pool_log *log)
@@ -362,5 +387,6 @@ void output_pipe_free(struct output_pipe *op)
     event_free(op->ev);
     close(op->rfd);
     close(op->wfd);
+    free(op->partial);
     free(op);
 }
