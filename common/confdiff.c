@@ -133,10 +133,11 @@ const struct change *config_diff_find(const struct config_diff *d, const char *p
 
 char *config_diff_describe(const struct config_diff *d)
 {
-    char *out = xstrdup(""), *next, *line = NULL;
+    char *out, *next, *line = NULL;
 
     if (d->n == 0)
         return xstrdup("no changes\n");
+    out = xstrdup("");
     for (size_t i = 0; i < d->n; i++) {
         const struct change *c = &d->v[i];
         switch (c->kind) {

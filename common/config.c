@@ -202,7 +202,7 @@ static void loader_open_section(struct loader *ld, const char *name)
                               ld->daemon_section.line);
             ld->kind = SEC_DAEMON;
         } else {
-            ld->daemon_section = (struct key_origin){ld->file, ld->line};
+            ld->daemon_section = (struct key_origin){.file = ld->file, .line = ld->line};
             ld->kind = SEC_DAEMON;
         }
         return;
@@ -404,12 +404,13 @@ static int loader_handler(void *user, const char *section, const char *name, con
                           name, origin->line);
         return 1;
     }
-    if (k->parse(k, &ctx, value, key_field(k, base)) != 0) {
-        config_errors_add(ld->errs, ld->file, ld->line, "%s: %s", name, err);
-        return 1;
-    }
+    /* Set even when the value is bad: the key was given (no "missing" error on top). */
     origin->file = ld->file;
     origin->line = ld->line;
+    if (k->parse(k, &ctx, value, key_field(k, base)) != 0) {
+        origin->bad = true;
+        config_errors_add(ld->errs, ld->file, ld->line, "%s: %s", name, err);
+    }
     return 1;
 }
 
@@ -511,7 +512,8 @@ static void loader_includes(struct loader *ld)
 
     for (size_t i = 0; patterns != NULL && patterns[i] != NULL; i++) {
         glob_t g;
-        int rc = glob(patterns[i], GLOB_ERR, NULL, &g);
+        /* A directory that does not exist simply matches nothing, like an empty one. */
+        int rc = glob(patterns[i], 0, NULL, &g);
 
         if (rc == GLOB_NOMATCH)
             continue;
@@ -535,7 +537,15 @@ static const struct key_origin *pool_origin(const struct pool_config *pc, const 
     return o->line != 0 ? o : &pc->section;
 }
 
+/* Was the key given with a good value? (A bad one was reported already; no follow-up errors.) */
 static bool pool_key_set(const struct pool_config *pc, const char *key)
+{
+    const struct key_origin *o = &pc->origin[key_section_index(key_find(KEY_POOL, key))];
+    return o->line != 0 && !o->bad;
+}
+
+/* Was the key given at all, good value or not? */
+static bool pool_key_given(const struct pool_config *pc, const char *key)
 {
     return pc->origin[key_section_index(key_find(KEY_POOL, key))].line != 0;
 }
@@ -567,8 +577,9 @@ static void validate_command(struct loader *ld, struct pool_config *pc)
     char err[PARSE_ERR_MAX];
 
     if (pc->command == NULL) {
-        config_errors_add(ld->errs, pc->section.file, pc->section.line,
-                          "pool '%s' has no command", pc->name);
+        if (!pool_key_given(pc, "command")) /* else its bad value was reported at its line */
+            config_errors_add(ld->errs, pc->section.file, pc->section.line,
+                              "pool '%s' has no command", pc->name);
         return;
     }
     if (argv_split(pc->command, &pc->argv, err, sizeof(err)) != 0)
@@ -657,7 +668,9 @@ static void validate_pool(struct loader *ld, struct pool_config *pc)
                               pc->directory);
     }
     if (pc->restart_delay_max_us < pc->restart_delay_us) {
-        const struct key_origin *o = pool_origin(pc, "restart_delay_max");
+        /* Point at whichever of the two the file set. */
+        const struct key_origin *o = pool_origin(
+            pc, pool_key_set(pc, "restart_delay_max") ? "restart_delay_max" : "restart_delay");
         config_errors_add(ld->errs, o->file, o->line,
                           "restart_delay_max must not be shorter than restart_delay");
     }

@@ -35,6 +35,7 @@ struct crash_limit {
 struct key_origin {
     const char *file; /* points into struct config's file list */
     unsigned line;
+    bool bad; /* given, but its value was refused (already reported) */
 };
 
 /* Number of keys of each section; checked against the key table. */

@@ -32,7 +32,8 @@ void frame_length_encode(unsigned char hdr[FRAME_LENGTH_HEADER], uint32_t body_l
 enum frame_result frame_line_decode(const unsigned char *buf, size_t len, size_t max,
                                     struct frame *out)
 {
-    size_t scan = len < max + 1 ? len : max + 1;
+    /* Written so that max = SIZE_MAX (no limit) does not wrap max + 1 to 0. */
+    size_t scan = len <= max ? len : max + 1;
     const unsigned char *nl = memchr(buf, '\n', scan);
 
     if (nl == NULL)
@@ -47,8 +48,10 @@ enum frame_result frame_reply_decode(int framing, const unsigned char *buf, size
                                      struct frame_reply *reply, size_t *consumed)
 {
     struct frame f;
-    enum frame_result r = framing == 0 ? frame_length_decode(buf, len, max + 1, &f)
-                                       : frame_line_decode(buf, len, max + 1, &f);
+    /* max bounds the payload; the status byte comes on top (unless max is already unbounded). */
+    size_t body_max = max < SIZE_MAX ? max + 1 : max;
+    enum frame_result r = framing == 0 ? frame_length_decode(buf, len, body_max, &f)
+                                       : frame_line_decode(buf, len, body_max, &f);
 
     if (r != FRAME_OK)
         return r;

@@ -132,6 +132,9 @@ static int parse_duration_key(const struct key *k, struct key_ctx *ctx, const ch
         char lo[32], hi[32];
         format_duration(k->min, lo, sizeof(lo));
         format_duration(k->max, hi, sizeof(hi));
+        if (k->max == 0)
+            return parse_error(ctx->err, ctx->errsz, "duration '%s' is too short (at least %s)",
+                               value, lo);
         return parse_error(ctx->err, ctx->errsz, "duration '%s' is out of range (%s to %s)", value,
                            lo, hi);
     }
@@ -149,6 +152,9 @@ static int parse_size_key(const struct key *k, struct key_ctx *ctx, const char *
         char lo[32], hi[32];
         format_size(k->min, lo, sizeof(lo));
         format_size(k->max, hi, sizeof(hi));
+        if (k->max == 0)
+            return parse_error(ctx->err, ctx->errsz, "size '%s' is too small (at least %s)", value,
+                               lo);
         return parse_error(ctx->err, ctx->errsz, "size '%s' is out of range (%s to %s)", value, lo,
                            hi);
     }
@@ -288,6 +294,31 @@ static int parse_listen_key(const struct key *k, struct key_ctx *ctx, const char
     return parse_socket_path_key(k, ctx, value, field);
 }
 
+/*
+ * metrics_listen = [tcp:]HOST:PORT: only TCP makes sense for an HTTP
+ * endpoint, so the tcp: prefix is optional; stored with it.
+ */
+static int parse_metrics_listen_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                                    void *field)
+{
+    char *full;
+    int rc;
+
+    if (strncmp(value, "tcp:", 4) == 0)
+        full = xstrdup(value);
+    else
+        xasprintf(&full, "tcp:%s", value);
+    if (strchr(full + 4, ':') == NULL) {
+        free(full);
+        return parse_error(ctx->err, ctx->errsz,
+                           "invalid metrics_listen '%s' (expected HOST:PORT, like 127.0.0.1:9101)",
+                           value);
+    }
+    rc = parse_listen_key(k, ctx, full, field);
+    free(full);
+    return rc;
+}
+
 /* clang-format off */
 const struct key key_table[] = {
     /* [daemon] */
@@ -312,9 +343,9 @@ const struct key key_table[] = {
     {KEY_DAEMON, "shutdown_timeout", KT_U64, parse_duration_key, D(shutdown_timeout_us), "30s",
      NULL, RELOAD_LIVE, NULL, 0, 0,
      "Longest a shutdown waits for workers before SIGKILL to everything left."},
-    {KEY_DAEMON, "metrics_listen", KT_STRING, parse_listen_key, D(metrics_listen), NULL, "unset",
-     RELOAD_DAEMON, NULL, 0, 0,
-     "Serve Prometheus metrics over HTTP at /metrics on tcp:HOST:PORT."},
+    {KEY_DAEMON, "metrics_listen", KT_STRING, parse_metrics_listen_key, D(metrics_listen), NULL,
+     "unset", RELOAD_DAEMON, NULL, 0, 0,
+     "Serve Prometheus metrics over HTTP at /metrics on HOST:PORT (IP address, like 127.0.0.1:9101)."},
 
     /* [pool:NAME] */
     {KEY_POOL, "command", KT_STRING, parse_command_key, P(command), NULL, "required",

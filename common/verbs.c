@@ -71,8 +71,8 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
 
         if (options_done || a[0] != '-' || a[1] == '\0') {
             if (out->npos >= v->max_args)
-                return parse_error(err, errsz, "too many arguments; usage: drover %s %s",
-                                   v->name, v->usage);
+                return parse_error(err, errsz, "too many arguments; usage: drover %s%s%s",
+                                   v->name, v->usage[0] ? " " : "", v->usage);
             out->pos[out->npos++] = a;
             continue;
         }
@@ -99,13 +99,13 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
                 return parse_error(err, errsz, "%s needs a file name", a);
             out->config_file = argv[++i];
         } else {
-            return parse_error(err, errsz, "unknown option '%s' for %s; usage: drover %s %s", a,
-                               v->name, v->name, v->usage);
+            return parse_error(err, errsz, "unknown option '%s' for %s; usage: drover %s%s%s", a,
+                               v->name, v->name, v->usage[0] ? " " : "", v->usage);
         }
     }
     if (out->npos < v->min_args)
-        return parse_error(err, errsz, "missing arguments; usage: drover %s %s", v->name,
-                           v->usage);
+        return parse_error(err, errsz, "missing arguments; usage: drover %s%s%s", v->name,
+                           v->usage[0] ? " " : "", v->usage);
     return 0;
 }
 

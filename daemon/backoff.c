@@ -12,7 +12,7 @@ uint64_t backoff_next_delay(unsigned streak, uint64_t base_us, uint64_t max_us)
     if (streak <= 1)
         return streak == 0 ? 0 : (base_us < max_us ? base_us : max_us);
     for (unsigned i = 1; i < streak; i++) {
-        if (delay >= max_us / 2) /* doubling would pass the cap (or overflow) */
+        if (delay > max_us / 2) /* doubling would pass the cap (or overflow) */
             return max_us;
         delay *= 2;
     }

@@ -424,15 +424,13 @@ static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
 
     if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
         log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
-    /* A failed fork counts as a crash, which may ask for another try at once. */
-    while (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
-        bool fatal_before = act->became_fatal;
+    /* A failed fork counts as a crash; the state machine then backs off (never a busy retry). */
+    if (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
         log_warnx("pool %s slot %u: %s", p->name, s->index, err);
         free(s->exec_error);
         s->exec_error = xstrdup(err);
         p->spawn_failures++;
         slot_step(&s->fsm, &p->policy, SLOT_EV_SPAWN_FAILED, 0, "spawn failed", now, act);
-        act->became_fatal |= fatal_before;
     }
     slot_log_transition(s, from, act);
     slot_arm_timer(s);

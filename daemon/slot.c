@@ -11,6 +11,9 @@
 
 #include "config.h"
 
+/* After a failed fork, the next try waits at least this long. */
+#define SPAWN_RETRY_MIN_US 10000
+
 void slot_fsm_init(struct slot_fsm *f, const struct slot_policy *p)
 {
     memset(f, 0, sizeof(*f));
@@ -58,7 +61,7 @@ static void spawn_now(struct slot_fsm *f, const struct slot_policy *p, uint64_t 
     f->ready_at = 0;
     f->kill_sent = false;
     f->restart_after_stop = false;
-    f->fail_reason = NULL;
+    /* fail_reason stays: it belongs to the last exit, which status still shows. */
     f->pending_fail = NULL;
     f->deadline = p->ready_notify ? now + p->start_timeout_us : 0;
     act->spawn = true;
@@ -74,9 +77,10 @@ static void begin_stop(struct slot_fsm *f, const struct slot_policy *p, uint64_t
 }
 
 /* Should an exit the daemon did not ask for lead to a restart? */
-static bool wants_restart(const struct slot_policy *p, int wstatus)
+static bool wants_restart(const struct slot_policy *p, int wstatus, bool judged_failed)
 {
-    bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+    /* A worker the daemon judged broken failed, even if it raced the SIGKILL with exit 0. */
+    bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && !judged_failed;
 
     switch (p->restart) {
     case RESTART_NEVER:
@@ -92,8 +96,8 @@ static bool wants_restart(const struct slot_policy *p, int wstatus)
  * The worker went away without being asked to (or never started). Count it,
  * then restart at once, back off, go fatal, or stay stopped per policy.
  */
-static void on_crash(struct slot_fsm *f, const struct slot_policy *p, bool restart, uint64_t now,
-                     struct slot_action *act)
+static void on_crash(struct slot_fsm *f, const struct slot_policy *p, bool restart,
+                     uint64_t min_delay, uint64_t now, struct slot_action *act)
 {
     bool healthy = f->started_at != 0 && now - f->started_at >= p->restart_delay_max_us;
     bool clean = WIFEXITED(f->exit_wstatus) && WEXITSTATUS(f->exit_wstatus) == 0;
@@ -121,6 +125,8 @@ static void on_crash(struct slot_fsm *f, const struct slot_policy *p, bool resta
         return;
     }
     uint64_t delay = backoff_next_delay(f->streak, p->restart_delay_us, p->restart_delay_max_us);
+    if (delay < min_delay)
+        delay = min_delay;
     f->streak++;
     if (delay == 0) {
         spawn_now(f, p, now, act);
@@ -197,7 +203,11 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
         if (f->state == SLOT_STARTING) {
             record_exit(f, 127 << 8, now);
             f->fail_reason = reason;
-            on_crash(f, p, true, now, act);
+            /*
+             * Never fork again in the same breath: with restart_delay = 0 a
+             * fork that keeps failing would otherwise spin without end.
+             */
+            on_crash(f, p, true, SPAWN_RETRY_MIN_US, now, act);
         }
         break;
 
@@ -264,7 +274,7 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
         case SLOT_STARTING:
         case SLOT_RUNNING:
             record_exit(f, wstatus, now);
-            on_crash(f, p, wants_restart(p, wstatus), now, act);
+            on_crash(f, p, wants_restart(p, wstatus, f->fail_reason != NULL), 0, now, act);
             break;
         default:
             break; /* no process was expected; the caller logs it */
