@@ -31,6 +31,8 @@
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 
+#define CONTROL_SYSTEM_SOCKET "/run/drover/drover.sock"
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: drover [-s SOCKET] VERB [ARGS] [--json]\n\n");
@@ -39,7 +41,7 @@ static void usage(FILE *fp)
             "\noptions:\n"
             "  -s, --socket PATH  droverd's control socket (default: $DROVER_SOCKET, else\n"
             "                     /run/drover/drover.sock as root, $XDG_RUNTIME_DIR/drover.sock\n"
-            "                     otherwise)\n"
+            "                     otherwise, or /run/drover/drover.sock when that one is absent)\n"
             "  -h, --help         this text\n"
             "  -V, --version      print the version\n"
             "\nexit status: 0 done, 1 refused or failed, 2 usage, 3 droverd not reachable\n");
@@ -410,6 +412,12 @@ int main(int argc, char **argv)
     if (socket_path == NULL || socket_path[0] == '\0') {
         config_default_control_socket(default_socket, sizeof(default_socket));
         socket_path = default_socket;
+        /*
+         * A non-root member of control_group has no droverd of its own in
+         * $XDG_RUNTIME_DIR; then it means the system one.
+         */
+        if (access(socket_path, F_OK) != 0 && access(CONTROL_SYSTEM_SOCKET, F_OK) == 0)
+            socket_path = CONTROL_SYSTEM_SOCKET;
     }
     if (va.verb->id == VERB_CALL) {
         status = run_call(socket_path, &va);

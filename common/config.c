@@ -643,7 +643,7 @@ static const struct {
     const char *key;
     unsigned modes; /* bit per enum route_mode */
 } routing_keys[] = {
-    {"socket_mode", 7},    {"mode", 7},         {"framing", 1},         {"work_fd", 1},
+    {"socket_mode", 7},    {"socket_group", 7},   {"mode", 7},         {"framing", 1},         {"work_fd", 1},
     {"max_queue", 1},      {"request_timeout", 1}, {"max_attempts", 1}, {"max_requests", 3},
     {"worker_inflight", 3}, {"max_frame", 1},
 };
@@ -690,10 +690,23 @@ static void validate_pool(struct loader *ld, struct pool_config *pc)
             config_errors_add(ld->errs, o->file, o->line, "%s does not apply to mode = %s", key,
                               route_mode_name(pc->mode));
     }
-    if (pc->listen != NULL && strncmp(pc->listen, "tcp:", 4) == 0 &&
-        pool_key_set(pc, "socket_mode")) {
-        const struct key_origin *o = pool_origin(pc, "socket_mode");
-        config_errors_add(ld->errs, o->file, o->line, "socket_mode applies only to a Unix socket");
+    if (pc->listen != NULL && strncmp(pc->listen, "tcp:", 4) == 0) {
+        const char *const unix_only[] = {"socket_mode", "socket_group"};
+        for (size_t i = 0; i < 2; i++) {
+            const struct key_origin *o = pool_origin(pc, unix_only[i]);
+            if (pool_key_set(pc, unix_only[i]))
+                config_errors_add(ld->errs, o->file, o->line, "%s applies only to a Unix socket",
+                                  unix_only[i]);
+        }
+    }
+    if (pc->socket_group != NULL && pool_key_set(pc, "socket_group")) {
+        struct group *gr = getgrnam(pc->socket_group);
+        const struct key_origin *o = pool_origin(pc, "socket_group");
+        if (gr == NULL)
+            config_errors_add(ld->errs, o->file, o->line, "socket_group: no such group '%s'",
+                              pc->socket_group);
+        else
+            pc->socket_gid = gr->gr_gid;
     }
     if (pc->listen != NULL && pc->mode == ROUTE_MESSAGE && pc->work_fd == WORK_FD_STDIO &&
         pc->framing != FRAMING_LINE) {

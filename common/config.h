@@ -40,7 +40,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 8
-#define POOL_KEY_COUNT 31
+#define POOL_KEY_COUNT 32
 
 struct daemon_config {
     char *control_socket;
@@ -84,6 +84,7 @@ struct pool_config {
     unsigned log_keep;
     char *listen;
     mode_t socket_mode;
+    char *socket_group;
     int mode;    /* enum route_mode */
     int framing; /* enum framing */
     int work_fd; /* enum work_fd */
@@ -102,6 +103,7 @@ struct pool_config {
     uid_t uid;
     gid_t gid;
     char *home; /* the user's home, for HOME= */
+    gid_t socket_gid; /* when socket_group is set */
     struct key_origin origin[POOL_KEY_COUNT];
 };
 
@@ -162,8 +164,12 @@ char *config_errors_format(const struct config_errors *errs);
 void config_default_control_socket(char *buf, size_t bufsz);
 /* Default log directory for a process of this uid. */
 void config_default_log_dir(char *buf, size_t bufsz);
-/* Default main config file. */
+/* Default main config file: $sysconfdir/drover/drover.ini of the build (/etc for /usr). */
+#ifdef DROVER_CONFIG_DEFAULT
+#define CONFIG_DEFAULT_PATH DROVER_CONFIG_DEFAULT
+#else
 #define CONFIG_DEFAULT_PATH "/etc/drover/drover.ini"
+#endif
 
 const char *restart_policy_name(int v);
 const char *route_mode_name(int v);

@@ -78,7 +78,8 @@ static void state_cb(evutil_socket_t fd, short what, void *arg)
         droverd.ready_sent = true;
         log_info("ready: %u pool%s, %u worker%s", pools, pools == 1 ? "" : "s", workers,
                  workers == 1 ? "" : "s");
-        sd_notify_send("READY=1\nSTATUS=running: %u pools, %u workers", pools, workers);
+        sd_notify_send("READY=1\nSTATUS=running: %u pool%s, %u worker%s", pools,
+                       pools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
     }
     if (!droverd.shutting_down)
         return;
@@ -184,12 +185,6 @@ static void load_or_die(const char *path, struct config **out)
     }
 }
 
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash == NULL ? xstrdup(".") : xstrndup(path, (size_t)(slash - path));
-}
-
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -254,6 +249,8 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level(debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
+    /* Before anything is opened: a passed socket no pool claims refuses the start cleanly. */
+    route_check_activation(droverd.config);
     droverd.config_path = xstrdup(realpath(config_path, abs) ? abs : config_path);
 
     droverd.pid = getpid();
@@ -283,10 +280,10 @@ int main(int argc, char **argv)
 
     if (control_open(&droverd.config->daemon, err, sizeof(err)) != 0)
         fatalx("control socket: %s", err);
-    char *runtime_dir = dir_of(droverd.config->daemon.control_socket);
-    if (notify_workers_open(runtime_dir, err, sizeof(err)) != 0)
+    if (notify_workers_open(droverd.config->daemon.control_socket, err, sizeof(err)) != 0) {
+        control_close();
         fatalx("%s", err);
-    free(runtime_dir);
+    }
     if (droverd.config->daemon.metrics_listen != NULL &&
         metrics_http_open(droverd.config->daemon.metrics_listen, err, sizeof(err)) != 0)
         fatalx("metrics_listen: %s", err);
@@ -297,7 +294,6 @@ int main(int argc, char **argv)
             fatalx("pool %s: %s", pc->name, err);
         }
     }
-    route_check_activation();
 
     log_info("droverd %s started (pid %d), control socket %s", DROVER_VERSION, (int)droverd.pid,
              droverd.config->daemon.control_socket);

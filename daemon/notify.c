@@ -171,15 +171,30 @@ static void workers_read_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-int notify_workers_open(const char *dir, char *err, size_t errsz)
+int notify_workers_open(const char *control_socket, char *err, size_t errsz)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int one = 1;
+    int one = 1, probe;
     mode_t old;
 
-    if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify.sock", dir) >=
+    /*
+     * Named after droverd's control socket (drover.sock -> drover.sock.notify),
+     * which only one live droverd can hold, so two daemons sharing a directory
+     * never take each other's.
+     */
+    if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.notify", control_socket) >=
         sizeof(sun.sun_path))
-        return parse_error(err, errsz, "notify socket path in %s is too long", dir);
+        return parse_error(err, errsz,
+                           "control socket path %s is too long to add the workers' notify "
+                           "socket next to it (%zu bytes at most)",
+                           control_socket, sizeof(sun.sun_path) - 8);
+    probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+        close(probe);
+        return parse_error(err, errsz, "%s is in use by another process", sun.sun_path);
+    }
+    if (probe >= 0)
+        close(probe);
     workers_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (workers_fd < 0)
         return parse_error(err, errsz, "notify socket: %s", strerror(errno));

@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-/* Open the workers' notify socket in dir (droverd's runtime directory). */
-int notify_workers_open(const char *dir, char *err, size_t errsz);
+/* Open the workers' notify socket, next to the control socket (CONTROL.notify). */
+int notify_workers_open(const char *control_socket, char *err, size_t errsz);
 void notify_workers_close(void);
 /* The path to give workers as NOTIFY_SOCKET, or NULL if not open. */
 const char *notify_socket_path(void);

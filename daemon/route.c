@@ -200,13 +200,22 @@ out:
     unsetenv("LISTEN_FDNAMES");
 }
 
-void route_check_activation(void)
+void route_check_activation(const struct config *cfg)
 {
-    for (size_t i = 0; i < nheld; i++)
-        if (held[i].activation && !held[i].claimed)
+    for (size_t i = 0; i < nheld; i++) {
+        const struct pool_config *pc;
+        if (!held[i].activation)
+            continue;
+        pc = config_find_pool(cfg, held[i].name);
+        if (pc == NULL)
             fatalx("socket activation: the socket named '%s' (LISTEN_FDNAMES) matches no pool; "
                    "name each socket after its pool with FileDescriptorName=",
                    held[i].name);
+        if (pc->listen == NULL)
+            fatalx("socket activation: pool '%s' got a socket but has no listen; set listen "
+                   "(and mode) for it",
+                   held[i].name);
+    }
 }
 
 static struct held_socket *held_find(const char *name, bool activation)
@@ -254,8 +263,9 @@ static int mkdir_parent(const char *path)
     return 0;
 }
 
-static int listen_unix(struct route *r, const char *path, mode_t mode, char *err, size_t errsz)
+static int listen_unix(struct route *r, const struct pool_config *pc, char *err, size_t errsz)
 {
+    const char *path = pc->listen;
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int fd, probe;
     mode_t old;
@@ -281,7 +291,8 @@ static int listen_unix(struct route *r, const char *path, mode_t mode, char *err
     old = umask(0777);
     int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
-    if (rc != 0 || chmod(path, mode) != 0 || listen(fd, SOMAXCONN) != 0) {
+    if (rc != 0 || (pc->socket_group != NULL && chown(path, (uid_t)-1, pc->socket_gid) != 0) ||
+        chmod(path, pc->socket_mode) != 0 || listen(fd, SOMAXCONN) != 0) {
         int e = errno;
         close(fd);
         unlink(path);
@@ -1293,12 +1304,14 @@ struct route *route_new(struct pool *p, char *err, size_t errsz)
         r->unix_path = h->unix_path;
         h->unix_path = NULL;
         held_remove(h);
-        if (r->unix_path != NULL && chmod(r->unix_path, pc->socket_mode) != 0)
-            log_warn("pool %s: chmod %s", p->name, r->unix_path);
+        if (r->unix_path != NULL &&
+            ((pc->socket_group != NULL && chown(r->unix_path, (uid_t)-1, pc->socket_gid) != 0) ||
+             chmod(r->unix_path, pc->socket_mode) != 0))
+            log_warn("pool %s: chmod/chown %s", p->name, r->unix_path);
     } else if (strncmp(pc->listen, "tcp:", 4) == 0) {
         r->listen_fd = listen_tcp(pc->listen, err, errsz);
     } else {
-        r->listen_fd = listen_unix(r, pc->listen, pc->socket_mode, err, errsz);
+        r->listen_fd = listen_unix(r, pc, err, errsz);
     }
     if (r->listen_fd < 0) {
         choice_free(&r->choice);

@@ -74,8 +74,8 @@ void route_activation_init(void);
 /* Close sockets kept for a re-created pool that never came back (exit). */
 void route_release_held(void);
 
-/* Sockets passed by systemd (LISTEN_FDS) that no pool claimed are a start-up error. */
-void route_check_activation(void);
+/* A socket passed by systemd (LISTEN_FDS) that names no pool of cfg is a start-up error. */
+void route_check_activation(const struct config *cfg);
 
 void route_get_stats(const struct route *r, struct route_stats *out);
 /* Requests in flight on this slot's worker. */

@@ -30,5 +30,8 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan -L 'unit|integration' --output-on-failure
 
+step "package: build the .deb, install, verify, remove"
+ctest --test-dir build -L packaging --output-on-failure
+
 echo
 echo "all tests passed"

@@ -294,6 +294,7 @@ static const struct {
     {KEY_POOL, "log_keep", "3", "3"},
     {KEY_POOL, "listen", "thumbs.sock", "/etc/drover/thumbs.sock"},
     {KEY_POOL, "socket_mode", "0600", "0600"},
+    {KEY_POOL, "socket_group", "nogroup", "nogroup"},
     {KEY_POOL, "mode", "handoff", "handoff"},
     {KEY_POOL, "framing", "line", "line"},
     {KEY_POOL, "work_fd", "stdio", "stdio"},
