@@ -107,7 +107,10 @@ static int connect_control(const char *path)
 
     if (fd < 0) {
         fprintf(stderr, "drover: cannot reach droverd at %s: %s\n", path, strerror(errno));
-        if (errno == ENOENT || errno == ECONNREFUSED)
+        if (errno == EACCES)
+            fprintf(stderr, "drover: this user may not open the control socket (see control_mode "
+                            "and control_group)\n");
+        else if (errno == ENOENT || errno == ECONNREFUSED)
             fprintf(stderr, "drover: is droverd running? (choose a socket with -s or DROVER_SOCKET)\n");
         exit(EXIT_UNREACHABLE);
     }
@@ -156,15 +159,22 @@ static int read_reply(int fd, char **capture, size_t *capture_len, int eof_statu
             return EXIT_FAILED;
         }
         proto_header_decode(hdr, &h);
-        if (proto_header_check(&h,
-                               PROTO_TYPE_BIT(PROTO_DATA) | PROTO_TYPE_BIT(PROTO_ERROR) |
-                                   PROTO_TYPE_BIT(PROTO_EXIT),
-                               PROTO_MAX_FRAME, err, sizeof(err)) != PROTO_CHECK_OK &&
-            h.version == PROTO_VERSION) {
+        switch (proto_header_check(&h,
+                                   PROTO_TYPE_BIT(PROTO_DATA) | PROTO_TYPE_BIT(PROTO_ERROR) |
+                                       PROTO_TYPE_BIT(PROTO_EXIT),
+                                   PROTO_MAX_FRAME, err, sizeof(err))) {
+        case PROTO_CHECK_OK:
+            break;
+        case PROTO_CHECK_VERSION:
+            /* Another version still says why in an ERROR we can read, if it is small enough. */
+            if (h.length <= PROTO_MAX_FRAME)
+                break;
+            /* fall through */
+        default:
             fprintf(stderr, "drover: bad reply from droverd: %s\n", err);
             return EXIT_FAILED;
         }
-        payload = xmalloc(h.length + 1);
+        payload = xmalloc((size_t)h.length + 1);
         if (read_all(fd, payload, h.length) <= 0 && h.length > 0) {
             fprintf(stderr, "drover: droverd closed the connection mid-reply\n");
             free(payload);

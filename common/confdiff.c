@@ -142,10 +142,12 @@ char *config_diff_describe(const struct config_diff *d)
         const struct change *c = &d->v[i];
         switch (c->kind) {
         case CHANGE_POOL_ADDED:
-            xasprintf(&line, "pool %s: added (%u workers)", c->pool, c->new_workers);
+            xasprintf(&line, "pool %s: added (%u worker%s)", c->pool, c->new_workers,
+                      c->new_workers == 1 ? "" : "s");
             break;
         case CHANGE_POOL_REMOVED:
-            xasprintf(&line, "pool %s: removed (%u workers stopped)", c->pool, c->old_workers);
+            xasprintf(&line, "pool %s: removed (%u worker%s stopped)", c->pool, c->old_workers,
+                      c->old_workers == 1 ? "" : "s");
             break;
         case CHANGE_POOL_RECREATE:
             xasprintf(&line, "pool %s: %s changed: pool stopped and started again", c->pool,

@@ -187,6 +187,20 @@ static struct pool_config *pool_config_new(struct loader *ld, const char *name)
     return pc;
 }
 
+/* Is the part of name before ':' a near miss of "pool" ([pol:x], [Pool:x])? */
+static bool near_pool_prefix(const char *name)
+{
+    const char *const candidates[] = {"pool", NULL};
+    char prefix[16];
+    size_t len = (size_t)(strchr(name, ':') - name);
+
+    if (len == 0 || len >= sizeof(prefix))
+        return false;
+    memcpy(prefix, name, len);
+    prefix[len] = '\0';
+    return suggest_nearest(prefix, candidates) != NULL;
+}
+
 /* Open a [section]: decide what the following keys belong to. */
 static void loader_open_section(struct loader *ld, const char *name)
 {
@@ -242,6 +256,10 @@ static void loader_open_section(struct loader *ld, const char *name)
     } else if (strcmp(name, "pool") == 0) {
         config_errors_add(ld->errs, ld->file, ld->line,
                           "section [pool] needs a name: [pool:NAME]");
+    } else if (strchr(name, ':') != NULL && near_pool_prefix(name)) {
+        config_errors_add(ld->errs, ld->file, ld->line,
+                          "unknown section [%s] (did you mean [pool:%s]?)", name,
+                          strchr(name, ':') + 1);
     } else {
         const char *const known[] = {"daemon", NULL};
         const char *s = suggest_nearest(name, known);

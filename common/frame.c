@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include "frame.h"
 
+#include <event2/buffer.h>
 #include <string.h>
 
 enum frame_result frame_length_decode(const unsigned char *buf, size_t len, size_t max,
@@ -40,6 +41,42 @@ enum frame_result frame_line_decode(const unsigned char *buf, size_t len, size_t
         return len > max ? FRAME_TOO_BIG : FRAME_INCOMPLETE;
     out->body_off = 0;
     out->body_len = (size_t)(nl - buf);
+    out->frame_len = out->body_len + 1;
+    return FRAME_OK;
+}
+
+enum frame_result frame_evbuffer_decode(struct evbuffer *buf, int framing, size_t max,
+                                        struct frame *out)
+{
+    size_t avail = evbuffer_get_length(buf);
+
+    if (framing == 0) {
+        unsigned char hdr[FRAME_LENGTH_HEADER];
+        uint32_t n;
+
+        if (avail < FRAME_LENGTH_HEADER)
+            return FRAME_INCOMPLETE;
+        evbuffer_copyout(buf, hdr, sizeof(hdr));
+        n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+        if (n > max)
+            return FRAME_TOO_BIG;
+        if (avail - FRAME_LENGTH_HEADER < n)
+            return FRAME_INCOMPLETE;
+        out->body_off = FRAME_LENGTH_HEADER;
+        out->body_len = n;
+        out->frame_len = FRAME_LENGTH_HEADER + (size_t)n;
+        return FRAME_OK;
+    }
+    /* Line: look no further than a line may be long (max bytes, then its newline). */
+    struct evbuffer_ptr end, eol;
+    size_t limit = max < avail ? max + 1 : avail;
+    if (evbuffer_ptr_set(buf, &end, limit, EVBUFFER_PTR_SET) != 0)
+        return FRAME_INCOMPLETE;
+    eol = evbuffer_search_range(buf, "\n", 1, NULL, &end);
+    if (eol.pos < 0)
+        return avail > max ? FRAME_TOO_BIG : FRAME_INCOMPLETE;
+    out->body_off = 0;
+    out->body_len = (size_t)eol.pos;
     out->frame_len = out->body_len + 1;
     return FRAME_OK;
 }

@@ -44,6 +44,14 @@ void frame_length_encode(unsigned char hdr[FRAME_LENGTH_HEADER], uint32_t body_l
 enum frame_result frame_line_decode(const unsigned char *buf, size_t len, size_t max,
                                     struct frame *out);
 
+/*
+ * The next request or reply frame at the start of a libevent buffer (how
+ * droverd reads clients and workers); nothing is removed from buf.
+ */
+struct evbuffer;
+enum frame_result frame_evbuffer_decode(struct evbuffer *buf, int framing, size_t max,
+                                        struct frame *out);
+
 /* Reply to a client (as clients decode it): status and the payload after it. */
 struct frame_reply {
     char status; /* '+' or '-' */

@@ -401,7 +401,7 @@ const struct key key_table[] = {
      "Then SIGKILL to the process group."},
     {KEY_POOL, "stdout", KT_INT, parse_choice_key, P(stdout_mode), "log", NULL, RELOAD_RESTART,
      stdout_choices, 0, 0,
-     "log ($log_dir/POOL.log), inherit (droverd's stderr), or null."},
+     "log ($log_dir/POOL.log), inherit (droverd's own stdout and stderr), or null."},
     {KEY_POOL, "log_max_size", KT_U64, parse_size_key, P(log_max_size), "10M", NULL, RELOAD_LIVE,
      NULL, 4096, 0,
      "Rotate POOL.log when it would grow past this size."},

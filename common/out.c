@@ -205,7 +205,8 @@ void json_double(struct json *j, double v)
     if (!isfinite(v))
         evbuffer_add(j->out, "null", 4);
     else
-        evbuffer_add_printf(j->out, "%.6g", v);
+        /* 15 significant digits: exact for Unix times with milliseconds, and no 0.1 noise. */
+        evbuffer_add_printf(j->out, "%.15g", v);
 }
 
 void json_bool(struct json *j, bool v)

@@ -276,6 +276,13 @@ int parse_signal(const char *s, int *out, char *err, size_t errsz)
     }
     if (strncasecmp(name, "SIG", 3) == 0)
         name += 3;
+    /* "SIG37": what signal_name() prints for a signal without a name. */
+    if (isdigit((unsigned char)*name)) {
+        if (parse_uint(name, 1, 64, &n, NULL, 0) != 0)
+            return parse_error(err, errsz, "invalid signal number '%s' (1 to 64)", s);
+        *out = (int)n;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof(signal_table) / sizeof(signal_table[0]); i++) {
         if (strcasecmp(name, signal_table[i].name) == 0) {
             *out = signal_table[i].number;

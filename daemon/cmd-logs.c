@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ struct follower {
     struct control_client *client;
     struct pool_log *log;
     bool attached;
+    struct evbuffer *pending; /* lines gathered during this loop pass */
+    struct event *flush_ev;
 };
 
 /*
@@ -74,20 +77,35 @@ static unsigned tail_file(const char *path, unsigned want, size_t budget, struct
     return want == 0 ? 0 : lines;
 }
 
-static void follower_line(void *arg, const char *line, size_t len)
+/* Send what this loop pass gathered as one message, not one per line. */
+static void follower_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct follower *f = arg;
 
+    (void)fd;
+    (void)what;
+    if (!f->attached)
+        return;
     if (control_pending(f->client) > CONTROL_MAX_OUTPUT) {
         log_warnx("control uid %u: logs -f client is too slow; dropped",
                   (unsigned)control_client_uid(f->client));
         pool_log_unfollow(f->log, &f->lf);
         f->attached = false;
-        control_err(f->client, "drover: too far behind the log; stopped following\n");
+        evbuffer_drain(f->pending, evbuffer_get_length(f->pending));
+        control_err(f->client, "too far behind the log; stopped following\n");
         control_finish(f->client, 1);
         return;
     }
-    control_out_bytes(f->client, line, len);
+    control_out_buffer(f->client, f->pending);
+}
+
+static void follower_line(void *arg, const char *line, size_t len)
+{
+    struct follower *f = arg;
+
+    if (evbuffer_get_length(f->pending) == 0)
+        event_active(f->flush_ev, 0, 0);
+    evbuffer_add(f->pending, line, len);
 }
 
 static void follower_log_closed(void *arg)
@@ -95,7 +113,8 @@ static void follower_log_closed(void *arg)
     struct follower *f = arg;
 
     f->attached = false;
-    control_err(f->client, "drover: the pool was removed\n");
+    control_out_buffer(f->client, f->pending); /* the last lines first */
+    control_err(f->client, "the pool was removed\n");
     control_finish(f->client, 0);
 }
 
@@ -105,6 +124,8 @@ static void follower_free(void *arg)
 
     if (f->attached)
         pool_log_unfollow(f->log, &f->lf);
+    event_free(f->flush_ev);
+    evbuffer_free(f->pending);
     free(f);
 }
 
@@ -159,6 +180,8 @@ void cmd_logs(struct cmd_ctx *ctx)
     f->lf.closed_cb = follower_log_closed;
     f->lf.arg = f;
     f->attached = true;
+    f->pending = evbuffer_new();
+    f->flush_ev = event_new(droverd.base, -1, 0, follower_flush_cb, f);
     pool_log_follow(p->log, &f->lf);
     control_wait(ctx->client, follower_never_done, f, follower_free);
 }

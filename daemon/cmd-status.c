@@ -93,8 +93,11 @@ static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now)
         snprintf(v->info, sizeof(v->info), "%s", s->notify_status);
     if (v->info[0] == '\0' && f->fail_reason != NULL && f->has_exit)
         snprintf(v->info, sizeof(v->info), "last exit: %s", f->fail_reason);
-    if (v->info[0] == '\0' && s->exec_error != NULL)
-        snprintf(v->info, sizeof(v->info), "%s", s->exec_error);
+    /* Why it cannot start matters most while it is not running. */
+    if (s->exec_error != NULL && f->state != SLOT_RUNNING) {
+        size_t n = strlen(v->info);
+        snprintf(v->info + n, sizeof(v->info) - n, "%s%s", n > 0 ? ": " : "", s->exec_error);
+    }
 }
 
 static double cpu_percent(const struct slot_view *v)

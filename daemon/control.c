@@ -287,6 +287,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         break;
     case PROTO_CHECK_VERSION:
         /* Say why in a frame the other side can still read, then close. */
+        rejected_clients++;
         c->have_command = true;
         control_err(c, "drover speaks control protocol version %u, droverd speaks %u: use the "
                        "drover that came with this droverd\n",
@@ -318,7 +319,15 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct control_client *c = arg;
 
-    (void)bev;
+    if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) && c->have_command) {
+        /*
+         * The client shut down its sending side after the command (socat
+         * does): it may still be reading, so the answer is still owed. A
+         * client that is really gone shows up as a write error later.
+         */
+        bufferevent_disable(bev, EV_READ);
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT)
         log_warnx("control uid %u pid %d: %s timed out; dropped", (unsigned)c->uid, (int)c->pid,
                   what & BEV_EVENT_READING ? "reading the command" : "writing the reply");
@@ -361,6 +370,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
     /* Never buffer more than one maximal command from a client. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_HEADER_SIZE + PROTO_MAX_REQUEST);
+    /* Big writes, so a `logs -f` client that reads fast keeps up with a chatty pool. */
+    bufferevent_set_max_single_write(c->bev, 1 << 20);
     bufferevent_set_timeouts(c->bev, &rtv, &wtv);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     TAILQ_INSERT_TAIL(&clients, c, entry);

@@ -572,37 +572,9 @@ static void link_read_replies(struct route *r, struct worker_link *l)
 
         if (avail == 0)
             return;
-        if (r->framing == FRAMING_LENGTH) {
-            unsigned char hdr[FRAME_LENGTH_HEADER];
-            if (avail < FRAME_LENGTH_HEADER)
-                return;
-            evbuffer_copyout(l->in, hdr, sizeof(hdr));
-            fr = frame_length_decode(hdr, sizeof(hdr), r->max_frame, &f);
-            if (fr == FRAME_INCOMPLETE) {
-                /* Header is fine; is the body all here? */
-                uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-                if (avail < FRAME_LENGTH_HEADER + (size_t)n)
-                    return;
-                f.frame_len = FRAME_LENGTH_HEADER + n;
-                f.body_off = FRAME_LENGTH_HEADER;
-                f.body_len = n;
-                fr = FRAME_OK;
-            }
-        } else {
-            struct evbuffer_ptr eol = evbuffer_search_eol(l->in, NULL, NULL, EVBUFFER_EOL_LF);
-            if (eol.pos < 0)
-                fr = avail > r->max_frame ? FRAME_TOO_BIG : FRAME_INCOMPLETE;
-            else if ((size_t)eol.pos > r->max_frame)
-                fr = FRAME_TOO_BIG;
-            else {
-                fr = FRAME_OK;
-                f.body_off = 0;
-                f.body_len = (size_t)eol.pos;
-                f.frame_len = f.body_len + 1;
-            }
-            if (fr == FRAME_INCOMPLETE)
-                return;
-        }
+        fr = frame_evbuffer_decode(l->in, r->framing, r->max_frame, &f);
+        if (fr == FRAME_INCOMPLETE)
+            return;
         if (fr == FRAME_TOO_BIG) {
             link_fail(l, "sent a reply larger than max_frame");
             return;
@@ -1028,44 +1000,22 @@ static int client_parse(struct client *c)
     for (;;) {
         size_t avail = evbuffer_get_length(c->in);
         struct request *q;
-        size_t body_len, frame_len, body_off;
+        struct frame f;
+        size_t frame_len;
 
         if (avail == 0 || c->npending >= CLIENT_MAX_PENDING)
             return 0;
-        if (r->framing == FRAMING_LENGTH) {
-            unsigned char hdr[FRAME_LENGTH_HEADER];
-            uint32_t n;
-            if (avail < FRAME_LENGTH_HEADER)
-                return 0;
-            evbuffer_copyout(c->in, hdr, sizeof(hdr));
-            n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-            if (n > r->max_frame) {
-                client_bad_frame(c, "a frame larger than max_frame");
-                return -1;
-            }
-            if (avail < FRAME_LENGTH_HEADER + (size_t)n)
-                return 0;
-            body_off = FRAME_LENGTH_HEADER;
-            body_len = n;
-            frame_len = FRAME_LENGTH_HEADER + n;
-        } else {
-            struct evbuffer_ptr eol = evbuffer_search_eol(c->in, NULL, NULL, EVBUFFER_EOL_LF);
-            if (eol.pos < 0) {
-                if (avail > r->max_frame) {
-                    client_bad_frame(c, "a line longer than max_frame");
-                    return -1;
-                }
-                return 0;
-            }
-            if ((size_t)eol.pos > r->max_frame) {
-                client_bad_frame(c, "a line longer than max_frame");
-                return -1;
-            }
-            body_off = 0;
-            body_len = (size_t)eol.pos;
-            frame_len = body_len + 1;
+        switch (frame_evbuffer_decode(c->in, r->framing, r->max_frame, &f)) {
+        case FRAME_OK:
+            break;
+        case FRAME_INCOMPLETE:
+            return 0;
+        default:
+            client_bad_frame(c, r->framing == FRAMING_LENGTH ? "a frame larger than max_frame"
+                                                             : "a line longer than max_frame");
+            return -1;
         }
-        (void)body_off;
+        frame_len = f.frame_len;
         q = xcalloc(1, sizeof(*q));
         q->client = c;
         q->received_at = mono_now();

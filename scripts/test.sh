@@ -30,6 +30,12 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan -L 'unit|integration' --output-on-failure
 
+step "fuzz targets (clang, libFuzzer + ASan/UBSan), ${DROVER_FUZZ_SECONDS:-60}s each"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DDROVER_FUZZ=ON -DDROVER_SANITIZE=ON
+cmake --build build-fuzz -j"$jobs" --target fuzz_config fuzz_proto fuzz_frame fuzz_parse fuzz_cli_reply
+ctest --test-dir build-fuzz -L fuzz --output-on-failure
+./tests/fuzz/run.sh -b build-fuzz "${DROVER_FUZZ_SECONDS:-60}"
+
 step "package: build the .deb, install, verify, remove"
 ctest --test-dir build -L packaging --output-on-failure
 

@@ -79,7 +79,7 @@ run_droverd() {
 }
 
 # A small config for the side daemons: one plain worker, own control socket in
-# its own directory (droverd puts its workers' notify.sock next to it).
+# its own directory (droverd puts its workers' notify socket, CONTROL.notify, next to it).
 side_config() {
     mkdir -p "$T/$1"
     cat >"$T/$1.ini" <<EOF

@@ -117,7 +117,7 @@ for p in $host_pids; do
 done
 left=$(ns_procs "")
 [ -z "$left" ] || fail "processes left in the namespace: $left"
-for f in "$SOCK" "$T/notify.sock" "$T/work.sock"; do
+for f in "$SOCK" "$SOCK.notify" "$T/work.sock"; do
     [ -e "$f" ] && fail "$f is left behind"
 done
 log "ok"

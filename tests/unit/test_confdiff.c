@@ -357,8 +357,8 @@ static void test_everything_at_once(void **state)
             "[pool:api]\ncommand = /bin/a\nworkers = 2\nlisten = b.sock\n"
             "[pool:web]\ncommand = /bin/w\nworkers = 3\nlog_keep = 1\n");
     /* Removed pools first, then the new file's pools in order, then the daemon. */
-    assert_string_equal(text, "pool gone: removed (1 workers stopped)\n"
-                              "pool new: added (1 workers)\n"
+    assert_string_equal(text, "pool gone: removed (1 worker stopped)\n"
+                              "pool new: added (1 worker)\n"
                               "pool api: listen changed: pool stopped and started again\n"
                               "pool web: workers 2 -> 3\n"
                               "pool web: log_keep changed: applied\n"

@@ -1,0 +1,85 @@
+#!/bin/bash
+# Fuzz each target for SECONDS (default 60), one after the other, starting
+# from a copy of its seed corpus and its regressions; prints one line per
+# target and fails if any target crashed. Builds nothing and writes nothing
+# into the source tree: the corpora grow in a temporary directory, kept (and
+# named) only when something crashed.
+#
+# usage: tests/fuzz/run.sh [-b BUILD_DIR] [-k] [SECONDS] [TARGET...]
+#   -b  the fuzz build (CC=clang cmake -DDROVER_FUZZ=ON ...; default
+#       $DROVER_FUZZ_BUILD, else build-fuzz at the top of the tree)
+#   -k  keep the temporary directory even when all went well
+# Extra libFuzzer flags may come in $DROVER_FUZZ_FLAGS (e.g. -detect_leaks=0).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=${DROVER_FUZZ_BUILD:-$here/../../build-fuzz}
+keep=0
+while getopts b:k opt; do
+    case $opt in
+    b) build=$OPTARG ;;
+    k) keep=1 ;;
+    *) sed -n '8,13s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+seconds=${1:-60}
+[ $# -gt 0 ] && shift
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_config fuzz_proto fuzz_frame fuzz_parse fuzz_cli_reply)
+
+# Largest input worth trying per target: a few config lines longer than the
+# 4096-byte line limit; one maximal control request (64 KiB) and its header;
+# a few frames; a handful of values; a few replies.
+max_len() {
+    case $1 in
+    fuzz_config) echo 16384 ;;
+    fuzz_proto) echo 65600 ;;
+    fuzz_frame) echo 8192 ;;
+    fuzz_parse) echo 1024 ;;
+    *) echo 4096 ;;
+    esac
+}
+
+case $seconds in
+'' | *[!0-9]*) echo "run.sh: SECONDS must be a number, not '$seconds'" >&2; exit 2 ;;
+esac
+work=$(mktemp -d "${TMPDIR:-/tmp}/drover-fuzz.XXXXXX") || exit 1
+failed=0
+for t in "${targets[@]}"; do
+    bin=$build/bin/$t
+    if [ ! -x "$bin" ]; then
+        printf '%-16s MISSING  %s (build it: cmake --build %s --target %s)\n' "$t" "$bin" "$build" "$t"
+        failed=1
+        continue
+    fi
+    dir=$work/$t
+    mkdir -p "$dir/corpus" "$dir/artifacts" "$dir/tmp"
+    for src in "$here/corpus/$t" "$here/regressions/$t"; do
+        [ -d "$src" ] && find "$src" -maxdepth 1 -type f -exec cp {} "$dir/corpus/" \;
+    done
+    dict=()
+    [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
+    TMPDIR=$dir/tmp "$bin" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
+        "${dict[@]}" ${DROVER_FUZZ_FLAGS:-} "$dir/corpus" >"$dir/log" 2>&1
+    rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
+    cov=$(grep -E '^#[0-9]+.*cov: ' "$dir/log" | tail -n 1 |
+          sed -E 's/.*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/cov \1  ft \2  corpus \3/')
+    if [ $rc -eq 0 ]; then
+        printf '%-16s ok       %5ss  %10s execs  %s\n' "$t" "$seconds" "${execs:-?}" "$cov"
+    else
+        failed=1
+        artifact=$(find "$dir/artifacts" -type f | head -n 1)
+        why=$(grep -m 1 -E 'ERROR: |SUMMARY: |fuzz check failed|runtime error' "$dir/log")
+        printf '%-16s CRASH    %5ss  %10s execs  %s\n' "$t" "$seconds" "${execs:-?}" "$cov"
+        printf '    %s\n    input: %s\n    log:   %s\n' "$why" "${artifact:-none}" "$dir/log"
+    fi
+done
+if [ $failed -eq 0 ] && [ $keep -eq 0 ]; then
+    rm -rf "$work"
+else
+    echo "corpora and logs: $work"
+fi
+exit $failed
