@@ -111,7 +111,7 @@ struct worker_link {
     bool retiring;        /* reached max_requests: takes nothing new, restarts when idle */
     bool deferred;        /* a STOP/RESTART waits until in-flight requests are answered */
     enum slot_event deferred_event;
-    uint64_t served;      /* by the current process */
+    uint64_t served;      /* requests (or connections) given to the current process */
     int *fdq;             /* handoff: accepted fds waiting for the socketpair to take them */
     size_t nfdq;
 };
@@ -155,6 +155,7 @@ static void route_pump(struct route *r);
 static void route_flush(struct route *r);
 static void route_accept_update(struct route *r);
 static void client_close(struct client *c);
+static int client_parse(struct client *c);
 static void link_close_socket(struct worker_link *l);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -476,6 +477,12 @@ static void link_arm_timeout(struct worker_link *l, uint64_t after_us)
 
 static void dispatch(struct route *r, struct request *q, struct worker_link *l)
 {
+    /* max_requests counts deliveries: the worker gets N requests, then no more. */
+    l->served++;
+    if (r->max_requests > 0 && l->served >= r->max_requests && !l->retiring) {
+        l->retiring = true;
+        choice_unlist(&r->choice, &l->node);
+    }
     q->state = REQ_INFLIGHT;
     q->attempts++;
     q->timed_out = false;
@@ -590,7 +597,6 @@ static void link_read_replies(struct route *r, struct worker_link *l)
         choice_release(&r->choice, &l->node);
         evbuffer_drain(l->in, f.body_off);
         r->requests++;
-        l->served++;
         l->slot->requests++;
         request_complete(r, q, FRAME_STATUS_OK, l->in, f.body_len, NULL);
         evbuffer_drain(l->in, f.frame_len - f.body_off - f.body_len);
@@ -599,12 +605,6 @@ static void link_read_replies(struct route *r, struct worker_link *l)
                 event_del(l->timeout_ev);
                 l->timeout_armed = false;
             }
-        }
-        if (r->max_requests > 0 && l->served >= r->max_requests && !l->retiring &&
-            l->node.listed) {
-            /* Recycle: take nothing new, restart once the last reply is in. */
-            l->retiring = true;
-            choice_unlist(&r->choice, &l->node);
         }
         if (l->ninflight == 0)
             link_idle(l);
@@ -949,6 +949,13 @@ static void client_write(struct client *c)
         client_close(c);
         return;
     }
+    /*
+     * Requests already read but left unparsed at the pending cap: nothing
+     * new may arrive on the socket to wake us for them, so take them now.
+     */
+    if (c->npending < CLIENT_MAX_PENDING && evbuffer_get_length(c->in) > 0 &&
+        c->route->accepting && client_parse(c) != 0)
+        return;
     if (evbuffer_get_length(c->out) > 0) {
         event_add(c->wev, NULL);
     } else if (c->eof && c->npending == 0) {
@@ -971,15 +978,18 @@ static void route_flush(struct route *r)
     struct worker_link *l;
     struct client *c;
 
-    while ((l = TAILQ_FIRST(&r->dirty_links)) != NULL) {
-        TAILQ_REMOVE(&r->dirty_links, l, dirty_entry);
-        l->dirty = false;
-        link_write(l);
-    }
-    while ((c = TAILQ_FIRST(&r->dirty_clients)) != NULL) {
-        TAILQ_REMOVE(&r->dirty_clients, c, dirty_entry);
-        c->dirty = false;
-        client_write(c);
+    /* Writing to a client may take more of its requests, which dirties workers again. */
+    while (!TAILQ_EMPTY(&r->dirty_links) || !TAILQ_EMPTY(&r->dirty_clients)) {
+        while ((l = TAILQ_FIRST(&r->dirty_links)) != NULL) {
+            TAILQ_REMOVE(&r->dirty_links, l, dirty_entry);
+            l->dirty = false;
+            link_write(l);
+        }
+        while ((c = TAILQ_FIRST(&r->dirty_clients)) != NULL) {
+            TAILQ_REMOVE(&r->dirty_clients, c, dirty_entry);
+            c->dirty = false;
+            client_write(c);
+        }
     }
 }
 
