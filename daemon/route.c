@@ -134,6 +134,7 @@ struct route {
     char *unix_path;      /* to unlink when the pool goes (NULL for tcp/activation) */
     struct event *accept_ev;
     struct event *accept_retry_ev;
+    struct event *flush_ev; /* writes to busy workers, once at the end of a loop pass */
     bool accepting;     /* wants new connections */
     bool accept_armed;  /* accept event is pending */
 
@@ -153,6 +154,7 @@ struct route {
 
 static void route_pump(struct route *r);
 static void route_flush(struct route *r);
+static void link_write(struct worker_link *l);
 static void route_accept_update(struct route *r);
 static void client_close(struct client *c);
 static int client_parse(struct client *c);
@@ -459,11 +461,19 @@ static void request_fail(struct route *r, struct request *q, const char *code, c
 /* ---------------------------------------------------------------------------------------- */
 /* Workers                                                                                  */
 
+/*
+ * Requests for a worker that is already busy need not go out at once: it
+ * reads them after its current reply. Everything they queue during one
+ * pass of the event loop goes in one write when the pass ends (flush_ev
+ * runs after the callbacks epoll woke us for), which is what lets one
+ * wake-up of the worker serve many requests.
+ */
 static void link_mark_dirty(struct worker_link *l)
 {
     if (!l->dirty) {
         l->dirty = true;
         TAILQ_INSERT_TAIL(&l->route->dirty_links, l, dirty_entry);
+        event_active(l->route->flush_ev, 0, 0);
     }
 }
 
@@ -491,7 +501,11 @@ static void dispatch(struct route *r, struct request *q, struct worker_link *l)
     l->ninflight++;
     r->inflight_total++;
     evbuffer_add(l->out, q->data, q->len);
-    link_mark_dirty(l);
+    /* An idle worker is waiting: write now. A busy one gets a batch at the end of the pass. */
+    if (l->ninflight == 1 && !l->dirty)
+        link_write(l);
+    else
+        link_mark_dirty(l);
     /* One lazy timer per worker: armed for the oldest request, re-armed when it fires early. */
     if (!l->timeout_armed)
         link_arm_timeout(l, r->request_timeout_us);
@@ -973,24 +987,32 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Write what callbacks queued for clients and workers, one write per peer. */
+/* Replies go to clients at the end of the callback that produced them. */
 static void route_flush(struct route *r)
 {
-    struct worker_link *l;
     struct client *c;
 
-    /* Writing to a client may take more of its requests, which dirties workers again. */
-    while (!TAILQ_EMPTY(&r->dirty_links) || !TAILQ_EMPTY(&r->dirty_clients)) {
-        while ((l = TAILQ_FIRST(&r->dirty_links)) != NULL) {
-            TAILQ_REMOVE(&r->dirty_links, l, dirty_entry);
-            l->dirty = false;
-            link_write(l);
-        }
-        while ((c = TAILQ_FIRST(&r->dirty_clients)) != NULL) {
-            TAILQ_REMOVE(&r->dirty_clients, c, dirty_entry);
-            c->dirty = false;
-            client_write(c);
-        }
+    while ((c = TAILQ_FIRST(&r->dirty_clients)) != NULL) {
+        TAILQ_REMOVE(&r->dirty_clients, c, dirty_entry);
+        c->dirty = false;
+        client_write(c);
     }
+}
+
+/* The end of a loop pass: the batches for busy workers go out (see link_mark_dirty). */
+static void route_flush_links_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct route *r = arg;
+    struct worker_link *l;
+
+    (void)fd;
+    (void)what;
+    while ((l = TAILQ_FIRST(&r->dirty_links)) != NULL) {
+        TAILQ_REMOVE(&r->dirty_links, l, dirty_entry);
+        l->dirty = false;
+        link_write(l);
+    }
+    route_flush(r);
 }
 
 static void client_bad_frame(struct client *c, const char *why)
@@ -1290,6 +1312,7 @@ struct route *route_new(struct pool *p, char *err, size_t errsz)
     fcntl(r->listen_fd, F_SETFD, FD_CLOEXEC);
     r->accepting = true;
     r->accept_retry_ev = evtimer_new(droverd.base, accept_retry_cb, r);
+    r->flush_ev = event_new(droverd.base, -1, 0, route_flush_links_cb, r);
     if (r->mode != ROUTE_SHARED) {
         r->accept_ev = event_new(droverd.base, r->listen_fd, EV_READ | EV_PERSIST, accept_cb, r);
         route_accept_update(r);
@@ -1328,6 +1351,7 @@ void route_free(struct route *r)
     if (r->accept_ev != NULL)
         event_free(r->accept_ev);
     event_free(r->accept_retry_ev);
+    event_free(r->flush_ev);
     if (r->from_activation) {
         for (size_t i = 0; i < nheld; i++)
             if (held[i].fd == r->listen_fd)
