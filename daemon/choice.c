@@ -65,6 +65,14 @@ struct choice_node *choice_take(struct choice *c)
     return NULL;
 }
 
+bool choice_has_room(const struct choice *c)
+{
+    for (unsigned k = 0; k < c->capacity; k++)
+        if (!TAILQ_EMPTY(&c->levels[k]))
+            return true;
+    return false;
+}
+
 void choice_release(struct choice *c, struct choice_node *n)
 {
     if (n->load == 0)

@@ -39,5 +39,7 @@ void choice_unlist(struct choice *c, struct choice_node *n);
 struct choice_node *choice_take(struct choice *c);
 /* One unit of work on n finished. */
 void choice_release(struct choice *c, struct choice_node *n);
+/* Would choice_take() find a node? */
+bool choice_has_room(const struct choice *c);
 
 #endif

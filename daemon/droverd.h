@@ -91,6 +91,7 @@ struct droverd {
     unsigned ncpu;
     int *cpus;
     struct rlimit nofile; /* what droverd was started with, given back to workers */
+    rlim_t nofile_raised; /* droverd's own soft limit after raising it */
     int devnull;
     struct pool_list pools;
     bool shutting_down;

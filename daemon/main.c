@@ -260,6 +260,10 @@ int main(int argc, char **argv)
     droverd.ncpu = sys_usable_cpus(&droverd.cpus);
     TAILQ_INIT(&droverd.pools);
     sys_raise_nofile(&droverd.nofile);
+    {
+        struct rlimit now;
+        droverd.nofile_raised = getrlimit(RLIMIT_NOFILE, &now) == 0 ? now.rlim_cur : 1024;
+    }
     droverd.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (droverd.devnull < 0)
         fatal("open /dev/null");

@@ -45,6 +45,7 @@
 #include "xmalloc.h"
 
 #define ROUTE_MAX_CLIENTS 10000      /* per pool; more wait in the listen backlog */
+#define FD_RESERVE 64                /* fds kept free of clients for control, logs, spawning */
 #define CLIENT_MAX_PENDING 256       /* a client's requests not yet answered before we stop reading */
 #define CLIENT_MAX_OUTPUT (4 << 20)  /* replies a client has not taken before we stop reading */
 #define CLIENT_PARTIAL_TIMEOUT_US (60 * USEC_PER_SEC) /* to finish a frame once begun */
@@ -158,6 +159,8 @@ static void link_write(struct worker_link *l);
 static void route_accept_update(struct route *r);
 static void client_close(struct client *c);
 static int client_parse(struct client *c);
+static void handoff_connection(struct route *r, int cfd);
+static void routes_accept_update_all(void);
 static void link_close_socket(struct worker_link *l);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -173,6 +176,9 @@ struct held_socket {
 
 static struct held_socket *held;
 static size_t nheld;
+
+/* Client connections of every pool, against what the fd limit leaves them. */
+static unsigned clients_total;
 
 /* Take the sockets systemd passed (LISTEN_FDS/LISTEN_FDNAMES) before anything else opens fds. */
 void route_activation_init(void)
@@ -892,10 +898,21 @@ static void link_worker_gone(struct route *r, struct worker_link *l)
     l->served = 0;
     l->retiring = false;
     l->lost_pid = 0;
-    /* Handoff: connections accepted but not yet passed go to another worker. */
-    for (size_t i = 0; i < l->nfdq; i++)
-        close(l->fdq[i]);
+    /*
+     * Handoff: connections accepted but not yet passed go to another worker
+     * with room, or are closed (their clients may retry) when none has any.
+     */
+    int *fds = l->fdq;
+    size_t nfds = l->nfdq;
+    l->fdq = NULL;
     l->nfdq = 0;
+    for (size_t i = 0; i < nfds; i++) {
+        if (r->mode == ROUTE_HANDOFF && choice_has_room(&r->choice))
+            handoff_connection(r, fds[i]);
+        else
+            close(fds[i]);
+    }
+    free(fds);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -941,6 +958,7 @@ static void client_free(struct client *c)
         TAILQ_REMOVE(&r->dirty_clients, c, dirty_entry);
     TAILQ_REMOVE(&r->clients, c, entry);
     r->nclients--;
+    clients_total--;
     event_free(c->rev);
     event_free(c->wev);
     event_free(c->partial_ev);
@@ -948,7 +966,7 @@ static void client_free(struct client *c)
     evbuffer_free(c->out);
     close(c->fd);
     free(c);
-    route_accept_update(r);
+    routes_accept_update_all();
 }
 
 static void client_close(struct client *c)
@@ -1140,21 +1158,48 @@ static void client_new(struct route *r, int fd)
     c->partial_ev = evtimer_new(droverd.base, client_partial_cb, c);
     TAILQ_INSERT_TAIL(&r->clients, c, entry);
     r->nclients++;
+    clients_total++;
     client_update_reading(c);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Accepting                                                                                */
 
+/*
+ * Every client costs one fd. Whatever the fd limit, keep enough for the
+ * control socket, log files and restarting every worker (a pipe and a
+ * socket pair each), so a flood of clients cannot lock the operator out.
+ */
+static bool fds_left_for_a_client(void)
+{
+    unsigned slots = 0;
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        slots += p->nslots;
+    rlim_t limit = droverd.nofile_raised;
+    rlim_t reserve = FD_RESERVE + 6 * (rlim_t)slots;
+    return limit > reserve && clients_total < limit - reserve;
+}
+
+/* A client closed: pools paused for want of fds may take connections again. */
+static void routes_accept_update_all(void)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        if (p->route != NULL)
+            route_accept_update(p->route);
+}
+
 static bool route_has_room(const struct route *r)
 {
+    if (!fds_left_for_a_client())
+        return false;
     if (r->mode == ROUTE_MESSAGE)
         return r->nclients < ROUTE_MAX_CLIENTS;
     /* Handoff: some ready worker can hold one more connection. */
-    for (unsigned k = 0; k < r->choice.capacity; k++)
-        if (!TAILQ_EMPTY(&r->choice.levels[k]))
-            return true;
-    return false;
+    return choice_has_room(&r->choice);
 }
 
 /* Arm the accept event exactly when we want and can take a connection. */

@@ -129,6 +129,8 @@ static int write_all(int fd, const void *buf, size_t len)
 /* Read what is there and echo every complete frame. Returns -1 when the connection ends. */
 static int conn_readable(struct conn *c)
 {
+    int ended = 0; /* the client finished sending: answer what it sent, then close */
+
     for (;;) {
         if (c->len == c->cap) {
             c->cap *= 2;
@@ -139,8 +141,10 @@ static int conn_readable(struct conn *c)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
-        if (n <= 0)
-            return -1;
+        if (n <= 0) {
+            ended = 1;
+            break;
+        }
         c->len += (size_t)n;
     }
     size_t off = 0;
@@ -156,7 +160,7 @@ static int conn_readable(struct conn *c)
     }
     memmove(c->buf, c->buf + off, c->len - off);
     c->len -= off;
-    return 0;
+    return ended ? -1 : 0;
 }
 
 static void take_handoff(void)

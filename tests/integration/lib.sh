@@ -434,6 +434,7 @@ route_kill_loop() {
     echo "$kills"
 }
 
-# route_py ARGS... <<'PY': run an inline Python socket script with a 60 s cap.
+# route_py ARGS... <<'PY': run an inline Python socket script in the foreground with a
+# 60 s cap. (In the background use `python3 - ARGS <<'PY' &` so that $! is Python itself.)
 route_py() { timeout 60 python3 - "$@"; }
 # ---- end route ----

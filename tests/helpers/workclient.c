@@ -1,0 +1,992 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * workclient: a load client for drover's work sockets, used by the
+ * integration tests, the soak test and the benchmarks.
+ *
+ * It opens C connections (one thread, epoll), keeps up to P requests in
+ * flight on each, and sends N requests in all (or keeps sending for
+ * --duration). Every request body is unique and says what it is:
+ *
+ *     GID.CONN.SEQ.RAND.padding        (lowercase, never a newline)
+ *
+ * Every reply is checked: a '+' reply must be exactly what the pool's
+ * workers make of its request (--expect; echo by default) and replies
+ * must come back in the order of the requests on their connection. It
+ * counts ok, busy, failed, timeout, other errors, mismatched, duplicated
+ * (a reply to a request already answered), malformed frames and lost
+ * requests (the connection closed with requests outstanding), prints one
+ * JSON line, and exits 1 when anything not declared acceptable happened.
+ *
+ * --raw talks to connection-serving workers (handoff, shared, or an
+ * echo-worker on its own socket): plain length frames both ways, no
+ * status byte.
+ *
+ * The summary line (stable; the soak test and bench/ parse it):
+ *   result        "pass" or "fail" (the exit status says the same)
+ *   sent, answered, ok, busy, failed, timeout, other_error
+ *                 requests sent; replies by kind ('+', "-BUSY", "-FAILED",
+ *                 "-TIMEOUT", any other '-')
+ *   mismatched    '+' replies that were not the answer to their request
+ *   duplicated    replies to a request already answered
+ *   unexpected    replies with no request outstanding on the connection
+ *   malformed     reply frames that do not parse (the connection is dropped)
+ *   lost          requests outstanding when the peer closed the connection
+ *   unanswered    requests outstanding at the deadline
+ *   unsent        requests never sent before the deadline (without --duration)
+ *   connect_failed, connections   failed and successful connects
+ *   elapsed_s, rps                wall time and '+' replies per second
+ *   ok_p50_us ok_p99_us ok_p999_us ok_max_us err_p50_us err_max_us
+ *                 latency from writing a request to reading its reply
+ *                 (quantiles within 3%, maxima exact)
+ *
+ * Exit status: 0 all good; 1 something unacceptable (see the JSON);
+ * 2 usage.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+
+#define MAX_REPLY          (256u << 20)
+#define RECONNECT_DELAY_NS (10 * 1000000ULL) /* after a failed connect */
+#define READ_CHUNK         65536
+
+enum expect { EXPECT_ECHO, EXPECT_UPPER, EXPECT_PREFIX, EXPECT_ANY };
+
+/* What the options say. */
+struct options {
+    const char *addr;
+    int framing; /* 0 length, 1 line */
+    bool raw;
+    unsigned conns;
+    unsigned pipeline;
+    uint64_t requests;
+    size_t size;
+    double deadline_s;
+    double duration_s;
+    uint64_t per_conn; /* requests per connection before reconnecting; 0 = no limit */
+    enum expect expect;
+    const char *prefix;
+    size_t prefix_len;
+    bool accept_busy, accept_failed, accept_timeout, accept_lost, accept_connect;
+    bool verbose;
+    bool requests_set;
+    unsigned seed;
+};
+
+/* One request in flight on a connection. */
+struct outreq {
+    uint64_t gid;
+    uint64_t sent_ns;
+    unsigned char *body;
+    size_t len;
+};
+
+enum conn_state { CONN_IDLE, CONN_CONNECTING, CONN_OPEN };
+
+struct conn {
+    unsigned index;
+    int fd;
+    enum conn_state state;
+    uint64_t retry_at_ns;
+    uint32_t events;     /* registered with epoll */
+    struct outreq *ring; /* capacity = pipeline */
+    size_t head, count;
+    uint64_t seq; /* requests sent on the current connection */
+    unsigned char *out;
+    size_t out_len, out_off, out_cap;
+    unsigned char *in;
+    size_t in_len, in_cap;
+};
+
+struct counters {
+    uint64_t sent, answered, ok, busy, failed, timeout, other_error;
+    uint64_t mismatched, duplicated, malformed, lost, unanswered, unsent;
+    uint64_t connect_failed, connections, unexpected;
+};
+
+static struct options opt;
+static struct counters cnt;
+static struct conn *conns;
+static int epfd;
+static uint64_t next_gid;
+static bool stop_sending;
+static unsigned char *answered; /* bitmap by gid */
+static uint64_t answered_cap;   /* bits */
+
+/*
+ * Latencies in microseconds, in a log-linear histogram so memory stays fixed
+ * however long a soak runs: exact below 32 us, then 32 buckets per power of
+ * two (within 3%). The maximum is kept exactly.
+ */
+#define HIST_SUB     32
+#define HIST_BUCKETS (HIST_SUB + 59 * HIST_SUB)
+struct histogram {
+    uint64_t count[HIST_BUCKETS];
+    uint64_t n, max;
+};
+static struct histogram ok_lat, err_lat;
+static uint64_t rng_state;
+static struct sockaddr_storage peer;
+static socklen_t peer_len;
+static int peer_family;
+static unsigned idle_conns;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rng_next(void)
+{
+    /* xorshift64*: fast, good enough for payload bytes. */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ULL;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+
+    if (q == NULL) {
+        fprintf(stderr, "workclient: out of memory\n");
+        exit(1);
+    }
+    return q;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: workclient -s ADDR [options]\n"
+            "  -s, --socket ADDR      Unix socket path, or tcp:HOST:PORT\n"
+            "  -f, --framing F        length (default) or line\n"
+            "  -r, --raw              plain length frames both ways, no status byte\n"
+            "                         (handoff, shared, or a worker's own socket)\n"
+            "  -c, --conns C          connections (default 1)\n"
+            "  -p, --pipeline P       requests in flight per connection (default 1)\n"
+            "  -n, --requests N       requests in all (default 1000; a cap with --duration)\n"
+            "  -t, --duration SECS    keep sending for this long, then drain\n"
+            "  -z, --size BYTES       body size; at least the self-describing header (default 32)\n"
+            "  -k, --per-conn K       close and reopen a connection after K requests (1 =\n"
+            "                         one connection per request; default 0 = never)\n"
+            "  -d, --deadline SECS    give up after this long (default 30)\n"
+            "  -e, --expect E         echo (default), upper, prefix:STR, or any\n"
+            "  -a, --accept LIST      acceptable outcomes: busy,failed,timeout,lost,connect\n"
+            "  -S, --seed N           payload randomness (default: from the clock)\n"
+            "  -v, --verbose          describe every problem on stderr\n"
+            "Prints one JSON line; exit 0 when nothing unacceptable happened, 1 otherwise.\n");
+}
+
+static double parse_secs(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+
+    if (end == s || *end != '\0' || v < 0) {
+        fprintf(stderr, "workclient: bad number of seconds '%s'\n", s);
+        exit(2);
+    }
+    return v;
+}
+
+static uint64_t parse_count(const char *s)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0) {
+        fprintf(stderr, "workclient: bad number '%s'\n", s);
+        exit(2);
+    }
+    return (uint64_t)v;
+}
+
+static void parse_accept(char *list)
+{
+    char *save = NULL;
+
+    for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "busy") == 0)
+            opt.accept_busy = true;
+        else if (strcmp(t, "failed") == 0)
+            opt.accept_failed = true;
+        else if (strcmp(t, "timeout") == 0)
+            opt.accept_timeout = true;
+        else if (strcmp(t, "lost") == 0)
+            opt.accept_lost = true;
+        else if (strcmp(t, "connect") == 0)
+            opt.accept_connect = true;
+        else if (strcmp(t, "none") != 0) {
+            fprintf(stderr, "workclient: unknown outcome '%s' in --accept\n", t);
+            exit(2);
+        }
+    }
+}
+
+static void parse_options(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"socket", required_argument, NULL, 's'},
+                                             {"framing", required_argument, NULL, 'f'},
+                                             {"raw", no_argument, NULL, 'r'},
+                                             {"conns", required_argument, NULL, 'c'},
+                                             {"pipeline", required_argument, NULL, 'p'},
+                                             {"requests", required_argument, NULL, 'n'},
+                                             {"duration", required_argument, NULL, 't'},
+                                             {"size", required_argument, NULL, 'z'},
+                                             {"per-conn", required_argument, NULL, 'k'},
+                                             {"deadline", required_argument, NULL, 'd'},
+                                             {"expect", required_argument, NULL, 'e'},
+                                             {"accept", required_argument, NULL, 'a'},
+                                             {"seed", required_argument, NULL, 'S'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int ch;
+
+    opt.conns = 1;
+    opt.pipeline = 1;
+    opt.requests = 1000;
+    opt.size = 32;
+    opt.deadline_s = 30;
+    opt.seed = (unsigned)now_ns() ^ (unsigned)getpid();
+    while ((ch = getopt_long(argc, argv, "s:f:rc:p:n:t:z:k:d:e:a:S:vh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            opt.addr = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "length") == 0)
+                opt.framing = 0;
+            else if (strcmp(optarg, "line") == 0)
+                opt.framing = 1;
+            else {
+                fprintf(stderr, "workclient: framing is length or line\n");
+                exit(2);
+            }
+            break;
+        case 'r':
+            opt.raw = true;
+            break;
+        case 'c':
+            opt.conns = (unsigned)parse_count(optarg);
+            break;
+        case 'p':
+            opt.pipeline = (unsigned)parse_count(optarg);
+            break;
+        case 'n':
+            opt.requests = parse_count(optarg);
+            opt.requests_set = true;
+            break;
+        case 't':
+            opt.duration_s = parse_secs(optarg);
+            break;
+        case 'z':
+            opt.size = (size_t)parse_count(optarg);
+            break;
+        case 'k':
+            opt.per_conn = parse_count(optarg);
+            break;
+        case 'd':
+            opt.deadline_s = parse_secs(optarg);
+            break;
+        case 'e':
+            if (strcmp(optarg, "echo") == 0)
+                opt.expect = EXPECT_ECHO;
+            else if (strcmp(optarg, "upper") == 0)
+                opt.expect = EXPECT_UPPER;
+            else if (strcmp(optarg, "any") == 0)
+                opt.expect = EXPECT_ANY;
+            else if (strncmp(optarg, "prefix:", 7) == 0) {
+                opt.expect = EXPECT_PREFIX;
+                opt.prefix = optarg + 7;
+                opt.prefix_len = strlen(opt.prefix);
+            } else {
+                fprintf(stderr, "workclient: --expect is echo, upper, prefix:STR or any\n");
+                exit(2);
+            }
+            break;
+        case 'a':
+            parse_accept(optarg);
+            break;
+        case 'S':
+            opt.seed = (unsigned)parse_count(optarg);
+            break;
+        case 'v':
+            opt.verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
+        }
+    }
+    if (optind != argc || opt.addr == NULL || opt.conns == 0 || opt.pipeline == 0 ||
+        (opt.raw && opt.framing != 0)) {
+        usage(stderr);
+        exit(2);
+    }
+    if (opt.duration_s > 0 && !opt.requests_set)
+        opt.requests = UINT64_MAX / 2; /* --duration without -n: no cap worth naming */
+}
+
+/* Resolve ADDR once: a Unix path, or tcp:HOST:PORT. */
+static void resolve_peer(void)
+{
+    memset(&peer, 0, sizeof(peer));
+    if (strncmp(opt.addr, "tcp:", 4) == 0) {
+        char host[256];
+        const char *hp = opt.addr + 4, *port;
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+        int rc;
+
+        if (hp[0] == '[') {
+            const char *close = strchr(hp, ']');
+            if (close == NULL || close[1] != ':')
+                goto bad;
+            snprintf(host, sizeof(host), "%.*s", (int)(close - hp - 1), hp + 1);
+            port = close + 2;
+        } else {
+            const char *colon = strrchr(hp, ':');
+            if (colon == NULL)
+                goto bad;
+            snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
+            port = colon + 1;
+        }
+        if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+            fprintf(stderr, "workclient: %s: %s\n", opt.addr, gai_strerror(rc));
+            exit(2);
+        }
+        memcpy(&peer, ai->ai_addr, ai->ai_addrlen);
+        peer_len = ai->ai_addrlen;
+        peer_family = ai->ai_family;
+        freeaddrinfo(ai);
+        return;
+    }
+    struct sockaddr_un *sun = (struct sockaddr_un *)&peer;
+    if (strlen(opt.addr) >= sizeof(sun->sun_path))
+        goto bad;
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, opt.addr, strlen(opt.addr) + 1);
+    peer_len = sizeof(*sun);
+    peer_family = AF_UNIX;
+    return;
+bad:
+    fprintf(stderr, "workclient: bad address '%s'\n", opt.addr);
+    exit(2);
+}
+
+static void complain(const struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void complain(const struct conn *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!opt.verbose)
+        return;
+    fprintf(stderr, "workclient: conn %u: ", c->index);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void epoll_set(struct conn *c, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+
+    if (events == c->events)
+        return;
+    if (epoll_ctl(epfd, c->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+        perror("workclient: epoll_ctl");
+        exit(1);
+    }
+    c->events = events;
+}
+
+/* Work is left for a connection to take. */
+static bool work_left(void)
+{
+    return !stop_sending && next_gid < opt.requests;
+}
+
+static void conn_open(struct conn *c, uint64_t now)
+{
+    int fd = socket(peer_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        perror("workclient: socket");
+        exit(1);
+    }
+    if (peer_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    c->fd = fd;
+    c->events = 0;
+    c->seq = 0;
+    c->in_len = 0;
+    c->out_len = c->out_off = 0;
+    idle_conns--;
+    if (connect(fd, (struct sockaddr *)&peer, peer_len) == 0) {
+        cnt.connections++;
+        c->state = CONN_OPEN;
+        epoll_set(c, EPOLLIN);
+        return;
+    }
+    if (errno == EINPROGRESS) {
+        c->state = CONN_CONNECTING;
+        epoll_set(c, EPOLLOUT);
+        return;
+    }
+    /* Refused, or a full backlog (EAGAIN on a Unix socket): try again shortly. */
+    complain(c, "connect: %s", strerror(errno));
+    cnt.connect_failed++;
+    close(fd);
+    c->fd = -1;
+    c->state = CONN_IDLE;
+    c->retry_at_ns = now + RECONNECT_DELAY_NS;
+    idle_conns++;
+}
+
+static void conn_close(struct conn *c, uint64_t retry_at)
+{
+    if (c->count > 0) {
+        cnt.lost += c->count;
+        complain(c, "closed with %zu request%s outstanding", c->count, c->count == 1 ? "" : "s");
+    }
+    while (c->count > 0) {
+        free(c->ring[c->head].body);
+        c->head = (c->head + 1) % opt.pipeline;
+        c->count--;
+    }
+    c->head = 0;
+    if (c->fd >= 0)
+        close(c->fd); /* also removes it from epoll */
+    c->fd = -1;
+    c->events = 0;
+    c->state = CONN_IDLE;
+    c->retry_at_ns = retry_at;
+    idle_conns++;
+}
+
+static void out_reserve(struct conn *c, size_t more)
+{
+    if (c->out_off > 0 && c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if (c->out_len + more <= c->out_cap)
+        return;
+    if (c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    while (c->out_len + more > c->out_cap)
+        c->out_cap = c->out_cap ? c->out_cap * 2 : 65536;
+    c->out = xrealloc(c->out, c->out_cap);
+}
+
+/* Make the next request and queue it on c. */
+static void conn_add_request(struct conn *c, uint64_t now)
+{
+    char head[96];
+    int hl = snprintf(head, sizeof(head), "%" PRIu64 ".%u.%" PRIu64 ".%08x.", next_gid, c->index,
+                      c->seq, (unsigned)rng_next());
+    size_t len = opt.size > (size_t)hl ? opt.size : (size_t)hl;
+    struct outreq *q = &c->ring[(c->head + c->count) % opt.pipeline];
+    unsigned char *b = xrealloc(NULL, len);
+
+    memcpy(b, head, (size_t)hl);
+    for (size_t i = (size_t)hl; i < len; i += 8) {
+        uint64_t r = rng_next();
+        for (size_t k = i; k < len && k < i + 8; k++, r >>= 8)
+            b[k] = (unsigned char)('a' + (r & 0xff) % 26);
+    }
+    q->gid = next_gid++;
+    q->sent_ns = now;
+    q->body = b;
+    q->len = len;
+    c->count++;
+    c->seq++;
+    cnt.sent++;
+
+    out_reserve(c, len + FRAME_LENGTH_HEADER + 1);
+    if (opt.framing == 0) {
+        frame_length_encode(c->out + c->out_len, (uint32_t)len);
+        c->out_len += FRAME_LENGTH_HEADER;
+        memcpy(c->out + c->out_len, b, len);
+        c->out_len += len;
+    } else {
+        memcpy(c->out + c->out_len, b, len);
+        c->out_len += len;
+        c->out[c->out_len++] = '\n';
+    }
+}
+
+/* Write what is buffered. Returns -1 when the connection broke (and was closed). */
+static int conn_flush(struct conn *c, uint64_t now)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            complain(c, "send: %s", strerror(errno));
+            conn_close(c, now);
+            return -1;
+        }
+        c->out_off += (size_t)n;
+    }
+    epoll_set(c, EPOLLIN | (c->out_off < c->out_len ? EPOLLOUT : 0));
+    return 0;
+}
+
+/* Top the connection up to P requests in flight, then write. */
+static int conn_fill(struct conn *c, uint64_t now)
+{
+    while (c->count < opt.pipeline && work_left() && (opt.per_conn == 0 || c->seq < opt.per_conn))
+        conn_add_request(c, now);
+    if (c->count == 0 && (!work_left() || (opt.per_conn > 0 && c->seq >= opt.per_conn))) {
+        /* Nothing outstanding and nothing more for this connection. */
+        conn_close(c, now);
+        return -1;
+    }
+    return conn_flush(c, now);
+}
+
+static bool bit_test_set(uint64_t gid)
+{
+    bool was;
+
+    if (gid >= answered_cap) {
+        uint64_t cap = answered_cap ? answered_cap : 1 << 16;
+        while (cap <= gid)
+            cap *= 2;
+        answered = xrealloc(answered, cap / 8);
+        memset(answered + answered_cap / 8, 0, (cap - answered_cap) / 8);
+        answered_cap = cap;
+    }
+    was = answered[gid / 8] & (1u << (gid % 8));
+    answered[gid / 8] |= (unsigned char)(1u << (gid % 8));
+    return was;
+}
+
+static bool bit_test(uint64_t gid)
+{
+    return gid < answered_cap && (answered[gid / 8] & (1u << (gid % 8)));
+}
+
+static size_t hist_index(uint64_t v)
+{
+    int e;
+
+    if (v < HIST_SUB)
+        return (size_t)v;
+    e = 63 - __builtin_clzll(v); /* >= 5 */
+    return HIST_SUB + (size_t)(e - 5) * HIST_SUB + (size_t)((v >> (e - 5)) & (HIST_SUB - 1));
+}
+
+/* The middle of bucket i, in microseconds. */
+static uint64_t hist_value(size_t i)
+{
+    size_t e, sub;
+    uint64_t low;
+
+    if (i < HIST_SUB)
+        return i;
+    e = (i - HIST_SUB) / HIST_SUB + 5;
+    sub = (i - HIST_SUB) % HIST_SUB;
+    low = (uint64_t)(HIST_SUB + sub) << (e - 5);
+    return low + ((1ULL << (e - 5)) >> 1);
+}
+
+static void hist_add(struct histogram *h, uint64_t ns)
+{
+    uint64_t us = ns / 1000;
+
+    h->count[hist_index(us)]++;
+    h->n++;
+    if (us > h->max)
+        h->max = us;
+}
+
+/* The p-quantile (0 < p <= 1), never above the exact maximum. */
+static uint64_t hist_quantile(const struct histogram *h, double p)
+{
+    uint64_t rank, seen = 0;
+
+    if (h->n == 0)
+        return 0;
+    rank = (uint64_t)(p * (double)h->n + 0.999999);
+    if (rank == 0)
+        rank = 1;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->count[i];
+        if (seen >= rank) {
+            uint64_t v = hist_value(i);
+            return v < h->max ? v : h->max;
+        }
+    }
+    return h->max;
+}
+
+/* Does the payload answer this request, as --expect says? */
+static bool reply_matches(const struct outreq *q, const unsigned char *p, size_t len)
+{
+    switch (opt.expect) {
+    case EXPECT_ANY:
+        return true;
+    case EXPECT_ECHO:
+        return len == q->len && memcmp(p, q->body, len) == 0;
+    case EXPECT_UPPER:
+        if (len != q->len)
+            return false;
+        for (size_t i = 0; i < len; i++)
+            if (p[i] != (unsigned char)toupper(q->body[i]))
+                return false;
+        return true;
+    case EXPECT_PREFIX:
+        return len == q->len + opt.prefix_len && memcmp(p, opt.prefix, opt.prefix_len) == 0 &&
+               memcmp(p + opt.prefix_len, q->body, q->len) == 0;
+    }
+    return false;
+}
+
+/* The request a reply names (its GID), or UINT64_MAX when it names none. */
+static uint64_t reply_gid(const unsigned char *p, size_t len)
+{
+    uint64_t gid = 0;
+    size_t i = 0;
+
+    if (opt.expect == EXPECT_PREFIX) {
+        if (len < opt.prefix_len || memcmp(p, opt.prefix, opt.prefix_len) != 0)
+            return UINT64_MAX;
+        i = opt.prefix_len;
+    }
+    if (i >= len || !isdigit(p[i]))
+        return UINT64_MAX;
+    for (; i < len && isdigit(p[i]); i++)
+        gid = gid * 10 + (uint64_t)(p[i] - '0');
+    return i < len && p[i] == '.' ? gid : UINT64_MAX;
+}
+
+static void pop_head(struct conn *c)
+{
+    free(c->ring[c->head].body);
+    c->head = (c->head + 1) % opt.pipeline;
+    c->count--;
+}
+
+/* One reply on c: status '+' (or raw) with payload, or '-' with an error text. */
+static void handle_reply(struct conn *c, char status, const unsigned char *p, size_t len,
+                         uint64_t now)
+{
+    struct outreq *q = c->count > 0 ? &c->ring[c->head] : NULL;
+
+    if (status == FRAME_STATUS_ERROR) {
+        if (q == NULL) {
+            cnt.unexpected++;
+            complain(c, "error reply with no request outstanding: %.*s", (int)len, p);
+            return;
+        }
+        if (len >= 5 && memcmp(p, "BUSY ", 5) == 0)
+            cnt.busy++;
+        else if (len >= 7 && memcmp(p, "FAILED ", 7) == 0)
+            cnt.failed++;
+        else if (len >= 8 && memcmp(p, "TIMEOUT ", 8) == 0)
+            cnt.timeout++;
+        else {
+            cnt.other_error++;
+            complain(c, "unknown error reply: %.*s", (int)len, p);
+        }
+        if (opt.verbose && !(len >= 5 && memcmp(p, "BUSY ", 5) == 0))
+            complain(c, "request %" PRIu64 ": -%.*s", q->gid, (int)len, p);
+        hist_add(&err_lat, now - q->sent_ns);
+        bit_test_set(q->gid);
+        cnt.answered++;
+        pop_head(c);
+        return;
+    }
+    if (q != NULL && reply_matches(q, p, len)) {
+        if (bit_test_set(q->gid)) {
+            cnt.duplicated++; /* cannot happen: each request is sent once */
+            complain(c, "request %" PRIu64 " answered twice", q->gid);
+        }
+        cnt.ok++;
+        cnt.answered++;
+        hist_add(&ok_lat, now - q->sent_ns);
+        pop_head(c);
+        return;
+    }
+    uint64_t gid = reply_gid(p, len);
+    if (gid != UINT64_MAX && bit_test(gid)) {
+        /* A second answer to a request already answered: the head stays. */
+        cnt.duplicated++;
+        complain(c, "duplicate reply for request %" PRIu64 " (%zu bytes)", gid, len);
+        return;
+    }
+    if (q == NULL) {
+        cnt.unexpected++;
+        complain(c, "reply with no request outstanding (%zu bytes: %.*s)", len,
+                 (int)(len < 60 ? len : 60), p);
+        return;
+    }
+    cnt.mismatched++;
+    complain(c, "request %" PRIu64 " (%zu bytes: %.*s) got %zu bytes: %.*s", q->gid, q->len,
+             (int)(q->len < 60 ? q->len : 60), q->body, len, (int)(len < 60 ? len : 60), p);
+    bit_test_set(q->gid);
+    cnt.answered++;
+    pop_head(c);
+}
+
+/* Decode every complete reply in c->in. Returns -1 when c was closed. */
+static int conn_parse(struct conn *c, uint64_t now)
+{
+    size_t off = 0;
+
+    for (;;) {
+        const unsigned char *buf = c->in + off;
+        size_t avail = c->in_len - off;
+        enum frame_result fr;
+
+        if (opt.raw) {
+            struct frame f;
+            fr = frame_length_decode(buf, avail, MAX_REPLY, &f);
+            if (fr == FRAME_OK) {
+                handle_reply(c, FRAME_STATUS_OK, buf + f.body_off, f.body_len, now);
+                off += f.frame_len;
+                continue;
+            }
+        } else {
+            struct frame_reply r;
+            size_t used;
+            fr = frame_reply_decode(opt.framing, buf, avail, MAX_REPLY, &r, &used);
+            if (fr == FRAME_OK) {
+                handle_reply(c, r.status, r.payload, r.payload_len, now);
+                off += used;
+                continue;
+            }
+        }
+        if (fr == FRAME_INCOMPLETE)
+            break;
+        cnt.malformed++;
+        complain(c, "malformed reply frame (%s)", fr == FRAME_TOO_BIG ? "too big" : "bad status");
+        conn_close(c, now);
+        return -1;
+    }
+    memmove(c->in, c->in + off, c->in_len - off);
+    c->in_len -= off;
+    return 0;
+}
+
+/* Read what arrived. Returns -1 when c was closed. */
+static int conn_read(struct conn *c, uint64_t now)
+{
+    for (;;) {
+        if (c->in_cap - c->in_len < READ_CHUNK) {
+            c->in_cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
+            c->in = xrealloc(c->in, c->in_cap);
+        }
+        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            if (conn_parse(c, now) != 0)
+                return -1;
+            if (n < 0)
+                complain(c, "recv: %s", strerror(errno));
+            else if (c->count > 0)
+                complain(c, "peer closed the connection");
+            conn_close(c, now);
+            return -1;
+        }
+        c->in_len += (size_t)n;
+        if ((size_t)n < READ_CHUNK)
+            break; /* most likely drained; epoll says if not */
+    }
+    return conn_parse(c, now);
+}
+
+static void on_event(struct conn *c, uint32_t events, uint64_t now)
+{
+    if (c->state == CONN_CONNECTING) {
+        int err = 0;
+        socklen_t el = sizeof(err);
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err != 0) {
+            complain(c, "connect: %s", strerror(err));
+            cnt.connect_failed++;
+            conn_close(c, now + RECONNECT_DELAY_NS);
+            return;
+        }
+        cnt.connections++;
+        c->state = CONN_OPEN;
+        conn_fill(c, now);
+        return;
+    }
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_read(c, now) != 0)
+        return;
+    if ((events & EPOLLOUT) && conn_flush(c, now) != 0)
+        return;
+    conn_fill(c, now);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t start, deadline, send_until, now;
+    struct epoll_event events[256];
+    bool good;
+
+    signal(SIGPIPE, SIG_IGN);
+    parse_options(argc, argv);
+    resolve_peer();
+    rng_state = ((uint64_t)opt.seed << 32 | opt.seed) ^ 0x9e3779b97f4a7c15ULL;
+    if (rng_state == 0)
+        rng_state = 1;
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) {
+        perror("workclient: epoll_create1");
+        return 1;
+    }
+    conns = xrealloc(NULL, opt.conns * sizeof(*conns));
+    memset(conns, 0, opt.conns * sizeof(*conns));
+    for (unsigned i = 0; i < opt.conns; i++) {
+        conns[i].index = i;
+        conns[i].fd = -1;
+        conns[i].ring = xrealloc(NULL, opt.pipeline * sizeof(struct outreq));
+    }
+    idle_conns = opt.conns;
+    start = now = now_ns();
+    deadline = start + (uint64_t)(opt.deadline_s * 1e9);
+    send_until = opt.duration_s > 0 ? start + (uint64_t)(opt.duration_s * 1e9) : UINT64_MAX;
+
+    for (;;) {
+        uint64_t next_retry = UINT64_MAX;
+        bool busy = false;
+        int timeout_ms, n;
+
+        now = now_ns();
+        if (!stop_sending && now >= send_until)
+            stop_sending = true;
+        if (now >= deadline)
+            break;
+        if (idle_conns > 0) {
+            for (unsigned i = 0; i < opt.conns; i++) {
+                struct conn *c = &conns[i];
+                if (c->state != CONN_IDLE || !work_left())
+                    continue;
+                if (c->retry_at_ns > now) {
+                    if (c->retry_at_ns < next_retry)
+                        next_retry = c->retry_at_ns;
+                    continue;
+                }
+                conn_open(c, now);
+                if (c->state == CONN_OPEN)
+                    conn_fill(c, now);
+            }
+        }
+        /* When sending stops, connections with nothing outstanding are done. */
+        for (unsigned i = 0; i < opt.conns; i++) {
+            struct conn *c = &conns[i];
+            if (c->state == CONN_OPEN && c->count == 0 && !work_left())
+                conn_close(c, now);
+            if (c->state != CONN_IDLE)
+                busy = true;
+        }
+        if (!busy && !work_left())
+            break;
+        now = now_ns();
+        uint64_t wake = deadline;
+        if (next_retry < wake)
+            wake = next_retry;
+        if (send_until < wake && !stop_sending)
+            wake = send_until;
+        timeout_ms = wake <= now ? 0 : (int)((wake - now + 999999) / 1000000);
+        if (timeout_ms > 100)
+            timeout_ms = 100;
+        n = epoll_wait(epfd, events, (int)(sizeof(events) / sizeof(events[0])), timeout_ms);
+        if (n < 0 && errno != EINTR) {
+            perror("workclient: epoll_wait");
+            return 1;
+        }
+        now = now_ns();
+        for (int i = 0; i < n; i++)
+            on_event(events[i].data.ptr, events[i].events, now);
+    }
+
+    now = now_ns();
+    for (unsigned i = 0; i < opt.conns; i++) {
+        cnt.unanswered += conns[i].count;
+        if (conns[i].count > 0)
+            complain(&conns[i], "%zu request%s unanswered at the deadline", conns[i].count,
+                     conns[i].count == 1 ? "" : "s");
+        while (conns[i].count > 0)
+            pop_head(&conns[i]);
+        if (conns[i].fd >= 0)
+            close(conns[i].fd);
+    }
+    if (opt.duration_s <= 0 && next_gid < opt.requests)
+        cnt.unsent = opt.requests - next_gid;
+
+    double elapsed = (double)(now - start) / 1e9;
+    good = cnt.mismatched == 0 && cnt.duplicated == 0 && cnt.malformed == 0 &&
+           cnt.unexpected == 0 && cnt.other_error == 0 && cnt.unanswered == 0 && cnt.unsent == 0 &&
+           (opt.accept_busy || cnt.busy == 0) && (opt.accept_failed || cnt.failed == 0) &&
+           (opt.accept_timeout || cnt.timeout == 0) && (opt.accept_lost || cnt.lost == 0) &&
+           (opt.accept_connect || cnt.connect_failed == 0);
+    printf("{\"result\":\"%s\",\"sent\":%" PRIu64 ",\"answered\":%" PRIu64 ",\"ok\":%" PRIu64
+           ",\"busy\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"timeout\":%" PRIu64
+           ",\"other_error\":%" PRIu64 ",\"mismatched\":%" PRIu64 ",\"duplicated\":%" PRIu64
+           ",\"unexpected\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"lost\":%" PRIu64
+           ",\"unanswered\":%" PRIu64 ",\"unsent\":%" PRIu64 ",\"connect_failed\":%" PRIu64
+           ",\"connections\":%" PRIu64 ",\"elapsed_s\":%.3f,\"rps\":%.0f"
+           ",\"ok_p50_us\":%" PRIu64 ",\"ok_p99_us\":%" PRIu64 ",\"ok_p999_us\":%" PRIu64
+           ",\"ok_max_us\":%" PRIu64 ",\"err_p50_us\":%" PRIu64 ",\"err_max_us\":%" PRIu64 "}\n",
+           good ? "pass" : "fail", cnt.sent, cnt.answered, cnt.ok, cnt.busy, cnt.failed,
+           cnt.timeout, cnt.other_error, cnt.mismatched, cnt.duplicated, cnt.unexpected,
+           cnt.malformed, cnt.lost, cnt.unanswered, cnt.unsent, cnt.connect_failed, cnt.connections,
+           elapsed, elapsed > 0 ? (double)cnt.ok / elapsed : 0.0, hist_quantile(&ok_lat, 0.5),
+           hist_quantile(&ok_lat, 0.99), hist_quantile(&ok_lat, 0.999), ok_lat.max,
+           hist_quantile(&err_lat, 0.5), err_lat.max);
+    fflush(stdout);
+    for (unsigned i = 0; i < opt.conns; i++) {
+        free(conns[i].ring);
+        free(conns[i].in);
+        free(conns[i].out);
+    }
+    free(conns);
+    free(answered);
+    close(epfd);
+    return good ? 0 : 1;
+}

@@ -1,0 +1,113 @@
+#!/bin/bash
+# mode = handoff with echo-worker: droverd accepts and passes each connection to
+# a worker (SCM_RIGHTS); the worker serves it and reports it finished.
+#  - connection-per-request load while workers are SIGKILLed: no connection is
+#    refused (they wait in the backlog while no worker is free), every reply
+#    that arrives is the right one; only connections held by a killed worker
+#    may be cut (at most worker_inflight per kill);
+#  - finished connections move status (requests up, inflight back to 0);
+#  - worker_inflight bounds the connections a worker holds: with every worker
+#    full, one more client waits (connected, unanswered) until a connection ends.
+. "$(dirname "$0")/lib.sh"
+
+write_config <<EOF2
+[pool:ho]
+command = $ECHO_WORKER
+workers = 3
+listen = $T/ho.sock
+mode = handoff
+worker_inflight = 2
+restart_delay = 0
+restart_delay_max = 50ms
+crash_limit = none
+EOF2
+start_daemon
+wait_for 10 "ho running" route_all_running ho 3
+
+# --- clean connection-per-request load; status moves ---
+route_wc "$T/wc_clean" -s "$T/ho.sock" --raw -k 1 -c 8 -n 3000 -z 64 -d 20
+assert_eq "$(route_wc_get "$T/wc_clean" connections)" 3000 "connections opened (one per request)"
+wait_for 5 "finished connections reported" route_stat_is ho requests 3000
+wait_for 5 "nothing held" route_stat_is ho inflight 0
+assert_eq "$(route_sum ho requests)" 3000 "per-worker requests (finished connections)"
+for i in 0 1 2; do
+    [ "$(route_slot ho $i requests)" -gt 0 ] || fail "slot $i got no connection"
+done
+
+# --- the same load while workers are killed ---
+route_wc_start "$T/wc_kill" -s "$T/ho.sock" --raw -k 1 -c 16 -z 64 -t 5 -d 25 -a lost
+kills=$(route_kill_loop ho 4 0.005)
+route_wc_wait "$T/wc_kill"
+log "$kills kills: $(cat "$T/wc_kill")"
+[ "$kills" -ge 100 ] || fail "only $kills kills were sent"
+for k in connect_failed mismatched duplicated unexpected malformed unanswered; do
+    assert_eq "$(route_wc_get "$T/wc_kill" "$k")" 0 "workclient $k under kills"
+done
+lost=$(route_wc_get "$T/wc_kill" lost)
+ok=$(route_wc_get "$T/wc_kill" ok)
+[ "$lost" -le $((kills * 2)) ] || fail "$lost connections cut by $kills kills (worker_inflight = 2)"
+[ "$ok" -ge 2000 ] || fail "only $ok connections served in 5 s under kills"
+wait_for 10 "all running again" route_all_running ho 3
+wait_for 5 "nothing held after the kills" route_stat_is ho inflight 0
+dv status >/dev/null || fail "droverd stopped answering"
+route_wc "$T/wc_after" -s "$T/ho.sock" --raw -k 1 -c 8 -n 2000 -z 64 -d 20
+
+# --- worker_inflight = 2 bounds each of the 3 workers ---
+route_py "$DROVER" "$SOCK" "$T/ho.sock" >"$T/bound.out" 2>&1 <<'PY' || fail "inflight bound: $(cat "$T/bound.out")"
+import json, socket, struct, subprocess, sys, time
+drover, ctl, path = sys.argv[1:4]
+
+def status():
+    s = json.loads(subprocess.check_output([drover, "-s", ctl, "status", "--json"]))
+    return next(p for p in s["pools"] if p["name"] == "ho")
+
+def wait(what, cond, secs=5):
+    end = time.time() + secs
+    while time.time() < end:
+        p = status()
+        if cond(p):
+            return p
+        time.sleep(0.02)
+    print("timed out waiting for %s: %s" % (what, json.dumps(status()))); sys.exit(1)
+
+held = []
+for i in range(6):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    held.append(s)
+p = wait("6 connections held, 2 per worker",
+         lambda p: p["route"]["inflight"] == 6 and all(x["inflight"] == 2 for x in p["slots"]))
+# One more: connect() succeeds (the backlog), but no worker may take it yet.
+extra = socket.socket(socket.AF_UNIX)
+extra.connect(path)
+extra.sendall(struct.pack(">I", 5) + b"extra")
+extra.settimeout(0.5)
+try:
+    b = extra.recv(100)
+    print("a 7th connection was served while every worker held worker_inflight: %r" % b)
+    sys.exit(1)
+except socket.timeout:
+    pass
+p = status()
+if p["route"]["inflight"] != 6 or any(x["inflight"] > 2 for x in p["slots"]):
+    print("more than worker_inflight held: %s" % json.dumps(p["route"])); sys.exit(1)
+# The held connections still work, then one ends: the 7th is served.
+held[0].sendall(struct.pack(">I", 4) + b"held")
+held[0].settimeout(5)
+if held[0].recv(100) != struct.pack(">I", 4) + b"held":
+    print("a held connection did not echo"); sys.exit(1)
+held[0].close()
+extra.settimeout(5)
+try:
+    b = extra.recv(100)
+except socket.timeout:
+    print("the 7th connection was not served after a held one ended"); sys.exit(1)
+if b != struct.pack(">I", 5) + b"extra":
+    print("the 7th connection got %r" % b); sys.exit(1)
+for s in held[1:]:
+    s.close()
+extra.close()
+wait("all connections reported finished", lambda p: p["route"]["inflight"] == 0)
+print("ok")
+PY
+assert_eq "$(tail -n 1 "$T/bound.out")" ok "worker_inflight bound check"

@@ -1,0 +1,94 @@
+#!/bin/bash
+# mode = shared: every worker gets the listening socket as fd 3 with
+# LISTEN_FDS=1, LISTEN_PID=<its own pid> and LISTEN_FDNAMES=<pool> (the systemd
+# socket-activation convention); route-worker --check-env checks and records
+# that for every worker it starts, then execs echo-worker, which accepts on
+# fd 3 itself. Connection-per-request load while workers are SIGKILLed: no
+# connection is refused, no reply is wrong; the socket file keeps its inode.
+# With every worker stopped, clients wait in the backlog and are served after
+# `drover start`.
+. "$(dirname "$0")/lib.sh"
+
+write_config <<EOF2
+[pool:sh]
+command = $ROUTE_WORKER --check-env $T/env.log $ECHO_WORKER
+workers = 3
+listen = $T/sh.sock
+mode = shared
+restart_delay = 0
+restart_delay_max = 50ms
+crash_limit = none
+EOF2
+start_daemon
+wait_for 10 "sh running" route_all_running sh 3
+inode=$(route_inode "$T/sh.sock")
+assert_eq "$(route_stat sh mode)" shared "route mode in status"
+
+# The environment of the first three workers.
+env_records_at_least() { [ -f "$T/env.log" ] && [ "$(wc -l <"$T/env.log")" -ge "$1" ]; }
+wait_for 5 "three env records" env_records_at_least 3
+grep -v " ok $T/sh.sock\$" "$T/env.log" && fail "a worker's environment is wrong (see above)"
+for p in $(route_pids sh); do
+    grep -q "^$p ok " "$T/env.log" || fail "no env record for worker $p: $(cat "$T/env.log")"
+done
+
+route_wc "$T/wc_clean" -s "$T/sh.sock" --raw -k 1 -c 8 -n 3000 -z 64 -d 20
+route_wc "$T/wc_pipe" -s "$T/sh.sock" --raw -c 4 -p 8 -n 3000 -z 64 -d 20
+
+# --- load while workers are killed ---
+route_wc_start "$T/wc_kill" -s "$T/sh.sock" --raw -k 1 -c 16 -z 64 -t 5 -d 25 -a lost
+kills=$(route_kill_loop sh 4 0.005)
+route_wc_wait "$T/wc_kill"
+log "$kills kills: $(cat "$T/wc_kill")"
+[ "$kills" -ge 100 ] || fail "only $kills kills were sent"
+for k in connect_failed mismatched duplicated unexpected malformed unanswered; do
+    assert_eq "$(route_wc_get "$T/wc_kill" "$k")" 0 "workclient $k under kills"
+done
+ok=$(route_wc_get "$T/wc_kill" ok)
+[ "$ok" -ge 2000 ] || fail "only $ok connections served in 5 s under kills"
+wait_for 10 "all running again" route_all_running sh 3
+assert_eq "$(route_inode "$T/sh.sock")" "$inode" "inode of the socket after worker restarts"
+
+# Every worker ever started saw the same, correct environment.
+records=$(wc -l <"$T/env.log")
+[ "$records" -ge $((kills / 2)) ] || fail "only $records workers recorded their environment after $kills kills"
+if grep -v " ok $T/sh.sock\$" "$T/env.log" >"$T/env.bad"; then
+    fail "$(wc -l <"$T/env.bad") of $records workers had a wrong environment: $(head -n 3 "$T/env.bad")"
+fi
+dv status >/dev/null || fail "droverd stopped answering"
+route_wc "$T/wc_after" -s "$T/sh.sock" --raw -k 1 -c 8 -n 2000 -z 64 -d 20
+
+# --- every worker stopped: clients wait in the backlog, served after start ---
+dv stop sh >/dev/null || fail "stop sh failed"
+python3 - "$T/sh.sock" "$T/sh.connected" >"$T/sh.out" 2>&1 <<'PY' &
+import socket, struct, sys
+path, flag = sys.argv[1], sys.argv[2]
+socks = []
+for i in range(4):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)  # refused would raise
+    body = b"waiting-%d" % i
+    s.sendall(struct.pack(">I", len(body)) + body)
+    socks.append((s, body))
+open(flag, "w").write("4\n")
+for s, body in socks:
+    s.settimeout(30)
+    want = struct.pack(">I", len(body)) + body
+    got = b""
+    while len(got) < len(want):
+        b = s.recv(100)
+        if not b:
+            break
+        got += b
+    if got != want:
+        print("%r got %r" % (body, got)); sys.exit(1)
+    s.close()
+print("ok")
+PY
+sh_pid=$!
+track_pid $sh_pid
+wait_for 10 "4 clients connected to the stopped pool" test -s "$T/sh.connected"
+kill -0 $sh_pid || fail "clients finished while every worker was stopped: $(cat "$T/sh.out")"
+dv start sh >/dev/null || fail "start sh failed"
+wait $sh_pid || fail "clients waiting in the backlog: $(cat "$T/sh.out")"
+assert_eq "$(route_inode "$T/sh.sock")" "$inode" "inode of the socket after stop/start"
