@@ -30,6 +30,7 @@
 #include "log.h"
 #include "parse.h"
 #include "proto.h"
+#include "sys.h"
 #include "xmalloc.h"
 
 struct control_client {
@@ -99,17 +100,25 @@ void control_out_bytes(struct control_client *c, const void *data, size_t len)
         client_send(c, PROTO_DATA, data, len);
 }
 
+/* Format and send one message of the given type. */
+static void client_sendv(struct control_client *c, enum proto_type type, const char *fmt,
+                         va_list ap)
+{
+    char *s;
+    int n = xvasprintf(&s, fmt, ap);
+
+    if (n > 0)
+        client_send(c, type, s, (size_t)n);
+    free(s);
+}
+
 void control_out(struct control_client *c, const char *fmt, ...)
 {
     va_list ap;
-    char *s;
-    int n;
 
     va_start(ap, fmt);
-    n = xvasprintf(&s, fmt, ap);
+    client_sendv(c, PROTO_DATA, fmt, ap);
     va_end(ap);
-    control_out_bytes(c, s, (size_t)n);
-    free(s);
 }
 
 void control_out_buffer(struct control_client *c, struct evbuffer *buf)
@@ -124,14 +133,10 @@ void control_out_buffer(struct control_client *c, struct evbuffer *buf)
 void control_err(struct control_client *c, const char *fmt, ...)
 {
     va_list ap;
-    char *s;
-    int n;
 
     va_start(ap, fmt);
-    n = xvasprintf(&s, fmt, ap);
+    client_sendv(c, PROTO_ERROR, fmt, ap);
     va_end(ap);
-    client_send(c, PROTO_ERROR, s, (size_t)n);
-    free(s);
 }
 
 void control_finish(struct control_client *c, int status)
@@ -404,46 +409,6 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
     event_add(resume_event, &tv);
 }
 
-static int mkdir_parent(const char *path)
-{
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    char *slash;
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL || slash == dir)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
-/*
- * Is another droverd answering on this path? A stale socket (nobody
- * listening) is removed; a live one is left alone.
- */
-static bool socket_in_use(const char *path)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live;
-
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return live;
-}
-
 int control_open(const struct daemon_config *dc, char *err, size_t errsz)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -453,10 +418,10 @@ int control_open(const struct daemon_config *dc, char *err, size_t errsz)
     if (strlen(dc->control_socket) >= sizeof(sun.sun_path))
         return parse_error(err, errsz, "control socket path %s is too long", dc->control_socket);
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", dc->control_socket);
-    if (mkdir_parent(dc->control_socket) != 0)
+    if (sys_mkdir_parent_of(dc->control_socket) != 0)
         return parse_error(err, errsz, "cannot create the directory of %s: %s",
                            dc->control_socket, strerror(errno));
-    if (socket_in_use(dc->control_socket))
+    if (sys_unix_socket_live(dc->control_socket, SOCK_STREAM))
         return parse_error(err, errsz, "%s is in use: is another droverd running?",
                            dc->control_socket);
     unlink(dc->control_socket);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "parse.h"
 #include "pool.h"
+#include "sys.h"
 #include "xmalloc.h"
 
 #define NOTIFY_MAX_MESSAGE 4096
@@ -174,7 +175,7 @@ static void workers_read_cb(evutil_socket_t fd, short what, void *arg)
 int notify_workers_open(const char *control_socket, char *err, size_t errsz)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int one = 1, probe;
+    int one = 1;
     mode_t old;
 
     /*
@@ -188,13 +189,8 @@ int notify_workers_open(const char *control_socket, char *err, size_t errsz)
                            "control socket path %s is too long to add the workers' notify "
                            "socket next to it (%zu bytes at most)",
                            control_socket, sizeof(sun.sun_path) - 8);
-    probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-        close(probe);
+    if (sys_unix_socket_live(sun.sun_path, SOCK_DGRAM))
         return parse_error(err, errsz, "%s is in use by another process", sun.sun_path);
-    }
-    if (probe >= 0)
-        close(probe);
     workers_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (workers_fd < 0)
         return parse_error(err, errsz, "notify socket: %s", strerror(errno));

@@ -47,27 +47,6 @@ struct output_pipe {
     size_t partial_len;
 };
 
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    size_t len = strlen(dir);
-
-    if (len >= sizeof(tmp))
-        return -1;
-    memcpy(tmp, dir, len + 1);
-    for (char *p = tmp + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 static void pool_log_open(struct pool_log *log)
 {
     struct stat st;
@@ -75,7 +54,7 @@ static void pool_log_open(struct pool_log *log)
     if (log->fd >= 0)
         close(log->fd);
     log->fd = -1;
-    if (mkdir_p(log->dir) != 0) {
+    if (sys_mkdir_p(log->dir) != 0) {
         if (log->last_errno != errno)
             log_warn("pool %s: log directory %s", log->name, log->dir);
         log->last_errno = errno;
@@ -371,7 +350,7 @@ int output_pipe_write_fd(const struct output_pipe *op)
 void output_pipe_drain(struct output_pipe *op)
 {
     output_pipe_read(op);
-    output_pipe_lines(op, NULL, 0, 1);
+    output_pipe_lines(op, "", 0, 1);
 }
 
 void output_pipe_set_log(struct output_pipe *op, struct pool_log *log)

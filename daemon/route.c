@@ -248,51 +248,22 @@ static void held_remove(struct held_socket *h)
 /* ---------------------------------------------------------------------------------------- */
 /* Listening                                                                                */
 
-static int mkdir_parent(const char *path)
-{
-    char dir[128];
-    char *slash;
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL || slash == dir)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = saved;
-            if (saved == '\0')
-                break;
-        }
-    }
-    return 0;
-}
-
 static int listen_unix(struct route *r, const struct pool_config *pc, char *err, size_t errsz)
 {
     const char *path = pc->listen;
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int fd, probe;
+    int fd;
     mode_t old;
 
     if (strlen(path) >= sizeof(sun.sun_path))
         return parse_error(err, errsz, "listen path %s is too long", path);
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    if (mkdir_parent(path) != 0)
+    if (sys_mkdir_parent_of(path) != 0)
         return parse_error(err, errsz, "cannot create the directory of %s: %s", path,
                            strerror(errno));
     /* Replace a stale socket, but never one a live process listens on. */
-    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-        close(probe);
+    if (sys_unix_socket_live(path, SOCK_STREAM))
         return parse_error(err, errsz, "%s is in use by another process", path);
-    }
-    if (probe >= 0)
-        close(probe);
     unlink(path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -474,6 +445,11 @@ static void request_fail(struct route *r, struct request *q, const char *code, c
  * runs after the callbacks epoll woke us for), which is what lets one
  * wake-up of the worker serve many requests.
  */
+static struct worker_link *link_of(struct choice_node *n)
+{
+    return (struct worker_link *)((char *)n - offsetof(struct worker_link, node));
+}
+
 static void link_mark_dirty(struct worker_link *l)
 {
     if (!l->dirty) {
@@ -491,14 +467,22 @@ static void link_arm_timeout(struct worker_link *l, uint64_t after_us)
     l->timeout_armed = true;
 }
 
-static void dispatch(struct route *r, struct request *q, struct worker_link *l)
+/*
+ * One more request (or connection) for this worker. max_requests counts
+ * deliveries: after N it takes nothing new, and restarts once idle.
+ */
+static void link_count_delivery(struct route *r, struct worker_link *l)
 {
-    /* max_requests counts deliveries: the worker gets N requests, then no more. */
     l->served++;
     if (r->max_requests > 0 && l->served >= r->max_requests && !l->retiring) {
         l->retiring = true;
         choice_unlist(&r->choice, &l->node);
     }
+}
+
+static void dispatch(struct route *r, struct request *q, struct worker_link *l)
+{
+    link_count_delivery(r, l);
     q->state = REQ_INFLIGHT;
     q->attempts++;
     q->timed_out = false;
@@ -523,7 +507,7 @@ static void route_submit(struct route *r, struct request *q)
     struct choice_node *n;
 
     if (TAILQ_EMPTY(&r->queue) && (n = choice_take(&r->choice)) != NULL) {
-        dispatch(r, q, (struct worker_link *)((char *)n - offsetof(struct worker_link, node)));
+        dispatch(r, q, link_of(n));
         return;
     }
     if (r->nqueued >= r->max_queue) {
@@ -547,7 +531,7 @@ static void route_pump(struct route *r)
     while ((q = TAILQ_FIRST(&r->queue)) != NULL && (n = choice_take(&r->choice)) != NULL) {
         TAILQ_REMOVE(&r->queue, q, entry);
         r->nqueued--;
-        dispatch(r, q, (struct worker_link *)((char *)n - offsetof(struct worker_link, node)));
+        dispatch(r, q, link_of(n));
     }
 }
 
@@ -1226,14 +1210,10 @@ static void handoff_connection(struct route *r, int cfd)
         close(cfd); /* cannot happen: accept is armed only with room */
         return;
     }
-    l = (struct worker_link *)((char *)n - offsetof(struct worker_link, node));
+    l = link_of(n);
     l->fdq = xreallocarray(l->fdq, l->nfdq + 1, sizeof(int));
     l->fdq[l->nfdq++] = cfd;
-    l->served++;
-    if (r->max_requests > 0 && l->served >= r->max_requests && !l->retiring) {
-        l->retiring = true;
-        choice_unlist(&r->choice, &l->node);
-    }
+    link_count_delivery(r, l);
     link_send_fds(l);
 }
 

@@ -39,6 +39,16 @@ int sys_proc_usage(pid_t pid, struct proc_usage *out);
 /* Close every fd from `from` upward except `keep` (-1 for none). Async-signal-safe. */
 void sys_close_from(int from, int keep);
 
+/* mkdir -p: create dir and its missing parents (mode 0755). */
+int sys_mkdir_p(const char *dir);
+/* Create the directory a file path is in, with its parents. */
+int sys_mkdir_parent_of(const char *path);
+/*
+ * Does a live process listen on this Unix socket path? (type: SOCK_STREAM or
+ * SOCK_DGRAM.) A stale socket file nobody serves answers false.
+ */
+bool sys_unix_socket_live(const char *path, int type);
+
 /* Make an fd non-blocking and close-on-exec. */
 int sys_set_nonblock_cloexec(int fd);
 

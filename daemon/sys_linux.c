@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "xmalloc.h"
@@ -133,6 +136,61 @@ void sys_close_from(int from, int keep)
     for (int fd = from; fd < max; fd++)
         if (fd != keep)
             close(fd);
+}
+
+int sys_mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(tmp, dir, len + 1);
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = saved;
+        if (saved == '\0')
+            return 0;
+    }
+}
+
+int sys_mkdir_parent_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+
+    if (slash == NULL || slash == path)
+        return 0;
+    if ((size_t)(slash - path) >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return sys_mkdir_p(dir);
+}
+
+bool sys_unix_socket_live(const char *path, int type)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd;
+    bool live;
+
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return false;
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return live;
 }
 
 int sys_set_nonblock_cloexec(int fd)
