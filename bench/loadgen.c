@@ -47,19 +47,19 @@
 
 #include "frame.h"
 
-#define MAX_TARGETS 64
-#define MAX_THREADS 64
-#define REPLY_SLACK 1024 /* room for a drover error text beyond the payload */
-#define SEQ_OFFSET 4     /* body bytes 0..3: client id, 4..11: sequence number */
+#define MAX_TARGETS  64
+#define MAX_THREADS  64
+#define REPLY_SLACK  1024 /* room for a drover error text beyond the payload */
+#define SEQ_OFFSET   4    /* body bytes 0..3: client id, 4..11: sequence number */
 #define HEADER_BYTES 12
 
 /* ------------------------------------------------------------------------------------------ */
 /* Latency histogram: log-linear buckets (HDR style), 1/128 relative precision, in ns.        */
 
 #define HIST_SUB_BITS 7
-#define HIST_SUB (1u << HIST_SUB_BITS)           /* 128 sub-buckets per power of two */
-#define HIST_DIRECT (2 * HIST_SUB)               /* values below 256 ns are exact */
-#define HIST_BUCKETS (HIST_DIRECT + (64 - HIST_SUB_BITS - 2) * HIST_SUB)
+#define HIST_SUB      (1u << HIST_SUB_BITS) /* 128 sub-buckets per power of two */
+#define HIST_DIRECT   (2 * HIST_SUB)        /* values below 256 ns are exact */
+#define HIST_BUCKETS  (HIST_DIRECT + (64 - HIST_SUB_BITS - 2) * HIST_SUB)
 
 struct histogram {
     uint64_t counts[HIST_BUCKETS];
@@ -160,8 +160,8 @@ static struct {
 };
 
 static uint64_t start_ns, measure_start_ns, measure_end_ns, drain_end_ns;
-static atomic_uint_fast64_t issued;   /* -n mode: requests handed out */
-static atomic_bool stop_sending;      /* -n mode: all requests handed out */
+static atomic_uint_fast64_t issued; /* -n mode: requests handed out */
+static atomic_bool stop_sending;    /* -n mode: all requests handed out */
 static pthread_barrier_t ready_barrier;
 
 static uint64_t now_ns(void)
@@ -194,9 +194,9 @@ struct client {
     uint64_t next_seq;   /* the next request to send */
     uint64_t expect_seq; /* the request the next reply answers */
     unsigned outstanding;
-    uint64_t *sent_at;        /* per ring slot (seq % pipeline) */
-    unsigned char *frames;    /* per ring slot: the request frame, kept to check its reply */
-    unsigned char *wbuf;      /* bytes not yet written */
+    uint64_t *sent_at;     /* per ring slot (seq % pipeline) */
+    unsigned char *frames; /* per ring slot: the request frame, kept to check its reply */
+    unsigned char *wbuf;   /* bytes not yet written */
     size_t wlen, woff, wcap;
     unsigned char *rbuf;
     size_t rlen, rcap;
@@ -418,15 +418,14 @@ static void client_start_connect(struct client *cl, uint64_t now)
 }
 
 /* A reply that is not the one expected: a duplicate of an older one, or garbage. */
-static void client_bad_reply(struct client *cl, const unsigned char *body, size_t len,
-                             uint64_t now)
+static void client_bad_reply(struct client *cl, const unsigned char *body, size_t len, uint64_t now)
 {
     struct thread *th = cl->th;
     bool dup = false;
 
     if (len == opt.size && opt.size >= HEADER_BYTES) {
-        unsigned id = (unsigned)body[0] << 24 | (unsigned)body[1] << 16 | (unsigned)body[2] << 8 |
-                      body[3];
+        unsigned id =
+            (unsigned)body[0] << 24 | (unsigned)body[1] << 16 | (unsigned)body[2] << 8 | body[3];
         uint64_t seq = 0;
         for (int k = 0; k < 8; k++)
             seq = seq << 8 | body[SEQ_OFFSET + k];
@@ -454,7 +453,8 @@ static void client_bad_reply(struct client *cl, const unsigned char *body, size_
 static void client_answered(struct client *cl, uint64_t now)
 {
     struct thread *th = cl->th;
-    uint64_t sent = opt.conn_per_request ? cl->connect_started : cl->sent_at[cl->expect_seq % opt.pipeline];
+    uint64_t sent =
+        opt.conn_per_request ? cl->connect_started : cl->sent_at[cl->expect_seq % opt.pipeline];
 
     cl->expect_seq++;
     cl->outstanding--;
@@ -711,23 +711,22 @@ static int connect_blocking(const struct target *t)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: loadgen [options] TARGET...\n"
-            "  TARGET               a Unix socket path (or unix:PATH), or tcp:HOST:PORT;\n"
-            "                       clients are split round-robin across targets\n"
-            "  -P, --proto P        drover (replies carry a status byte) | plain (echo)\n"
-            "  -c, --clients N      concurrent clients (1)\n"
-            "  -t, --threads N      threads multiplexing the clients (min(clients, 2))\n"
-            "  -p, --pipeline N     requests outstanding per connection (1 = closed loop)\n"
-            "  -s, --size BYTES     request payload size (64)\n"
-            "  -d, --duration SEC   measured time (3)\n"
-            "  -w, --warmup SEC     unmeasured time before it (0.5)\n"
-            "  -n, --requests N     send N requests in all instead of a duration\n"
-            "      --drain SEC      how long to wait for outstanding replies at the end (5)\n"
-            "      --conn-per-request  connect, one request, reply, close, repeat\n"
-            "      --hold SEC       connect, then stay idle SEC seconds before sending\n"
-            "  -l, --label TEXT     copied into the JSON line\n"
-            "Prints one human line on stderr and one JSON line on stdout.\n");
+    fprintf(f, "usage: loadgen [options] TARGET...\n"
+               "  TARGET               a Unix socket path (or unix:PATH), or tcp:HOST:PORT;\n"
+               "                       clients are split round-robin across targets\n"
+               "  -P, --proto P        drover (replies carry a status byte) | plain (echo)\n"
+               "  -c, --clients N      concurrent clients (1)\n"
+               "  -t, --threads N      threads multiplexing the clients (min(clients, 2))\n"
+               "  -p, --pipeline N     requests outstanding per connection (1 = closed loop)\n"
+               "  -s, --size BYTES     request payload size (64)\n"
+               "  -d, --duration SEC   measured time (3)\n"
+               "  -w, --warmup SEC     unmeasured time before it (0.5)\n"
+               "  -n, --requests N     send N requests in all instead of a duration\n"
+               "      --drain SEC      how long to wait for outstanding replies at the end (5)\n"
+               "      --conn-per-request  connect, one request, reply, close, repeat\n"
+               "      --hold SEC       connect, then stay idle SEC seconds before sending\n"
+               "  -l, --label TEXT     copied into the JSON line\n"
+               "Prints one human line on stderr and one JSON line on stdout.\n");
 }
 
 static double parse_double(const char *s, const char *what)
@@ -745,14 +744,13 @@ static double parse_double(const char *s, const char *what)
 static void parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"proto", required_argument, NULL, 'P'},    {"clients", required_argument, NULL, 'c'},
-        {"threads", required_argument, NULL, 't'},  {"pipeline", required_argument, NULL, 'p'},
-        {"size", required_argument, NULL, 's'},     {"duration", required_argument, NULL, 'd'},
-        {"warmup", required_argument, NULL, 'w'},   {"requests", required_argument, NULL, 'n'},
-        {"drain", required_argument, NULL, 'D'},    {"conn-per-request", no_argument, NULL, 'C'},
-        {"label", required_argument, NULL, 'l'},    {"help", no_argument, NULL, 'h'},
-        {"hold", required_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0},
+        {"proto", required_argument, NULL, 'P'},   {"clients", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'}, {"pipeline", required_argument, NULL, 'p'},
+        {"size", required_argument, NULL, 's'},    {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'w'},  {"requests", required_argument, NULL, 'n'},
+        {"drain", required_argument, NULL, 'D'},   {"conn-per-request", no_argument, NULL, 'C'},
+        {"label", required_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
+        {"hold", required_argument, NULL, 'H'},    {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -907,7 +905,8 @@ int main(int argc, char **argv)
     pthread_barrier_wait(&ready_barrier);
     start_ns = now_ns();
     measure_start_ns = start_ns + (uint64_t)(opt.warmup_s * 1e9);
-    measure_end_ns = opt.requests > 0 ? UINT64_MAX : measure_start_ns + (uint64_t)(opt.duration_s * 1e9);
+    measure_end_ns =
+        opt.requests > 0 ? UINT64_MAX : measure_start_ns + (uint64_t)(opt.duration_s * 1e9);
     drain_end_ns = opt.requests > 0 ? UINT64_MAX : measure_end_ns + (uint64_t)(opt.drain_s * 1e9);
     pthread_barrier_wait(&ready_barrier);
     for (unsigned t = 0; t < opt.threads; t++) {
@@ -942,19 +941,20 @@ int main(int argc, char **argv)
     double p50 = hist_percentile(all, 50) / 1e3, p90 = hist_percentile(all, 90) / 1e3;
     double p99 = hist_percentile(all, 99) / 1e3, p999 = hist_percentile(all, 99.9) / 1e3;
     double max = (double)all->max / 1e3, mean = all->n ? all->sum / (double)all->n / 1e3 : 0;
-    uint64_t errors = sum.error_replies + sum.mismatch + sum.duplicate + sum.lost + sum.io +
-                      sum.connect_errors;
+    uint64_t errors =
+        sum.error_replies + sum.mismatch + sum.duplicate + sum.lost + sum.io + sum.connect_errors;
     const char *proto = opt.proto == PROTO_DROVER ? "drover" : "plain";
 
     fprintf(stderr,
             "loadgen%s%s: %s%s %u clients x%u %zuB over %u target%s, %u thread%s: "
             "%.0f req/s  p50 %.1fus  p90 %.1fus  p99 %.1fus  max %.1fus  "
-            "errors %" PRIu64 " (error replies %" PRIu64 ", mismatch %" PRIu64 ", duplicate %" PRIu64
-            ", lost %" PRIu64 ", io %" PRIu64 ")\n",
-            opt.label[0] ? " " : "", opt.label, proto, opt.conn_per_request ? " conn-per-request" : "",
-            opt.clients, opt.pipeline, opt.size, opt.ntargets, opt.ntargets == 1 ? "" : "s",
-            opt.threads, opt.threads == 1 ? "" : "s", rps, p50, p90, p99, max, errors,
-            sum.error_replies, sum.mismatch, sum.duplicate, sum.lost, sum.io);
+            "errors %" PRIu64 " (error replies %" PRIu64 ", mismatch %" PRIu64
+            ", duplicate %" PRIu64 ", lost %" PRIu64 ", io %" PRIu64 ")\n",
+            opt.label[0] ? " " : "", opt.label, proto,
+            opt.conn_per_request ? " conn-per-request" : "", opt.clients, opt.pipeline, opt.size,
+            opt.ntargets, opt.ntargets == 1 ? "" : "s", opt.threads, opt.threads == 1 ? "" : "s",
+            rps, p50, p90, p99, max, errors, sum.error_replies, sum.mismatch, sum.duplicate,
+            sum.lost, sum.io);
 
     printf("{\"label\":");
     json_string(opt.label);

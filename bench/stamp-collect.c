@@ -47,7 +47,7 @@
 
 static pid_t droverd_pid;
 static int droverd_status = -1; /* set once it has been reaped */
-static char **worker_argv; /* --self */
+static char **worker_argv;      /* --self */
 
 /* --self: fork and exec one worker for slot. */
 static pid_t spawn_worker(unsigned slot)
@@ -138,20 +138,21 @@ static void forward_signal(int sig)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: stamp-collect --socket PATH --workers N [--kills K] [--min-age-ms MS]\n"
-                    "                     [--gap-ms MS] [--timeout-ms MS] [--hold] [--pidfile FILE]\n"
-                    "                     -- COMMAND [ARG...]\n");
+    fprintf(stderr,
+            "usage: stamp-collect --socket PATH --workers N [--kills K] [--min-age-ms MS]\n"
+            "                     [--gap-ms MS] [--timeout-ms MS] [--hold] [--pidfile FILE]\n"
+            "                     -- COMMAND [ARG...]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"socket", required_argument, NULL, 's'},  {"workers", required_argument, NULL, 'w'},
-        {"kills", required_argument, NULL, 'k'},   {"min-age-ms", required_argument, NULL, 'a'},
-        {"gap-ms", required_argument, NULL, 'g'},  {"timeout-ms", required_argument, NULL, 't'},
-        {"hold", no_argument, NULL, 'H'},          {"pidfile", required_argument, NULL, 'p'},
-        {"self", no_argument, NULL, 'S'},          {NULL, 0, NULL, 0},
+        {"socket", required_argument, NULL, 's'}, {"workers", required_argument, NULL, 'w'},
+        {"kills", required_argument, NULL, 'k'},  {"min-age-ms", required_argument, NULL, 'a'},
+        {"gap-ms", required_argument, NULL, 'g'}, {"timeout-ms", required_argument, NULL, 't'},
+        {"hold", no_argument, NULL, 'H'},         {"pidfile", required_argument, NULL, 'p'},
+        {"self", no_argument, NULL, 'S'},         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *pidfile = NULL;
     unsigned workers = 0, kills = 0;
@@ -317,8 +318,7 @@ int main(int argc, char **argv)
     printf("{\"workers\":%u,\"reported\":%u,\"startup_ms\":%.3f,\"first_worker_ms\":%.3f,"
            "\"droverd_pid\":%d,\"kills\":%u,\"restarts_measured\":%u,\"missed\":%u,\"strays\":%u",
            workers, seen, seen ? (double)(last - t0) / 1e6 : -1.0,
-           seen ? (double)(first - t0) / 1e6 : -1.0, (int)droverd_pid, kills, nlat, missed,
-           strays);
+           seen ? (double)(first - t0) / 1e6 : -1.0, (int)droverd_pid, kills, nlat, missed, strays);
     if (nlat > 0)
         printf(",\"restart_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
                "\"max\":%.1f,\"mean\":%.1f}",

@@ -26,9 +26,9 @@
 #include "verbs.h"
 #include "xmalloc.h"
 
-#define EXIT_OK 0
-#define EXIT_FAILED 1
-#define EXIT_USAGE 2
+#define EXIT_OK          0
+#define EXIT_FAILED      1
+#define EXIT_USAGE       2
 #define EXIT_UNREACHABLE 3
 
 #define CONTROL_SYSTEM_SOCKET "/run/drover/drover.sock"
@@ -111,7 +111,8 @@ static int connect_control(const char *path)
             fprintf(stderr, "drover: this user may not open the control socket (see control_mode "
                             "and control_group)\n");
         else if (errno == ENOENT || errno == ECONNREFUSED)
-            fprintf(stderr, "drover: is droverd running? (choose a socket with -s or DROVER_SOCKET)\n");
+            fprintf(stderr,
+                    "drover: is droverd running? (choose a socket with -s or DROVER_SOCKET)\n");
         exit(EXIT_UNREACHABLE);
     }
     return fd;
@@ -228,7 +229,7 @@ static int run_check(const struct verb_args *va)
     unsigned workers = 0;
     struct pool_config *pc;
     TAILQ_FOREACH(pc, &cfg->pools, entry)
-        workers += pc->nworkers;
+    workers += pc->nworkers;
     printf("%s: ok (%u pool%s, %u worker%s)\n", cfg->path, cfg->npools, cfg->npools == 1 ? "" : "s",
            workers, workers == 1 ? "" : "s");
     config_free(cfg);
@@ -326,7 +327,7 @@ static int run_call(const char *socket_path, const struct verb_args *va)
                 write_all(1, reply.payload, reply.payload_len);
                 /* Lines end with a newline; a terminal gets one after any reply. */
                 if (framing == 1 || (isatty(1) && (reply.payload_len == 0 ||
-                                                    reply.payload[reply.payload_len - 1] != '\n')))
+                                                   reply.payload[reply.payload_len - 1] != '\n')))
                     write_all(1, "\n", 1);
                 status = EXIT_OK;
             } else {

@@ -26,8 +26,8 @@ enum change_kind {
 
 struct change {
     enum change_kind kind;
-    const char *pool;  /* name, for pool changes */
-    char *keys;        /* "command, environment": keys behind this change */
+    const char *pool; /* name, for pool changes */
+    char *keys;       /* "command, environment": keys behind this change */
     unsigned old_workers, new_workers;
 };
 

@@ -29,7 +29,7 @@
 
 #define CONFIG_MAX_FILE (1024 * 1024)
 #define CONFIG_MAX_LINE 4096
-#define POOL_NAME_MAX 64
+#define POOL_NAME_MAX   64
 
 enum section_kind { SEC_NONE, SEC_DAEMON, SEC_POOL, SEC_BAD };
 
@@ -254,8 +254,7 @@ static void loader_open_section(struct loader *ld, const char *name)
                           "unknown section [%s] (did you mean [pool:%s]?)", name,
                           strchr(name, ':') + 1);
     } else if (strcmp(name, "pool") == 0) {
-        config_errors_add(ld->errs, ld->file, ld->line,
-                          "section [pool] needs a name: [pool:NAME]");
+        config_errors_add(ld->errs, ld->file, ld->line, "section [pool] needs a name: [pool:NAME]");
     } else if (strchr(name, ':') != NULL && near_pool_prefix(name)) {
         config_errors_add(ld->errs, ld->file, ld->line,
                           "unknown section [%s] (did you mean [pool:%s]?)", name,
@@ -373,8 +372,11 @@ static int loader_handler(void *user, const char *section, const char *name, con
     struct key_origin *origin;
     void *base;
     char err[PARSE_ERR_MAX];
-    struct key_ctx ctx = {
-        .file = ld->file, .base_dir = ld->base_dir, .env = ld->env, .err = err, .errsz = sizeof(err)};
+    struct key_ctx ctx = {.file = ld->file,
+                          .base_dir = ld->base_dir,
+                          .env = ld->env,
+                          .err = err,
+                          .errsz = sizeof(err)};
 
     (void)section;
     if (ld->line_bad)
@@ -536,8 +538,8 @@ static void loader_includes(struct loader *ld)
         if (rc == GLOB_NOMATCH)
             continue;
         if (rc != 0) {
-            config_errors_add(ld->errs, origin->file, origin->line,
-                              "include: cannot read '%s'", patterns[i]);
+            config_errors_add(ld->errs, origin->file, origin->line, "include: cannot read '%s'",
+                              patterns[i]);
             continue;
         }
         for (size_t j = 0; j < g.gl_pathc; j++) {
@@ -644,8 +646,7 @@ static void validate_credentials(struct loader *ld, struct pool_config *pc)
     if (pc->group != NULL) {
         struct group *gr = getgrnam(pc->group);
         if (gr == NULL) {
-            config_errors_add(ld->errs, go->file, go->line, "group: no such group '%s'",
-                              pc->group);
+            config_errors_add(ld->errs, go->file, go->line, "group: no such group '%s'", pc->group);
             return;
         }
         pc->gid = gr->gr_gid;
@@ -661,8 +662,9 @@ static const struct {
     const char *key;
     unsigned modes; /* bit per enum route_mode */
 } routing_keys[] = {
-    {"socket_mode", 7},    {"socket_group", 7},   {"mode", 7},         {"framing", 1},         {"work_fd", 1},
-    {"max_queue", 1},      {"request_timeout", 1}, {"max_attempts", 1}, {"max_requests", 3},
+    {"socket_mode", 7},     {"socket_group", 7}, {"mode", 7},
+    {"framing", 1},         {"work_fd", 1},      {"max_queue", 1},
+    {"request_timeout", 1}, {"max_attempts", 1}, {"max_requests", 3},
     {"worker_inflight", 3}, {"max_frame", 1},
 };
 
@@ -759,14 +761,16 @@ static void loader_finish(struct loader *ld)
     }
 
     struct pool_config *pc, *other;
-    TAILQ_FOREACH(pc, &cfg->pools, entry) {
+    TAILQ_FOREACH(pc, &cfg->pools, entry)
+    {
         validate_pool(ld, pc);
         if (pc->listen == NULL)
             continue;
         const struct key_origin *o = pool_origin(pc, "listen");
         if (strcmp(pc->listen, dc->control_socket) == 0)
             config_errors_add(ld->errs, o->file, o->line, "listen is the control socket's path");
-        TAILQ_FOREACH(other, &cfg->pools, entry) {
+        TAILQ_FOREACH(other, &cfg->pools, entry)
+        {
             if (other == pc)
                 break;
             if (other->listen != NULL && strcmp(other->listen, pc->listen) == 0)
@@ -819,8 +823,8 @@ struct config *config_load(const char *path, const struct config_env *env,
     return config_load_common(&ld);
 }
 
-struct config *config_load_string(const char *name, const char *text,
-                                  const struct config_env *env, struct config_errors *errs)
+struct config *config_load_string(const char *name, const char *text, const struct config_env *env,
+                                  struct config_errors *errs)
 {
     struct loader ld = {.env = env, .errs = errs};
 
@@ -836,8 +840,8 @@ struct pool_config *config_find_pool(const struct config *cfg, const char *name)
     struct pool_config *pc;
 
     TAILQ_FOREACH(pc, &cfg->pools, entry)
-        if (strcmp(pc->name, name) == 0)
-            return pc;
+    if (strcmp(pc->name, name) == 0)
+        return pc;
     return NULL;
 }
 

@@ -40,7 +40,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 8
-#define POOL_KEY_COUNT 32
+#define POOL_KEY_COUNT   32
 
 struct daemon_config {
     char *control_socket;
@@ -102,7 +102,7 @@ struct pool_config {
     bool has_user;
     uid_t uid;
     gid_t gid;
-    char *home; /* the user's home, for HOME= */
+    char *home;       /* the user's home, for HOME= */
     gid_t socket_gid; /* when socket_group is set */
     struct key_origin origin[POOL_KEY_COUNT];
 };
@@ -147,8 +147,8 @@ void config_env_default(struct config_env *env);
 struct config *config_load(const char *path, const struct config_env *env,
                            struct config_errors *errs);
 /* Same, from a string (name is used for messages and relative paths). */
-struct config *config_load_string(const char *name, const char *text,
-                                  const struct config_env *env, struct config_errors *errs);
+struct config *config_load_string(const char *name, const char *text, const struct config_env *env,
+                                  struct config_errors *errs);
 void config_free(struct config *cfg);
 
 struct pool_config *config_find_pool(const struct config *cfg, const char *name);

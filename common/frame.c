@@ -92,7 +92,8 @@ enum frame_result frame_reply_decode(int framing, const unsigned char *buf, size
 
     if (r != FRAME_OK)
         return r;
-    if (f.body_len == 0 || (buf[f.body_off] != FRAME_STATUS_OK && buf[f.body_off] != FRAME_STATUS_ERROR))
+    if (f.body_len == 0 ||
+        (buf[f.body_off] != FRAME_STATUS_OK && buf[f.body_off] != FRAME_STATUS_ERROR))
         return FRAME_BAD;
     reply->status = (char)buf[f.body_off];
     reply->payload = buf + f.body_off + 1;

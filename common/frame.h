@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 #define FRAME_LENGTH_HEADER 4
-#define FRAME_STATUS_OK '+'
-#define FRAME_STATUS_ERROR '-'
+#define FRAME_STATUS_OK     '+'
+#define FRAME_STATUS_ERROR  '-'
 
 enum frame_result {
     FRAME_INCOMPLETE, /* need more bytes */

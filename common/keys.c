@@ -115,8 +115,8 @@ static int parse_choice_key(const struct key *k, struct key_ctx *ctx, const char
         }
     }
     for (int i = 0; k->choices[i] != NULL && off < sizeof(list); i++)
-        off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
-                                k->choices[i]);
+        off +=
+            (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", k->choices[i]);
     return parse_error(ctx->err, ctx->errsz, "invalid value '%s' (expected one of: %s)", value,
                        list);
 }
@@ -195,8 +195,7 @@ static int parse_workers_key(const struct key *k, struct key_ctx *ctx, const cha
     return parse_workers(value, field, ctx->err, ctx->errsz);
 }
 
-static int parse_crash_key(const struct key *k, struct key_ctx *ctx, const char *value,
-                           void *field)
+static int parse_crash_key(const struct key *k, struct key_ctx *ctx, const char *value, void *field)
 {
     struct crash_limit *cl = field;
 
@@ -691,8 +690,7 @@ void keys_print_markdown(FILE *fp)
             const struct key *k = &key_table[i];
             if (k->section != (enum key_section)s)
                 continue;
-            fprintf(fp, "| `%s` | %s%s%s | %s | %s |\n", k->name,
-                    k->default_value ? "`" : "",
+            fprintf(fp, "| `%s` | %s%s%s | %s | %s |\n", k->name, k->default_value ? "`" : "",
                     k->default_value ? k->default_value : k->default_doc,
                     k->default_value ? "`" : "", reload_text(k->reload), k->help);
         }

@@ -89,8 +89,7 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap, int wi
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (log_journal) {
         if (with_errno)
-            fprintf(stderr, "<%d>%s: %s\n", journal_priorities[level], msg,
-                    strerror(saved_errno));
+            fprintf(stderr, "<%d>%s: %s\n", journal_priorities[level], msg, strerror(saved_errno));
         else
             fprintf(stderr, "<%d>%s\n", journal_priorities[level], msg);
     } else {
@@ -110,13 +109,13 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap, int wi
     errno = saved_errno;
 }
 
-#define LOG_FN(name, level, with_errno)                                                           \
-    void name(const char *fmt, ...)                                                               \
-    {                                                                                             \
-        va_list ap;                                                                               \
-        va_start(ap, fmt);                                                                        \
-        log_vwrite(level, fmt, ap, with_errno);                                                   \
-        va_end(ap);                                                                               \
+#define LOG_FN(name, level, with_errno)                                                            \
+    void name(const char *fmt, ...)                                                                \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        log_vwrite(level, fmt, ap, with_errno);                                                    \
+        va_end(ap);                                                                                \
     }
 
 LOG_FN(log_error, LOG_LEVEL_ERROR, 0)

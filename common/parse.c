@@ -49,12 +49,9 @@ static const struct duration_unit {
     uint64_t us;
 } duration_units[] = {
     /* Longest names first so "ms" is not read as "m" followed by "s". */
-    {"min", 60 * USEC_PER_SEC},
-    {"us", 1},
-    {"ms", USEC_PER_MSEC},
-    {"s", USEC_PER_SEC},
-    {"m", 60 * USEC_PER_SEC},
-    {"h", 3600 * USEC_PER_SEC},
+    {"min", 60 * USEC_PER_SEC},  {"us", 1},
+    {"ms", USEC_PER_MSEC},       {"s", USEC_PER_SEC},
+    {"m", 60 * USEC_PER_SEC},    {"h", 3600 * USEC_PER_SEC},
     {"d", 86400 * USEC_PER_SEC},
 };
 
@@ -83,8 +80,7 @@ int parse_duration(const char *s, uint64_t *out_us, char *err, size_t errsz)
         }
         for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
             size_t len = strlen(duration_units[i].name);
-            if (strncmp(p, duration_units[i].name, len) == 0 &&
-                !isalpha((unsigned char)p[len])) {
+            if (strncmp(p, duration_units[i].name, len) == 0 && !isalpha((unsigned char)p[len])) {
                 unit = &duration_units[i];
                 p += len;
                 break;
@@ -160,8 +156,8 @@ int parse_size(const char *s, uint64_t *out, char *err, size_t errsz)
     if (read_digits(&p, &n) != 0) {
         if (isdigit((unsigned char)*p))
             return parse_error(err, errsz, "size '%s' is too large", s);
-        return parse_error(err, errsz, "invalid size '%s' (expected bytes, or a number with K, M or G)",
-                           s);
+        return parse_error(err, errsz,
+                           "invalid size '%s' (expected bytes, or a number with K, M or G)", s);
     }
     switch (*p) {
     case '\0':
@@ -182,7 +178,8 @@ int parse_size(const char *s, uint64_t *out, char *err, size_t errsz)
         p++;
         break;
     default:
-        return parse_error(err, errsz, "invalid size '%s': unknown suffix '%s' (use K, M or G)", s, p);
+        return parse_error(err, errsz, "invalid size '%s': unknown suffix '%s' (use K, M or G)", s,
+                           p);
     }
     if (*p != '\0')
         return parse_error(err, errsz, "invalid size '%s': trailing '%s'", s, p);
@@ -225,8 +222,8 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *e
         return parse_error(err, errsz, "'%s' is not a whole number", s);
     }
     if (n < min || n > max)
-        return parse_error(err, errsz, "%llu is out of range (%llu to %llu)",
-                           (unsigned long long)n, (unsigned long long)min, (unsigned long long)max);
+        return parse_error(err, errsz, "%llu is out of range (%llu to %llu)", (unsigned long long)n,
+                           (unsigned long long)min, (unsigned long long)max);
     *out = n;
     return 0;
 }
@@ -253,14 +250,14 @@ static const struct signal_entry {
     const char *name;
     int number;
 } signal_table[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},     {"ILL", SIGILL},
-    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"BUS", SIGBUS},       {"FPE", SIGFPE},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM},     {"STKFLT", SIGSTKFLT},
-    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP},     {"TSTP", SIGTSTP},
-    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},   {"URG", SIGURG},       {"XCPU", SIGXCPU},
-    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH},
-    {"IO", SIGIO},     {"PWR", SIGPWR},     {"SYS", SIGSYS},
+    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+    {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
 };
 
 int parse_signal(const char *s, int *out, char *err, size_t errsz)
@@ -315,9 +312,8 @@ int parse_workers(const char *s, struct workers_spec *out, char *err, size_t err
         if (*rest == '\0')
             return 0;
         if (*rest != '*' || parse_uint(rest + 1, 1, 64, &n, NULL, 0) != 0)
-            return parse_error(err, errsz,
-                               "invalid workers '%s' (expected N, auto, or auto*K with K 1 to 64)",
-                               s);
+            return parse_error(
+                err, errsz, "invalid workers '%s' (expected N, auto, or auto*K with K 1 to 64)", s);
         out->multiplier = (unsigned)n;
         return 0;
     }
@@ -352,9 +348,8 @@ int parse_crash_limit(const char *s, unsigned *count, uint64_t *window_us, char 
         return 0;
     }
     if (slash == NULL || (size_t)(slash - s) >= sizeof(num))
-        return parse_error(err, errsz,
-                           "invalid crash_limit '%s' (expected COUNT/WINDOW like 10/60s, or none)",
-                           s);
+        return parse_error(
+            err, errsz, "invalid crash_limit '%s' (expected COUNT/WINDOW like 10/60s, or none)", s);
     memcpy(num, s, (size_t)(slash - s));
     num[slash - s] = '\0';
     if (parse_uint(num, 1, CRASH_LIMIT_MAX, &n, sub, sizeof(sub)) != 0)
@@ -616,7 +611,8 @@ static size_t edit_distance(const char *a, const char *b)
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t cost =
+                tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
             size_t best = diag + cost;
             if (row[j - 1] + 1 < best)
                 best = row[j - 1] + 1;

@@ -16,10 +16,11 @@
 
 /* Durations are kept in microseconds everywhere. */
 #define USEC_PER_MSEC 1000ULL
-#define USEC_PER_SEC 1000000ULL
+#define USEC_PER_SEC  1000000ULL
 
 /* Write a formatted reason into err (errsz bytes); always returns -1. */
-int parse_error(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int parse_error(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * "250us", "100ms", "10s", "5m", "2h", "1d", or a sum like "1m30s"; "0" alone
@@ -60,8 +61,7 @@ unsigned workers_resolve(const struct workers_spec *spec, unsigned ncpu);
 
 /* crash_limit = N/DURATION ("10/60s"), or "0" / "none" for no limit. */
 #define CRASH_LIMIT_MAX 1000
-int parse_crash_limit(const char *s, unsigned *count, uint64_t *window_us, char *err,
-                      size_t errsz);
+int parse_crash_limit(const char *s, unsigned *count, uint64_t *window_us, char *err, size_t errsz);
 
 /*
  * Shell-like split of a command line, without a shell: whitespace separates

@@ -39,8 +39,8 @@ enum proto_check proto_header_check(const struct proto_header *h, unsigned types
                                     size_t max_length, char *err, size_t errsz)
 {
     if (h->version != PROTO_VERSION) {
-        parse_error(err, errsz, "protocol version %u, but this side speaks version %u",
-                    h->version, PROTO_VERSION);
+        parse_error(err, errsz, "protocol version %u, but this side speaks version %u", h->version,
+                    PROTO_VERSION);
         return PROTO_CHECK_VERSION;
     }
     if (h->type >= 32 || !(types_mask & PROTO_TYPE_BIT(h->type))) {

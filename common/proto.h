@@ -25,12 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION     1
 #define PROTO_HEADER_SIZE 8
-#define PROTO_MAX_REQUEST (64 * 1024) /* largest PROTO_COMMAND payload */
-#define PROTO_MAX_FRAME (1024 * 1024) /* largest payload the daemon sends */
-#define PROTO_MAX_ARGS 64
-#define PROTO_MAX_ARG 4096
+#define PROTO_MAX_REQUEST (64 * 1024)   /* largest PROTO_COMMAND payload */
+#define PROTO_MAX_FRAME   (1024 * 1024) /* largest payload the daemon sends */
+#define PROTO_MAX_ARGS    64
+#define PROTO_MAX_ARG     4096
 
 enum proto_type {
     PROTO_COMMAND = 1,

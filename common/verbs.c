@@ -71,8 +71,8 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
 
         if (options_done || a[0] != '-' || a[1] == '\0') {
             if (out->npos >= v->max_args)
-                return parse_error(err, errsz, "too many arguments; usage: drover %s%s%s",
-                                   v->name, v->usage[0] ? " " : "", v->usage);
+                return parse_error(err, errsz, "too many arguments; usage: drover %s%s%s", v->name,
+                                   v->usage[0] ? " " : "", v->usage);
             out->pos[out->npos++] = a;
             continue;
         }
@@ -88,7 +88,8 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
         } else if ((strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0 ||
                     (strncmp(a, "-n", 2) == 0 && a[2] != '\0')) &&
                    (v->flags & VERB_LINES)) {
-            const char *val = a[2] != '\0' && a[1] == 'n' ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            const char *val =
+                a[2] != '\0' && a[1] == 'n' ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
             uint64_t n;
             if (val == NULL || parse_uint(val, 0, 1000000, &n, NULL, 0) != 0)
                 return parse_error(err, errsz, "-n needs a line count (0 to 1000000)");
@@ -109,8 +110,7 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
     return 0;
 }
 
-int verb_parse_target(const char *s, char *pool, size_t poolsz, long *slot, char *err,
-                      size_t errsz)
+int verb_parse_target(const char *s, char *pool, size_t poolsz, long *slot, char *err, size_t errsz)
 {
     const char *colon = strchr(s, ':');
     size_t len = colon != NULL ? (size_t)(colon - s) : strlen(s);
@@ -122,8 +122,7 @@ int verb_parse_target(const char *s, char *pool, size_t poolsz, long *slot, char
         return 0;
     }
     if (len == 0 || len >= poolsz)
-        return parse_error(err, errsz, "invalid target '%s' (expected POOL, POOL:SLOT or all)",
-                           s);
+        return parse_error(err, errsz, "invalid target '%s' (expected POOL, POOL:SLOT or all)", s);
     memcpy(pool, s, len);
     pool[len] = '\0';
     if (colon != NULL) {

@@ -28,12 +28,12 @@ enum verb_id {
 };
 
 #define VERB_READONLY 0x01 /* changes nothing: status, logs, metrics, call */
-#define VERB_LOCAL 0x02    /* runs in the CLI alone (check) */
-#define VERB_WAIT 0x04     /* waits until done; accepts --no-wait */
-#define VERB_JSON 0x08     /* accepts --json */
-#define VERB_LINES 0x10    /* accepts -n N */
-#define VERB_FOLLOW 0x20   /* accepts -f */
-#define VERB_CONFIG 0x40   /* accepts -c FILE */
+#define VERB_LOCAL    0x02 /* runs in the CLI alone (check) */
+#define VERB_WAIT     0x04 /* waits until done; accepts --no-wait */
+#define VERB_JSON     0x08 /* accepts --json */
+#define VERB_LINES    0x10 /* accepts -n N */
+#define VERB_FOLLOW   0x20 /* accepts -f */
+#define VERB_CONFIG   0x40 /* accepts -c FILE */
 
 struct verb {
     enum verb_id id;

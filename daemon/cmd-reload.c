@@ -32,9 +32,9 @@ static bool config_in_use(const struct config *cfg)
     const struct pool_config *pc;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        TAILQ_FOREACH(pc, &cfg->pools, entry)
-            if (p->cfg == pc)
-                return true;
+    TAILQ_FOREACH(pc, &cfg->pools, entry)
+    if (p->cfg == pc)
+        return true;
     return false;
 }
 
@@ -88,8 +88,8 @@ static void errors_json(struct evbuffer *out, const struct config_errors *errs)
 
 static const char *change_kind_name(enum change_kind k)
 {
-    static const char *const names[] = {"pool_added",   "pool_removed",   "pool_recreated",
-                                        "pool_restarted", "pool_scaled", "pool_applied",
+    static const char *const names[] = {"pool_added",     "pool_removed",        "pool_recreated",
+                                        "pool_restarted", "pool_scaled",         "pool_applied",
                                         "daemon_applied", "daemon_needs_restart"};
     return names[k];
 }
@@ -180,7 +180,8 @@ int reload_config(struct evbuffer *out, bool json)
                 pool_stop(p, true);
         }
     }
-    TAILQ_FOREACH(pc, &new->pools, entry) {
+    TAILQ_FOREACH(pc, &new->pools, entry)
+    {
         struct pool *p = pool_find(pc->name);
         if (p == NULL && (p = pool_find_removing(pc->name)) != NULL) {
             /* Still stopping from an earlier change: start it with these settings once down. */
@@ -213,12 +214,15 @@ int reload_config(struct evbuffer *out, bool json)
         /* One log line per change, for the journal. */
         char *save = NULL;
         char *copy = xstrdup(text);
-        for (char *line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+        for (char *line = strtok_r(copy, "\n", &save); line != NULL;
+             line = strtok_r(NULL, "\n", &save))
             log_info("reload: %s", line);
         free(copy);
     }
     if (json) {
-        char *prob = evbuffer_get_length(problems) ? xstrndup((char *)evbuffer_pullup(problems, -1), evbuffer_get_length(problems)) : NULL;
+        char *prob = evbuffer_get_length(problems) ? xstrndup((char *)evbuffer_pullup(problems, -1),
+                                                              evbuffer_get_length(problems))
+                                                   : NULL;
         diff_json(out, &diff, prob);
         free(prob);
     } else {

@@ -76,8 +76,8 @@ static enum outcome slot_outcome(enum verb_id verb, const struct waited_slot *ws
             describe_wait_status(s->fsm.exit_wstatus, how, sizeof(how));
         else
             snprintf(how, sizeof(how), "did not start");
-        snprintf(why, whysz, "exited while starting (%s%s%s)%s", how,
-                 s->exec_error ? ": " : "", s->exec_error ? s->exec_error : "",
+        snprintf(why, whysz, "exited while starting (%s%s%s)%s", how, s->exec_error ? ": " : "",
+                 s->exec_error ? s->exec_error : "",
                  s->fsm.state == SLOT_BACKOFF ? "; retrying with backoff" : "");
         return OUTCOME_FAILED;
     }
@@ -109,7 +109,9 @@ static bool wait_check(struct control_client *c, void *arg)
             control_err(c, "%s:%u %s\n", w->v[i].pool, w->v[i].index, why);
     }
     control_out(c, "%s %zu worker%s%s\n",
-                w->verb == VERB_STOP ? "stopped" : w->verb == VERB_START ? "started" : "restarted",
+                w->verb == VERB_STOP    ? "stopped"
+                : w->verb == VERB_START ? "started"
+                                        : "restarted",
                 ok, ok == 1 ? "" : "s", failed ? "" : "");
     control_finish(c, failed ? 1 : 0);
     return true;
@@ -142,7 +144,9 @@ static void startstop(struct cmd_ctx *ctx, enum verb_id verb, enum slot_event ev
     target_list_free(&targets);
     if (ctx->args.no_wait) {
         control_out(ctx->client, "%s %zu worker%s\n",
-                    verb == VERB_STOP ? "stopping" : verb == VERB_START ? "starting" : "restarting",
+                    verb == VERB_STOP    ? "stopping"
+                    : verb == VERB_START ? "starting"
+                                         : "restarting",
                     w->n, w->n == 1 ? "" : "s");
         control_finish(ctx->client, 0);
         wait_set_free(w);

@@ -46,7 +46,8 @@ static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now)
     v->s = s;
     v->uptime_s = s->pid > 0 ? (double)(now - f->started_at) / 1e6 : -1;
     v->exit_ago_s = f->has_exit ? (double)(now - f->exit_at) / 1e6 : -1;
-    v->next_start_s = f->state == SLOT_BACKOFF && f->deadline > now ? (double)(f->deadline - now) / 1e6 : -1;
+    v->next_start_s =
+        f->state == SLOT_BACKOFF && f->deadline > now ? (double)(f->deadline - now) / 1e6 : -1;
     v->cpu = pc->cpu_affinity == AFFINITY_CORE ? droverd.cpus[s->index % droverd.ncpu] : -1;
     if (s->pid > 0)
         v->has_usage = sys_proc_usage(s->pid, &v->usage) == 0;
@@ -70,8 +71,8 @@ static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now)
         char window[32];
         format_duration(pc->crash_limit.window_us, window, sizeof(window));
         snprintf(v->info, sizeof(v->info),
-                 "more than %u crashes in %s; `drover start %s:%u` to retry",
-                 pc->crash_limit.count, window, s->pool->name, s->index);
+                 "more than %u crashes in %s; `drover start %s:%u` to retry", pc->crash_limit.count,
+                 window, s->pool->name, s->index);
         break;
     }
     case SLOT_STARTING:
@@ -109,18 +110,19 @@ static double cpu_percent(const struct slot_view *v)
 
 static void status_text(struct evbuffer *out, struct pool *only)
 {
-    static const char *const slot_cols[] = {"POOL",     "SLOT", "PID", "STATE", "UPTIME",
-                                            "RESTARTS", "LAST EXIT", "CPU", "RSS", "REQS",
-                                            "INFO"};
-    static const char *const pool_cols[] = {"POOL",  "WORKERS", "MODE",    "LISTEN",
-                                            "QUEUE", "INFLIGHT", "RETRIES", "FAILED",
+    static const char *const slot_cols[] = {"POOL",   "SLOT",     "PID",       "STATE",
+                                            "UPTIME", "RESTARTS", "LAST EXIT", "CPU",
+                                            "RSS",    "REQS",     "INFO"};
+    static const char *const pool_cols[] = {"POOL",  "WORKERS",    "MODE",    "LISTEN",
+                                            "QUEUE", "INFLIGHT",   "RETRIES", "FAILED",
                                             "BUSY",  "LOG DROPPED"};
     struct table *slots = table_new(sizeof(slot_cols) / sizeof(slot_cols[0]), slot_cols);
     struct table *pools = table_new(sizeof(pool_cols) / sizeof(pool_cols[0]), pool_cols);
     uint64_t now = mono_now();
     struct pool *p;
 
-    TAILQ_FOREACH(p, &droverd.pools, entry) {
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    {
         unsigned running = 0, total = 0;
         if (p->removing || (only != NULL && p != only))
             continue;
@@ -142,8 +144,7 @@ static void status_text(struct evbuffer *out, struct pool *only)
                 table_cell(slots, "%d", (int)v.s->pid);
             else
                 table_cell(slots, "-");
-            table_cell(slots, "%s%s", slot_state_name(v.s->fsm.state),
-                       v.s->removing ? "*" : "");
+            table_cell(slots, "%s%s", slot_state_name(v.s->fsm.state), v.s->removing ? "*" : "");
             table_cell(slots, "%s", up);
             table_cell(slots, "%u", v.s->fsm.restarts);
             table_cell(slots, "%s", v.last_exit);
@@ -234,7 +235,8 @@ static void status_json_slot(struct json *j, const struct slot_view *v)
         else
             json_null(j);
         json_key(j, "signal");
-        json_string(j, WIFSIGNALED(f->exit_wstatus) ? signal_name(WTERMSIG(f->exit_wstatus)) : NULL);
+        json_string(j,
+                    WIFSIGNALED(f->exit_wstatus) ? signal_name(WTERMSIG(f->exit_wstatus)) : NULL);
         json_key(j, "description");
         describe_wait_status(f->exit_wstatus, how, sizeof(how));
         json_string(j, how);
@@ -300,7 +302,8 @@ static void status_json(struct evbuffer *out, struct pool *only)
     json_object_end(&j);
     json_key(&j, "pools");
     json_array_begin(&j);
-    TAILQ_FOREACH(p, &droverd.pools, entry) {
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    {
         unsigned running = 0;
         if (p->removing || (only != NULL && p != only))
             continue;

@@ -17,9 +17,9 @@
 #include "xmalloc.h"
 
 static const cmd_fn cmd_handlers[VERB__COUNT] = {
-    [VERB_STATUS] = cmd_status,   [VERB_START] = cmd_start,   [VERB_STOP] = cmd_stop,
-    [VERB_RESTART] = cmd_restart, [VERB_RELOAD] = cmd_reload, [VERB_SCALE] = cmd_scale,
-    [VERB_SIGNAL] = cmd_signal,   [VERB_LOGS] = cmd_logs,     [VERB_CALL] = cmd_call,
+    [VERB_STATUS] = cmd_status,   [VERB_START] = cmd_start,       [VERB_STOP] = cmd_stop,
+    [VERB_RESTART] = cmd_restart, [VERB_RELOAD] = cmd_reload,     [VERB_SCALE] = cmd_scale,
+    [VERB_SIGNAL] = cmd_signal,   [VERB_LOGS] = cmd_logs,         [VERB_CALL] = cmd_call,
     [VERB_CHECK] = NULL, /* runs in the CLI */
     [VERB_METRICS] = cmd_metrics, [VERB_SHUTDOWN] = cmd_shutdown,
 };
@@ -98,8 +98,8 @@ int cmd_resolve_targets(struct cmd_ctx *ctx, const char *const *names, int n,
         }
         if (pool_name[0] == '\0') {
             TAILQ_FOREACH(p, &droverd.pools, entry)
-                if (!p->removing)
-                    target_add(out, p, -1);
+            if (!p->removing)
+                target_add(out, p, -1);
             continue;
         }
         p = pool_find(pool_name);
@@ -110,8 +110,8 @@ int cmd_resolve_targets(struct cmd_ctx *ctx, const char *const *names, int n,
             return -1;
         }
         if (slot >= 0 && pool_slot(p, (unsigned)slot) == NULL) {
-            control_err(ctx->client, "pool %s has no slot %ld (it has %u workers)\n", p->name,
-                        slot, p->target);
+            control_err(ctx->client, "pool %s has no slot %ld (it has %u workers)\n", p->name, slot,
+                        p->target);
             control_finish(ctx->client, 1);
             target_list_free(out);
             return -1;

@@ -73,7 +73,8 @@ static void client_free(struct control_client *c)
     free(c);
 }
 
-static void client_send(struct control_client *c, enum proto_type type, const void *data, size_t len)
+static void client_send(struct control_client *c, enum proto_type type, const void *data,
+                        size_t len)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     const char *p = data;
@@ -193,8 +194,8 @@ static void recheck_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     TAILQ_FOREACH_SAFE(c, &clients, entry, next)
-        if (c->check != NULL && !c->finished)
-            c->check(c, c->check_arg);
+    if (c->check != NULL && !c->finished)
+        c->check(c, c->check_arg);
 }
 
 /* Waiters are re-checked once per loop pass, however many slots changed in it. */
@@ -294,8 +295,9 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         /* Say why in a frame the other side can still read, then close. */
         rejected_clients++;
         c->have_command = true;
-        control_err(c, "drover speaks control protocol version %u, droverd speaks %u: use the "
-                       "drover that came with this droverd\n",
+        control_err(c,
+                    "drover speaks control protocol version %u, droverd speaks %u: use the "
+                    "drover that came with this droverd\n",
                     h.version, PROTO_VERSION);
         control_finish(c, 1);
         return;
@@ -419,8 +421,8 @@ int control_open(const struct daemon_config *dc, char *err, size_t errsz)
         return parse_error(err, errsz, "control socket path %s is too long", dc->control_socket);
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", dc->control_socket);
     if (sys_mkdir_parent_of(dc->control_socket) != 0)
-        return parse_error(err, errsz, "cannot create the directory of %s: %s",
-                           dc->control_socket, strerror(errno));
+        return parse_error(err, errsz, "cannot create the directory of %s: %s", dc->control_socket,
+                           strerror(errno));
     if (sys_unix_socket_live(dc->control_socket, SOCK_STREAM))
         return parse_error(err, errsz, "%s is in use: is another droverd running?",
                            dc->control_socket);
@@ -500,7 +502,8 @@ void control_farewell(void)
 {
     struct control_client *c;
 
-    TAILQ_FOREACH(c, &clients, entry) {
+    TAILQ_FOREACH(c, &clients, entry)
+    {
         if (!c->finished && c->have_command) {
             control_out(c, "droverd stopped\n");
             control_finish(c, droverd.exit_status == 0 ? 0 : 1);

@@ -17,10 +17,10 @@ struct evbuffer;
 struct control_client;
 struct daemon_config;
 
-#define CONTROL_MAX_CLIENTS 512
-#define CONTROL_READ_TIMEOUT_SEC 10   /* to send the whole command */
-#define CONTROL_WRITE_TIMEOUT_SEC 30  /* for a reply to be taken */
-#define CONTROL_MAX_OUTPUT (4 << 20)  /* a follower further behind is dropped */
+#define CONTROL_MAX_CLIENTS       512
+#define CONTROL_READ_TIMEOUT_SEC  10        /* to send the whole command */
+#define CONTROL_WRITE_TIMEOUT_SEC 30        /* for a reply to be taken */
+#define CONTROL_MAX_OUTPUT        (4 << 20) /* a follower further behind is dropped */
 
 /* Bind the control socket (creating its directory), set its mode and group. */
 int control_open(const struct daemon_config *dc, char *err, size_t errsz);
@@ -29,10 +29,12 @@ void control_close(void);
 void control_farewell(void);
 
 /* Output to a client: bytes for its stdout, a message for its stderr. */
-void control_out(struct control_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void control_out(struct control_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void control_out_buffer(struct control_client *c, struct evbuffer *buf);
 void control_out_bytes(struct control_client *c, const void *data, size_t len);
-void control_err(struct control_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void control_err(struct control_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Send the exit status and close once written. Nothing may be sent after it. */
 void control_finish(struct control_client *c, int status);
 /* Bytes queued to the client and not yet taken. */

@@ -25,9 +25,9 @@ struct route;
 struct worker_link;
 
 /* Exit statuses of droverd. */
-#define DROVERD_EXIT_OK 0
-#define DROVERD_EXIT_STARTUP 1 /* bad config, cannot bind, ... */
-#define DROVERD_EXIT_USAGE 2
+#define DROVERD_EXIT_OK         0
+#define DROVERD_EXIT_STARTUP    1 /* bad config, cannot bind, ... */
+#define DROVERD_EXIT_USAGE      2
 #define DROVERD_EXIT_FATAL_POOL 3 /* a pool with on_fatal = exit went fatal */
 
 struct slot {
@@ -64,10 +64,10 @@ struct pool {
     struct route *route;
     bool removing; /* removed by reload or being re-created: freed once every slot stopped */
     struct pool_config *recreate_cfg; /* when re-creating: the config to start again with */
-    bool draining;                     /* stopping: waits for its route to finish the work taken */
-    bool rolling;                      /* a rolling restart is under way */
-    int rolling_current;               /* slot restarting in it now, or -1 */
-    uint64_t rolling_started_at;       /* that slot's process start before its restart */
+    bool draining;                    /* stopping: waits for its route to finish the work taken */
+    bool rolling;                     /* a rolling restart is under way */
+    int rolling_current;              /* slot restarting in it now, or -1 */
+    uint64_t rolling_started_at;      /* that slot's process start before its restart */
 
     /* Counters since the pool was created. */
     uint64_t starts;

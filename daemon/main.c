@@ -71,7 +71,8 @@ static void state_cb(evutil_socket_t fd, short what, void *arg)
     reload_free_retired(false);
     if (!droverd.ready_sent && !droverd.shutting_down && pools_all_settled()) {
         unsigned pools = 0, workers = 0;
-        TAILQ_FOREACH(p, &droverd.pools, entry) {
+        TAILQ_FOREACH(p, &droverd.pools, entry)
+        {
             pools++;
             workers += p->target;
         }
@@ -127,7 +128,7 @@ void droverd_shutdown(int status)
     log_info("shutting down");
     sd_notify_send("STOPPING=1\nSTATUS=shutting down");
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        pool_stop(p, false);
+    pool_stop(p, false);
     droverd.shutdown_timer = evtimer_new(droverd.base, shutdown_timeout_cb, NULL);
     event_add(droverd.shutdown_timer, &tv);
     droverd_state_changed();
@@ -187,11 +188,13 @@ static void load_or_die(const char *path, struct config **out)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 't'},
-        {"debug", no_argument, NULL, 'd'},        {"keys", optional_argument, NULL, 'K'},
-        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"check", no_argument, NULL, 't'},
+                                            {"debug", no_argument, NULL, 'd'},
+                                            {"keys", optional_argument, NULL, 'K'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const char *config_path = CONFIG_DEFAULT_PATH;
     bool check = false, debug = false;
     int c, signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
@@ -242,7 +245,7 @@ int main(int argc, char **argv)
     if (check) {
         unsigned workers = 0;
         TAILQ_FOREACH(pc, &droverd.config->pools, entry)
-            workers += pc->nworkers;
+        workers += pc->nworkers;
         printf("%s: ok (%u pool%s, %u worker%s)\n", droverd.config->path, droverd.config->npools,
                droverd.config->npools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
         config_free(droverd.config);
@@ -291,7 +294,8 @@ int main(int argc, char **argv)
     if (droverd.config->daemon.metrics_listen != NULL &&
         metrics_http_open(droverd.config->daemon.metrics_listen, err, sizeof(err)) != 0)
         fatalx("metrics_listen: %s", err);
-    TAILQ_FOREACH(pc, &droverd.config->pools, entry) {
+    TAILQ_FOREACH(pc, &droverd.config->pools, entry)
+    {
         if (pool_create(pc, err, sizeof(err)) == NULL) {
             control_close();
             notify_workers_close();
@@ -302,7 +306,7 @@ int main(int argc, char **argv)
     log_info("droverd %s started (pid %d), control socket %s", DROVER_VERSION, (int)droverd.pid,
              droverd.config->daemon.control_socket);
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        pool_start(p);
+    pool_start(p);
     sd_watchdog_start();
     droverd_state_changed();
 

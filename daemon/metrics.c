@@ -32,16 +32,17 @@ static void family(struct evbuffer *out, const char *name, const char *type, con
 static void pool_families(struct evbuffer *out)
 {
     struct pool *p;
-    static const char *const states[] = {"stopped", "starting", "running",
-                                         "stopping", "backoff", "fatal"};
+    static const char *const states[] = {"stopped",  "starting", "running",
+                                         "stopping", "backoff",  "fatal"};
 
     family(out, "drover_pool_workers", "gauge", "Workers the pool should have.");
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        if (!p->removing)
-            evbuffer_add_printf(out, "drover_pool_workers{pool=\"%s\"} %u\n", p->name, p->target);
+    if (!p->removing)
+        evbuffer_add_printf(out, "drover_pool_workers{pool=\"%s\"} %u\n", p->name, p->target);
 
     family(out, "drover_pool_workers_by_state", "gauge", "Worker slots in each state.");
-    TAILQ_FOREACH(p, &droverd.pools, entry) {
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    {
         unsigned count[6] = {0};
         if (p->removing)
             continue;
@@ -55,14 +56,15 @@ static void pool_families(struct evbuffer *out)
 
     family(out, "drover_pool_starts_total", "counter", "Worker processes started.");
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        if (!p->removing)
-            evbuffer_add_printf(out, "drover_pool_starts_total{pool=\"%s\"} %llu\n", p->name,
-                                (unsigned long long)p->starts);
+    if (!p->removing)
+        evbuffer_add_printf(out, "drover_pool_starts_total{pool=\"%s\"} %llu\n", p->name,
+                            (unsigned long long)p->starts);
 
     family(out, "drover_pool_exits_total", "counter",
            "Worker exits by cause: clean (status 0), error (non-zero status), signal; failed "
            "counts those droverd killed as broken.");
-    TAILQ_FOREACH(p, &droverd.pools, entry) {
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    {
         if (p->removing)
             continue;
         evbuffer_add_printf(out,
@@ -78,53 +80,58 @@ static void pool_families(struct evbuffer *out)
 
     family(out, "drover_pool_spawn_failures_total", "counter", "Failed forks of a worker.");
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        if (!p->removing)
-            evbuffer_add_printf(out, "drover_pool_spawn_failures_total{pool=\"%s\"} %llu\n",
-                                p->name, (unsigned long long)p->spawn_failures);
+    if (!p->removing)
+        evbuffer_add_printf(out, "drover_pool_spawn_failures_total{pool=\"%s\"} %llu\n", p->name,
+                            (unsigned long long)p->spawn_failures);
 
     family(out, "drover_pool_log_dropped_bytes_total", "counter",
            "Captured output dropped because the log file could not be written.");
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        if (!p->removing && p->log != NULL)
-            evbuffer_add_printf(out, "drover_pool_log_dropped_bytes_total{pool=\"%s\"} %llu\n",
-                                p->name, (unsigned long long)pool_log_dropped(p->log));
+    if (!p->removing && p->log != NULL)
+        evbuffer_add_printf(out, "drover_pool_log_dropped_bytes_total{pool=\"%s\"} %llu\n", p->name,
+                            (unsigned long long)pool_log_dropped(p->log));
 }
 
 static void worker_families(struct evbuffer *out)
 {
     struct pool *p;
     uint64_t now = mono_now();
-    static const char *const states[] = {"stopped", "starting", "running",
-                                         "stopping", "backoff", "fatal"};
+    static const char *const states[] = {"stopped",  "starting", "running",
+                                         "stopping", "backoff",  "fatal"};
 
-#define EACH_SLOT(body)                                                                           \
-    TAILQ_FOREACH(p, &droverd.pools, entry) {                                                     \
-        if (p->removing)                                                                          \
-            continue;                                                                             \
-        for (unsigned i = 0; i < p->nslots; i++) {                                                \
-            struct slot *s = p->slots[i];                                                         \
-            if (s == NULL)                                                                        \
-                continue;                                                                         \
-            body                                                                                  \
-        }                                                                                         \
+#define EACH_SLOT(body)                                                                            \
+    TAILQ_FOREACH(p, &droverd.pools, entry)                                                        \
+    {                                                                                              \
+        if (p->removing)                                                                           \
+            continue;                                                                              \
+        for (unsigned i = 0; i < p->nslots; i++) {                                                 \
+            struct slot *s = p->slots[i];                                                          \
+            if (s == NULL)                                                                         \
+                continue;                                                                          \
+            body                                                                                   \
+        }                                                                                          \
     }
 
     family(out, "drover_worker_state", "gauge", "1 for the state the worker slot is in.");
     EACH_SLOT(for (int st = 0; st < 6; st++) evbuffer_add_printf(
-                  out, "drover_worker_state{pool=\"%s\",slot=\"%u\",state=\"%s\"} %d\n", p->name,
-                  i, states[st], (int)s->fsm.state == st);)
-    family(out, "drover_worker_restarts_total", "counter", "Times the slot's worker was started again.");
+                  out, "drover_worker_state{pool=\"%s\",slot=\"%u\",state=\"%s\"} %d\n", p->name, i,
+                  states[st], (int)s->fsm.state == st);)
+    family(out, "drover_worker_restarts_total", "counter",
+           "Times the slot's worker was started again.");
     EACH_SLOT(evbuffer_add_printf(out, "drover_worker_restarts_total{pool=\"%s\",slot=\"%u\"} %u\n",
                                   p->name, i, s->fsm.restarts);)
     family(out, "drover_worker_crashes_total", "counter", "Exits droverd did not ask for.");
     EACH_SLOT(evbuffer_add_printf(out, "drover_worker_crashes_total{pool=\"%s\",slot=\"%u\"} %u\n",
                                   p->name, i, s->fsm.crashes);)
-    family(out, "drover_worker_uptime_seconds", "gauge", "Time since the worker was started (0 when down).");
-    EACH_SLOT(evbuffer_add_printf(out, "drover_worker_uptime_seconds{pool=\"%s\",slot=\"%u\"} %.3f\n",
-                                  p->name, i,
-                                  s->pid > 0 ? (double)(now - s->fsm.started_at) / 1e6 : 0.0);)
-    family(out, "drover_worker_requests_total", "counter", "Requests (or connections) the worker slot served.");
-    EACH_SLOT(evbuffer_add_printf(out, "drover_worker_requests_total{pool=\"%s\",slot=\"%u\"} %llu\n",
+    family(out, "drover_worker_uptime_seconds", "gauge",
+           "Time since the worker was started (0 when down).");
+    EACH_SLOT(evbuffer_add_printf(
+                  out, "drover_worker_uptime_seconds{pool=\"%s\",slot=\"%u\"} %.3f\n", p->name, i,
+                  s->pid > 0 ? (double)(now - s->fsm.started_at) / 1e6 : 0.0);)
+    family(out, "drover_worker_requests_total", "counter",
+           "Requests (or connections) the worker slot served.");
+    EACH_SLOT(evbuffer_add_printf(out,
+                                  "drover_worker_requests_total{pool=\"%s\",slot=\"%u\"} %llu\n",
                                   p->name, i, (unsigned long long)s->requests);)
 #undef EACH_SLOT
 }
@@ -135,19 +142,20 @@ static void route_families(struct evbuffer *out)
     bool any = false;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        any |= p->route != NULL && !p->removing;
+    any |= p->route != NULL && !p->removing;
     if (!any)
         return;
 
-#define EACH_ROUTE(metric, type, help, field)                                                     \
-    family(out, metric, type, help);                                                              \
-    TAILQ_FOREACH(p, &droverd.pools, entry) {                                                     \
-        struct route_stats rs;                                                                    \
-        if (p->route == NULL || p->removing)                                                      \
-            continue;                                                                             \
-        route_get_stats(p->route, &rs);                                                           \
-        evbuffer_add_printf(out, "%s{pool=\"%s\"} %llu\n", metric, p->name,                       \
-                            (unsigned long long)rs.field);                                        \
+#define EACH_ROUTE(metric, type, help, field)                                                      \
+    family(out, metric, type, help);                                                               \
+    TAILQ_FOREACH(p, &droverd.pools, entry)                                                        \
+    {                                                                                              \
+        struct route_stats rs;                                                                     \
+        if (p->route == NULL || p->removing)                                                       \
+            continue;                                                                              \
+        route_get_stats(p->route, &rs);                                                            \
+        evbuffer_add_printf(out, "%s{pool=\"%s\"} %llu\n", metric, p->name,                        \
+                            (unsigned long long)rs.field);                                         \
     }
     EACH_ROUTE("drover_pool_connections", "gauge", "Open client connections.", connections)
     EACH_ROUTE("drover_pool_queue_depth", "gauge", "Requests waiting for a worker.", queued)
@@ -165,7 +173,8 @@ static void route_families(struct evbuffer *out)
 
     family(out, "drover_request_duration_seconds", "histogram",
            "Time from a request read from its client to its reply being queued.");
-    TAILQ_FOREACH(p, &droverd.pools, entry) {
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    {
         struct route_stats rs;
         uint64_t cumulative = 0;
         if (p->route == NULL || p->removing)
@@ -175,8 +184,9 @@ static void route_families(struct evbuffer *out)
             continue;
         for (size_t b = 0; b < rs.nbuckets; b++) {
             cumulative += rs.latency_buckets[b];
-            evbuffer_add_printf(out, "drover_request_duration_seconds_bucket{pool=\"%s\",le=\"%g\"} %llu\n",
-                                p->name, route_latency_bounds_s[b], (unsigned long long)cumulative);
+            evbuffer_add_printf(
+                out, "drover_request_duration_seconds_bucket{pool=\"%s\",le=\"%g\"} %llu\n",
+                p->name, route_latency_bounds_s[b], (unsigned long long)cumulative);
         }
         evbuffer_add_printf(out,
                             "drover_request_duration_seconds_bucket{pool=\"%s\",le=\"+Inf\"} %llu\n"

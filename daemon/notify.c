@@ -131,7 +131,9 @@ static void workers_read_cb(evutil_socket_t fd, short what, void *arg)
             char buf[CMSG_SPACE(sizeof(struct ucred))];
         } control;
         struct iovec iov = {buf, NOTIFY_MAX_MESSAGE};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = &control,
                              .msg_controllen = sizeof(control)};
         struct ucred *cred = NULL;
         struct cmsghdr *c;

@@ -76,8 +76,7 @@ static void pool_log_set_path(struct pool_log *log)
     xasprintf(&log->path, "%s/%s.log", log->dir, log->name);
 }
 
-struct pool_log *pool_log_new(const char *dir, const char *pool, uint64_t max_size,
-                              unsigned keep)
+struct pool_log *pool_log_new(const char *dir, const char *pool, uint64_t max_size, unsigned keep)
 {
     struct pool_log *log = xcalloc(1, sizeof(*log));
 
@@ -242,7 +241,7 @@ void pool_log_line(struct pool_log *log, unsigned slot, const char *line, size_t
         memcpy(full + hlen, line, len);
         full[total - 1] = '\n';
         TAILQ_FOREACH_SAFE(f, &log->followers, entry, next)
-            f->line_cb(f->arg, full, total);
+        f->line_cb(f->arg, full, total);
         free(full);
     }
 }

@@ -27,8 +27,7 @@ struct log_follower {
 struct pool_log;
 
 /* Open (creating the directory if needed). Failure to open is logged, not fatal. */
-struct pool_log *pool_log_new(const char *dir, const char *pool, uint64_t max_size,
-                              unsigned keep);
+struct pool_log *pool_log_new(const char *dir, const char *pool, uint64_t max_size, unsigned keep);
 void pool_log_free(struct pool_log *log);
 void pool_log_configure(struct pool_log *log, uint64_t max_size, unsigned keep);
 /* Move to another directory (log_dir changed on reload). */
@@ -47,8 +46,7 @@ void pool_log_unfollow(struct pool_log *log, struct log_follower *f);
 struct output_pipe;
 
 /* Create the pipe; NULL (and errno) on failure. */
-struct output_pipe *output_pipe_new(struct event_base *base, struct pool_log *log,
-                                    unsigned slot);
+struct output_pipe *output_pipe_new(struct event_base *base, struct pool_log *log, unsigned slot);
 /* The end given to workers as stdout and stderr. */
 int output_pipe_write_fd(const struct output_pipe *op);
 /* Read whatever is waiting now (a worker just exited). */

@@ -47,8 +47,8 @@ struct slot *slot_find_pid(pid_t pid)
     struct slot *s;
 
     SLIST_FOREACH(s, &pid_map[pid_bucket(pid)], pid_link)
-        if (s->pid == pid)
-            return s;
+    if (s->pid == pid)
+        return s;
     return NULL;
 }
 
@@ -57,8 +57,8 @@ struct pool *pool_find(const char *name)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        if (!p->removing && strcmp(p->name, name) == 0)
-            return p;
+    if (!p->removing && strcmp(p->name, name) == 0)
+        return p;
     return NULL;
 }
 
@@ -67,8 +67,8 @@ struct pool *pool_find_removing(const char *name)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        if (p->removing && strcmp(p->name, name) == 0)
-            return p;
+    if (p->removing && strcmp(p->name, name) == 0)
+        return p;
     return NULL;
 }
 
@@ -107,9 +107,9 @@ static void policy_from_config(const struct pool_config *pc, struct slot_policy 
 /* Variables droverd got from its own supervisor that must not leak into workers. */
 static bool env_is_private(const char *kv)
 {
-    static const char *const names[] = {"NOTIFY_SOCKET=", "LISTEN_FDS=",   "LISTEN_PID=",
-                                        "LISTEN_FDNAMES=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
-                                        "DROVER_",        NULL};
+    static const char *const names[] = {
+        "NOTIFY_SOCKET=", "LISTEN_FDS=",   "LISTEN_PID=", "LISTEN_FDNAMES=",
+        "WATCHDOG_USEC=", "WATCHDOG_PID=", "DROVER_",     NULL};
     for (size_t i = 0; names[i] != NULL; i++)
         if (strncmp(kv, names[i], strlen(names[i])) == 0)
             return true;
@@ -383,7 +383,8 @@ static void slot_arm_timer(struct slot *s)
     } else {
         uint64_t now = mono_now();
         uint64_t wait = deadline > now ? deadline - now : 0;
-        struct timeval tv = {.tv_sec = (time_t)(wait / 1000000), .tv_usec = (suseconds_t)(wait % 1000000)};
+        struct timeval tv = {.tv_sec = (time_t)(wait / 1000000),
+                             .tv_usec = (suseconds_t)(wait % 1000000)};
         event_add(s->timer, &tv);
     }
     s->timer_at = deadline;
@@ -402,8 +403,8 @@ static void slot_log_transition(struct slot *s, enum slot_state from, const stru
                   p->name, s->index, p->policy.crash_limit, window, p->name, s->index);
     } else if (s->fsm.state == SLOT_BACKOFF && from != SLOT_BACKOFF) {
         format_duration_short(s->fsm.deadline - mono_now(), delay, sizeof(delay));
-        log_info("pool %s slot %u: crashed %u times in a row; restarting in %s", p->name,
-                 s->index, s->fsm.streak, delay);
+        log_info("pool %s slot %u: crashed %u times in a row; restarting in %s", p->name, s->index,
+                 s->fsm.streak, delay);
     }
 }
 
@@ -533,8 +534,8 @@ struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
     p->env_base = pool_build_env(pc);
     pool_load_groups(p);
     if (pc->stdout_mode == STDOUT_LOG)
-        p->log = pool_log_new(droverd.config->daemon.log_dir, p->name, pc->log_max_size,
-                              pc->log_keep);
+        p->log =
+            pool_log_new(droverd.config->daemon.log_dir, p->name, pc->log_max_size, pc->log_keep);
     if (pc->listen != NULL) {
         p->route = route_new(p, err, errsz);
         if (p->route == NULL) {
@@ -601,12 +602,14 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
+    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next)
+    {
         if (p->removing) {
             struct pool_config *again = p->recreate_cfg;
             if (!pool_is_down(p))
                 continue;
-            log_info("pool %s: %s", p->name, again != NULL ? "stopped; starting it again" : "removed");
+            log_info("pool %s: %s", p->name,
+                     again != NULL ? "stopped; starting it again" : "removed");
             pool_destroy(p);
             if (again != NULL && !droverd.shutting_down) {
                 struct pool *np = pool_create(again, err, sizeof(err));
@@ -658,7 +661,8 @@ void pools_drain_check(void)
 {
     struct pool *p, *next;
 
-    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
+    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next)
+    {
         if (!p->draining || route_busy(p->route))
             continue;
         p->draining = false;
@@ -687,8 +691,8 @@ void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_worker
         pool_log_set_dir(p->log, droverd.config->daemon.log_dir);
     } else if (pc->stdout_mode == STDOUT_LOG) {
         /* stdout changed to log: workers get the pipes as they restart. */
-        p->log = pool_log_new(droverd.config->daemon.log_dir, p->name, pc->log_max_size,
-                              pc->log_keep);
+        p->log =
+            pool_log_new(droverd.config->daemon.log_dir, p->name, pc->log_max_size, pc->log_keep);
     }
     for (unsigned i = 0; i < p->nslots; i++) {
         struct slot *s = p->slots[i];
@@ -716,9 +720,11 @@ void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_worker
 static void pool_rolling_advance(struct pool *p)
 {
     if (p->rolling_current >= 0) {
-        struct slot *s = (unsigned)p->rolling_current < p->nslots ? p->slots[p->rolling_current] : NULL;
-        if (s != NULL && (s->fsm.state == SLOT_STOPPING || s->fsm.state == SLOT_STARTING ||
-                          (s->fsm.state == SLOT_RUNNING && s->fsm.started_at == p->rolling_started_at)))
+        struct slot *s =
+            (unsigned)p->rolling_current < p->nslots ? p->slots[p->rolling_current] : NULL;
+        if (s != NULL &&
+            (s->fsm.state == SLOT_STOPPING || s->fsm.state == SLOT_STARTING ||
+             (s->fsm.state == SLOT_RUNNING && s->fsm.started_at == p->rolling_started_at)))
             return; /* its turn is not over: still the old process, or the new one is not up */
         p->rolling_current = -1;
     }
@@ -771,9 +777,9 @@ bool pools_all_down(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        for (unsigned i = 0; i < p->nslots; i++)
-            if (p->slots[i] != NULL && slot_state_has_process(p->slots[i]->fsm.state))
-                return false;
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL && slot_state_has_process(p->slots[i]->fsm.state))
+            return false;
     return true;
 }
 
@@ -782,14 +788,13 @@ bool pools_all_settled(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        for (unsigned i = 0; i < p->nslots; i++) {
-            struct slot *s = p->slots[i];
-            if (s == NULL || s->removing)
-                continue;
-            if (s->fsm.state != SLOT_RUNNING && s->fsm.state != SLOT_FATAL &&
-                s->fsm.want_up)
-                return false;
-        }
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct slot *s = p->slots[i];
+        if (s == NULL || s->removing)
+            continue;
+        if (s->fsm.state != SLOT_RUNNING && s->fsm.state != SLOT_FATAL && s->fsm.want_up)
+            return false;
+    }
     return true;
 }
 
@@ -798,9 +803,9 @@ void pools_kill_all(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        for (unsigned i = 0; i < p->nslots; i++)
-            if (p->slots[i] != NULL && p->slots[i]->pid > 0)
-                slot_signal(p->slots[i], SIGKILL);
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL && p->slots[i]->pid > 0)
+            slot_signal(p->slots[i], SIGKILL);
 }
 
 void pools_reopen_logs(void)
@@ -808,6 +813,6 @@ void pools_reopen_logs(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        if (p->log != NULL)
-            pool_log_reopen(p->log);
+    if (p->log != NULL)
+        pool_log_reopen(p->log);
 }

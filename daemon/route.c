@@ -44,20 +44,21 @@
 #include "sys.h"
 #include "xmalloc.h"
 
-#define ROUTE_MAX_CLIENTS 10000      /* per pool; more wait in the listen backlog */
-#define FD_RESERVE 64                /* fds kept free of clients for control, logs, spawning */
-#define CLIENT_MAX_PENDING 256       /* a client's requests not yet answered before we stop reading */
-#define CLIENT_MAX_OUTPUT (4 << 20)  /* replies a client has not taken before we stop reading */
+#define ROUTE_MAX_CLIENTS         10000 /* per pool; more wait in the listen backlog */
+#define FD_RESERVE                64    /* fds kept free of clients for control, logs, spawning */
+#define CLIENT_MAX_PENDING        256 /* a client's requests not yet answered before we stop reading */
+#define CLIENT_MAX_OUTPUT         (4 << 20) /* replies a client has not taken before we stop reading */
 #define CLIENT_PARTIAL_TIMEOUT_US (60 * USEC_PER_SEC) /* to finish a frame once begun */
-#define READ_CHUNK 65536
-#define ACCEPT_BATCH 64
-#define ACCEPT_RETRY_MS 100 /* after EMFILE/ENFILE */
-#define LINK_LOST_GRACE_SEC 2 /* a worker that closed fd 3 has this long to exit */
+#define READ_CHUNK                65536
+#define ACCEPT_BATCH              64
+#define ACCEPT_RETRY_MS           100 /* after EMFILE/ENFILE */
+#define LINK_LOST_GRACE_SEC       2   /* a worker that closed fd 3 has this long to exit */
 
 const double route_latency_bounds_s[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                          0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
                                          0.5,     1,      2.5,     5,      10,    30};
-const size_t route_latency_nbounds = sizeof(route_latency_bounds_s) / sizeof(route_latency_bounds_s[0]);
+const size_t route_latency_nbounds =
+    sizeof(route_latency_bounds_s) / sizeof(route_latency_bounds_s[0]);
 #define NBUCKETS (sizeof(route_latency_bounds_s) / sizeof(route_latency_bounds_s[0]))
 
 struct client;
@@ -90,9 +91,9 @@ struct client {
     struct evbuffer *in, *out;
     struct request_list pending;
     unsigned npending;
-    bool reading;  /* read event armed */
-    bool eof;      /* the client finished sending */
-    bool dirty;    /* output waiting for the end-of-callback flush */
+    bool reading;           /* read event armed */
+    bool eof;               /* the client finished sending */
+    bool dirty;             /* output waiting for the end-of-callback flush */
     uint64_t partial_since; /* when bytes of an incomplete frame started waiting; 0 = none */
 };
 
@@ -108,12 +109,12 @@ struct worker_link {
     bool dirty;
     TAILQ_ENTRY(worker_link) dirty_entry;
     bool timeout_armed;
-    pid_t lost_pid;       /* the worker closed its end: killed if still alive after a grace */
-    bool retiring;        /* reached max_requests: takes nothing new, restarts when idle */
-    bool deferred;        /* a STOP/RESTART waits until in-flight requests are answered */
+    pid_t lost_pid; /* the worker closed its end: killed if still alive after a grace */
+    bool retiring;  /* reached max_requests: takes nothing new, restarts when idle */
+    bool deferred;  /* a STOP/RESTART waits until in-flight requests are answered */
     enum slot_event deferred_event;
-    uint64_t served;      /* requests (or connections) given to the current process */
-    int *fdq;             /* handoff: accepted fds waiting for the socketpair to take them */
+    uint64_t served; /* requests (or connections) given to the current process */
+    int *fdq;        /* handoff: accepted fds waiting for the socketpair to take them */
     size_t nfdq;
 };
 
@@ -136,8 +137,8 @@ struct route {
     struct event *accept_ev;
     struct event *accept_retry_ev;
     struct event *flush_ev; /* writes to busy workers, once at the end of a loop pass */
-    bool accepting;     /* wants new connections */
-    bool accept_armed;  /* accept event is pending */
+    bool accepting;         /* wants new connections */
+    bool accept_armed;      /* accept event is pending */
 
     struct choice choice;
     TAILQ_HEAD(, client) clients;
@@ -195,9 +196,8 @@ void route_activation_init(void)
     for (uint64_t i = 0; i < n; i++) {
         int fd = 3 + (int)i;
         held = xreallocarray(held, nheld + 1, sizeof(*held));
-        held[nheld] = (struct held_socket){.name = xstrdup(tok != NULL ? tok : "unknown"),
-                                           .fd = fd,
-                                           .activation = true};
+        held[nheld] = (struct held_socket){
+            .name = xstrdup(tok != NULL ? tok : "unknown"), .fd = fd, .activation = true};
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         nheld++;
         tok = tok != NULL ? strtok_r(NULL, ":", &save) : NULL;
@@ -720,8 +720,8 @@ static void link_write(struct worker_link *l)
         evbuffer_drain(l->out, evbuffer_get_length(l->out));
         return;
     }
-    if (evbuffer_get_length(l->out) > 0 && evbuffer_write(l->out, l->fd) < 0 &&
-        errno != EAGAIN && errno != EWOULDBLOCK) {
+    if (evbuffer_get_length(l->out) > 0 && evbuffer_write(l->out, l->fd) < 0 && errno != EAGAIN &&
+        errno != EWOULDBLOCK) {
         link_fail(l, "stopped reading its work socket");
         return;
     }
@@ -740,7 +740,9 @@ static void link_send_fds(struct worker_link *l)
             struct cmsghdr align;
             char buf[CMSG_SPACE(sizeof(int))];
         } u;
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = u.buf,
                              .msg_controllen = sizeof(u.buf)};
         struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 
@@ -922,7 +924,8 @@ static void client_free(struct client *c)
     struct route *r = c->route;
     struct request *q, *next;
 
-    TAILQ_FOREACH_SAFE(q, &c->pending, client_entry, next) {
+    TAILQ_FOREACH_SAFE(q, &c->pending, client_entry, next)
+    {
         TAILQ_REMOVE(&c->pending, q, client_entry);
         switch (q->state) {
         case REQ_QUEUED:
@@ -969,8 +972,8 @@ static void client_write(struct client *c)
      * Requests already read but left unparsed at the pending cap: nothing
      * new may arrive on the socket to wake us for them, so take them now.
      */
-    if (c->npending < CLIENT_MAX_PENDING && evbuffer_get_length(c->in) > 0 &&
-        c->route->accepting && client_parse(c) != 0)
+    if (c->npending < CLIENT_MAX_PENDING && evbuffer_get_length(c->in) > 0 && c->route->accepting &&
+        client_parse(c) != 0)
         return;
     if (evbuffer_get_length(c->out) > 0) {
         event_add(c->wev, NULL);
@@ -1160,7 +1163,7 @@ static bool fds_left_for_a_client(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        slots += p->nslots;
+    slots += p->nslots;
     rlim_t limit = droverd.nofile_raised;
     rlim_t reserve = FD_RESERVE + 6 * (rlim_t)slots;
     return limit > reserve && clients_total < limit - reserve;
@@ -1172,8 +1175,8 @@ static void routes_accept_update_all(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        if (p->route != NULL)
-            route_accept_update(p->route);
+    if (p->route != NULL)
+        route_accept_update(p->route);
 }
 
 static bool route_has_room(const struct route *r)
@@ -1353,7 +1356,7 @@ void route_stop_accepting(struct route *r)
     route_accept_update(r);
     /* Requests already read are answered; nothing more is read. */
     TAILQ_FOREACH(c, &r->clients, entry)
-        client_update_reading(c);
+    client_update_reading(c);
 }
 
 bool route_busy(const struct route *r)
@@ -1385,9 +1388,8 @@ void route_free(struct route *r)
                strcmp(p->recreate_cfg->listen, r->listen) == 0) {
         /* Re-created with the same address: keep the socket (and its backlog). */
         held = xreallocarray(held, nheld + 1, sizeof(*held));
-        held[nheld++] = (struct held_socket){.name = xstrdup(r->listen),
-                                             .fd = r->listen_fd,
-                                             .unix_path = r->unix_path};
+        held[nheld++] = (struct held_socket){
+            .name = xstrdup(r->listen), .fd = r->listen_fd, .unix_path = r->unix_path};
         r->unix_path = NULL;
     } else {
         close(r->listen_fd);

@@ -34,9 +34,9 @@ struct route_stats {
     uint64_t inflight;
     uint64_t requests; /* answered by a worker */
     uint64_t retries;
-    uint64_t failed;  /* FAILED answered to a client */
+    uint64_t failed; /* FAILED answered to a client */
     uint64_t timeouts;
-    uint64_t busy;    /* BUSY answered to a client */
+    uint64_t busy; /* BUSY answered to a client */
     uint64_t bad_frames;
     /* Request latency histogram (client request read -> reply queued), cumulative. */
     const uint64_t *latency_buckets; /* counts per bound in route_latency_bounds_us */

@@ -39,14 +39,14 @@ bool slot_state_has_process(enum slot_state s)
 
 const char *slot_state_name(enum slot_state s)
 {
-    static const char *const names[] = {"stopped", "starting", "running",
+    static const char *const names[] = {"stopped",  "starting", "running",
                                         "stopping", "backoff",  "fatal"};
     return names[s];
 }
 
 const char *slot_event_name(enum slot_event e)
 {
-    static const char *const names[] = {"start", "stop",     "restart", "spawn-failed", "ready",
+    static const char *const names[] = {"start",    "stop",   "restart", "spawn-failed", "ready",
                                         "watchdog", "exited", "timer",   "fail"};
     return names[e];
 }

@@ -32,8 +32,8 @@ enum spawn_step {
 };
 
 static const char *const step_names[] = {
-    "setpgid", "sched_setaffinity", "chdir", "setgroups", "setgid", "setuid",
-    "prctl(PR_SET_PDEATHSIG)", "dup2", "exec",
+    "setpgid", "sched_setaffinity",       "chdir", "setgroups", "setgid",
+    "setuid",  "prctl(PR_SET_PDEATHSIG)", "dup2",  "exec",
 };
 
 void spawn_failure_describe(const struct spawn_failure *f, const char *path, char *buf,

@@ -16,8 +16,8 @@ struct spawn_plan {
     const char *path; /* absolute path to exec */
     char *const *argv;
     char **envp;
-    int pid_env[2];     /* indexes in envp of "X=" entries to complete with the child's pid; -1 */
-    int fd_stdin;       /* fds to become 0, 1, 2 and 3; -1 = 0..2 as droverd has them / no 3 */
+    int pid_env[2]; /* indexes in envp of "X=" entries to complete with the child's pid; -1 */
+    int fd_stdin;   /* fds to become 0, 1, 2 and 3; -1 = 0..2 as droverd has them / no 3 */
     int fd_stdout;
     int fd_stderr;
     int fd3;

@@ -124,7 +124,8 @@ void sys_close_from(int from, int keep)
         if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) == 0)
             return;
     } else {
-        if ((keep == from || syscall(SYS_close_range, (unsigned)from, (unsigned)keep - 1, 0) == 0) &&
+        if ((keep == from ||
+             syscall(SYS_close_range, (unsigned)from, (unsigned)keep - 1, 0) == 0) &&
             syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0) == 0)
             return;
     }

@@ -27,10 +27,10 @@
 
 struct drover_worker {
     int fd;
-    int line;            /* framing = line */
-    unsigned char *in;   /* received, not yet handed out */
+    int line;          /* framing = line */
+    unsigned char *in; /* received, not yet handed out */
     size_t in_len, in_cap, in_off;
-    unsigned char *out;  /* replies not yet written */
+    unsigned char *out; /* replies not yet written */
     size_t out_len, out_cap;
     size_t max_frame;
 };

@@ -268,8 +268,7 @@ static void run_reader(enum reader rd, const unsigned char *stream, size_t len, 
         if (daemon && client_open) {
             /* One chain per chunk, so searches cross chain boundaries. */
             evbuffer_add_reference(client_in, stream + fed - n, n, NULL, NULL);
-            client_open =
-                drain_evbuffer(framing, client_in, &client_pos, limit, stream, &client);
+            client_open = drain_evbuffer(framing, client_in, &client_pos, limit, stream, &client);
         }
         if (daemon && link_open) {
             evbuffer_add_reference(link_in, stream + fed - n, n, NULL, NULL);

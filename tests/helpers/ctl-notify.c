@@ -40,9 +40,10 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ctl-notify [--status-first TEXT] [--trigger FILE] [--forge] "
-                    "[--hold FILE] [--ready-after MS] [--never-ready] [--mark FILE] [--status TEXT] "
-                    "[--watchdog-for MS] [--stopped FILE]\n");
+    fprintf(stderr,
+            "usage: ctl-notify [--status-first TEXT] [--trigger FILE] [--forge] "
+            "[--hold FILE] [--ready-after MS] [--never-ready] [--mark FILE] [--status TEXT] "
+            "[--watchdog-for MS] [--stopped FILE]\n");
     exit(2);
 }
 
@@ -70,7 +71,8 @@ static void notify(const char *msg)
     socklen_t len;
     int fd;
 
-    if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sun.sun_path)) {
+    if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+        strlen(path) >= sizeof(sun.sun_path)) {
         fprintf(stderr, "ctl-notify: NOTIFY_SOCKET is %s\n", path != NULL ? path : "unset");
         exit(9);
     }
@@ -108,7 +110,8 @@ static void wait_for_file(const char *path)
 
 int main(int argc, char **argv)
 {
-    const char *status_first = NULL, *trigger = NULL, *hold = NULL, *mark_path = NULL, *status = NULL;
+    const char *status_first = NULL, *trigger = NULL, *hold = NULL, *mark_path = NULL,
+               *status = NULL;
     const char *stopped = NULL, *wd_pid = getenv("WATCHDOG_PID");
     const char *wd_usec = getenv("WATCHDOG_USEC");
     long ready_after = 0, watchdog_for = -1;
@@ -147,8 +150,7 @@ int main(int argc, char **argv)
     }
     /* sd_watchdog_enabled(3): WATCHDOG_PID, when set, must name this very process. */
     if (wd_pid != NULL && atol(wd_pid) != (long)getpid()) {
-        fprintf(stderr, "ctl-notify: WATCHDOG_PID=%s but my pid is %ld\n", wd_pid,
-                (long)getpid());
+        fprintf(stderr, "ctl-notify: WATCHDOG_PID=%s but my pid is %ld\n", wd_pid, (long)getpid());
         return 9;
     }
     if (watchdog_for >= 0 && (wd_usec == NULL || atol(wd_usec) <= 0)) {

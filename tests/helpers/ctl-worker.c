@@ -78,7 +78,8 @@ static void put_line(int fd, const char *text, const char *suffix)
     write_all(fd, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* N numbered lines of W bytes each, all in one write: droverd finds far more than one read's worth. */
+/* N numbered lines of W bytes each, all in one write: droverd finds far more than one read's worth.
+ */
 static void write_lines(long n, long w)
 {
     size_t len = (size_t)n * (size_t)(w + 1), off = 0;

@@ -48,7 +48,7 @@ static const struct {
     int sig;
     const char *name;
 } signal_names[] = {
-    {SIGTERM, "TERM"}, {SIGINT, "INT"}, {SIGHUP, "HUP"},
+    {SIGTERM, "TERM"}, {SIGINT, "INT"},   {SIGHUP, "HUP"},
     {SIGQUIT, "QUIT"}, {SIGUSR1, "USR1"}, {SIGUSR2, "USR2"},
 };
 #define NSIGNALS (sizeof(signal_names) / sizeof(signal_names[0]))
@@ -373,8 +373,7 @@ int main(int argc, char **argv)
     }
     if (info != NULL) {
         char *path = expand(info), text[64];
-        snprintf(text, sizeof(text), "%d %d %d\n", (int)getpid(), (int)getppid(),
-                 (int)getpgid(0));
+        snprintf(text, sizeof(text), "%d %d %d\n", (int)getpid(), (int)getppid(), (int)getpgid(0));
         write_file(path, text);
         free(path);
     }

@@ -26,7 +26,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: svc-notify-worker GOFILE\n");
         return 2;
     }
-    if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sun.sun_path)) {
+    if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+        strlen(path) >= sizeof(sun.sun_path)) {
         fprintf(stderr, "svc-notify-worker: no usable NOTIFY_SOCKET\n");
         return 1;
     }

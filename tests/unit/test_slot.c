@@ -339,7 +339,8 @@ static void test_starting_spawn_failed(void **state)
     (void)state;
     to_starting(T0);
     step(SLOT_EV_SPAWN_FAILED, 0, "spawn failed", T0);
-    /* Counted as a crash of exit status 127; even the first retry waits a little (no busy fork loop). */
+    /* Counted as a crash of exit status 127; even the first retry waits a little (no busy fork
+     * loop). */
     act_is(false, 0, false, true);
     state_is(SLOT_BACKOFF);
     assert_int_equal(m.f.deadline, T0 + 10 * MS);
