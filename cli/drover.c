@@ -106,11 +106,16 @@ static int connect_control(const char *path)
     int fd = connect_unix(path);
 
     if (fd < 0) {
+        /* Not allowed to open the socket: droverd is there, this user is refused. */
+        if (errno == EACCES || errno == EPERM) {
+            fprintf(stderr,
+                    "drover: permission denied: this user may not use droverd's control socket "
+                    "%s (see control_mode and control_group)\n",
+                    path);
+            exit(EXIT_FAILED);
+        }
         fprintf(stderr, "drover: cannot reach droverd at %s: %s\n", path, strerror(errno));
-        if (errno == EACCES)
-            fprintf(stderr, "drover: this user may not open the control socket (see control_mode "
-                            "and control_group)\n");
-        else if (errno == ENOENT || errno == ECONNREFUSED)
+        if (errno == ENOENT || errno == ECONNREFUSED)
             fprintf(stderr,
                     "drover: is droverd running? (choose a socket with -s or DROVER_SOCKET)\n");
         exit(EXIT_UNREACHABLE);
