@@ -6,7 +6,7 @@
 set -eu
 
 build_pkgs="gcc make cmake pkg-config libevent-dev libinih-dev libcmocka-dev"
-test_pkgs="clang libclang-rt-14-dev valgrind python3 systemd util-linux procps iproute2 dpkg-dev file"
+test_pkgs="clang clang-format libclang-rt-14-dev valgrind python3 systemd util-linux procps iproute2 dpkg-dev file"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"
