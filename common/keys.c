@@ -373,7 +373,7 @@ const struct key key_table[] = {
      "always, on-failure (not after exit 0), or never."},
     {KEY_POOL, "restart_delay", KT_U64, parse_duration_key, P(restart_delay_us), "100ms", NULL,
      RELOAD_LIVE, NULL, 0, 0,
-     "Delay after the second quick crash in a row; doubles with each further one."},
+     "Delay after the second quick crash in a row; doubles with each further one (0: doubling from 1ms)."},
     {KEY_POOL, "restart_delay_max", KT_U64, parse_duration_key, P(restart_delay_max_us), "30s",
      NULL, RELOAD_LIVE, NULL, 0, 0,
      "Cap of the backoff; a worker that ran this long is healthy and restarts at once."},

@@ -7,7 +7,8 @@
 
 uint64_t backoff_next_delay(unsigned streak, uint64_t base_us, uint64_t max_us)
 {
-    uint64_t delay = base_us;
+    /* With restart_delay = 0 the doubling still needs something to double. */
+    uint64_t delay = base_us > 0 ? base_us : BACKOFF_SEED_US;
 
     if (streak <= 1)
         return streak == 0 ? 0 : (base_us < max_us ? base_us : max_us);

@@ -13,8 +13,11 @@
 /*
  * Delay before restarting after the streak-th consecutive quick crash:
  * 0 for the first (an occasional crash restarts at once), then base,
- * 2*base, 4*base, ... capped at max.
+ * 2*base, 4*base, ... capped at max. With base 0 the second crash also
+ * restarts at once and the doubling starts from BACKOFF_SEED_US (2 ms, 4 ms,
+ * ...), so a worker that keeps crashing is still slowed down to max.
  */
+#define BACKOFF_SEED_US 1000
 uint64_t backoff_next_delay(unsigned streak, uint64_t base_us, uint64_t max_us);
 
 /* The times of the most recent crashes, enough to judge a limit of `limit`. */

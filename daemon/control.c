@@ -12,7 +12,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <stdarg.h>
@@ -51,7 +50,9 @@ struct control_client {
 
 static TAILQ_HEAD(, control_client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static unsigned nclients;
-static struct evconnlistener *listener;
+static int listen_fd = -1;
+static struct event *accept_event;
+static bool accept_paused_logged;
 static char *socket_path;
 static gid_t control_gid;
 static bool have_control_gid;
@@ -341,18 +342,14 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
     client_free(c);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
+/* Take one accepted connection as a client, or refuse it when over the cap. */
+static void client_accept(int fd)
 {
     struct control_client *c;
     struct ucred cred;
     socklen_t len = sizeof(cred);
     struct timeval rtv = {CONTROL_READ_TIMEOUT_SEC, 0}, wtv = {CONTROL_WRITE_TIMEOUT_SEC, 0};
 
-    (void)l;
-    (void)sa;
-    (void)salen;
-    (void)arg;
     if (nclients >= CONTROL_MAX_CLIENTS) {
         /* Over the cap: refuse at once rather than let a flood starve real clients. */
         rejected_clients++;
@@ -390,25 +387,39 @@ static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    if (listener != NULL)
-        evconnlistener_enable(listener);
+    accept_paused_logged = false;
+    event_add(accept_event, NULL);
 }
 
 /*
- * accept() failed, typically EMFILE: the connection stays in the backlog and
- * the socket stays readable, so pause the listener instead of spinning, and
- * try again shortly.
+ * At most CONTROL_ACCEPT_BATCH connections per pass of the loop: clients
+ * that connect and close at once are then let go (their EOF is handled in
+ * the same pass) before more are counted against the cap.
  */
-static void accept_error_cb(struct evconnlistener *l, void *arg)
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
-    struct timeval tv = {0, 100 * 1000};
-
+    (void)what;
     (void)arg;
-    log_warn("control: accept (pausing 100ms)");
-    evconnlistener_disable(l);
-    if (resume_event == NULL)
-        resume_event = evtimer_new(droverd.base, accept_resume_cb, NULL);
-    event_add(resume_event, &tv);
+    for (int i = 0; i < CONTROL_ACCEPT_BATCH; i++) {
+        int fd = accept4((int)lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            client_accept(fd);
+            continue;
+        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /*
+             * The connection stays in the backlog and the socket stays
+             * readable: pause instead of spinning, and try again shortly.
+             */
+            struct timeval tv = {0, 100 * 1000};
+            if (!accept_paused_logged)
+                log_warn("control: accept (pausing while out of file descriptors)");
+            accept_paused_logged = true;
+            event_del(accept_event);
+            event_add(resume_event, &tv);
+        }
+        return;
+    }
 }
 
 int control_open(const struct daemon_config *dc, char *err, size_t errsz)
@@ -456,14 +467,16 @@ int control_open(const struct daemon_config *dc, char *err, size_t errsz)
         unlink(dc->control_socket);
         return parse_error(err, errsz, "chmod %s: %s", dc->control_socket, strerror(e));
     }
-    listener = evconnlistener_new(droverd.base, accept_cb, NULL,
-                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64, fd);
-    if (listener == NULL) {
+    if (listen(fd, 128) != 0) {
+        int e = errno;
         close(fd);
         unlink(dc->control_socket);
-        return parse_error(err, errsz, "listen on %s failed", dc->control_socket);
+        return parse_error(err, errsz, "listen on %s: %s", dc->control_socket, strerror(e));
     }
-    evconnlistener_set_error_cb(listener, accept_error_cb);
+    listen_fd = fd;
+    accept_event = event_new(droverd.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+    resume_event = evtimer_new(droverd.base, accept_resume_cb, NULL);
+    event_add(accept_event, NULL);
     socket_path = xstrdup(dc->control_socket);
     return 0;
 }
@@ -479,9 +492,13 @@ void control_close(void)
 
     while ((c = TAILQ_FIRST(&clients)) != NULL)
         client_free(c);
-    if (listener != NULL) {
-        evconnlistener_free(listener);
-        listener = NULL;
+    if (accept_event != NULL) {
+        event_free(accept_event);
+        accept_event = NULL;
+    }
+    if (listen_fd >= 0) {
+        close(listen_fd);
+        listen_fd = -1;
     }
     if (socket_path != NULL) {
         unlink(socket_path);

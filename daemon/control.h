@@ -18,6 +18,7 @@ struct control_client;
 struct daemon_config;
 
 #define CONTROL_MAX_CLIENTS       512
+#define CONTROL_ACCEPT_BATCH      64        /* connections taken per pass of the event loop */
 #define CONTROL_READ_TIMEOUT_SEC  10        /* to send the whole command */
 #define CONTROL_WRITE_TIMEOUT_SEC 30        /* for a reply to be taken */
 #define CONTROL_MAX_OUTPUT        (4 << 20) /* a follower further behind is dropped */

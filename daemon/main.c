@@ -82,9 +82,13 @@ static void state_cb(evutil_socket_t fd, short what, void *arg)
         sd_notify_send("READY=1\nSTATUS=running: %u pool%s, %u worker%s", pools,
                        pools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
     }
-    if (!droverd.shutting_down)
+    if (!droverd.shutting_down || !pools_all_down())
         return;
-    if (pools_all_down())
+    /* Every worker is down: clients get the replies they have not taken, then droverd exits. */
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    if (p->route != NULL)
+        route_release_clients(p->route);
+    if (!route_lingering() || droverd.shutdown_forced)
         event_base_loopexit(droverd.base, NULL);
 }
 
@@ -321,6 +325,8 @@ int main(int argc, char **argv)
     notify_workers_close();
     metrics_http_close();
     route_release_held();
+    route_lingering_free();
+    reap_cleanup();
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
         event_free(sigev[i]);
     event_free(state_event);

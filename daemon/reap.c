@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Reaping: on SIGCHLD, collect every exited child. Workers go to their
- * slot; anything else is an orphan that was reparented to droverd (as a
- * subreaper, or as PID 1) and is simply reaped so no zombie remains.
+ * Reaping: on SIGCHLD, collect exited children. Workers go to their slot
+ * (which may restart them at once); anything else is an orphan that was
+ * reparented to droverd (as a subreaper, or as PID 1) and is simply reaped
+ * so no zombie remains.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <sys/wait.h>
 
 #include "droverd.h"
@@ -12,10 +14,27 @@
 #include "pool.h"
 #include "reap.h"
 
+/*
+ * Children reaped per pass of the event loop. In a crash storm each reap may
+ * fork a replacement; bounding the batch lets control clients and routed
+ * pools be served between batches instead of after the storm.
+ */
+#define REAP_BATCH 32
+
+static struct event *reap_more;
+
+static void reap_more_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    reap_children();
+}
+
 void reap_children(void)
 {
     /* Signals coalesce: one SIGCHLD may stand for many exits. */
-    for (;;) {
+    for (int n = 0; n < REAP_BATCH; n++) {
         int wstatus;
         pid_t pid = waitpid(-1, &wstatus, WNOHANG);
         struct slot *s;
@@ -32,5 +51,18 @@ void reap_children(void)
             droverd.orphans_reaped++;
             log_debug("reaped orphan pid %d", (int)pid);
         }
+    }
+    /* More may be waiting: continue on the next pass, after the I/O that is ready. */
+    if (reap_more == NULL)
+        reap_more = evtimer_new(droverd.base, reap_more_cb, NULL);
+    struct timeval now = {0, 0};
+    event_add(reap_more, &now);
+}
+
+void reap_cleanup(void)
+{
+    if (reap_more != NULL) {
+        event_free(reap_more);
+        reap_more = NULL;
     }
 }

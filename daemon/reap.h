@@ -2,7 +2,8 @@
 #ifndef DROVER_REAP_H
 #define DROVER_REAP_H
 
-/* Collect every exited child (called on SIGCHLD). */
+/* Collect exited children (called on SIGCHLD), a bounded batch per loop pass. */
 void reap_children(void);
+void reap_cleanup(void);
 
 #endif

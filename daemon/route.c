@@ -53,6 +53,7 @@
 #define ACCEPT_BATCH              64
 #define ACCEPT_RETRY_MS           100 /* after EMFILE/ENFILE */
 #define LINK_LOST_GRACE_SEC       2   /* a worker that closed fd 3 has this long to exit */
+#define LINGER_TIMEOUT_SEC        10  /* to take replies after the pool went away, between writes */
 
 const double route_latency_bounds_s[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                          0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
@@ -744,8 +745,10 @@ static void link_send_fds(struct worker_link *l)
                              .msg_iovlen = 1,
                              .msg_control = u.buf,
                              .msg_controllen = sizeof(u.buf)};
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        struct cmsghdr *cm;
 
+        memset(&u, 0, sizeof(u)); /* the padding after the fd goes to the kernel too */
+        cm = CMSG_FIRSTHDR(&msg);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int));
@@ -950,10 +953,96 @@ static void client_free(struct client *c)
     event_free(c->wev);
     event_free(c->partial_ev);
     evbuffer_free(c->in);
-    evbuffer_free(c->out);
-    close(c->fd);
+    if (c->out != NULL)
+        evbuffer_free(c->out);
+    if (c->fd >= 0)
+        close(c->fd);
     free(c);
     routes_accept_update_all();
+}
+
+/*
+ * Replies a client has not taken when its pool goes away (removed,
+ * re-created, shutdown) are still delivered: the connection lingers on its
+ * own until they are written, or until LINGER_TIMEOUT_SEC pass without the
+ * client taking any.
+ */
+struct lingering {
+    TAILQ_ENTRY(lingering) entry;
+    int fd;
+    struct evbuffer *out;
+    struct event *ev;
+};
+
+static TAILQ_HEAD(, lingering) lingering = TAILQ_HEAD_INITIALIZER(lingering);
+
+static void linger_free(struct lingering *lg)
+{
+    TAILQ_REMOVE(&lingering, lg, entry);
+    event_free(lg->ev);
+    evbuffer_free(lg->out);
+    close(lg->fd);
+    free(lg);
+    droverd_state_changed();
+}
+
+static void linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct lingering *lg = arg;
+    struct timeval tv = {LINGER_TIMEOUT_SEC, 0};
+
+    if (what & EV_TIMEOUT) {
+        linger_free(lg);
+        return;
+    }
+    if (evbuffer_write(lg->out, (int)fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        linger_free(lg);
+        return;
+    }
+    if (evbuffer_get_length(lg->out) == 0) {
+        linger_free(lg);
+        return;
+    }
+    event_add(lg->ev, &tv);
+}
+
+/* Free a client, first handing its unwritten replies to a lingering connection. */
+static void client_release(struct client *c)
+{
+    if (evbuffer_get_length(c->out) > 0 && c->fd >= 0) {
+        struct lingering *lg = xcalloc(1, sizeof(*lg));
+        struct timeval tv = {LINGER_TIMEOUT_SEC, 0};
+
+        lg->fd = c->fd;
+        lg->out = c->out;
+        c->fd = -1;
+        c->out = NULL;
+        lg->ev = event_new(droverd.base, lg->fd, EV_WRITE, linger_cb, lg);
+        event_add(lg->ev, &tv);
+        TAILQ_INSERT_TAIL(&lingering, lg, entry);
+    }
+    client_free(c);
+}
+
+void route_release_clients(struct route *r)
+{
+    struct client *c;
+
+    while ((c = TAILQ_FIRST(&r->clients)) != NULL)
+        client_release(c);
+}
+
+bool route_lingering(void)
+{
+    return !TAILQ_EMPTY(&lingering);
+}
+
+void route_lingering_free(void)
+{
+    struct lingering *lg;
+
+    while ((lg = TAILQ_FIRST(&lingering)) != NULL)
+        linger_free(lg);
 }
 
 static void client_close(struct client *c)
@@ -1366,12 +1455,10 @@ bool route_busy(const struct route *r)
 
 void route_free(struct route *r)
 {
-    struct client *c;
     struct request *q;
     struct pool *p = r->pool;
 
-    while ((c = TAILQ_FIRST(&r->clients)) != NULL)
-        client_free(c);
+    route_release_clients(r);
     while ((q = TAILQ_FIRST(&r->queue)) != NULL) {
         TAILQ_REMOVE(&r->queue, q, entry);
         request_free(q);

@@ -69,6 +69,14 @@ void route_slot_free(struct route *r, struct slot *s);
 bool route_slot_defer(struct route *r, struct slot *s, enum slot_event ev);
 bool route_slot_draining(const struct route *r, const struct slot *s);
 
+/*
+ * Let go of the pool's clients; replies they have not taken yet are still
+ * written (shutdown, removal). route_lingering() is true while any are.
+ */
+void route_release_clients(struct route *r);
+bool route_lingering(void);
+void route_lingering_free(void);
+
 /* Take the sockets systemd passed, before anything else opens an fd. */
 void route_activation_init(void);
 /* Close sockets kept for a re-created pool that never came back (exit). */

@@ -36,6 +36,23 @@ cmake --build build-fuzz -j"$jobs" --target fuzz_config fuzz_proto fuzz_frame fu
 ctest --test-dir build-fuzz -L fuzz --output-on-failure
 ./tests/fuzz/run.sh -b build-fuzz "${DROVER_FUZZ_SECONDS:-60}"
 
+# ---- step 4 (valgrind): integration tests with every droverd they start via
+# start_daemon running under valgrind memcheck (DROVER_VALGRIND=1, see the
+# "fault" block of tests/integration/lib.sh). A test fails on any memcheck
+# error, or a definite leak when droverd exits. The selection covers every
+# routing mode, bad input, reload, the life cycle and the fault tests that
+# tolerate valgrind's ~10x slowdown (tests with tight time, throughput or RSS
+# bounds are left to the native and ASan passes); DROVER_VALGRIND_TESTS (a
+# ctest -R regex) overrides it. Reports are kept in build-valgrind/valgrind/.
+step "integration tests with droverd under valgrind memcheck (Debug build)"
+vg_tests='t_smoke|t_route_handoff|t_route_shared|t_route_timeout|t_route_bad_input|t_ctl_reload_diff|t_ctl_reload_bad|t_ctl_metrics|t_ctl_status_json|t_life_backoff_fatal|t_life_shutdown|t_life_orphans|t_fault_log_full|t_fault_reload|t_fault_slow_reader|t_soak'
+cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug
+cmake --build build-valgrind -j"$jobs"
+rm -rf build-valgrind/valgrind
+DROVER_VALGRIND=1 DROVER_VALGRIND_DIR="$PWD/build-valgrind/valgrind" \
+    ctest --test-dir build-valgrind -L integration -R "${DROVER_VALGRIND_TESTS:-$vg_tests}" --output-on-failure
+# ---- end of step 4 (valgrind)
+
 step "package: build the .deb, install, verify, remove"
 ctest --test-dir build -L packaging --output-on-failure
 

@@ -438,3 +438,245 @@ route_kill_loop() {
 # 60 s cap. (In the background use `python3 - ARGS <<'PY' &` so that $! is Python itself.)
 route_py() { timeout 60 python3 - "$@"; }
 # ---- end route ----
+
+# ---- fault: helpers for the fault-injection tests (t_fault_*.sh) and the soak (t_soak*.sh) ----
+FAULT_WORKER="$HELPERS/fault-worker"
+FAULT_EXIT_CMDS=()
+# How much slower droverd runs here: 1 natively, 3 under AddressSanitizer (scripts/test.sh
+# sets ASAN_OPTIONS for that pass), 10 under valgrind. Time and throughput bounds of the
+# fault tests scale with it. RSS bounds mean something only natively (FAULT_RSS=1): ASan's
+# quarantine and valgrind's own memory are not droverd's.
+if [ -n "${DROVER_VALGRIND:-}" ]; then
+    FAULT_SLOW=10 FAULT_RSS=0
+elif [ -n "${ASAN_OPTIONS:-}" ]; then
+    FAULT_SLOW=3 FAULT_RSS=0
+else
+    FAULT_SLOW=1 FAULT_RSS=1
+fi
+
+# fault_on_exit CMD: eval CMD when the test exits (last registered first), before the
+# harness's own cleanup: for mounts, processes of another uid, and the like.
+fault_on_exit() {
+    FAULT_EXIT_CMDS=("$1" "${FAULT_EXIT_CMDS[@]}")
+    trap _fault_exit EXIT
+}
+_fault_exit() {
+    local rc=$? c
+    for c in "${FAULT_EXIT_CMDS[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+    (exit $rc)
+    cleanup
+}
+
+# fault_stop_daemon [SECS]: SIGTERM droverd and wait for it; SIGKILL at the deadline, and
+# then return 1.
+fault_stop_daemon() {
+    local secs=${1:-20} deadline rc=0
+    [ -n "$DAEMON_PID" ] || return 0
+    kill -TERM "$DAEMON_PID" 2>/dev/null
+    deadline=$(($(date +%s%N) + secs * 1000000000))
+    while kill -0 "$DAEMON_PID" 2>/dev/null && [ "$(date +%s%N)" -lt "$deadline" ]; do sleep 0.05; done
+    kill -KILL "$DAEMON_PID" 2>/dev/null && rc=1
+    wait "$DAEMON_PID" 2>/dev/null
+    DAEMON_PID=""
+    return $rc
+}
+
+# fault_fds PID / fault_rss_kb PID / fault_cpu_ticks PID: open fds, resident KiB, and
+# user+system CPU time in clock ticks of a process.
+fault_fds() { local a=(/proc/"$1"/fd/*); echo "${#a[@]}"; }
+# fault_fds_settled PID: the fd count once two reads 200 ms apart agree (a control client
+# just gone or a worker being spawned holds an fd for a moment); at most 5 s.
+fault_fds_settled() {
+    local a b i
+    a=$(fault_fds "$1")
+    for i in $(seq 25); do
+        sleep 0.2
+        b=$(fault_fds "$1")
+        [ "$a" = "$b" ] && break
+        a=$b
+    done
+    echo "$a"
+}
+fault_rss_kb() { awk '/^VmRSS:/ {print $2}' /proc/"$1"/status; }
+fault_cpu_ticks() {
+    local s f
+    s=$(cat /proc/"$1"/stat) || return 1
+    read -r -a f <<<"${s##*) }" # state is f[0]: utime and stime are f[11] and f[12]
+    echo $((f[11] + f[12]))
+}
+
+# fault_metric NAME [LABELS]: a sample of `drover metrics` (LABELS as printed, e.g. pool="a").
+fault_metric() {
+    local sel="$1"
+    [ $# -ge 2 ] && sel="$1{$2}"
+    dv metrics | awk -v s="$sel" '$1 == s {print $2; f=1} END {if (!f) print "none"}'
+}
+
+# fault_time_ms CMD...: run CMD (output discarded); print how long it took in ms, or
+# "fail:MS" when it failed.
+fault_time_ms() {
+    local t0 rc=0
+    t0=$(date +%s%N)
+    "$@" >/dev/null 2>&1 || rc=$?
+    local ms=$((($(date +%s%N) - t0) / 1000000))
+    if [ "$rc" = 0 ]; then echo "$ms"; else echo "fail:$ms"; fi
+}
+
+# fault_status_probe SECONDS OUT: run `drover status` back to back (20 ms apart) for
+# SECONDS, one line per call in OUT (ms, or fail:ms). Run it in the background.
+fault_status_probe() {
+    local end=$(($(date +%s%N) + $1 * 1000000000)) file=$2 pause_fd
+    exec {pause_fd}<> <(:)
+    : >"$file"
+    while [ "$(date +%s%N)" -lt "$end" ]; do
+        fault_time_ms timeout 30 "$DROVER" -s "$SOCK" status >>"$file"
+        read -r -t 0.02 -u "$pause_fd" || true
+    done
+    exec {pause_fd}<&-
+}
+
+# fault_probe_check OUT MAX_MS WHAT [P99_MS]: every probe in OUT answered, none slower than
+# MAX_MS (and, with P99_MS, 99% of them within P99_MS); logs the count, median, p99, maximum.
+fault_probe_check() {
+    local file=$1 max=$2 what=$3 p99max=${4:-} n fails worst median p99
+    n=$(wc -l <"$file")
+    [ "$n" -gt 0 ] || fail "$what: no status probe ran"
+    fails=$(grep -c '^fail' "$file")
+    read -r median p99 worst <<<"$(grep -v '^fail' "$file" | sort -n |
+        awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[int((NR + 1) / 2)], a[i], a[NR]}')"
+    log "$what: $n status calls, $fails failed; median ${median:-?} ms, p99 ${p99:-?} ms, max ${worst:-?} ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    [ "$fails" = 0 ] || fail "$what: $fails of $n status calls failed ($(grep -m3 '^fail' "$file" | tr '\n' ' '))"
+    [ "${worst:-0}" -le "$max" ] || fail "$what: a status call took ${worst} ms (bound ${max} ms)"
+    [ -z "$p99max" ] || [ "${p99:-0}" -le "$p99max" ] || fail "$what: 1% of the status calls took ${p99} ms or more (bound ${p99max} ms)"
+}
+
+# fault_wc_clean FILE WHAT: a workclient summary with every request answered '+' and
+# nothing lost, duplicated, mismatched or refused.
+fault_wc_clean() {
+    local bad
+    bad=$(python3 - "$1" <<'PY'
+import json, sys
+s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+bad = ["%s %s" % (k, s[k]) for k in ("lost", "duplicated", "mismatched", "unanswered", "unexpected",
+       "malformed", "busy", "failed", "timeout", "other_error", "unsent") if s[k] != 0]
+if s["ok"] != s["sent"]:
+    bad.append("ok %d of %d sent" % (s["ok"], s["sent"]))
+print(", ".join(bad))
+PY
+    ) || fail "$2: cannot read the workclient summary in $1"
+    [ -z "$bad" ] || fail "$2: workclient: $bad"
+}
+
+# fault_kill_loop SECONDS INTERVAL POOL...: SIGKILL a random worker of the named pools every
+# INTERVAL seconds for SECONDS (builtins only, like route_kill_loop); prints the kill count.
+# Only children of this test's droverd that carry DROVER_POOL=one of the POOLs are signalled.
+fault_kill_loop() {
+    local secs=$1 interval=$2 kills=0 end f p q pause_fd
+    shift 2
+    local -A mine=() notmine=()
+    local -a kids=() found=()
+    exec {pause_fd}<> <(:)
+    end=$(($(date +%s%N) + secs * 1000000000))
+    while [ "${EPOCHREALTIME/./}000" -lt "$end" ]; do
+        found=()
+        for f in /proc/"$DAEMON_PID"/task/*/children; do
+            kids=()
+            read -r -a kids <"$f" 2>/dev/null || true
+            for p in "${kids[@]}"; do
+                if [ -n "${mine[$p]:-}" ]; then
+                    found+=("$p")
+                elif [ -z "${notmine[$p]:-}" ]; then
+                    for q in "$@"; do
+                        if route_in_pool "$p" "$q"; then mine[$p]=1; found+=("$p"); break; fi
+                    done
+                    [ -n "${mine[$p]:-}" ] || notmine[$p]=1
+                fi
+            done
+        done
+        if [ "${#found[@]}" -gt 0 ]; then
+            p=${found[$((RANDOM % ${#found[@]}))]}
+            kill -KILL "$p" 2>/dev/null && kills=$((kills + 1))
+        fi
+        read -r -t "$interval" -u "$pause_fd" || true
+    done
+    exec {pause_fd}<&-
+    echo "$kills"
+}
+
+# fault_copy_bins DIR NAME...: copy programs of $BIN/$HELPERS into DIR (mode 0755), for a
+# droverd run as another uid that may not reach the build tree.
+fault_copy_bins() {
+    local dir=$1 n
+    shift
+    mkdir -p "$dir"
+    for n in "$@"; do
+        if [ -x "$HELPERS/$n" ]; then cp "$HELPERS/$n" "$dir/"; else cp "$BIN/$n" "$dir/"; fi
+    done
+    chmod 0755 "$dir" "$dir"/*
+}
+
+# fault_free_uid: a uid with no passwd entry and no process (for RLIMIT_NPROC tests).
+fault_free_uid() {
+    local u
+    for u in $(seq 47001 47099); do
+        getent passwd "$u" >/dev/null && continue
+        [ -z "$(ps -o pid= -u "$u" 2>/dev/null)" ] && { echo "$u"; return 0; }
+    done
+    return 1
+}
+
+# ---- valgrind: DROVER_VALGRIND=1 runs every droverd that start_daemon starts under
+# valgrind memcheck (scripts/test.sh does this for one integration pass). The test then
+# also fails when valgrind reports any error, or a definite leak at droverd's exit.
+# DROVER_VALGRIND_DIR (optional) keeps a copy of every report.
+if [ -n "${DROVER_VALGRIND:-}" ]; then
+    start_daemon() {
+        local conf=${1:-$CONF}
+        valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
+            --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+            --child-silent-after-fork=yes --track-origins=yes --num-callers=30 \
+            --log-file="$T/valgrind.%p.log" \
+            "$DROVERD" -c "$conf" >"$T/droverd.log" 2>&1 &
+        DAEMON_PID=$!
+        wait_for 60 "droverd (under valgrind) to answer on $SOCK" dv status
+    }
+    # valgrind_check: stop droverd gracefully (so valgrind sees a normal exit and checks
+    # for leaks), then read every report of this test.
+    valgrind_check() {
+        local f bad=0 errs
+        if ! fault_stop_daemon 60; then
+            log "valgrind: droverd did not exit within 60 s of SIGTERM"
+            bad=1
+        fi
+        for f in "$T"/valgrind.*.log; do
+            [ -f "$f" ] || continue
+            [ -n "${DROVER_VALGRIND_DIR:-}" ] && mkdir -p "$DROVER_VALGRIND_DIR" &&
+                cp "$f" "$DROVER_VALGRIND_DIR/$TEST_NAME.$(basename "$f")"
+            errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$f" | tail -n 1)
+            if [ -z "$errs" ]; then
+                # valgrind writes its summary on every exit but SIGKILL (a crash gets one too):
+                # the test killed droverd on purpose.
+                log "valgrind: $(basename "$f"): not checked: droverd was killed with SIGKILL"
+            elif [ "$errs" != 0 ] || grep -q 'definitely lost: [1-9]' "$f"; then
+                log "valgrind: $(basename "$f"): $errs errors"
+                grep -E '^==[0-9]+== (Invalid|Conditional|Syscall|Mismatched|.*definitely lost|   (at|by) )' "$f" | head -n 60 >&2
+                bad=1
+            else
+                log "valgrind: $(basename "$f"): clean ($(grep -o 'definitely lost: [0-9,]* bytes' "$f" || echo 'no leaks'))"
+            fi
+        done
+        return $bad
+    }
+    fault_on_exit() {
+        FAULT_EXIT_CMDS=("$1" "${FAULT_EXIT_CMDS[@]}")
+    }
+    _fault_exit_all() {
+        local rc=$? c
+        valgrind_check || { log "FAIL: valgrind found problems in droverd"; [ "$rc" = 0 ] && rc=1; }
+        for c in "${FAULT_EXIT_CMDS[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+        (exit $rc)
+        cleanup
+    }
+    trap _fault_exit_all EXIT
+fi
+# ---- end fault ----

@@ -7,9 +7,9 @@
 # touched. The clients are in data-ctl/control_abuse.py.
 . "$(dirname "$0")/lib.sh"
 
-proto_version=$(sed -n 's/^#define PROTO_VERSION \([0-9]*\).*/\1/p' "$SRC/common/proto.h")
-max_request=$(sed -n 's/^#define PROTO_MAX_REQUEST (\([0-9]*\) \* \([0-9]*\)).*/\1*\2/p' "$SRC/common/proto.h")
-read_timeout=$(sed -n 's/^#define CONTROL_READ_TIMEOUT_SEC \([0-9]*\).*/\1/p' "$SRC/daemon/control.h")
+proto_version=$(sed -n 's/^#define[[:space:]]*PROTO_VERSION[[:space:]]*\([0-9]*\).*/\1/p' "$SRC/common/proto.h")
+max_request=$(sed -n 's/^#define[[:space:]]*PROTO_MAX_REQUEST[[:space:]]*(\([0-9]*\) \* \([0-9]*\)).*/\1*\2/p' "$SRC/common/proto.h")
+read_timeout=$(sed -n 's/^#define[[:space:]]*CONTROL_READ_TIMEOUT_SEC[[:space:]]*\([0-9]*\).*/\1/p' "$SRC/daemon/control.h")
 if [ -z "$proto_version" ] || [ -z "$max_request" ] || [ -z "$read_timeout" ]; then
     fail "cannot read the protocol limits from proto.h/control.h"
 fi

@@ -61,10 +61,16 @@ static void test_delay_base_over_cap(void **state)
 static void test_delay_zero(void **state)
 {
     (void)state;
-    /* restart_delay = 0: always at once. */
+    /*
+     * restart_delay = 0: the first two crashes restart at once; then the
+     * doubling starts from 1 ms, so a crash loop still slows down to the cap.
+     */
     assert_int_equal(backoff_next_delay(1, 0, 30 * SEC), 0);
-    assert_int_equal(backoff_next_delay(5, 0, 30 * SEC), 0);
-    assert_int_equal(backoff_next_delay(100, 0, 30 * SEC), 0);
+    assert_int_equal(backoff_next_delay(2, 0, 30 * SEC), 2 * MS);
+    assert_int_equal(backoff_next_delay(5, 0, 30 * SEC), 16 * MS);
+    assert_int_equal(backoff_next_delay(100, 0, 30 * SEC), 30 * SEC);
+    /* With a zero cap as well, nothing slows it down: the operator asked for that. */
+    assert_int_equal(backoff_next_delay(5, 0, 0), 0);
     /* A zero cap wins over the base. */
     assert_int_equal(backoff_next_delay(1, 100, 0), 0);
     assert_int_equal(backoff_next_delay(7, 100, 0), 0);

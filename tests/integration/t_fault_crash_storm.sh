@@ -1,0 +1,147 @@
+#!/bin/bash
+# Crash storm: 64 workers that each exit (status 0 or 1, SIGKILL or SIGABRT) a
+# few milliseconds after they start, for 10 seconds, next to pools that behave.
+#  - droverd stays responsive: `drover status` (listing all 72 workers) answers
+#    every time throughout the storm, 99% of the calls within 1 s and none
+#    after more than 5 s (the storm saturates both CPUs of a CI machine);
+#  - other pools are unaffected: a message-mode pool serves pipelining clients
+#    without losing, duplicating or failing a request, and supervised workers
+#    keep their pids;
+#  - the storm pool follows its policy: restarts are paced by the backoff (no
+#    slot restarts faster than restart_delay/restart_delay_max allow), and a
+#    second storm pool with crash_limit = 5/30s goes fatal after exactly 6
+#    crashes per slot and stays down;
+#  - `drover stop` ends the storm at once, and no zombie is left behind;
+#  - then a storm with no backoff at all (restart_delay = 0: every crash
+#    restarts at once, which the configuration allows): droverd must still
+#    answer `drover status` (99% within 1 s, none after 5 s) and serve the
+#    calm pool; reaping and restarting may not keep it from its other work.
+. "$(dirname "$0")/lib.sh"
+
+# No drover call may hang this test: a starved droverd must fail it, not time it out.
+dv() { timeout 30 "$DROVER" -s "$SOCK" "$@"; }
+STORM_SECS=10
+write_config <<EOF2
+[pool:storm]
+command = $FAULT_WORKER --exit-after 1 5
+workers = 64
+restart_delay = 5ms
+restart_delay_max = 40ms
+crash_limit = none
+
+[pool:doomed]
+command = $FAULT_WORKER --exit-after 1 5
+workers = 4
+restart_delay = 1ms
+restart_delay_max = 10ms
+crash_limit = 5/30s
+
+[pool:calm]
+command = $ECHO_WORKER
+workers = 2
+listen = $T/calm.sock
+
+[pool:steady]
+command = $FAULT_WORKER
+workers = 2
+
+[pool:flat]
+command = $FAULT_WORKER --exit-after 1 5
+workers = 0
+restart_delay = 0
+crash_limit = none
+EOF2
+t_start=$(route_ms)
+# As start_daemon, but no status call may hang the test: a starved droverd must fail it.
+"$DROVERD" -c "$CONF" >"$T/droverd.log" 2>&1 &
+DAEMON_PID=$!
+wait_for 10 "droverd to answer" timeout 5 "$DROVER" -s "$SOCK" status
+wait_for 10 "calm running" route_all_running calm 2
+wait_for 10 "steady running" pool_running steady
+steady_pids=$(life_pids steady)
+
+# --- the storm: probe status and load the calm pool for its whole length ---
+fault_status_probe "$STORM_SECS" "$T/probe" &
+probe=$!
+track_pid $probe
+route_wc_start "$T/wc_calm" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t "$STORM_SECS" -d 40
+# Mid-storm snapshot: storm slots are in backoff with a due time within restart_delay_max.
+wait_for 5 "storm slots seen in backoff" life_pool_true storm \
+    "any(x['state'] == 'backoff' for x in p['slots'])"
+life_pool_true storm "all(x['next_start_in_seconds'] is None or x['next_start_in_seconds'] <= 0.041 for x in p['slots'])" ||
+    fail "a storm slot waits longer than restart_delay_max: $(life_pool storm "[x['next_start_in_seconds'] for x in p['slots']]")"
+wait_for 10 "every doomed slot fatal" life_pool_true doomed "all(x['state'] == 'fatal' for x in p['slots'])"
+doomed_snap=$(life_pool doomed "[(x['crashes'], x['restarts'], x['pid']) for x in p['slots']]")
+route_wc_wait "$T/wc_calm"
+wait $probe || true
+
+# --- the verdicts ---
+log "calm pool during the storm: $(cat "$T/wc_calm")"
+fault_wc_clean "$T/wc_calm" "calm pool during the storm"
+[ "$(route_wc_get "$T/wc_calm" ok)" -ge $((1000 / FAULT_SLOW)) ] || fail "calm pool served only $(route_wc_get "$T/wc_calm" ok) requests in ${STORM_SECS}s"
+fault_probe_check "$T/probe" $((5000 * FAULT_SLOW)) "status during the storm" $((1000 * FAULT_SLOW))
+alive "$DAEMON_PID" || fail "droverd died in the storm"
+
+t_stop=$(route_ms)
+life_expect 0 "drover stop storm during the storm" timeout 20 "$DROVER" -s "$SOCK" stop storm
+stop_ms=$(($(route_ms) - t_stop))
+log "drover stop storm took ${stop_ms} ms"
+elapsed_ms=$(($(route_ms) - t_start))
+life_pool_true storm "all(x['state'] == 'stopped' and x['pid'] is None for x in p['slots'])" ||
+    fail "storm not stopped: $(life_pool storm "[x['state'] for x in p['slots']]")"
+crashes=$(life_pool storm "' '.join(str(x['crashes']) for x in p['slots'])")
+total=0 min=999999 max=0
+for c in $crashes; do
+    total=$((total + c))
+    [ "$c" -lt "$min" ] && min=$c
+    [ "$c" -gt "$max" ] && max=$c
+done
+# Policy bound: a streak's delays are 0, 5, 10, 20, then 40 ms each; only a run of at least
+# restart_delay_max (40 ms) resets the streak. So any 40 ms holds at most 5 starts of a slot.
+bound=$(((elapsed_ms / 40 + 1) * 5))
+log "storm: $total crashes in ${elapsed_ms} ms over 64 slots (per slot: min $min, max $max; policy bound $bound)"
+[ "$max" -le "$bound" ] || fail "a storm slot crashed $max times in ${elapsed_ms} ms: faster than its backoff allows ($bound)"
+[ "$min" -ge $((20 / FAULT_SLOW)) ] || fail "a storm slot crashed only $min times in ${elapsed_ms} ms: restarts stalled"
+[ "$(fault_metric drover_pool_exits_total 'pool="storm",cause="signal"')" -gt 0 ] ||
+    fail "no exit by signal counted for storm"
+
+# crash_limit = 5/30s: the 6th crash makes a slot fatal, and it stays so.
+for i in 0 1 2 3; do
+    assert_eq "$(life_slot doomed $i "(x['state'], x['crashes'], x['pid'])")" "('fatal', 6, None)" "doomed slot $i"
+done
+assert_eq "$(life_pool doomed "[(x['crashes'], x['restarts'], x['pid']) for x in p['slots']]")" "$doomed_snap" \
+    "doomed slots after the storm (fatal slots must not restart)"
+grep -q "pool doomed slot 0: fatal: more than 5 crashes in 30s" "$T/droverd.log" ||
+    fail "droverd did not log why doomed slot 0 went fatal"
+
+# The bystanders.
+assert_eq "$(life_pids steady)" "$steady_pids" "steady pids after the storm"
+route_wc "$T/wc_after" -s "$T/calm.sock" -c 2 -p 4 -n 2000
+wait_for 5 "no zombie child of droverd" life_no_zombies_of "$DAEMON_PID"
+t0=$(route_ms)
+dv status >/dev/null || fail "status after the storm"
+log "status after the storm: $(($(route_ms) - t0)) ms; droverd RSS $(fault_rss_kb "$DAEMON_PID") kB, $(fault_fds "$DAEMON_PID") fds"
+
+# --- a storm without backoff ---
+t0=$(route_ms)
+life_expect 0 "drover scale flat 64" timeout 20 "$DROVER" -s "$SOCK" scale flat 64
+route_wc_start "$T/wc_flat" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
+fault_status_probe 5 "$T/probe_flat"
+route_wc_wait "$T/wc_flat"
+life_run timeout 60 "$DROVER" -s "$SOCK" stop flat
+flat_crashes=$(timeout 30 "$DROVER" -s "$SOCK" metrics | awk '$1 ~ /^drover_pool_exits_total\{pool="flat"/ {t += $2} END {print t + 0}')
+log "no-backoff storm: $flat_crashes exits in $(($(route_ms) - t0)) ms; calm pool: $(cat "$T/wc_flat")"
+fault_wc_clean "$T/wc_flat" "calm pool next to the storm without backoff"
+flat_ok=$(route_wc_get "$T/wc_flat" ok)
+[ "$flat_ok" -ge $((1000 / FAULT_SLOW)) ] ||
+    ctl_fail_later "storm without backoff: the calm pool served only $flat_ok requests in 5 s (its clients were starved, not refused)"
+n=$(wc -l <"$T/probe_flat")
+fails=$(grep -c '^fail' "$T/probe_flat")
+read -r p99 worst <<<"$(grep -v '^fail' "$T/probe_flat" | sort -n | awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0, a[NR] + 0}')"
+log "status during the storm without backoff: $n calls, $fails failed, p99 ${p99} ms, max ${worst} ms"
+[ "$fails" = 0 ] || ctl_fail_later "storm without backoff: $fails of $n status calls failed or hung 30 s"
+[ "$p99" -le $((1000 * FAULT_SLOW)) ] && [ "$worst" -le $((5000 * FAULT_SLOW)) ] ||
+    ctl_fail_later "storm without backoff (64 workers, restart_delay = 0): status took up to ${worst} ms (p99 ${p99} ms): droverd's reaping and restarting starve its event loop"
+[ "$LIFE_RC" = 0 ] || ctl_fail_later "drover stop flat during the storm without backoff: exit $LIFE_RC: $LIFE_ERR"
+alive "$DAEMON_PID" || fail "droverd died in the storm without backoff"
+ctl_done

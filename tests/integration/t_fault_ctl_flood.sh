@@ -1,0 +1,214 @@
+#!/bin/bash
+# Many abusive control clients at once, while routed pools are under load.
+# (t_ctl_protocol_abuse.sh checks each kind of abuse alone; this is all of
+# them together, next to real work.)
+#  - Below the 512-client cap, all at the same time: 150 clients stalled after
+#    half a frame, 100 clients that ask for a large reply and never read it,
+#    and three loops that keep connecting to send garbage, oversized frames or
+#    a wrong protocol version. Meanwhile `drover status` answers every time
+#    within 1 s, and pipelining clients of a message pool and
+#    connection-per-request clients of a handoff pool lose nothing.
+#  - A churn of connections that close at once (four loops of connect+close,
+#    so only a few are ever open together) is not a flood of clients: droverd
+#    must refuse none of them as over the cap, and `drover status` must never
+#    be turned away.
+#  - Over the cap: 600 idle connections. droverd refuses those beyond 512 at
+#    once (counted in drover_control_rejected_total), the work pools keep
+#    serving without a loss, and once the idle clients hit the read timeout
+#    and are dropped, `drover status` answers again.
+. "$(dirname "$0")/lib.sh"
+
+read_timeout=$(sed -n 's/^#define CONTROL_READ_TIMEOUT_SEC[[:space:]]\+\([0-9]\+\).*/\1/p' "$SRC/daemon/control.h")
+max_clients=$(sed -n 's/^#define CONTROL_MAX_CLIENTS[[:space:]]\+\([0-9]\+\).*/\1/p' "$SRC/daemon/control.h")
+[ -n "$read_timeout" ] && [ -n "$max_clients" ] || fail "cannot read the limits from control.h"
+
+write_config <<EOF2
+[pool:m]
+command = $ECHO_WORKER
+workers = 2
+listen = $T/m.sock
+
+[pool:h]
+command = $ECHO_WORKER
+workers = 2
+listen = $T/h.sock
+mode = handoff
+
+[pool:big]
+command = $CTL_WORKER --lines 3000 --width 100
+workers = 1
+EOF2
+start_daemon
+wait_for 10 "m running" route_all_running m 2
+wait_for 10 "h running" route_all_running h 2
+wait_for 10 "big wrote its lines" ctl_file_has "$T/log/big.log" 'line 002999 x'
+rss0=$(fault_rss_kb "$DAEMON_PID")
+fds0=$(fault_fds_settled "$DAEMON_PID")
+
+# abuse SECONDS MODE: run the abusive clients (below, or over the cap) for SECONDS.
+abuse() {
+    timeout 120 python3 - "$SOCK" "$@" <<'PY'
+import resource, socket, struct, sys, threading, time
+SOCK, SECS, MODE = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+end = time.monotonic() + SECS
+
+def header(length, type_=1, version=1, flags=0):
+    return struct.pack(">IHBB", length, type_, version, flags)
+
+def command(*argv, version=1):
+    p = b"".join(a.encode() + b"\0" for a in argv)
+    return header(len(p), 1, version) + p
+
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(SOCK)
+    return s
+
+held, counts = [], {}
+
+def hold(n, data, what):
+    for _ in range(n):
+        for attempt in range(200):
+            try:
+                s = conn()
+                break
+            except BlockingIOError:  # the backlog is full for a moment: droverd is accepting
+                time.sleep(0.005)
+        else:
+            counts[what + " never connected"] = counts.get(what + " never connected", 0) + 1
+            continue
+        if data:
+            s.sendall(data)
+        held.append(s)
+        counts[what] = counts.get(what, 0) + 1
+
+def churn(what, data):
+    n = 0
+    while time.monotonic() < end:
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.settimeout(5)
+            s.connect(SOCK)
+            if data:
+                s.sendall(data)
+                s.settimeout(2)
+                while s.recv(65536):
+                    pass
+        except OSError:
+            pass
+        finally:
+            s.close()
+        n += 1
+    counts[what] = n
+
+if MODE == "below":
+    hold(150, header(100) + b"status\0", "half a frame")
+    hold(100, command("logs", "big", "-n", "3000"), "never reads")
+    loops = [("garbage", b"\xde\xad\xbe\xef no frame here " * 8),
+             ("oversized", header(0xFFFFFFFF) + b"x" * 1024),
+             ("wrong version", command("status", version=77))]
+    threads = [threading.Thread(target=churn, args=l) for l in loops]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+elif MODE == "churn":
+    # Connections that close at once: never more than a handful open at any moment.
+    threads = [threading.Thread(target=churn, args=("connect and close %d" % i, b"")) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+else:
+    # Over the cap: non-blocking connects, so a full backlog ends the loop instead of blocking.
+    for _ in range(int(MODE)):
+        s = socket.socket(socket.AF_UNIX)
+        s.setblocking(False)
+        try:
+            s.connect(SOCK)
+        except BlockingIOError:
+            s.close()
+            counts["backlog full"] = counts.get("backlog full", 0) + 1
+            time.sleep(0.002)
+            continue
+        held.append(s)
+    counts["idle held"] = len(held)
+    while time.monotonic() < end:
+        time.sleep(0.05)
+print(" ".join("%s=%d" % kv for kv in sorted(counts.items())))
+for s in held:
+    s.close()
+PY
+}
+
+# --- below the cap, all at once, under load ---
+route_wc_start "$T/wc_m" -s "$T/m.sock" -c 4 -p 8 -z 100 -t 6 -d 60
+wc_m=$ROUTE_WC_PID
+route_wc_start "$T/wc_h" -s "$T/h.sock" --raw -k 1 -c 4 -z 100 -t 6 -d 60
+wc_h=$ROUTE_WC_PID
+abuse 5 below >"$T/abuse1.out" 2>&1 &
+abuser=$!
+track_pid $abuser
+fault_status_probe 5 "$T/probe1"
+wait $abuser || fail "abusive clients: $(cat "$T/abuse1.out")"
+log "abusive clients: $(cat "$T/abuse1.out")"
+assert_contains "$(cat "$T/abuse1.out")" "half a frame=150 never reads=100" "stalled clients held at once"
+rss1=$(fault_rss_kb "$DAEMON_PID")
+ROUTE_WC_PID=$wc_m route_wc_wait "$T/wc_m"
+ROUTE_WC_PID=$wc_h route_wc_wait "$T/wc_h"
+log "message pool: $(cat "$T/wc_m")"
+log "handoff pool: $(cat "$T/wc_h")"
+fault_wc_clean "$T/wc_m" "message pool next to the abuse"
+fault_wc_clean "$T/wc_h" "handoff pool next to the abuse"
+fault_probe_check "$T/probe1" $((1000 * FAULT_SLOW)) "status during the abuse"
+alive "$DAEMON_PID" || fail "droverd died"
+
+# --- connect-and-close churn: far below the cap at any moment ---
+rejected0=$(fault_metric drover_control_rejected_total)
+abuse 4 churn >"$T/abuse_churn.out" 2>&1 &
+abuser=$!
+track_pid $abuser
+fault_status_probe 4 "$T/probe_churn"
+wait $abuser || fail "churning clients: $(cat "$T/abuse_churn.out")"
+rejected1=$(fault_metric drover_control_rejected_total)
+fails=$(grep -c '^fail' "$T/probe_churn")
+log "connect-and-close churn: $(cat "$T/abuse_churn.out"); droverd refused $((rejected1 - rejected0)); $fails of $(wc -l <"$T/probe_churn") status calls failed"
+[ "$((rejected1 - rejected0))" = 0 ] ||
+    ctl_fail_later "a connect-and-close churn (at most 4 connections open at once) made droverd refuse $((rejected1 - rejected0)) connections as over the $max_clients-client cap"
+[ "$fails" = 0 ] ||
+    ctl_fail_later "$fails status calls were turned away during a connect-and-close churn ('droverd closed the connection without an answer')"
+
+# --- over the cap ---
+rejected0=$(fault_metric drover_control_rejected_total)
+route_wc_start "$T/wc_m2" -s "$T/m.sock" -c 4 -p 8 -z 100 -t 4 -d 60
+wc_m2=$ROUTE_WC_PID
+route_wc_start "$T/wc_h2" -s "$T/h.sock" --raw -k 1 -c 4 -z 100 -t 4 -d 60
+wc_h2=$ROUTE_WC_PID
+t_cap=$(route_ms)
+abuse $((read_timeout + 4)) 600 >"$T/abuse2.out" 2>&1 &
+abuser=$!
+track_pid $abuser
+ROUTE_WC_PID=$wc_m2 route_wc_wait "$T/wc_m2"
+ROUTE_WC_PID=$wc_h2 route_wc_wait "$T/wc_h2"
+fault_wc_clean "$T/wc_m2" "message pool with the control socket over its cap"
+fault_wc_clean "$T/wc_h2" "handoff pool with the control socket over its cap"
+log "over the cap: message pool $(route_wc_get "$T/wc_m2" ok) ok, handoff pool $(route_wc_get "$T/wc_h2" ok) ok"
+# droverd drops the idle ones after the read timeout; then status gets in again.
+wait_for $((read_timeout + 8)) "status to answer after the idle clients time out" \
+    timeout 5 "$DROVER" -s "$SOCK" status
+log "status answered again $(($(route_ms) - t_cap)) ms after the 600 idle connections"
+wait $abuser || fail "idle clients: $(cat "$T/abuse2.out")"
+log "idle clients: $(cat "$T/abuse2.out")"
+rejected1=$(fault_metric drover_control_rejected_total)
+[ "$rejected1" -gt "$rejected0" ] || fail "no connection was refused over the cap (rejected total $rejected0 -> $rejected1)"
+drops=$(grep -c 'reading the command timed out; dropped' "$T/droverd.log")
+log "droverd logged $drops read-timeout drops"
+
+# Everything is back: fds as before, RSS reported.
+fds_back() { [ "$(fault_fds "$DAEMON_PID")" -eq "$fds0" ]; }
+wait_for 10 "droverd's fds back to where they were" fds_back
+log "droverd RSS: $rss0 kB before, $rss1 kB with 100 unread large replies, $(fault_rss_kb "$DAEMON_PID") kB after"
+route_wc "$T/wc_after" -s "$T/m.sock" -c 2 -p 4 -n 1000
+ctl_done
