@@ -146,7 +146,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     (void)arg;
     switch (sig) {
     case SIGCHLD:
-        reap_children();
+        reap_soon();
         break;
     case SIGTERM:
     case SIGINT:

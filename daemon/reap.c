@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Reaping: on SIGCHLD, collect exited children. Workers go to their slot
+ * Reaping: after SIGCHLD, collect exited children. Workers go to their slot
  * (which may restart them at once); anything else is an orphan that was
  * reparented to droverd (as a subreaper, or as PID 1) and is simply reaped
  * so no zombie remains.
@@ -31,6 +31,28 @@ static void reap_more_cb(evutil_socket_t fd, short what, void *arg)
     reap_children();
 }
 
+/* Reap on the next pass of the event loop, after the I/O that is ready. */
+static void reap_next_pass(void)
+{
+    static const struct timeval now = {0, 0};
+
+    if (reap_more == NULL)
+        reap_more = evtimer_new(droverd.base, reap_more_cb, NULL);
+    event_add(reap_more, &now);
+}
+
+/*
+ * SIGCHLD. libevent calls a signal's callback once per delivery it counted
+ * since the last pass, back to back; reaping there would reap (and restart)
+ * without bound in one pass while a storm keeps signalling. So the signal
+ * only schedules the reap, and any number of them schedules one.
+ */
+void reap_soon(void)
+{
+    if (reap_more == NULL || !evtimer_pending(reap_more, NULL))
+        reap_next_pass();
+}
+
 void reap_children(void)
 {
     /* Signals coalesce: one SIGCHLD may stand for many exits. */
@@ -52,11 +74,8 @@ void reap_children(void)
             log_debug("reaped orphan pid %d", (int)pid);
         }
     }
-    /* More may be waiting: continue on the next pass, after the I/O that is ready. */
-    if (reap_more == NULL)
-        reap_more = evtimer_new(droverd.base, reap_more_cb, NULL);
-    struct timeval now = {0, 0};
-    event_add(reap_more, &now);
+    /* More may be waiting: continue on the next pass. */
+    reap_next_pass();
 }
 
 void reap_cleanup(void)

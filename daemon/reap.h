@@ -2,7 +2,9 @@
 #ifndef DROVER_REAP_H
 #define DROVER_REAP_H
 
-/* Collect exited children (called on SIGCHLD), a bounded batch per loop pass. */
+/* SIGCHLD: collect exited children from the next loop pass on, a bounded batch per pass. */
+void reap_soon(void);
+/* Collect a batch of exited children now (and schedule the rest). */
 void reap_children(void);
 void reap_cleanup(void);
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Forking and exec'ing workers. The only code in droverd that runs between
- * fork() and exec(); it may use async-signal-safe calls only, and reports a
- * failure through the status pipe rather than by logging.
+ * vfork() and exec(); it shares droverd's memory, so it may use
+ * async-signal-safe calls only, allocates nothing, and reports a failure
+ * through the status pipe rather than by logging.
  */
 #include "spawn.h"
 
@@ -47,7 +48,7 @@ void spawn_failure_describe(const struct spawn_failure *f, const char *path, cha
         snprintf(buf, bufsz, "%s: %s", step, strerror(f->error));
 }
 
-static void child_fail(int status_fd, int step)
+static _Noreturn void child_fail(int status_fd, int step)
 {
     struct spawn_failure f = {.step = step, .error = errno};
     ssize_t n = write(status_fd, &f, sizeof(f));
@@ -104,11 +105,12 @@ static int child_setup_fds(const struct spawn_plan *plan)
     return 0;
 }
 
-static void child(const struct spawn_plan *plan, int status_fd)
+static _Noreturn void child(const struct spawn_plan *plan, int status_read, int status_fd)
 {
     sigset_t empty;
     struct sigaction sa;
 
+    close(status_read);
     /* The status pipe must not sit where fds 0..3 are about to go. */
     status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, 10);
     if (status_fd < 0)
@@ -182,11 +184,16 @@ int spawn_process(const struct spawn_plan *plan, pid_t *pid_out, int *status_fd_
     /* Keep libevent's handlers from running in the child before it resets them. */
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
-    pid = fork();
-    if (pid == 0) {
-        close(pipefd[0]);
-        child(plan, pipefd[1]);
-    }
+    /*
+     * vfork: the child borrows droverd's memory until it execs (droverd waits
+     * meanwhile), so starting a worker costs the same whatever droverd's size,
+     * and no page tables are copied. child() never returns and writes no
+     * memory droverd reads afterwards except the pid digits in plan->envp,
+     * which belong to the worker being started.
+     */
+    pid = vfork();
+    if (pid == 0)
+        child(plan, pipefd[0], pipefd[1]);
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(pipefd[1]);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * fork + exec of one worker, and everything the child does in between. The
+ * vfork + exec of one worker, and everything the child does in between. The
  * parent prepares a complete plan (argv, environment, fds, credentials) so
  * that the child only makes async-signal-safe calls.
  */
@@ -33,7 +33,7 @@ struct spawn_plan {
 };
 
 /*
- * Fork and exec. On success returns 0 with the pid and the read end of a
+ * vfork and exec. On success returns 0 with the pid and the read end of a
  * close-on-exec status pipe: it reaches EOF when exec succeeded, or carries
  * a struct spawn_failure when the child could not get that far.
  */
