@@ -723,7 +723,11 @@ static void link_write(struct worker_link *l)
     }
     if (evbuffer_get_length(l->out) > 0 && evbuffer_write(l->out, l->fd) < 0 && errno != EAGAIN &&
         errno != EWOULDBLOCK) {
-        link_fail(l, "stopped reading its work socket");
+        /* EPIPE or ECONNRESET: the worker closed its end, most likely by dying. */
+        if (errno == EPIPE || errno == ECONNRESET)
+            link_lost(l);
+        else
+            link_fail(l, "work socket write failed");
         return;
     }
     if (evbuffer_get_length(l->out) > 0)

@@ -33,6 +33,8 @@ fail() {
     if [ -f "$T/droverd.log" ]; then
         log "--- droverd log (last 40 lines) ---"
         tail -n 40 "$T/droverd.log" >&2
+        # Again after the log: CI summaries keep the end of a test's output.
+        log "FAIL: $*"
     fi
     exit 1
 }
@@ -192,8 +194,9 @@ ctl_fail_later() {
 ctl_done() {
     local m
     [ ${#CTL_LATER[@]} -eq 0 ] && return 0
-    for m in "${CTL_LATER[@]}"; do log "FAIL: $m"; done
-    fail "${#CTL_LATER[@]} check(s) failed"
+    local all=""
+    for m in "${CTL_LATER[@]}"; do all+=" | $m"; done
+    fail "${#CTL_LATER[@]} check(s) failed${all}"
 }
 # ---- end ctl ----
 
