@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Shared by bench/peers/{run,supervise,route,report}.sh: where things are, installing
+# the peers, building drover and the helpers. Builds on bench/lib.sh (temp dir, PID
+# tracking and cleanup, statistics), with the build directory set to build-peers.
+
+peers_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=${BUILD:-$(dirname "$(dirname "$peers_dir")")/build-peers}
+RESULTS_DIR=${RESULTS_DIR:-$peers_dir/results}
+# shellcheck source=../lib.sh
+. "$peers_dir/../lib.sh"
+P=$BUILD/peers # the helpers built from bench/peers/tools and bench/peers/gearman
+
+# PM2 comes from npm, into a cache outside the tree (node_modules is not committed).
+PM2_VERSION=${PM2_VERSION:-7.0.4}
+PM2_PREFIX=${PM2_PREFIX:-/var/cache/drover-peers/pm2-$PM2_VERSION}
+PM2_RUNTIME=$PM2_PREFIX/node_modules/.bin/pm2-runtime
+
+# Debian packages: the peers, and what the helpers and plots need.
+PEER_PACKAGES="supervisor runit s6 nginx libnginx-mod-stream haproxy gearman-job-server
+    gearman-tools libgearman-dev gnuplot-nox cmake gcc make pkg-config
+    libevent-dev libinih-dev libcmocka-dev python3"
+
+peers_log() { bench_log "$@"; }
+
+# Install whatever is missing. Debian's policy-rc.d (if any) keeps the packages'
+# own services from starting; none of them is used or stopped by these scripts.
+peers_install() {
+    local missing="" p sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    for p in $PEER_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing="$missing $p"
+    done
+    # Node and npm: Debian's nodejs and npm, unless a node with npm is there already
+    # (a nodejs package from elsewhere bundles npm and conflicts with Debian's).
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        missing="$missing nodejs npm"
+    fi
+    if [ -n "$missing" ]; then
+        peers_log "apt-get install:$missing"
+        $sudo apt-get update -qq >/dev/null || true
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+            $missing >/dev/null
+    fi
+    if [ ! -x "$PM2_RUNTIME" ]; then
+        peers_log "npm install pm2@$PM2_VERSION into $PM2_PREFIX"
+        $sudo mkdir -p "$PM2_PREFIX"
+        $sudo npm install --no-audit --no-fund --loglevel=error --prefix "$PM2_PREFIX" \
+            "pm2@$PM2_VERSION" >/dev/null
+    fi
+}
+
+# An optimized drover (its own build directory) and the helpers of bench/peers.
+peers_build() {
+    if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+        cmake -S "$repo_dir" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    fi
+    cmake --build "$BUILD" -j2 --target droverd drover echo-worker loadgen stamp-collect >/dev/null
+    make -s -C "$peers_dir/tools" OUT="$P" >/dev/null
+}
+
+# Versions of everything measured, one "name version" per line.
+peers_versions() {
+    echo "drover $(bench_rev)"
+    echo "supervisor $(supervisord --version 2>/dev/null)"
+    echo "runit $(dpkg-query -W -f='${Version}' runit)"
+    echo "s6 $(dpkg-query -W -f='${Version}' s6)"
+    echo "pm2 $("$PM2_RUNTIME" --version 2>/dev/null | tail -1)"
+    echo "node $(node --version)"
+    echo "nginx $(nginx -v 2>&1 | sed 's|.*/||')"
+    echo "haproxy $(haproxy -v 2>/dev/null | head -1 | awk '{print $3}')"
+    echo "gearmand $(dpkg-query -W -f='${Version}' gearman-job-server)"
+    echo "libgearman $(dpkg-query -W -f='${Version}' libgearman-dev)"
+}
+
+peers_machine() {
+    local cpu
+    cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+    echo "$(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+}
+
+# The 1-minute load average, for the raw lines.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# CPU time (ns) used so far by every thread of the given processes.
+cpu_ns() {
+    local total=0 p t a rest
+    for p in "$@"; do
+        for t in /proc/"$p"/task/*/schedstat; do
+            [ -r "$t" ] || continue
+            read -r a rest <"$t" 2>/dev/null || continue
+            total=$((total + a))
+        done
+    done
+    echo "$total"
+}
+children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true; }
