@@ -1,13 +1,14 @@
 #!/bin/bash
-# Fuzz each target for SECONDS (default 60), one after the other, starting
-# from a copy of its seed corpus and its regressions; prints one line per
+# Fuzz each target for SECONDS (default 60), JOBS at a time (default: one per
+# CPU), starting from a copy of its seed corpus and its regressions; prints one line per
 # target and fails if any target crashed. Builds nothing and writes nothing
 # into the source tree: the corpora grow in a temporary directory, kept (and
 # named) only when something crashed.
 #
-# usage: tests/fuzz/run.sh [-b BUILD_DIR] [-k] [SECONDS] [TARGET...]
+# usage: tests/fuzz/run.sh [-b BUILD_DIR] [-j JOBS] [-k] [SECONDS] [TARGET...]
 #   -b  the fuzz build (CC=clang cmake -DDROVER_FUZZ=ON ...; default
 #       $DROVER_FUZZ_BUILD, else build-fuzz at the top of the tree)
+#   -j  targets fuzzed at the same time (default: nproc)
 #   -k  keep the temporary directory even when all went well
 # Extra libFuzzer flags may come in $DROVER_FUZZ_FLAGS (e.g. -detect_leaks=0).
 set -u
@@ -15,11 +16,13 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=${DROVER_FUZZ_BUILD:-$here/../../build-fuzz}
 keep=0
-while getopts b:k opt; do
+jobs=$(nproc)
+while getopts b:j:k opt; do
     case $opt in
     b) build=$OPTARG ;;
+    j) jobs=$OPTARG ;;
     k) keep=1 ;;
-    *) sed -n '8,13s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '8,14s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -44,16 +47,20 @@ max_len() {
 case $seconds in
 '' | *[!0-9]*) echo "run.sh: SECONDS must be a number, not '$seconds'" >&2; exit 2 ;;
 esac
+case $jobs in
+'' | *[!0-9]* | 0) echo "run.sh: JOBS must be a positive number, not '$jobs'" >&2; exit 2 ;;
+esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/drover-fuzz.XXXXXX") || exit 1
-failed=0
-for t in "${targets[@]}"; do
-    bin=$build/bin/$t
+
+# fuzz_one TARGET: fuzz it; its report line(s) go to $work/TARGET/report, and it
+# returns non-zero on a crash or a missing binary.
+fuzz_one() {
+    local t=$1 bin=$build/bin/$1 dir=$work/$1 rc execs cov artifact why
+    mkdir -p "$dir"
     if [ ! -x "$bin" ]; then
-        printf '%-16s MISSING  %s (build it: cmake --build %s --target %s)\n' "$t" "$bin" "$build" "$t"
-        failed=1
-        continue
+        printf '%-16s MISSING  %s (build it: cmake --build %s --target %s)\n' "$t" "$bin" "$build" "$t" >"$dir/report"
+        return 1
     fi
-    dir=$work/$t
     mkdir -p "$dir/corpus" "$dir/artifacts" "$dir/tmp"
     for src in "$here/corpus/$t" "$here/regressions/$t"; do
         [ -d "$src" ] && find "$src" -maxdepth 1 -type f -exec cp {} "$dir/corpus/" \;
@@ -68,15 +75,33 @@ for t in "${targets[@]}"; do
     cov=$(grep -E '^#[0-9]+.*cov: ' "$dir/log" | tail -n 1 |
           sed -E 's/.*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/cov \1  ft \2  corpus \3/')
     if [ $rc -eq 0 ]; then
-        printf '%-16s ok       %5ss  %10s execs  %s\n' "$t" "$seconds" "${execs:-?}" "$cov"
-    else
-        failed=1
-        artifact=$(find "$dir/artifacts" -type f | head -n 1)
-        why=$(grep -m 1 -E 'ERROR: |SUMMARY: |fuzz check failed|runtime error' "$dir/log")
+        printf '%-16s ok       %5ss  %10s execs  %s\n' "$t" "$seconds" "${execs:-?}" "$cov" >"$dir/report"
+        return 0
+    fi
+    artifact=$(find "$dir/artifacts" -type f | head -n 1)
+    why=$(grep -m 1 -E 'ERROR: |SUMMARY: |fuzz check failed|runtime error' "$dir/log")
+    {
         printf '%-16s CRASH    %5ss  %10s execs  %s\n' "$t" "$seconds" "${execs:-?}" "$cov"
         printf '    %s\n    input: %s\n    log:   %s\n' "$why" "${artifact:-none}" "$dir/log"
+    } >"$dir/report"
+    return 1
+}
+
+failed=0
+running=0
+for t in "${targets[@]}"; do
+    if [ $running -ge "$jobs" ]; then
+        wait -n || failed=1
+        running=$((running - 1))
     fi
+    fuzz_one "$t" &
+    running=$((running + 1))
 done
+while [ $running -gt 0 ]; do
+    wait -n || failed=1
+    running=$((running - 1))
+done
+for t in "${targets[@]}"; do cat "$work/$t/report"; done
 if [ $failed -eq 0 ] && [ $keep -eq 0 ]; then
     rm -rf "$work"
 else
