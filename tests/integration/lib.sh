@@ -440,6 +440,45 @@ route_kill_loop() {
 # route_py ARGS... <<'PY': run an inline Python socket script in the foreground with a
 # 60 s cap. (In the background use `python3 - ARGS <<'PY' &` so that $! is Python itself.)
 route_py() { timeout 60 python3 - "$@"; }
+
+# route_backlog_served POOL SOCK: with every worker of POOL stopped, 4 clients connect to
+# SOCK (refused would fail) and each sends one length-framed request; they must still be
+# waiting while the pool is stopped, and each get its own echo once it is started again.
+route_backlog_served() {
+    local pool=$1 sock=$2 pid
+    dv stop "$pool" >/dev/null || fail "stop $pool failed"
+    python3 - "$sock" "$T/$pool.connected" >"$T/$pool.backlog.out" 2>&1 <<'PY' &
+import socket, struct, sys
+path, flag = sys.argv[1], sys.argv[2]
+socks = []
+for i in range(4):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)  # refused would raise
+    body = b"waiting-%d" % i
+    s.sendall(struct.pack(">I", len(body)) + body)
+    socks.append((s, body))
+open(flag, "w").write("4\n")
+for s, body in socks:
+    s.settimeout(30)
+    want = struct.pack(">I", len(body)) + body
+    got = b""
+    while len(got) < len(want):
+        b = s.recv(100)
+        if not b:
+            break
+        got += b
+    if got != want:
+        print("%r got %r" % (body, got)); sys.exit(1)
+    s.close()  # a handoff worker holds its connection until the client ends it
+print("ok")
+PY
+    pid=$!
+    track_pid $pid
+    wait_for 10 "4 clients connected to the stopped pool $pool" test -s "$T/$pool.connected"
+    kill -0 $pid || fail "$pool: clients finished while every worker was stopped: $(cat "$T/$pool.backlog.out")"
+    dv start "$pool" >/dev/null || fail "start $pool failed"
+    wait $pid || fail "$pool: clients waiting in the backlog: $(cat "$T/$pool.backlog.out")"
+}
 # ---- end route ----
 
 # ---- fault: helpers for the fault-injection tests (t_fault_*.sh) and the soak (t_soak*.sh) ----

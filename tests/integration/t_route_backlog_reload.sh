@@ -86,38 +86,7 @@ assert_eq "$(tr '\n' ' ' <"$T/drain.out")" "+SLOW3000:first +SLOW3000:second +th
 check_inode "a stop that drained a worker"
 
 # --- handoff, all workers stopped: connections wait in the backlog ---
-dv stop hb >/dev/null || fail "stop hb failed"
-python3 - "$T/hb.sock" "$T/hb.connected" >"$T/hb.out" 2>&1 <<'PY' &
-import socket, struct, sys
-path, flag = sys.argv[1], sys.argv[2]
-socks = []
-for i in range(4):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)  # refused would raise
-    body = b"waiting-%d" % i
-    s.sendall(struct.pack(">I", len(body)) + body)
-    socks.append((s, body))
-open(flag, "w").write("4\n")
-for s, body in socks:
-    s.settimeout(30)
-    want = struct.pack(">I", len(body)) + body
-    got = b""
-    while len(got) < len(want):
-        b = s.recv(100)
-        if not b:
-            break
-        got += b
-    if got != want:
-        print("%r got %r" % (body, got)); sys.exit(1)
-    s.close()  # a worker holds its connection until the client ends it
-print("ok")
-PY
-hb_pid=$!
-track_pid $hb_pid
-wait_for 10 "4 clients connected to the stopped handoff pool" test -s "$T/hb.connected"
-kill -0 $hb_pid || fail "handoff clients finished while the pool was stopped: $(cat "$T/hb.out")"
-dv start hb >/dev/null || fail "start hb failed"
-wait $hb_pid || fail "handoff clients waiting in the backlog: $(cat "$T/hb.out")"
+route_backlog_served hb "$T/hb.sock"
 route_wc "$T/wc_hb" -s "$T/hb.sock" --raw -k 1 -c 4 -n 500 -d 20
 
 # --- restart, scale: same socket, clients served throughout ---

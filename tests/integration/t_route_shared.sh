@@ -59,36 +59,5 @@ dv status >/dev/null || fail "droverd stopped answering"
 route_wc "$T/wc_after" -s "$T/sh.sock" --raw -k 1 -c 8 -n 2000 -z 64 -d 20
 
 # --- every worker stopped: clients wait in the backlog, served after start ---
-dv stop sh >/dev/null || fail "stop sh failed"
-python3 - "$T/sh.sock" "$T/sh.connected" >"$T/sh.out" 2>&1 <<'PY' &
-import socket, struct, sys
-path, flag = sys.argv[1], sys.argv[2]
-socks = []
-for i in range(4):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)  # refused would raise
-    body = b"waiting-%d" % i
-    s.sendall(struct.pack(">I", len(body)) + body)
-    socks.append((s, body))
-open(flag, "w").write("4\n")
-for s, body in socks:
-    s.settimeout(30)
-    want = struct.pack(">I", len(body)) + body
-    got = b""
-    while len(got) < len(want):
-        b = s.recv(100)
-        if not b:
-            break
-        got += b
-    if got != want:
-        print("%r got %r" % (body, got)); sys.exit(1)
-    s.close()
-print("ok")
-PY
-sh_pid=$!
-track_pid $sh_pid
-wait_for 10 "4 clients connected to the stopped pool" test -s "$T/sh.connected"
-kill -0 $sh_pid || fail "clients finished while every worker was stopped: $(cat "$T/sh.out")"
-dv start sh >/dev/null || fail "start sh failed"
-wait $sh_pid || fail "clients waiting in the backlog: $(cat "$T/sh.out")"
+route_backlog_served sh "$T/sh.sock"
 assert_eq "$(route_inode "$T/sh.sock")" "$inode" "inode of the socket after stop/start"
