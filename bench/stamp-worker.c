@@ -9,6 +9,9 @@
  * benchmark's collector (stamp-collect) compares those times with when it
  * started droverd or killed the previous worker of the slot.
  *
+ * Built with -DSTAMP_EXIT_STATUS=N (bench/peers' crash-worker) it exits with
+ * status N right after the datagram instead: a worker that crashes at once.
+ *
  * It is linked statically when the toolchain allows, so that what is measured
  * is droverd's work plus the kernel's exec, not the dynamic loader.
  */
@@ -49,6 +52,10 @@ int main(void)
         if (fd >= 0)
             close(fd);
     }
+#ifdef STAMP_EXIT_STATUS
+    return STAMP_EXIT_STATUS;
+#else
     for (;;)
         pause();
+#endif
 }
