@@ -406,12 +406,14 @@ route_worker_pids() {
 }
 
 # route_kill_loop POOL SECONDS [INTERVAL]: SIGKILL a random worker of POOL every INTERVAL
-# seconds (default 0.005) for SECONDS; prints how many kills were sent. Only pids that are
-# children of this test's droverd and carry DROVER_POOL=POOL are ever signalled. The loop
-# uses builtins only (the pause is a read timeout), so it really runs every few ms.
+# seconds (default 0.005) for SECONDS; prints how many workers were killed. Only pids that
+# are children of this test's droverd and carry DROVER_POOL=POOL are ever signalled, and
+# each one once: a killed worker stays listed as a child until droverd reaps it, and a
+# kill of that zombie would succeed without killing anything. The loop uses builtins
+# only (the pause is a read timeout), so it really runs every few ms.
 route_kill_loop() {
     local pool=$1 secs=$2 interval=${3:-0.005} kills=0 end f p pause_fd
-    local -A mine=()
+    local -A mine=() killed=()
     local -a kids=() found=()
     exec {pause_fd}<> <(:)
     end=$(($(date +%s%N) + secs * 1000000000))
@@ -421,6 +423,7 @@ route_kill_loop() {
             kids=()
             read -r -a kids <"$f" 2>/dev/null || true
             for p in "${kids[@]}"; do
+                [ -z "${killed[$p]:-}" ] || continue
                 if [ -n "${mine[$p]:-}" ] || route_in_pool "$p" "$pool"; then
                     mine[$p]=1
                     found+=("$p")
@@ -429,6 +432,7 @@ route_kill_loop() {
         done
         if [ "${#found[@]}" -gt 0 ]; then
             p=${found[$((RANDOM % ${#found[@]}))]}
+            killed[$p]=1
             kill -KILL "$p" 2>/dev/null && kills=$((kills + 1))
         fi
         read -r -t "$interval" -u "$pause_fd" || true
@@ -637,6 +641,7 @@ fault_kill_loop() {
         done
         if [ "${#found[@]}" -gt 0 ]; then
             p=${found[$((RANDOM % ${#found[@]}))]}
+            killed[$p]=1
             kill -KILL "$p" 2>/dev/null && kills=$((kills + 1))
         fi
         read -r -t "$interval" -u "$pause_fd" || true

@@ -49,9 +49,15 @@ ok=$(route_wc_get "$T/wc_kill" ok)
 wait_for 10 "all running again" route_all_running sh 3
 assert_eq "$(route_inode "$T/sh.sock")" "$inode" "inode of the socket after worker restarts"
 
-# Every worker ever started saw the same, correct environment.
+# Every worker ever started saw the same, correct environment. A worker killed
+# before it got to write its record leaves none (how many depends on how fast
+# workers start on this machine: about half under ASan), so the count only has to
+# show that restarted workers were checked, and today's workers must all be there.
+for p in $(route_pids sh); do
+    wait_for 5 "env record of worker $p" grep -q "^$p ok " "$T/env.log"
+done
 records=$(wc -l <"$T/env.log")
-[ "$records" -ge $((kills / 2)) ] || fail "only $records workers recorded their environment after $kills kills"
+[ "$records" -ge 13 ] || fail "only $records workers recorded their environment after $kills kills"
 if grep -v " ok $T/sh.sock\$" "$T/env.log" >"$T/env.bad"; then
     fail "$(wc -l <"$T/env.bad") of $records workers had a wrong environment: $(head -n 3 "$T/env.bad")"
 fi
