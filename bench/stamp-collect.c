@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "stamp.h"
+#include "stats.h"
 
 static pid_t droverd_pid;
 static int droverd_status = -1; /* set once it has been reaped */
@@ -106,28 +107,6 @@ static int recv_stamp(int fd, uint64_t deadline, struct stamp_msg *m)
         if (n == (ssize_t)sizeof(*m))
             return 1;
     }
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static uint64_t pct(const uint64_t *v, size_t n, double p)
-{
-    size_t rank;
-
-    if (n == 0)
-        return 0;
-    rank = (size_t)((p / 100.0) * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
 }
 
 static void forward_signal(int sig)

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats.h"
+
 #define HEADER_BYTES     12 /* of a request body: client id (4), sequence number (8) */
 #define PKT_HEADER       12 /* of a gearman packet: magic (4), type (4), size (4) */
 #define T_SUBMIT_JOB     7
@@ -353,23 +355,10 @@ static void client_readable(struct client *cl, uint64_t now)
     cl->rlen -= off;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Percentile P of the sorted latencies, in µs. */
+static double pct_us(double p)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double p)
-{
-    size_t rank;
-
-    if (nlat == 0)
-        return 0;
-    rank = (size_t)((p / 100.0) * (double)nlat + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    return (double)lat[(rank > nlat ? nlat : rank) - 1] / 1e3;
+    return (double)pct(lat, nlat, p) / 1e3;
 }
 
 int main(int argc, char **argv)
@@ -496,7 +485,7 @@ int main(int argc, char **argv)
             "gearload%s%s: %u clients %zuB: %.0f jobs/s  p50 %.1fus  p99 %.1fus  max %.1fus  "
             "errors %" PRIu64 " (failed %" PRIu64 ", mismatch %" PRIu64 ", duplicate %" PRIu64
             ", lost %" PRIu64 ", io %" PRIu64 ")\n",
-            opt.label[0] ? " " : "", opt.label, opt.clients, opt.size, rps, pct(50), pct(99),
+            opt.label[0] ? " " : "", opt.label, opt.clients, opt.size, rps, pct_us(50), pct_us(99),
             nlat ? (double)lat[nlat - 1] / 1e3 : 0.0, errors, c.failed, c.mismatch, c.duplicate,
             c.lost, c.io);
     printf("{\"label\":\"%s\",\"proto\":\"gearman\",\"conn_per_request\":false,\"targets\":1,"
@@ -508,10 +497,10 @@ int main(int argc, char **argv)
            "\"failed\":%" PRIu64 ",\"timeout\":0,\"other_reply\":0,\"mismatch\":%" PRIu64
            ",\"duplicate\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"io\":%" PRIu64 ",\"connect\":%" PRIu64
            "},\"connect_retries\":0,\"reconnects\":%" PRIu64 ",\"cpu_s\":%.3f}\n",
-           opt.label, opt.clients, opt.size, opt.duration_s, c.in_window, rps, pct(50), pct(90),
-           pct(99), pct(99.9), nlat ? (double)lat[nlat - 1] / 1e3 : 0.0, mean, c.sent, c.answered,
-           c.ok, errors, c.failed, c.failed, c.mismatch, c.duplicate, c.lost, c.io,
-           c.connect_errors, c.reconnects, cpu_s);
+           opt.label, opt.clients, opt.size, opt.duration_s, c.in_window, rps, pct_us(50),
+           pct_us(90), pct_us(99), pct_us(99.9), nlat ? (double)lat[nlat - 1] / 1e3 : 0.0, mean,
+           c.sent, c.answered, c.ok, errors, c.failed, c.failed, c.mismatch, c.duplicate, c.lost,
+           c.io, c.connect_errors, c.reconnects, cpu_s);
     return c.mismatch + c.duplicate + c.lost + c.io + c.connect_errors > 0 ? 1 : 0;
 
 usage:

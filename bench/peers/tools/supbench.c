@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "stamp.h"
+#include "stats.h"
 
 #define MAX_PROCS 8192
 
@@ -323,25 +324,6 @@ static void on_signal(int sig)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static uint64_t pct(const uint64_t *v, size_t n, double p)
-{
-    size_t rank;
-
-    if (n == 0)
-        return 0;
-    rank = (size_t)((p / 100.0) * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    return v[(rank > n ? n : rank) - 1];
-}
 
 static int parse_signal(const char *s)
 {
