@@ -2,7 +2,7 @@
 # Soak: pipelining clients against two message-mode pools (length framing;
 # line framing with worker_inflight = 4) and connection-serving clients
 # against a handoff pool, for DROVER_SOAK_SECONDS (default 110, which keeps
-# the whole test near 2 minutes, inside ctest's 180 s; 30 when ASAN_OPTIONS
+# the whole test near 2 minutes, inside ctest's 180 s; 15 when ASAN_OPTIONS
 # or DROVER_VALGRIND says this is a sanitizer pass), while a killer
 # SIGKILLs a random worker of the three pools every 50 ms. Every reply is
 # checked against its request (workclient). Once a second droverd's RSS, open
@@ -24,7 +24,7 @@
 if [ -n "${DROVER_SOAK_SECONDS:-}" ]; then
     SOAK=$DROVER_SOAK_SECONDS
 elif [ -n "${ASAN_OPTIONS:-}${DROVER_VALGRIND:-}" ]; then
-    SOAK=30 # the sanitizer passes of scripts/test.sh look for memory errors, not endurance
+    SOAK=15 # the sanitizer passes of scripts/test.sh look for memory errors, not endurance
 else
     SOAK=110
 fi
