@@ -614,12 +614,13 @@ PY
 }
 
 # fault_kill_loop SECONDS INTERVAL POOL...: SIGKILL a random worker of the named pools every
-# INTERVAL seconds for SECONDS (builtins only, like route_kill_loop); prints the kill count.
-# Only children of this test's droverd that carry DROVER_POOL=one of the POOLs are signalled.
+# INTERVAL seconds for SECONDS (builtins only, like route_kill_loop); prints how many workers
+# were killed. Only children of this test's droverd that carry DROVER_POOL=one of the POOLs
+# are signalled, each once (a killed worker stays a child, a zombie, until it is reaped).
 fault_kill_loop() {
     local secs=$1 interval=$2 kills=0 end f p q pause_fd
     shift 2
-    local -A mine=() notmine=()
+    local -A mine=() notmine=() killed=()
     local -a kids=() found=()
     exec {pause_fd}<> <(:)
     end=$(($(date +%s%N) + secs * 1000000000))
@@ -629,6 +630,7 @@ fault_kill_loop() {
             kids=()
             read -r -a kids <"$f" 2>/dev/null || true
             for p in "${kids[@]}"; do
+                [ -z "${killed[$p]:-}" ] || continue
                 if [ -n "${mine[$p]:-}" ]; then
                     found+=("$p")
                 elif [ -z "${notmine[$p]:-}" ]; then
