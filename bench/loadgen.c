@@ -45,6 +45,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "bench_time.h"
 #include "frame.h"
 
 #define MAX_TARGETS  64
@@ -163,14 +164,6 @@ static uint64_t start_ns, measure_start_ns, measure_end_ns, drain_end_ns;
 static atomic_uint_fast64_t issued; /* -n mode: requests handed out */
 static atomic_bool stop_sending;    /* -n mode: all requests handed out */
 static pthread_barrier_t ready_barrier;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Clients                                                                                    */

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
 #include "stats.h"
 
 #define HEADER_BYTES     12 /* of a request body: client id (4), sequence number (8) */
@@ -88,14 +89,6 @@ struct client {
 static int epfd;
 static uint64_t *lat;
 static size_t nlat, latcap;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void put32(unsigned char *p, uint32_t v)
 {

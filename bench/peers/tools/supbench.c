@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
 #include "stamp.h"
 #include "stats.h"
 
@@ -74,22 +75,6 @@ static struct {
 static pid_t sup_pid;
 static bool sup_exited; /* the supervisor itself has exited (and was reaped) */
 static int stamp_fd;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 /* Reap whatever has exited: the supervisor, or orphans reparented to us. */
 static void reap(void)
