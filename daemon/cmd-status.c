@@ -30,7 +30,7 @@ struct slot_view {
     struct proc_usage usage;
     double uptime_s;     /* < 0 when no process */
     double exit_ago_s;   /* < 0 when it never exited */
-    double next_start_s; /* < 0 unless in backoff */
+    double next_start_s; /* < 0 unless in backoff; 0 when the start is due */
     int cpu;             /* pinned CPU or -1 */
     char last_exit[128];
     char info[256];
@@ -46,8 +46,11 @@ static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now)
     v->s = s;
     v->uptime_s = s->pid > 0 ? (double)(now - f->started_at) / 1e6 : -1;
     v->exit_ago_s = f->has_exit ? (double)(now - f->exit_at) / 1e6 : -1;
-    v->next_start_s =
-        f->state == SLOT_BACKOFF && f->deadline > now ? (double)(f->deadline - now) / 1e6 : -1;
+    /* A due start whose timer has not run yet (status read first in the same
+     * loop pass) is still a backoff: it says 0, never null. */
+    v->next_start_s = f->state != SLOT_BACKOFF ? -1
+                      : f->deadline > now      ? (double)(f->deadline - now) / 1e6
+                                               : 0;
     v->cpu = pc->cpu_affinity == AFFINITY_CORE ? droverd.cpus[s->index % droverd.ncpu] : -1;
     if (s->pid > 0)
         v->has_usage = sys_proc_usage(s->pid, &v->usage) == 0;

@@ -43,7 +43,7 @@ for p in noexec nodir; do
     life_wait_slot 5 "$p backing off with a streak of 3" $p 0 "x['state'] == 'backoff' and x['crash_streak'] >= 3"
     assert_eq "$(life_saved "x['pid']")" None "$p pid while backing off"
     assert_eq "$(life_saved "x['last_exit']['code']")" 127 "$p last exit code while backing off"
-    assert_eq "$(life_saved "x['next_start_in_seconds'] is not None and 0 < x['next_start_in_seconds'] <= 0.4")" True \
+    assert_eq "$(life_saved "x['next_start_in_seconds'] is not None and 0 <= x['next_start_in_seconds'] <= 0.4")" True \
         "$p next_start_in_seconds ($(life_saved "x['next_start_in_seconds']"))"
     want="No such file or directory"
     [ $p = noexec ] && want="Permission denied"
