@@ -7,8 +7,8 @@
 #   4. one integration pass with droverd under valgrind memcheck
 #   5. the .deb package: build, install, verify, remove
 #
-# DROVER_FUZZ_SECONDS (default 60) sets the time per fuzz target; the targets run
-# one per CPU at a time.
+# DROVER_FUZZ_SECONDS (default 60) sets the CPU time per fuzz target; the targets
+# run one per CPU at a time (see tests/fuzz/run.sh).
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc)

@@ -1,7 +1,10 @@
 #!/bin/bash
-# Fuzz each target for SECONDS (default 60), JOBS at a time (default: one per
-# CPU), starting from a copy of its seed corpus and its regressions; prints one line per
-# target and fails if any target crashed. Builds nothing and writes nothing
+# Fuzz each target for SECONDS (default 60) of CPU time, JOBS at a time (default:
+# one per CPU), starting from a copy of its seed corpus and its regressions;
+# prints one line per target and fails if any target crashed. When the targets
+# do not fill the last round (5 targets on 2 CPUs), each target of that round
+# runs as several libFuzzer processes (-fork=N) for SECONDS/N: the same CPU
+# time, and no CPU left idle for a whole round. Builds nothing and writes nothing
 # into the source tree: the corpora grow in a temporary directory, kept (and
 # named) only when something crashed.
 #
@@ -22,7 +25,7 @@ while getopts b:j:k opt; do
     b) build=$OPTARG ;;
     j) jobs=$OPTARG ;;
     k) keep=1 ;;
-    *) sed -n '8,14s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '11,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -52,10 +55,11 @@ case $jobs in
 esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/drover-fuzz.XXXXXX") || exit 1
 
-# fuzz_one TARGET: fuzz it; its report line(s) go to $work/TARGET/report, and it
-# returns non-zero on a crash or a missing binary.
+# fuzz_one TARGET FORK: fuzz it with FORK processes (1: no -fork) for
+# SECONDS/FORK; its report line(s) go to $work/TARGET/report, and it returns
+# non-zero on a crash or a missing binary.
 fuzz_one() {
-    local t=$1 bin=$build/bin/$1 dir=$work/$1 rc execs cov artifact why
+    local t=$1 fork=$2 bin=$build/bin/$1 dir=$work/$1 rc execs cov artifact why wall how forkflag
     mkdir -p "$dir"
     if [ ! -x "$bin" ]; then
         printf '%-16s MISSING  %s (build it: cmake --build %s --target %s)\n' "$t" "$bin" "$build" "$t" >"$dir/report"
@@ -67,35 +71,61 @@ fuzz_one() {
     done
     dict=()
     [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
-    TMPDIR=$dir/tmp "$bin" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 \
+    wall=$((seconds / fork))
+    [ "$wall" -ge 1 ] || wall=1
+    forkflag=()
+    how="${seconds}s"
+    if [ "$fork" -gt 1 ]; then
+        forkflag=(-fork="$fork")
+        how="${seconds}s ($fork x ${wall}s)"
+    fi
+    TMPDIR=$dir/tmp "$bin" "${forkflag[@]}" -max_total_time="$wall" -max_len="$(max_len "$t")" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
         "${dict[@]}" ${DROVER_FUZZ_FLAGS:-} "$dir/corpus" >"$dir/log" 2>&1
     rc=$?
+    # One process prints its stats at the end; -fork's parent only its "#EXECS: cov:" lines.
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
+    [ -n "$execs" ] || execs=$(sed -nE 's/^#([0-9]+): cov: .*/\1/p' "$dir/log" | tail -n 1)
     cov=$(grep -E '^#[0-9]+.*cov: ' "$dir/log" | tail -n 1 |
           sed -E 's/.*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/cov \1  ft \2  corpus \3/')
     if [ $rc -eq 0 ]; then
-        printf '%-16s ok       %5ss  %10s execs  %s\n' "$t" "$seconds" "${execs:-?}" "$cov" >"$dir/report"
+        printf '%-16s ok       %-14s %10s execs  %s\n' "$t" "$how" "${execs:-?}" "$cov" >"$dir/report"
         return 0
     fi
     artifact=$(find "$dir/artifacts" -type f | head -n 1)
     why=$(grep -m 1 -E 'ERROR: |SUMMARY: |fuzz check failed|runtime error' "$dir/log")
     {
-        printf '%-16s CRASH    %5ss  %10s execs  %s\n' "$t" "$seconds" "${execs:-?}" "$cov"
+        printf '%-16s CRASH    %-14s %10s execs  %s\n' "$t" "$how" "${execs:-?}" "$cov"
         printf '    %s\n    input: %s\n    log:   %s\n' "$why" "${artifact:-none}" "$dir/log"
     } >"$dir/report"
     return 1
 }
 
+# The last round's targets (fewer than JOBS) share out the spare CPUs.
+ntargets=${#targets[@]}
+full=$((ntargets - ntargets % jobs))
+last_fork=1
+[ "$full" -lt "$ntargets" ] && last_fork=$((jobs / (ntargets - full)))
 failed=0
 running=0
+i=0
 for t in "${targets[@]}"; do
     if [ $running -ge "$jobs" ]; then
         wait -n || failed=1
         running=$((running - 1))
     fi
-    fuzz_one "$t" &
+    fork=1
+    if [ $i -ge "$full" ]; then
+        # Start the last round together, when the full rounds are done.
+        while [ $running -gt 0 ] && [ $((i - full)) -eq 0 ]; do
+            wait -n || failed=1
+            running=$((running - 1))
+        done
+        fork=$last_fork
+    fi
+    fuzz_one "$t" "$fork" &
     running=$((running + 1))
+    i=$((i + 1))
 done
 while [ $running -gt 0 ]; do
     wait -n || failed=1
