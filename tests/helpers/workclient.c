@@ -17,6 +17,10 @@
  * requests (the connection closed with requests outstanding), prints one
  * JSON line, and exits 1 when anything not declared acceptable happened.
  *
+ * SIGUSR1 ends the sending early, as if --duration had run out: what is in
+ * flight is drained and the summary printed. Tests run a background load
+ * for exactly as long as the phase it accompanies this way.
+ *
  * --raw talks to connection-serving workers (handoff, shared, or an
  * echo-worker on its own socket): plain length frames both ways, no
  * status byte.
@@ -129,8 +133,9 @@ static struct conn *conns;
 static int epfd;
 static uint64_t next_gid;
 static bool stop_sending;
-static unsigned char *answered; /* bitmap by gid */
-static uint64_t answered_cap;   /* bits */
+static volatile sig_atomic_t stop_signalled; /* SIGUSR1 */
+static unsigned char *answered;              /* bitmap by gid */
+static uint64_t answered_cap;                /* bits */
 
 /*
  * Latencies in microseconds, in a log-linear histogram so memory stays fixed
@@ -189,7 +194,7 @@ static void usage(FILE *fp)
             "  -c, --conns C          connections (default 1)\n"
             "  -p, --pipeline P       requests in flight per connection (default 1)\n"
             "  -n, --requests N       requests in all (default 1000; a cap with --duration)\n"
-            "  -t, --duration SECS    keep sending for this long, then drain\n"
+            "  -t, --duration SECS    keep sending for this long (or until SIGUSR1), then drain\n"
             "  -z, --size BYTES       body size; at least the self-describing header (default 32)\n"
             "  -k, --per-conn K       close and reopen a connection after K requests (1 =\n"
             "                         one connection per request; default 0 = never)\n"
@@ -862,6 +867,12 @@ static void on_event(struct conn *c, uint32_t events, uint64_t now)
     conn_fill(c, now);
 }
 
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    stop_signalled = 1;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t start, deadline, send_until, now;
@@ -869,6 +880,7 @@ int main(int argc, char **argv)
     bool good;
 
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, on_sigusr1);
     parse_options(argc, argv);
     resolve_peer();
     rng_state = ((uint64_t)opt.seed << 32 | opt.seed) ^ 0x9e3779b97f4a7c15ULL;
@@ -897,7 +909,7 @@ int main(int argc, char **argv)
         int timeout_ms, n;
 
         now = now_ns();
-        if (!stop_sending && now >= send_until)
+        if (!stop_sending && (now >= send_until || stop_signalled))
             stop_sending = true;
         if (now >= deadline)
             break;
@@ -956,7 +968,7 @@ int main(int argc, char **argv)
         if (conns[i].fd >= 0)
             close(conns[i].fd);
     }
-    if (opt.duration_s <= 0 && next_gid < opt.requests)
+    if (opt.duration_s <= 0 && !stop_signalled && next_gid < opt.requests)
         cnt.unsent = opt.requests - next_gid;
 
     double elapsed = (double)(now - start) / 1e9;

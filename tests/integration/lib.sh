@@ -384,6 +384,27 @@ route_wc_wait() {
     wait "$ROUTE_WC_PID" || rc=$?
     [ "$rc" = 0 ] || fail "workclient exited $rc: $(cat "$1") $(tail -n 5 "$1.err")"
 }
+# route_wc_stop OUT: end the background workclient's sending now (SIGUSR1: it
+# drains what is in flight and prints its summary), then route_wc_wait OUT. For
+# a load that accompanies a phase of a test: start it with a generous -t as a
+# bound, stop it when the phase is over.
+route_wc_catches_usr1() {
+    local mask
+    mask=$(awk '$1 == "SigCgt:" { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+    [ -n "$mask" ] && (((0x$mask >> 9) & 1)) # SIGUSR1 = 10: bit 9
+}
+route_wc_stoppable() { route_wc_catches_usr1 "$1" || ! alive "$1"; }
+# route_wc_end_sending PID: SIGUSR1 to a background workclient, without waiting.
+route_wc_end_sending() {
+    # Not before it has its handler: SIGUSR1's default action would kill it.
+    # (If its -t ran out first, it has exited and there is nothing to stop.)
+    wait_for 10 "workclient $1 to handle SIGUSR1" route_wc_stoppable "$1"
+    kill -USR1 "$1" 2>/dev/null
+}
+route_wc_stop() {
+    route_wc_end_sending "$ROUTE_WC_PID"
+    route_wc_wait "$1"
+}
 
 # route_in_pool PID POOL: does PID run with DROVER_POOL=POOL? (bash builtins only: no fork)
 route_in_pool() {

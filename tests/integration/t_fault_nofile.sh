@@ -80,7 +80,8 @@ PY
 }
 
 # --- phase A: 1000 work connections ---
-route_wc_start "$T/wc_a" -s "$T/m.sock" -c 8 -p 8 -z 100 -t 6 -d 60
+# (Each load runs until its phase is over: route_wc_stop.)
+route_wc_start "$T/wc_a" -s "$T/m.sock" -c 8 -p 8 -z 100 -t 40 -d 80
 conns_at_least() { [ "$(route_stat m connections)" -ge "$1" ]; }
 wait_for 5 "the pipelining client to connect" conns_at_least 8
 flood 1000 "$T/m.sock" "$T/held_a" "$T/release_a" flood >"$T/flood_a.out" 2>&1 &
@@ -103,14 +104,14 @@ wait_for 10 "m running during the flood" route_all_running m 4
 assert_eq "$(fault_metric drover_pool_spawn_failures_total 'pool="m"')" 0 "spawn failures during the work flood"
 touch "$T/release_a"
 wait $flood_a || fail "flood client: $(cat "$T/flood_a.out")"
-route_wc_wait "$T/wc_a"
+route_wc_stop "$T/wc_a"
 log "pipelining client through the work flood: $(cat "$T/wc_a")"
 fault_wc_clean "$T/wc_a" "pipelining client through the work flood"
 wait_for 15 "the flood's connections to be taken and closed" route_stat_is m connections 0
 route_wc "$T/wc_h_after_a" -s "$T/h.sock" --raw -k 1 -c 2 -n 200
 
 # --- phase B: idle control clients take every fd left ---
-route_wc_start "$T/wc_b" -s "$T/m.sock" -c 4 -p 4 -z 100 -t 3 -d 60
+route_wc_start "$T/wc_b" -s "$T/m.sock" -c 4 -p 4 -z 100 -t 40 -d 80
 wait_for 5 "the pipelining client to connect" conns_at_least 4
 victim=$(route_pids m | cut -d' ' -f1) # now: status is locked out once the fds are gone
 flood 400 "$SOCK" "$T/held_b" "$T/release_b" "" >"$T/flood_b.out" 2>&1 &
@@ -123,7 +124,7 @@ log "control flood: $(cat "$T/held_b") connections; droverd at $(fault_fds "$DAE
 kill -KILL "$victim"
 wait_for 10 "the respawn to fail for want of fds" ctl_file_has "$T/droverd.log" \
     "pool m slot 0: .*(Too many open files)"
-route_wc_wait "$T/wc_b"
+route_wc_stop "$T/wc_b"
 log "pipelining client while out of fds: $(cat "$T/wc_b")"
 fault_wc_clean "$T/wc_b" "pipelining client while out of fds"
 # Still out of fds, and idle: retries are paced (backoff, accept pauses), not a busy loop.

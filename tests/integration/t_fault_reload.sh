@@ -103,8 +103,9 @@ pids_a=$(all_pids)
 reloads0=$(fault_metric drover_reloads_total)
 failures0=$(fault_metric drover_reload_failures_total)
 
+# start_load TAG: clients on every pool, sending until wait_load TAG (at most 40 s).
 start_load() {
-    local tag=$1 secs=$2
+    local tag=$1 secs=40
     route_wc_start "$T/wc_ml_$tag" -s "$T/ml.sock" -c 4 -p 8 -z 100 -t "$secs" -d 60
     WC_ML=$ROUTE_WC_PID
     route_wc_start "$T/wc_mline_$tag" -s "$T/mline.sock" -f line -c 2 -p 8 -z 100 -t "$secs" -d 60
@@ -114,9 +115,11 @@ start_load() {
     route_wc_start "$T/wc_ho_$tag" -s "$T/ho.sock" --raw -k 1 -c 4 -z 100 -t "$secs" -d 60 -a lost
     WC_HO=$ROUTE_WC_PID
 }
-# wait_load TAG: wait for the clients (their summaries are checked by the caller).
+# wait_load TAG: end the clients' sending, wait for them (their summaries are
+# checked by the caller).
 wait_load() {
     local tag=$1 w
+    for w in "ml:$WC_ML" "mline:$WC_MLINE" "mi:$WC_MI" "ho:$WC_HO"; do route_wc_end_sending "${w#*:}"; done
     for w in "ml:$WC_ML" "mline:$WC_MLINE" "mi:$WC_MI" "ho:$WC_HO"; do
         wait "${w#*:}" || true
         log "$tag, ${w%:*}: $(cat "$T/wc_${w%:*}_$tag")"
@@ -125,7 +128,7 @@ wait_load() {
 served_some() { [ "$(route_stat ml requests)" -ge "$1" ]; }
 
 # --- a config with errors, under load ---
-start_load bad 5
+start_load bad
 wait_for 10 "load on ml" served_some $((5000 / FAULT_SLOW))
 cp "$CONF" "$T/good.ini"
 cat >>"$CONF" <<EOF2
@@ -153,7 +156,7 @@ assert_eq "$(fault_metric drover_reloads_total)" "$reloads0" "reloads applied af
 
 # --- a config that changes every pool, under load ---
 conf b
-start_load good 6
+start_load good
 wait_for 10 "load on ml" served_some $(($(route_stat ml requests) + 5000 / FAULT_SLOW))
 t0=$(route_ms)
 life_run dv reload

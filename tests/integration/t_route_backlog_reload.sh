@@ -90,16 +90,17 @@ route_backlog_served hb "$T/hb.sock"
 route_wc "$T/wc_hb" -s "$T/hb.sock" --raw -k 1 -c 4 -n 500 -d 20
 
 # --- restart, scale: same socket, clients served throughout ---
-route_wc_start "$T/wc_restart" -s "$T/bk.sock" -c 4 -p 4 -t 2 -d 20
+# (Each load runs until its phase is over: route_wc_stop.)
+route_wc_start "$T/wc_restart" -s "$T/bk.sock" -c 4 -p 4 -t 30 -d 60
 dv restart bk >/dev/null || fail "restart bk failed"
-route_wc_wait "$T/wc_restart"
+route_wc_stop "$T/wc_restart"
 check_inode "restart"
-route_wc_start "$T/wc_scale" -s "$T/bk.sock" -c 4 -p 4 -t 3 -d 20
+route_wc_start "$T/wc_scale" -s "$T/bk.sock" -c 4 -p 4 -t 30 -d 60
 dv scale bk 4 >/dev/null || fail "scale bk 4 failed"
 wait_for 10 "4 running" route_all_running bk 4
 dv scale bk 1 >/dev/null || fail "scale bk 1 failed"
 wait_for 10 "1 running" route_all_running bk 1
-route_wc_wait "$T/wc_scale"
+route_wc_stop "$T/wc_scale"
 check_inode "scaling"
 dv scale bk 2 >/dev/null || fail "scale bk 2 failed"
 wait_for 10 "2 running" route_all_running bk 2
@@ -107,7 +108,7 @@ wait_for 10 "2 running" route_all_running bk 2
 # --- reload with a new command: rolling restart, no request lost ---
 old=$(route_pids bk)
 pools "$ECHO_WORKER" 0660 | write_config
-route_wc_start "$T/wc_reload" -s "$T/bk.sock" -c 4 -p 4 -t 3 -d 20
+route_wc_start "$T/wc_reload" -s "$T/bk.sock" -c 4 -p 4 -t 30 -d 60
 out=$(dv reload) || fail "reload failed: $out"
 assert_contains "$out" "bk"
 all_new() {
@@ -119,7 +120,7 @@ all_new() {
 wait_for 15 "both bk workers replaced" all_new
 assert_eq "$(json "next(p['command'] for p in s['pools'] if p['name']=='bk')")" "$ECHO_WORKER" \
     "bk command after reload"
-route_wc_wait "$T/wc_reload"
+route_wc_stop "$T/wc_reload"
 log "reload: $(cat "$T/wc_reload")"
 check_inode "a reload that changed the command"
 

@@ -48,12 +48,11 @@ start_daemon
 for p in len line bad badline; do wait_for 10 "$p running" route_all_running "$p" 2; done
 
 # --- malformed and oversized client frames, while well-behaved clients keep going ---
-"$WORKCLIENT" -s "$T/len.sock" -c 4 -p 4 -z 200 -t 3 -d 20 >"$T/wc_len" 2>"$T/wc_len.err" &
-wc_len=$!
-track_pid $wc_len
-"$WORKCLIENT" -s "$T/line.sock" -f line -c 4 -p 4 -z 200 -t 3 -d 20 >"$T/wc_line" 2>"$T/wc_line.err" &
-wc_line=$!
-track_pid $wc_line
+# (Each background load runs until its phase is over: route_wc_stop.)
+route_wc_start "$T/wc_len" -s "$T/len.sock" -c 4 -p 4 -z 200 -t 30 -d 60
+wc_len=$ROUTE_WC_PID
+route_wc_start "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 4 -z 200 -t 30 -d 60
+wc_line=$ROUTE_WC_PID
 
 route_py "$T/len.sock" "$T/line.sock" >"$T/frames.out" 2>&1 <<'PY' || fail "bad frames: $(cat "$T/frames.out")"
 import socket, struct, sys, time
@@ -109,8 +108,12 @@ expect_echo("length pool still answers", LEN, b"after", False)
 expect_echo("line pool still answers", LINE, b"after", True)
 PY
 log "$(tr '\n' ';' <"$T/frames.out")"
-wait $wc_len || fail "length clients disturbed by bad frames: $(cat "$T/wc_len") $(tail -n 3 "$T/wc_len.err")"
-wait $wc_line || fail "line clients disturbed by bad frames: $(cat "$T/wc_line") $(tail -n 3 "$T/wc_line.err")"
+ROUTE_WC_PID=$wc_len route_wc_stop "$T/wc_len"
+ROUTE_WC_PID=$wc_line route_wc_stop "$T/wc_line"
+for wc in wc_len wc_line; do
+    [ "$(route_wc_get "$T/$wc" ok)" -gt 0 ] || fail "$wc: no request served next to the bad frames: $(cat "$T/$wc")"
+done
+log "length and line clients next to the bad frames: $(route_wc_get "$T/wc_len" ok) and $(route_wc_get "$T/wc_line" ok) ok"
 
 # --- a flood of connections ---
 # A few thousand, but leave droverd (which raises its soft fd limit to the hard
@@ -118,7 +121,7 @@ wait $wc_line || fail "line clients disturbed by bad frames: $(cat "$T/wc_line")
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] && hard=1048576
 FLOOD=$((hard >= 6000 ? 3000 : hard / 2))
-route_wc_start "$T/wc_flood" -s "$T/len.sock" -c 4 -p 4 -t 6 -d 30
+route_wc_start "$T/wc_flood" -s "$T/len.sock" -c 4 -p 4 -t 40 -d 60
 python3 - "$T/len.sock" $FLOOD "$T/flood.held" "$T/flood.release" >"$T/flood.out" 2>&1 <<'PY' &
 import os, resource, socket, sys, time
 path, n, held, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -169,12 +172,12 @@ out=$(dv call len "during the flood") || fail "call during the flood failed"
 assert_eq "$out" "during the flood" "call during the flood"
 touch "$T/flood.release"
 wait $flood_pid || fail "flood client: $(cat "$T/flood.out")"
-route_wc_wait "$T/wc_flood"
+route_wc_stop "$T/wc_flood"
 wait_for 10 "the flood's connections to be closed" route_stat_is len connections 0
 route_wc "$T/wc_after" -s "$T/len.sock" -c 4 -p 4 -n 2000 -d 20
 
 # --- misbehaving workers: killed, the request retried elsewhere ---
-route_wc_start "$T/wc_bad" -s "$T/bad.sock" -c 2 -p 2 -t 5 -d 30
+route_wc_start "$T/wc_bad" -s "$T/bad.sock" -c 2 -p 2 -t 40 -d 60
 bad_worker() {
     local pool=$1 mode=$2 reason=$3 req restarts0 n0 out
     req="ONCE:$pool-$mode:$mode"
@@ -196,7 +199,7 @@ bad_worker bad CLOSE "closed its work socket but kept running"
 bad_worker badline GARBAGE "sent a reply larger than max_frame"
 bad_worker badline BIG "sent a reply larger than max_frame"
 bad_worker badline EXTRA "sent a reply with no request pending"
-route_wc_wait "$T/wc_bad"
+route_wc_stop "$T/wc_bad"
 log "bad workers: $(cat "$T/wc_bad")"
 assert_eq "$(route_stat bad failed)" 0 "bad: failed requests"
 assert_eq "$(route_stat badline failed)" 0 "badline: failed requests"

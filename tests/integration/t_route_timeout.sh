@@ -43,7 +43,8 @@ assert_eq "$(route_slot to 1 pid)" "$other" "pid of the healthy worker"
 wait_for 5 "both running" route_all_running to 2
 
 # --- every attempt times out: -TIMEOUT after max_attempts ---
-route_wc_start "$T/wc_bg1" -s "$T/to.sock" -c 2 -p 2 -t 3 -d 20
+# (The background load runs until the phase is over: route_wc_stop.)
+route_wc_start "$T/wc_bg1" -s "$T/to.sock" -c 2 -p 2 -t 30 -d 60
 t0=$(route_ms)
 timeouts0=$(route_stat to timeouts)
 rc=0
@@ -55,20 +56,20 @@ assert_contains "$err" "2 attempts"
 [ "$elapsed" -ge 900 ] || fail "TIMEOUT after ${elapsed}ms: two attempts of 500ms each take longer"
 [ "$elapsed" -lt 5000 ] || fail "TIMEOUT took ${elapsed}ms"
 assert_eq "$(( $(route_stat to timeouts) - timeouts0 ))" 2 "timeouts counted for the hanging request"
-route_wc_wait "$T/wc_bg1"
+route_wc_stop "$T/wc_bg1"
 log "during HANG: $(cat "$T/wc_bg1")"
 
 # --- a request that kills every worker: -FAILED after max_attempts ---
 wait_for 5 "both running" route_all_running to 2
 failed0=$(route_stat to failed)
 restarts0=$(route_sum to restarts)
-route_wc_start "$T/wc_bg2" -s "$T/to.sock" -c 2 -p 2 -t 2 -d 20
+route_wc_start "$T/wc_bg2" -s "$T/to.sock" -c 2 -p 2 -t 30 -d 60
 rc=0
 err=$(dv call to "CRASH please" 2>&1 >/dev/null) || rc=$?
 assert_eq "$rc" 1 "exit status of a call whose request crashes every worker"
 assert_contains "$err" "FAILED"
 assert_contains "$err" "2 attempts"
-route_wc_wait "$T/wc_bg2"
+route_wc_stop "$T/wc_bg2"
 log "during CRASH: $(cat "$T/wc_bg2")"
 assert_eq "$(( $(route_stat to failed) - failed0 ))" 1 "failed counter after the crashing request"
 wait_for 5 "both running" route_all_running to 2
