@@ -343,6 +343,11 @@ ROUTE_WORKER="$HELPERS/route-worker"
 route_stat() { json "next(p['route']['$2'] for p in s['pools'] if p['name']=='$1')"; }
 # route_stat_is POOL KEY VALUE (for wait_for).
 route_stat_is() { [ "$(route_stat "$1" "$2")" = "$3" ]; }
+# route_load_flowing POOL N: POOL has answered at least N more requests than
+# when ROUTE_LOAD0 was taken (route_load_mark POOL); for wait_for, so a phase
+# starts only once its background load is being served.
+route_load_mark() { ROUTE_LOAD0=$(route_stat "$1" requests); }
+route_load_flowing() { [ "$(route_stat "$1" requests)" -ge $((ROUTE_LOAD0 + $2)) ]; }
 # route_slot POOL SLOT KEY: one field of a slot in `status --json`.
 route_slot() { json "next(x['$3'] for p in s['pools'] if p['name']=='$1' for x in p['slots'] if x['slot']==$2)"; }
 # route_sum POOL KEY: a numeric slot field summed over POOL's slots.

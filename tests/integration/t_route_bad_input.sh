@@ -49,10 +49,14 @@ for p in len line bad badline; do wait_for 10 "$p running" route_all_running "$p
 
 # --- malformed and oversized client frames, while well-behaved clients keep going ---
 # (Each background load runs until its phase is over: route_wc_stop.)
+route_load_mark len
 route_wc_start "$T/wc_len" -s "$T/len.sock" -c 4 -p 4 -z 200 -t 30 -d 60
 wc_len=$ROUTE_WC_PID
+wait_for 10 "load on len" route_load_flowing len 100
+route_load_mark line
 route_wc_start "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 4 -z 200 -t 30 -d 60
 wc_line=$ROUTE_WC_PID
+wait_for 10 "load on line" route_load_flowing line 100
 
 route_py "$T/len.sock" "$T/line.sock" >"$T/frames.out" 2>&1 <<'PY' || fail "bad frames: $(cat "$T/frames.out")"
 import socket, struct, sys, time
@@ -121,7 +125,9 @@ log "length and line clients next to the bad frames: $(route_wc_get "$T/wc_len" 
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] && hard=1048576
 FLOOD=$((hard >= 6000 ? 3000 : hard / 2))
+route_load_mark len
 route_wc_start "$T/wc_flood" -s "$T/len.sock" -c 4 -p 4 -t 40 -d 60
+wait_for 10 "load on len" route_load_flowing len 100
 python3 - "$T/len.sock" $FLOOD "$T/flood.held" "$T/flood.release" >"$T/flood.out" 2>&1 <<'PY' &
 import os, resource, socket, sys, time
 path, n, held, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -177,7 +183,9 @@ wait_for 10 "the flood's connections to be closed" route_stat_is len connections
 route_wc "$T/wc_after" -s "$T/len.sock" -c 4 -p 4 -n 2000 -d 20
 
 # --- misbehaving workers: killed, the request retried elsewhere ---
+route_load_mark bad
 route_wc_start "$T/wc_bad" -s "$T/bad.sock" -c 2 -p 2 -t 40 -d 60
+wait_for 10 "load on bad" route_load_flowing bad 100
 bad_worker() {
     local pool=$1 mode=$2 reason=$3 req restarts0 n0 out
     req="ONCE:$pool-$mode:$mode"
