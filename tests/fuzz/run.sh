@@ -108,29 +108,27 @@ last_fork=1
 [ "$full" -lt "$ntargets" ] && last_fork=$((jobs / (ntargets - full)))
 failed=0
 running=0
+wait_one() {
+    wait -n || failed=1
+    running=$((running - 1))
+}
 i=0
 for t in "${targets[@]}"; do
-    if [ $running -ge "$jobs" ]; then
-        wait -n || failed=1
-        running=$((running - 1))
-    fi
     fork=1
     if [ $i -ge "$full" ]; then
-        # Start the last round together, when the full rounds are done.
-        while [ $running -gt 0 ] && [ $((i - full)) -eq 0 ]; do
-            wait -n || failed=1
-            running=$((running - 1))
-        done
         fork=$last_fork
+        # The last round starts together, once the full rounds are done.
+        if [ $i -eq "$full" ]; then
+            while [ $running -gt 0 ]; do wait_one; done
+        fi
+    elif [ $running -ge "$jobs" ]; then
+        wait_one
     fi
     fuzz_one "$t" "$fork" &
     running=$((running + 1))
     i=$((i + 1))
 done
-while [ $running -gt 0 ]; do
-    wait -n || failed=1
-    running=$((running - 1))
-done
+while [ $running -gt 0 ]; do wait_one; done
 for t in "${targets[@]}"; do cat "$work/$t/report"; done
 if [ $failed -eq 0 ] && [ $keep -eq 0 ]; then
     rm -rf "$work"

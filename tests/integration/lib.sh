@@ -343,11 +343,8 @@ ROUTE_WORKER="$HELPERS/route-worker"
 route_stat() { json "next(p['route']['$2'] for p in s['pools'] if p['name']=='$1')"; }
 # route_stat_is POOL KEY VALUE (for wait_for).
 route_stat_is() { [ "$(route_stat "$1" "$2")" = "$3" ]; }
-# route_load_flowing POOL N: POOL has answered at least N more requests than
-# when ROUTE_LOAD0 was taken (route_load_mark POOL); for wait_for, so a phase
-# starts only once its background load is being served.
-route_load_mark() { ROUTE_LOAD0=$(route_stat "$1" requests); }
-route_load_flowing() { [ "$(route_stat "$1" requests)" -ge $((ROUTE_LOAD0 + $2)) ]; }
+# route_stat_ge POOL KEY MIN: the pool's KEY is at least MIN (for wait_for).
+route_stat_ge() { [ "$(route_stat "$1" "$2")" -ge "$3" ]; }
 # route_slot POOL SLOT KEY: one field of a slot in `status --json`.
 route_slot() { json "next(x['$3'] for p in s['pools'] if p['name']=='$1' for x in p['slots'] if x['slot']==$2)"; }
 # route_sum POOL KEY: a numeric slot field summed over POOL's slots.
@@ -431,41 +428,9 @@ route_worker_pids() {
     echo "${out[@]}"
 }
 
-# route_kill_loop POOL SECONDS [INTERVAL]: SIGKILL a random worker of POOL every INTERVAL
-# seconds (default 0.005) for SECONDS; prints how many workers were killed. Only pids that
-# are children of this test's droverd and carry DROVER_POOL=POOL are ever signalled, and
-# each one once: a killed worker stays listed as a child until droverd reaps it, and a
-# kill of that zombie would succeed without killing anything. The loop uses builtins
-# only (the pause is a read timeout), so it really runs every few ms.
-route_kill_loop() {
-    local pool=$1 secs=$2 interval=${3:-0.005} kills=0 end f p pause_fd
-    local -A mine=() killed=()
-    local -a kids=() found=()
-    exec {pause_fd}<> <(:)
-    end=$(($(date +%s%N) + secs * 1000000000))
-    while [ "${EPOCHREALTIME/./}000" -lt "$end" ]; do
-        found=()
-        for f in /proc/"$DAEMON_PID"/task/*/children; do
-            kids=()
-            read -r -a kids <"$f" 2>/dev/null || true
-            for p in "${kids[@]}"; do
-                [ -z "${killed[$p]:-}" ] || continue
-                if [ -n "${mine[$p]:-}" ] || route_in_pool "$p" "$pool"; then
-                    mine[$p]=1
-                    found+=("$p")
-                fi
-            done
-        done
-        if [ "${#found[@]}" -gt 0 ]; then
-            p=${found[$((RANDOM % ${#found[@]}))]}
-            killed[$p]=1
-            kill -KILL "$p" 2>/dev/null && kills=$((kills + 1))
-        fi
-        read -r -t "$interval" -u "$pause_fd" || true
-    done
-    exec {pause_fd}<&-
-    echo "$kills"
-}
+# route_kill_loop POOL SECONDS [INTERVAL]: fault_kill_loop (below) on one pool, every
+# INTERVAL seconds (default 0.005).
+route_kill_loop() { fault_kill_loop "$2" "${3:-0.005}" "$1"; }
 
 # route_py ARGS... <<'PY': run an inline Python socket script in the foreground with a
 # 60 s cap. (In the background use `python3 - ARGS <<'PY' &` so that $! is Python itself.)
@@ -640,9 +605,11 @@ PY
 }
 
 # fault_kill_loop SECONDS INTERVAL POOL...: SIGKILL a random worker of the named pools every
-# INTERVAL seconds for SECONDS (builtins only, like route_kill_loop); prints how many workers
-# were killed. Only children of this test's droverd that carry DROVER_POOL=one of the POOLs
-# are signalled, each once (a killed worker stays a child, a zombie, until it is reaped).
+# INTERVAL seconds for SECONDS; prints how many workers were killed. Only pids that are
+# children of this test's droverd and carry DROVER_POOL=one of the POOLs are ever signalled,
+# and each one once: a killed worker stays listed as a child until droverd reaps it, and a
+# kill of that zombie would succeed without killing anything. The loop uses builtins only
+# (the pause is a read timeout), so it really runs every few ms.
 fault_kill_loop() {
     local secs=$1 interval=$2 kills=0 end f p q pause_fd
     shift 2

@@ -82,13 +82,12 @@ PY
 # --- phase A: 1000 work connections ---
 # (Each load runs until its phase is over: route_wc_stop.)
 route_wc_start "$T/wc_a" -s "$T/m.sock" -c 8 -p 8 -z 100 -t 40 -d 80
-conns_at_least() { [ "$(route_stat m connections)" -ge "$1" ]; }
-wait_for 5 "the pipelining client to connect" conns_at_least 8
+wait_for 5 "the pipelining client to connect" route_stat_ge m connections 8
 flood 1000 "$T/m.sock" "$T/held_a" "$T/release_a" flood >"$T/flood_a.out" 2>&1 &
 flood_a=$!
 track_pid $flood_a
 wait_for 20 "the flood to connect" test -s "$T/held_a"
-wait_for 10 "droverd to fill its client budget" conns_at_least $((CLIENT_CAP - 2))
+wait_for 10 "droverd to fill its client budget" route_stat_ge m connections $((CLIENT_CAP - 2))
 log "flood: $(cat "$T/held_a") connections held; droverd holds $(route_stat m connections) clients, $(fault_fds "$DAEMON_PID") fds"
 [ "$(route_stat m connections)" -le "$CLIENT_CAP" ] ||
     fail "droverd took $(route_stat m connections) client connections; the limit leaves room for $CLIENT_CAP"
@@ -112,7 +111,7 @@ route_wc "$T/wc_h_after_a" -s "$T/h.sock" --raw -k 1 -c 2 -n 200
 
 # --- phase B: idle control clients take every fd left ---
 route_wc_start "$T/wc_b" -s "$T/m.sock" -c 4 -p 4 -z 100 -t 40 -d 80
-wait_for 5 "the pipelining client to connect" conns_at_least 4
+wait_for 5 "the pipelining client to connect" route_stat_ge m connections 4
 victim=$(route_pids m | cut -d' ' -f1) # now: status is locked out once the fds are gone
 flood 400 "$SOCK" "$T/held_b" "$T/release_b" "" >"$T/flood_b.out" 2>&1 &
 flood_b=$!

@@ -125,11 +125,10 @@ wait_load() {
         log "$tag, ${w%:*}: $(cat "$T/wc_${w%:*}_$tag")"
     done
 }
-served_some() { [ "$(route_stat ml requests)" -ge "$1" ]; }
 
 # --- a config with errors, under load ---
 start_load bad
-wait_for 10 "load on ml" served_some $((5000 / FAULT_SLOW))
+wait_for 10 "load on ml" route_stat_ge ml requests $((5000 / FAULT_SLOW))
 cp "$CONF" "$T/good.ini"
 cat >>"$CONF" <<EOF2
 [pool:broken]
@@ -157,7 +156,7 @@ assert_eq "$(fault_metric drover_reloads_total)" "$reloads0" "reloads applied af
 # --- a config that changes every pool, under load ---
 conf b
 start_load good
-wait_for 10 "load on ml" served_some $(($(route_stat ml requests) + 5000 / FAULT_SLOW))
+wait_for 10 "load on ml" route_stat_ge ml requests $(($(route_stat ml requests) + 5000 / FAULT_SLOW))
 t0=$(route_ms)
 life_run dv reload
 [ "$LIFE_RC" = 0 ] || fail "reload: exit $LIFE_RC: $LIFE_ERR"

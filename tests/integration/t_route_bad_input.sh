@@ -49,14 +49,14 @@ for p in len line bad badline; do wait_for 10 "$p running" route_all_running "$p
 
 # --- malformed and oversized client frames, while well-behaved clients keep going ---
 # (Each background load runs until its phase is over: route_wc_stop.)
-route_load_mark len
+base=$(route_stat len requests)
 route_wc_start "$T/wc_len" -s "$T/len.sock" -c 4 -p 4 -z 200 -t 30 -d 60
 wc_len=$ROUTE_WC_PID
-wait_for 10 "load on len" route_load_flowing len 100
-route_load_mark line
+wait_for 10 "load on len" route_stat_ge len requests $((base + 100))
+base=$(route_stat line requests)
 route_wc_start "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 4 -z 200 -t 30 -d 60
 wc_line=$ROUTE_WC_PID
-wait_for 10 "load on line" route_load_flowing line 100
+wait_for 10 "load on line" route_stat_ge line requests $((base + 100))
 
 route_py "$T/len.sock" "$T/line.sock" >"$T/frames.out" 2>&1 <<'PY' || fail "bad frames: $(cat "$T/frames.out")"
 import socket, struct, sys, time
@@ -125,9 +125,9 @@ log "length and line clients next to the bad frames: $(route_wc_get "$T/wc_len" 
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] && hard=1048576
 FLOOD=$((hard >= 6000 ? 3000 : hard / 2))
-route_load_mark len
+base=$(route_stat len requests)
 route_wc_start "$T/wc_flood" -s "$T/len.sock" -c 4 -p 4 -t 40 -d 60
-wait_for 10 "load on len" route_load_flowing len 100
+wait_for 10 "load on len" route_stat_ge len requests $((base + 100))
 python3 - "$T/len.sock" $FLOOD "$T/flood.held" "$T/flood.release" >"$T/flood.out" 2>&1 <<'PY' &
 import os, resource, socket, sys, time
 path, n, held, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -167,8 +167,7 @@ PY
 flood_pid=$!
 track_pid $flood_pid
 wait_for 30 "the flood to connect" test -s "$T/flood.held"
-conns_at_least() { [ "$(route_stat len connections)" -ge "$1" ]; }
-wait_for 10 "droverd to accept the flood" conns_at_least $FLOOD
+wait_for 10 "droverd to accept the flood" route_stat_ge len connections $FLOOD
 t0=$(route_ms)
 dv status >/dev/null || fail "status failed during the flood"
 [ $(($(route_ms) - t0)) -lt 2000 ] || fail "status took $(($(route_ms) - t0))ms during the flood"
@@ -183,9 +182,9 @@ wait_for 10 "the flood's connections to be closed" route_stat_is len connections
 route_wc "$T/wc_after" -s "$T/len.sock" -c 4 -p 4 -n 2000 -d 20
 
 # --- misbehaving workers: killed, the request retried elsewhere ---
-route_load_mark bad
+base=$(route_stat bad requests)
 route_wc_start "$T/wc_bad" -s "$T/bad.sock" -c 2 -p 2 -t 40 -d 60
-wait_for 10 "load on bad" route_load_flowing bad 100
+wait_for 10 "load on bad" route_stat_ge bad requests $((base + 100))
 bad_worker() {
     local pool=$1 mode=$2 reason=$3 req restarts0 n0 out
     req="ONCE:$pool-$mode:$mode"
@@ -194,11 +193,11 @@ bad_worker() {
     out=$(dv call "$pool" "$req") || fail "$pool: the request that met $mode was not served"
     assert_eq "$out" "$req" "$pool: reply to the request that met $mode"
     wait_for 10 "$pool: the $mode worker to be killed and restarted" \
-        route_stat_ge "$pool" restarts $((restarts0 + 1))
+        route_sum_ge "$pool" restarts $((restarts0 + 1))
     wait_for 5 "$pool: the log to say why ($reason)" log_count_ge "$reason" $((n0 + 1))
     wait_for 5 "$pool: all running" route_all_running "$pool" 2
 }
-route_stat_ge() { [ "$(route_sum "$1" "$2")" -ge "$3" ]; }
+route_sum_ge() { [ "$(route_sum "$1" "$2")" -ge "$3" ]; }
 log_count_ge() { [ "$(grep -c -- "$1" "$T/droverd.log")" -ge "$2" ]; }
 bad_worker bad GARBAGE "sent a reply larger than max_frame"
 bad_worker bad BIG "sent a reply larger than max_frame"
