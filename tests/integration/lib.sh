@@ -408,13 +408,26 @@ route_wc_stop() {
     route_wc_wait "$1"
 }
 
-# route_in_pool PID POOL: does PID run with DROVER_POOL=POOL? (bash builtins only: no fork)
-route_in_pool() {
+# route_pool_of PID: sets POOL_OF to the DROVER_POOL of PID's environment, "" when it has
+# none (yet: between fork and exec a worker still has droverd's environment) or is gone.
+# Bash builtins only: no fork.
+route_pool_of() {
     local -a env=()
     local e
-    mapfile -d '' env <"/proc/$1/environ" 2>/dev/null || return 1
-    for e in "${env[@]}"; do [ "$e" = "DROVER_POOL=$2" ] && return 0; done
-    return 1
+    POOL_OF=""
+    mapfile -d '' env <"/proc/$1/environ" 2>/dev/null || return 0
+    for e in "${env[@]}"; do
+        case $e in DROVER_POOL=*)
+            POOL_OF=${e#DROVER_POOL=}
+            return 0
+            ;;
+        esac
+    done
+}
+# route_in_pool PID POOL: does PID run with DROVER_POOL=POOL?
+route_in_pool() {
+    route_pool_of "$1"
+    [ "$POOL_OF" = "$2" ]
 }
 
 # route_worker_pids POOL: live children of our droverd that run in POOL.
@@ -627,8 +640,12 @@ fault_kill_loop() {
                 if [ -n "${mine[$p]:-}" ]; then
                     found+=("$p")
                 elif [ -z "${notmine[$p]:-}" ]; then
+                    # No pool yet: forked, not yet exec'd (it still has droverd's
+                    # environment); look again next time.
+                    route_pool_of "$p"
+                    [ -n "$POOL_OF" ] || continue
                     for q in "$@"; do
-                        if route_in_pool "$p" "$q"; then mine[$p]=1; found+=("$p"); break; fi
+                        if [ "$POOL_OF" = "$q" ]; then mine[$p]=1; found+=("$p"); break; fi
                     done
                     [ -n "${mine[$p]:-}" ] || notmine[$p]=1
                 fi
