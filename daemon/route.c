@@ -137,7 +137,7 @@ struct route {
     char *unix_path;      /* to unlink when the pool goes (NULL for tcp/activation) */
     struct event *accept_ev;
     struct event *accept_retry_ev;
-    struct event *flush_ev; /* writes to busy workers, once at the end of a loop pass */
+    struct event *flush_ev; /* writes to workers, once at the end of a loop pass */
     bool accepting;         /* wants new connections */
     bool accept_armed;      /* accept event is pending */
 
@@ -440,11 +440,12 @@ static void request_fail(struct route *r, struct request *q, const char *code, c
 /* Workers                                                                                  */
 
 /*
- * Requests for a worker that is already busy need not go out at once: it
- * reads them after its current reply. Everything they queue during one
- * pass of the event loop goes in one write when the pass ends (flush_ev
- * runs after the callbacks epoll woke us for), which is what lets one
- * wake-up of the worker serve many requests.
+ * Requests for a worker go out once per pass of the event loop: everything
+ * dispatched to it while the callbacks epoll woke us for run goes in one
+ * write when the pass ends (flush_ev runs after them, in the same pass).
+ * One wake-up of the worker then serves every request of the pass, idle
+ * worker or busy. (Writing to an idle worker at once woke it for the
+ * first request and again for the rest; bench/RESULTS.md has the figures.)
  */
 static struct worker_link *link_of(struct choice_node *n)
 {
@@ -492,11 +493,7 @@ static void dispatch(struct route *r, struct request *q, struct worker_link *l)
     l->ninflight++;
     r->inflight_total++;
     evbuffer_add(l->out, q->data, q->len);
-    /* An idle worker is waiting: write now. A busy one gets a batch at the end of the pass. */
-    if (l->ninflight == 1 && !l->dirty)
-        link_write(l);
-    else
-        link_mark_dirty(l);
+    link_mark_dirty(l);
     /* One lazy timer per worker: armed for the oldest request, re-armed when it fires early. */
     if (!l->timeout_armed)
         link_arm_timeout(l, r->request_timeout_us);
@@ -1097,7 +1094,7 @@ static void route_flush(struct route *r)
     }
 }
 
-/* The end of a loop pass: the batches for busy workers go out (see link_mark_dirty). */
+/* The end of a loop pass: each worker's batch goes out (see link_mark_dirty). */
 static void route_flush_links_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct route *r = arg;

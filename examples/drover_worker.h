@@ -20,6 +20,7 @@
 #define DROVER_WORKER_H
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,19 @@ static inline int drover_worker_next(struct drover_worker *w, const unsigned cha
         w->in_off = 0;
         if (drover_worker__grow(&w->in, &w->in_cap, w->in_len + 65536) != 0)
             return -1;
+        /*
+         * Wait in poll(), not in read(): a reader blocked on a Unix stream
+         * socket is woken each time the peer takes data this end wrote
+         * (the kernel's write-space wake-up), so a worker waiting in
+         * read() would be woken for nothing whenever droverd reads its
+         * replies. poll() is woken only for what it asked: a request.
+         */
+        struct pollfd pfd = {w->fd, POLLIN, 0};
+        if (poll(&pfd, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
         ssize_t n = read(w->fd, w->in + w->in_len, w->in_cap - w->in_len);
         if (n < 0 && errno == EINTR)
             continue;
