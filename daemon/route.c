@@ -694,6 +694,7 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
     struct worker_link *l = arg;
     struct route *r = l->route;
     ssize_t n = buf_read(l->in, (int)fd, READ_CHUNK);
+    bool was_dirty;
 
     (void)what;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -707,7 +708,19 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
         link_read_replies(r, l);
     else
         link_read_done(r, l);
+    was_dirty = l->dirty;
     route_pump(r);
+    /*
+     * Requests taken from the queue for the worker that just answered go
+     * out before the replies are written, so the worker is busy again
+     * while clients read. (Requests clients sent in this pass still wait
+     * for the end of it, to go out together.)
+     */
+    if (l->dirty && !was_dirty) {
+        TAILQ_REMOVE(&r->dirty_links, l, dirty_entry);
+        l->dirty = false;
+        link_write(l);
+    }
     route_flush(r);
     route_check_drained(r);
 }
