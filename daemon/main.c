@@ -264,6 +264,7 @@ int main(int argc, char **argv)
     droverd.is_pid1 = droverd.pid == 1;
     droverd.uid = geteuid();
     droverd.started_at = mono_now();
+    sys_tune_malloc();
     droverd.ncpu = sys_usable_cpus(&droverd.cpus);
     TAILQ_INIT(&droverd.pools);
     sys_raise_nofile(&droverd.nofile);

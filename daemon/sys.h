@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The Linux-specific calls droverd makes, in one place: clocks, the child
- * subreaper, file-descriptor limits, usable CPUs, and /proc readings.
+ * subreaper, file-descriptor limits, usable CPUs, /proc readings, and the
+ * C library's allocator settings.
  */
 #ifndef DROVER_SYS_H
 #define DROVER_SYS_H
@@ -51,5 +52,8 @@ bool sys_unix_socket_live(const char *path, int type);
 
 /* Make an fd non-blocking and close-on-exec. */
 int sys_set_nonblock_cloexec(int fd);
+
+/* Let the allocator keep freed memory at the top of the heap for reuse (sys_linux.c says why). */
+void sys_tune_malloc(void);
 
 #endif

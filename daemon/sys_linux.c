@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,4 +202,23 @@ int sys_set_nonblock_cloexec(int fd)
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -1;
     return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+void sys_tune_malloc(void)
+{
+#ifdef __GLIBC__
+    /*
+     * Each read from a client or a worker reserves a 64 KiB evbuffer chain
+     * (a 128 KiB allocation), freed once its frames are taken. With glibc's
+     * defaults the top of the heap then swings across the trim threshold
+     * under load: given back with brk() and taken again many times a
+     * second, each reused page a new page fault (up to 1.5 faults and 0.1
+     * brk() per request measured at 64 clients x 4 KiB, a fifth of the
+     * throughput). Keep up to 1 MiB free at the top instead (M_TOP_PAD).
+     * Setting it ends glibc's sliding mmap threshold, so fix that above
+     * these buffers too, or each one would be mapped and unmapped.
+     */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
+#endif
 }
