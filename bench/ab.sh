@@ -60,23 +60,13 @@ done
 for name in "${names[@]}"; do wait_socket "$T/$name/m.sock"; done
 sleep 0.3
 
-# CPU time (ns) of the given processes (/proc/PID/schedstat; all single-threaded).
-cpu_ns() {
-    local total=0 p a rest
-    for p in "$@"; do
-        read -r a rest <"/proc/$p/schedstat" || continue
-        total=$((total + a))
-    done
-    echo "$total"
-}
-
 raw=$T/ab.txt
 for size in $SIZES; do
     for c in $CLIENTS; do
         for r in $(seq "$RUNS"); do
             for k in $(shuf -e $(seq 0 $((${#names[@]} - 1)))); do
                 name=${names[$k]} pid=${pids[$k]}
-                kids=$(cat "/proc/$pid/task/$pid/children")
+                kids=$(children_of "$pid")
                 d0=$(cpu_ns "$pid")
                 w0=$(cpu_ns $kids)
                 line=$("$B/loadgen" -P drover -c "$c" -s "$size" -t 1 -d "$DURATION" -w "$WARMUP" \

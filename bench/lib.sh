@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by bench/supervise.sh and bench/route.sh: build, temp dir, cleanup of
+# Shared by bench/supervise.sh, bench/route.sh and bench/ab.sh: build, temp dir, cleanup of
 # exactly the processes the script started, and small statistics helpers.
 # Nothing here touches a process the calling script did not start.
 
@@ -65,6 +65,18 @@ wait_socket() {
     echo "timed out waiting for $path" >&2
     return 1
 }
+
+# CPU time (ns) the given processes have used (/proc/PID/schedstat: all single-threaded).
+cpu_ns() {
+    local total=0 p a rest
+    for p in "$@"; do
+        [ -r "/proc/$p/schedstat" ] || continue
+        read -r a rest <"/proc/$p/schedstat" || continue
+        total=$((total + a))
+    done
+    echo "$total"
+}
+children_of() { cat "/proc/$1/task/$1/children" 2>/dev/null || true; }
 
 # A numeric field of a flat-ish JSON line: jfield LINE KEY (first occurrence).
 jfield() {

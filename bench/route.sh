@@ -130,17 +130,6 @@ stop_servers() {
     rm -f "$T"/*.sock
 }
 
-# CPU time (ns) the given processes have used (/proc/PID/schedstat: all single-threaded).
-cpu_ns() {
-    local total=0 p a rest
-    for p in "$@"; do
-        [ -r "/proc/$p/schedstat" ] || continue
-        read -r a rest <"/proc/$p/schedstat" || continue
-        total=$((total + a))
-    done
-    echo "$total"
-}
-children_of() { cat "/proc/$1/task/$1/children" 2>/dev/null || true; }
 
 # The processes that serve SYSTEM: "router" and "workers" (for CPU accounting).
 router_pids() {
