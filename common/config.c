@@ -105,13 +105,18 @@ void config_env_default(struct config_env *env)
     long n;
 
     memset(env, 0, sizeof(*env));
-    /* Usable CPUs: the affinity mask is what a container or cpuset really gives us. */
+    /*
+     * Usable CPUs: the affinity mask, then the cgroup's cpuset and CPU quota,
+     * which a container or a systemd CPUQuota= sets without touching the mask.
+     */
     if (sched_getaffinity(0, sizeof(set), &set) == 0)
         env->ncpu = (unsigned)CPU_COUNT(&set);
     if (env->ncpu == 0) {
         n = sysconf(_SC_NPROCESSORS_ONLN);
         env->ncpu = n > 0 ? (unsigned)n : 1;
     }
+    cpu_limit_read("", env->ncpu, &env->cpu);
+    env->ncpu = env->cpu.ncpu;
     env->euid = geteuid();
     env->follow_include = true;
     env->check_paths = true;
@@ -789,6 +794,8 @@ static struct config *config_new(const char *path, const struct config_env *env,
 
     cfg->path = xstrdup(path);
     TAILQ_INIT(&cfg->pools);
+    cfg->ncpu = env->ncpu;
+    cfg->cpu = env->cpu;
     if (keys_apply_defaults(KEY_DAEMON, &cfg->daemon, env, err, sizeof(err)) != 0)
         config_errors_add(errs, NULL, 0, "internal error: bad daemon default: %s", err);
     return cfg;

@@ -15,6 +15,7 @@
 #include "list.h"
 #include <sys/types.h>
 
+#include "cpulimit.h"
 #include "parse.h"
 
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
@@ -116,6 +117,8 @@ struct config {
     struct daemon_config daemon;
     struct pool_config_list pools;
     unsigned npools;
+    unsigned ncpu;        /* the count workers = auto resolved against */
+    struct cpu_limit cpu; /* and where it came from */
 };
 
 struct config_error {
@@ -131,10 +134,11 @@ struct config_errors {
 
 /* What the loader needs to know about the machine it runs on. */
 struct config_env {
-    unsigned ncpu;       /* usable CPUs, for workers = auto */
-    uid_t euid;          /* who will run the workers' parent */
-    bool follow_include; /* false for fuzzing: include is parsed, not read */
-    bool check_paths;    /* check that commands and directories exist */
+    unsigned ncpu;        /* usable CPUs, for workers = auto: cpu.ncpu */
+    struct cpu_limit cpu; /* where that count came from (affinity, cpuset, quota) */
+    uid_t euid;           /* who will run the workers' parent */
+    bool follow_include;  /* false for fuzzing: include is parsed, not read */
+    bool check_paths;     /* check that commands and directories exist */
 };
 
 /* Fill env with this process's view of the machine. */
