@@ -473,20 +473,65 @@ static void loader_parse_text(struct loader *ld, const char *file, const char *t
         config_errors_add(ld->errs, ld->file, (unsigned)rc, "syntax error");
 }
 
-/* Read a whole file (bounded); NULL with a reason in errs. */
-static char *read_file(const char *path, size_t *len_out, struct config_errors *errs)
+/* What a path that is not a regular file is, for the error. */
+static const char *file_kind(mode_t mode)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    return "a special file";
+}
+
+/* "drover.ini:3: include 'conf.d/x.ini' is a FIFO, not a regular file" */
+static void not_regular(struct config_errors *errs, const char *path, const char *from_file,
+                        unsigned from_line, mode_t mode)
+{
+    if (from_file != NULL)
+        config_errors_add(errs, from_file, from_line, "include '%s' is %s, not a regular file",
+                          path, file_kind(mode));
+    else
+        config_errors_add(errs, path, 0, "%s, not a regular file", file_kind(mode));
+}
+
+/*
+ * Read a whole file (bounded); NULL with a reason in errs, reported at
+ * from_file:from_line when the file was named there (an include), else at
+ * the file itself. Only regular files are read: the open never blocks (a
+ * FIFO would wait for a writer, a terminal or device for input), and what it
+ * finds is checked before a byte is read.
+ */
+static char *read_file(const char *path, const char *from_file, unsigned from_line,
+                       struct config_errors *errs, size_t *len_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     char *buf;
     size_t len = 0;
 
+    if (fd < 0 && errno == ENXIO) {
+        /* A FIFO or socket with no one at the other end: say what it is. */
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            not_regular(errs, path, from_file, from_line, st.st_mode);
+            return NULL;
+        }
+    }
     if (fd < 0) {
-        config_errors_add(errs, path, 0, "cannot open: %s", strerror(errno));
+        if (from_file != NULL)
+            config_errors_add(errs, from_file, from_line, "include '%s': cannot open: %s", path,
+                              strerror(errno));
+        else
+            config_errors_add(errs, path, 0, "cannot open: %s", strerror(errno));
         return NULL;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        config_errors_add(errs, path, 0, "not a regular file");
+        not_regular(errs, path, from_file, from_line, st.st_mode);
         close(fd);
         return NULL;
     }
@@ -518,10 +563,11 @@ static char *read_file(const char *path, size_t *len_out, struct config_errors *
     return buf;
 }
 
-static void loader_parse_file(struct loader *ld, const char *path, bool is_main)
+static void loader_parse_file(struct loader *ld, const char *path, const char *from_file,
+                              unsigned from_line, bool is_main)
 {
     size_t len;
-    char *text = read_file(path, &len, ld->errs);
+    char *text = read_file(path, from_file, from_line, ld->errs, &len);
 
     if (text == NULL)
         return;
@@ -550,7 +596,7 @@ static void loader_includes(struct loader *ld)
         for (size_t j = 0; j < g.gl_pathc; j++) {
             if (strcmp(g.gl_pathv[j], ld->cfg->path) == 0)
                 continue; /* a glob that also matches the main file */
-            loader_parse_file(ld, g.gl_pathv[j], false);
+            loader_parse_file(ld, g.gl_pathv[j], origin->file, origin->line, false);
         }
         globfree(&g);
     }
@@ -824,7 +870,7 @@ struct config *config_load(const char *path, const struct config_env *env,
         return NULL;
     }
     ld.cfg = config_new(abs, env, errs);
-    loader_parse_file(&ld, abs, true);
+    loader_parse_file(&ld, abs, NULL, 0, true);
     if (env->follow_include)
         loader_includes(&ld);
     return config_load_common(&ld);

@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -880,8 +883,78 @@ static void test_load_missing_file(void **state)
     /* A directory is not a config file. */
     assert_null(config_load(data_dir, &file_env, &errs));
     s = keep(config_errors_format(&errs));
-    assert_non_null(strstr(s, ": not a regular file\n"));
+    assert_non_null(strstr(s, ": a directory, not a regular file\n"));
     config_errors_clear(&errs);
+}
+
+/*
+ * Special files are refused without blocking: a FIFO as the main file or
+ * matched by an include glob (it would wait for a writer), a socket, a
+ * device. An include names the line that included it.
+ */
+static void test_load_special_files(void **state)
+{
+    char dir[] = "/tmp/drover-test-special.XXXXXX", path[256], main_ini[256], want[768];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    const char *s;
+    int sock;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/fifo.ini", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+
+    assert_null(config_load(path, &file_env, &errs));
+    s = keep(config_errors_format(&errs));
+    snprintf(want, sizeof(want), "%s: a FIFO, not a regular file\n", path);
+    assert_string_equal(s, want);
+    config_errors_clear(&errs);
+
+    assert_null(config_load("/dev/null", &file_env, &errs));
+    s = keep(config_errors_format(&errs));
+    assert_string_equal(s, "/dev/null: a character device, not a regular file\n");
+    config_errors_clear(&errs);
+
+    /* The FIFO matched by an include glob: the error is at the include line. */
+    snprintf(main_ini, sizeof(main_ini), "%s/main.conf", dir);
+    assert_non_null(f = fopen(main_ini, "w"));
+    fprintf(f, "[daemon]\ncontrol_socket = %s/ctl.sock\n\ninclude = %s/*.ini\n", dir, dir);
+    fclose(f);
+    assert_null(config_load(main_ini, &file_env, &errs));
+    s = keep(config_errors_format(&errs));
+    snprintf(want, sizeof(want), "%s:4: include '%s' is a FIFO, not a regular file\n", main_ini,
+             path);
+    assert_string_equal(s, want);
+    config_errors_clear(&errs);
+    unlink(path);
+
+    /* A socket bound where a glob finds it cannot even be opened: said the same way. */
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock.ini", dir);
+    assert_true((sock = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+    assert_int_equal(bind(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_null(config_load(main_ini, &file_env, &errs));
+    s = keep(config_errors_format(&errs));
+    snprintf(want, sizeof(want), "%s:4: include '%s' is a socket, not a regular file\n", main_ini,
+             sa.sun_path);
+    assert_string_equal(s, want);
+    config_errors_clear(&errs);
+    close(sock);
+    unlink(sa.sun_path);
+
+    /* A directory matched by the glob. */
+    snprintf(path, sizeof(path), "%s/sub.ini", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_null(config_load(main_ini, &file_env, &errs));
+    s = keep(config_errors_format(&errs));
+    snprintf(want, sizeof(want), "%s:4: include '%s' is a directory, not a regular file\n",
+             main_ini, path);
+    assert_string_equal(s, want);
+    config_errors_clear(&errs);
+    rmdir(path);
+
+    unlink(main_ini);
+    rmdir(dir);
 }
 
 int main(void)
@@ -927,6 +1000,7 @@ int main(void)
         F(test_include_fixture),
         F(test_include_missing_directory),
         F(test_load_missing_file),
+        F(test_load_special_files),
     };
 #undef T
 #undef F
