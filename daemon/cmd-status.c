@@ -35,12 +35,11 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
     struct table *slots = table_new(sizeof(slot_cols) / sizeof(slot_cols[0]), slot_cols);
     struct table *pools = table_new(sizeof(pool_cols) / sizeof(pool_cols[0]), pool_cols);
 
-    for (size_t i = 0; i < dv->npools; i++) {
-        const struct pool_view *pv = &dv->pools[i];
+    view_foreach_pool(dv, pv)
+    {
         const char *name = pv->p->name;
 
-        for (size_t k = 0; k < pv->nslots; k++) {
-            const struct slot_view *v = &pv->slots[k];
+        for (const struct slot_view *v = pv->slots; v < pv->slots + pv->nslots; v++) {
             char up[32] = "-", rss[32] = "-";
             if (v->uptime_s >= 0)
                 format_duration_short((uint64_t)(v->uptime_s * 1e6), up, sizeof(up));
@@ -204,8 +203,8 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
     json_kv_bool(&j, "shutting_down", droverd.shutting_down);
     json_object_end(&j);
     json_kv_array(&j, "pools");
-    for (size_t i = 0; i < dv->npools; i++) {
-        const struct pool_view *pv = &dv->pools[i];
+    view_foreach_pool(dv, pv)
+    {
         json_object_begin(&j);
         json_kv_str(&j, "name", pv->p->name);
         json_kv_uint(&j, "workers", pv->p->target);
@@ -215,8 +214,8 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
         json_kv_uint(&j, "log_dropped_bytes", pv->has_log ? pv->log_dropped : 0);
         status_json_route(&j, pv);
         json_kv_array(&j, "slots");
-        for (size_t k = 0; k < pv->nslots; k++)
-            status_json_slot(&j, &pv->slots[k]);
+        for (const struct slot_view *v = pv->slots; v < pv->slots + pv->nslots; v++)
+            status_json_slot(&j, v);
         json_array_end(&j);
         json_object_end(&j);
     }

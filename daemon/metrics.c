@@ -41,26 +41,32 @@ static void pool_series(struct evbuffer *out, const char *name, const struct poo
 static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
 {
     family(out, "drover_pool_workers", "gauge", "Workers the pool should have.");
-    for (size_t i = 0; i < dv->npools; i++)
-        evbuffer_add_printf(out, "drover_pool_workers{pool=\"%s\"} %u\n", dv->pools[i].p->name,
-                            dv->pools[i].p->target);
+    view_foreach_pool(dv, pv)
+    {
+        evbuffer_add_printf(out, "drover_pool_workers{pool=\"%s\"} %u\n", pv->p->name,
+                            pv->p->target);
+    }
 
     family(out, "drover_pool_workers_by_state", "gauge", "Worker slots in each state.");
-    for (size_t i = 0; i < dv->npools; i++)
+    view_foreach_pool(dv, pv)
+    {
         for (int st = 0; st < SLOT_STATE__COUNT; st++)
             evbuffer_add_printf(out, "drover_pool_workers_by_state{pool=\"%s\",state=\"%s\"} %u\n",
-                                dv->pools[i].p->name, slot_state_name(st),
-                                dv->pools[i].by_state[st]);
+                                pv->p->name, slot_state_name(st), pv->by_state[st]);
+    }
 
     family(out, "drover_pool_starts_total", "counter", "Worker processes started.");
-    for (size_t i = 0; i < dv->npools; i++)
-        pool_series(out, "drover_pool_starts_total", &dv->pools[i], dv->pools[i].p->starts);
+    view_foreach_pool(dv, pv)
+    {
+        pool_series(out, "drover_pool_starts_total", pv, pv->p->starts);
+    }
 
     family(out, "drover_pool_exits_total", "counter",
            "Worker exits by cause: clean (status 0), error (non-zero status), signal; failed "
            "counts those droverd killed as broken.");
-    for (size_t i = 0; i < dv->npools; i++) {
-        const struct pool *p = dv->pools[i].p;
+    view_foreach_pool(dv, pv)
+    {
+        const struct pool *p = pv->p;
         evbuffer_add_printf(out,
                             "drover_pool_exits_total{pool=\"%s\",cause=\"clean\"} %llu\n"
                             "drover_pool_exits_total{pool=\"%s\",cause=\"error\"} %llu\n"
@@ -73,71 +79,61 @@ static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
     }
 
     family(out, "drover_pool_spawn_failures_total", "counter", "Failed forks of a worker.");
-    for (size_t i = 0; i < dv->npools; i++)
-        pool_series(out, "drover_pool_spawn_failures_total", &dv->pools[i],
-                    dv->pools[i].p->spawn_failures);
+    view_foreach_pool(dv, pv)
+    {
+        pool_series(out, "drover_pool_spawn_failures_total", pv, pv->p->spawn_failures);
+    }
 
     family(out, "drover_pool_log_dropped_bytes_total", "counter",
            "Captured output dropped because the log file could not be written.");
-    for (size_t i = 0; i < dv->npools; i++)
-        if (dv->pools[i].has_log)
-            pool_series(out, "drover_pool_log_dropped_bytes_total", &dv->pools[i],
-                        dv->pools[i].log_dropped);
-}
-
-/* One series per slot: NAME{pool="P",slot="N"} then the value's text. */
-static void slot_series_prefix(struct evbuffer *out, const char *name, const struct pool_view *pv,
-                               const struct slot_view *v)
-{
-    evbuffer_add_printf(out, "%s{pool=\"%s\",slot=\"%u\"} ", name, pv->p->name, v->index);
+    view_foreach_pool(dv, pv)
+    {
+        if (pv->has_log)
+            pool_series(out, "drover_pool_log_dropped_bytes_total", pv, pv->log_dropped);
+    }
 }
 
 static void worker_families(struct evbuffer *out, const struct daemon_view *dv)
 {
     family(out, "drover_worker_state", "gauge", "1 for the state the worker slot is in.");
-    for (size_t i = 0; i < dv->npools; i++)
-        for (size_t k = 0; k < dv->pools[i].nslots; k++)
-            for (int st = 0; st < SLOT_STATE__COUNT; st++)
-                evbuffer_add_printf(
-                    out, "drover_worker_state{pool=\"%s\",slot=\"%u\",state=\"%s\"} %d\n",
-                    dv->pools[i].p->name, dv->pools[i].slots[k].index, slot_state_name(st),
-                    (int)dv->pools[i].slots[k].state == st);
+    view_foreach_slot(dv, pv, sv)
+    {
+        for (int st = 0; st < SLOT_STATE__COUNT; st++)
+            evbuffer_add_printf(out,
+                                "drover_worker_state{pool=\"%s\",slot=\"%u\",state=\"%s\"} %d\n",
+                                pv->p->name, sv->index, slot_state_name(st), (int)sv->state == st);
+    }
 
     family(out, "drover_worker_restarts_total", "counter",
            "Times the slot's worker was started again.");
-    for (size_t i = 0; i < dv->npools; i++)
-        for (size_t k = 0; k < dv->pools[i].nslots; k++) {
-            slot_series_prefix(out, "drover_worker_restarts_total", &dv->pools[i],
-                               &dv->pools[i].slots[k]);
-            evbuffer_add_printf(out, "%u\n", dv->pools[i].slots[k].s->fsm.restarts);
-        }
+    view_foreach_slot(dv, pv, sv)
+    {
+        evbuffer_add_printf(out, "drover_worker_restarts_total{pool=\"%s\",slot=\"%u\"} %u\n",
+                            pv->p->name, sv->index, sv->s->fsm.restarts);
+    }
 
     family(out, "drover_worker_crashes_total", "counter", "Exits droverd did not ask for.");
-    for (size_t i = 0; i < dv->npools; i++)
-        for (size_t k = 0; k < dv->pools[i].nslots; k++) {
-            slot_series_prefix(out, "drover_worker_crashes_total", &dv->pools[i],
-                               &dv->pools[i].slots[k]);
-            evbuffer_add_printf(out, "%u\n", dv->pools[i].slots[k].s->fsm.crashes);
-        }
+    view_foreach_slot(dv, pv, sv)
+    {
+        evbuffer_add_printf(out, "drover_worker_crashes_total{pool=\"%s\",slot=\"%u\"} %u\n",
+                            pv->p->name, sv->index, sv->s->fsm.crashes);
+    }
 
     family(out, "drover_worker_uptime_seconds", "gauge",
            "Time since the worker was started (0 when down).");
-    for (size_t i = 0; i < dv->npools; i++)
-        for (size_t k = 0; k < dv->pools[i].nslots; k++) {
-            const struct slot_view *v = &dv->pools[i].slots[k];
-            slot_series_prefix(out, "drover_worker_uptime_seconds", &dv->pools[i], v);
-            evbuffer_add_printf(out, "%.3f\n", v->uptime_s >= 0 ? v->uptime_s : 0.0);
-        }
+    view_foreach_slot(dv, pv, sv)
+    {
+        evbuffer_add_printf(out, "drover_worker_uptime_seconds{pool=\"%s\",slot=\"%u\"} %.3f\n",
+                            pv->p->name, sv->index, sv->uptime_s >= 0 ? sv->uptime_s : 0.0);
+    }
 
     family(out, "drover_worker_requests_total", "counter",
            "Requests (or connections) the worker slot served.");
-    for (size_t i = 0; i < dv->npools; i++)
-        for (size_t k = 0; k < dv->pools[i].nslots; k++) {
-            slot_series_prefix(out, "drover_worker_requests_total", &dv->pools[i],
-                               &dv->pools[i].slots[k]);
-            evbuffer_add_printf(out, "%llu\n",
-                                (unsigned long long)dv->pools[i].slots[k].s->requests);
-        }
+    view_foreach_slot(dv, pv, sv)
+    {
+        evbuffer_add_printf(out, "drover_worker_requests_total{pool=\"%s\",slot=\"%u\"} %llu\n",
+                            pv->p->name, sv->index, (unsigned long long)sv->s->requests);
+    }
 }
 
 /* The route counters exported per pool, in the order they are written. */
@@ -172,15 +168,17 @@ static void route_families(struct evbuffer *out, const struct daemon_view *dv)
 {
     bool any = false;
 
-    for (size_t i = 0; i < dv->npools; i++)
-        any |= dv->pools[i].has_route;
+    view_foreach_pool(dv, pv)
+    {
+        any |= pv->has_route;
+    }
     if (!any)
         return;
 
     for (size_t c = 0; c < sizeof(route_counters) / sizeof(route_counters[0]); c++) {
         family(out, route_counters[c].name, route_counters[c].type, route_counters[c].help);
-        for (size_t i = 0; i < dv->npools; i++) {
-            const struct pool_view *pv = &dv->pools[i];
+        view_foreach_pool(dv, pv)
+        {
             uint64_t value;
             if (!pv->has_route)
                 continue;
@@ -191,8 +189,8 @@ static void route_families(struct evbuffer *out, const struct daemon_view *dv)
 
     family(out, "drover_request_duration_seconds", "histogram",
            "Time from a request read from its client to its reply being queued.");
-    for (size_t i = 0; i < dv->npools; i++) {
-        const struct pool_view *pv = &dv->pools[i];
+    view_foreach_pool(dv, pv)
+    {
         const struct route_stats *rs = &pv->route;
         uint64_t cumulative = 0;
         if (!pv->has_route || rs->latency_buckets == NULL)

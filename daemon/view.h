@@ -64,4 +64,15 @@ struct daemon_view {
 void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_usage);
 void daemon_view_free(struct daemon_view *v);
 
+/* Each pool of view dv in order, as const struct pool_view *pv. */
+#define view_foreach_pool(dv, pv)                                                                  \
+    for (const struct pool_view *pv = (dv)->pools; pv < (dv)->pools + (dv)->npools; pv++)
+/*
+ * Each slot of each pool in order, as pv and const struct slot_view *sv. Two
+ * nested loops: `break` leaves only the current pool's slots.
+ */
+#define view_foreach_slot(dv, pv, sv)                                                              \
+    view_foreach_pool(dv, pv) for (const struct slot_view *sv = pv->slots;                         \
+                                   sv < pv->slots + pv->nslots; sv++)
+
 #endif
