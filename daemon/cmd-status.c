@@ -15,7 +15,6 @@
 #include "control.h"
 #include "droverd.h"
 #include "out.h"
-#include "output.h"
 #include "parse.h"
 #include "pool.h"
 #include "route.h"

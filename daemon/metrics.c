@@ -15,9 +15,7 @@
 
 #include "control.h"
 #include "droverd.h"
-#include "output.h"
 #include "parse.h"
-#include "pool.h"
 #include "route.h"
 #include "sys.h"
 #include "view.h"
