@@ -96,7 +96,7 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
 }
 
 /* Seconds rounded to milliseconds; null for "none" (< 0). */
-static void json_kv_seconds(struct json *j, const char *key, double v)
+static void status_kv_seconds(struct json *j, const char *key, double v)
 {
     if (v < 0)
         json_kv_null(j, key);
@@ -105,7 +105,7 @@ static void json_kv_seconds(struct json *j, const char *key, double v)
 }
 
 /* An integer that may be absent. */
-static void json_kv_int_if(struct json *j, const char *key, bool present, int64_t v)
+static void status_kv_int_or_null(struct json *j, const char *key, bool present, int64_t v)
 {
     if (present)
         json_kv_int(j, key, v);
@@ -125,10 +125,10 @@ static void status_json_exit(struct json *j, const struct slot_view *v)
     }
     describe_wait_status(ws, how, sizeof(how));
     json_kv_object(j, "last_exit");
-    json_kv_int_if(j, "code", WIFEXITED(ws), WIFEXITED(ws) ? WEXITSTATUS(ws) : 0);
+    status_kv_int_or_null(j, "code", WIFEXITED(ws), WIFEXITED(ws) ? WEXITSTATUS(ws) : 0);
     json_kv_str(j, "signal", WIFSIGNALED(ws) ? signal_name(WTERMSIG(ws)) : NULL);
     json_kv_str(j, "description", how);
-    json_kv_seconds(j, "seconds_ago", v->exit_ago_s);
+    status_kv_seconds(j, "seconds_ago", v->exit_ago_s);
     json_kv_double(j, "time", round(wall_of_mono(f->exit_at) * 1000) / 1000);
     json_kv_bool(j, "crash", f->exit_was_crash);
     json_kv_str(j, "reason", f->fail_reason);
@@ -141,18 +141,18 @@ static void status_json_slot(struct json *j, const struct slot_view *v)
 
     json_object_begin(j);
     json_kv_uint(j, "slot", v->index);
-    json_kv_int_if(j, "pid", s->pid > 0, s->pid);
+    status_kv_int_or_null(j, "pid", s->pid > 0, s->pid);
     json_kv_str(j, "state", slot_state_name(v->state));
     json_kv_bool(j, "removing", s->removing);
-    json_kv_seconds(j, "uptime_seconds", v->uptime_s);
+    status_kv_seconds(j, "uptime_seconds", v->uptime_s);
     json_kv_uint(j, "restarts", s->fsm.restarts);
     json_kv_uint(j, "crashes", s->fsm.crashes);
     json_kv_uint(j, "crash_streak", s->fsm.streak);
-    json_kv_seconds(j, "next_start_in_seconds", v->next_start_s);
+    status_kv_seconds(j, "next_start_in_seconds", v->next_start_s);
     status_json_exit(j, v);
-    json_kv_int_if(j, "cpu", v->cpu >= 0, v->cpu);
-    json_kv_seconds(j, "cpu_seconds", v->has_usage ? (double)v->usage.cpu_us / 1e6 : -1);
-    json_kv_seconds(j, "cpu_percent", v->has_usage ? v->cpu_percent : -1);
+    status_kv_int_or_null(j, "cpu", v->cpu >= 0, v->cpu);
+    status_kv_seconds(j, "cpu_seconds", v->has_usage ? (double)v->usage.cpu_us / 1e6 : -1);
+    status_kv_seconds(j, "cpu_percent", v->has_usage ? v->cpu_percent : -1);
     if (v->has_usage)
         json_kv_uint(j, "rss_bytes", v->usage.rss_bytes);
     else
