@@ -432,7 +432,7 @@ static int loader_handler(void *user, const char *section, const char *name, con
     /* Set even when the value is bad: the key was given (no "missing" error on top). */
     origin->file = ld->file;
     origin->line = ld->line;
-    if (k->parse(k, &ctx, value, key_field(k, base)) != 0) {
+    if (key_value_parse(k, &ctx, value, base) != 0) {
         origin->bad = true;
         config_errors_add(ld->errs, ld->file, ld->line, "%s: %s", name, err);
     }

@@ -175,8 +175,4 @@ void config_default_log_dir(char *buf, size_t bufsz);
 #define CONFIG_DEFAULT_PATH "/etc/drover/drover.ini"
 #endif
 
-const char *restart_policy_name(int v);
-const char *route_mode_name(int v);
-const char *framing_name(int v);
-
 #endif

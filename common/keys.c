@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The configuration key table and the value parsers it names. Parsers write
- * into the field of one struct and report problems into ctx->err; they know
- * nothing about files or lines (config.c adds those).
+ * The configuration key table, and one parser and one formatter per kind of
+ * value (key_kinds[]): a row says what its value means (KT_DURATION, KT_CHOICE,
+ * ...) and the kind decides how it is read and written. Parsers write into the
+ * field of one struct and report problems into ctx->err; they know nothing
+ * about files or lines (config.c adds those).
  */
 #include "keys.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,20 +165,30 @@ static int parse_size_key(const struct key *k, struct key_ctx *ctx, const char *
     return 0;
 }
 
-static int parse_uint_key(const struct key *k, struct key_ctx *ctx, const char *value, void *field)
+/* A count's max of 0 means "whatever the field holds". */
+static int parse_count_key(const struct key *k, struct key_ctx *ctx, const char *value, void *field)
 {
     uint64_t v;
 
-    if (parse_uint(value, k->min, k->max, &v, ctx->err, ctx->errsz) != 0)
+    if (parse_uint(value, k->min, k->max != 0 ? k->max : UINT_MAX, &v, ctx->err, ctx->errsz) != 0)
         return -1;
-    if (k->type == KT_UINT)
-        *(unsigned *)field = (unsigned)v;
-    else
-        *(uint64_t *)field = v;
+    *(unsigned *)field = (unsigned)v;
     return 0;
 }
 
-static int parse_mode_key(const struct key *k, struct key_ctx *ctx, const char *value, void *field)
+static int parse_count64_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                             void *field)
+{
+    uint64_t v;
+
+    if (parse_uint(value, k->min, k->max != 0 ? k->max : UINT64_MAX, &v, ctx->err, ctx->errsz) != 0)
+        return -1;
+    *(uint64_t *)field = v;
+    return 0;
+}
+
+static int parse_file_mode_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                               void *field)
 {
     (void)k;
     return parse_mode(value, field, ctx->err, ctx->errsz);
@@ -195,7 +208,8 @@ static int parse_workers_key(const struct key *k, struct key_ctx *ctx, const cha
     return parse_workers(value, field, ctx->err, ctx->errsz);
 }
 
-static int parse_crash_key(const struct key *k, struct key_ctx *ctx, const char *value, void *field)
+static int parse_crash_limit_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                                 void *field)
 {
     struct crash_limit *cl = field;
 
@@ -203,7 +217,8 @@ static int parse_crash_key(const struct key *k, struct key_ctx *ctx, const char 
     return parse_crash_limit(value, &cl->count, &cl->window_us, ctx->err, ctx->errsz);
 }
 
-static int parse_env_key(const struct key *k, struct key_ctx *ctx, const char *value, void *field)
+static int parse_environment_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                                 void *field)
 {
     char ***dst = field, **env;
 
@@ -228,8 +243,7 @@ static int parse_command_key(const struct key *k, struct key_ctx *ctx, const cha
 }
 
 /* include = one or more globs separated by spaces, relative to this file. */
-static int parse_include_key(const struct key *k, struct key_ctx *ctx, const char *value,
-                             void *field)
+static int parse_globs_key(const struct key *k, struct key_ctx *ctx, const char *value, void *field)
 {
     char ***dst = field, **words;
 
@@ -297,8 +311,8 @@ static int parse_listen_key(const struct key *k, struct key_ctx *ctx, const char
  * metrics_listen = [tcp:]HOST:PORT: only TCP makes sense for an HTTP
  * endpoint, so the tcp: prefix is optional; stored with it.
  */
-static int parse_metrics_listen_key(const struct key *k, struct key_ctx *ctx, const char *value,
-                                    void *field)
+static int parse_http_listen_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                                 void *field)
 {
     char *full;
     int rc;
@@ -318,131 +332,522 @@ static int parse_metrics_listen_key(const struct key *k, struct key_ctx *ctx, co
     return rc;
 }
 
+/* Formatters: the canonical text of a value, which its parser reads back. */
+typedef char *(*key_formatter)(const struct key *k, const void *field);
+
+static char *format_string_key(const struct key *k, const void *field)
+{
+    const char *s = *(char *const *)field;
+
+    (void)k;
+    return xstrdup(s != NULL ? s : "");
+}
+
+static char *format_strv_key(const struct key *k, const void *field)
+{
+    char *const *v = *(char **const *)field;
+    size_t len = 1;
+    char *out;
+
+    (void)k;
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        len += strlen(v[i]) + 2;
+    out = xcalloc(1, len);
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
+        if (i > 0)
+            strcat(out, ", ");
+        strcat(out, v[i]);
+    }
+    return out;
+}
+
+static char *format_choice_key(const struct key *k, const void *field)
+{
+    return xstrdup(k->choices[*(const int *)field]);
+}
+
+static char *format_duration_key(const struct key *k, const void *field)
+{
+    char buf[32];
+
+    (void)k;
+    format_duration(*(const uint64_t *)field, buf, sizeof(buf));
+    return xstrdup(buf);
+}
+
+/* Sizes print in bytes: format_size() rounds, and the text must read back exactly. */
+static char *format_u64_key(const struct key *k, const void *field)
+{
+    char *out;
+
+    (void)k;
+    xasprintf(&out, "%llu", (unsigned long long)*(const uint64_t *)field);
+    return out;
+}
+
+static char *format_count_key(const struct key *k, const void *field)
+{
+    char *out;
+
+    (void)k;
+    xasprintf(&out, "%u", *(const unsigned *)field);
+    return out;
+}
+
+static char *format_file_mode_key(const struct key *k, const void *field)
+{
+    char *out;
+
+    (void)k;
+    xasprintf(&out, "%04o", (unsigned)*(const mode_t *)field);
+    return out;
+}
+
+static char *format_signal_key(const struct key *k, const void *field)
+{
+    (void)k;
+    return xstrdup(signal_name(*(const int *)field));
+}
+
+static char *format_workers_key(const struct key *k, const void *field)
+{
+    const struct workers_spec *w = field;
+    char *out;
+
+    (void)k;
+    if (!w->is_auto)
+        xasprintf(&out, "%u", w->count);
+    else if (w->multiplier == 1)
+        out = xstrdup("auto");
+    else
+        xasprintf(&out, "auto*%u", w->multiplier);
+    return out;
+}
+
+static char *format_crash_limit_key(const struct key *k, const void *field)
+{
+    const struct crash_limit *c = field;
+    char window[32], *out;
+
+    (void)k;
+    if (c->count == 0)
+        return xstrdup("none");
+    format_duration(c->window_us, window, sizeof(window));
+    xasprintf(&out, "%u/%s", c->count, window);
+    return out;
+}
+
+/* What each kind of value is: how it is stored, parsed and written back. */
+static const struct key_kind_info {
+    enum key_storage storage;
+    int (*parse)(const struct key *k, struct key_ctx *ctx, const char *value, void *field);
+    key_formatter format;
+} key_kinds[] = {
+    [KT_STRING] = {KS_STRING, parse_string_key, format_string_key},
+    [KT_PATH] = {KS_STRING, parse_path_key, format_string_key},
+    [KT_SOCKET_PATH] = {KS_STRING, parse_socket_path_key, format_string_key},
+    [KT_COMMAND] = {KS_STRING, parse_command_key, format_string_key},
+    [KT_LISTEN] = {KS_STRING, parse_listen_key, format_string_key},
+    [KT_HTTP_LISTEN] = {KS_STRING, parse_http_listen_key, format_string_key},
+    [KT_GLOBS] = {KS_STRV, parse_globs_key, format_strv_key},
+    [KT_ENVIRONMENT] = {KS_STRV, parse_environment_key, format_strv_key},
+    [KT_CHOICE] = {KS_INT, parse_choice_key, format_choice_key},
+    [KT_DURATION] = {KS_U64, parse_duration_key, format_duration_key},
+    [KT_SIZE] = {KS_U64, parse_size_key, format_u64_key},
+    [KT_COUNT] = {KS_UINT, parse_count_key, format_count_key},
+    [KT_COUNT64] = {KS_U64, parse_count64_key, format_u64_key},
+    [KT_FILE_MODE] = {KS_MODE, parse_file_mode_key, format_file_mode_key},
+    [KT_SIGNAL] = {KS_INT, parse_signal_key, format_signal_key},
+    [KT_WORKERS] = {KS_WORKERS, parse_workers_key, format_workers_key},
+    [KT_CRASH_LIMIT] = {KS_CRASH, parse_crash_limit_key, format_crash_limit_key},
+};
+static_assert(sizeof(key_kinds) / sizeof(key_kinds[0]) == KT__COUNT, "a kind lacks its entry");
+
 /* clang-format off */
 const struct key key_table[] = {
     /* [daemon] */
-    {KEY_DAEMON, "control_socket", KT_STRING, parse_socket_path_key, D(control_socket), NULL,
-     "/run/drover/drover.sock as root, else $XDG_RUNTIME_DIR/drover.sock", RELOAD_DAEMON, NULL, 0, 0,
-     "Unix socket the drover CLI talks to."},
-    {KEY_DAEMON, "control_mode", KT_MODE, parse_mode_key, D(control_mode), "0660", NULL,
-     RELOAD_DAEMON, NULL, 0, 0,
-     "File mode of the control socket."},
-    {KEY_DAEMON, "control_group", KT_STRING, parse_string_key, D(control_group), NULL, "unset",
-     RELOAD_DAEMON, NULL, 0, 0,
-     "Group that owns the control socket; its members may run every verb."},
-    {KEY_DAEMON, "log_dir", KT_STRING, parse_path_key, D(log_dir), NULL,
-     "/var/log/drover as root, else $XDG_STATE_HOME/drover", RELOAD_LIVE, NULL, 0, 0,
-     "Directory of the pools' captured output, POOL.log."},
-    {KEY_DAEMON, "log_level", KT_INT, parse_choice_key, D(log_level), "info", NULL, RELOAD_LIVE,
-     log_level_choices, 0, 0,
-     "The daemon's own log level on stderr: error, warn, info, debug."},
-    {KEY_DAEMON, "include", KT_STRV, parse_include_key, D(include), NULL, "unset", RELOAD_LIVE,
-     NULL, 0, 0,
-     "Glob(s) of files with more [pool:NAME] sections, read in sorted order."},
-    {KEY_DAEMON, "shutdown_timeout", KT_U64, parse_duration_key, D(shutdown_timeout_us), "30s",
-     NULL, RELOAD_LIVE, NULL, 0, 0,
-     "Longest a shutdown waits for workers before SIGKILL to everything left."},
-    {KEY_DAEMON, "metrics_listen", KT_STRING, parse_metrics_listen_key, D(metrics_listen), NULL,
-     "unset", RELOAD_DAEMON, NULL, 0, 0,
-     "Serve Prometheus metrics over HTTP at /metrics on HOST:PORT (IP address, like 127.0.0.1:9101)."},
+    {
+        .section = KEY_DAEMON,
+        .name = "control_socket",
+        .kind = KT_SOCKET_PATH,
+        .offset = D(control_socket),
+        .default_doc = "/run/drover/drover.sock as root, else $XDG_RUNTIME_DIR/drover.sock",
+        .reload = RELOAD_DAEMON,
+        .help = "Unix socket the drover CLI talks to.",
+    },
+    {
+        .section = KEY_DAEMON,
+        .name = "control_mode",
+        .kind = KT_FILE_MODE,
+        .offset = D(control_mode),
+        .default_value = "0660",
+        .reload = RELOAD_DAEMON,
+        .help = "File mode of the control socket.",
+    },
+    {
+        .section = KEY_DAEMON,
+        .name = "control_group",
+        .kind = KT_STRING,
+        .offset = D(control_group),
+        .default_doc = "unset",
+        .reload = RELOAD_DAEMON,
+        .help = "Group that owns the control socket; its members may run every verb.",
+    },
+    {
+        .section = KEY_DAEMON,
+        .name = "log_dir",
+        .kind = KT_PATH,
+        .offset = D(log_dir),
+        .default_doc = "/var/log/drover as root, else $XDG_STATE_HOME/drover",
+        .reload = RELOAD_LIVE,
+        .help = "Directory of the pools' captured output, POOL.log.",
+    },
+    {
+        .section = KEY_DAEMON,
+        .name = "log_level",
+        .kind = KT_CHOICE,
+        .offset = D(log_level),
+        .default_value = "info",
+        .reload = RELOAD_LIVE,
+        .choices = log_level_choices,
+        .help = "The daemon's own log level on stderr: error, warn, info, debug.",
+    },
+    {
+        .section = KEY_DAEMON,
+        .name = "include",
+        .kind = KT_GLOBS,
+        .offset = D(include),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "Glob(s) of files with more [pool:NAME] sections, read in sorted order.",
+    },
+    {
+        .section = KEY_DAEMON,
+        .name = "shutdown_timeout",
+        .kind = KT_DURATION,
+        .offset = D(shutdown_timeout_us),
+        .default_value = "30s",
+        .reload = RELOAD_LIVE,
+        .help = "Longest a shutdown waits for workers before SIGKILL to everything left.",
+    },
+    {
+        .section = KEY_DAEMON,
+        .name = "metrics_listen",
+        .kind = KT_HTTP_LISTEN,
+        .offset = D(metrics_listen),
+        .default_doc = "unset",
+        .reload = RELOAD_DAEMON,
+        .help = "Serve Prometheus metrics over HTTP at /metrics on HOST:PORT (IP address, like 127.0.0.1:9101).",
+    },
 
     /* [pool:NAME] */
-    {KEY_POOL, "command", KT_STRING, parse_command_key, P(command), NULL, "required",
-     RELOAD_RESTART, NULL, 0, 0,
-     "Program and arguments, split like a shell would but run directly (no /bin/sh)."},
-    {KEY_POOL, "workers", KT_WORKERS, parse_workers_key, P(workers), "auto", NULL, RELOAD_SCALE,
-     NULL, 0, 0,
-     "Worker count: N, auto (one per usable CPU), or auto*K."},
-    {KEY_POOL, "cpu_affinity", KT_INT, parse_choice_key, P(cpu_affinity), "none", NULL,
-     RELOAD_RESTART, affinity_choices, 0, 0,
-     "none, or core: worker i is pinned to usable CPU i mod ncpu."},
-    {KEY_POOL, "directory", KT_STRING, parse_path_key, P(directory), NULL, "the directory of the file that defines the pool",
-     RELOAD_RESTART, NULL, 0, 0,
-     "Working directory of the workers."},
-    {KEY_POOL, "user", KT_STRING, parse_string_key, P(user), NULL, "unset", RELOAD_RESTART, NULL,
-     0, 0,
-     "Run workers as this user (droverd must be root)."},
-    {KEY_POOL, "group", KT_STRING, parse_string_key, P(group), NULL, "the user's group",
-     RELOAD_RESTART, NULL, 0, 0,
-     "Run workers with this primary group."},
-    {KEY_POOL, "environment", KT_STRV, parse_env_key, P(environment), NULL, "unset",
-     RELOAD_RESTART, NULL, 0, 0,
-     "Extra variables: NAME=VALUE, NAME2=\"quoted, value\"."},
-    {KEY_POOL, "restart", KT_INT, parse_choice_key, P(restart), "always", NULL, RELOAD_LIVE,
-     restart_choices, 0, 0,
-     "always, on-failure (not after exit 0), or never."},
-    {KEY_POOL, "restart_delay", KT_U64, parse_duration_key, P(restart_delay_us), "100ms", NULL,
-     RELOAD_LIVE, NULL, 0, 0,
-     "Delay after the second quick crash in a row; doubles with each further one (0: doubling from 1ms)."},
-    {KEY_POOL, "restart_delay_max", KT_U64, parse_duration_key, P(restart_delay_max_us), "30s",
-     NULL, RELOAD_LIVE, NULL, 0, 0,
-     "Cap of the backoff; a worker that ran this long is healthy and restarts at once."},
-    {KEY_POOL, "crash_limit", KT_CRASH, parse_crash_key, P(crash_limit), "10/60s", NULL,
-     RELOAD_LIVE, NULL, 0, 0,
-     "More crashes than COUNT within WINDOW make the slot fatal; none disables."},
-    {KEY_POOL, "on_fatal", KT_INT, parse_choice_key, P(on_fatal), "stay", NULL, RELOAD_LIVE,
-     on_fatal_choices, 0, 0,
-     "stay, or exit: a fatal slot shuts droverd down with status 3."},
-    {KEY_POOL, "ready", KT_INT, parse_choice_key, P(ready), "exec", NULL, RELOAD_RESTART,
-     ready_choices, 0, 0,
-     "exec (running once exec'd) or notify (running after READY=1 on NOTIFY_SOCKET)."},
-    {KEY_POOL, "start_timeout", KT_U64, parse_duration_key, P(start_timeout_us), "10s", NULL,
-     RELOAD_LIVE, NULL, 1000, 0,
-     "With ready = notify: no READY=1 within it is a failed start."},
-    {KEY_POOL, "watchdog", KT_U64, parse_duration_key, P(watchdog_us), "0", NULL, RELOAD_LIVE,
-     NULL, 0, 0,
-     "With ready = notify: no WATCHDOG=1 within it kills and restarts the worker; 0 = off."},
-    {KEY_POOL, "stop_signal", KT_INT, parse_signal_key, P(stop_signal), "TERM", NULL,
-     RELOAD_LIVE, NULL, 0, 0,
-     "Signal sent to the worker's process group to stop it."},
-    {KEY_POOL, "stop_timeout", KT_U64, parse_duration_key, P(stop_timeout_us), "10s", NULL,
-     RELOAD_LIVE, NULL, 0, 0,
-     "Then SIGKILL to the process group."},
-    {KEY_POOL, "stdout", KT_INT, parse_choice_key, P(stdout_mode), "log", NULL, RELOAD_RESTART,
-     stdout_choices, 0, 0,
-     "log ($log_dir/POOL.log), inherit (droverd's own stdout and stderr), or null."},
-    {KEY_POOL, "log_max_size", KT_U64, parse_size_key, P(log_max_size), "10M", NULL, RELOAD_LIVE,
-     NULL, 4096, 0,
-     "Rotate POOL.log when it would grow past this size."},
-    {KEY_POOL, "log_keep", KT_UINT, parse_uint_key, P(log_keep), "5", NULL, RELOAD_LIVE, NULL, 0,
-     100,
-     "Rotated files kept: POOL.log.1 ... POOL.log.N."},
-    {KEY_POOL, "listen", KT_STRING, parse_listen_key, P(listen), NULL, "unset", RELOAD_RECREATE,
-     NULL, 0, 0,
-     "Work socket: a Unix socket path, or tcp:HOST:PORT. Unset: supervised only."},
-    {KEY_POOL, "socket_mode", KT_MODE, parse_mode_key, P(socket_mode), "0660", NULL,
-     RELOAD_RECREATE, NULL, 0, 0,
-     "File mode of a Unix work socket."},
-    {KEY_POOL, "socket_group", KT_STRING, parse_string_key, P(socket_group), NULL, "unset",
-     RELOAD_RECREATE, NULL, 0, 0,
-     "Group owning a Unix work socket; with socket_mode 0660 its members may connect."},
-    {KEY_POOL, "mode", KT_INT, parse_choice_key, P(mode), "message", NULL, RELOAD_RECREATE,
-     mode_choices, 0, 0,
-     "message (daemon routes requests), handoff (passes connections), shared (workers accept)."},
-    {KEY_POOL, "framing", KT_INT, parse_choice_key, P(framing), "length", NULL, RELOAD_RECREATE,
-     framing_choices, 0, 0,
-     "message mode: length (4-byte big-endian length + body) or line."},
-    {KEY_POOL, "work_fd", KT_INT, parse_choice_key, P(work_fd), "3", NULL, RELOAD_RESTART,
-     work_fd_choices, 0, 0,
-     "message mode: requests on fd 3, or on stdin/stdout (stdio, needs framing = line)."},
-    {KEY_POOL, "max_queue", KT_UINT, parse_uint_key, P(max_queue), "1024", NULL, RELOAD_LIVE, NULL,
-     0, 1000000,
-     "message mode: requests waiting beyond this are answered BUSY at once."},
-    {KEY_POOL, "request_timeout", KT_U64, parse_duration_key, P(request_timeout_us), "30s", NULL,
-     RELOAD_LIVE, NULL, 1000, 0,
-     "A worker that does not answer in time is killed and the request retried."},
-    {KEY_POOL, "max_attempts", KT_UINT, parse_uint_key, P(max_attempts), "2", NULL, RELOAD_LIVE,
-     NULL, 1, 100,
-     "Deliveries of one request before the client gets an error."},
-    {KEY_POOL, "max_requests", KT_U64, parse_uint_key, P(max_requests), "0", NULL, RELOAD_LIVE,
-     NULL, 0, UINT64_MAX,
-     "Recycle a worker gracefully after N requests (or connections); 0 = never."},
-    {KEY_POOL, "worker_inflight", KT_UINT, parse_uint_key, P(worker_inflight), "1", NULL,
-     RELOAD_LIVE, NULL, 1, 1024,
-     "message: requests pipelined to one worker (answered in order); handoff: connections a worker holds at once."},
-    {KEY_POOL, "max_frame", KT_U64, parse_size_key, P(max_frame), "1M", NULL, RELOAD_LIVE, NULL,
-     16, 256 << 20,
-     "message mode: largest request or reply body; larger closes the client or kills the worker."},
+    {
+        .section = KEY_POOL,
+        .name = "command",
+        .kind = KT_COMMAND,
+        .offset = P(command),
+        .default_doc = "required",
+        .reload = RELOAD_RESTART,
+        .help = "Program and arguments, split like a shell would but run directly (no /bin/sh).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "workers",
+        .kind = KT_WORKERS,
+        .offset = P(workers),
+        .default_value = "auto",
+        .reload = RELOAD_SCALE,
+        .help = "Worker count: N, auto (one per usable CPU), or auto*K.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "cpu_affinity",
+        .kind = KT_CHOICE,
+        .offset = P(cpu_affinity),
+        .default_value = "none",
+        .reload = RELOAD_RESTART,
+        .choices = affinity_choices,
+        .help = "none, or core: worker i is pinned to usable CPU i mod ncpu.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "directory",
+        .kind = KT_PATH,
+        .offset = P(directory),
+        .default_doc = "the directory of the file that defines the pool",
+        .reload = RELOAD_RESTART,
+        .help = "Working directory of the workers.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "user",
+        .kind = KT_STRING,
+        .offset = P(user),
+        .default_doc = "unset",
+        .reload = RELOAD_RESTART,
+        .help = "Run workers as this user (droverd must be root).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "group",
+        .kind = KT_STRING,
+        .offset = P(group),
+        .default_doc = "the user's group",
+        .reload = RELOAD_RESTART,
+        .help = "Run workers with this primary group.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "environment",
+        .kind = KT_ENVIRONMENT,
+        .offset = P(environment),
+        .default_doc = "unset",
+        .reload = RELOAD_RESTART,
+        .help = "Extra variables: NAME=VALUE, NAME2=\"quoted, value\".",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "restart",
+        .kind = KT_CHOICE,
+        .offset = P(restart),
+        .default_value = "always",
+        .reload = RELOAD_LIVE,
+        .choices = restart_choices,
+        .help = "always, on-failure (not after exit 0), or never.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "restart_delay",
+        .kind = KT_DURATION,
+        .offset = P(restart_delay_us),
+        .default_value = "100ms",
+        .reload = RELOAD_LIVE,
+        .help = "Delay after the second quick crash in a row; doubles with each further one (0: doubling from 1ms).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "restart_delay_max",
+        .kind = KT_DURATION,
+        .offset = P(restart_delay_max_us),
+        .default_value = "30s",
+        .reload = RELOAD_LIVE,
+        .help = "Cap of the backoff; a worker that ran this long is healthy and restarts at once.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "crash_limit",
+        .kind = KT_CRASH_LIMIT,
+        .offset = P(crash_limit),
+        .default_value = "10/60s",
+        .reload = RELOAD_LIVE,
+        .help = "More crashes than COUNT within WINDOW make the slot fatal; none disables.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "on_fatal",
+        .kind = KT_CHOICE,
+        .offset = P(on_fatal),
+        .default_value = "stay",
+        .reload = RELOAD_LIVE,
+        .choices = on_fatal_choices,
+        .help = "stay, or exit: a fatal slot shuts droverd down with status 3.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "ready",
+        .kind = KT_CHOICE,
+        .offset = P(ready),
+        .default_value = "exec",
+        .reload = RELOAD_RESTART,
+        .choices = ready_choices,
+        .help = "exec (running once exec'd) or notify (running after READY=1 on NOTIFY_SOCKET).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "start_timeout",
+        .kind = KT_DURATION,
+        .offset = P(start_timeout_us),
+        .default_value = "10s",
+        .reload = RELOAD_LIVE,
+        .min = 1000,
+        .help = "With ready = notify: no READY=1 within it is a failed start.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "watchdog",
+        .kind = KT_DURATION,
+        .offset = P(watchdog_us),
+        .default_value = "0",
+        .reload = RELOAD_LIVE,
+        .help = "With ready = notify: no WATCHDOG=1 within it kills and restarts the worker; 0 = off.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "stop_signal",
+        .kind = KT_SIGNAL,
+        .offset = P(stop_signal),
+        .default_value = "TERM",
+        .reload = RELOAD_LIVE,
+        .help = "Signal sent to the worker's process group to stop it.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "stop_timeout",
+        .kind = KT_DURATION,
+        .offset = P(stop_timeout_us),
+        .default_value = "10s",
+        .reload = RELOAD_LIVE,
+        .help = "Then SIGKILL to the process group.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "stdout",
+        .kind = KT_CHOICE,
+        .offset = P(stdout_mode),
+        .default_value = "log",
+        .reload = RELOAD_RESTART,
+        .choices = stdout_choices,
+        .help = "log ($log_dir/POOL.log), inherit (droverd's own stdout and stderr), or null.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "log_max_size",
+        .kind = KT_SIZE,
+        .offset = P(log_max_size),
+        .default_value = "10M",
+        .reload = RELOAD_LIVE,
+        .min = 4096,
+        .help = "Rotate POOL.log when it would grow past this size.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "log_keep",
+        .kind = KT_COUNT,
+        .offset = P(log_keep),
+        .default_value = "5",
+        .reload = RELOAD_LIVE,
+        .max = 100,
+        .help = "Rotated files kept: POOL.log.1 ... POOL.log.N.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "listen",
+        .kind = KT_LISTEN,
+        .offset = P(listen),
+        .default_doc = "unset",
+        .reload = RELOAD_RECREATE,
+        .help = "Work socket: a Unix socket path, or tcp:HOST:PORT. Unset: supervised only.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "socket_mode",
+        .kind = KT_FILE_MODE,
+        .offset = P(socket_mode),
+        .default_value = "0660",
+        .reload = RELOAD_RECREATE,
+        .help = "File mode of a Unix work socket.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "socket_group",
+        .kind = KT_STRING,
+        .offset = P(socket_group),
+        .default_doc = "unset",
+        .reload = RELOAD_RECREATE,
+        .help = "Group owning a Unix work socket; with socket_mode 0660 its members may connect.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "mode",
+        .kind = KT_CHOICE,
+        .offset = P(mode),
+        .default_value = "message",
+        .reload = RELOAD_RECREATE,
+        .choices = mode_choices,
+        .help = "message (daemon routes requests), handoff (passes connections), shared (workers accept).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "framing",
+        .kind = KT_CHOICE,
+        .offset = P(framing),
+        .default_value = "length",
+        .reload = RELOAD_RECREATE,
+        .choices = framing_choices,
+        .help = "message mode: length (4-byte big-endian length + body) or line.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "work_fd",
+        .kind = KT_CHOICE,
+        .offset = P(work_fd),
+        .default_value = "3",
+        .reload = RELOAD_RESTART,
+        .choices = work_fd_choices,
+        .help = "message mode: requests on fd 3, or on stdin/stdout (stdio, needs framing = line).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "max_queue",
+        .kind = KT_COUNT,
+        .offset = P(max_queue),
+        .default_value = "1024",
+        .reload = RELOAD_LIVE,
+        .max = 1000000,
+        .help = "message mode: requests waiting beyond this are answered BUSY at once.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "request_timeout",
+        .kind = KT_DURATION,
+        .offset = P(request_timeout_us),
+        .default_value = "30s",
+        .reload = RELOAD_LIVE,
+        .min = 1000,
+        .help = "A worker that does not answer in time is killed and the request retried.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "max_attempts",
+        .kind = KT_COUNT,
+        .offset = P(max_attempts),
+        .default_value = "2",
+        .reload = RELOAD_LIVE,
+        .min = 1,
+        .max = 100,
+        .help = "Deliveries of one request before the client gets an error.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "max_requests",
+        .kind = KT_COUNT64,
+        .offset = P(max_requests),
+        .default_value = "0",
+        .reload = RELOAD_LIVE,
+        .help = "Recycle a worker gracefully after N requests (or connections); 0 = never.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "worker_inflight",
+        .kind = KT_COUNT,
+        .offset = P(worker_inflight),
+        .default_value = "1",
+        .reload = RELOAD_LIVE,
+        .min = 1,
+        .max = 1024,
+        .help = "message: requests pipelined to one worker (answered in order); handoff: connections a worker holds at once.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "max_frame",
+        .kind = KT_SIZE,
+        .offset = P(max_frame),
+        .default_value = "1M",
+        .reload = RELOAD_LIVE,
+        .min = 16,
+        .max = 256 << 20,
+        .help = "message mode: largest request or reply body; larger closes the client or kills the worker.",
+    },
 };
 /* clang-format on */
 
@@ -488,6 +893,16 @@ const void *key_field_const(const struct key *k, const void *base)
     return (const char *)base + k->offset;
 }
 
+enum key_storage key_storage(const struct key *k)
+{
+    return key_kinds[k->kind].storage;
+}
+
+int key_value_parse(const struct key *k, struct key_ctx *ctx, const char *value, void *base)
+{
+    return key_kinds[k->kind].parse(k, ctx, value, key_field(k, base));
+}
+
 static int strv_equal(char *const *a, char *const *b)
 {
     size_t i;
@@ -504,29 +919,29 @@ int key_value_equal(const struct key *k, const void *a, const void *b)
 {
     const void *fa = key_field_const(k, a), *fb = key_field_const(k, b);
 
-    switch (k->type) {
-    case KT_STRING: {
+    switch (key_storage(k)) {
+    case KS_STRING: {
         const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
         if (sa == NULL || sb == NULL)
             return sa == sb;
         return strcmp(sa, sb) == 0;
     }
-    case KT_STRV:
+    case KS_STRV:
         return strv_equal(*(char **const *)fa, *(char **const *)fb);
-    case KT_U64:
+    case KS_U64:
         return *(const uint64_t *)fa == *(const uint64_t *)fb;
-    case KT_UINT:
+    case KS_UINT:
         return *(const unsigned *)fa == *(const unsigned *)fb;
-    case KT_INT:
+    case KS_INT:
         return *(const int *)fa == *(const int *)fb;
-    case KT_MODE:
+    case KS_MODE:
         return *(const mode_t *)fa == *(const mode_t *)fb;
-    case KT_WORKERS: {
+    case KS_WORKERS: {
         const struct workers_spec *wa = fa, *wb = fb;
         return wa->is_auto == wb->is_auto && wa->count == wb->count &&
                wa->multiplier == wb->multiplier;
     }
-    case KT_CRASH: {
+    case KS_CRASH: {
         const struct crash_limit *ca = fa, *cb = fb;
         return ca->count == cb->count && ca->window_us == cb->window_us;
     }
@@ -538,10 +953,10 @@ void key_value_free(const struct key *k, void *base)
 {
     void *f = key_field(k, base);
 
-    if (k->type == KT_STRING) {
+    if (key_storage(k) == KS_STRING) {
         free(*(char **)f);
         *(char **)f = NULL;
-    } else if (k->type == KT_STRV) {
+    } else if (key_storage(k) == KS_STRV) {
         free_strv(*(char ***)f);
         *(char ***)f = NULL;
     }
@@ -552,31 +967,31 @@ void key_value_copy(const struct key *k, void *dst_base, const void *src_base)
     void *d = key_field(k, dst_base);
     const void *s = key_field_const(k, src_base);
 
-    switch (k->type) {
-    case KT_STRING: {
+    switch (key_storage(k)) {
+    case KS_STRING: {
         const char *src = *(char *const *)s;
         *(char **)d = src != NULL ? xstrdup(src) : NULL;
         break;
     }
-    case KT_STRV:
+    case KS_STRV:
         *(char ***)d = xstrvdup(*(char **const *)s);
         break;
-    case KT_U64:
+    case KS_U64:
         *(uint64_t *)d = *(const uint64_t *)s;
         break;
-    case KT_UINT:
+    case KS_UINT:
         *(unsigned *)d = *(const unsigned *)s;
         break;
-    case KT_INT:
+    case KS_INT:
         *(int *)d = *(const int *)s;
         break;
-    case KT_MODE:
+    case KS_MODE:
         *(mode_t *)d = *(const mode_t *)s;
         break;
-    case KT_WORKERS:
+    case KS_WORKERS:
         *(struct workers_spec *)d = *(const struct workers_spec *)s;
         break;
-    case KT_CRASH:
+    case KS_CRASH:
         *(struct crash_limit *)d = *(const struct crash_limit *)s;
         break;
     }
@@ -584,67 +999,7 @@ void key_value_copy(const struct key *k, void *dst_base, const void *src_base)
 
 char *key_value_format(const struct key *k, const void *base)
 {
-    const void *f = key_field_const(k, base);
-    char buf[64], *out = NULL;
-
-    switch (k->type) {
-    case KT_STRING: {
-        const char *s = *(char *const *)f;
-        return xstrdup(s != NULL ? s : "");
-    }
-    case KT_STRV: {
-        char *const *v = *(char **const *)f;
-        size_t len = 1;
-        for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-            len += strlen(v[i]) + 2;
-        out = xcalloc(1, len);
-        for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
-            if (i > 0)
-                strcat(out, ", ");
-            strcat(out, v[i]);
-        }
-        return out;
-    }
-    case KT_U64:
-        if (k->parse == parse_duration_key)
-            format_duration(*(const uint64_t *)f, buf, sizeof(buf));
-        else
-            snprintf(buf, sizeof(buf), "%llu", (unsigned long long)*(const uint64_t *)f);
-        break;
-    case KT_UINT:
-        snprintf(buf, sizeof(buf), "%u", *(const unsigned *)f);
-        break;
-    case KT_INT:
-        if (k->choices != NULL)
-            return xstrdup(k->choices[*(const int *)f]);
-        if (k->parse == parse_signal_key)
-            return xstrdup(signal_name(*(const int *)f));
-        snprintf(buf, sizeof(buf), "%d", *(const int *)f);
-        break;
-    case KT_MODE:
-        snprintf(buf, sizeof(buf), "%04o", (unsigned)*(const mode_t *)f);
-        break;
-    case KT_WORKERS: {
-        const struct workers_spec *w = f;
-        if (!w->is_auto)
-            snprintf(buf, sizeof(buf), "%u", w->count);
-        else if (w->multiplier == 1)
-            snprintf(buf, sizeof(buf), "auto");
-        else
-            snprintf(buf, sizeof(buf), "auto*%u", w->multiplier);
-        break;
-    }
-    case KT_CRASH: {
-        const struct crash_limit *c = f;
-        char window[32];
-        if (c->count == 0)
-            return xstrdup("none");
-        format_duration(c->window_us, window, sizeof(window));
-        snprintf(buf, sizeof(buf), "%u/%s", c->count, window);
-        break;
-    }
-    }
-    return xstrdup(buf);
+    return key_kinds[k->kind].format(k, key_field_const(k, base));
 }
 
 int keys_apply_defaults(enum key_section section, void *base, const struct config_env *env,
@@ -656,7 +1011,7 @@ int keys_apply_defaults(enum key_section section, void *base, const struct confi
         const struct key *k = &key_table[i];
         if (k->section != section || k->default_value == NULL)
             continue;
-        if (k->parse(k, &ctx, k->default_value, key_field(k, base)) != 0)
+        if (key_value_parse(k, &ctx, k->default_value, base) != 0)
             return -1;
     }
     return 0;

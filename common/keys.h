@@ -15,16 +15,41 @@
 
 enum key_section { KEY_DAEMON, KEY_POOL };
 
-/* How a value is stored in struct daemon_config / struct pool_config. */
-enum key_type {
-    KT_STRING, /* char * (NULL = unset) */
-    KT_STRV,   /* char ** */
-    KT_U64,    /* uint64_t */
-    KT_UINT,   /* unsigned */
-    KT_INT,    /* int (enums, signals, log level) */
-    KT_MODE,   /* mode_t */
-    KT_WORKERS,
-    KT_CRASH,
+/*
+ * What a value means. The kind alone decides how a value is parsed, checked,
+ * formatted and stored: a row never names a parser.
+ */
+enum key_kind {
+    KT_STRING,      /* char *: any non-empty text (a user or group name) */
+    KT_PATH,        /* char *: a path, relative to the file that sets it */
+    KT_SOCKET_PATH, /* char *: a Unix socket path (fits in sun_path) */
+    KT_COMMAND,     /* char *: a command line, split like a shell would */
+    KT_LISTEN,      /* char *: a socket path or tcp:HOST:PORT */
+    KT_HTTP_LISTEN, /* char *: [tcp:]HOST:PORT, stored with tcp: */
+    KT_GLOBS,       /* char **: globs, relative to the file that sets them */
+    KT_ENVIRONMENT, /* char **: NAME=VALUE words */
+    KT_CHOICE,      /* int: index into .choices */
+    KT_DURATION,    /* uint64_t microseconds, within [min, max] (max 0 = none) */
+    KT_SIZE,        /* uint64_t bytes, within [min, max] (max 0 = none) */
+    KT_COUNT,       /* unsigned, within [min, max] (max 0 = UINT_MAX) */
+    KT_COUNT64,     /* uint64_t, within [min, max] (max 0 = UINT64_MAX) */
+    KT_FILE_MODE,   /* mode_t, octal */
+    KT_SIGNAL,      /* int signal number; TERM, SIGTERM or 15 */
+    KT_WORKERS,     /* struct workers_spec: N, auto or auto*K */
+    KT_CRASH_LIMIT, /* struct crash_limit: COUNT/WINDOW or none */
+    KT__COUNT
+};
+
+/* How a kind is stored in its field: what equal, copy and free look at. */
+enum key_storage {
+    KS_STRING,  /* char *, NULL = unset */
+    KS_STRV,    /* char **, NULL = unset */
+    KS_U64,     /* uint64_t */
+    KS_UINT,    /* unsigned */
+    KS_INT,     /* int */
+    KS_MODE,    /* mode_t */
+    KS_WORKERS, /* struct workers_spec */
+    KS_CRASH,   /* struct crash_limit */
 };
 
 /* What `drover reload` does when the value of the key changes. */
@@ -44,20 +69,17 @@ struct key_ctx {
     size_t errsz;
 };
 
-struct key;
-typedef int (*key_parser)(const struct key *k, struct key_ctx *ctx, const char *value, void *field);
-
+/* One row of the table; rows are written with designated initializers. */
 struct key {
     enum key_section section;
     const char *name;
-    enum key_type type;
-    key_parser parse;
-    size_t offset;
+    enum key_kind kind;
+    size_t offset;             /* of the field in struct daemon_config or pool_config */
     const char *default_value; /* parsed at start-up; NULL = unset */
     const char *default_doc;   /* shown in docs instead, when the default is computed */
     enum key_reload reload;
-    const char *const *choices; /* for enumerations */
-    uint64_t min, max;          /* for numbers */
+    const char *const *choices; /* KT_CHOICE: the names, NULL-terminated */
+    uint64_t min, max;          /* KT_DURATION, KT_SIZE, KT_COUNT, KT_COUNT64 */
     const char *help;
 };
 
@@ -74,6 +96,12 @@ const char *key_suggest(enum key_section section, const char *name);
 /* Field of key k inside a daemon_config or pool_config. */
 void *key_field(const struct key *k, void *base);
 const void *key_field_const(const struct key *k, const void *base);
+enum key_storage key_storage(const struct key *k);
+/*
+ * Parse value into k's field of base (a daemon_config or pool_config). On a
+ * bad value returns -1 with the reason in ctx->err.
+ */
+int key_value_parse(const struct key *k, struct key_ctx *ctx, const char *value, void *base);
 int key_value_equal(const struct key *k, const void *a, const void *b);
 void key_value_free(const struct key *k, void *base);
 void key_value_copy(const struct key *k, void *dst_base, const void *src_base);
@@ -87,5 +115,10 @@ int keys_apply_defaults(enum key_section section, void *base, const struct confi
 /* Print the reference of every key as a Markdown table or as man(7) source. */
 void keys_print_markdown(FILE *fp);
 void keys_print_man(FILE *fp);
+
+/* Names of the values of the KT_CHOICE keys whose enums live in config.h. */
+const char *restart_policy_name(int v); /* enum restart_policy */
+const char *route_mode_name(int v);     /* enum route_mode */
+const char *framing_name(int v);        /* enum framing */
 
 #endif

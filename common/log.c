@@ -118,7 +118,6 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap, int wi
         va_end(ap);                                                                                \
     }
 
-LOG_FN(log_error, LOG_LEVEL_ERROR, 0)
 LOG_FN(log_warn, LOG_LEVEL_WARN, 1)
 LOG_FN(log_warnx, LOG_LEVEL_WARN, 0)
 LOG_FN(log_info, LOG_LEVEL_INFO, 0)

@@ -30,7 +30,6 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *name, enum log_level *out);
 const char *log_level_name(enum log_level level);
 
-void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
 /* log_warn appends ": strerror(errno)"; log_warnx does not. */
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);

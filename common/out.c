@@ -133,34 +133,90 @@ void json_array_end(struct json *j)
     json_close(j, ']');
 }
 
+/*
+ * Length of the well-formed UTF-8 sequence at s (RFC 3629, table 3-7 of the
+ * Unicode standard), or 0 if the byte at s does not start one.
+ */
+static size_t utf8_sequence_len(const unsigned char *s, size_t len)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4;
+    else
+        return 0; /* a continuation byte, an overlong lead (C0, C1), or F5..FF */
+    /* The second byte's range rules out overlongs, surrogates and > U+10FFFF. */
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (len < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* Write s as a JSON string; runs of plain bytes go out in one piece. */
 static void json_escape(struct json *j, const char *s, size_t len)
 {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t run = 0; /* start of the plain bytes not yet written */
+    size_t i = 0;
+
     evbuffer_add(j->out, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"':
-            evbuffer_add(j->out, "\\\"", 2);
-            break;
-        case '\\':
-            evbuffer_add(j->out, "\\\\", 2);
-            break;
-        case '\n':
-            evbuffer_add(j->out, "\\n", 2);
-            break;
-        case '\r':
-            evbuffer_add(j->out, "\\r", 2);
-            break;
-        case '\t':
-            evbuffer_add(j->out, "\\t", 2);
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                evbuffer_add_printf(j->out, "\\u%04x", c);
-            else
-                evbuffer_add(j->out, &s[i], 1);
+    while (i < len) {
+        const char *esc = NULL;
+        char hex[8];
+        size_t n = utf8_sequence_len(u + i, len - i);
+
+        if (n == 1) {
+            switch (u[i]) {
+            case '"':
+                esc = "\\\"";
+                break;
+            case '\\':
+                esc = "\\\\";
+                break;
+            case '\n':
+                esc = "\\n";
+                break;
+            case '\r':
+                esc = "\\r";
+                break;
+            case '\t':
+                esc = "\\t";
+                break;
+            default:
+                if (u[i] < 0x20 || u[i] == 0x7f) {
+                    snprintf(hex, sizeof(hex), "\\u%04x", u[i]);
+                    esc = hex;
+                }
+            }
+        } else if (n == 0) {
+            esc = "\\ufffd";
+            n = 1;
         }
+        if (esc != NULL) {
+            evbuffer_add(j->out, s + run, i - run);
+            evbuffer_add(j->out, esc, strlen(esc));
+            run = i + n;
+        }
+        i += n;
     }
+    evbuffer_add(j->out, s + run, len - run);
     evbuffer_add(j->out, "\"", 1);
 }
 
@@ -219,4 +275,52 @@ void json_null(struct json *j)
 {
     json_value_prefix(j);
     evbuffer_add(j->out, "null", 4);
+}
+
+void json_kv_str(struct json *j, const char *key, const char *v)
+{
+    json_key(j, key);
+    json_string(j, v);
+}
+
+void json_kv_int(struct json *j, const char *key, int64_t v)
+{
+    json_key(j, key);
+    json_int(j, v);
+}
+
+void json_kv_uint(struct json *j, const char *key, uint64_t v)
+{
+    json_key(j, key);
+    json_uint(j, v);
+}
+
+void json_kv_double(struct json *j, const char *key, double v)
+{
+    json_key(j, key);
+    json_double(j, v);
+}
+
+void json_kv_bool(struct json *j, const char *key, bool v)
+{
+    json_key(j, key);
+    json_bool(j, v);
+}
+
+void json_kv_null(struct json *j, const char *key)
+{
+    json_key(j, key);
+    json_null(j);
+}
+
+void json_kv_object(struct json *j, const char *key)
+{
+    json_key(j, key);
+    json_object_begin(j);
+}
+
+void json_kv_array(struct json *j, const char *key)
+{
+    json_key(j, key);
+    json_array_begin(j);
 }

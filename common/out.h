@@ -20,7 +20,15 @@ void table_render(const struct table *t, struct evbuffer *out);
 size_t table_rows(const struct table *t);
 void table_free(struct table *t);
 
-/* JSON: keys and values in order; commas and escaping are handled here. */
+/*
+ * JSON: keys and values in order; commas and escaping are handled here. The
+ * output is always valid JSON (RFC 8259) in UTF-8, whatever bytes a string
+ * holds: control characters and DEL are escaped as \uXXXX, and each byte that
+ * is not part of a well-formed UTF-8 sequence (a stray continuation byte, a
+ * truncated sequence, an overlong form, a surrogate, past U+10FFFF) is
+ * replaced by the escape \ufffd (U+FFFD REPLACEMENT CHARACTER), one per byte.
+ * Valid UTF-8 passes through unchanged.
+ */
 #define JSON_MAX_DEPTH 16
 struct json {
     struct evbuffer *out;
@@ -41,5 +49,16 @@ void json_uint(struct json *j, uint64_t v);
 void json_double(struct json *j, double v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
+
+/* One member of an object, key and value in one call. */
+void json_kv_str(struct json *j, const char *key, const char *v); /* NULL writes null */
+void json_kv_int(struct json *j, const char *key, int64_t v);
+void json_kv_uint(struct json *j, const char *key, uint64_t v);
+void json_kv_double(struct json *j, const char *key, double v);
+void json_kv_bool(struct json *j, const char *key, bool v);
+void json_kv_null(struct json *j, const char *key);
+/* A member whose value is an object or an array: close it with json_*_end. */
+void json_kv_object(struct json *j, const char *key);
+void json_kv_array(struct json *j, const char *key);
 
 #endif

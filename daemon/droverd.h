@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "keys.h" /* the names of config.h's enums */
 #include "slot.h"
 
 struct event;

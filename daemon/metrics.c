@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Metrics (see metrics.h). Reads droverd's state and writes text; changes
- * nothing. Names follow Prometheus conventions: counters end in _total,
- * units are base units (seconds, bytes).
+ * Metrics (see metrics.h). Reads droverd's state through the same view as
+ * `drover status` (view.h) and writes text; changes nothing. Names follow Prometheus conventions:
+ * counters end in _total, units are base units (seconds, bytes).
  */
 #include "metrics.h"
 
@@ -15,11 +15,10 @@
 
 #include "control.h"
 #include "droverd.h"
-#include "output.h"
 #include "parse.h"
-#include "pool.h"
 #include "route.h"
 #include "sys.h"
+#include "view.h"
 #include "xmalloc.h"
 
 static struct evhttp *http;
@@ -29,44 +28,43 @@ static void family(struct evbuffer *out, const char *name, const char *type, con
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void pool_families(struct evbuffer *out)
+/* One series per pool: NAME{pool="P"} VALUE. */
+static void pool_series(struct evbuffer *out, const char *name, const struct pool_view *pv,
+                        uint64_t value)
 {
-    struct pool *p;
-    static const char *const states[] = {"stopped",  "starting", "running",
-                                         "stopping", "backoff",  "fatal"};
+    evbuffer_add_printf(out, "%s{pool=\"%s\"} %llu\n", name, pv->p->name,
+                        (unsigned long long)value);
+}
 
+static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
+{
     family(out, "drover_pool_workers", "gauge", "Workers the pool should have.");
-    TAILQ_FOREACH(p, &droverd.pools, entry)
-    if (!p->removing)
-        evbuffer_add_printf(out, "drover_pool_workers{pool=\"%s\"} %u\n", p->name, p->target);
+    view_foreach_pool(dv, pv)
+    {
+        evbuffer_add_printf(out, "drover_pool_workers{pool=\"%s\"} %u\n", pv->p->name,
+                            pv->p->target);
+    }
 
     family(out, "drover_pool_workers_by_state", "gauge", "Worker slots in each state.");
-    TAILQ_FOREACH(p, &droverd.pools, entry)
+    view_foreach_pool(dv, pv)
     {
-        unsigned count[6] = {0};
-        if (p->removing)
-            continue;
-        for (unsigned i = 0; i < p->nslots; i++)
-            if (p->slots[i] != NULL)
-                count[p->slots[i]->fsm.state]++;
-        for (int st = 0; st < 6; st++)
+        for (int st = 0; st < SLOT_STATE__COUNT; st++)
             evbuffer_add_printf(out, "drover_pool_workers_by_state{pool=\"%s\",state=\"%s\"} %u\n",
-                                p->name, states[st], count[st]);
+                                pv->p->name, slot_state_name(st), pv->by_state[st]);
     }
 
     family(out, "drover_pool_starts_total", "counter", "Worker processes started.");
-    TAILQ_FOREACH(p, &droverd.pools, entry)
-    if (!p->removing)
-        evbuffer_add_printf(out, "drover_pool_starts_total{pool=\"%s\"} %llu\n", p->name,
-                            (unsigned long long)p->starts);
+    view_foreach_pool(dv, pv)
+    {
+        pool_series(out, "drover_pool_starts_total", pv, pv->p->starts);
+    }
 
     family(out, "drover_pool_exits_total", "counter",
            "Worker exits by cause: clean (status 0), error (non-zero status), signal; failed "
            "counts those droverd killed as broken.");
-    TAILQ_FOREACH(p, &droverd.pools, entry)
+    view_foreach_pool(dv, pv)
     {
-        if (p->removing)
-            continue;
+        const struct pool *p = pv->p;
         evbuffer_add_printf(out,
                             "drover_pool_exits_total{pool=\"%s\",cause=\"clean\"} %llu\n"
                             "drover_pool_exits_total{pool=\"%s\",cause=\"error\"} %llu\n"
@@ -79,126 +77,141 @@ static void pool_families(struct evbuffer *out)
     }
 
     family(out, "drover_pool_spawn_failures_total", "counter", "Failed forks of a worker.");
-    TAILQ_FOREACH(p, &droverd.pools, entry)
-    if (!p->removing)
-        evbuffer_add_printf(out, "drover_pool_spawn_failures_total{pool=\"%s\"} %llu\n", p->name,
-                            (unsigned long long)p->spawn_failures);
+    view_foreach_pool(dv, pv)
+    {
+        pool_series(out, "drover_pool_spawn_failures_total", pv, pv->p->spawn_failures);
+    }
 
     family(out, "drover_pool_log_dropped_bytes_total", "counter",
            "Captured output dropped because the log file could not be written.");
-    TAILQ_FOREACH(p, &droverd.pools, entry)
-    if (!p->removing && p->log != NULL)
-        evbuffer_add_printf(out, "drover_pool_log_dropped_bytes_total{pool=\"%s\"} %llu\n", p->name,
-                            (unsigned long long)pool_log_dropped(p->log));
+    view_foreach_pool(dv, pv)
+    {
+        if (pv->has_log)
+            pool_series(out, "drover_pool_log_dropped_bytes_total", pv, pv->log_dropped);
+    }
 }
 
-static void worker_families(struct evbuffer *out)
+static void worker_families(struct evbuffer *out, const struct daemon_view *dv)
 {
-    struct pool *p;
-    uint64_t now = mono_now();
-    static const char *const states[] = {"stopped",  "starting", "running",
-                                         "stopping", "backoff",  "fatal"};
-
-#define EACH_SLOT(body)                                                                            \
-    TAILQ_FOREACH(p, &droverd.pools, entry)                                                        \
-    {                                                                                              \
-        if (p->removing)                                                                           \
-            continue;                                                                              \
-        for (unsigned i = 0; i < p->nslots; i++) {                                                 \
-            struct slot *s = p->slots[i];                                                          \
-            if (s == NULL)                                                                         \
-                continue;                                                                          \
-            body                                                                                   \
-        }                                                                                          \
+    family(out, "drover_worker_state", "gauge", "1 for the state the worker slot is in.");
+    view_foreach_slot(dv, pv, sv)
+    {
+        for (int st = 0; st < SLOT_STATE__COUNT; st++)
+            evbuffer_add_printf(out,
+                                "drover_worker_state{pool=\"%s\",slot=\"%u\",state=\"%s\"} %d\n",
+                                pv->p->name, sv->index, slot_state_name(st), (int)sv->state == st);
     }
 
-    family(out, "drover_worker_state", "gauge", "1 for the state the worker slot is in.");
-    EACH_SLOT(for (int st = 0; st < 6; st++) evbuffer_add_printf(
-                  out, "drover_worker_state{pool=\"%s\",slot=\"%u\",state=\"%s\"} %d\n", p->name, i,
-                  states[st], (int)s->fsm.state == st);)
     family(out, "drover_worker_restarts_total", "counter",
            "Times the slot's worker was started again.");
-    EACH_SLOT(evbuffer_add_printf(out, "drover_worker_restarts_total{pool=\"%s\",slot=\"%u\"} %u\n",
-                                  p->name, i, s->fsm.restarts);)
+    view_foreach_slot(dv, pv, sv)
+    {
+        evbuffer_add_printf(out, "drover_worker_restarts_total{pool=\"%s\",slot=\"%u\"} %u\n",
+                            pv->p->name, sv->index, sv->s->fsm.restarts);
+    }
+
     family(out, "drover_worker_crashes_total", "counter", "Exits droverd did not ask for.");
-    EACH_SLOT(evbuffer_add_printf(out, "drover_worker_crashes_total{pool=\"%s\",slot=\"%u\"} %u\n",
-                                  p->name, i, s->fsm.crashes);)
+    view_foreach_slot(dv, pv, sv)
+    {
+        evbuffer_add_printf(out, "drover_worker_crashes_total{pool=\"%s\",slot=\"%u\"} %u\n",
+                            pv->p->name, sv->index, sv->s->fsm.crashes);
+    }
+
     family(out, "drover_worker_uptime_seconds", "gauge",
            "Time since the worker was started (0 when down).");
-    EACH_SLOT(evbuffer_add_printf(
-                  out, "drover_worker_uptime_seconds{pool=\"%s\",slot=\"%u\"} %.3f\n", p->name, i,
-                  s->pid > 0 ? (double)(now - s->fsm.started_at) / 1e6 : 0.0);)
+    view_foreach_slot(dv, pv, sv)
+    {
+        evbuffer_add_printf(out, "drover_worker_uptime_seconds{pool=\"%s\",slot=\"%u\"} %.3f\n",
+                            pv->p->name, sv->index, sv->uptime_s >= 0 ? sv->uptime_s : 0.0);
+    }
+
     family(out, "drover_worker_requests_total", "counter",
            "Requests (or connections) the worker slot served.");
-    EACH_SLOT(evbuffer_add_printf(out,
-                                  "drover_worker_requests_total{pool=\"%s\",slot=\"%u\"} %llu\n",
-                                  p->name, i, (unsigned long long)s->requests);)
-#undef EACH_SLOT
+    view_foreach_slot(dv, pv, sv)
+    {
+        evbuffer_add_printf(out, "drover_worker_requests_total{pool=\"%s\",slot=\"%u\"} %llu\n",
+                            pv->p->name, sv->index, (unsigned long long)sv->s->requests);
+    }
 }
 
-static void route_families(struct evbuffer *out)
+/* The route counters exported per pool, in the order they are written. */
+static const struct {
+    const char *name, *type, *help;
+    size_t offset; /* of a uint64_t in struct route_stats */
+} route_counters[] = {
+    {"drover_pool_connections", "gauge", "Open client connections.",
+     offsetof(struct route_stats, connections)},
+    {"drover_pool_queue_depth", "gauge", "Requests waiting for a worker.",
+     offsetof(struct route_stats, queued)},
+    {"drover_pool_inflight", "gauge", "Requests being handled by workers.",
+     offsetof(struct route_stats, inflight)},
+    {"drover_pool_requests_total", "counter", "Requests answered by a worker.",
+     offsetof(struct route_stats, requests)},
+    {"drover_pool_retries_total", "counter",
+     "Requests given to another worker after theirs died or timed out.",
+     offsetof(struct route_stats, retries)},
+    {"drover_pool_failures_total", "counter",
+     "Requests answered FAILED or TIMEOUT after max_attempts.",
+     offsetof(struct route_stats, failed)},
+    {"drover_pool_timeouts_total", "counter", "Worker request timeouts.",
+     offsetof(struct route_stats, timeouts)},
+    {"drover_pool_busy_total", "counter", "Requests answered BUSY (queue full).",
+     offsetof(struct route_stats, busy)},
+    {"drover_pool_bad_frames_total", "counter",
+     "Malformed or oversized frames (the connection was closed).",
+     offsetof(struct route_stats, bad_frames)},
+};
+
+static void route_families(struct evbuffer *out, const struct daemon_view *dv)
 {
-    struct pool *p;
     bool any = false;
 
-    TAILQ_FOREACH(p, &droverd.pools, entry)
-    any |= p->route != NULL && !p->removing;
+    view_foreach_pool(dv, pv)
+    {
+        any |= pv->has_route;
+    }
     if (!any)
         return;
 
-#define EACH_ROUTE(metric, type, help, field)                                                      \
-    family(out, metric, type, help);                                                               \
-    TAILQ_FOREACH(p, &droverd.pools, entry)                                                        \
-    {                                                                                              \
-        struct route_stats rs;                                                                     \
-        if (p->route == NULL || p->removing)                                                       \
-            continue;                                                                              \
-        route_get_stats(p->route, &rs);                                                            \
-        evbuffer_add_printf(out, "%s{pool=\"%s\"} %llu\n", metric, p->name,                        \
-                            (unsigned long long)rs.field);                                         \
+    for (size_t c = 0; c < sizeof(route_counters) / sizeof(route_counters[0]); c++) {
+        family(out, route_counters[c].name, route_counters[c].type, route_counters[c].help);
+        view_foreach_pool(dv, pv)
+        {
+            uint64_t value;
+            if (!pv->has_route)
+                continue;
+            memcpy(&value, (const char *)&pv->route + route_counters[c].offset, sizeof(value));
+            pool_series(out, route_counters[c].name, pv, value);
+        }
     }
-    EACH_ROUTE("drover_pool_connections", "gauge", "Open client connections.", connections)
-    EACH_ROUTE("drover_pool_queue_depth", "gauge", "Requests waiting for a worker.", queued)
-    EACH_ROUTE("drover_pool_inflight", "gauge", "Requests being handled by workers.", inflight)
-    EACH_ROUTE("drover_pool_requests_total", "counter", "Requests answered by a worker.", requests)
-    EACH_ROUTE("drover_pool_retries_total", "counter",
-               "Requests given to another worker after theirs died or timed out.", retries)
-    EACH_ROUTE("drover_pool_failures_total", "counter",
-               "Requests answered FAILED or TIMEOUT after max_attempts.", failed)
-    EACH_ROUTE("drover_pool_timeouts_total", "counter", "Worker request timeouts.", timeouts)
-    EACH_ROUTE("drover_pool_busy_total", "counter", "Requests answered BUSY (queue full).", busy)
-    EACH_ROUTE("drover_pool_bad_frames_total", "counter",
-               "Malformed or oversized frames (the connection was closed).", bad_frames)
-#undef EACH_ROUTE
 
     family(out, "drover_request_duration_seconds", "histogram",
            "Time from a request read from its client to its reply being queued.");
-    TAILQ_FOREACH(p, &droverd.pools, entry)
+    view_foreach_pool(dv, pv)
     {
-        struct route_stats rs;
+        const struct route_stats *rs = &pv->route;
         uint64_t cumulative = 0;
-        if (p->route == NULL || p->removing)
+        if (!pv->has_route || rs->latency_buckets == NULL)
             continue;
-        route_get_stats(p->route, &rs);
-        if (rs.latency_buckets == NULL)
-            continue;
-        for (size_t b = 0; b < rs.nbuckets; b++) {
-            cumulative += rs.latency_buckets[b];
+        for (size_t b = 0; b < rs->nbuckets; b++) {
+            cumulative += rs->latency_buckets[b];
             evbuffer_add_printf(
                 out, "drover_request_duration_seconds_bucket{pool=\"%s\",le=\"%g\"} %llu\n",
-                p->name, route_latency_bounds_s[b], (unsigned long long)cumulative);
+                pv->p->name, route_latency_bounds_s[b], (unsigned long long)cumulative);
         }
         evbuffer_add_printf(out,
                             "drover_request_duration_seconds_bucket{pool=\"%s\",le=\"+Inf\"} %llu\n"
                             "drover_request_duration_seconds_sum{pool=\"%s\"} %.6f\n"
                             "drover_request_duration_seconds_count{pool=\"%s\"} %llu\n",
-                            p->name, (unsigned long long)rs.latency_count, p->name,
-                            rs.latency_sum_s, p->name, (unsigned long long)rs.latency_count);
+                            pv->p->name, (unsigned long long)rs->latency_count, pv->p->name,
+                            rs->latency_sum_s, pv->p->name, (unsigned long long)rs->latency_count);
     }
 }
 
 void metrics_render(struct evbuffer *out)
 {
+    struct daemon_view dv;
+
     family(out, "drover_up", "gauge", "1 while droverd runs.");
     evbuffer_add_printf(out, "drover_up 1\n");
     family(out, "drover_start_time_seconds", "gauge", "When droverd started, in Unix time.");
@@ -215,9 +228,11 @@ void metrics_render(struct evbuffer *out)
            "Control connections refused (not permitted, malformed, over the cap).");
     evbuffer_add_printf(out, "drover_control_rejected_total %llu\n",
                         (unsigned long long)control_rejected());
-    pool_families(out);
-    worker_families(out);
-    route_families(out);
+    daemon_view_fill(&dv, NULL, false);
+    pool_families(out, &dv);
+    worker_families(out, &dv);
+    route_families(out, &dv);
+    daemon_view_free(&dv);
 }
 
 static void http_metrics_cb(struct evhttp_request *req, void *arg)

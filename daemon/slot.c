@@ -5,6 +5,7 @@
  */
 #include "slot.h"
 
+#include <assert.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -39,8 +40,11 @@ bool slot_state_has_process(enum slot_state s)
 
 const char *slot_state_name(enum slot_state s)
 {
-    static const char *const names[] = {"stopped",  "starting", "running",
-                                        "stopping", "backoff",  "fatal"};
+    static const char *const names[] = {
+        [SLOT_STOPPED] = "stopped",   [SLOT_STARTING] = "starting", [SLOT_RUNNING] = "running",
+        [SLOT_STOPPING] = "stopping", [SLOT_BACKOFF] = "backoff",   [SLOT_FATAL] = "fatal",
+    };
+    static_assert(sizeof(names) / sizeof(names[0]) == SLOT_STATE__COUNT, "a state lacks its name");
     return names[s];
 }
 

@@ -26,6 +26,11 @@ enum slot_state {
     SLOT_BACKOFF,
     SLOT_FATAL,
 };
+/*
+ * The number of states, for tables indexed by state. Not an enumerator, so a
+ * switch over the states stays exhaustive without a default.
+ */
+#define SLOT_STATE__COUNT (SLOT_FATAL + 1)
 
 enum slot_event {
     SLOT_EV_START,        /* operator or start-up: bring the slot up */
@@ -97,6 +102,7 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
 
 /* True while a process exists for the slot. */
 bool slot_state_has_process(enum slot_state s);
+/* The one name of each state, as status, logs and metrics show it. */
 const char *slot_state_name(enum slot_state s);
 const char *slot_event_name(enum slot_event e);
 

@@ -33,7 +33,7 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 
 step "fuzz targets (clang, libFuzzer + ASan/UBSan), ${DROVER_FUZZ_SECONDS:-60}s each"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DDROVER_FUZZ=ON -DDROVER_SANITIZE=ON
-cmake --build build-fuzz -j"$jobs" --target fuzz_config fuzz_proto fuzz_frame fuzz_parse fuzz_cli_reply
+cmake --build build-fuzz -j"$jobs" --target fuzz_config fuzz_proto fuzz_frame fuzz_parse fuzz_cli_reply fuzz_json
 ctest --test-dir build-fuzz -L fuzz --output-on-failure
 ./tests/fuzz/run.sh -b build-fuzz -j "$jobs" "${DROVER_FUZZ_SECONDS:-60}"
 

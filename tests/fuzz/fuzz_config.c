@@ -90,13 +90,13 @@ static void check_keys(enum key_section section, const void *base, const struct 
          * as "SIG37", which parse_signal refuses (reported separately).
          */
         bool parsed = o->line != 0 || k->default_value != NULL;
-        bool skip = !parsed || k->type == KT_STRV ||
-                    (k->type == KT_STRING && *(char *const *)key_field_const(k, base) == NULL) ||
-                    strlen(text) >= PATH_MAX ||
-                    (k->type == KT_INT && k->choices == NULL && strncmp(text, "SIG", 3) == 0);
+        bool skip =
+            !parsed || key_storage(k) == KS_STRV ||
+            (key_storage(k) == KS_STRING && *(char *const *)key_field_const(k, base) == NULL) ||
+            strlen(text) >= PATH_MAX || (k->kind == KT_SIGNAL && strncmp(text, "SIG", 3) == 0);
         if (!skip) {
             err[0] = '\0';
-            if (k->parse(k, &ctx, text, key_field(k, copy)) != 0) {
+            if (key_value_parse(k, &ctx, text, copy) != 0) {
                 fprintf(stderr, "key %s: '%s' does not parse back: %s\n", k->name, text, err);
                 FUZZ_CHECK(!"a formatted value parses back");
             }

@@ -2,7 +2,7 @@
 # Fuzz each target for SECONDS (default 60) of CPU time, JOBS at a time (default:
 # one per CPU), starting from a copy of its seed corpus and its regressions;
 # prints one line per target and fails if any target crashed. When the targets
-# do not fill the last round (5 targets on 2 CPUs), each target of that round
+# do not fill the last round (say 5 targets on 2 CPUs), each target of that round
 # runs as several libFuzzer processes (-fork=N) for SECONDS/N: the same CPU
 # time, and no CPU left idle for a whole round. Builds nothing and writes nothing
 # into the source tree: the corpora grow in a temporary directory, kept (and
@@ -32,7 +32,7 @@ shift $((OPTIND - 1))
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_config fuzz_proto fuzz_frame fuzz_parse fuzz_cli_reply)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_config fuzz_proto fuzz_frame fuzz_parse fuzz_cli_reply fuzz_json)
 
 # Largest input worth trying per target: a few config lines longer than the
 # 4096-byte line limit; one maximal control request (64 KiB) and its header;

@@ -394,9 +394,9 @@ static void test_every_pool_key_is_classified(void **state)
         TAILQ_INIT(&ob.pools);
         TAILQ_INSERT_TAIL(&oa.pools, &a, entry);
         TAILQ_INSERT_TAIL(&ob.pools, &b, entry);
-        if (k->type == KT_STRING) {
+        if (key_storage(k) == KS_STRING) {
             *(char **)key_field(k, &b) = "set"; /* unset before */
-        } else if (k->type == KT_STRV) {
+        } else if (key_storage(k) == KS_STRV) {
             static char *one[] = {"A=1", NULL};
             *(char ***)key_field(k, &b) = one;
         } else {

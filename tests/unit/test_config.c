@@ -426,6 +426,70 @@ static void test_bad_value(void **state)
              FILE_NAME ":3: stop_timeout: empty duration\n");
 }
 
+/*
+ * Every key, given a value its kind refuses, reports "FILE:LINE: KEY: why"
+ * once, with the reason the key's parser gives, and nothing else.
+ */
+static void test_bad_value_of_every_key(void **state)
+{
+    static const char *const refused[KT__COUNT] = {
+        [KT_STRING] = "",
+        [KT_PATH] = "",
+        [KT_SOCKET_PATH] = "",
+        [KT_COMMAND] = "worker | tee",
+        [KT_LISTEN] = "tcp:localhost:80",
+        [KT_HTTP_LISTEN] = "9101",
+        [KT_GLOBS] = "'conf.d",
+        [KT_ENVIRONMENT] = "A",
+        [KT_CHOICE] = "no-such-choice",
+        [KT_DURATION] = "forever",
+        [KT_SIZE] = "lots",
+        [KT_COUNT] = "-1",
+        [KT_COUNT64] = "-1",
+        [KT_FILE_MODE] = "rw",
+        [KT_SIGNAL] = "NOSIG",
+        [KT_WORKERS] = "lots",
+        [KT_CRASH_LIMIT] = "10",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < key_table_len; i++) {
+        const struct key *k = &key_table[i];
+        const char *value = refused[k->kind];
+        char reason[PARSE_ERR_MAX], *text, *want;
+        union {
+            struct daemon_config daemon;
+            struct pool_config pool;
+        } scratch;
+        struct key_ctx ctx = {.file = FILE_NAME,
+                              .base_dir = "/cfg",
+                              .env = &mem_env,
+                              .err = reason,
+                              .errsz = sizeof(reason)};
+        unsigned line;
+
+        assert_non_null(value);
+        memset(&scratch, 0, sizeof(scratch));
+        assert_int_equal(key_value_parse(k, &ctx, value, &scratch), -1);
+        if (k->section == KEY_DAEMON) {
+            xasprintf(&text, "[daemon]\n%s = %s\n[pool:web]\ncommand = x\n", k->name, value);
+            line = 2;
+        } else if (strcmp(k->name, "command") == 0) {
+            xasprintf(&text, "[pool:web]\ncommand = %s\n", value);
+            line = 2;
+        } else {
+            xasprintf(&text, "[pool:web]\ncommand = x\n%s = %s\n", k->name, value);
+            line = 3;
+        }
+        xasprintf(&want, FILE_NAME ":%u: %s: %s\n", line, k->name, reason);
+        keep(text);
+        keep(want);
+        load_bad(text, want);
+        free(owned[--nowned]);
+        free(owned[--nowned]);
+    }
+}
+
 static void test_no_command(void **state)
 {
     (void)state;
@@ -979,6 +1043,7 @@ int main(void)
         T(test_invalid_pool_name),
         T(test_syntax_errors),
         T(test_bad_value),
+        T(test_bad_value_of_every_key),
         T(test_no_command),
         T(test_restart_delay_max),
         T(test_watchdog_needs_notify),

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for common/out.c: the streaming JSON writer (nesting, commas,
- * escaping, numbers) and the aligned text table. Output is compared byte for
- * byte, since `--json` output is documented as stable.
+ * escaping, invalid UTF-8, numbers, key-value helpers) and the aligned text table. Output is
+ * compared byte for byte, since `--json` output is documented as stable.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,6 +192,102 @@ static void test_json_escaping(void **state)
                                  "\"\"]\n");
 }
 
+/* Every control character is escaped; only the five short forms are used. */
+static void test_json_every_control_character(void **state)
+{
+    struct fixture *f = *state;
+    char in[32], want[32 * 6 + 8];
+    size_t off = 0;
+
+    for (int c = 0; c < 32; c++)
+        in[c] = (char)c;
+    json_string_len(&f->j, in, sizeof(in));
+    off += (size_t)snprintf(want + off, sizeof(want) - off, "\"");
+    for (int c = 0; c < 32; c++) {
+        if (c == '\n')
+            off += (size_t)snprintf(want + off, sizeof(want) - off, "\\n");
+        else if (c == '\r')
+            off += (size_t)snprintf(want + off, sizeof(want) - off, "\\r");
+        else if (c == '\t')
+            off += (size_t)snprintf(want + off, sizeof(want) - off, "\\t");
+        else
+            off += (size_t)snprintf(want + off, sizeof(want) - off, "\\u%04x", c);
+    }
+    snprintf(want + off, sizeof(want) - off, "\"");
+    assert_string_equal(text(f), want);
+}
+
+/* Well-formed UTF-8 of every length, at the edges of the ranges, passes through. */
+static void test_json_valid_utf8(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const ok[] = {
+        "\xc2\x80",         /* U+0080, the first 2-byte */
+        "caf\xc3\xa9",      /* é */
+        "\xdf\xbf",         /* U+07FF */
+        "\xe0\xa0\x80",     /* U+0800, the first 3-byte */
+        "\xe2\x82\xac",     /* € */
+        "\xed\x9f\xbf",     /* U+D7FF, just below the surrogates */
+        "\xee\x80\x80",     /* U+E000, just above them */
+        "\xef\xbf\xbf",     /* U+FFFF */
+        "\xf0\x90\x80\x80", /* U+10000, the first 4-byte */
+        "\xf0\x9f\x98\x80", /* 😀 */
+        "\xf4\x8f\xbf\xbf", /* U+10FFFF, the last code point */
+    };
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        char want[32];
+        evbuffer_drain(f->buf, evbuffer_get_length(f->buf));
+        json_init(&f->j, f->buf);
+        json_string(&f->j, ok[i]);
+        snprintf(want, sizeof(want), "\"%s\"", ok[i]);
+        assert_string_equal(text(f), want);
+    }
+}
+
+/* Each byte outside a well-formed sequence becomes \ufffd, so the output stays JSON. */
+static void test_json_invalid_utf8(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"\x80", "\"\\ufffd\""}, /* stray continuation */
+        {"a\xbf"
+         "b",
+         "\"a\\ufffdb\""},                                        /* ... inside text */
+        {"\xc3", "\"\\ufffd\""},                                  /* truncated at the end */
+        {"\xc3(", "\"\\ufffd(\""},                                /* lead, then no continuation */
+        {"\xe2\x82", "\"\\ufffd\\ufffd\""},                       /* 3-byte, one short */
+        {"\xf0\x9f\x98", "\"\\ufffd\\ufffd\\ufffd\""},            /* 4-byte, one short */
+        {"\xc0\xaf", "\"\\ufffd\\ufffd\""},                       /* overlong '/' */
+        {"\xc1\xbf", "\"\\ufffd\\ufffd\""},                       /* overlong */
+        {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},            /* overlong 3-byte */
+        {"\xf0\x80\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* overlong 4-byte */
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},            /* surrogate U+D800 */
+        {"\xed\xbf\xbf", "\"\\ufffd\\ufffd\\ufffd\""},            /* surrogate U+DFFF */
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* U+110000 */
+        {"\xf5\x80\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* lead F5 */
+        {"\xfe\xff", "\"\\ufffd\\ufffd\""},
+        {"ok\xff\xe2\x82\xac\x01", "\"ok\\ufffd\xe2\x82\xac\\u0001\""}, /* mixed */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        evbuffer_drain(f->buf, evbuffer_get_length(f->buf));
+        json_init(&f->j, f->buf);
+        json_string(&f->j, cases[i].in);
+        if (strcmp(text(f), cases[i].want) != 0)
+            fail_msg("case %zu: got %s, want %s", i, text(f), cases[i].want);
+    }
+    /* Keys are strings too. */
+    evbuffer_drain(f->buf, evbuffer_get_length(f->buf));
+    json_init(&f->j, f->buf);
+    json_object_begin(&f->j);
+    json_kv_str(&f->j, "k\xff", "v\xc3");
+    json_object_end(&f->j);
+    assert_string_equal(text(f), "{\"k\\ufffd\":\"v\\ufffd\"}\n");
+}
+
 static void test_json_escaping_keys(void **state)
 {
     struct fixture *f = *state;
@@ -265,6 +361,79 @@ static void test_json_init_resets(void **state)
     json_int(&f->j, 1);
     json_object_end(&f->j);
     assert_string_equal(text(f), "{\"k\":1}\n");
+}
+
+/* Each key-value helper writes exactly what json_key and its value writer do. */
+static void test_json_kv_helpers(void **state)
+{
+    struct fixture *f = *state;
+    const char *kv;
+
+    json_object_begin(&f->j);
+    json_kv_str(&f->j, "s", "x\"y");
+    json_kv_str(&f->j, "none", NULL);
+    json_kv_int(&f->j, "i", -42);
+    json_kv_uint(&f->j, "u", UINT64_MAX);
+    json_kv_double(&f->j, "d", 0.25);
+    json_kv_double(&f->j, "nan", NAN);
+    json_kv_bool(&f->j, "t", true);
+    json_kv_bool(&f->j, "f", false);
+    json_kv_null(&f->j, "n");
+    json_kv_object(&f->j, "o");
+    json_kv_uint(&f->j, "inner", 1);
+    json_kv_array(&f->j, "a");
+    json_uint(&f->j, 2);
+    json_uint(&f->j, 3);
+    json_array_end(&f->j);
+    json_object_end(&f->j);
+    json_kv_array(&f->j, "empty");
+    json_array_end(&f->j);
+    json_object_end(&f->j);
+    assert_string_equal(text(f), "{\"s\":\"x\\\"y\",\"none\":null,\"i\":-42,"
+                                 "\"u\":18446744073709551615,\"d\":0.25,\"nan\":null,"
+                                 "\"t\":true,\"f\":false,\"n\":null,"
+                                 "\"o\":{\"inner\":1,\"a\":[2,3]},\"empty\":[]}\n");
+    kv = strdup(text(f));
+    assert_non_null(kv);
+
+    /* The same record written the long way is byte-identical. */
+    evbuffer_drain(f->buf, evbuffer_get_length(f->buf));
+    json_init(&f->j, f->buf);
+    json_object_begin(&f->j);
+    json_key(&f->j, "s");
+    json_string(&f->j, "x\"y");
+    json_key(&f->j, "none");
+    json_string(&f->j, NULL);
+    json_key(&f->j, "i");
+    json_int(&f->j, -42);
+    json_key(&f->j, "u");
+    json_uint(&f->j, UINT64_MAX);
+    json_key(&f->j, "d");
+    json_double(&f->j, 0.25);
+    json_key(&f->j, "nan");
+    json_double(&f->j, NAN);
+    json_key(&f->j, "t");
+    json_bool(&f->j, true);
+    json_key(&f->j, "f");
+    json_bool(&f->j, false);
+    json_key(&f->j, "n");
+    json_null(&f->j);
+    json_key(&f->j, "o");
+    json_object_begin(&f->j);
+    json_key(&f->j, "inner");
+    json_uint(&f->j, 1);
+    json_key(&f->j, "a");
+    json_array_begin(&f->j);
+    json_uint(&f->j, 2);
+    json_uint(&f->j, 3);
+    json_array_end(&f->j);
+    json_object_end(&f->j);
+    json_key(&f->j, "empty");
+    json_array_begin(&f->j);
+    json_array_end(&f->j);
+    json_object_end(&f->j);
+    assert_string_equal(text(f), kv);
+    free((void *)kv);
 }
 
 /* --- table -------------------------------------------------------------- */
@@ -383,11 +552,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_array_of_arrays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_max_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_escaping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_every_control_character, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_valid_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_invalid_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_escaping_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_string_len, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_null_string, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_init_resets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_kv_helpers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_alignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_header_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_wide_header_and_empty_cells, setup, teardown),

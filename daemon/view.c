@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The daemon as status and metrics show it (see view.h). Reads droverd's
+ * pools and slots, their route counters and log files, and /proc when asked;
+ * writes nothing but the view.
+ */
+#include "view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output.h"
+#include "parse.h"
+#include "pool.h"
+#include "xmalloc.h"
+
+/* Why a slot is where it is: the INFO column of status and its "info" field. */
+static void slot_view_info(struct slot_view *v, const struct slot *s, uint64_t now)
+{
+    const struct slot_fsm *f = &s->fsm;
+    const struct pool_config *pc = s->pool->cfg;
+    char dur[32];
+
+    switch (f->state) {
+    case SLOT_BACKOFF:
+        format_duration_short(f->deadline > now ? f->deadline - now : 0, dur, sizeof(dur));
+        snprintf(v->info, sizeof(v->info), "restart in %s (crash %u in a row)", dur, f->streak);
+        break;
+    case SLOT_FATAL: {
+        char window[32];
+        format_duration(pc->crash_limit.window_us, window, sizeof(window));
+        snprintf(v->info, sizeof(v->info),
+                 "more than %u crashes in %s; `drover start %s:%u` to retry", pc->crash_limit.count,
+                 window, s->pool->name, s->index);
+        break;
+    }
+    case SLOT_STARTING:
+        if (pc->ready == READY_NOTIFY)
+            snprintf(v->info, sizeof(v->info), "waiting for READY=1");
+        break;
+    case SLOT_STOPPING:
+        if (f->kill_sent)
+            snprintf(v->info, sizeof(v->info), "sent KILL");
+        else if (f->deadline > now) {
+            format_duration_short(f->deadline - now, dur, sizeof(dur));
+            snprintf(v->info, sizeof(v->info), "KILL in %s", dur);
+        }
+        break;
+    default:
+        break;
+    }
+    if (v->info[0] == '\0' && s->notify_status != NULL)
+        snprintf(v->info, sizeof(v->info), "%s", s->notify_status);
+    if (v->info[0] == '\0' && f->fail_reason != NULL && f->has_exit)
+        snprintf(v->info, sizeof(v->info), "last exit: %s", f->fail_reason);
+    /* Why it cannot start matters most while it is not running. */
+    if (s->exec_error != NULL && f->state != SLOT_RUNNING) {
+        size_t n = strlen(v->info);
+        snprintf(v->info + n, sizeof(v->info) - n, "%s%s", n > 0 ? ": " : "", s->exec_error);
+    }
+}
+
+static void slot_view_fill(struct slot_view *v, const struct slot *s, uint64_t now, bool with_usage)
+{
+    const struct slot_fsm *f = &s->fsm;
+    const struct pool_config *pc = s->pool->cfg;
+
+    memset(v, 0, sizeof(*v));
+    v->s = s;
+    v->index = s->index;
+    v->state = f->state;
+    v->uptime_s = s->pid > 0 ? (double)(now - f->started_at) / 1e6 : -1;
+    v->exit_ago_s = f->has_exit ? (double)(now - f->exit_at) / 1e6 : -1;
+    /* A due start whose timer has not run yet (status read first in the same
+     * loop pass) is still a backoff: it says 0, never null. */
+    v->next_start_s = f->state != SLOT_BACKOFF ? -1
+                      : f->deadline > now      ? (double)(f->deadline - now) / 1e6
+                                               : 0;
+    v->cpu = pc->cpu_affinity == AFFINITY_CORE ? droverd.cpus[s->index % droverd.ncpu] : -1;
+    if (with_usage && s->pid > 0)
+        v->has_usage = sys_proc_usage(s->pid, &v->usage) == 0;
+    if (v->has_usage && v->uptime_s > 0)
+        v->cpu_percent = (double)v->usage.cpu_us / 1e6 / v->uptime_s * 100.0;
+    v->inflight = s->pool->route != NULL ? route_slot_inflight(s->pool->route, s) : 0;
+
+    if (f->has_exit) {
+        char how[64], ago[32];
+        describe_wait_status(f->exit_wstatus, how, sizeof(how));
+        how[sizeof(how) - 1] = '\0';
+        format_duration_short(now - f->exit_at, ago, sizeof(ago));
+        snprintf(v->last_exit, sizeof(v->last_exit), "%s, %s ago", how, ago);
+    } else {
+        snprintf(v->last_exit, sizeof(v->last_exit), "-");
+    }
+    slot_view_info(v, s, now);
+}
+
+static void pool_view_fill(struct pool_view *v, const struct pool *p, uint64_t now, bool with_usage)
+{
+    memset(v, 0, sizeof(*v));
+    v->p = p;
+    v->slots = xcalloc(p->nslots > 0 ? p->nslots : 1, sizeof(*v->slots));
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct slot_view *sv;
+        if (p->slots[i] == NULL)
+            continue;
+        sv = &v->slots[v->nslots++];
+        slot_view_fill(sv, p->slots[i], now, with_usage);
+        v->by_state[sv->state]++;
+    }
+    v->running = v->by_state[SLOT_RUNNING];
+    if (p->route != NULL) {
+        v->has_route = true;
+        route_get_stats(p->route, &v->route);
+    }
+    if (p->log != NULL) {
+        v->has_log = true;
+        v->log_path = pool_log_path(p->log);
+        v->log_dropped = pool_log_dropped(p->log);
+    }
+}
+
+void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_usage)
+{
+    const struct pool *p;
+    size_t n = 0;
+
+    memset(v, 0, sizeof(*v));
+    v->now = mono_now();
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    n++;
+    v->pools = xcalloc(n > 0 ? n : 1, sizeof(*v->pools));
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    {
+        if (p->removing || (only != NULL && p != only))
+            continue;
+        pool_view_fill(&v->pools[v->npools++], p, v->now, with_usage);
+    }
+}
+
+void daemon_view_free(struct daemon_view *v)
+{
+    for (size_t i = 0; i < v->npools; i++)
+        free(v->pools[i].slots);
+    free(v->pools);
+    memset(v, 0, sizeof(*v));
+}

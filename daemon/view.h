@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * One read-only view of the daemon for whatever shows it: `drover status`
+ * (text and JSON) and `drover metrics` fill the same structs through
+ * daemon_view_fill(), so both read pools and slots the same way and agree on
+ * what "running", a slot's uptime or a pool's route counters mean. Filling a
+ * view changes nothing; it is a snapshot of one instant of the loop.
+ */
+#ifndef DROVER_VIEW_H
+#define DROVER_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "droverd.h"
+#include "route.h"
+#include "slot.h"
+#include "sys.h"
+
+/* One slot as shown. Times are in seconds; < 0 means "none". */
+struct slot_view {
+    const struct slot *s;
+    unsigned index;
+    enum slot_state state;
+    bool has_usage; /* usage read from /proc (only when asked for) */
+    struct proc_usage usage;
+    double cpu_percent;  /* of one CPU over the process's life; 0 without usage */
+    double uptime_s;     /* < 0 when no process */
+    double exit_ago_s;   /* < 0 when it never exited */
+    double next_start_s; /* < 0 unless in backoff; 0 when the start is due */
+    int cpu;             /* pinned CPU or -1 */
+    unsigned inflight;   /* requests at its worker now */
+    char last_exit[128]; /* "exit 1, 3s ago" or "-" */
+    char info[256];      /* why it is where it is, as the INFO column says it */
+};
+
+/* One pool as shown, with its existing slots in index order. */
+struct pool_view {
+    const struct pool *p;
+    unsigned running; /* slots in SLOT_RUNNING */
+    unsigned by_state[SLOT_STATE__COUNT];
+    bool has_route;
+    struct route_stats route; /* when has_route */
+    bool has_log;
+    const char *log_path; /* when has_log */
+    uint64_t log_dropped; /* when has_log */
+    struct slot_view *slots;
+    size_t nslots;
+};
+
+/* The pools that are not being removed (all of them, or only one). */
+struct daemon_view {
+    uint64_t now; /* the monotonic time the view was taken at */
+    struct pool_view *pools;
+    size_t npools;
+};
+
+/*
+ * Fill v with every pool not being removed, or with only that one when only
+ * is not NULL. with_usage reads each worker's CPU and RSS from /proc (status
+ * shows them; metrics does not). Free with daemon_view_free().
+ */
+void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_usage);
+void daemon_view_free(struct daemon_view *v);
+
+/* Each pool of view dv in order, as const struct pool_view *pv. */
+#define view_foreach_pool(dv, pv)                                                                  \
+    for (const struct pool_view *pv = (dv)->pools; pv < (dv)->pools + (dv)->npools; pv++)
+/*
+ * Each slot of each pool in order, as pv and const struct slot_view *sv. Two
+ * nested loops: `break` leaves only the current pool's slots.
+ */
+#define view_foreach_slot(dv, pv, sv)                                                              \
+    view_foreach_pool(dv, pv) for (const struct slot_view *sv = pv->slots;                         \
+                                   sv < pv->slots + pv->nslots; sv++)
+
+#endif
