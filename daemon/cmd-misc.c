@@ -4,12 +4,14 @@
  * of drover call (telling the CLI where the pool's work socket is).
  */
 #include <event2/buffer.h>
+#include <stdlib.h>
 
 #include "cmd.h"
 #include "control.h"
 #include "droverd.h"
 #include "metrics.h"
 #include "pool.h"
+#include "proto.h"
 #include "route.h"
 
 void cmd_metrics(struct cmd_ctx *ctx)
@@ -42,8 +44,8 @@ void cmd_shutdown(struct cmd_ctx *ctx)
 
 /*
  * drover call POOL: the CLI sends the request itself, straight to the
- * work socket; the daemon only says where that is and how it frames.
- * Reply: "LISTEN\nFRAMING\n".
+ * work socket; the daemon only says where that is and how it frames
+ * (struct proto_call_info, documented in docs/protocol.md).
  */
 void cmd_call(struct cmd_ctx *ctx)
 {
@@ -68,6 +70,12 @@ void cmd_call(struct cmd_ctx *ctx)
         control_finish(ctx->client, 1);
         return;
     }
-    control_out(ctx->client, "%s\n%s\n", p->cfg->listen, framing_name(p->cfg->framing));
+    struct proto_call_info ci = {.listen = p->cfg->listen,
+                                 .framing = (enum framing)p->cfg->framing,
+                                 .max_frame = p->cfg->max_frame};
+    size_t len;
+    char *answer = proto_call_info_pack(&ci, &len);
+    control_out_bytes(ctx->client, answer, len);
+    free(answer);
     control_finish(ctx->client, 0);
 }
