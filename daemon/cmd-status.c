@@ -370,25 +370,21 @@ static void status_json(struct evbuffer *out, struct pool *only)
     json_object_end(&j);
 }
 
-void cmd_status(struct cmd_ctx *ctx)
+static enum cmd_retval cmd_status_exec(struct cmd_ctx *ctx)
 {
-    struct pool *only = NULL;
-    struct evbuffer *out;
+    struct evbuffer *out = evbuffer_new();
 
-    if (ctx->args.npos == 1) {
-        only = pool_find(ctx->args.pos[0]);
-        if (only == NULL) {
-            control_err(ctx->client, "no pool named '%s'\n", ctx->args.pos[0]);
-            control_finish(ctx->client, 1);
-            return;
-        }
-    }
-    out = evbuffer_new();
     if (ctx->args.json)
-        status_json(out, only);
+        status_json(out, ctx->pool);
     else
-        status_text(out, only);
+        status_text(out, ctx->pool);
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);
-    control_finish(ctx->client, 0);
+    return CMD_DONE;
 }
+
+const struct cmd_entry cmd_status_entry = {
+    .verb = VERB_STATUS,
+    .target = CMD_TARGET_POOL_OPT,
+    .exec = cmd_status_exec,
+};
