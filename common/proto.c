@@ -148,15 +148,20 @@ static bool next_line(const char **at, const char *end, const char **line, size_
 int proto_call_info_unpack(const char *buf, size_t len, struct proto_call_info *out, char *err,
                            size_t errsz)
 {
-    const char *at = buf, *end = buf + len, *line;
+    const char *at, *end, *line;
     size_t n;
     char number[24];
     uint64_t max_frame = 0;
     enum framing framing = FRAMING_LENGTH;
 
     memset(out, 0, sizeof(*out));
-    if (buf == NULL || memchr(buf, '\0', len) != NULL)
+    /* An empty DATA capture is NULL: not even an offset of 0 may be added to it. */
+    if (buf == NULL)
+        return parse_error(err, errsz, "the answer names no listen socket");
+    if (memchr(buf, '\0', len) != NULL)
         return parse_error(err, errsz, "the answer is not text");
+    at = buf;
+    end = buf + len;
     if (!next_line(&at, end, &line, &n) || n == 0)
         return parse_error(err, errsz, "the answer names no listen socket");
     const char *listen = line;
