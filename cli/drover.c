@@ -5,8 +5,8 @@
  * back, and exits with the status droverd chose. `check` runs here alone;
  * `call` asks droverd where the pool's work socket is, then talks to it.
  *
- * Exit status: 0 done; 1 droverd refused or the action failed; 2 usage;
- * 3 droverd not reachable.
+ * Exit status: enum drover_exit (common/proto.h): 0 done; 1 droverd refused
+ * or the action failed; 2 usage; 3 droverd not reachable.
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,11 +25,6 @@
 #include "proto.h"
 #include "verbs.h"
 #include "xmalloc.h"
-
-#define EXIT_OK          0
-#define EXIT_FAILED      1
-#define EXIT_USAGE       2
-#define EXIT_UNREACHABLE 3
 
 #define CONTROL_SYSTEM_SOCKET "/run/drover/drover.sock"
 
@@ -112,13 +107,13 @@ static int connect_control(const char *path)
                     "drover: permission denied: this user may not use droverd's control socket "
                     "%s (see control_mode and control_group)\n",
                     path);
-            exit(EXIT_FAILED);
+            exit(DROVER_EXIT_FAILED);
         }
         fprintf(stderr, "drover: cannot reach droverd at %s: %s\n", path, strerror(errno));
         if (errno == ENOENT || errno == ECONNREFUSED)
             fprintf(stderr,
                     "drover: is droverd running? (choose a socket with -s or DROVER_SOCKET)\n");
-        exit(EXIT_UNREACHABLE);
+        exit(DROVER_EXIT_UNREACHABLE);
     }
     return fd;
 }
@@ -131,7 +126,7 @@ static void send_command(int fd, int argc, char *const argv[])
 
     if (len == 0) {
         fprintf(stderr, "drover: the command is too long\n");
-        exit(EXIT_USAGE);
+        exit(DROVER_EXIT_USAGE);
     }
     proto_header_make(&h, PROTO_COMMAND, len);
     proto_header_encode(hdr, &h);
@@ -139,7 +134,7 @@ static void send_command(int fd, int argc, char *const argv[])
     if (write_all(fd, hdr, sizeof(hdr)) != 0 || write_all(fd, payload, len) != 0) {
         if (errno != EPIPE && errno != ECONNRESET) {
             fprintf(stderr, "drover: sending to droverd: %s\n", strerror(errno));
-            exit(EXIT_UNREACHABLE);
+            exit(DROVER_EXIT_UNREACHABLE);
         }
     }
     free(payload);
@@ -162,7 +157,7 @@ static int read_reply(int fd, char **capture, size_t *capture_len, int eof_statu
             if (eof_status >= 0)
                 return eof_status;
             fprintf(stderr, "drover: droverd closed the connection without an answer\n");
-            return EXIT_FAILED;
+            return DROVER_EXIT_FAILED;
         }
         proto_header_decode(hdr, &h);
         switch (proto_header_check(&h,
@@ -178,13 +173,13 @@ static int read_reply(int fd, char **capture, size_t *capture_len, int eof_statu
             /* fall through */
         default:
             fprintf(stderr, "drover: bad reply from droverd: %s\n", err);
-            return EXIT_FAILED;
+            return DROVER_EXIT_FAILED;
         }
         payload = xmalloc((size_t)h.length + 1);
         if (read_all(fd, payload, h.length) <= 0 && h.length > 0) {
             fprintf(stderr, "drover: droverd closed the connection mid-reply\n");
             free(payload);
-            return EXIT_FAILED;
+            return DROVER_EXIT_FAILED;
         }
         switch (h.type) {
         case PROTO_DATA:
@@ -195,7 +190,8 @@ static int read_reply(int fd, char **capture, size_t *capture_len, int eof_statu
                 (*capture)[*capture_len] = '\0';
             } else if (write_all(1, payload, h.length) != 0) {
                 free(payload);
-                return errno == EPIPE ? EXIT_OK : EXIT_FAILED; /* e.g. piped into head */
+                return errno == EPIPE ? DROVER_EXIT_OK
+                                      : DROVER_EXIT_FAILED; /* e.g. piped into head */
             }
             break;
         case PROTO_ERROR:
@@ -203,7 +199,7 @@ static int read_reply(int fd, char **capture, size_t *capture_len, int eof_statu
             fwrite(payload, 1, h.length, stderr);
             break;
         case PROTO_EXIT: {
-            int status = h.length >= 1 ? payload[0] : EXIT_FAILED;
+            int status = h.length >= 1 ? payload[0] : DROVER_EXIT_FAILED;
             free(payload);
             return status;
         }
@@ -229,7 +225,7 @@ static int run_check(const struct verb_args *va)
         fprintf(stderr, "drover: %s: %zu error%s\n", path, errs.n, errs.n == 1 ? "" : "s");
         free(text);
         config_errors_clear(&errs);
-        return EXIT_FAILED;
+        return DROVER_EXIT_FAILED;
     }
     unsigned workers = 0;
     struct pool_config *pc;
@@ -238,7 +234,7 @@ static int run_check(const struct verb_args *va)
     printf("%s: ok (%u pool%s, %u worker%s)\n", cfg->path, cfg->npools, cfg->npools == 1 ? "" : "s",
            workers, workers == 1 ? "" : "s");
     config_free(cfg);
-    return EXIT_OK;
+    return DROVER_EXIT_OK;
 }
 
 static char *read_stdin(size_t *len_out)
@@ -261,89 +257,66 @@ static char *read_stdin(size_t *len_out)
     return buf;
 }
 
-/* drover call POOL [DATA]: one request through the pool's work socket. */
-static int run_call(const char *socket_path, const struct verb_args *va)
+/* Ask droverd where the pool's work socket is and how it frames (the `call` answer). */
+static int call_lookup(const char *socket_path, const char *pool, struct proto_call_info *ci)
 {
-    char *where = NULL, *nl, *framing_s;
-    size_t where_len = 0, len, cap = 65536, have = 0;
-    char *argv[] = {"call", (char *)va->pos[0]};
-    int fd = connect_control(socket_path), status, wfd, framing;
-    char *data;
-    unsigned char *buf;
+    char *argv[] = {"call", (char *)pool};
+    char *answer = NULL, err[PARSE_ERR_MAX];
+    size_t answer_len = 0;
+    int fd = connect_control(socket_path), status;
 
     send_command(fd, 2, argv);
-    status = read_reply(fd, &where, &where_len, -1);
+    status = read_reply(fd, &answer, &answer_len, -1);
     close(fd);
-    if (status != EXIT_OK) {
-        free(where);
-        return status;
-    }
-    nl = where != NULL ? strchr(where, '\n') : NULL;
-    if (nl == NULL) {
+    if (status == DROVER_EXIT_OK &&
+        proto_call_info_unpack(answer, answer_len, ci, err, sizeof(err)) != 0) {
         fprintf(stderr, "drover: unexpected answer from droverd\n");
-        return EXIT_FAILED;
+        status = DROVER_EXIT_FAILED;
     }
-    *nl = '\0';
-    framing_s = nl + 1;
-    framing = strncmp(framing_s, "line", 4) == 0 ? 1 : 0;
-    if (strncmp(where, "tcp:", 4) == 0) {
-        fprintf(stderr, "drover: call over tcp is not supported; connect to %s yourself\n", where);
-        free(where);
-        return EXIT_FAILED;
-    }
-    if (va->npos >= 2) {
-        data = xstrdup(va->pos[1]);
-        len = strlen(data);
-    } else {
-        data = read_stdin(&len);
-        if (framing == 1 && len > 0 && data[len - 1] == '\n')
-            len--; /* the line's own end; drover adds it back */
-    }
-    if (framing == 1 && memchr(data, '\n', len) != NULL) {
-        fprintf(stderr, "drover: pool %s uses framing = line: the request must be one line\n",
-                va->pos[0]);
-        free(data);
-        free(where);
-        return EXIT_USAGE;
-    }
-    wfd = connect_unix(where);
-    if (wfd < 0) {
-        fprintf(stderr, "drover: cannot connect to %s: %s\n", where, strerror(errno));
-        free(data);
-        free(where);
-        return EXIT_FAILED;
-    }
-    if (framing == 0) {
+    free(answer);
+    return status;
+}
+
+/* Send one request in the pool's framing. */
+static int call_send(int wfd, enum framing framing, const char *data, size_t len)
+{
+    if (framing == FRAMING_LENGTH) {
         unsigned char hdr[FRAME_LENGTH_HEADER];
         frame_length_encode(hdr, (uint32_t)len);
-        if (write_all(wfd, hdr, sizeof(hdr)) != 0 || write_all(wfd, data, len) != 0)
-            goto broken;
-    } else {
-        if (write_all(wfd, data, len) != 0 || write_all(wfd, "\n", 1) != 0)
-            goto broken;
+        return write_all(wfd, hdr, sizeof(hdr)) != 0 || write_all(wfd, data, len) != 0 ? -1 : 0;
     }
-    buf = xmalloc(cap);
+    return write_all(wfd, data, len) != 0 || write_all(wfd, "\n", 1) != 0 ? -1 : 0;
+}
+
+/* Read the one reply and print it: the worker's answer to stdout, drover's error to stderr. */
+static int call_read_reply(int wfd, const struct proto_call_info *ci)
+{
+    size_t cap = 65536, have = 0;
+    unsigned char *buf = xmalloc(cap);
+    int status;
+
     for (;;) {
         struct frame_reply reply;
         size_t used;
-        enum frame_result fr = frame_reply_decode(framing, buf, have, 256 << 20, &reply, &used);
+        enum frame_result fr = frame_reply_decode(ci->framing, buf, have, 256 << 20, &reply, &used);
         if (fr == FRAME_OK) {
             if (reply.status == FRAME_STATUS_OK) {
                 write_all(1, reply.payload, reply.payload_len);
                 /* Lines end with a newline; a terminal gets one after any reply. */
-                if (framing == 1 || (isatty(1) && (reply.payload_len == 0 ||
-                                                   reply.payload[reply.payload_len - 1] != '\n')))
+                if (ci->framing == FRAMING_LINE ||
+                    (isatty(1) &&
+                     (reply.payload_len == 0 || reply.payload[reply.payload_len - 1] != '\n')))
                     write_all(1, "\n", 1);
-                status = EXIT_OK;
+                status = DROVER_EXIT_OK;
             } else {
                 fprintf(stderr, "drover: %.*s\n", (int)reply.payload_len, reply.payload);
-                status = EXIT_FAILED;
+                status = DROVER_EXIT_FAILED;
             }
             break;
         }
         if (fr != FRAME_INCOMPLETE) {
-            fprintf(stderr, "drover: malformed reply from %s\n", where);
-            status = EXIT_FAILED;
+            fprintf(stderr, "drover: malformed reply from %s\n", ci->listen);
+            status = DROVER_EXIT_FAILED;
             break;
         }
         if (have == cap)
@@ -352,24 +325,59 @@ static int run_call(const char *socket_path, const struct verb_args *va)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fprintf(stderr, "drover: %s closed the connection without a reply\n", where);
-            status = EXIT_FAILED;
+            fprintf(stderr, "drover: %s closed the connection without a reply\n", ci->listen);
+            status = DROVER_EXIT_FAILED;
             break;
         }
         have += (size_t)n;
     }
     free(buf);
-    close(wfd);
-    free(data);
-    free(where);
     return status;
+}
 
-broken:
-    fprintf(stderr, "drover: sending to %s: %s\n", where, strerror(errno));
-    close(wfd);
+/* drover call POOL [DATA]: one request through the pool's work socket. */
+static int run_call(const char *socket_path, const struct verb_args *va)
+{
+    struct proto_call_info ci;
+    int status = call_lookup(socket_path, va->pos[0], &ci), wfd;
+    char *data;
+    size_t len;
+
+    if (status != DROVER_EXIT_OK)
+        return status;
+    if (strncmp(ci.listen, "tcp:", 4) == 0) {
+        fprintf(stderr, "drover: call over tcp is not supported; connect to %s yourself\n",
+                ci.listen);
+        proto_call_info_clear(&ci);
+        return DROVER_EXIT_FAILED;
+    }
+    if (va->npos >= 2) {
+        data = xstrdup(va->pos[1]);
+        len = strlen(data);
+    } else {
+        data = read_stdin(&len);
+        if (ci.framing == FRAMING_LINE && len > 0 && data[len - 1] == '\n')
+            len--; /* the line's own end; drover adds it back */
+    }
+    if (ci.framing == FRAMING_LINE && memchr(data, '\n', len) != NULL) {
+        fprintf(stderr, "drover: pool %s uses framing = line: the request must be one line\n",
+                va->pos[0]);
+        status = DROVER_EXIT_USAGE;
+    } else if ((wfd = connect_unix(ci.listen)) < 0) {
+        fprintf(stderr, "drover: cannot connect to %s: %s\n", ci.listen, strerror(errno));
+        status = DROVER_EXIT_FAILED;
+    } else {
+        if (call_send(wfd, ci.framing, data, len) != 0) {
+            fprintf(stderr, "drover: sending to %s: %s\n", ci.listen, strerror(errno));
+            status = DROVER_EXIT_FAILED;
+        } else {
+            status = call_read_reply(wfd, &ci);
+        }
+        close(wfd);
+    }
     free(data);
-    free(where);
-    return EXIT_FAILED;
+    proto_call_info_clear(&ci);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -386,28 +394,28 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) {
             if (++i >= argc) {
                 fprintf(stderr, "drover: %s needs a path\n", argv[i - 1]);
-                return EXIT_USAGE;
+                return DROVER_EXIT_USAGE;
             }
             socket_path = argv[i];
         } else if (strncmp(argv[i], "--socket=", 9) == 0) {
             socket_path = argv[i] + 9;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
-            return EXIT_OK;
+            return DROVER_EXIT_OK;
         } else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
             printf("drover %s (control protocol %d)\n", DROVER_VERSION, PROTO_VERSION);
-            return EXIT_OK;
+            return DROVER_EXIT_OK;
         } else if (strcmp(argv[i], "--json") == 0) {
             json_first = true;
         } else {
             fprintf(stderr, "drover: unknown option '%s'\n", argv[i]);
             usage(stderr);
-            return EXIT_USAGE;
+            return DROVER_EXIT_USAGE;
         }
     }
     if (i >= argc) {
         usage(stderr);
-        return EXIT_USAGE;
+        return DROVER_EXIT_USAGE;
     }
     int vargc = argc - i + (json_first ? 1 : 0);
     char **vargv = xcalloc((size_t)vargc + 1, sizeof(*vargv));
@@ -418,7 +426,7 @@ int main(int argc, char **argv)
     if (verb_parse(vargc, vargv, &va, err, sizeof(err)) != 0) {
         fprintf(stderr, "drover: %s\n", err);
         free(vargv);
-        return EXIT_USAGE;
+        return DROVER_EXIT_USAGE;
     }
     if (va.verb->id == VERB_CHECK) {
         status = run_check(&va);
@@ -443,7 +451,7 @@ int main(int argc, char **argv)
     fd = connect_control(socket_path);
     send_command(fd, vargc, vargv);
     /* After `shutdown`, droverd closing the connection is the answer. */
-    status = read_reply(fd, NULL, NULL, va.verb->id == VERB_SHUTDOWN ? EXIT_OK : -1);
+    status = read_reply(fd, NULL, NULL, va.verb->id == VERB_SHUTDOWN ? DROVER_EXIT_OK : -1);
     close(fd);
     free(vargv);
     return status;

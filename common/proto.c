@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 #include "proto.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "parse.h"
 #include "xmalloc.h"
 
@@ -118,4 +121,74 @@ char **proto_argv_unpack(const unsigned char *buf, size_t len, int *argc_out, ch
     }
     *argc_out = argc;
     return argv;
+}
+
+char *proto_call_info_pack(const struct proto_call_info *ci, size_t *len)
+{
+    char *s;
+
+    *len = (size_t)xasprintf(&s, "%s\n%s\n%llu\n", ci->listen, framing_name(ci->framing),
+                             (unsigned long long)ci->max_frame);
+    return s;
+}
+
+/* The next line of [*at, end): its start and length; false when none is left. */
+static bool next_line(const char **at, const char *end, const char **line, size_t *len)
+{
+    const char *nl;
+
+    if (*at >= end)
+        return false;
+    nl = memchr(*at, '\n', (size_t)(end - *at));
+    *line = *at;
+    *len = (size_t)((nl != NULL ? nl : end) - *at);
+    *at = nl != NULL ? nl + 1 : end;
+    return true;
+}
+
+int proto_call_info_unpack(const char *buf, size_t len, struct proto_call_info *out, char *err,
+                           size_t errsz)
+{
+    const char *at, *end, *line;
+    size_t n;
+    char number[24];
+    uint64_t max_frame = 0;
+    enum framing framing = FRAMING_LENGTH;
+
+    memset(out, 0, sizeof(*out));
+    /* An empty DATA capture is NULL: not even an offset of 0 may be added to it. */
+    if (buf == NULL)
+        return parse_error(err, errsz, "the answer names no listen socket");
+    if (memchr(buf, '\0', len) != NULL)
+        return parse_error(err, errsz, "the answer is not text");
+    at = buf;
+    end = buf + len;
+    if (!next_line(&at, end, &line, &n) || n == 0)
+        return parse_error(err, errsz, "the answer names no listen socket");
+    const char *listen = line;
+    size_t listen_len = n;
+    if (next_line(&at, end, &line, &n)) {
+        if (n == 4 && memcmp(line, "line", 4) == 0)
+            framing = FRAMING_LINE;
+        else if (n != 6 || memcmp(line, "length", 6) != 0)
+            return parse_error(err, errsz, "unknown framing '%.*s'", (int)(n > 32 ? 32 : n), line);
+    }
+    if (next_line(&at, end, &line, &n)) {
+        if (n == 0 || n >= sizeof(number))
+            return parse_error(err, errsz, "max_frame is not a byte count");
+        memcpy(number, line, n);
+        number[n] = '\0';
+        if (parse_uint(number, 0, UINT64_MAX, &max_frame, NULL, 0) != 0)
+            return parse_error(err, errsz, "max_frame '%s' is not a byte count", number);
+    }
+    out->listen = xstrndup(listen, listen_len);
+    out->framing = framing;
+    out->max_frame = max_frame;
+    return 0;
+}
+
+void proto_call_info_clear(struct proto_call_info *ci)
+{
+    free(ci->listen);
+    memset(ci, 0, sizeof(*ci));
 }

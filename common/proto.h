@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #define PROTO_VERSION     1
 #define PROTO_HEADER_SIZE 8
 #define PROTO_MAX_REQUEST (64 * 1024)   /* largest PROTO_COMMAND payload */
@@ -37,6 +39,19 @@ enum proto_type {
     PROTO_DATA = 2,
     PROTO_ERROR = 3,
     PROTO_EXIT = 4,
+};
+
+/*
+ * The exit status of a drover command: what PROTO_EXIT carries and what the
+ * drover CLI exits with (docs/man/drover.1). UNREACHABLE is the CLI's own,
+ * when it cannot talk to droverd. These are not droverd's process exit
+ * statuses (DROVERD_EXIT_* in daemon/droverd.h).
+ */
+enum drover_exit {
+    DROVER_EXIT_OK = 0,          /* done */
+    DROVER_EXIT_FAILED = 1,      /* refused, or the action failed */
+    DROVER_EXIT_USAGE = 2,       /* a bad command line */
+    DROVER_EXIT_UNREACHABLE = 3, /* droverd not reachable */
 };
 
 struct proto_header {
@@ -73,5 +88,28 @@ enum proto_check proto_header_check(const struct proto_header *h, unsigned types
 size_t proto_argv_pack(int argc, char *const argv[], unsigned char **out);
 char **proto_argv_unpack(const unsigned char *buf, size_t len, int *argc_out, char *err,
                          size_t errsz);
+
+/*
+ * The answer to `call POOL` (its DATA, docs/protocol.md): where the pool's
+ * work socket is and how it frames, one field per line:
+ *
+ *   LISTEN\n      the pool's listen spec: a socket path or tcp:HOST:PORT
+ *   FRAMING\n     length or line
+ *   MAX_FRAME\n   the pool's max_frame in bytes, decimal
+ *
+ * Readers take the lines they know and ignore any after them; an answer
+ * without FRAMING means length, one without MAX_FRAME an unknown limit (0).
+ */
+struct proto_call_info {
+    char *listen; /* NUL-terminated; unpack allocates it (proto_call_info_clear frees it) */
+    enum framing framing;
+    uint64_t max_frame; /* 0 = not said */
+};
+/* The answer as text (free it); its length in *len. */
+char *proto_call_info_pack(const struct proto_call_info *ci, size_t *len);
+/* Decode an answer; 0, or -1 with a reason in err (and nothing to free). */
+int proto_call_info_unpack(const char *buf, size_t len, struct proto_call_info *out, char *err,
+                           size_t errsz);
+void proto_call_info_clear(struct proto_call_info *ci);
 
 #endif

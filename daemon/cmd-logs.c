@@ -19,6 +19,7 @@
 #include "log.h"
 #include "output.h"
 #include "pool.h"
+#include "proto.h"
 #include "xmalloc.h"
 
 #define LOGS_MAX_READ (32 << 20) /* -n never reads more than this much of the files */
@@ -93,7 +94,7 @@ static void follower_flush_cb(evutil_socket_t fd, short what, void *arg)
         f->attached = false;
         evbuffer_drain(f->pending, evbuffer_get_length(f->pending));
         control_err(f->client, "too far behind the log; stopped following\n");
-        control_finish(f->client, 1);
+        control_finish(f->client, DROVER_EXIT_FAILED);
         return;
     }
     control_out_buffer(f->client, f->pending);
@@ -115,7 +116,7 @@ static void follower_log_closed(void *arg)
     f->attached = false;
     control_out_buffer(f->client, f->pending); /* the last lines first */
     control_err(f->client, "the pool was removed\n");
-    control_finish(f->client, 0);
+    control_finish(f->client, DROVER_EXIT_OK);
 }
 
 static void follower_free(void *arg)
@@ -136,22 +137,16 @@ static bool follower_never_done(struct control_client *c, void *arg)
     return false;
 }
 
-void cmd_logs(struct cmd_ctx *ctx)
+static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
 {
-    struct pool *p = pool_find(ctx->args.pos[0]);
+    struct pool *p = ctx->pool;
     struct evbuffer *out;
     unsigned want = ctx->args.lines;
 
-    if (p == NULL) {
-        control_err(ctx->client, "no pool named '%s'\n", ctx->args.pos[0]);
-        control_finish(ctx->client, 1);
-        return;
-    }
     if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG) {
-        control_err(ctx->client, "pool %s does not capture its output (stdout = %s)\n", p->name,
-                    p->cfg->stdout_mode == STDOUT_NULL ? "null" : "inherit");
-        control_finish(ctx->client, 1);
-        return;
+        cmd_error(ctx, "pool %s does not capture its output (stdout = %s)", p->name,
+                  p->cfg->stdout_mode == STDOUT_NULL ? "null" : "inherit");
+        return CMD_FAILED;
     }
     out = evbuffer_new();
     if (want > 0) {
@@ -169,10 +164,8 @@ void cmd_logs(struct cmd_ctx *ctx)
     }
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);
-    if (!ctx->args.follow) {
-        control_finish(ctx->client, 0);
-        return;
-    }
+    if (!ctx->args.follow)
+        return CMD_DONE;
     struct follower *f = xcalloc(1, sizeof(*f));
     f->client = ctx->client;
     f->log = p->log;
@@ -184,4 +177,11 @@ void cmd_logs(struct cmd_ctx *ctx)
     f->flush_ev = event_new(droverd.base, -1, 0, follower_flush_cb, f);
     pool_log_follow(p->log, &f->lf);
     control_wait(ctx->client, follower_never_done, f, follower_free);
+    return CMD_WAIT;
 }
+
+const struct cmd_entry cmd_logs_entry = {
+    .verb = VERB_LOGS,
+    .target = CMD_TARGET_POOL,
+    .exec = cmd_logs_exec,
+};

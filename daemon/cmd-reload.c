@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * drover reload (and SIGHUP): load the configuration again and apply only
- * the difference. A config with errors changes nothing. Pools are added,
- * removed, scaled, re-created, or rolled one worker at a time (confdiff.c
- * decides which); everything else is applied in place.
+ * drover reload [--json]: reload.c applies the configuration again; this
+ * file tells the client what changed, as text or JSON.
  */
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -12,55 +10,9 @@
 #include "cmd.h"
 #include "confdiff.h"
 #include "control.h"
-#include "droverd.h"
-#include "keys.h"
-#include "log.h"
-#include "notify.h"
 #include "out.h"
-#include "parse.h"
-#include "pool.h"
-#include "sys.h"
+#include "reload.h"
 #include "xmalloc.h"
-
-/* Old configs stay alive while a stopping pool still points into them. */
-static struct config **retired;
-static size_t nretired;
-
-static bool config_in_use(const struct config *cfg)
-{
-    struct pool *p;
-    const struct pool_config *pc;
-
-    TAILQ_FOREACH(p, &droverd.pools, entry)
-    TAILQ_FOREACH(pc, &cfg->pools, entry)
-    if (p->cfg == pc)
-        return true;
-    return false;
-}
-
-void reload_free_retired(bool all)
-{
-    size_t kept = 0;
-
-    for (size_t i = 0; i < nretired; i++) {
-        if (!all && config_in_use(retired[i]))
-            retired[kept++] = retired[i];
-        else
-            config_free(retired[i]);
-    }
-    nretired = kept;
-    if (nretired == 0) {
-        free(retired);
-        retired = NULL;
-    }
-}
-
-static void retire(struct config *cfg)
-{
-    retired = xreallocarray(retired, nretired + 1, sizeof(*retired));
-    retired[nretired++] = cfg;
-    reload_free_retired(false);
-}
 
 static void errors_json(struct evbuffer *out, const struct config_errors *errs)
 {
@@ -125,122 +77,56 @@ static void diff_json(struct evbuffer *out, const struct config_diff *d, const c
     json_object_end(&j);
 }
 
-/* Keep the running values of keys that only a restart of droverd can change. */
-static void keep_daemon_restart_keys(struct config *new, const struct config *old)
+/* What drover reload prints: what changed, or why nothing did. */
+static void report_text(struct evbuffer *out, const struct reload_report *r)
 {
-    for (size_t i = 0; i < key_table_len; i++) {
-        const struct key *k = &key_table[i];
-        if (k->section != KEY_DAEMON || k->reload != RELOAD_DAEMON)
-            continue;
-        key_value_free(k, &new->daemon);
-        key_value_copy(k, &new->daemon, &old->daemon);
-    }
-    new->daemon.control_gid = old->daemon.control_gid;
-}
+    char *text;
 
-int reload_config(struct evbuffer *out, bool json)
-{
-    struct config_env env;
-    struct config_errors errs = {0};
-    struct config *old = droverd.config, *new;
-    struct config_diff diff;
-    struct pool_config *pc;
-    struct evbuffer *problems = evbuffer_new();
-    char err[PARSE_ERR_MAX];
-    int rc = 0;
-
-    sd_notify_send("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)mono_now());
-    config_env_default(&env);
-    new = config_load(droverd.config_path, &env, &errs);
-    if (new == NULL) {
-        char *text = config_errors_format(&errs);
-        log_warnx("reload: %s has errors; keeping the running configuration", droverd.config_path);
-        log_warnx("%s", text);
-        if (json)
-            errors_json(out, &errs);
-        else
-            evbuffer_add_printf(out, "%snothing changed\n", text);
+    if (!r->loaded) {
+        text = config_errors_format(&r->errors);
+        evbuffer_add_printf(out, "%snothing changed\n", text);
         free(text);
-        config_errors_clear(&errs);
-        evbuffer_free(problems);
-        droverd.reload_failures++;
-        sd_notify_send("READY=1\nSTATUS=reload failed: configuration has errors");
-        return -1;
+        return;
     }
-    config_diff(old, new, &diff);
-    keep_daemon_restart_keys(new, old);
-    droverd.config = new;
-    log_set_level(new->daemon.log_level);
-
-    /* Pools that left the config stop; the rest follow their new settings. */
-    for (size_t i = 0; i < diff.n; i++) {
-        if (diff.v[i].kind == CHANGE_POOL_REMOVED) {
-            struct pool *p = pool_find(diff.v[i].pool);
-            if (p != NULL)
-                pool_stop(p, true);
-        }
-    }
-    TAILQ_FOREACH(pc, &new->pools, entry)
-    {
-        struct pool *p = pool_find(pc->name);
-        if (p == NULL && (p = pool_find_removing(pc->name)) != NULL) {
-            /* Still stopping from an earlier change: start it with these settings once down. */
-            p->recreate_cfg = pc;
-            continue;
-        }
-        if (p == NULL) {
-            p = pool_create(pc, err, sizeof(err));
-            if (p == NULL) {
-                evbuffer_add_printf(problems, "pool %s: cannot start: %s\n", pc->name, err);
-                rc = -1;
-                continue;
-            }
-            pool_start(p);
-        } else if (config_diff_find(&diff, pc->name, CHANGE_POOL_RECREATE) != NULL) {
-            pool_recreate(p, pc);
-        } else {
-            bool restart = config_diff_find(&diff, pc->name, CHANGE_POOL_RESTART) != NULL;
-            pool_set_config(p, pc, restart);
-            if (config_diff_find(&diff, pc->name, CHANGE_POOL_SCALE) != NULL)
-                pool_scale(p, pc->nworkers);
-        }
-    }
-    retire(old);
-    droverd.reloads++;
-
-    char *text = config_diff_describe(&diff);
-    log_info("reload: %s", diff.n == 0 ? "no changes" : "applied");
-    if (diff.n > 0) {
-        /* One log line per change, for the journal. */
-        char *save = NULL;
-        char *copy = xstrdup(text);
-        for (char *line = strtok_r(copy, "\n", &save); line != NULL;
-             line = strtok_r(NULL, "\n", &save))
-            log_info("reload: %s", line);
-        free(copy);
-    }
-    if (json) {
-        char *prob = evbuffer_get_length(problems) ? xstrndup((char *)evbuffer_pullup(problems, -1),
-                                                              evbuffer_get_length(problems))
-                                                   : NULL;
-        diff_json(out, &diff, prob);
-        free(prob);
-    } else {
-        evbuffer_add(out, text, strlen(text));
-        evbuffer_add_buffer(out, problems);
-    }
+    text = config_diff_describe(&r->diff);
+    evbuffer_add(out, text, strlen(text));
     free(text);
-    config_diff_free(&diff);
-    evbuffer_free(problems);
-    sd_notify_send("READY=1\nSTATUS=running (reloaded)");
-    return rc;
+    for (size_t i = 0; i < r->nproblems; i++)
+        evbuffer_add_printf(out, "pool %s: cannot start: %s\n", r->problems[i].pool,
+                            r->problems[i].error);
 }
 
-void cmd_reload(struct cmd_ctx *ctx)
+static void report_json(struct evbuffer *out, const struct reload_report *r)
 {
-    struct evbuffer *out = evbuffer_new();
-    int rc = reload_config(out, ctx->args.json);
+    struct evbuffer *problems;
+    char *text = NULL;
 
+    if (!r->loaded) {
+        errors_json(out, &r->errors);
+        return;
+    }
+    problems = evbuffer_new();
+    for (size_t i = 0; i < r->nproblems; i++)
+        evbuffer_add_printf(problems, "pool %s: cannot start: %s\n", r->problems[i].pool,
+                            r->problems[i].error);
+    if (evbuffer_get_length(problems) > 0)
+        text = xstrndup((char *)evbuffer_pullup(problems, -1), evbuffer_get_length(problems));
+    diff_json(out, &r->diff, text);
+    free(text);
+    evbuffer_free(problems);
+}
+
+static enum cmd_retval cmd_reload_exec(struct cmd_ctx *ctx)
+{
+    struct reload_report report;
+    struct evbuffer *out = evbuffer_new();
+    int rc = reload_config(&report);
+
+    if (ctx->args.json)
+        report_json(out, &report);
+    else
+        report_text(out, &report);
+    reload_report_free(&report);
     if (rc != 0 && !ctx->args.json) {
         size_t len = evbuffer_get_length(out);
         control_err(ctx->client, "%.*s", (int)len, (char *)evbuffer_pullup(out, -1));
@@ -248,5 +134,11 @@ void cmd_reload(struct cmd_ctx *ctx)
         control_out_buffer(ctx->client, out);
     }
     evbuffer_free(out);
-    control_finish(ctx->client, rc == 0 ? 0 : 1);
+    return rc == 0 ? CMD_DONE : CMD_FAILED;
 }
+
+const struct cmd_entry cmd_reload_entry = {
+    .verb = VERB_RELOAD,
+    .target = CMD_TARGET_NONE,
+    .exec = cmd_reload_exec,
+};

@@ -8,37 +8,45 @@
 #include "parse.h"
 #include "pool.h"
 
-void cmd_signal(struct cmd_ctx *ctx)
+/* The signal is checked before the target, so a bad one is a usage error whatever the target. */
+static enum cmd_retval cmd_signal_check(struct cmd_ctx *ctx)
 {
-    struct target_list targets;
     char err[PARSE_ERR_MAX];
-    int sig;
+
+    if (parse_signal(ctx->args.pos[1], &ctx->signo, err, sizeof(err)) != 0) {
+        cmd_error(ctx, "%s", err);
+        return CMD_USAGE;
+    }
+    return CMD_DONE;
+}
+
+static enum cmd_retval cmd_signal_exec(struct cmd_ctx *ctx)
+{
+    const struct target_list *targets = &ctx->targets;
     unsigned sent = 0;
 
-    if (parse_signal(ctx->args.pos[1], &sig, err, sizeof(err)) != 0) {
-        control_err(ctx->client, "%s\n", err);
-        control_finish(ctx->client, 2);
-        return;
-    }
-    if (cmd_resolve_targets(ctx, ctx->args.pos, 1, &targets) != 0)
-        return;
-    for (size_t t = 0; t < targets.n; t++) {
-        struct pool *p = targets.v[t].pool;
+    for (size_t t = 0; t < targets->n; t++) {
+        struct pool *p = targets->v[t].pool;
         for (unsigned i = 0; i < p->nslots; i++) {
             struct slot *s = pool_slot(p, i);
-            if (s == NULL || (targets.v[t].slot >= 0 && (unsigned)targets.v[t].slot != i))
+            if (s == NULL || (targets->v[t].slot >= 0 && (unsigned)targets->v[t].slot != i))
                 continue;
-            if (s->pid > 0 && slot_signal(s, sig) == 0)
+            if (s->pid > 0 && slot_signal(s, ctx->signo) == 0)
                 sent++;
         }
     }
-    target_list_free(&targets);
     if (sent == 0) {
-        control_err(ctx->client, "no running worker to signal\n");
-        control_finish(ctx->client, 1);
-        return;
+        cmd_error(ctx, "no running worker to signal");
+        return CMD_FAILED;
     }
-    control_out(ctx->client, "sent %s to %u worker%s\n", signal_name(sig), sent,
+    control_out(ctx->client, "sent %s to %u worker%s\n", signal_name(ctx->signo), sent,
                 sent == 1 ? "" : "s");
-    control_finish(ctx->client, 0);
+    return CMD_DONE;
 }
+
+const struct cmd_entry cmd_signal_entry = {
+    .verb = VERB_SIGNAL,
+    .target = CMD_TARGET_SLOT,
+    .check = cmd_signal_check,
+    .exec = cmd_signal_exec,
+};

@@ -11,6 +11,7 @@
 #include "control.h"
 #include "droverd.h"
 #include "pool.h"
+#include "proto.h"
 #include "xmalloc.h"
 
 struct waited_slot {
@@ -113,25 +114,22 @@ static bool wait_check(struct control_client *c, void *arg)
                 : w->verb == VERB_START ? "started"
                                         : "restarted",
                 ok, ok == 1 ? "" : "s", failed ? "" : "");
-    control_finish(c, failed ? 1 : 0);
+    control_finish(c, failed ? DROVER_EXIT_FAILED : DROVER_EXIT_OK);
     return true;
 }
 
-static void startstop(struct cmd_ctx *ctx, enum verb_id verb, enum slot_event ev)
+static enum cmd_retval startstop(struct cmd_ctx *ctx, enum verb_id verb, enum slot_event ev)
 {
-    struct target_list targets;
-    struct wait_set *w;
+    const struct target_list *targets = &ctx->targets;
+    struct wait_set *w = xcalloc(1, sizeof(*w));
 
-    if (cmd_resolve_targets(ctx, ctx->args.pos, ctx->args.npos, &targets) != 0)
-        return;
-    w = xcalloc(1, sizeof(*w));
     w->verb = verb;
     /* Record first, then act, so a restart can tell the new process from the old. */
-    for (size_t t = 0; t < targets.n; t++) {
-        struct pool *p = targets.v[t].pool;
+    for (size_t t = 0; t < targets->n; t++) {
+        struct pool *p = targets->v[t].pool;
         for (unsigned i = 0; i < p->nslots; i++) {
             struct slot *s = pool_slot(p, i);
-            if (s != NULL && (targets.v[t].slot < 0 || (unsigned)targets.v[t].slot == i))
+            if (s != NULL && (targets->v[t].slot < 0 || (unsigned)targets->v[t].slot == i))
                 wait_set_add(w, s);
         }
     }
@@ -141,31 +139,48 @@ static void startstop(struct cmd_ctx *ctx, enum verb_id verb, enum slot_event ev
         if (s != NULL)
             slot_event(s, ev, NULL);
     }
-    target_list_free(&targets);
     if (ctx->args.no_wait) {
         control_out(ctx->client, "%s %zu worker%s\n",
                     verb == VERB_STOP    ? "stopping"
                     : verb == VERB_START ? "starting"
                                          : "restarting",
                     w->n, w->n == 1 ? "" : "s");
-        control_finish(ctx->client, 0);
         wait_set_free(w);
-        return;
+        return CMD_DONE;
     }
     control_wait(ctx->client, wait_check, w, wait_set_free);
+    return CMD_WAIT;
 }
 
-void cmd_start(struct cmd_ctx *ctx)
+static enum cmd_retval cmd_start_exec(struct cmd_ctx *ctx)
 {
-    startstop(ctx, VERB_START, SLOT_EV_START);
+    return startstop(ctx, VERB_START, SLOT_EV_START);
 }
 
-void cmd_stop(struct cmd_ctx *ctx)
+static enum cmd_retval cmd_stop_exec(struct cmd_ctx *ctx)
 {
-    startstop(ctx, VERB_STOP, SLOT_EV_STOP);
+    return startstop(ctx, VERB_STOP, SLOT_EV_STOP);
 }
 
-void cmd_restart(struct cmd_ctx *ctx)
+static enum cmd_retval cmd_restart_exec(struct cmd_ctx *ctx)
 {
-    startstop(ctx, VERB_RESTART, SLOT_EV_RESTART);
+    return startstop(ctx, VERB_RESTART, SLOT_EV_RESTART);
 }
+
+const struct cmd_entry cmd_start_entry = {
+    .verb = VERB_START,
+    .target = CMD_TARGET_SLOTS,
+    .exec = cmd_start_exec,
+};
+
+const struct cmd_entry cmd_stop_entry = {
+    .verb = VERB_STOP,
+    .target = CMD_TARGET_SLOTS,
+    .exec = cmd_stop_exec,
+};
+
+const struct cmd_entry cmd_restart_entry = {
+    .verb = VERB_RESTART,
+    .target = CMD_TARGET_SLOTS,
+    .exec = cmd_restart_exec,
+};

@@ -222,22 +222,12 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
     json_object_end(&j);
 }
 
-void cmd_status(struct cmd_ctx *ctx)
+static enum cmd_retval cmd_status_exec(struct cmd_ctx *ctx)
 {
-    struct pool *only = NULL;
     struct daemon_view dv;
-    struct evbuffer *out;
+    struct evbuffer *out = evbuffer_new();
 
-    if (ctx->args.npos == 1) {
-        only = pool_find(ctx->args.pos[0]);
-        if (only == NULL) {
-            control_err(ctx->client, "no pool named '%s'\n", ctx->args.pos[0]);
-            control_finish(ctx->client, 1);
-            return;
-        }
-    }
-    out = evbuffer_new();
-    daemon_view_fill(&dv, only, true);
+    daemon_view_fill(&dv, ctx->pool, true);
     if (ctx->args.json)
         status_json(out, &dv);
     else
@@ -245,5 +235,11 @@ void cmd_status(struct cmd_ctx *ctx)
     daemon_view_free(&dv);
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);
-    control_finish(ctx->client, 0);
+    return CMD_DONE;
 }
+
+const struct cmd_entry cmd_status_entry = {
+    .verb = VERB_STATUS,
+    .target = CMD_TARGET_POOL_OPT,
+    .exec = cmd_status_exec,
+};

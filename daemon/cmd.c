@@ -1,70 +1,65 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Command dispatch: re-validate the argv a client sent with the shared verb
- * parser, then hand it to the verb's handler. Also what several handlers
- * share: naming targets.
+ * Command dispatch (see cmd.h): re-validate the argv a client sent with the
+ * shared verb parser, refuse what droverd cannot do now, resolve the verb's
+ * target, run its entry, and answer the exit status.
  */
 #include "cmd.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "control.h"
 #include "droverd.h"
-#include "log.h"
 #include "parse.h"
 #include "pool.h"
+#include "proto.h"
 #include "xmalloc.h"
 
-static const cmd_fn cmd_handlers[VERB__COUNT] = {
-    [VERB_STATUS] = cmd_status,   [VERB_START] = cmd_start,       [VERB_STOP] = cmd_stop,
-    [VERB_RESTART] = cmd_restart, [VERB_RELOAD] = cmd_reload,     [VERB_SCALE] = cmd_scale,
-    [VERB_SIGNAL] = cmd_signal,   [VERB_LOGS] = cmd_logs,         [VERB_CALL] = cmd_call,
-    [VERB_CHECK] = NULL, /* runs in the CLI */
-    [VERB_METRICS] = cmd_metrics, [VERB_SHUTDOWN] = cmd_shutdown,
+/* In enum verb_id order. */
+static const struct cmd_entry *const cmd_entries[] = {
+    &cmd_status_entry, &cmd_start_entry, &cmd_stop_entry,    &cmd_restart_entry,
+    &cmd_reload_entry, &cmd_scale_entry, &cmd_signal_entry,  &cmd_logs_entry,
+    &cmd_call_entry,   &cmd_check_entry, &cmd_metrics_entry, &cmd_shutdown_entry,
 };
+_Static_assert(sizeof(cmd_entries) / sizeof(cmd_entries[0]) == VERB__COUNT,
+               "every verb of common/verbs.c needs its cmd_entry here");
 
 int cmd_table_check(void)
 {
-    for (size_t i = 0; i < VERB__COUNT; i++) {
-        bool local = (verb_table[i].flags & VERB_LOCAL) != 0;
-        if ((cmd_handlers[i] == NULL) != local)
+    for (size_t i = 0; i < VERB__COUNT; i++)
+        if (cmd_entries[i]->verb != (enum verb_id)i || cmd_entries[i]->exec == NULL)
             return -1;
-    }
     return 0;
 }
 
-void cmd_ctx_free(struct cmd_ctx *ctx)
+void cmd_error(struct cmd_ctx *ctx, const char *fmt, ...)
 {
-    free_strv(ctx->argv);
-    free(ctx);
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    xvasprintf(&s, fmt, ap);
+    va_end(ap);
+    control_err(ctx->client, "%s\n", s);
+    free(s);
 }
 
-void cmd_dispatch(struct cmd_ctx *ctx)
+/* check runs in the drover CLI alone; a droverd asked for it says so. */
+static enum cmd_retval cmd_local_exec(struct cmd_ctx *ctx)
 {
-    char err[PARSE_ERR_MAX];
-
-    if (verb_parse(ctx->argc, ctx->argv, &ctx->args, err, sizeof(err)) != 0) {
-        control_err(ctx->client, "%s\n", err);
-        control_finish(ctx->client, 2);
-        return;
-    }
-    if (cmd_handlers[ctx->args.verb->id] == NULL) {
-        control_err(ctx->client, "'%s' runs in the drover CLI, not in the daemon\n",
-                    ctx->args.verb->name);
-        control_finish(ctx->client, 2);
-        return;
-    }
-    if (droverd.shutting_down && !(ctx->args.verb->flags & VERB_READONLY) &&
-        ctx->args.verb->id != VERB_SHUTDOWN) {
-        control_err(ctx->client, "droverd is shutting down\n");
-        control_finish(ctx->client, 1);
-        return;
-    }
-    cmd_handlers[ctx->args.verb->id](ctx);
+    cmd_error(ctx, "'%s' runs in the drover CLI, not in the daemon", ctx->args.verb->name);
+    return CMD_USAGE;
 }
 
-void target_list_free(struct target_list *t)
+const struct cmd_entry cmd_check_entry = {
+    .verb = VERB_CHECK,
+    .target = CMD_TARGET_NONE,
+    .exec = cmd_local_exec,
+};
+
+static void target_list_free(struct target_list *t)
 {
     free(t->v);
     t->v = NULL;
@@ -79,44 +74,109 @@ static void target_add(struct target_list *t, struct pool *p, long slot)
     t->n++;
 }
 
-int cmd_resolve_targets(struct cmd_ctx *ctx, const char *const *names, int n,
-                        struct target_list *out)
+/* A pool the client named; NULL when there is none (the client is told). */
+static struct pool *find_pool(struct cmd_ctx *ctx, const char *name)
+{
+    struct pool *p = pool_find(name);
+
+    if (p == NULL)
+        cmd_error(ctx, "no pool named '%s'", name);
+    return p;
+}
+
+/* Resolve "POOL", "POOL:SLOT" or "all" targets into ctx->targets. */
+static enum cmd_retval resolve_slots(struct cmd_ctx *ctx, const char *const *names, int n)
 {
     char err[PARSE_ERR_MAX], pool_name[128];
 
-    memset(out, 0, sizeof(*out));
     for (int i = 0; i < n; i++) {
         long slot;
         struct pool *p;
 
         if (verb_parse_target(names[i], pool_name, sizeof(pool_name), &slot, err, sizeof(err)) !=
             0) {
-            control_err(ctx->client, "%s\n", err);
-            control_finish(ctx->client, 2);
-            target_list_free(out);
-            return -1;
+            cmd_error(ctx, "%s", err);
+            return CMD_USAGE;
         }
         if (pool_name[0] == '\0') {
             TAILQ_FOREACH(p, &droverd.pools, entry)
             if (!p->removing)
-                target_add(out, p, -1);
+                target_add(&ctx->targets, p, -1);
             continue;
         }
-        p = pool_find(pool_name);
-        if (p == NULL) {
-            control_err(ctx->client, "no pool named '%s'\n", pool_name);
-            control_finish(ctx->client, 1);
-            target_list_free(out);
-            return -1;
-        }
+        if ((p = find_pool(ctx, pool_name)) == NULL)
+            return CMD_FAILED;
         if (slot >= 0 && pool_slot(p, (unsigned)slot) == NULL) {
-            control_err(ctx->client, "pool %s has no slot %ld (it has %u workers)\n", p->name, slot,
-                        p->target);
-            control_finish(ctx->client, 1);
-            target_list_free(out);
-            return -1;
+            cmd_error(ctx, "pool %s has no slot %ld (it has %u workers)", p->name, slot, p->target);
+            return CMD_FAILED;
         }
-        target_add(out, p, slot);
+        target_add(&ctx->targets, p, slot);
     }
-    return 0;
+    return CMD_DONE;
+}
+
+static enum cmd_retval resolve_target(const struct cmd_entry *e, struct cmd_ctx *ctx)
+{
+    switch (e->target) {
+    case CMD_TARGET_NONE:
+        break;
+    case CMD_TARGET_POOL_OPT:
+        if (ctx->args.npos == 0)
+            break;
+        /* fall through */
+    case CMD_TARGET_POOL:
+        if ((ctx->pool = find_pool(ctx, ctx->args.pos[0])) == NULL)
+            return CMD_FAILED;
+        break;
+    case CMD_TARGET_SLOT:
+        return resolve_slots(ctx, ctx->args.pos, 1);
+    case CMD_TARGET_SLOTS:
+        return resolve_slots(ctx, ctx->args.pos, ctx->args.npos);
+    }
+    return CMD_DONE;
+}
+
+static enum cmd_retval run(struct cmd_ctx *ctx, char **argv, int argc)
+{
+    const struct verb *v;
+    const struct cmd_entry *e;
+    char err[PARSE_ERR_MAX];
+    enum cmd_retval rv;
+
+    if (verb_parse(argc, argv, &ctx->args, err, sizeof(err)) != 0) {
+        cmd_error(ctx, "%s", err);
+        return CMD_USAGE;
+    }
+    v = ctx->args.verb;
+    e = cmd_entries[v->id];
+    if (droverd.shutting_down && !(v->flags & (VERB_READONLY | VERB_LOCAL)) &&
+        v->id != VERB_SHUTDOWN) {
+        cmd_error(ctx, "droverd is shutting down");
+        return CMD_FAILED;
+    }
+    if (e->check != NULL && (rv = e->check(ctx)) != CMD_DONE)
+        return rv;
+    if ((rv = resolve_target(e, ctx)) != CMD_DONE)
+        return rv;
+    return e->exec(ctx);
+}
+
+void cmd_dispatch(struct control_client *c, int argc, char **argv)
+{
+    struct cmd_ctx ctx = {.client = c};
+
+    switch (run(&ctx, argv, argc)) {
+    case CMD_DONE:
+        control_finish(c, DROVER_EXIT_OK);
+        break;
+    case CMD_FAILED:
+        control_finish(c, DROVER_EXIT_FAILED);
+        break;
+    case CMD_USAGE:
+        control_finish(c, DROVER_EXIT_USAGE);
+        break;
+    case CMD_WAIT:
+        break;
+    }
+    target_list_free(&ctx.targets);
 }

@@ -1,46 +1,43 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Command handlers, one per verb (cmd-*.c). Each receives a parsed command
- * and answers through control.h; a handler that must wait (start, stop,
- * logs -f, shutdown) registers with control_wait() or a log follower and
- * finishes later.
+ * The command layer, after tmux's cmd_entry: one struct cmd_entry per verb
+ * (in cmd-VERB.c, or cmd-startstop.c for the three that share a waiter),
+ * and one dispatcher (cmd.c) that re-checks what the client sent, resolves
+ * the entry's target once, runs it, and turns its enum cmd_retval into the
+ * exit status once. Handlers answer through control.h; one that must wait
+ * (start, stop, restart, logs -f, shutdown) registers with control_wait()
+ * and returns CMD_WAIT, and its waiter calls control_finish later.
+ *
+ * A new verb: its row in common/verbs.c, an entry in a cmd-VERB.c, and that
+ * entry in cmd_entries[] (cmd.c); the build fails until all three agree.
  */
 #ifndef DROVER_CMD_H
 #define DROVER_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "verbs.h"
 
 struct control_client;
 struct pool;
 
-struct cmd_ctx {
-    struct control_client *client;
-    struct verb_args args;
-    char **argv;
-    int argc;
+/* What an exec function returns; the dispatcher maps it to the exit status. */
+enum cmd_retval {
+    CMD_DONE,   /* answered: exit 0 */
+    CMD_FAILED, /* refused or failed, cmd_error said why: exit 1 */
+    CMD_USAGE,  /* bad arguments, cmd_error said why: exit 2 */
+    CMD_WAIT,   /* the client waits (control_wait); the waiter finishes it */
 };
 
-typedef void (*cmd_fn)(struct cmd_ctx *ctx);
-
-/* Run a command (argv[0] is the verb); the ctx is owned by the control client. */
-void cmd_dispatch(struct cmd_ctx *ctx);
-void cmd_ctx_free(struct cmd_ctx *ctx);
-/* Every verb the daemon runs has a handler (checked at start-up). */
-int cmd_table_check(void);
-
-void cmd_status(struct cmd_ctx *ctx);
-void cmd_start(struct cmd_ctx *ctx);
-void cmd_stop(struct cmd_ctx *ctx);
-void cmd_restart(struct cmd_ctx *ctx);
-void cmd_reload(struct cmd_ctx *ctx);
-void cmd_scale(struct cmd_ctx *ctx);
-void cmd_signal(struct cmd_ctx *ctx);
-void cmd_logs(struct cmd_ctx *ctx);
-void cmd_call(struct cmd_ctx *ctx);
-void cmd_metrics(struct cmd_ctx *ctx);
-void cmd_shutdown(struct cmd_ctx *ctx);
+/* What the first argument(s) name; the dispatcher resolves it before exec. */
+enum cmd_target {
+    CMD_TARGET_NONE,
+    CMD_TARGET_POOL,     /* first argument: a pool (ctx->pool) */
+    CMD_TARGET_POOL_OPT, /* first argument, if given: a pool (ctx->pool, else NULL) */
+    CMD_TARGET_SLOT,     /* first argument: POOL, POOL:SLOT or all (ctx->targets) */
+    CMD_TARGET_SLOTS,    /* every argument: POOL, POOL:SLOT or all (ctx->targets) */
+};
 
 /* A list of (pool, slot) named by targets like "web", "web:3", "all". */
 struct target {
@@ -51,15 +48,43 @@ struct target_list {
     struct target *v;
     size_t n;
 };
-/* Resolve targets; on error tells the client (exit 1) and returns -1. */
-int cmd_resolve_targets(struct cmd_ctx *ctx, const char *const *names, int n,
-                        struct target_list *out);
-void target_list_free(struct target_list *t);
 
-/* Apply a config reload; the text of what changed or of the errors goes to out. */
-struct evbuffer;
-int reload_config(struct evbuffer *out, bool json);
-/* Free configs no pool uses any more (all: every one, at exit). */
-void reload_free_retired(bool all);
+/* One command while it runs; lives for the dispatch only (waiters keep what they need). */
+struct cmd_ctx {
+    struct control_client *client;
+    struct verb_args args;      /* points into the client's argv */
+    struct pool *pool;          /* CMD_TARGET_POOL, CMD_TARGET_POOL_OPT */
+    struct target_list targets; /* CMD_TARGET_SLOT, CMD_TARGET_SLOTS */
+    int signo;                  /* signal: parsed by its check */
+};
+
+struct cmd_entry {
+    enum verb_id verb;
+    enum cmd_target target;
+    /* Optional: check the arguments before the target is resolved (as tmux parses them first). */
+    enum cmd_retval (*check)(struct cmd_ctx *ctx);
+    enum cmd_retval (*exec)(struct cmd_ctx *ctx);
+};
+
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_start_entry;
+extern const struct cmd_entry cmd_stop_entry;
+extern const struct cmd_entry cmd_restart_entry;
+extern const struct cmd_entry cmd_reload_entry;
+extern const struct cmd_entry cmd_scale_entry;
+extern const struct cmd_entry cmd_signal_entry;
+extern const struct cmd_entry cmd_logs_entry;
+extern const struct cmd_entry cmd_call_entry;
+extern const struct cmd_entry cmd_check_entry;
+extern const struct cmd_entry cmd_metrics_entry;
+extern const struct cmd_entry cmd_shutdown_entry;
+
+/* Run what a client sent (argv[0] is the verb): control.h's dispatch function. */
+void cmd_dispatch(struct control_client *c, int argc, char **argv);
+/* Every entry sits at its verb's index (the count is checked when compiling). */
+int cmd_table_check(void);
+
+/* Tell the client why (its stderr; a newline is added). Return CMD_FAILED or CMD_USAGE after. */
+void cmd_error(struct cmd_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -23,7 +23,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cmd.h"
 #include "config.h"
 #include "droverd.h"
 #include "log.h"
@@ -40,7 +39,7 @@ struct control_client {
     pid_t pid;
     bool have_command;
     bool finished;
-    struct cmd_ctx *cmd;
+    char **argv; /* the command, kept while the client lives */
     control_check_fn check;
     void *check_arg;
     void (*free_arg)(void *);
@@ -57,8 +56,8 @@ static char *socket_path;
 static gid_t control_gid;
 static bool have_control_gid;
 static uint64_t rejected_clients;
-static struct event *recheck_event;
 static struct event *resume_event;
+static control_dispatch_fn dispatch;
 
 static void client_free(struct control_client *c)
 {
@@ -68,8 +67,7 @@ static void client_free(struct control_client *c)
         c->on_close(c->on_close_arg);
     if (c->free_arg != NULL)
         c->free_arg(c->check_arg);
-    if (c->cmd != NULL)
-        cmd_ctx_free(c->cmd);
+    free_strv(c->argv);
     bufferevent_free(c->bev);
     free(c);
 }
@@ -141,6 +139,11 @@ void control_err(struct control_client *c, const char *fmt, ...)
     va_end(ap);
 }
 
+void control_verr(struct control_client *c, const char *fmt, va_list ap)
+{
+    client_sendv(c, PROTO_ERROR, fmt, ap);
+}
+
 void control_finish(struct control_client *c, int status)
 {
     unsigned char code = (unsigned char)status;
@@ -187,24 +190,14 @@ void control_on_close(struct control_client *c, void (*fn)(void *arg), void *arg
     c->on_close_arg = arg;
 }
 
-static void recheck_cb(evutil_socket_t fd, short what, void *arg)
+/* An end-of-pass hook: waiters are re-checked once per pass, however many slots changed. */
+void control_check_waiters(void)
 {
     struct control_client *c, *next;
 
-    (void)fd;
-    (void)what;
-    (void)arg;
     TAILQ_FOREACH_SAFE(c, &clients, entry, next)
     if (c->check != NULL && !c->finished)
         c->check(c, c->check_arg);
-}
-
-/* Waiters are re-checked once per loop pass, however many slots changed in it. */
-void control_check_waiters(void)
-{
-    if (recheck_event == NULL)
-        recheck_event = event_new(droverd.base, -1, 0, recheck_cb, NULL);
-    event_active(recheck_event, 0, 0);
 }
 
 static bool client_allowed(const struct control_client *c)
@@ -259,16 +252,13 @@ static void client_command(struct control_client *c, const unsigned char *payloa
         rejected_clients++;
         control_err(c, "permission denied: uid %u may not control droverd (allowed: %s)\n",
                     (unsigned)c->uid, allowed);
-        control_finish(c, 1);
+        control_finish(c, DROVER_EXIT_FAILED);
         free_strv(argv);
         return;
     }
-    c->cmd = xcalloc(1, sizeof(*c->cmd));
-    c->cmd->client = c;
-    c->cmd->argv = argv;
-    c->cmd->argc = argc;
+    c->argv = argv;
     log_debug("control uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, argv[0]);
-    cmd_dispatch(c->cmd);
+    dispatch(c, argc, argv);
 }
 
 static void client_read_cb(struct bufferevent *bev, void *arg)
@@ -300,7 +290,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
                     "drover speaks control protocol version %u, droverd speaks %u: use the "
                     "drover that came with this droverd\n",
                     h.version, PROTO_VERSION);
-        control_finish(c, 1);
+        control_finish(c, DROVER_EXIT_FAILED);
         return;
     default:
         client_reject(c, err);
@@ -481,6 +471,11 @@ int control_open(const struct daemon_config *dc, char *err, size_t errsz)
     return 0;
 }
 
+void control_set_dispatch(control_dispatch_fn fn)
+{
+    dispatch = fn;
+}
+
 uint64_t control_rejected(void)
 {
     return rejected_clients;
@@ -505,10 +500,6 @@ void control_close(void)
         free(socket_path);
         socket_path = NULL;
     }
-    if (recheck_event != NULL) {
-        event_free(recheck_event);
-        recheck_event = NULL;
-    }
     if (resume_event != NULL) {
         event_free(resume_event);
         resume_event = NULL;
@@ -523,7 +514,7 @@ void control_farewell(void)
     {
         if (!c->finished && c->have_command) {
             control_out(c, "droverd stopped\n");
-            control_finish(c, droverd.exit_status == 0 ? 0 : 1);
+            control_finish(c, droverd.exit_status == 0 ? DROVER_EXIT_OK : DROVER_EXIT_FAILED);
         }
         /* Last chance to deliver: one non-blocking write, whatever fits. */
         evbuffer_write(bufferevent_get_output(c->bev), bufferevent_getfd(c->bev));

@@ -4,10 +4,12 @@
  * are (SO_PEERCRED), reading one framed command per connection, and
  * writing framed replies. The only module that touches control sockets;
  * command handlers (cmd*.c) talk to clients through the functions below.
+ * It knows nothing of commands: main.c gives it the dispatch function.
  */
 #ifndef DROVER_CONTROL_H
 #define DROVER_CONTROL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +25,15 @@ struct daemon_config;
 #define CONTROL_WRITE_TIMEOUT_SEC 30        /* for a reply to be taken */
 #define CONTROL_MAX_OUTPUT        (4 << 20) /* a follower further behind is dropped */
 
+/*
+ * Runs the command a permitted client sent (argv[0] is the verb). argv
+ * stays valid while the client is connected; the handler answers through
+ * the functions below and ends with control_finish, now or later.
+ */
+typedef void (*control_dispatch_fn)(struct control_client *c, int argc, char **argv);
+/* Before control_open: who runs the commands. */
+void control_set_dispatch(control_dispatch_fn fn);
+
 /* Bind the control socket (creating its directory), set its mode and group. */
 int control_open(const struct daemon_config *dc, char *err, size_t errsz);
 void control_close(void);
@@ -36,7 +47,9 @@ void control_out_buffer(struct control_client *c, struct evbuffer *buf);
 void control_out_bytes(struct control_client *c, const void *data, size_t len);
 void control_err(struct control_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Send the exit status and close once written. Nothing may be sent after it. */
+void control_verr(struct control_client *c, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Send the exit status (enum drover_exit) and close once written. Nothing may be sent after it. */
 void control_finish(struct control_client *c, int status);
 /* Bytes queued to the client and not yet taken. */
 size_t control_pending(const struct control_client *c);
@@ -52,6 +65,7 @@ void control_wait(struct control_client *c, control_check_fn check, void *arg,
                   void (*free_arg)(void *arg));
 /* Called when the client disconnects before finishing (for followers). */
 void control_on_close(struct control_client *c, void (*fn)(void *arg), void *arg);
+/* Re-check every waiting client (an end-of-pass hook, droverd_on_settle). */
 void control_check_waiters(void);
 /* Connections refused (not permitted, malformed, over the cap) since start. */
 uint64_t control_rejected(void);

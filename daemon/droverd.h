@@ -4,6 +4,10 @@
  * daemon module includes this; what each may change is said at its file's
  * top. The pure pieces (slot.h, backoff.h, the router's choice) know
  * nothing of these structs.
+ *
+ * droverd.c owns the global: it begins the shutdown and runs, once per pass
+ * of the event loop, the end-of-pass hooks that modules registered at
+ * start-up. It calls no other daemon module, so every module may call it.
  */
 #ifndef DROVER_DROVERD_H
 #define DROVER_DROVERD_H
@@ -25,7 +29,10 @@ struct output_pipe;
 struct route;
 struct worker_link;
 
-/* Exit statuses of droverd. */
+/*
+ * Exit statuses of the droverd process. Not those of drover commands, which
+ * the control protocol carries (enum drover_exit in common/proto.h).
+ */
 #define DROVERD_EXIT_OK         0
 #define DROVERD_EXIT_STARTUP    1 /* bad config, cannot bind, ... */
 #define DROVERD_EXIT_USAGE      2
@@ -108,9 +115,20 @@ struct droverd {
 
 extern struct droverd droverd;
 
-/* Begin a graceful shutdown that ends droverd with this exit status (main.c). */
+/* Once droverd.base exists: make the end-of-pass event. */
+void droverd_init(void);
+void droverd_free(void);
+/*
+ * Run fn at the end of every loop pass in which droverd_state_changed() was
+ * called, after the hooks registered before it. Register at start-up.
+ */
+void droverd_on_settle(void (*fn)(void));
+/* Run fn once when the shutdown begins (stop the workers), in registration order. */
+void droverd_on_shutdown(void (*fn)(void));
+
+/* Begin a graceful shutdown that ends droverd with this exit status (DROVERD_EXIT_*). */
 void droverd_shutdown(int status);
-/* Something changed that may complete start-up, a shutdown or a waiting command (main.c). */
+/* Something changed that may complete start-up, a shutdown or a waiting command. */
 void droverd_state_changed(void);
 
 #endif

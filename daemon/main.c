@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * droverd: arguments, start-up, the event loop, and shutdown. Start-up
+ * droverd: arguments, start-up, the event loop, and teardown. Start-up
  * problems are fatal with a clear message; once the loop runs nothing a
- * worker, a client or the disk does may end the daemon.
+ * worker, a client or the disk does may end the daemon. Nothing calls into
+ * this file: it registers its end-of-pass and shutdown hooks with droverd.c.
  */
 #include <errno.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -27,13 +27,20 @@
 #include "parse.h"
 #include "pool.h"
 #include "reap.h"
+#include "reload.h"
 #include "route.h"
 #include "sys.h"
 #include "xmalloc.h"
 
-struct droverd droverd;
+/* What the command line asked for. */
+struct options {
+    const char *config_path;
+    bool check;
+    bool debug;
+};
 
-static struct event *state_event;
+static const int signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+static struct event *sigev[sizeof(signals) / sizeof(signals[0])];
 
 static void usage(FILE *fp)
 {
@@ -58,44 +65,39 @@ static void usage(FILE *fp)
             CONFIG_DEFAULT_PATH);
 }
 
-/* Deferred to once per loop pass: see whether start-up, a shutdown or a command completed. */
-static void state_cb(evutil_socket_t fd, short what, void *arg)
+/* End of a pass: once every pool has settled at start-up, tell systemd droverd is ready. */
+static void ready_check(void)
+{
+    struct pool *p;
+    unsigned pools = 0, workers = 0;
+
+    if (droverd.ready_sent || droverd.shutting_down || !pools_all_settled())
+        return;
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    {
+        pools++;
+        workers += p->target;
+    }
+    droverd.ready_sent = true;
+    log_info("ready: %u pool%s, %u worker%s", pools, pools == 1 ? "" : "s", workers,
+             workers == 1 ? "" : "s");
+    sd_notify_send("READY=1\nSTATUS=running: %u pool%s, %u worker%s", pools, pools == 1 ? "" : "s",
+                   workers, workers == 1 ? "" : "s");
+}
+
+/* End of a pass: once every worker is down after a shutdown, end the loop. */
+static void shutdown_done_check(void)
 {
     struct pool *p;
 
-    (void)fd;
-    (void)what;
-    (void)arg;
-    pools_drain_check();
-    control_check_waiters();
-    reload_free_retired(false);
-    if (!droverd.ready_sent && !droverd.shutting_down && pools_all_settled()) {
-        unsigned pools = 0, workers = 0;
-        TAILQ_FOREACH(p, &droverd.pools, entry)
-        {
-            pools++;
-            workers += p->target;
-        }
-        droverd.ready_sent = true;
-        log_info("ready: %u pool%s, %u worker%s", pools, pools == 1 ? "" : "s", workers,
-                 workers == 1 ? "" : "s");
-        sd_notify_send("READY=1\nSTATUS=running: %u pool%s, %u worker%s", pools,
-                       pools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
-    }
     if (!droverd.shutting_down || !pools_all_down())
         return;
-    /* Every worker is down: clients get the replies they have not taken, then droverd exits. */
+    /* Clients get the replies they have not taken, then droverd exits. */
     TAILQ_FOREACH(p, &droverd.pools, entry)
     if (p->route != NULL)
         route_release_clients(p->route);
     if (!route_lingering() || droverd.shutdown_forced)
         event_base_loopexit(droverd.base, NULL);
-}
-
-void droverd_state_changed(void)
-{
-    if (state_event != NULL)
-        event_active(state_event, 0, 0);
 }
 
 static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -116,31 +118,24 @@ static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(droverd.base, NULL);
 }
 
-void droverd_shutdown(int status)
+/* The shutdown has begun (droverd_shutdown): stop every pool, kill what is left after the timeout.
+ */
+static void stop_workers(void)
 {
     struct pool *p;
     uint64_t t = droverd.config->daemon.shutdown_timeout_us;
     struct timeval tv = {(time_t)(t / 1000000), (suseconds_t)(t % 1000000)};
 
-    if (droverd.shutting_down) {
-        if (status != 0 && droverd.exit_status == 0)
-            droverd.exit_status = status;
-        return;
-    }
-    droverd.shutting_down = true;
-    droverd.exit_status = status;
-    log_info("shutting down");
     sd_notify_send("STOPPING=1\nSTATUS=shutting down");
     TAILQ_FOREACH(p, &droverd.pools, entry)
     pool_stop(p, false);
     droverd.shutdown_timer = evtimer_new(droverd.base, shutdown_timeout_cb, NULL);
     event_add(droverd.shutdown_timer, &tv);
-    droverd_state_changed();
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-    struct evbuffer *out;
+    struct reload_report report;
 
     (void)what;
     (void)arg;
@@ -161,9 +156,9 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     case SIGHUP:
         if (droverd.shutting_down)
             break;
-        out = evbuffer_new();
-        reload_config(out, false);
-        evbuffer_free(out);
+        /* The log has what changed; nobody waits for the report. */
+        reload_config(&report);
+        reload_report_free(&report);
         break;
     case SIGUSR1:
         log_info("reopening log files");
@@ -190,7 +185,8 @@ static void load_or_die(const char *path, struct config **out)
     }
 }
 
-int main(int argc, char **argv)
+/* Returns -1 to go on, or the exit status when the command line is all done. */
+static int parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"check", no_argument, NULL, 't'},
@@ -199,37 +195,32 @@ int main(int argc, char **argv)
                                             {"version", no_argument, NULL, 'V'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    const char *config_path = CONFIG_DEFAULT_PATH;
-    bool check = false, debug = false;
-    int c, signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
-    struct event *sigev[sizeof(signals) / sizeof(signals[0])];
-    char err[PARSE_ERR_MAX], abs[PATH_MAX];
-    struct pool_config *pc;
-    struct pool *p;
+    int c;
 
+    o->config_path = CONFIG_DEFAULT_PATH;
     while ((c = getopt_long(argc, argv, "c:tdVh", options, NULL)) != -1) {
         switch (c) {
         case 'c':
-            config_path = optarg;
+            o->config_path = optarg;
             break;
         case 't':
-            check = true;
+            o->check = true;
             break;
         case 'd':
-            debug = true;
+            o->debug = true;
             break;
         case 'K':
             if (optarg != NULL && strcmp(optarg, "man") == 0)
                 keys_print_man(stdout);
             else
                 keys_print_markdown(stdout);
-            return 0;
+            return DROVERD_EXIT_OK;
         case 'V':
             printf("droverd %s\n", DROVER_VERSION);
-            return 0;
+            return DROVERD_EXIT_OK;
         case 'h':
             usage(stdout);
-            return 0;
+            return DROVERD_EXIT_OK;
         default:
             usage(stderr);
             return DROVERD_EXIT_USAGE;
@@ -239,26 +230,35 @@ int main(int argc, char **argv)
         usage(stderr);
         return DROVERD_EXIT_USAGE;
     }
+    return -1;
+}
 
-    log_init("droverd", LOG_LEVEL_INFO);
-    if (!check)
-        route_activation_init();
-    if (cmd_table_check() != 0)
-        fatalx("internal error: a daemon verb has no handler");
-    load_or_die(config_path, &droverd.config);
-    if (check) {
-        unsigned workers = 0;
-        TAILQ_FOREACH(pc, &droverd.config->pools, entry)
-        workers += pc->nworkers;
-        printf("%s: ok (%u pool%s, %u worker%s)\n", droverd.config->path, droverd.config->npools,
-               droverd.config->npools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
-        config_free(droverd.config);
-        return 0;
-    }
-    log_set_level(debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
+/* droverd --check: the configuration loaded (load_or_die said why not); say what it holds. */
+static int check_config(void)
+{
+    struct pool_config *pc;
+    unsigned workers = 0;
+
+    TAILQ_FOREACH(pc, &droverd.config->pools, entry)
+    workers += pc->nworkers;
+    printf("%s: ok (%u pool%s, %u worker%s)\n", droverd.config->path, droverd.config->npools,
+           droverd.config->npools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
+    config_free(droverd.config);
+    return DROVERD_EXIT_OK;
+}
+
+/* Everything up to the loop: the machine, the event loop, the sockets, the pools. */
+static void startup(const struct options *o)
+{
+    char err[PARSE_ERR_MAX], abs[PATH_MAX];
+    struct pool_config *pc;
+    struct pool *p;
+    struct rlimit now;
+
+    log_set_level(o->debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
     /* Before anything is opened: a passed socket no pool claims refuses the start cleanly. */
     route_check_activation(droverd.config);
-    droverd.config_path = xstrdup(realpath(config_path, abs) ? abs : config_path);
+    droverd.config_path = xstrdup(realpath(o->config_path, abs) ? abs : o->config_path);
 
     droverd.pid = getpid();
     droverd.is_pid1 = droverd.pid == 1;
@@ -268,10 +268,7 @@ int main(int argc, char **argv)
     droverd.ncpu = sys_usable_cpus(&droverd.cpus);
     TAILQ_INIT(&droverd.pools);
     sys_raise_nofile(&droverd.nofile);
-    {
-        struct rlimit now;
-        droverd.nofile_raised = getrlimit(RLIMIT_NOFILE, &now) == 0 ? now.rlim_cur : 1024;
-    }
+    droverd.nofile_raised = getrlimit(RLIMIT_NOFILE, &now) == 0 ? now.rlim_cur : 1024;
     droverd.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (droverd.devnull < 0)
         fatal("open /dev/null");
@@ -284,12 +281,20 @@ int main(int argc, char **argv)
     droverd.base = event_base_new();
     if (droverd.base == NULL)
         fatalx("cannot create the event loop");
-    state_event = event_new(droverd.base, -1, 0, state_cb, NULL);
+    droverd_init();
+    /* Once per pass, in this order: what the pass changed may finish each of these. */
+    droverd_on_settle(pools_drain_check);     /* a draining pool's route is empty */
+    droverd_on_settle(control_check_waiters); /* start, stop, restart waiting for slots */
+    droverd_on_settle(reload_free_unused);    /* configs no pool points into any more */
+    droverd_on_settle(ready_check);
+    droverd_on_settle(shutdown_done_check);
+    droverd_on_shutdown(stop_workers);
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
         sigev[i] = evsignal_new(droverd.base, signals[i], signal_cb, NULL);
         event_add(sigev[i], NULL);
     }
 
+    control_set_dispatch(cmd_dispatch);
     if (control_open(&droverd.config->daemon, err, sizeof(err)) != 0)
         fatalx("control socket: %s", err);
     if (notify_workers_open(droverd.config->daemon.control_socket, err, sizeof(err)) != 0) {
@@ -314,12 +319,14 @@ int main(int argc, char **argv)
     pool_start(p);
     sd_watchdog_start();
     droverd_state_changed();
+}
 
-    event_base_dispatch(droverd.base);
+/* After the loop: everything is down; what is left is memory and fds. */
+static void teardown(void)
+{
+    struct pool *p;
 
-    log_info("stopped");
     control_farewell();
-    /* Everything is down; what is left is memory and fds. */
     while ((p = TAILQ_FIRST(&droverd.pools)) != NULL)
         pool_destroy(p);
     control_close();
@@ -330,14 +337,35 @@ int main(int argc, char **argv)
     reap_cleanup();
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
         event_free(sigev[i]);
-    event_free(state_event);
+    droverd_free();
     if (droverd.shutdown_timer != NULL)
         event_free(droverd.shutdown_timer);
-    reload_free_retired(true);
+    reload_free_all();
     config_free(droverd.config);
     event_base_free(droverd.base);
     free(droverd.cpus);
     free(droverd.config_path);
     close(droverd.devnull);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    int rc = parse_args(argc, argv, &o);
+
+    if (rc >= 0)
+        return rc;
+    log_init("droverd", LOG_LEVEL_INFO);
+    if (!o.check)
+        route_activation_init();
+    if (cmd_table_check() != 0)
+        fatalx("internal error: cmd_entries[] is not in verb order");
+    load_or_die(o.config_path, &droverd.config);
+    if (o.check)
+        return check_config();
+    startup(&o);
+    event_base_dispatch(droverd.base);
+    log_info("stopped");
+    teardown();
     return droverd.exit_status;
 }

@@ -2,7 +2,9 @@
 /*
  * Fuzz target for the drover CLI's reader of droverd's answers: the input is
  * what comes back on the control socket (DATA, ERROR, EXIT messages, or
- * anything else), served from a memfd to read_reply() in cli/drover.c.
+ * anything else), served from a memfd to read_reply() in cli/drover.c; what
+ * it captured is then decoded as `drover call` decodes droverd's answer
+ * (proto_call_info_unpack() in common/proto.c).
  *
  * read_reply() is static, so this file compiles cli/drover.c itself, with
  * its main() renamed and its stderr sent to /dev/null (ASan still reports on
@@ -42,6 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(status >= 0 && status <= 255);
     FUZZ_CHECK(capture_len <= size);
     FUZZ_CHECK(capture == NULL || capture[capture_len] == '\0');
+    if (status == DROVER_EXIT_OK) {
+        struct proto_call_info ci;
+        char err[PARSE_ERR_MAX];
+        if (proto_call_info_unpack(capture, capture_len, &ci, err, sizeof(err)) == 0) {
+            FUZZ_CHECK(ci.listen != NULL && ci.listen[0] != '\0');
+            FUZZ_CHECK(strlen(ci.listen) <= capture_len);
+            FUZZ_CHECK(ci.framing == FRAMING_LENGTH || ci.framing == FRAMING_LINE);
+            proto_call_info_clear(&ci);
+        }
+    }
     free(capture);
     close(fd);
     return 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for common/proto.c: the control protocol header (byte layout,
- * round trip, every rejection) and the argv payload with its limits.
+ * round trip, every rejection), the argv payload with its limits, and the
+ * answer to `call` (every field, old and future answers, every rejection).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -336,16 +337,144 @@ static void test_argv_unpack_errors(void **state)
     unpack_bad(buf, PROTO_MAX_ARG + 4, "argument 1 is over 4096 bytes");
 }
 
+static void test_exit_codes(void **state)
+{
+    (void)state;
+    /* The CLI's documented exit statuses (docs/man/drover.1). */
+    assert_int_equal(DROVER_EXIT_OK, 0);
+    assert_int_equal(DROVER_EXIT_FAILED, 1);
+    assert_int_equal(DROVER_EXIT_USAGE, 2);
+    assert_int_equal(DROVER_EXIT_UNREACHABLE, 3);
+}
+
+static void call_info_is(const char *text, const char *listen, enum framing framing,
+                         uint64_t max_frame)
+{
+    struct proto_call_info ci;
+    char err[PARSE_ERR_MAX] = "";
+
+    if (proto_call_info_unpack(text, strlen(text), &ci, err, sizeof(err)) != 0)
+        fail_msg("'%s': %s", text, err);
+    assert_string_equal(ci.listen, listen);
+    assert_int_equal(ci.framing, framing);
+    assert_int_equal(ci.max_frame, max_frame);
+    proto_call_info_clear(&ci);
+    assert_null(ci.listen);
+}
+
+static void test_call_info_pack(void **state)
+{
+    struct proto_call_info ci = {
+        .listen = "/run/w.sock", .framing = FRAMING_LINE, .max_frame = 1048576};
+    size_t len;
+    char *s = proto_call_info_pack(&ci, &len);
+
+    (void)state;
+    assert_string_equal(s, "/run/w.sock\nline\n1048576\n");
+    assert_int_equal(len, strlen(s));
+    free(s);
+    ci.listen = "tcp:127.0.0.1:9000";
+    ci.framing = FRAMING_LENGTH;
+    ci.max_frame = 0;
+    s = proto_call_info_pack(&ci, &len);
+    assert_string_equal(s, "tcp:127.0.0.1:9000\nlength\n0\n");
+    free(s);
+}
+
+static void test_call_info_round_trip(void **state)
+{
+    static const struct proto_call_info cases[] = {
+        {"/run/a.sock", FRAMING_LENGTH, 1},
+        {"/tmp/dir with space/b.sock", FRAMING_LINE, 1048576},
+        {"tcp:[::1]:80", FRAMING_LINE, UINT64_MAX},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len;
+        char *s = proto_call_info_pack(&cases[i], &len);
+        call_info_is(s, cases[i].listen, cases[i].framing, cases[i].max_frame);
+        free(s);
+    }
+}
+
+static void test_call_info_unpack(void **state)
+{
+    (void)state;
+    call_info_is("/run/w.sock\nlength\n4096\n", "/run/w.sock", FRAMING_LENGTH, 4096);
+    call_info_is("/run/w.sock\nline\n0\n", "/run/w.sock", FRAMING_LINE, 0);
+    /* An older droverd: two lines, no max_frame. */
+    call_info_is("/run/w.sock\nline\n", "/run/w.sock", FRAMING_LINE, 0);
+    /* Only the socket: framing length, as the CLI always assumed. */
+    call_info_is("/run/w.sock\n", "/run/w.sock", FRAMING_LENGTH, 0);
+    call_info_is("/run/w.sock", "/run/w.sock", FRAMING_LENGTH, 0);
+    /* The last line without its newline. */
+    call_info_is("/run/w.sock\nline\n77", "/run/w.sock", FRAMING_LINE, 77);
+    call_info_is("/run/w.sock\nline", "/run/w.sock", FRAMING_LINE, 0);
+    /* A newer droverd: lines after the third are for others. */
+    call_info_is("/run/w.sock\nlength\n10\nfuture=1\n\nmore\n", "/run/w.sock", FRAMING_LENGTH, 10);
+    call_info_is("/run/w.sock\nlength\n10\n\n", "/run/w.sock", FRAMING_LENGTH, 10);
+    call_info_is("tcp:0.0.0.0:80\nlength\n18446744073709551615\n", "tcp:0.0.0.0:80", FRAMING_LENGTH,
+                 UINT64_MAX);
+}
+
+static void call_info_bad(const void *buf, size_t len, const char *msg)
+{
+    struct proto_call_info ci = {.listen = (char *)"untouched"};
+    char err[PARSE_ERR_MAX] = "";
+
+    assert_int_equal(proto_call_info_unpack(buf, len, &ci, err, sizeof(err)), -1);
+    assert_null(ci.listen); /* nothing to free */
+    if (strstr(err, msg) == NULL)
+        fail_msg("got '%s', want '%s'", err, msg);
+}
+
+#define CALL_BAD(s, msg) call_info_bad(s, sizeof(s) - 1, msg)
+
+static void test_call_info_unpack_errors(void **state)
+{
+    (void)state;
+    call_info_bad(NULL, 0, "no listen socket"); /* EXIT 0 without any DATA */
+    CALL_BAD("", "no listen socket");
+    CALL_BAD("\n", "no listen socket");
+    CALL_BAD("\nline\n10\n", "no listen socket");
+    CALL_BAD("/run/w.sock\0\nline\n", "not text");
+    CALL_BAD("/run/w.sock\nli\0ne\n", "not text");
+    CALL_BAD("/run/w.sock\nLINE\n10\n", "unknown framing 'LINE'");
+    CALL_BAD("/run/w.sock\nlines\n10\n", "unknown framing 'lines'");
+    CALL_BAD("/run/w.sock\n\n10\n", "unknown framing ''");
+    CALL_BAD("/run/w.sock\nlength\n\n", "max_frame is not a byte count");
+    CALL_BAD("/run/w.sock\nlength\n1M\n", "max_frame '1M' is not a byte count");
+    CALL_BAD("/run/w.sock\nlength\n-1\n", "max_frame '-1' is not a byte count");
+    CALL_BAD("/run/w.sock\nlength\n 10\n", "max_frame ' 10' is not a byte count");
+    CALL_BAD("/run/w.sock\nlength\n18446744073709551616\n",
+             "max_frame '18446744073709551616' is not a byte count");
+    CALL_BAD("/run/w.sock\nlength\n123456789012345678901234567890\n",
+             "max_frame is not a byte count");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_layout),       cmocka_unit_test(test_header_round_trip),
-        cmocka_unit_test(test_header_decode_bytes), cmocka_unit_test(test_header_make),
-        cmocka_unit_test(test_header_check_ok),     cmocka_unit_test(test_header_check_version),
-        cmocka_unit_test(test_header_check_type),   cmocka_unit_test(test_header_check_flags),
-        cmocka_unit_test(test_header_check_length), cmocka_unit_test(test_argv_pack),
-        cmocka_unit_test(test_argv_pack_limits),    cmocka_unit_test(test_argv_round_trip),
-        cmocka_unit_test(test_argv_unpack),         cmocka_unit_test(test_argv_unpack_errors),
+        cmocka_unit_test(test_header_layout),
+        cmocka_unit_test(test_header_round_trip),
+        cmocka_unit_test(test_header_decode_bytes),
+        cmocka_unit_test(test_header_make),
+        cmocka_unit_test(test_header_check_ok),
+        cmocka_unit_test(test_header_check_version),
+        cmocka_unit_test(test_header_check_type),
+        cmocka_unit_test(test_header_check_flags),
+        cmocka_unit_test(test_header_check_length),
+        cmocka_unit_test(test_argv_pack),
+        cmocka_unit_test(test_argv_pack_limits),
+        cmocka_unit_test(test_argv_round_trip),
+        cmocka_unit_test(test_argv_unpack),
+        cmocka_unit_test(test_argv_unpack_errors),
+        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_call_info_pack),
+        cmocka_unit_test(test_call_info_round_trip),
+        cmocka_unit_test(test_call_info_unpack),
+        cmocka_unit_test(test_call_info_unpack_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

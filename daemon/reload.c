@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: ISC */
+/* Reloading the configuration (see reload.h). */
+#include "reload.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "droverd.h"
+#include "keys.h"
+#include "log.h"
+#include "notify.h"
+#include "parse.h"
+#include "pool.h"
+#include "sys.h"
+#include "xmalloc.h"
+
+/* Old configs stay alive while a stopping pool still points into them. */
+static struct config **retired;
+static size_t nretired;
+
+static bool config_in_use(const struct config *cfg)
+{
+    struct pool *p;
+    const struct pool_config *pc;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    TAILQ_FOREACH(pc, &cfg->pools, entry)
+    if (p->cfg == pc)
+        return true;
+    return false;
+}
+
+static void free_retired(bool all)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < nretired; i++) {
+        if (!all && config_in_use(retired[i]))
+            retired[kept++] = retired[i];
+        else
+            config_free(retired[i]);
+    }
+    nretired = kept;
+    if (nretired == 0) {
+        free(retired);
+        retired = NULL;
+    }
+}
+
+void reload_free_unused(void)
+{
+    free_retired(false);
+}
+
+void reload_free_all(void)
+{
+    free_retired(true);
+}
+
+/*
+ * Freed at the end of this loop pass at the earliest: the report's diff
+ * borrows pool names from the old config.
+ */
+static void retire(struct config *cfg)
+{
+    retired = xreallocarray(retired, nretired + 1, sizeof(*retired));
+    retired[nretired++] = cfg;
+    droverd_state_changed();
+}
+
+/* Keep the running values of keys that only a restart of droverd can change. */
+static void keep_daemon_restart_keys(struct config *new, const struct config *old)
+{
+    for (size_t i = 0; i < key_table_len; i++) {
+        const struct key *k = &key_table[i];
+        if (k->section != KEY_DAEMON || k->reload != RELOAD_DAEMON)
+            continue;
+        key_value_free(k, &new->daemon);
+        key_value_copy(k, &new->daemon, &old->daemon);
+    }
+    new->daemon.control_gid = old->daemon.control_gid;
+}
+
+static void add_problem(struct reload_report *r, const char *pool, const char *error)
+{
+    r->problems = xreallocarray(r->problems, r->nproblems + 1, sizeof(*r->problems));
+    r->problems[r->nproblems].pool = xstrdup(pool);
+    r->problems[r->nproblems].error = xstrdup(error);
+    r->nproblems++;
+}
+
+/* One log line per change, for the journal. */
+static void log_changes(const struct config_diff *diff)
+{
+    char *text = config_diff_describe(diff), *save = NULL;
+
+    log_info("reload: %s", diff->n == 0 ? "no changes" : "applied");
+    if (diff->n > 0)
+        for (char *line = strtok_r(text, "\n", &save); line != NULL;
+             line = strtok_r(NULL, "\n", &save))
+            log_info("reload: %s", line);
+    free(text);
+}
+
+int reload_config(struct reload_report *out)
+{
+    struct config_env env;
+    struct config *new;
+
+    memset(out, 0, sizeof(*out));
+    sd_notify_send("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)mono_now());
+    config_env_default(&env);
+    new = config_load(droverd.config_path, &env, &out->errors);
+    if (new == NULL) {
+        char *text = config_errors_format(&out->errors);
+        log_warnx("reload: %s has errors; keeping the running configuration", droverd.config_path);
+        log_warnx("%s", text);
+        free(text);
+        droverd.reload_failures++;
+        sd_notify_send("READY=1\nSTATUS=reload failed: configuration has errors");
+        return -1;
+    }
+    return reload_apply(new, out);
+}
+
+int reload_apply(struct config *new, struct reload_report *out)
+{
+    struct config *old = droverd.config;
+    struct pool_config *pc;
+    char err[PARSE_ERR_MAX];
+
+    out->loaded = true;
+    config_diff(old, new, &out->diff);
+    keep_daemon_restart_keys(new, old);
+    droverd.config = new;
+    log_set_level(new->daemon.log_level);
+
+    /* Pools that left the config stop; the rest follow their new settings. */
+    for (size_t i = 0; i < out->diff.n; i++) {
+        if (out->diff.v[i].kind == CHANGE_POOL_REMOVED) {
+            struct pool *p = pool_find(out->diff.v[i].pool);
+            if (p != NULL)
+                pool_stop(p, true);
+        }
+    }
+    TAILQ_FOREACH(pc, &new->pools, entry)
+    {
+        struct pool *p = pool_find(pc->name);
+        if (p == NULL && (p = pool_find_removing(pc->name)) != NULL) {
+            /* Still stopping from an earlier change: start it with these settings once down. */
+            p->recreate_cfg = pc;
+            continue;
+        }
+        if (p == NULL) {
+            p = pool_create(pc, err, sizeof(err));
+            if (p == NULL) {
+                add_problem(out, pc->name, err);
+                continue;
+            }
+            pool_start(p);
+        } else if (config_diff_find(&out->diff, pc->name, CHANGE_POOL_RECREATE) != NULL) {
+            pool_recreate(p, pc);
+        } else {
+            bool restart = config_diff_find(&out->diff, pc->name, CHANGE_POOL_RESTART) != NULL;
+            pool_set_config(p, pc, restart);
+            if (config_diff_find(&out->diff, pc->name, CHANGE_POOL_SCALE) != NULL)
+                pool_scale(p, pc->nworkers);
+        }
+    }
+    retire(old);
+    droverd.reloads++;
+    log_changes(&out->diff);
+    sd_notify_send("READY=1\nSTATUS=running (reloaded)");
+    return out->nproblems == 0 ? 0 : -1;
+}
+
+void reload_report_free(struct reload_report *r)
+{
+    config_errors_clear(&r->errors);
+    if (r->loaded)
+        config_diff_free(&r->diff);
+    for (size_t i = 0; i < r->nproblems; i++) {
+        free(r->problems[i].pool);
+        free(r->problems[i].error);
+    }
+    free(r->problems);
+    memset(r, 0, sizeof(*r));
+}
