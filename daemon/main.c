@@ -21,6 +21,8 @@
 #include "control.h"
 #include "droverd.h"
 #include "keys.h"
+#include "linger.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -242,7 +244,7 @@ int main(int argc, char **argv)
 
     log_init("droverd", LOG_LEVEL_INFO);
     if (!check)
-        route_activation_init();
+        listen_activation_init();
     if (cmd_table_check() != 0)
         fatalx("internal error: a daemon verb has no handler");
     load_or_die(config_path, &droverd.config);
@@ -257,7 +259,7 @@ int main(int argc, char **argv)
     }
     log_set_level(debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
     /* Before anything is opened: a passed socket no pool claims refuses the start cleanly. */
-    route_check_activation(droverd.config);
+    listen_activation_check(droverd.config);
     droverd.config_path = xstrdup(realpath(config_path, abs) ? abs : config_path);
 
     droverd.pid = getpid();
@@ -325,8 +327,8 @@ int main(int argc, char **argv)
     control_close();
     notify_workers_close();
     metrics_http_close();
-    route_release_held();
-    route_lingering_free();
+    listen_release_parked();
+    linger_free_all();
     reap_cleanup();
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
         event_free(sigev[i]);
