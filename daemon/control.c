@@ -419,7 +419,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 int control_open(const struct daemon_config *dc, char *err, size_t errsz)
 {
     gid_t gid = dc->control_group != NULL ? dc->control_gid : (gid_t)-1;
-    int fd = sys_listen_unix(dc->control_socket, SOCK_STREAM, dc->control_mode, gid, err, errsz);
+    int fd =
+        sys_listen_unix(dc->control_socket, SOCK_STREAM, dc->control_mode, gid, 128, err, errsz);
 
     if (fd < 0) {
         if (errno == EADDRINUSE)

@@ -161,7 +161,7 @@ static int listener_socket(struct listener *ls, const struct pool_config *pc, ch
     }
     if (strncmp(pc->listen, "tcp:", 4) == 0)
         return sys_listen_tcp(pc->listen, err, errsz);
-    fd = sys_listen_unix(pc->listen, SOCK_STREAM, pc->socket_mode, gid, err, errsz);
+    fd = sys_listen_unix(pc->listen, SOCK_STREAM, pc->socket_mode, gid, SOMAXCONN, err, errsz);
     if (fd >= 0)
         ls->unix_path = xstrdup(pc->listen);
     return fd;

@@ -191,7 +191,7 @@ int notify_workers_open(const char *control_socket, char *err, size_t errsz)
                            "socket next to it (%zu bytes at most)",
                            control_socket, sizeof(sun.sun_path) - 8);
     /* Workers may run as other users; the pid check, not the file mode, guards it. */
-    workers_fd = sys_listen_unix(sun.sun_path, SOCK_DGRAM, 0777, (gid_t)-1, err, errsz);
+    workers_fd = sys_listen_unix(sun.sun_path, SOCK_DGRAM, 0777, (gid_t)-1, 0, err, errsz);
     if (workers_fd < 0)
         return -1;
     if (setsockopt(workers_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {

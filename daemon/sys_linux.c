@@ -197,7 +197,8 @@ bool sys_unix_socket_live(const char *path, int type)
     return live;
 }
 
-int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, char *err, size_t errsz)
+int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, int backlog, char *err,
+                    size_t errsz)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     mode_t old;
@@ -244,7 +245,7 @@ int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, char *er
             parse_error(err, errsz, "chown %s to gid %u: %s", path, (unsigned)gid, strerror(errno));
     else if (chmod(path, mode) != 0)
         rc = parse_error(err, errsz, "chmod %s: %s", path, strerror(errno));
-    else if (type == SOCK_STREAM && listen(fd, SOMAXCONN) != 0)
+    else if (type == SOCK_STREAM && listen(fd, backlog) != 0)
         rc = parse_error(err, errsz, "listen on %s: %s", path, strerror(errno));
     if (rc != 0) {
         e = errno;
