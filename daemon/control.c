@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "droverd.h"
+#include "listen.h"
 #include "log.h"
 #include "parse.h"
 #include "proto.h"
@@ -396,17 +397,10 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             client_accept(fd);
             continue;
         }
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /*
-             * The connection stays in the backlog and the socket stays
-             * readable: pause instead of spinning, and try again shortly.
-             */
-            struct timeval tv = {0, 100 * 1000};
+        if (accept_pause(accept_event, resume_event)) {
             if (!accept_paused_logged)
                 log_warn("control: accept (pausing while out of file descriptors)");
             accept_paused_logged = true;
-            event_del(accept_event);
-            event_add(resume_event, &tv);
         }
         return;
     }
@@ -414,54 +408,19 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 int control_open(const struct daemon_config *dc, char *err, size_t errsz)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int fd;
-    mode_t old_umask;
+    gid_t gid = dc->control_group != NULL ? dc->control_gid : (gid_t)-1;
+    int fd =
+        sys_listen_unix(dc->control_socket, SOCK_STREAM, dc->control_mode, gid, 128, err, errsz);
 
-    if (strlen(dc->control_socket) >= sizeof(sun.sun_path))
-        return parse_error(err, errsz, "control socket path %s is too long", dc->control_socket);
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", dc->control_socket);
-    if (sys_mkdir_parent_of(dc->control_socket) != 0)
-        return parse_error(err, errsz, "cannot create the directory of %s: %s", dc->control_socket,
-                           strerror(errno));
-    if (sys_unix_socket_live(dc->control_socket, SOCK_STREAM))
-        return parse_error(err, errsz, "%s is in use: is another droverd running?",
-                           dc->control_socket);
-    unlink(dc->control_socket);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return parse_error(err, errsz, "socket: %s", strerror(errno));
-    /* Created with no access for anyone, then opened up to exactly the configured mode. */
-    old_umask = umask(0777);
-    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-    umask(old_umask);
-    if (rc != 0) {
-        int e = errno;
-        close(fd);
-        return parse_error(err, errsz, "bind %s: %s", dc->control_socket, strerror(e));
+    if (fd < 0) {
+        if (errno == EADDRINUSE)
+            parse_error(err, errsz, "%s is in use: is another droverd running?",
+                        dc->control_socket);
+        return -1;
     }
     if (dc->control_group != NULL) {
-        if (chown(dc->control_socket, (uid_t)-1, dc->control_gid) != 0) {
-            int e = errno;
-            close(fd);
-            unlink(dc->control_socket);
-            return parse_error(err, errsz, "chown %s to group %s: %s", dc->control_socket,
-                               dc->control_group, strerror(e));
-        }
         control_gid = dc->control_gid;
         have_control_gid = true;
-    }
-    if (chmod(dc->control_socket, dc->control_mode) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(dc->control_socket);
-        return parse_error(err, errsz, "chmod %s: %s", dc->control_socket, strerror(e));
-    }
-    if (listen(fd, 128) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(dc->control_socket);
-        return parse_error(err, errsz, "listen on %s: %s", dc->control_socket, strerror(e));
     }
     listen_fd = fd;
     accept_event = event_new(droverd.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);

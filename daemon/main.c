@@ -21,6 +21,8 @@
 #include "control.h"
 #include "droverd.h"
 #include "keys.h"
+#include "linger.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -257,7 +259,7 @@ static void startup(const struct options *o)
 
     log_set_level(o->debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
     /* Before anything is opened: a passed socket no pool claims refuses the start cleanly. */
-    route_check_activation(droverd.config);
+    listen_activation_check(droverd.config);
     droverd.config_path = xstrdup(realpath(o->config_path, abs) ? abs : o->config_path);
 
     droverd.pid = getpid();
@@ -332,8 +334,8 @@ static void teardown(void)
     control_close();
     notify_workers_close();
     metrics_http_close();
-    route_release_held();
-    route_lingering_free();
+    listen_release_parked();
+    linger_free_all();
     reap_cleanup();
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
         event_free(sigev[i]);
@@ -357,7 +359,7 @@ int main(int argc, char **argv)
         return rc;
     log_init("droverd", LOG_LEVEL_INFO);
     if (!o.check)
-        route_activation_init();
+        listen_activation_init();
     if (cmd_table_check() != 0)
         fatalx("internal error: cmd_entries[] is not in verb order");
     load_or_die(o.config_path, &droverd.config);

@@ -178,7 +178,6 @@ int notify_workers_open(const char *control_socket, char *err, size_t errsz)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int one = 1;
-    mode_t old;
 
     /*
      * Named after droverd's control socket (drover.sock -> drover.sock.notify),
@@ -191,20 +190,15 @@ int notify_workers_open(const char *control_socket, char *err, size_t errsz)
                            "control socket path %s is too long to add the workers' notify "
                            "socket next to it (%zu bytes at most)",
                            control_socket, sizeof(sun.sun_path) - 8);
-    if (sys_unix_socket_live(sun.sun_path, SOCK_DGRAM))
-        return parse_error(err, errsz, "%s is in use by another process", sun.sun_path);
-    workers_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (workers_fd < 0)
-        return parse_error(err, errsz, "notify socket: %s", strerror(errno));
-    unlink(sun.sun_path);
     /* Workers may run as other users; the pid check, not the file mode, guards it. */
-    old = umask(0);
-    int rc = bind(workers_fd, (struct sockaddr *)&sun, sizeof(sun));
-    umask(old);
-    if (rc != 0 || setsockopt(workers_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {
+    workers_fd = sys_listen_unix(sun.sun_path, SOCK_DGRAM, 0777, (gid_t)-1, 0, err, errsz);
+    if (workers_fd < 0)
+        return -1;
+    if (setsockopt(workers_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {
         int e = errno;
         close(workers_fd);
         workers_fd = -1;
+        unlink(sun.sun_path);
         return parse_error(err, errsz, "notify socket %s: %s", sun.sun_path, strerror(e));
     }
     workers_path = xstrdup(sun.sun_path);

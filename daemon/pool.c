@@ -9,7 +9,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +21,14 @@
 #include "notify.h"
 #include "output.h"
 #include "parse.h"
+#include "pool_env.h"
 #include "route.h"
 #include "spawn.h"
 #include "sys.h"
 #include "xmalloc.h"
 
-extern char **environ;
-
 #define PID_BUCKETS 4096
+#define FD_RESERVE  64 /* fds kept free of clients for control, logs, spawning */
 static SLIST_HEAD(, slot) pid_map[PID_BUCKETS];
 
 static void slot_free(struct slot *s);
@@ -36,6 +36,7 @@ static void pool_rolling_advance(struct pool *p);
 static void pool_gc_cb(evutil_socket_t fd, short what, void *arg);
 
 static struct event *gc_event;
+static struct event *drain_event;
 
 static unsigned pid_bucket(pid_t pid)
 {
@@ -104,92 +105,10 @@ static void policy_from_config(const struct pool_config *pc, struct slot_policy 
     sp->stop_timeout_us = pc->stop_timeout_us;
 }
 
-/* Variables droverd got from its own supervisor that must not leak into workers. */
-static bool env_is_private(const char *kv)
-{
-    static const char *const names[] = {
-        "NOTIFY_SOCKET=", "LISTEN_FDS=",   "LISTEN_PID=", "LISTEN_FDNAMES=",
-        "WATCHDOG_USEC=", "WATCHDOG_PID=", "DROVER_",     NULL};
-    for (size_t i = 0; names[i] != NULL; i++)
-        if (strncmp(kv, names[i], strlen(names[i])) == 0)
-            return true;
-    return false;
-}
-
-/* Is NAME= of kv set in v? */
-static bool env_has(char **v, size_t n, const char *kv)
-{
-    size_t len = strcspn(kv, "=") + 1;
-
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(v[i], kv, len) == 0)
-            return true;
-    return false;
-}
-
-/*
- * The environment every worker of the pool shares: the pool's own
- * variables, then USER/LOGNAME/HOME for `user`, then droverd's environment.
- */
-static char **pool_build_env(const struct pool_config *pc)
-{
-    size_t n = 0, cap = strv_len(environ) + strv_len(pc->environment) + 8;
-    char **env = xcalloc(cap, sizeof(*env));
-
-    for (size_t i = 0; pc->environment != NULL && pc->environment[i] != NULL; i++)
-        env[n++] = xstrdup(pc->environment[i]);
-    if (pc->user != NULL) {
-        char *kv;
-        xasprintf(&kv, "USER=%s", pc->user);
-        if (!env_has(env, n, kv))
-            env[n++] = kv;
-        else
-            free(kv);
-        xasprintf(&kv, "LOGNAME=%s", pc->user);
-        if (!env_has(env, n, kv))
-            env[n++] = kv;
-        else
-            free(kv);
-        if (pc->home != NULL) {
-            xasprintf(&kv, "HOME=%s", pc->home);
-            if (!env_has(env, n, kv))
-                env[n++] = kv;
-            else
-                free(kv);
-        }
-    }
-    xasprintf(&env[n++], "DROVER_POOL=%s", pc->name);
-    for (size_t i = 0; environ[i] != NULL && n + 1 < cap; i++)
-        if (!env_is_private(environ[i]) && !env_has(env, n, environ[i]))
-            env[n++] = xstrdup(environ[i]);
-    env[n] = NULL;
-    return env;
-}
-
 static void pool_load_groups(struct pool *p)
 {
-    const struct pool_config *pc = p->cfg;
-
     free(p->groups);
-    p->groups = NULL;
-    p->ngroups = 0;
-    if (!pc->has_user)
-        return;
-    /* Resolved here, once, because initgroups() is not safe between fork and exec. */
-    if (pc->user != NULL) {
-        int n = 64;
-        p->groups = xcalloc((size_t)n, sizeof(gid_t));
-        if (getgrouplist(pc->user, pc->gid, p->groups, &n) < 0) {
-            p->groups = xreallocarray(p->groups, (size_t)n, sizeof(gid_t));
-            if (getgrouplist(pc->user, pc->gid, p->groups, &n) < 0)
-                n = 0;
-        }
-        p->ngroups = n;
-    } else {
-        p->groups = xcalloc(1, sizeof(gid_t));
-        p->groups[0] = pc->gid;
-        p->ngroups = 1;
-    }
+    p->ngroups = pool_env_groups(p->cfg, &p->groups);
 }
 
 static void slot_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -439,7 +358,7 @@ static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
         log_debug("pool %s slot %u: %s -> %s (%s)", p->name, s->index, slot_state_name(from),
                   slot_state_name(s->fsm.state), slot_event_name(ev));
         if (p->route != NULL)
-            route_slot_state(p->route, s, from);
+            route_slot_state(p->route, s, s->fsm.state);
     }
     if (act->became_fatal && p->cfg->on_fatal == ON_FATAL_EXIT && !droverd.shutting_down) {
         log_warnx("pool %s: on_fatal = exit: shutting droverd down", p->name);
@@ -524,6 +443,65 @@ static void slot_free(struct slot *s)
     free(s);
 }
 
+/* What a pool's route needs from it (route_hooks.h). */
+static void pool_route_fail(struct slot *s, const char *why)
+{
+    slot_event(s, SLOT_EV_FAIL, why);
+}
+
+static void pool_route_restart(struct slot *s)
+{
+    slot_event(s, SLOT_EV_RESTART, NULL);
+}
+
+static void pool_route_stop(struct slot *s)
+{
+    slot_event(s, SLOT_EV_STOP, NULL);
+}
+
+static void pool_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    pools_drain_check();
+}
+
+/* From inside the route's processing: stopping the workers waits for the end of the pass. */
+static void pool_route_drained(void *pool)
+{
+    (void)pool;
+    if (drain_event == NULL)
+        drain_event = event_new(droverd.base, -1, 0, pool_drain_cb, NULL);
+    event_active(drain_event, 0, 0);
+}
+
+/*
+ * Every client costs one fd. Whatever the fd limit, keep enough for the
+ * control socket, log files and restarting every worker (a pipe and a
+ * socket pair each), so a flood of clients cannot lock the operator out.
+ */
+static unsigned pools_client_budget(void)
+{
+    unsigned slots = 0;
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+    slots += p->nslots;
+    rlim_t limit = droverd.nofile_raised;
+    rlim_t reserve = FD_RESERVE + 6 * (rlim_t)slots;
+    if (limit <= reserve)
+        return 0;
+    return limit - reserve > UINT_MAX ? UINT_MAX : (unsigned)(limit - reserve);
+}
+
+/* Re-created with the same listen value: the new pool takes the socket, with its backlog. */
+static bool pool_keeps_socket(const struct pool *p)
+{
+    return p->recreate_cfg != NULL && p->recreate_cfg->listen != NULL &&
+           strcmp(p->recreate_cfg->listen, route_listen(p->route)) == 0;
+}
+
 struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
 {
     struct pool *p = xcalloc(1, sizeof(*p));
@@ -531,13 +509,21 @@ struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
     p->name = xstrdup(pc->name);
     p->cfg = pc;
     policy_from_config(pc, &p->policy);
-    p->env_base = pool_build_env(pc);
+    p->env_base = pool_env_build(pc);
     pool_load_groups(p);
     if (pc->stdout_mode == STDOUT_LOG)
         p->log =
             pool_log_new(droverd.config->daemon.log_dir, p->name, pc->log_max_size, pc->log_keep);
     if (pc->listen != NULL) {
-        p->route = route_new(p, err, errsz);
+        struct route_hooks hooks = {
+            .pool = p,
+            .fail = pool_route_fail,
+            .restart = pool_route_restart,
+            .stop = pool_route_stop,
+            .drained = pool_route_drained,
+            .client_budget = pools_client_budget,
+        };
+        p->route = route_new(pc, p->name, &hooks, err, errsz);
         if (p->route == NULL) {
             pool_log_free(p->log);
             free_strv(p->env_base);
@@ -572,7 +558,7 @@ void pool_destroy(struct pool *p)
             slot_free(p->slots[i]);
     free(p->slots);
     if (p->route != NULL)
-        route_free(p->route);
+        route_free(p->route, pool_keeps_socket(p));
     pool_log_free(p->log);
     free_strv(p->env_base);
     free(p->groups);
@@ -681,7 +667,7 @@ void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_worker
     p->cfg = pc;
     policy_from_config(pc, &p->policy);
     free_strv(p->env_base);
-    p->env_base = pool_build_env(pc);
+    p->env_base = pool_env_build(pc);
     pool_load_groups(p);
     for (unsigned i = 0; i < p->nslots; i++)
         if (p->slots[i] != NULL)

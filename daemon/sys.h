@@ -50,6 +50,22 @@ int sys_mkdir_parent_of(const char *path);
  */
 bool sys_unix_socket_live(const char *path, int type);
 
+/*
+ * Listening sockets, in redis anet's manner: the fd, or -1 with the reason
+ * in err (errno kept); never logs. Both are non-blocking and close-on-exec.
+ *
+ * sys_listen_unix: create the parent directory, refuse a path a live
+ * process serves (errno EADDRINUSE), replace a stale socket file, bind with
+ * no access for anyone, then chown to gid (unless (gid_t)-1) and chmod to
+ * mode, and listen with this backlog (SOCK_STREAM; a SOCK_DGRAM socket is
+ * only bound).
+ * sys_listen_tcp: spec is "tcp:HOST:PORT" or "tcp:[V6]:PORT", as checked by
+ * the config parser; SO_REUSEADDR, backlog SOMAXCONN.
+ */
+int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, int backlog, char *err,
+                    size_t errsz);
+int sys_listen_tcp(const char *spec, char *err, size_t errsz);
+
 /* Make an fd non-blocking and close-on-exec. */
 int sys_set_nonblock_cloexec(int fd);
 

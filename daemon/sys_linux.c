@@ -17,7 +17,9 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
+#include "parse.h"
 #include "xmalloc.h"
 
 uint64_t mono_now(void)
@@ -193,6 +195,115 @@ bool sys_unix_socket_live(const char *path, int type)
     if (fd >= 0)
         close(fd);
     return live;
+}
+
+int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, int backlog, char *err,
+                    size_t errsz)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    mode_t old;
+    int fd, rc, e;
+
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        errno = ENAMETOOLONG;
+        return parse_error(err, errsz, "socket path %s is too long (%zu bytes at most)", path,
+                           sizeof(sun.sun_path) - 1);
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    if (sys_mkdir_parent_of(path) != 0) {
+        e = errno;
+        parse_error(err, errsz, "cannot create the directory of %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    /* Replace a stale socket, but never one a live process serves. */
+    if (sys_unix_socket_live(path, type)) {
+        errno = EADDRINUSE;
+        return parse_error(err, errsz, "%s is in use by another process", path);
+    }
+    unlink(path);
+    fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        e = errno;
+        parse_error(err, errsz, "socket: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    /* Created with no access for anyone, then opened up to exactly the mode asked. */
+    old = umask(0777);
+    rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rc != 0) {
+        e = errno;
+        close(fd);
+        parse_error(err, errsz, "bind %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0)
+        rc =
+            parse_error(err, errsz, "chown %s to gid %u: %s", path, (unsigned)gid, strerror(errno));
+    else if (chmod(path, mode) != 0)
+        rc = parse_error(err, errsz, "chmod %s: %s", path, strerror(errno));
+    else if (type == SOCK_STREAM && listen(fd, backlog) != 0)
+        rc = parse_error(err, errsz, "listen on %s: %s", path, strerror(errno));
+    if (rc != 0) {
+        e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int sys_listen_tcp(const char *spec, char *err, size_t errsz)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sslen;
+    char host[64];
+    const char *hp = spec + 4, *colon;
+    uint64_t port;
+    int fd, one = 1, e;
+
+    if (hp[0] == '[') {
+        const char *close_br = strchr(hp, ']');
+        snprintf(host, sizeof(host), "%.*s", (int)(close_br - hp - 1), hp + 1);
+        colon = close_br + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
+    }
+    parse_uint(colon + 1, 1, 65535, &port, NULL, 0);
+    if (strchr(host, ':') != NULL) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        inet_pton(AF_INET6, host, &s6->sin6_addr);
+        sslen = sizeof(*s6);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, host, &s4->sin_addr);
+        sslen = sizeof(*s4);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        e = errno;
+        parse_error(err, errsz, "socket: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        e = errno;
+        close(fd);
+        parse_error(err, errsz, "listen on %s: %s", spec, strerror(e));
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 int sys_set_nonblock_cloexec(int fd)
