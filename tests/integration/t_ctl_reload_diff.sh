@@ -11,32 +11,32 @@
 pools_v1() {
     cat <<EOF
 [pool:keep]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 2
 
 [pool:cmd]
-command = $CTL_WORKER --term-delay 250
+command = $SPEW_WORKER --term-delay 250
 workers = 3
 
 [pool:env]
-command = $CTL_WORKER --term-delay 250
+command = $SPEW_WORKER --term-delay 250
 environment = MODE=one
 workers = 2
 
 [pool:grow]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 2
 
 [pool:shrink]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 3
 
 [pool:gone]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 2
 
 [pool:live]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 1
 restart_delay = 100ms
 EOF
@@ -44,22 +44,22 @@ EOF
 
 # running_is POOL N: exactly N slots of POOL run. slots_is POOL N: status lists N slots.
 running_is() {
-    [ "$(json "sum(1 for p in s['pools'] if p['name']=='$1' for x in p['slots'] if x['state']=='running')")" = "$2" ]
+    [ "$(status_json "sum(1 for p in s['pools'] if p['name']=='$1' for x in p['slots'] if x['state']=='running')")" = "$2" ]
 }
-slots_is() { [ "$(json "sum(len(p['slots']) for p in s['pools'] if p['name']=='$1')")" = "$2" ]; }
+slots_is() { [ "$(status_json "sum(len(p['slots']) for p in s['pools'] if p['name']=='$1')")" = "$2" ]; }
 
 write_config < <(pools_v1)
 start_daemon
 for p in keep cmd env grow shrink gone live; do
     wait_for 10 "pool $p running" pool_running "$p"
 done
-keep_pids=$(ctl_pids keep)
-cmd_pids=$(ctl_pids cmd)
-env_pids=$(ctl_pids env)
-grow_pids=$(ctl_pids grow)
-shrink_pids=$(ctl_pids shrink)
-gone_pids=$(ctl_pids gone)
-live_pids=$(ctl_pids live)
+keep_pids=$(pool_pids keep)
+cmd_pids=$(pool_pids cmd)
+env_pids=$(pool_pids env)
+grow_pids=$(pool_pids grow)
+shrink_pids=$(pool_pids shrink)
+gone_pids=$(pool_pids gone)
+live_pids=$(pool_pids live)
 
 # The edited config: every kind of change at once.
 pools_v1 | python3 -c '
@@ -79,7 +79,7 @@ for sec in sys.stdin.read().split("\n\n"):
         out.append(sec.strip("\n"))
 out.append("[pool:new]\ncommand = %s\nworkers = 1" % sys.argv[1])
 print("\n\n".join(out))
-' "$CTL_WORKER" >"$T/v2.pools"
+' "$SPEW_WORKER" >"$T/v2.pools"
 write_config <"$T/v2.pools"
 
 out=$(dv reload 2>&1) || fail "reload exited $?: $out"
@@ -132,10 +132,10 @@ for name, n in seen_down.items():
 PY
 
 # The rolled workers run the new command and environment.
-for pid in $(ctl_pids cmd); do
+for pid in $(pool_pids cmd); do
     tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- '--tag v2' || fail "cmd worker $pid does not run the new command"
 done
-for pid in $(ctl_pids env); do
+for pid in $(pool_pids env); do
     tr '\0' '\n' </proc/"$pid"/environ | grep -qx 'MODE=two' || fail "env worker $pid lacks MODE=two"
 done
 for pid in $cmd_pids $env_pids; do
@@ -144,26 +144,26 @@ done
 
 # grow: the first two workers are the same processes, two more run.
 wait_for 10 "grow has 4 running workers" running_is grow 4
-read -r -a now <<<"$(ctl_pids grow)"
+read -r -a now <<<"$(pool_pids grow)"
 assert_eq "${now[0]} ${now[1]}" "$grow_pids" "grow: pids of slots 0 and 1 after scaling up"
 # shrink: slot 0 untouched, slots 1 and 2 stopped and gone from status.
 wait_for 10 "shrink down to one slot" slots_is shrink 1
 read -r -a old <<<"$shrink_pids"
-assert_eq "$(ctl_pids shrink)" "${old[0]}" "shrink: pid of slot 0 after scaling down"
+assert_eq "$(pool_pids shrink)" "${old[0]}" "shrink: pid of slot 0 after scaling down"
 wait_for 5 "shrink slot 1 worker gone" dead "${old[1]}"
 wait_for 5 "shrink slot 2 worker gone" dead "${old[2]}"
 # gone: stopped and no longer listed.
 for pid in $gone_pids; do
     wait_for 5 "removed pool's worker $pid gone" dead "$pid"
 done
-no_pool() { ! ctl_has_pool "$1"; }
+no_pool() { ! has_pool "$1"; }
 wait_for 5 "pool gone disappears from status" no_pool gone
 dv status gone >/dev/null 2>&1 && fail "status of the removed pool should fail"
 # new: started.
 wait_for 10 "added pool running" pool_running new
 # untouched: same processes.
-assert_eq "$(ctl_pids keep)" "$keep_pids" "keep: pids after reload"
-assert_eq "$(ctl_pids live)" "$live_pids" "live: pids after applying restart_delay"
+assert_eq "$(pool_pids keep)" "$keep_pids" "keep: pids after reload"
+assert_eq "$(pool_pids live)" "$live_pids" "live: pids after applying restart_delay"
 
 # --json: a second change, to a live key only.
 sed -i 's/^restart_delay = 5s$/restart_delay = 4s/' "$CONF"
@@ -176,7 +176,7 @@ assert len(d["changes"]) == 1, d
 c = d["changes"][0]
 assert c["change"] == "pool_applied" and c["pool"] == "live" and c["keys"] == "restart_delay", c
 ' "$jout" || fail "reload --json output is not as documented: $jout"
-assert_eq "$(ctl_pids live)" "$live_pids" "live: pids after the --json reload"
+assert_eq "$(pool_pids live)" "$live_pids" "live: pids after the --json reload"
 assert_eq "$(dv reload)" "no changes" "reload of an unchanged file"
 
 # [daemon] keys: live ones apply, the others say they need a restart and are not applied.
@@ -188,15 +188,15 @@ grep -qx 'daemon: log_level, shutdown_timeout changed: applied' <<<"$out" ||
 grep -qx 'daemon: control_mode changed: takes effect when droverd restarts' <<<"$out" ||
     fail "reload should say control_mode needs a restart: $out"
 assert_eq "$(stat -c %a "$SOCK")" "$mode_before" "control socket mode after a reload (needs a restart)"
-assert_eq "$(ctl_pids keep)" "$keep_pids" "keep: pids after reloading [daemon] keys"
+assert_eq "$(pool_pids keep)" "$keep_pids" "keep: pids after reloading [daemon] keys"
 
 # The new restart_delay is really in force: the second quick crash backs off ~4 s.
 kill -KILL "$live_pids"
 wait_for 5 "live worker restarted after a crash" pid_changed live 0 "$live_pids"
 wait_for 5 "live worker running again" pool_running live
-kill -KILL "$(worker_pid live 0)"
+kill -KILL "$(slot_field live 0 pid)"
 wait_for 5 "live slot in backoff after the second crash" state_is live 0 backoff
-delay=$(ctl_slot_field live 0 next_start_in_seconds)
+delay=$(slot_field live 0 next_start_in_seconds)
 python3 -c "import sys; d=float(sys.argv[1]); sys.exit(0 if 1.0 < d <= 4.0 else 1)" "$delay" ||
     fail "backoff after the second crash should follow restart_delay = 4s; next start in $delay s"
 
@@ -205,7 +205,7 @@ sed -i '/^\[pool:keep\]/,/^$/s/^workers = 2$/workers = 3/' "$CONF"
 grep -A3 '^\[pool:keep\]' "$CONF" | grep -qx 'workers = 3' || fail "test bug: could not edit pool keep"
 kill -HUP "$DAEMON_PID"
 wait_for 10 "SIGHUP reload scales keep to 3" running_is keep 3
-read -r -a now <<<"$(ctl_pids keep)"
+read -r -a now <<<"$(pool_pids keep)"
 assert_eq "${now[0]} ${now[1]}" "$keep_pids" "keep: pids of slots 0 and 1 after the SIGHUP reload"
 wait_for 5 "SIGHUP reload logged" grep -q 'reload: pool keep: workers 2 -> 3' "$T/droverd.log"
 alive "$DAEMON_PID" || fail "droverd died"
