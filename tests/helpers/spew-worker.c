@@ -12,7 +12,8 @@
  *   --width W            each numbered line is W bytes long (default 64)
  *   --burst N            after each tick (below), also write N numbered lines
  *   --term-delay MS      on SIGTERM, linger MS milliseconds, then exit 0
- *                        (without it SIGTERM kills the worker)
+ *                        (without it or --term-wait SIGTERM kills the worker)
+ *   --term-wait FILE     on SIGTERM, linger until FILE exists, then exit 0
  *   --tag WORD           ignored: lets a test change the command line
  *   --echo               message mode: answer every request with itself
  *                        (examples/drover_worker.h); otherwise just wait to
@@ -275,10 +276,11 @@ static int echo_loop(int log_each)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: spew-worker [--out TEXT] [--err TEXT] [--lines N] [--width W] "
-                    "[--burst N] [--term-delay MS] [--tag WORD] [--echo] [--log-each] "
-                    "[--chatter US] [--line-bytes N] [--spew-stdout] [--spew-fd3] "
-                    "[--progress FILE] [--exit-after MIN MAX]\n");
+    fprintf(stderr,
+            "usage: spew-worker [--out TEXT] [--err TEXT] [--lines N] [--width W] "
+            "[--burst N] [--term-delay MS] [--term-wait FILE] [--tag WORD] [--echo] [--log-each] "
+            "[--chatter US] [--line-bytes N] [--spew-stdout] [--spew-fd3] "
+            "[--progress FILE] [--exit-after MIN MAX]\n");
     exit(2);
 }
 
@@ -286,7 +288,7 @@ int main(int argc, char **argv)
 {
     int echo = 0, log_each = 0, spew_stdout = 0, spew_fd3 = 0;
     long exit_min = -1, exit_max = -1;
-    const char *out = NULL, *err = NULL;
+    const char *out = NULL, *err = NULL, *term_wait = NULL;
     long lines = 0, width = 64, term_delay = -1, ticks = 0, burst = 0;
     char suffix[32] = "";
     static int progress_fd = -1;
@@ -311,6 +313,8 @@ int main(int argc, char **argv)
             width = atol(argv[++i]);
         else if (strcmp(a, "--term-delay") == 0 && more >= 1)
             term_delay = atol(argv[++i]);
+        else if (strcmp(a, "--term-wait") == 0 && more >= 1)
+            term_wait = argv[++i];
         else if (strcmp(a, "--tag") == 0 && more >= 1)
             i++;
         else if (strcmp(a, "--echo") == 0)
@@ -349,7 +353,7 @@ int main(int argc, char **argv)
      * between checks. Without --term-delay SIGTERM keeps its default action (it kills). */
     sigemptyset(&wait_set);
     sigaddset(&wait_set, SIGUSR2);
-    if (term_delay >= 0)
+    if (term_delay >= 0 || term_wait != NULL)
         sigaddset(&wait_set, SIGTERM);
     if (!echo)
         pthread_sigmask(SIG_BLOCK, &wait_set, NULL);
@@ -385,7 +389,13 @@ int main(int argc, char **argv)
         if (sigwait(&wait_set, &sig) != 0)
             continue;
         if (sig == SIGTERM) {
-            sleep_us(term_delay * 1000L);
+            char *path = term_wait != NULL ? expand(term_wait) : NULL;
+
+            while (path != NULL && access(path, F_OK) != 0)
+                sleep_us(10000);
+            free(path);
+            if (term_delay > 0)
+                sleep_us(term_delay * 1000L);
             return 0;
         }
         ticks++;

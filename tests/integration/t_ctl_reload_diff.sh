@@ -6,8 +6,8 @@
 # reloads too.
 . "$(dirname "$0")/lib.sh"
 
-# Pools in the first config. Rolled workers linger 250 ms on SIGTERM so the
-# roll is slow enough to watch.
+# Pools in the first config. Rolled workers linger on SIGTERM until the test has seen them
+# stopping and creates $T/release/PID, so the roll is watched however slow this machine is.
 pools_v1() {
     cat <<EOF
 [pool:keep]
@@ -15,11 +15,11 @@ command = $SPEW_WORKER
 workers = 2
 
 [pool:cmd]
-command = $SPEW_WORKER --term-delay 250
+command = $SPEW_WORKER --term-wait $T/release/%p
 workers = 3
 
 [pool:env]
-command = $SPEW_WORKER --term-delay 250
+command = $SPEW_WORKER --term-wait $T/release/%p
 environment = MODE=one
 workers = 2
 
@@ -48,6 +48,7 @@ running_is() {
 }
 slots_is() { [ "$(status_json "sum(len(p['slots']) for p in s['pools'] if p['name']=='$1')")" = "$2" ]; }
 
+mkdir "$T/release"
 write_config < <(pools_v1)
 start_daemon
 for p in keep cmd env grow shrink gone live; do
@@ -68,7 +69,7 @@ out = []
 for sec in sys.stdin.read().split("\n\n"):
     name = sec.split("]")[0] + "]"
     sec = {
-        "[pool:cmd]": lambda t: t.replace("--term-delay 250", "--term-delay 250 --tag v2"),
+        "[pool:cmd]": lambda t: t.replace(" --term-wait", " --tag v2 --term-wait"),
         "[pool:env]": lambda t: t.replace("MODE=one", "MODE=two"),
         "[pool:grow]": lambda t: t.replace("workers = 2", "workers = 4"),
         "[pool:shrink]": lambda t: t.replace("workers = 3", "workers = 1"),
@@ -96,14 +97,14 @@ grep -qE '^pool new: added \(1 workers?\)$' <<<"$out" || fail "reload output lac
 grep -q 'keep' <<<"$out" && fail "reload reported a change to the untouched pool keep: $out"
 assert_eq "$(grep -c . <<<"$out")" 7 "number of lines reload printed"
 
-# While cmd and env roll: never more than one of their slots down at once,
-# and at the end every worker is new and running.
-python3 - "$DROVER" "$SOCK" "$cmd_pids" "$env_pids" <<'PY' || fail "rolling restart check failed"
-import json, subprocess, sys, time
-drover, sock = sys.argv[1], sys.argv[2]
+# While cmd and env roll: never more than one of their slots down at once, and at the end
+# every worker is new and running. An old worker stops only once it was seen stopping here.
+python3 - "$DROVER" "$SOCK" "$cmd_pids" "$env_pids" "$T/release" <<'PY' || fail "rolling restart check failed"
+import json, os, subprocess, sys, time
+drover, sock, release = sys.argv[1], sys.argv[2], sys.argv[5]
 old = {"cmd": set(sys.argv[3].split()), "env": set(sys.argv[4].split())}
 seen_down = {"cmd": 0, "env": 0}
-deadline = time.time() + 15
+deadline = time.time() + 30
 polls = 0
 while True:
     st = json.loads(subprocess.run([drover, "-s", sock, "status", "--json"], check=True,
@@ -118,20 +119,24 @@ while True:
             sys.exit("pool %s: %d slots down at once: %s" % (p["name"], len(down),
                      [(x["slot"], x["state"], x["pid"]) for x in p["slots"]]))
         seen_down[p["name"]] += len(down)
+        for x in down:
+            if str(x["pid"]) in old[p["name"]]:
+                open(os.path.join(release, str(x["pid"])), "w").close()
         new = [x for x in p["slots"] if x["state"] == "running" and str(x["pid"]) not in old[p["name"]]]
         if len(new) != len(old[p["name"]]) or len(p["slots"]) != len(old[p["name"]]):
             done = False
     if done:
         break
     if time.time() > deadline:
-        sys.exit("roll did not finish in 15s; last status: %s" % json.dumps(st["pools"]))
+        sys.exit("roll did not finish in 30s; last status: %s" % json.dumps(st["pools"]))
     time.sleep(0.01)
 for name, n in seen_down.items():
     if n == 0:
         sys.exit("never saw a slot of %s down in %d polls: was it restarted at all?" % (name, polls))
 PY
 
-# The rolled workers run the new command and environment.
+# The rolled workers run the new command and environment (and may stop at once).
+for pid in $(pool_pids cmd) $(pool_pids env); do touch "$T/release/$pid"; done
 for pid in $(pool_pids cmd); do
     tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- '--tag v2' || fail "cmd worker $pid does not run the new command"
 done

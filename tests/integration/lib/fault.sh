@@ -42,20 +42,26 @@ probe_check() {
     [ -z "$p99max" ] || [ "${p99:-0}" -le "$p99max" ] || fail "$what: 1% of the status calls took ${p99} ms or more (bound ${p99max} ms)"
 }
 
-# kill_loop SECONDS INTERVAL POOL...: SIGKILL a random worker of the named pools every
-# INTERVAL seconds for SECONDS; prints how many workers were killed. Only pids that are
+# kill_loop [-n MIN] SECONDS INTERVAL POOL...: SIGKILL a random worker of the named pools
+# every INTERVAL seconds for SECONDS (with -n, and on until MIN were killed, for at most 10
+# times SECONDS: a slow machine restarts workers slowly); prints how many workers were
+# killed. Only pids that are
 # children of this test's droverd and carry DROVER_POOL=one of the POOLs are ever signalled,
 # and each one once: a killed worker stays listed as a child until droverd reaps it, and a
 # kill of that zombie would succeed without killing anything. The loop uses builtins only
 # (the pause is a read timeout), so it really runs every few ms.
 kill_loop() {
-    local secs=$1 interval=$2 kills=0 end f p q pause_fd
+    local min=0 secs interval kills=0 end cap f p q pause_fd
+    [ "$1" = -n ] && { min=$2; shift 2; }
+    secs=$1 interval=$2
     shift 2
     local -A mine=() notmine=() killed=()
     local -a kids=() found=()
     exec {pause_fd}<> <(:)
     end=$(($(date +%s%N) + secs * 1000000000))
-    while [ "${EPOCHREALTIME/./}000" -lt "$end" ]; do
+    cap=$(($(date +%s%N) + secs * 10000000000))
+    while [ "${EPOCHREALTIME/./}000" -lt "$end" ] ||
+        { [ "$kills" -lt "$min" ] && [ "${EPOCHREALTIME/./}000" -lt "$cap" ]; }; do
         found=()
         for f in /proc/"$DAEMON_PID"/task/*/children; do
             kids=()

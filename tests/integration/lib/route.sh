@@ -104,7 +104,7 @@ print("ok")
 PY
     pid=$!
     track_pid $pid
-    wait_for 10 "4 clients connected to the stopped pool $pool" test -s "$T/$pool.connected"
+    wait_for 30 "4 clients connected to the stopped pool $pool" test -s "$T/$pool.connected"
     kill -0 $pid || fail "$pool: clients finished while every worker was stopped: $(cat "$T/$pool.backlog.out")"
     dv start "$pool" >/dev/null || fail "start $pool failed"
     wait $pid || fail "$pool: clients waiting in the backlog: $(cat "$T/$pool.backlog.out")"
