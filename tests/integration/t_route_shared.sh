@@ -1,7 +1,7 @@
 #!/bin/bash
 # mode = shared: every worker gets the listening socket as fd 3 with
 # LISTEN_FDS=1, LISTEN_PID=<its own pid> and LISTEN_FDNAMES=<pool> (the systemd
-# socket-activation convention); route-worker --check-env checks and records
+# socket-activation convention); faulty-echo-worker --check-env checks and records
 # that for every worker it starts, then execs echo-worker, which accepts on
 # fd 3 itself. Connection-per-request load while workers are SIGKILLed: no
 # connection is refused, no reply is wrong; the socket file keeps its inode.
