@@ -9,7 +9,7 @@
 
 write_config <<EOF
 [pool:slow]
-command = $NOTIFY_WORKER --status-first booting --trigger $T/slow.go --ready-after 1500 --mark $T/slow.ready --status serving
+command = $NOTIFY_WORKER --status-first booting --trigger $T/slow.go --hold $T/slow.hold --ready-after 1500 --mark $T/slow.ready --status serving
 workers = 1
 ready = notify
 start_timeout = 60s
@@ -79,7 +79,8 @@ dv metrics | grep -qx 'drover_pool_exits_total{pool="never",cause="failed"} 2' |
     fail "exits_total cause=failed for never should be 2: $(dv metrics | grep 'pool="never",cause')"
 
 # ---- READY=1 after a delay: starting until then, running after ---------------------
-# The worker waits for slow.go, then 1.5 s, then makes its mark and sends READY=1.
+# The worker waits for slow.go, then for slow.hold (made once this test saw it starting,
+# however slow this machine is), then 1.5 s, then makes its mark and sends READY=1.
 touch "$T/slow.go"
 slow_start=$(date +%s%N)
 seen=0
@@ -91,7 +92,8 @@ while :; do
     assert_eq "$state" starting "slow worker's state before READY=1"
     [ "$text" = None ] || assert_eq "$text" booting "slow worker's status_text before READY=1"
     seen=$((seen + 1))
-    [ $(($(date +%s%N) - slow_start)) -lt 10000000000 ] || fail "slow worker never made its mark"
+    touch "$T/slow.hold"
+    [ $(($(date +%s%N) - slow_start)) -lt 20000000000 ] || fail "slow worker never made its mark"
     sleep 0.05
 done
 [ "$seen" -ge 1 ] || fail "never saw the slow worker before its READY=1"
