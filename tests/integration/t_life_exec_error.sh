@@ -55,7 +55,7 @@ json.dump(x, open('$T/slot.json', 'w'))
 saved() { python3 -c "import json; x = json.load(open('$T/slot.json')); print($1)"; }
 for p in noexec nodir; do
     # It backs off (growing delays), it does not spin.
-    wait_for 5 "$p backing off with a streak of 3" \
+    wait_for 20 "$p backing off with a streak of 3" \
         snapshot_when $p 0 "x['state'] == 'backoff' and x['crash_streak'] >= 3"
     assert_eq "$(saved "x['pid']")" None "$p pid while backing off"
     assert_eq "$(saved "x['last_exit']['code']")" 127 "$p last exit code while backing off"
