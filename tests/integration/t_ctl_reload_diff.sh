@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 
 # Pools in the first config. Rolled workers linger on SIGTERM until the test has seen them
-# stopping and creates $T/release/PID, so the roll is watched however slow this machine is.
+# stopping and creates $T/release/PID (or stop_timeout ends them), so the roll is watched
+# however slow this machine is.
 pools_v1() {
     cat <<EOF
 [pool:keep]
@@ -17,11 +18,13 @@ workers = 2
 [pool:cmd]
 command = $SPEW_WORKER --term-wait $T/release/%p
 workers = 3
+stop_timeout = 60s
 
 [pool:env]
 command = $SPEW_WORKER --term-wait $T/release/%p
 environment = MODE=one
 workers = 2
+stop_timeout = 60s
 
 [pool:grow]
 command = $SPEW_WORKER
