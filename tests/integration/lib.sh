@@ -28,6 +28,10 @@ PROBE_WORKER="$HELPERS/probe-worker"        # records fds, env, ppid, pgid, sign
 NOTIFY_WORKER="$HELPERS/notify-worker"      # speaks sd_notify (READY, STATUS, WATCHDOG)
 SPEW_WORKER="$HELPERS/spew-worker"          # writes output: lines, ticks, floods
 TEST_NAME=$(basename "$0" .sh)
+# The interpreter itself, not a wrapper (a pyenv shim costs 200 ms a call, seconds on a busy
+# machine, and the status helpers below call Python all the time).
+PYTHON=$(command python3 -c 'import sys; print(sys.executable)')
+python3() { "$PYTHON" "$@"; }
 
 # How much slower droverd runs here: 1 natively, 3 under AddressSanitizer (scripts/test.sh
 # sets ASAN_OPTIONS for that pass), 10 under valgrind. Time and throughput bounds scale with
