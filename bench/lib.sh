@@ -66,17 +66,20 @@ wait_socket() {
     return 1
 }
 
-# CPU time (ns) the given processes have used (/proc/PID/schedstat: all single-threaded).
+# CPU time (ns) used so far by every thread of the given processes.
 cpu_ns() {
-    local total=0 p a rest
+    local total=0 p t a rest
     for p in "$@"; do
-        [ -r "/proc/$p/schedstat" ] || continue
-        read -r a rest <"/proc/$p/schedstat" || continue
-        total=$((total + a))
+        for t in /proc/"$p"/task/*/schedstat; do
+            [ -r "$t" ] || continue
+            read -r a rest <"$t" 2>/dev/null || continue
+            total=$((total + a))
+        done
     done
     echo "$total"
 }
-children_of() { cat "/proc/$1/task/$1/children" 2>/dev/null || true; }
+# The children of PID (of any of its threads), one per line.
+children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true; }
 
 # A numeric field of a flat-ish JSON line: jfield LINE KEY (first occurrence).
 jfield() {

@@ -52,10 +52,7 @@ peers_install() {
 
 # An optimized drover (its own build directory) and the helpers of bench/peers.
 peers_build() {
-    if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-        cmake -S "$repo_dir" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    fi
-    cmake --build "$BUILD" -j2 --target droverd drover echo-worker loadgen stamp-collect >/dev/null
+    bench_build
     make -s -C "$peers_dir/tools" OUT="$P" >/dev/null
 }
 
@@ -82,16 +79,3 @@ peers_machine() {
 # The 1-minute load average, for the raw lines.
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
-# CPU time (ns) used so far by every thread of the given processes.
-cpu_ns() {
-    local total=0 p t a rest
-    for p in "$@"; do
-        for t in /proc/"$p"/task/*/schedstat; do
-            [ -r "$t" ] || continue
-            read -r a rest <"$t" 2>/dev/null || continue
-            total=$((total + a))
-        done
-    done
-    echo "$total"
-}
-children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true; }

@@ -152,7 +152,7 @@ start_servers() {
     local user=""
     [ "$(id -u)" -eq 0 ] && user="user root;" # its workers must reach sockets in a 0700 dir
     sed -e "s|@DIR@|$dir|g" -e "s|@USER@|$user|" -e "s|@MODULE@|$nginx_module|" \
-        "$peers_dir/nginx/stream.conf.in" >"$dir/nginx.conf"
+        "$peers_dir/../nginx/stream.conf.in" >"$dir/nginx.conf"
     nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" &
     pid_nginx=$!
     bench_track "$pid_nginx"

@@ -19,16 +19,16 @@ log_levle = info
 workers = 2
 
 [pool:a]
-comand = $CTL_WORKER
+comand = $SPEW_WORKER
 workers = lots
 restart = sometimes
 command = ./missing-worker
 
 [pool:a]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 
 [pol:b]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 EOF
 # expect LINE REGEX: one line of the error output is "$BAD:LINE: " followed by REGEX.
 expect() {
@@ -71,8 +71,8 @@ assert_contains "$out" "$T/nope.ini" "drover check names the missing file"
 
 # ---- A good main file with includes and relative paths ----------------------
 mkdir -p "$T/conf.d/bin" "$T/conf.d/data" "$T/tools"
-ln -s "$CTL_WORKER" "$T/tools/w"
-ln -s "$CTL_WORKER" "$T/conf.d/bin/w"
+ln -s "$SPEW_WORKER" "$T/tools/w"
+ln -s "$SPEW_WORKER" "$T/conf.d/bin/w"
 GOOD="$T/good.ini"
 cat >"$GOOD" <<'EOF'
 [daemon]
@@ -112,14 +112,14 @@ start_daemon "$GOOD"
 for p in main a b; do
     wait_for 10 "pool $p running" pool_running "$p"
 done
-assert_eq "$(json "[p['name'] for p in s['pools']]")" "['main', 'a', 'b']" "pool order (main file, then includes sorted)"
-assert_eq "$(readlink "/proc/$(worker_pid main 0)/cwd")" "$T" "cwd of a worker of the main file"
-assert_eq "$(readlink "/proc/$(worker_pid a 0)/cwd")" "$T/conf.d" "cwd of a worker of an included file"
-assert_eq "$(readlink "/proc/$(worker_pid b 0)/cwd")" "$T/conf.d/data" "cwd from a relative directory"
-assert_eq "$(readlink -f "/proc/$(worker_pid a 1)/exe")" "$(readlink -f "$CTL_WORKER")" "exe of a relative command"
-wait_for 5 "main's output in the relative log_dir" ctl_file_has "$T/logs/main.log" 'main-ok'
-wait_for 5 "a's output in the relative log_dir" ctl_file_has "$T/logs/a.log" 'a-ok'
-wait_for 5 "b's output in the relative log_dir" ctl_file_has "$T/logs/b.log" 'b-ok'
+assert_eq "$(status_json "[p['name'] for p in s['pools']]")" "['main', 'a', 'b']" "pool order (main file, then includes sorted)"
+assert_eq "$(readlink "/proc/$(slot_field main 0 pid)/cwd")" "$T" "cwd of a worker of the main file"
+assert_eq "$(readlink "/proc/$(slot_field a 0 pid)/cwd")" "$T/conf.d" "cwd of a worker of an included file"
+assert_eq "$(readlink "/proc/$(slot_field b 0 pid)/cwd")" "$T/conf.d/data" "cwd from a relative directory"
+assert_eq "$(readlink -f "/proc/$(slot_field a 1 pid)/exe")" "$(readlink -f "$SPEW_WORKER")" "exe of a relative command"
+wait_for 5 "main's output in the relative log_dir" file_has "$T/logs/main.log" 'main-ok'
+wait_for 5 "a's output in the relative log_dir" file_has "$T/logs/a.log" 'a-ok'
+wait_for 5 "b's output in the relative log_dir" file_has "$T/logs/b.log" 'b-ok'
 dv shutdown >/dev/null || fail "shutdown failed"
 wait_daemon_exit
 assert_eq "$DAEMON_STATUS" 0 "droverd exit status after shutdown"

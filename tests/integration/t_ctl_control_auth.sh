@@ -11,11 +11,13 @@ id nobody >/dev/null 2>&1 || fail "user nobody is missing"
 getent group nogroup >/dev/null || fail "group nogroup is missing"
 getent passwd daemon >/dev/null || fail "user daemon is missing"
 
-# as USER GROUP GROUPS VERB...: drover as that user; sets OUT, ERR, RC.
+# as USER GROUP GROUPS VERB...: drover as that uid, gid and supplementary groups ("-" for
+# none); sets OUT, ERR, RC.
 as() {
-    local user=$1 group=$2 groups=$3
+    local user=$1 group=$2 groups=$3 g=(--clear-groups)
     shift 3
-    ctl_run_as "$user" "$group" "$groups" "$DROVER" -s "$SOCK" "$@" >"$T/as.out" 2>"$T/as.err"
+    [ "$groups" = - ] || g=(--groups "$groups")
+    setpriv --reuid "$user" --regid "$group" "${g[@]}" -- "$DROVER" -s "$SOCK" "$@" >"$T/as.out" 2>"$T/as.err"
     RC=$?
     OUT=$(cat "$T/as.out")
     ERR=$(cat "$T/as.err")
@@ -24,7 +26,7 @@ as() {
 refused() {
     local who=$1 before
     shift
-    before=$(worker_pid w 0)
+    before=$(slot_field w 0 pid)
     for verb in "status" "metrics" "stop w" "restart w" "signal w KILL" "scale w 3" "reload" "shutdown"; do
         # shellcheck disable=SC2086
         as "$@" $verb
@@ -33,8 +35,8 @@ refused() {
         assert_contains "$ERR" "permission denied: uid $(id -u "$1") may not control droverd" "'$verb' by $who"
     done
     alive "$DAEMON_PID" || fail "droverd went away after refusing $who"
-    assert_eq "$(worker_pid w 0)" "$before" "worker pid after refused verbs by $who"
-    assert_eq "$(json "next(p['workers'] for p in s['pools'] if p['name']=='w')")" 1 "workers after refused verbs by $who"
+    assert_eq "$(slot_field w 0 pid)" "$before" "worker pid after refused verbs by $who"
+    assert_eq "$(status_json "next(p['workers'] for p in s['pools'] if p['name']=='w')")" 1 "workers after refused verbs by $who"
 }
 allowed() {
     local who=$1
@@ -58,7 +60,7 @@ restart_daemon() {
 write_config <<EOF
 control_mode = 0666
 [pool:w]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 1
 EOF
 restart_daemon
@@ -77,7 +79,7 @@ write_config <<EOF
 control_mode = 0666
 control_group = nogroup
 [pool:w]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 1
 EOF
 restart_daemon
@@ -93,7 +95,7 @@ write_config <<EOF
 control_mode = 0660
 control_group = nogroup
 [pool:w]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 1
 EOF
 restart_daemon
@@ -116,7 +118,7 @@ control_mode = 0666
 log_dir = $T/nb/log
 shutdown_timeout = 10s
 [pool:w]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 1
 EOF
 chmod 0644 "$CONF"
@@ -125,7 +127,7 @@ DAEMON_PID=$!
 wait_for 10 "droverd (as nobody) to answer" dv status
 wait_for 10 "worker running" pool_running w
 assert_eq "$(ps -o user= -p "$DAEMON_PID")" nobody "droverd's user"
-assert_eq "$(ps -o user= -p "$(worker_pid w 0)")" nobody "the worker's user"
+assert_eq "$(ps -o user= -p "$(slot_field w 0 pid)")" nobody "the worker's user"
 allowed "nobody (droverd's own user)" nobody nogroup -
 allowed "root" root root -
 refused "daemon" daemon daemon -

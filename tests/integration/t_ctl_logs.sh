@@ -8,31 +8,32 @@
 # reading is dropped once far behind while one that keeps reading is not; a
 # new log_dir applies on reload; removing a pool ends its followers.
 . "$(dirname "$0")/lib.sh"
+uses proc
 
 LOG="$T/log"
 write_config <<EOF
 [pool:app]
-command = $CTL_WORKER --out hello-out --err hello-err
+command = $SPEW_WORKER --out hello-out --err hello-err
 workers = 2
 
 [pool:rot]
-command = $CTL_WORKER --lines 300 --width 100
+command = $SPEW_WORKER --lines 300 --width 100
 workers = 1
 log_max_size = 4096
 log_keep = 2
 
 [pool:burst]
-command = $CTL_WORKER --out burst-ready --burst 60000 --width 100
+command = $SPEW_WORKER --out burst-ready --burst 60000 --width 100
 workers = 1
 log_max_size = 64M
 
 [pool:quiet]
-command = $CTL_WORKER --out quiet-marker-out --err quiet-marker-err
+command = $SPEW_WORKER --out quiet-marker-out --err quiet-marker-err
 workers = 1
 stdout = null
 
 [pool:inh]
-command = $CTL_WORKER --out inherit-marker-out --err inherit-marker-err
+command = $SPEW_WORKER --out inherit-marker-out --err inherit-marker-err
 workers = 1
 stdout = inherit
 EOF
@@ -44,15 +45,15 @@ done
 # ---- capture: both streams, slot prefix -----------------------------------------
 stamp='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}'
 for slot in 0 1; do
-    wait_for 5 "app slot $slot stdout captured" ctl_file_has "$LOG/app.log" "^$stamp \[$slot\] hello-out w$slot\$"
-    wait_for 5 "app slot $slot stderr captured" ctl_file_has "$LOG/app.log" "^$stamp \[$slot\] hello-err w$slot\$"
+    wait_for 5 "app slot $slot stdout captured" file_has "$LOG/app.log" "^$stamp \[$slot\] hello-out w$slot\$"
+    wait_for 5 "app slot $slot stderr captured" file_has "$LOG/app.log" "^$stamp \[$slot\] hello-err w$slot\$"
 done
-assert_eq "$(json "next(p['log_file'] for p in s['pools'] if p['name']=='app')")" "$LOG/app.log" "log_file in status --json"
+assert_eq "$(status_json "next(p['log_file'] for p in s['pools'] if p['name']=='app')")" "$LOG/app.log" "log_file in status --json"
 
 # ---- logs -n ----------------------------------------------------------------------
 dv signal app USR2 >/dev/null || fail "signal failed"
-wait_for 5 "ticks captured" ctl_file_has "$LOG/app.log" 'tick 1 err w1'
-wait_for 5 "ticks captured" ctl_file_has "$LOG/app.log" 'tick 1 err w0'
+wait_for 5 "ticks captured" file_has "$LOG/app.log" 'tick 1 err w1'
+wait_for 5 "ticks captured" file_has "$LOG/app.log" 'tick 1 err w0'
 assert_eq "$(dv logs app -n 3)" "$(tail -n 3 "$LOG/app.log")" "logs app -n 3"
 assert_eq "$(dv logs app -n 1)" "$(tail -n 1 "$LOG/app.log")" "logs app -n 1"
 assert_eq "$(dv logs app -n 1000)" "$(cat "$LOG/app.log")" "logs app -n 1000 (more than there are)"
@@ -74,7 +75,7 @@ kill "$follower"
 wait "$follower" 2>/dev/null
 
 # ---- rotation ----------------------------------------------------------------------
-wait_for 10 "rot wrote all its lines" ctl_file_has "$LOG/rot.log" 'line 000299 x'
+wait_for 10 "rot wrote all its lines" file_has "$LOG/rot.log" 'line 000299 x'
 [ -f "$LOG/rot.log.1" ] || fail "rot.log.1 missing after rotation"
 [ -f "$LOG/rot.log.2" ] || fail "rot.log.2 missing after rotation"
 [ -e "$LOG/rot.log.3" ] && fail "rot.log.3 exists although log_keep = 2"
@@ -92,7 +93,7 @@ for l in lines:
     assert m and len(l.split(" ", 2)[2]) == 100, "malformed line %r" % l
     nums.append(int(m.group(1)))
 assert nums == list(range(nums[0], 300)), "lines are not consecutive: %s" % nums
-'  || ctl_fail_later "rotated files do not hold the output line for line (see above)"
+'  || fail_later "rotated files do not hold the output line for line (see above)"
 # -n reaches back into rot.log.1 when rot.log is shorter.
 cur=$(wc -l <"$LOG/rot.log")
 want=$((cur + 5))
@@ -103,15 +104,15 @@ mv "$LOG/app.log" "$LOG/app.log.moved"
 kill -USR1 "$DAEMON_PID"
 wait_for 5 "droverd reopened app.log" test -f "$LOG/app.log"
 dv signal app USR2 >/dev/null || fail "signal failed"
-wait_for 5 "new lines in the new app.log" ctl_file_has "$LOG/app.log" 'tick 3 out w0'
-wait_for 5 "new lines in the new app.log" ctl_file_has "$LOG/app.log" 'tick 3 err w1'
+wait_for 5 "new lines in the new app.log" file_has "$LOG/app.log" 'tick 3 out w0'
+wait_for 5 "new lines in the new app.log" file_has "$LOG/app.log" 'tick 3 err w1'
 grep -q 'tick 3' "$LOG/app.log.moved" && fail "droverd kept writing to the moved file after SIGUSR1"
 assert_eq "$(dv logs app -n 1000 | grep -c 'hello-out')" 0 "logs after reopen shows only the new file"
 
 # ---- stdout = null / inherit -------------------------------------------------------
 [ -e "$LOG/quiet.log" ] && fail "stdout = null created quiet.log"
 [ -e "$LOG/inh.log" ] && fail "stdout = inherit created inh.log"
-assert_eq "$(json "[p['log_file'] for p in s['pools'] if p['name'] in ('quiet','inh')]")" "[None, None]" "log_file of pools without capture"
+assert_eq "$(status_json "[p['log_file'] for p in s['pools'] if p['name'] in ('quiet','inh')]")" "[None, None]" "log_file of pools without capture"
 wait_for 5 "inherited stdout reaches droverd's output" grep -q 'inherit-marker-out w0' "$T/droverd.log"
 wait_for 5 "inherited stderr reaches droverd's output" grep -q 'inherit-marker-err w0' "$T/droverd.log"
 grep -q 'quiet-marker' "$T/droverd.log" "$LOG"/* && fail "stdout = null output showed up somewhere"
@@ -166,22 +167,22 @@ print("data=%d exits=%s errors=%r" % (data, exits, errors.decode()))
 PY
 slow=$!
 track_pid "$slow"
-wait_for 5 "burst worker's first line" ctl_file_has "$LOG/burst.log" 'burst-ready'
+wait_for 5 "burst worker's first line" file_has "$LOG/burst.log" 'burst-ready'
 wait_for 5 "slow follower attached" test -e "$T/slow.attached"
 dv logs burst -f -n 1 >"$T/fast.out" 2>"$T/fast.err" &
 fast=$!
 track_pid "$fast"
 wait_for 5 "fast follower attached" test -s "$T/fast.out"
 dv signal burst USR2 >/dev/null || fail "signal failed"
-wait_for 20 "the burst is in burst.log" ctl_file_has "$LOG/burst.log" 'line 059999 x'
+wait_for 20 "the burst is in burst.log" file_has "$LOG/burst.log" 'line 059999 x'
 wait_for 10 "droverd drops the slow follower" grep -q 'logs -f client is too slow; dropped' "$T/droverd.log"
 fast_done() { dead "$fast" || [ "$(grep -c ' line [0-9]* x' "$T/fast.out")" = 60000 ]; }
 wait_for 20 "fast follower got the burst (or was dropped)" fast_done
 if ! alive "$fast" || [ "$(grep -c 'too slow' "$T/droverd.log")" != 1 ]; then
-    ctl_fail_later "a logs -f client that reads as fast as it can was dropped during a 6 MB burst" \
+    fail_later "a logs -f client that reads as fast as it can was dropped during a 6 MB burst" \
         "after $(grep -c ' line [0-9]* x' "$T/fast.out") of 60000 lines: $(cat "$T/fast.err")"
 fi
-rss_kb=$(awk '/^VmRSS:/ {print $2}' /proc/"$DAEMON_PID"/status)
+rss_kb=$(rss_kb "$DAEMON_PID")
 # AddressSanitizer's shadow memory and quarantine make any RSS bound meaningless; allow for them.
 rss_bound=65536
 grep -qa __asan_init "$DROVERD" && rss_bound=$((rss_bound * 4))
@@ -206,9 +207,9 @@ sed -i "s|^log_dir = .*|log_dir = $T/log2|" "$CONF"
 out=$(dv reload 2>&1) || fail "reload failed: $out"
 assert_contains "$out" "daemon: log_dir changed: applied" "reload of log_dir"
 dv signal app USR2 >/dev/null || fail "signal failed"
-wait_for 5 "output goes to the new log_dir" ctl_file_has "$T/log2/app.log" 'tick 4 out w1'
+wait_for 5 "output goes to the new log_dir" file_has "$T/log2/app.log" 'tick 4 out w1'
 grep -q 'tick 4' "$LOG/app.log" && fail "output still went to the old log_dir"
-assert_eq "$(json "next(p['log_file'] for p in s['pools'] if p['name']=='app')")" "$T/log2/app.log" "log_file after the log_dir change"
+assert_eq "$(status_json "next(p['log_file'] for p in s['pools'] if p['name']=='app')")" "$T/log2/app.log" "log_file after the log_dir change"
 dv logs app -f -n 1 >"$T/follow2.out" 2>"$T/follow2.err" &
 follower=$!
 track_pid "$follower"
@@ -226,5 +227,5 @@ assert_eq "$?" 0 "exit status of logs -f when its pool is removed"
 err=$(cat "$T/follow2.err")
 assert_contains "$err" "the pool was removed" "logs -f when its pool is removed"
 [ "$err" = "drover: the pool was removed" ] ||
-    ctl_fail_later "logs -f when its pool is removed: stderr should be 'drover: the pool was removed', got '$err'"
-ctl_done
+    fail_later "logs -f when its pool is removed: stderr should be 'drover: the pool was removed', got '$err'"
+finish_checks

@@ -5,13 +5,17 @@
 # HTTP serves the same families; other paths are 404.
 . "$(dirname "$0")/lib.sh"
 
-PROMTOOL=$(ctl_promtool) || exit 1
-PORT=$(ctl_free_port)
+# promtool from $SRC/.tools (scripts/deps.sh --test), else PATH.
+PROMTOOL=$SRC/.tools/promtool
+[ -x "$PROMTOOL" ] || PROMTOOL=$(command -v promtool) ||
+    fail "promtool not found in $SRC/.tools or PATH (run scripts/deps.sh --test)"
+# A TCP port on 127.0.0.1 that nobody listens on right now.
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 write_config <<EOF
 metrics_listen = tcp:127.0.0.1:$PORT
 
 [pool:w]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 2
 
 [pool:err]
@@ -41,7 +45,7 @@ wait_for 10 "echo running" pool_running echo
 wait_for 10 "err stopped" state_is err 0 stopped
 wait_for 10 "clean stopped" state_is clean 0 stopped
 wait_for 10 "loop backing off" state_is loop 0 backoff
-w1=$(worker_pid w 1)
+w1=$(slot_field w 1 pid)
 kill -KILL "$w1"
 wait_for 5 "w slot 1 restarted" pid_changed w 1 "$w1"
 wait_for 5 "w running again" pool_running w

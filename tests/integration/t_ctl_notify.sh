@@ -9,13 +9,13 @@
 
 write_config <<EOF
 [pool:slow]
-command = $CTL_NOTIFY --status-first booting --trigger $T/slow.go --ready-after 1500 --mark $T/slow.ready --status serving
+command = $NOTIFY_WORKER --status-first booting --trigger $T/slow.go --hold $T/slow.hold --ready-after 1500 --mark $T/slow.ready --status serving
 workers = 1
 ready = notify
 start_timeout = 60s
 
 [pool:never]
-command = $CTL_NOTIFY --status-first waiting --never-ready
+command = $NOTIFY_WORKER --status-first waiting --never-ready
 workers = 1
 ready = notify
 start_timeout = 1s
@@ -23,31 +23,31 @@ restart_delay = 30s
 restart_delay_max = 60s
 
 [pool:wd]
-command = $CTL_NOTIFY --trigger $T/wd.go --watchdog-for 1500 --stopped $T/wd.stopped --status alive
+command = $NOTIFY_WORKER --trigger $T/wd.go --watchdog-for 1500 --stopped $T/wd.stopped --status alive
 workers = 1
 ready = notify
 start_timeout = 60s
 watchdog = 600ms
 
 [pool:forge]
-command = $CTL_NOTIFY --trigger $T/forge.go --forge --hold $T/forge.hold --status genuine
+command = $NOTIFY_WORKER --trigger $T/forge.go --forge --hold $T/forge.hold --status genuine
 workers = 1
 ready = notify
 start_timeout = 60s
 EOF
 start_daemon
 wait_for 10 "slow worker started" pid_changed slow 0 None
-slow_pid=$(worker_pid slow 0)
+slow_pid=$(slot_field slow 0 pid)
 
 # slot_line POOL: "pid state status_text" of slot 0, in one status call.
 slot_line() {
-    json "next('%s %s %s' % (x['pid'], x['state'], x['status_text']) for p in s['pools'] if p['name']=='$1' for x in p['slots'])"
+    status_json "next('%s %s %s' % (x['pid'], x['state'], x['status_text']) for p in s['pools'] if p['name']=='$1' for x in p['slots'])"
 }
 
 # ---- never READY: killed after start_timeout, then backoff -------------------------
 # last_exit_of POOL: "signal reason" of slot 0's last exit.
 last_exit_of() {
-    json "next('%s %s' % (x['last_exit']['signal'], x['last_exit']['reason']) for p in s['pools'] if p['name']=='$1' for x in p['slots'])"
+    status_json "next('%s %s' % (x['last_exit']['signal'], x['last_exit']['reason']) for p in s['pools'] if p['name']=='$1' for x in p['slots'])"
 }
 # Watch the slot until it backs off: remember its pids, and while the second
 # worker starts (restarted at once after the first failure), last_exit must
@@ -55,11 +55,11 @@ last_exit_of() {
 never_pids=()
 deadline=$(($(date +%s%N) + 15000000000))
 while :; do
-    read -r pid state restarts why < <(json "next('%s %s %s %s' % (x['pid'], x['state'], x['restarts'], x['last_exit'] and '%s/%s' % (x['last_exit']['signal'], x['last_exit']['reason'])) for p in s['pools'] if p['name']=='never' for x in p['slots'])")
+    read -r pid state restarts why < <(status_json "next('%s %s %s %s' % (x['pid'], x['state'], x['restarts'], x['last_exit'] and '%s/%s' % (x['last_exit']['signal'], x['last_exit']['reason'])) for p in s['pools'] if p['name']=='never' for x in p['slots'])")
     [ "$state" = backoff ] && break
     [ "$pid" != None ] && never_pids+=("$pid")
     if [ "$state" = starting ] && [ "$restarts" = 1 ] && [ "$why" != None ] && [ "$why" != "KILL/start timeout" ]; then
-        ctl_fail_later "never: last_exit while the restarted worker starts: want 'KILL/start timeout', got '$why'"
+        fail_later "never: last_exit while the restarted worker starts: want 'KILL/start timeout', got '$why'"
         break
     fi
     [ "$(date +%s%N)" -lt "$deadline" ] || fail "never slot did not back off within 15s"
@@ -70,16 +70,17 @@ for pid in "${never_pids[@]}"; do
 done
 wait_for 5 "never slot backs off after the second failed start" state_is never 0 backoff
 assert_eq "$(last_exit_of never)" "KILL start timeout" "never: last_exit in backoff"
-assert_eq "$(ctl_slot_field never 0 crash_streak)" 2 "crash_streak of never"
+assert_eq "$(slot_field never 0 crash_streak)" 2 "crash_streak of never"
 # Two start timeouts of 1 s each: the second failure came about 2 s after droverd started.
-at=$(json "s['daemon']['uptime_seconds'] - next(x['last_exit']['seconds_ago'] for p in s['pools'] if p['name']=='never' for x in p['slots'])")
+at=$(status_json "s['daemon']['uptime_seconds'] - next(x['last_exit']['seconds_ago'] for p in s['pools'] if p['name']=='never' for x in p['slots'])")
 python3 -c "import sys; sys.exit(0 if 1.9 <= float(sys.argv[1]) <= 6 else 1)" "$at" ||
     fail "the second failed start came ${at}s after droverd started; start_timeout = 1s"
 dv metrics | grep -qx 'drover_pool_exits_total{pool="never",cause="failed"} 2' ||
     fail "exits_total cause=failed for never should be 2: $(dv metrics | grep 'pool="never",cause')"
 
 # ---- READY=1 after a delay: starting until then, running after ---------------------
-# The worker waits for slow.go, then 1.5 s, then makes its mark and sends READY=1.
+# The worker waits for slow.go, then for slow.hold (made once this test saw it starting,
+# however slow this machine is), then 1.5 s, then makes its mark and sends READY=1.
 touch "$T/slow.go"
 slow_start=$(date +%s%N)
 seen=0
@@ -91,25 +92,26 @@ while :; do
     assert_eq "$state" starting "slow worker's state before READY=1"
     [ "$text" = None ] || assert_eq "$text" booting "slow worker's status_text before READY=1"
     seen=$((seen + 1))
-    [ $(($(date +%s%N) - slow_start)) -lt 10000000000 ] || fail "slow worker never made its mark"
+    touch "$T/slow.hold"
+    [ $(($(date +%s%N) - slow_start)) -lt 20000000000 ] || fail "slow worker never made its mark"
     sleep 0.05
 done
 [ "$seen" -ge 1 ] || fail "never saw the slow worker before its READY=1"
 assert_eq "$(cat "$T/slow.ready")" "$slow_pid" "pid that made the mark before READY=1"
 wait_for 5 "slow worker running after READY=1" state_is slow 0 running
-assert_eq "$(worker_pid slow 0)" "$slow_pid" "slow worker's pid after READY=1"
-assert_eq "$(ctl_slot_field slow 0 status_text)" serving "status_text after READY=1"
+assert_eq "$(slot_field slow 0 pid)" "$slow_pid" "slow worker's pid after READY=1"
+assert_eq "$(slot_field slow 0 status_text)" serving "status_text after READY=1"
 assert_contains "$(dv status slow)" "serving" "text status shows STATUS="
 
 # ---- watchdog ------------------------------------------------------------------------
 # The worker waits for wd.go, sends READY=1, then WATCHDOG=1 for 1.5 s (watchdog = 600ms),
 # then marks wd.stopped with its pid and goes quiet.
-assert_eq "$(ctl_slot_field wd 0 state)" starting "wd worker before it is told to go"
+assert_eq "$(slot_field wd 0 state)" starting "wd worker before it is told to go"
 touch "$T/wd.go"
 wd_start=$(date +%s%N)
 wait_for 5 "wd worker running" state_is wd 0 running
-wd_pid=$(worker_pid wd 0)
-assert_eq "$(ctl_slot_field wd 0 status_text)" alive "wd status_text"
+wd_pid=$(slot_field wd 0 pid)
+assert_eq "$(slot_field wd 0 status_text)" alive "wd status_text"
 seen=0
 while :; do
     read -r pid state text < <(slot_line wd)
@@ -125,14 +127,14 @@ assert_eq "$(cat "$T/wd.stopped")" "$wd_pid" "pid of the worker that stopped pin
 wait_for 5 "wd worker killed after the pings stop" pid_changed wd 0 "$wd_pid"
 wait_for 5 "old wd worker gone" dead "$wd_pid"
 got=$(last_exit_of wd)
-[ "$got" = "KILL watchdog timeout" ] || ctl_fail_later "wd: last_exit after the watchdog kill (worker restarted): want 'KILL watchdog timeout', got '$got'"
+[ "$got" = "KILL watchdog timeout" ] || fail_later "wd: last_exit after the watchdog kill (worker restarted): want 'KILL watchdog timeout', got '$got'"
 # The replacement finds the mark and keeps pinging: it stays up.
 wait_for 5 "wd worker restarted and running" state_is wd 0 running
-assert_eq "$(ctl_slot_field wd 0 restarts)" 1 "wd restarts"
-assert_eq "$(ctl_slot_field wd 0 crashes)" 1 "wd crashes"
+assert_eq "$(slot_field wd 0 restarts)" 1 "wd restarts"
+assert_eq "$(slot_field wd 0 crashes)" 1 "wd crashes"
 
 # ---- messages from other pids are ignored --------------------------------------------
-forge_pid=$(worker_pid forge 0)
+forge_pid=$(slot_field forge 0 pid)
 # An unrelated process (this test) claims readiness for the worker.
 python3 -c '
 import socket, sys
@@ -141,7 +143,7 @@ s.sendto(b"READY=1\nSTATUS=python-forged", sys.argv[1])
 ' "$SOCK.notify" || fail "could not send to $SOCK.notify"
 # Then a child of the worker does; then the worker itself sends STATUS=after-forge.
 touch "$T/forge.go"
-status_text_is() { [ "$(ctl_slot_field "$1" 0 status_text)" = "$2" ]; }
+status_text_is() { [ "$(slot_field "$1" 0 status_text)" = "$2" ]; }
 wait_for 5 "the worker's own message after the forgeries" status_text_is forge after-forge
 # The socket is read in order: both forgeries were read before after-forge.
 assert_eq "$(slot_line forge)" "$forge_pid starting after-forge" "forge worker after forged READY=1"
@@ -151,4 +153,4 @@ wait_for 5 "forge worker running after its own READY=1" state_is forge 0 running
 assert_eq "$(slot_line forge)" "$forge_pid running genuine" "forge worker after its own READY=1"
 
 alive "$DAEMON_PID" || fail "droverd died"
-ctl_done
+finish_checks

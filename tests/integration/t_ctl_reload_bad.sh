@@ -7,40 +7,40 @@
 
 # running_new POOL N OLDPIDS: N slots of POOL run, none of them one of OLDPIDS.
 running_new() {
-    [ "$(json "sum(1 for p in s['pools'] if p['name']=='$1' for x in p['slots'] if x['state']=='running' and str(x['pid']) not in '$3'.split())")" = "$2" ]
+    [ "$(status_json "sum(1 for p in s['pools'] if p['name']=='$1' for x in p['slots'] if x['state']=='running' and str(x['pid']) not in '$3'.split())")" = "$2" ]
 }
 running_is() {
-    [ "$(json "sum(1 for p in s['pools'] if p['name']=='$1' for x in p['slots'] if x['state']=='running')")" = "$2" ]
+    [ "$(status_json "sum(1 for p in s['pools'] if p['name']=='$1' for x in p['slots'] if x['state']=='running')")" = "$2" ]
 }
 
 write_config <<EOF
 [pool:web]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 2
 
 [pool:jobs]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 1
 EOF
 start_daemon
 wait_for 10 "web running" pool_running web
 wait_for 10 "jobs running" pool_running jobs
-web_pids=$(ctl_pids web)
-jobs_pids=$(ctl_pids jobs)
+web_pids=$(pool_pids web)
+jobs_pids=$(pool_pids jobs)
 
 # The broken edit: real changes (a new command, more workers, a new pool)
 # plus one typo. None of it may be applied.
 write_config <<EOF
 [pool:web]
-command = $CTL_WORKER --tag v2
+command = $SPEW_WORKER --tag v2
 workers = 3
 
 [pool:jobs]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 wrokers = 2
 
 [pool:extra]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 1
 EOF
 typo_line=$(grep -n '^wrokers' "$CONF" | cut -d: -f1)
@@ -73,10 +73,10 @@ kill -HUP "$DAEMON_PID"
 wait_for 5 "SIGHUP with errors logged" grep -q "reload: $CONF has errors; keeping the running configuration" "$T/droverd.log"
 
 # Nothing changed: same pools, same slot counts, same processes, old command.
-assert_eq "$(ctl_pids web)" "$web_pids" "web pids after bad reloads"
-assert_eq "$(ctl_pids jobs)" "$jobs_pids" "jobs pids after bad reloads"
-assert_eq "$(json "sorted(p['name'] for p in s['pools'])")" "['jobs', 'web']" "pools after bad reloads"
-assert_eq "$(json "next(p['command'] for p in s['pools'] if p['name']=='web')")" "$CTL_WORKER" "web command after bad reloads"
+assert_eq "$(pool_pids web)" "$web_pids" "web pids after bad reloads"
+assert_eq "$(pool_pids jobs)" "$jobs_pids" "jobs pids after bad reloads"
+assert_eq "$(status_json "sorted(p['name'] for p in s['pools'])")" "['jobs', 'web']" "pools after bad reloads"
+assert_eq "$(status_json "next(p['command'] for p in s['pools'] if p['name']=='web')")" "$SPEW_WORKER" "web command after bad reloads"
 for pid in $web_pids; do
     tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- '--tag' && fail "web worker $pid runs the rejected command"
 done
@@ -94,8 +94,8 @@ grep -qx 'pool jobs: workers 1 -> 2' <<<"$out" || fail "fixed reload should scal
 grep -qE '^pool extra: added' <<<"$out" || fail "fixed reload should add pool extra: $out"
 wait_for 10 "extra running" pool_running extra
 wait_for 10 "jobs has two running workers" running_is jobs 2
-assert_eq "$(ctl_pids jobs | cut -d' ' -f1)" "$jobs_pids" "jobs slot 0 keeps its pid when scaled"
+assert_eq "$(pool_pids jobs | cut -d' ' -f1)" "$jobs_pids" "jobs slot 0 keeps its pid when scaled"
 wait_for 15 "web rolled to the new command with 3 workers" running_new web 3 "$web_pids"
-for pid in $(ctl_pids web); do
+for pid in $(pool_pids web); do
     tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- '--tag v2' || fail "web worker $pid does not run the new command"
 done

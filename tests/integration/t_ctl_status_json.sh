@@ -8,15 +8,15 @@
 
 write_config <<EOF
 [pool:a]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 2
 
 [pool:b]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 1
 
 [pool:pinned]
-command = $CTL_WORKER
+command = $SPEW_WORKER
 workers = 2
 cpu_affinity = core
 
@@ -37,13 +37,13 @@ for p in a b pinned; do
 done
 wait_for 10 "once stopped after its exit" state_is once 0 stopped
 wait_for 10 "loop backing off" state_is loop 0 backoff
-b_pid=$(worker_pid b 0)
+b_pid=$(slot_field b 0 pid)
 kill -KILL "$b_pid"
 wait_for 5 "b restarted" pid_changed b 0 "$b_pid"
 wait_for 5 "b running" pool_running b
 
 dv status --json >"$T/status.json" || fail "status --json failed"
-python3 - "$T/status.json" "$DAEMON_PID" "$CONF" "$CTL_WORKER" "$b_pid" <<'PY' || fail "status --json is not as documented (see above)"
+python3 - "$T/status.json" "$DAEMON_PID" "$CONF" "$SPEW_WORKER" "$b_pid" <<'PY' || fail "status --json is not as documented (see above)"
 import json, os, sys
 path, daemon_pid, conf, worker, b_old = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 s = json.load(open(path))
@@ -192,7 +192,7 @@ for key, x in expected.items():
 PY
 
 # last_exit.time is the Unix time of the exit, to the millisecond.
-python3 - "$T/status.json" <<'PY' || ctl_fail_later "last_exit.time is not the time of the exit (see above)"
+python3 - "$T/status.json" <<'PY' || fail_later "last_exit.time is not the time of the exit (see above)"
 import json, sys, time
 s = json.load(open(sys.argv[1]))
 e = next(x["last_exit"] for p in s["pools"] if p["name"] == "b" for x in p["slots"])
@@ -200,4 +200,4 @@ now = time.time()
 if not abs(now - e["seconds_ago"] - e["time"]) < 5:
     sys.exit("pool b: last_exit.time %r, but seconds_ago %r says %.3f" % (e["time"], e["seconds_ago"], now - e["seconds_ago"]))
 PY
-ctl_done
+finish_checks

@@ -17,6 +17,7 @@
 #    serving without a loss, and once the idle clients hit the read timeout
 #    and are dropped, `drover status` answers again.
 . "$(dirname "$0")/lib.sh"
+uses route fault
 
 read_timeout=$(sed -n 's/^#define CONTROL_READ_TIMEOUT_SEC[[:space:]]\+\([0-9]\+\).*/\1/p' "$SRC/daemon/control.h")
 max_clients=$(sed -n 's/^#define CONTROL_MAX_CLIENTS[[:space:]]\+\([0-9]\+\).*/\1/p' "$SRC/daemon/control.h")
@@ -35,15 +36,15 @@ listen = $T/h.sock
 mode = handoff
 
 [pool:big]
-command = $CTL_WORKER --lines 3000 --width 100
+command = $SPEW_WORKER --lines 3000 --width 100
 workers = 1
 EOF2
 start_daemon
-wait_for 10 "m running" route_all_running m 2
-wait_for 10 "h running" route_all_running h 2
-wait_for 10 "big wrote its lines" ctl_file_has "$T/log/big.log" 'line 002999 x'
-rss0=$(fault_rss_kb "$DAEMON_PID")
-fds0=$(fault_fds_settled "$DAEMON_PID")
+wait_for 10 "m running" pool_running m 2
+wait_for 10 "h running" pool_running h 2
+wait_for 10 "big wrote its lines" file_has "$T/log/big.log" 'line 002999 x'
+rss0=$(rss_kb "$DAEMON_PID")
+fds0=$(fd_count_settled "$DAEMON_PID")
 
 # abuse SECONDS MODE: run the abusive clients (below, or over the cap) for SECONDS.
 abuse() {
@@ -144,71 +145,71 @@ PY
 }
 
 # --- below the cap, all at once, under load ---
-route_wc_start "$T/wc_m" -s "$T/m.sock" -c 4 -p 8 -z 100 -t 6 -d 60
-wc_m=$ROUTE_WC_PID
-route_wc_start "$T/wc_h" -s "$T/h.sock" --raw -k 1 -c 4 -z 100 -t 6 -d 60
-wc_h=$ROUTE_WC_PID
+wc_start "$T/wc_m" -s "$T/m.sock" -c 4 -p 8 -z 100 -t 6 -d 60
+wc_m=$WC_PID
+wc_start "$T/wc_h" -s "$T/h.sock" --raw -k 1 -c 4 -z 100 -t 6 -d 60
+wc_h=$WC_PID
 abuse 5 below >"$T/abuse1.out" 2>&1 &
 abuser=$!
 track_pid $abuser
-fault_status_probe 5 "$T/probe1"
+status_probe 5 "$T/probe1"
 wait $abuser || fail "abusive clients: $(cat "$T/abuse1.out")"
 log "abusive clients: $(cat "$T/abuse1.out")"
 assert_contains "$(cat "$T/abuse1.out")" "half a frame=150 never reads=100" "stalled clients held at once"
-rss1=$(fault_rss_kb "$DAEMON_PID")
-ROUTE_WC_PID=$wc_m route_wc_wait "$T/wc_m"
-ROUTE_WC_PID=$wc_h route_wc_wait "$T/wc_h"
+rss1=$(rss_kb "$DAEMON_PID")
+WC_PID=$wc_m wc_wait "$T/wc_m"
+WC_PID=$wc_h wc_wait "$T/wc_h"
 log "message pool: $(cat "$T/wc_m")"
 log "handoff pool: $(cat "$T/wc_h")"
-fault_wc_clean "$T/wc_m" "message pool next to the abuse"
-fault_wc_clean "$T/wc_h" "handoff pool next to the abuse"
-fault_probe_check "$T/probe1" $((1000 * FAULT_SLOW)) "status during the abuse"
+wc_clean "$T/wc_m" "message pool next to the abuse"
+wc_clean "$T/wc_h" "handoff pool next to the abuse"
+probe_check "$T/probe1" $((1000 * SLOWDOWN)) "status during the abuse"
 alive "$DAEMON_PID" || fail "droverd died"
 
 # --- connect-and-close churn: far below the cap at any moment ---
-rejected0=$(fault_metric drover_control_rejected_total)
+rejected0=$(metric drover_control_rejected_total)
 abuse 4 churn >"$T/abuse_churn.out" 2>&1 &
 abuser=$!
 track_pid $abuser
-fault_status_probe 4 "$T/probe_churn"
+status_probe 4 "$T/probe_churn"
 wait $abuser || fail "churning clients: $(cat "$T/abuse_churn.out")"
-rejected1=$(fault_metric drover_control_rejected_total)
+rejected1=$(metric drover_control_rejected_total)
 fails=$(grep -c '^fail' "$T/probe_churn")
 log "connect-and-close churn: $(cat "$T/abuse_churn.out"); droverd refused $((rejected1 - rejected0)); $fails of $(wc -l <"$T/probe_churn") status calls failed"
 [ "$((rejected1 - rejected0))" = 0 ] ||
-    ctl_fail_later "a connect-and-close churn (at most 4 connections open at once) made droverd refuse $((rejected1 - rejected0)) connections as over the $max_clients-client cap"
+    fail_later "a connect-and-close churn (at most 4 connections open at once) made droverd refuse $((rejected1 - rejected0)) connections as over the $max_clients-client cap"
 [ "$fails" = 0 ] ||
-    ctl_fail_later "$fails status calls were turned away during a connect-and-close churn ('droverd closed the connection without an answer')"
+    fail_later "$fails status calls were turned away during a connect-and-close churn ('droverd closed the connection without an answer')"
 
 # --- over the cap ---
-rejected0=$(fault_metric drover_control_rejected_total)
-route_wc_start "$T/wc_m2" -s "$T/m.sock" -c 4 -p 8 -z 100 -t 4 -d 60
-wc_m2=$ROUTE_WC_PID
-route_wc_start "$T/wc_h2" -s "$T/h.sock" --raw -k 1 -c 4 -z 100 -t 4 -d 60
-wc_h2=$ROUTE_WC_PID
-t_cap=$(route_ms)
+rejected0=$(metric drover_control_rejected_total)
+wc_start "$T/wc_m2" -s "$T/m.sock" -c 4 -p 8 -z 100 -t 4 -d 60
+wc_m2=$WC_PID
+wc_start "$T/wc_h2" -s "$T/h.sock" --raw -k 1 -c 4 -z 100 -t 4 -d 60
+wc_h2=$WC_PID
+t_cap=$(now_ms)
 abuse $((read_timeout + 4)) 600 >"$T/abuse2.out" 2>&1 &
 abuser=$!
 track_pid $abuser
-ROUTE_WC_PID=$wc_m2 route_wc_wait "$T/wc_m2"
-ROUTE_WC_PID=$wc_h2 route_wc_wait "$T/wc_h2"
-fault_wc_clean "$T/wc_m2" "message pool with the control socket over its cap"
-fault_wc_clean "$T/wc_h2" "handoff pool with the control socket over its cap"
-log "over the cap: message pool $(route_wc_get "$T/wc_m2" ok) ok, handoff pool $(route_wc_get "$T/wc_h2" ok) ok"
+WC_PID=$wc_m2 wc_wait "$T/wc_m2"
+WC_PID=$wc_h2 wc_wait "$T/wc_h2"
+wc_clean "$T/wc_m2" "message pool with the control socket over its cap"
+wc_clean "$T/wc_h2" "handoff pool with the control socket over its cap"
+log "over the cap: message pool $(wc_get "$T/wc_m2" ok) ok, handoff pool $(wc_get "$T/wc_h2" ok) ok"
 # droverd drops the idle ones after the read timeout; then status gets in again.
 wait_for $((read_timeout + 8)) "status to answer after the idle clients time out" \
     timeout 5 "$DROVER" -s "$SOCK" status
-log "status answered again $(($(route_ms) - t_cap)) ms after the 600 idle connections"
+log "status answered again $(($(now_ms) - t_cap)) ms after the 600 idle connections"
 wait $abuser || fail "idle clients: $(cat "$T/abuse2.out")"
 log "idle clients: $(cat "$T/abuse2.out")"
-rejected1=$(fault_metric drover_control_rejected_total)
+rejected1=$(metric drover_control_rejected_total)
 [ "$rejected1" -gt "$rejected0" ] || fail "no connection was refused over the cap (rejected total $rejected0 -> $rejected1)"
 drops=$(grep -c 'reading the command timed out; dropped' "$T/droverd.log")
 log "droverd logged $drops read-timeout drops"
 
 # Everything is back: fds as before, RSS reported.
-fds_back() { [ "$(fault_fds "$DAEMON_PID")" -eq "$fds0" ]; }
+fds_back() { [ "$(fd_count "$DAEMON_PID")" -eq "$fds0" ]; }
 wait_for 10 "droverd's fds back to where they were" fds_back
-log "droverd RSS: $rss0 kB before, $rss1 kB with 100 unread large replies, $(fault_rss_kb "$DAEMON_PID") kB after"
-route_wc "$T/wc_after" -s "$T/m.sock" -c 2 -p 4 -n 1000
-ctl_done
+log "droverd RSS: $rss0 kB before, $rss1 kB with 100 unread large replies, $(rss_kb "$DAEMON_PID") kB after"
+wc_run "$T/wc_after" -s "$T/m.sock" -c 2 -p 4 -n 1000
+finish_checks

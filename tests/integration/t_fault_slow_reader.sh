@@ -89,31 +89,31 @@ check() {
     wait_for 30 "$what: the client to read to EOF" test -s "$T/$tag.result"
     read -r good bad <"$T/$tag.result"
     log "$what: the workers had answered $answered requests; the client got $good correct replies ($bad wrong)"
-    [ "$bad" = 0 ] || ctl_fail_later "$what: $bad wrong replies"
+    [ "$bad" = 0 ] || fail_later "$what: $bad wrong replies"
     [ "$good" -ge "$answered" ] ||
-        ctl_fail_later "$what: the client got $good replies, but droverd had read and answered $answered of its requests: $((answered - good)) replies were dropped"
+        fail_later "$what: the client got $good replies, but droverd had read and answered $answered of its requests: $((answered - good)) replies were dropped"
 }
 
 pools 0660 yes | write_config
 start_daemon
-wait_for 10 "rc running" route_all_running rc 2
-wait_for 10 "rm running" route_all_running rm 2
+wait_for 10 "rc running" pool_running rc 2
+wait_for 10 "rm running" pool_running rm 2
 
 # --- the pool is re-created by a reload ---
 slow_client rc recreate
 wait_for 20 "the client to stall" test -s "$T/recreate.stalled"
-answered=$(route_stat rc requests)
+answered=$(pool_route rc requests)
 pools 0600 yes | write_config
 out=$(dv reload) || fail "reload failed: $out"
 assert_contains "$out" "pool rc: socket_mode changed" "reload output"
 touch "$T/recreate.go"
 check recreate "pool re-created by reload" "$answered"
-wait_for 10 "rc running again" route_all_running rc 2
+wait_for 10 "rc running again" pool_running rc 2
 
 # --- the pool is removed by a reload ---
 slow_client rm remove
 wait_for 20 "the client to stall" test -s "$T/remove.stalled"
-answered=$(route_stat rm requests)
+answered=$(pool_route rm requests)
 pools 0600 no | write_config
 out=$(dv reload) || fail "reload failed: $out"
 assert_contains "$out" "pool rm: removed" "reload output"
@@ -123,9 +123,9 @@ check remove "pool removed by reload" "$answered"
 # --- droverd shuts down ---
 slow_client rc shutdown
 wait_for 20 "the client to stall" test -s "$T/shutdown.stalled"
-answered=$(route_stat rc requests)
+answered=$(pool_route rc requests)
 dv shutdown --no-wait >/dev/null || fail "shutdown failed"
 touch "$T/shutdown.go"
 check shutdown "drover shutdown" "$answered"
 wait_daemon_exit 20
-ctl_done
+finish_checks

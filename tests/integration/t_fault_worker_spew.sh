@@ -13,11 +13,12 @@
 #  - a worker stopped with SIGSTOP does not hold up `drover stop` beyond
 #    stop_timeout (SIGTERM stays pending on a stopped process; SIGKILL follows).
 . "$(dirname "$0")/lib.sh"
+uses route fault
 
 SECS=8
 write_config <<EOF2
 [pool:spew]
-command = $FAULT_WORKER --spew-fd3 --spew-stdout --progress $T/spew.%w
+command = $SPEW_WORKER --spew-fd3 --spew-stdout --progress $T/spew.%w
 workers = 1
 listen = $T/spew.sock
 mode = handoff
@@ -25,7 +26,7 @@ log_max_size = 4M
 log_keep = 1
 
 [pool:spewm]
-command = $FAULT_WORKER --spew-fd3 --spew-stdout
+command = $SPEW_WORKER --spew-fd3 --spew-stdout
 workers = 1
 listen = $T/spewm.sock
 restart_delay = 100ms
@@ -46,37 +47,37 @@ listen = $T/h.sock
 mode = handoff
 
 [pool:frozen]
-command = $FAULT_WORKER
+command = $SPEW_WORKER
 workers = 1
 stop_timeout = 1s
 EOF2
 start_daemon
-for p in m h; do wait_for 10 "$p running" route_all_running $p 2; done
-wait_for 10 "spew running" route_all_running spew 1
+for p in m h; do wait_for 10 "$p running" pool_running $p 2; done
+wait_for 10 "spew running" pool_running spew 1
 wait_for 10 "frozen running" pool_running frozen
-spew_pid=$(worker_pid spew 0)
+spew_pid=$(slot_field spew 0 pid)
 bytes() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$1"; }
 wait_for 5 "the spewing to start" test -s "$T/spew.0"
 
 out0=$(bytes "$T/spew.0" stdout_bytes)
 fd30=$(bytes "$T/spew.0" fd3_bytes)
-t0=$(route_ms)
-route_wc_start "$T/wc_m" -s "$T/m.sock" -c 4 -p 8 -z 100 -t "$SECS" -d 60
-wc_m=$ROUTE_WC_PID
-route_wc_start "$T/wc_h" -s "$T/h.sock" --raw -k 1 -c 4 -z 100 -t "$SECS" -d 60
-wc_h=$ROUTE_WC_PID
+t0=$(now_ms)
+wc_start "$T/wc_m" -s "$T/m.sock" -c 4 -p 8 -z 100 -t "$SECS" -d 60
+wc_m=$WC_PID
+wc_start "$T/wc_h" -s "$T/h.sock" --raw -k 1 -c 4 -z 100 -t "$SECS" -d 60
+wc_h=$WC_PID
 rss_max=0
-probe_end=$(($(route_ms) + SECS * 1000))
+probe_end=$(($(now_ms) + SECS * 1000))
 : >"$T/probe"
-while [ "$(route_ms)" -lt "$probe_end" ]; do
-    fault_time_ms timeout 30 "$DROVER" -s "$SOCK" status >>"$T/probe"
-    r=$(fault_rss_kb "$DAEMON_PID")
+while [ "$(now_ms)" -lt "$probe_end" ]; do
+    time_ms timeout 30 "$DROVER" -s "$SOCK" status >>"$T/probe"
+    r=$(rss_kb "$DAEMON_PID")
     [ "$r" -gt "$rss_max" ] && rss_max=$r
     sleep 0.05
 done
-ROUTE_WC_PID=$wc_m route_wc_wait "$T/wc_m"
-ROUTE_WC_PID=$wc_h route_wc_wait "$T/wc_h"
-el=$(($(route_ms) - t0))
+WC_PID=$wc_m wc_wait "$T/wc_m"
+WC_PID=$wc_h wc_wait "$T/wc_h"
+el=$(($(now_ms) - t0))
 out1=$(bytes "$T/spew.0" stdout_bytes)
 fd31=$(bytes "$T/spew.0" fd3_bytes)
 so=$((out1 - out0))
@@ -84,35 +85,35 @@ s3=$((fd31 - fd30))
 log "in ${el} ms the spewing worker wrote $((so >> 20)) MiB to stdout and $((s3 >> 20)) MiB to fd 3 ($(((so + s3) * 1000 / (el > 0 ? el : 1) >> 20)) MiB/s); droverd RSS at most ${rss_max} kB"
 log "message pool: $(cat "$T/wc_m")"
 log "handoff pool: $(cat "$T/wc_h")"
-fault_wc_clean "$T/wc_m" "message pool next to the spewing workers"
-fault_wc_clean "$T/wc_h" "handoff pool next to the spewing workers"
-fault_probe_check "$T/probe" $((1000 * FAULT_SLOW)) "status next to the spewing workers"
-[ $((so + s3)) -ge $(((1 << 30) / FAULT_SLOW)) ] || fail "only $(((so + s3) >> 20)) MiB were spewed in ${el} ms: droverd did not drain them (wanted >= $((1024 / FAULT_SLOW)) MiB)"
-[ "$so" -ge $(((64 << 20) / FAULT_SLOW)) ] || fail "only $((so >> 20)) MiB went to stdout: its pipe was not drained"
-[ "$s3" -ge $(((64 << 20) / FAULT_SLOW)) ] || fail "only $((s3 >> 20)) MiB went to fd 3: its socket was not drained"
-[ "$FAULT_RSS" = 0 ] || [ "$rss_max" -lt $((32 * 1024)) ] || fail "droverd's RSS reached ${rss_max} kB: it buffers what it should drain"
-assert_eq "$(worker_pid spew 0)" "$spew_pid" "the handoff spewer's pid (junk 'done' bytes are no reason to kill it)"
+wc_clean "$T/wc_m" "message pool next to the spewing workers"
+wc_clean "$T/wc_h" "handoff pool next to the spewing workers"
+probe_check "$T/probe" $((1000 * SLOWDOWN)) "status next to the spewing workers"
+[ $((so + s3)) -ge $(((1 << 30) / SLOWDOWN)) ] || fail "only $(((so + s3) >> 20)) MiB were spewed in ${el} ms: droverd did not drain them (wanted >= $((1024 / SLOWDOWN)) MiB)"
+[ "$so" -ge $(((64 << 20) / SLOWDOWN)) ] || fail "only $((so >> 20)) MiB went to stdout: its pipe was not drained"
+[ "$s3" -ge $(((64 << 20) / SLOWDOWN)) ] || fail "only $((s3 >> 20)) MiB went to fd 3: its socket was not drained"
+[ "$RSS_CHECKS" = 0 ] || [ "$rss_max" -lt $((32 * 1024)) ] || fail "droverd's RSS reached ${rss_max} kB: it buffers what it should drain"
+assert_eq "$(slot_field spew 0 pid)" "$spew_pid" "the handoff spewer's pid (junk 'done' bytes are no reason to kill it)"
 logs_size=$(du -cb "$T"/log/spew.log* | tail -n 1 | cut -f1)
 log "spew.log and its rotations: $logs_size bytes on disk"
 [ "$logs_size" -le $((2 * 4 * 1048576 + 65536)) ] || fail "spew's logs take $logs_size bytes, more than log_max_size x (log_keep + 1)"
 
 # The message-mode spewer was killed for its junk, again and again, and restarted.
 kills=$(grep -Ec 'pool spewm slot 0: worker sent a reply (larger than max_frame|with no request pending); killing it' "$T/droverd.log")
-log "spewm was killed $kills times for junk on fd 3 ($(route_slot spewm 0 restarts) restarts)"
-[ "$kills" -ge $((5 / FAULT_SLOW + 1)) ] || fail "the message-mode spewer was killed only $kills times in ${SECS}s"
-[ "$(route_slot spewm 0 restarts)" -ge $((5 / FAULT_SLOW + 1)) ] || fail "the message-mode spewer was not restarted"
+log "spewm was killed $kills times for junk on fd 3 ($(slot_field spewm 0 restarts) restarts)"
+[ "$kills" -ge $((5 / SLOWDOWN + 1)) ] || fail "the message-mode spewer was killed only $kills times in ${SECS}s"
+[ "$(slot_field spewm 0 restarts)" -ge $((5 / SLOWDOWN + 1)) ] || fail "the message-mode spewer was not restarted"
 alive "$DAEMON_PID" || fail "droverd died"
 
 # --- a SIGSTOPped worker and `drover stop` ---
-frozen=$(worker_pid frozen 0)
+frozen=$(slot_field frozen 0 pid)
 kill -STOP "$frozen"
 wait_for 5 "the worker to be stopped" test "$(ps -o stat= -p "$frozen" | cut -c1)" = T
-t0=$(route_ms)
-life_expect 0 "drover stop frozen" timeout 20 "$DROVER" -s "$SOCK" stop frozen
-ms=$(($(route_ms) - t0))
+t0=$(now_ms)
+expect_exit 0 "drover stop frozen" timeout 20 "$DROVER" -s "$SOCK" stop frozen
+ms=$(($(now_ms) - t0))
 log "drover stop of a SIGSTOPped worker took ${ms} ms (stop_timeout 1s)"
-[ "$ms" -lt $((5000 * FAULT_SLOW)) ] || fail "stopping a SIGSTOPped worker took ${ms} ms"
-wait_for 5 "the stopped worker to be gone" life_gone "$frozen"
-assert_eq "$(life_slot frozen 0 "x['last_exit']['signal']")" KILL "how the SIGSTOPped worker ended"
-life_expect 0 "drover start frozen" dv start frozen
-route_wc "$T/wc_after" -s "$T/m.sock" -c 2 -p 4 -n 1000
+[ "$ms" -lt $((5000 * SLOWDOWN)) ] || fail "stopping a SIGSTOPped worker took ${ms} ms"
+wait_for 5 "the stopped worker to be gone" gone "$frozen"
+assert_eq "$(slot_json frozen 0 "x['last_exit']['signal']")" KILL "how the SIGSTOPped worker ended"
+expect_exit 0 "drover start frozen" dv start frozen
+wc_run "$T/wc_after" -s "$T/m.sock" -c 2 -p 4 -n 1000

@@ -3,34 +3,35 @@
 # pins worker i to the i-th usable CPU (mod their number), and DROVER_CPU and
 # status say which. With droverd itself restricted (taskset), "usable" follows.
 . "$(dirname "$0")/lib.sh"
+uses proc
 
 mapfile -t cpus < <(python3 -c "import os; print('\n'.join(map(str, sorted(os.sched_getaffinity(0)))))")
 ncpu=$(nproc)
 assert_eq "${#cpus[@]}" "$ncpu" "usable CPUs seen by python and nproc"
-own_list=$(life_proc_field $$ Cpus_allowed_list)
+own_list=$(proc_field $$ Cpus_allowed_list)
 
 write_config <<EOF2
 [pool:auto]
-command = $LIFE_WORKER --env $T/env.%p
+command = $PROBE_WORKER --env $T/env.%p
 workers = auto
 cpu_affinity = core
 
 [pool:twice]
-command = $LIFE_WORKER --env $T/env.%p
+command = $PROBE_WORKER --env $T/env.%p
 workers = auto*2
 cpu_affinity = core
 
 [pool:free]
-command = $LIFE_WORKER --env $T/env.%p
+command = $PROBE_WORKER --env $T/env.%p
 workers = auto
 cpu_affinity = none
 EOF2
 start_daemon
 for p in auto twice free; do wait_for 10 "$p running" pool_running "$p"; done
 
-assert_eq "$(life_pool auto "p['workers']")" "$ncpu" "workers = auto"
-assert_eq "$(life_pool auto "len(p['slots'])")" "$ncpu" "slots of workers = auto"
-assert_eq "$(life_pool twice "p['workers']")" "$((2 * ncpu))" "workers = auto*2"
+assert_eq "$(pool_json auto "p['workers']")" "$ncpu" "workers = auto"
+assert_eq "$(pool_json auto "len(p['slots'])")" "$ncpu" "slots of workers = auto"
+assert_eq "$(pool_json twice "p['workers']")" "$((2 * ncpu))" "workers = auto*2"
 
 # check_affinity POOL PINNED: on one status snapshot, each worker's Cpus_allowed_list, its
 # DROVER_CPU and status's cpu say worker i is on usable CPU i mod ncpu (PINNED=1), or
@@ -59,17 +60,17 @@ print("\n".join(bad))
 }
 envs_recorded() { # POOL
     local pid
-    for pid in $(life_pids $1); do [ -f "$T/env.$pid" ] || return 1; done
+    for pid in $(pool_pids $1); do [ -f "$T/env.$pid" ] || return 1; done
 }
 for p in auto twice free; do wait_for 5 "$p environments recorded" envs_recorded $p; done
 check_affinity auto 1
 check_affinity twice 1
 check_affinity free 0
 # Pinned again after a restart.
-p0=$(worker_pid auto 0)
+p0=$(slot_field auto 0 pid)
 kill -KILL "$p0"
 wait_for 5 "auto:0 restarted" pid_changed auto 0 "$p0"
-assert_eq "$(life_proc_field "$(worker_pid auto 0)" Cpus_allowed_list)" "${cpus[0]}" "auto:0 pinned after a restart"
+assert_eq "$(proc_field "$(slot_field auto 0 pid)" Cpus_allowed_list)" "${cpus[0]}" "auto:0 pinned after a restart"
 dv shutdown >/dev/null || fail "shutdown failed"
 wait_daemon_exit
 
@@ -81,14 +82,14 @@ if [ "$ncpu" -ge 2 ]; then
     DROVERD="$T/droverd-pinned"
     start_daemon
     wait_for 10 "auto running under taskset" pool_running auto
-    assert_eq "$(life_pool auto "p['workers']")" 1 "workers = auto when droverd may use one CPU"
-    assert_eq "$(life_pool twice "p['workers']")" 2 "workers = auto*2 when droverd may use one CPU"
+    assert_eq "$(pool_json auto "p['workers']")" 1 "workers = auto when droverd may use one CPU"
+    assert_eq "$(pool_json twice "p['workers']")" 2 "workers = auto*2 when droverd may use one CPU"
     for pool in auto twice; do
-        for pid in $(life_pids $pool); do
-            assert_eq "$(life_proc_field "$pid" Cpus_allowed_list)" "$last" "$pool worker $pid pinned to CPU $last"
+        for pid in $(pool_pids $pool); do
+            assert_eq "$(proc_field "$pid" Cpus_allowed_list)" "$last" "$pool worker $pid pinned to CPU $last"
         done
     done
-    assert_eq "$(life_slot twice 1 "x['cpu']")" "$last" "twice:1 cpu under taskset"
+    assert_eq "$(slot_json twice 1 "x['cpu']")" "$last" "twice:1 cpu under taskset"
 else
     log "one usable CPU: skipping the restricted-affinity part"
 fi

@@ -8,14 +8,14 @@
 touch "$T/crash.crashy" "$T/crash.healthy"
 write_config <<EOF2
 [pool:crashy]
-command = $LIFE_WORKER --exit-if $T/crash.crashy 1 --info $T/info.crashy
+command = $PROBE_WORKER --exit-if $T/crash.crashy 1 --info $T/info.crashy
 workers = 1
 restart_delay = 250ms
 restart_delay_max = 5s
 crash_limit = 4/10s
 
 [pool:healthy]
-command = $LIFE_WORKER --exit-if $T/crash.healthy 1 --info $T/info.healthy
+command = $PROBE_WORKER --exit-if $T/crash.healthy 1 --info $T/info.healthy
 workers = 1
 restart_delay = 100ms
 restart_delay_max = 1s
@@ -28,17 +28,17 @@ start_daemon
 # then: every backoff seen must say when the next start is due (0 when it is due
 # but its timer has not run yet), within its delay, and the streak must grow.
 samples=""
-deadline=$(($(life_ms) + 10000))
+deadline=$(($(now_ms) + 10000))
 while :; do
     text=$(dv status crashy) || fail "drover status crashy failed"
     row=$(printf '%s\n' "$text" | awk '$1 == "crashy" && $2 == "0"')
     case "$row" in *backoff*) assert_contains "$row" "restart in" "text status of a slot in backoff" ;; esac
-    sample=$(life_slot crashy 0 "'%s:%s:%s' % (x['state'], x['crash_streak'], x['next_start_in_seconds'])")
+    sample=$(slot_json crashy 0 "'%s:%s:%s' % (x['state'], x['crash_streak'], x['next_start_in_seconds'])")
     case "$sample" in
     backoff:*) samples="$samples $sample" ;;
     fatal:*) break ;;
     esac
-    [ "$(life_ms)" -lt "$deadline" ] || fail "crashy not fatal within 10s (backoff samples:$samples)"
+    [ "$(now_ms)" -lt "$deadline" ] || fail "crashy not fatal within 10s (backoff samples:$samples)"
     sleep 0.02
 done
 python3 - $samples <<'PY' || fail "backoff samples (state:crash_streak:next_start_in_seconds):$samples"
@@ -58,12 +58,12 @@ for want in "2 times in a row; restarting in (2[0-9]{2})ms" "3 times in a row; r
 done
 
 wait_for 5 "crashy fatal" state_is crashy 0 fatal
-assert_eq "$(life_slot crashy 0 "x['pid']")" None "pid of a fatal slot"
-assert_eq "$(life_slot crashy 0 "x['crashes']")" 5 "crashes counted up to fatal"
-assert_eq "$(life_slot crashy 0 "x['restarts']")" 4 "restarts before fatal"
-assert_eq "$(life_slot crashy 0 "x['last_exit']['code']")" 1 "last exit code of the fatal slot"
-assert_eq "$(life_slot crashy 0 "x['next_start_in_seconds']")" None "a fatal slot has no next start"
-assert_contains "$(life_slot crashy 0 "x['info']")" "drover start crashy:0" "info of a fatal slot"
+assert_eq "$(slot_json crashy 0 "x['pid']")" None "pid of a fatal slot"
+assert_eq "$(slot_json crashy 0 "x['crashes']")" 5 "crashes counted up to fatal"
+assert_eq "$(slot_json crashy 0 "x['restarts']")" 4 "restarts before fatal"
+assert_eq "$(slot_json crashy 0 "x['last_exit']['code']")" 1 "last exit code of the fatal slot"
+assert_eq "$(slot_json crashy 0 "x['next_start_in_seconds']")" None "a fatal slot has no next start"
+assert_contains "$(slot_json crashy 0 "x['info']")" "drover start crashy:0" "info of a fatal slot"
 text=$(dv status) || fail "drover status failed"
 row=$(printf '%s\n' "$text" | awk '$1 == "crashy" && $2 == "0"')
 assert_contains "$row" "fatal" "text status row of the fatal slot"
@@ -71,28 +71,28 @@ assert_contains "$row" "exit 1" "text status row of the fatal slot"
 assert_contains "$row" "drover start crashy:0" "text status row of the fatal slot"
 grep -q "pool crashy slot 0: fatal" "$T/droverd.log" || fail "no log line for the slot going fatal"
 # Still fatal on a second look: nothing restarts it behind the operator's back.
-assert_eq "$(life_slot crashy 0 "x['state'] + ' ' + str(x['restarts'])")" "fatal 4" "fatal slot stays fatal"
+assert_eq "$(slot_json crashy 0 "x['state'] + ' ' + str(x['restarts'])")" "fatal 4" "fatal slot stays fatal"
 
 # `drover start` clears fatal and retries; with the cause fixed, it runs.
 rm "$T/crash.crashy"
-life_expect 0 "drover start crashy:0 on a fatal slot" dv start crashy:0
-assert_eq "$(life_slot crashy 0 "x['state']")" running "state after drover start of a fatal slot"
-assert_eq "$(life_slot crashy 0 "x['crash_streak']")" 0 "crash_streak after drover start"
-alive "$(worker_pid crashy 0)" || fail "crashy worker not alive after drover start"
+expect_exit 0 "drover start crashy:0 on a fatal slot" dv start crashy:0
+assert_eq "$(slot_json crashy 0 "x['state']")" running "state after drover start of a fatal slot"
+assert_eq "$(slot_json crashy 0 "x['crash_streak']")" 0 "crash_streak after drover start"
+alive "$(slot_field crashy 0 pid)" || fail "crashy worker not alive after drover start"
 wait_for 5 "crashy worker started" test -f "$T/info.crashy"
 
 # healthy: build a streak with quick crashes, then let it run longer than restart_delay_max.
-wait_for 10 "healthy has a crash streak of 3" life_slot_true healthy 0 "x['crash_streak'] >= 3"
+wait_for 10 "healthy has a crash streak of 3" slot_true healthy 0 "x['crash_streak'] >= 3"
 rm "$T/crash.healthy"
 wait_for 10 "healthy running" state_is healthy 0 running
-streak=$(life_slot healthy 0 "x['crash_streak']")
+streak=$(slot_json healthy 0 "x['crash_streak']")
 [ "$streak" -ge 3 ] || fail "healthy's streak before the healthy run is $streak"
-hp=$(worker_pid healthy 0)
-wait_for 10 "healthy up for more than restart_delay_max" life_slot_true healthy 0 "x['uptime_seconds'] > 1.2"
+hp=$(slot_field healthy 0 pid)
+wait_for 10 "healthy up for more than restart_delay_max" slot_true healthy 0 "x['uptime_seconds'] > 1.2"
 kill -KILL "$hp"
 wait_for 3 "healthy restarted" pid_changed healthy 0 "$hp"
 # Restarted at once: spawned when the old one was reaped, not after a backoff of >= 800ms.
-assert_eq "$(life_slot healthy 0 "x['crash_streak']")" 1 "crash_streak after a crash following a healthy run"
-gap=$(life_slot healthy 0 "round(x['last_exit']['seconds_ago'] - x['uptime_seconds'], 3)")
+assert_eq "$(slot_json healthy 0 "x['crash_streak']")" 1 "crash_streak after a crash following a healthy run"
+gap=$(slot_json healthy 0 "round(x['last_exit']['seconds_ago'] - x['uptime_seconds'], 3)")
 assert_eq "$(python3 -c "print($gap < 0.1)")" True "time between the healthy worker's exit and the new start (${gap}s)"
-assert_eq "$(life_slot healthy 0 "x['state']")" running "state after a healthy crash"
+assert_eq "$(slot_json healthy 0 "x['state']")" running "state after a healthy crash"

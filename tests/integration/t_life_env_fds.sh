@@ -6,7 +6,7 @@
 # 3 for a routed pool, even though droverd itself inherited extra fds.
 . "$(dirname "$0")/lib.sh"
 
-W="$LIFE_WORKER --fds $T/fds.%p --env $T/env.%p --info $T/info.%p"
+W="$PROBE_WORKER --fds $T/fds.%p --env $T/env.%p --info $T/info.%p"
 write_config <<EOF2
 [pool:envpool]
 command = $W
@@ -62,9 +62,9 @@ env_of() {
 
 mapfile -t cpus < <(python3 -c "import os; print('\n'.join(map(str, sorted(os.sched_getaffinity(0)))))")
 for pool in envpool routed quiet loud; do
-    for pid in $(life_pids $pool); do
+    for pid in $(pool_pids $pool); do
         wait_for 5 "worker $pid of $pool set up" test -f "$T/info.$pid"
-        slot=$(life_pool $pool "next(x['slot'] for x in p['slots'] if x['pid'] == $pid)")
+        slot=$(pool_json $pool "next(x['slot'] for x in p['slots'] if x['pid'] == $pid)")
         assert_eq "$(env_of $pid DROVER_POOL)" "$pool" "$pool:$slot DROVER_POOL"
         assert_eq "$(env_of $pid DROVER_WORKER)" "$slot" "$pool:$slot DROVER_WORKER"
         for v in NOTIFY_SOCKET LISTEN_FDS LISTEN_PID LISTEN_FDNAMES WATCHDOG_USEC WATCHDOG_PID; do
@@ -90,18 +90,18 @@ for pool in envpool routed quiet loud; do
 done
 
 # What the standard fds are: stdin /dev/null; stdout/stderr a pipe (log), /dev/null (null).
-ep=$(worker_pid envpool 0)
+ep=$(slot_field envpool 0 pid)
 assert_eq "$(readlink /proc/$ep/fd/0)" /dev/null "stdin of a worker"
 case "$(readlink /proc/$ep/fd/1)" in pipe:*) ;; *) fail "stdout of a stdout = log worker: $(readlink /proc/$ep/fd/1)" ;; esac
-qp=$(worker_pid quiet 0)
+qp=$(slot_field quiet 0 pid)
 assert_eq "$(readlink /proc/$qp/fd/1) $(readlink /proc/$qp/fd/2)" "/dev/null /dev/null" "stdout and stderr of a stdout = null worker"
-rp=$(worker_pid routed 0)
+rp=$(slot_field routed 0 pid)
 case "$(readlink /proc/$rp/fd/3)" in socket:*) ;; *) fail "fd 3 of a routed worker: $(readlink /proc/$rp/fd/3)" ;; esac
 
 # A restarted worker starts the same way.
 kill -KILL "$ep"
 wait_for 5 "envpool:0 restarted" pid_changed envpool 0 "$ep"
-np=$(worker_pid envpool 0)
+np=$(slot_field envpool 0 pid)
 wait_for 5 "new worker set up" test -f "$T/info.$np"
 assert_eq "$(tr '\n' ' ' <"$T/fds.$np")" "0 1 2 " "open fds of a restarted worker"
 assert_eq "$(env_of $np CACHE)" "/var/cache/a, b" "CACHE of a restarted worker"

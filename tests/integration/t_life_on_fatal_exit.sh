@@ -5,7 +5,7 @@
 
 write_config <<EOF2
 [pool:doomed]
-command = $LIFE_WORKER --exit-if $T/crash 1
+command = $PROBE_WORKER --exit-if $T/crash 1
 workers = 1
 restart_delay = 20ms
 restart_delay_max = 1s
@@ -13,7 +13,7 @@ crash_limit = 2/10s
 on_fatal = exit
 
 [pool:bystander]
-command = $LIFE_WORKER --family $T/family.%w --info $T/info.%w
+command = $PROBE_WORKER --family $T/family.%w --info $T/info.%w
 workers = 2
 EOF2
 # The doomed worker runs at first, so the bystanders are seen running; then it is made to crash.
@@ -21,18 +21,18 @@ start_daemon
 wait_for 10 "doomed running" pool_running doomed
 wait_for 10 "bystanders running" pool_running bystander
 wait_for 5 "bystander families" test -f "$T/info.1"
-read -r b0 b1 <<<"$(life_pids bystander)"
+read -r b0 b1 <<<"$(pool_pids bystander)"
 read -r c0 g0 <"$T/family.0"
 read -r c1 g1 <"$T/family.1"
 for p in "$b0" "$b1" "$c0" "$g0" "$c1" "$g1"; do track_pid "$p"; done
 
 touch "$T/crash"
-kill -KILL "$(worker_pid doomed 0)"
+kill -KILL "$(slot_field doomed 0 pid)"
 wait_daemon_exit 15
 assert_eq "$DAEMON_STATUS" 3 "droverd exit status after a pool with on_fatal = exit went fatal"
 grep -q "pool doomed slot 0: fatal" "$T/droverd.log" || fail "no log line for the fatal slot"
 grep -q "on_fatal = exit" "$T/droverd.log" || fail "the log does not say why droverd exits"
-wait_for 5 "every bystander worker, child and grandchild gone" life_gone "$b0" "$b1" "$c0" "$g0" "$c1" "$g1"
-life_untrack_gone
-life_expect 3 "drover status once droverd has exited" dv status
+wait_for 5 "every bystander worker, child and grandchild gone" gone "$b0" "$b1" "$c0" "$g0" "$c1" "$g1"
+untrack_gone
+expect_exit 3 "drover status once droverd has exited" dv status
 [ ! -e "$SOCK" ] || fail "control socket $SOCK left behind"

@@ -3,10 +3,11 @@
 # and when they exit it reaps them: no zombie whose parent is droverd remains,
 # and the worker itself is undisturbed.
 . "$(dirname "$0")/lib.sh"
+uses proc
 
 write_config <<EOF2
 [pool:parent]
-command = $LIFE_WORKER --orphans 5 $T/orphans.%w --info $T/info.%w
+command = $PROBE_WORKER --orphans 5 $T/orphans.%w --info $T/info.%w
 workers = 2
 EOF2
 start_daemon
@@ -15,7 +16,7 @@ wait_for 5 "worker 0 set up" test -f "$T/info.0"
 wait_for 5 "worker 1 set up" test -f "$T/info.1"
 ten_reported() { [ "$(cat "$T"/orphans.0 "$T"/orphans.1 2>/dev/null | wc -l)" -eq 10 ]; }
 wait_for 5 "ten orphans reported" ten_reported
-read -r w0 w1 <<<"$(life_pids parent)"
+read -r w0 w1 <<<"$(pool_pids parent)"
 orphans=$(cut -d' ' -f1 "$T"/orphans.0 "$T"/orphans.1)
 for p in $orphans; do track_pid "$p"; done
 # Each orphan saw droverd become its parent once the middle process exited.
@@ -28,13 +29,13 @@ reaped_before=$(dv metrics | awk '$1 == "drover_orphans_reaped_total" {print $2}
 
 # Let them exit: droverd must reap every one.
 touch "$T/orphans.0.go" "$T/orphans.1.go"
-wait_for 10 "every orphan reaped (no /proc entry left)" life_gone $orphans
-life_untrack_gone
-wait_for 5 "no zombie child of droverd" life_no_zombies_of "$DAEMON_PID"
+wait_for 10 "every orphan reaped (no /proc entry left)" gone $orphans
+untrack_gone
+wait_for 5 "no zombie child of droverd" no_zombies_of "$DAEMON_PID"
 reaped_after=$(dv metrics | awk '$1 == "drover_orphans_reaped_total" {print $2}')
 assert_eq "$((reaped_after - reaped_before))" 10 "orphans counted as reaped in the metrics"
 
 # The workers were not mistaken for the orphans.
-assert_eq "$(life_pids parent)" "$w0 $w1" "worker pids after their orphans exited"
-assert_eq "$(life_pool parent "' '.join(x['state'] + ':' + str(x['restarts']) for x in p['slots'])")" \
+assert_eq "$(pool_pids parent)" "$w0 $w1" "worker pids after their orphans exited"
+assert_eq "$(pool_json parent "' '.join(x['state'] + ':' + str(x['restarts']) for x in p['slots'])")" \
     "running:0 running:0" "worker states and restarts after their orphans exited"

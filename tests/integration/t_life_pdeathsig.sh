@@ -3,14 +3,15 @@
 # workers that changed uid (the credential change clears the parent-death
 # signal, so droverd must set it afterwards).
 . "$(dirname "$0")/lib.sh"
+uses proc
 
 write_config <<EOF2
 [pool:plain]
-command = $LIFE_WORKER
+command = $PROBE_WORKER
 workers = 2
 
 [pool:asuser]
-command = $LIFE_WORKER
+command = $PROBE_WORKER
 workers = 1
 user = nobody
 directory = /
@@ -18,10 +19,10 @@ EOF2
 start_daemon
 wait_for 10 "plain running" pool_running plain
 wait_for 10 "asuser running" pool_running asuser
-pids="$(life_pids plain) $(life_pids asuser)"
+pids="$(pool_pids plain) $(pool_pids asuser)"
 for p in $pids; do track_pid "$p"; done
-up=$(worker_pid asuser 0)
-assert_eq "$(life_proc_field "$up" Uid | cut -d' ' -f1)" "$(id -u nobody)" "uid of the asuser worker"
+up=$(slot_field asuser 0 pid)
+assert_eq "$(proc_field "$up" Uid | cut -d' ' -f1)" "$(id -u nobody)" "uid of the asuser worker"
 for p in $pids; do
     assert_eq "$(ps -o ppid= -p "$p" | tr -d ' ')" "$DAEMON_PID" "parent of worker $p"
 done
@@ -33,4 +34,4 @@ assert_eq "$DAEMON_STATUS" 137 "droverd status after SIGKILL"
 for p in $pids; do
     wait_for 5 "worker $p dead after droverd was killed" dead "$p"
 done
-life_untrack_gone
+untrack_gone

@@ -3,6 +3,7 @@
 # start, orphans reparented to it are reaped, and SIGTERM is a graceful
 # shutdown (workers get their stop signal, droverd exits 0).
 . "$(dirname "$0")/lib.sh"
+uses proc
 
 if ! unshare -fp --mount-proc true 2>/dev/null; then
     log "cannot create a pid namespace here (unshare -fp): skipping"
@@ -10,7 +11,7 @@ if ! unshare -fp --mount-proc true 2>/dev/null; then
 fi
 write_config <<EOF2
 [pool:init]
-command = $LIFE_WORKER --orphans 3 $T/orphans.%w --record $T/sig.%w --info $T/info.%w
+command = $PROBE_WORKER --orphans 3 $T/orphans.%w --record $T/sig.%w --info $T/info.%w
 workers = 2
 EOF2
 # --kill-child: should unshare itself die, the namespace goes with it.
@@ -19,7 +20,7 @@ chmod +x "$T/droverd-pid1"
 DROVERD="$T/droverd-pid1"
 start_daemon
 wait_for 10 "workers running" pool_running init
-assert_eq "$(json "s['daemon']['pid']")" 1 "droverd's pid in its namespace"
+assert_eq "$(status_json "s['daemon']['pid']")" 1 "droverd's pid in its namespace"
 host_pid=$(cat "/proc/$DAEMON_PID/task/$DAEMON_PID/children" | tr -d ' ')
 [ -n "$host_pid" ] && [ -e "/proc/$host_pid" ] || fail "cannot find droverd's pid outside its namespace"
 
@@ -31,7 +32,7 @@ assert_eq "$(children)" 8 "droverd's children: 2 workers and 6 orphans"
 touch "$T/orphans.0.go" "$T/orphans.1.go"
 only_workers_left() { [ "$(children)" -eq 2 ]; }
 wait_for 10 "orphans reaped by droverd as PID 1" only_workers_left
-wait_for 5 "no zombie child of droverd" life_no_zombies_of "$host_pid"
+wait_for 5 "no zombie child of droverd" no_zombies_of "$host_pid"
 assert_eq "$(dv metrics | awk '$1 == "drover_orphans_reaped_total" {print $2}')" 6 "orphans counted as reaped"
 
 # SIGTERM to PID 1 is a graceful shutdown.

@@ -6,29 +6,29 @@
 
 write_config <<EOF2
 [pool:life]
-command = $LIFE_WORKER --info $T/info.%w
+command = $PROBE_WORKER --info $T/info.%w
 workers = 3
 EOF2
 start_daemon
 wait_for 10 "three workers running" pool_running life
-read -r p0 p1 p2 <<<"$(life_pids life)"
-life_json_all "every slot before any crash" \
+read -r p0 p1 p2 <<<"$(pool_pids life)"
+status_all "every slot before any crash" \
     "all(x['restarts'] == 0 and x['last_exit'] == None for x in pool('life')['slots'])"
 
 # First crash: restarted at once (no backoff for a first crash).
 kill -KILL "$p1"
 wait_for 3 "a new pid in slot 1" pid_changed life 1 "$p1"
 wait_for 3 "slot 1 running again" state_is life 1 running
-q1=$(worker_pid life 1)
+q1=$(slot_field life 1 pid)
 alive "$q1" || fail "new worker $q1 of slot 1 is not alive"
-wait_for 3 "the killed worker $p1 reaped" life_gone "$p1"
+wait_for 3 "the killed worker $p1 reaped" gone "$p1"
 wait_for 3 "new worker wrote its info" test -f "$T/info.1"
 read -r ipid ippid ipgid <"$T/info.1"
 assert_eq "$ipid" "$q1" "pid the new slot-1 worker reports"
 assert_eq "$ippid" "$DAEMON_PID" "parent of the new worker"
 assert_eq "$ipgid" "$q1" "process group of the new worker (its own)"
 
-life_json_all "slot 1 after its worker was killed" \
+status_all "slot 1 after its worker was killed" \
     "slot('life', 1)['pid'] == $q1" \
     "slot('life', 1)['restarts'] == 1" \
     "slot('life', 1)['crashes'] == 1" \
@@ -50,7 +50,7 @@ assert_eq "$(echo "$row0" | awk '{print $4, $6, $7}')" "running 0 -" "state, res
 
 # The other slots were not touched.
 alive "$p0" && alive "$p2" || fail "a worker of another slot died"
-life_json_all "slots 0 and 2 after slot 1 crashed" \
+status_all "slots 0 and 2 after slot 1 crashed" \
     "slot('life', 0)['pid'] == $p0" "slot('life', 2)['pid'] == $p2" \
     "slot('life', 0)['restarts'] == 0" "slot('life', 2)['restarts'] == 0" \
     "slot('life', 0)['last_exit'] == None" "slot('life', 2)['last_exit'] == None"
@@ -59,13 +59,13 @@ life_json_all "slots 0 and 2 after slot 1 crashed" \
 kill -KILL "$q1"
 wait_for 5 "another new pid in slot 1" pid_changed life 1 "$q1"
 wait_for 5 "slot 1 running again" state_is life 1 running
-life_json_all "slot 1 after the second crash" \
+status_all "slot 1 after the second crash" \
     "slot('life', 1)['restarts'] == 2" "slot('life', 1)['crashes'] == 2" \
     "slot('life', 0)['pid'] == $p0" "slot('life', 2)['pid'] == $p2"
 
 # last_exit.time is the wall-clock time of the exit (seconds since the epoch): within a few
 # seconds of now, however many digits that takes.
-now_exit=$(life_slot life 1 "'%.3f %.3f' % (x['last_exit']['time'], __import__('time').time() - x['last_exit']['seconds_ago'])")
+now_exit=$(slot_json life 1 "'%.3f %.3f' % (x['last_exit']['time'], __import__('time').time() - x['last_exit']['seconds_ago'])")
 assert_eq "$(python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(abs(a - b) < 2)" $now_exit)" True \
     "last_exit.time ($now_exit: reported, expected) is the wall-clock time of the exit"
 

@@ -8,12 +8,12 @@
 config() { # STOP_TIMEOUT
     write_config <<EOF2
 [pool:one]
-command = $LIFE_WORKER --family $T/family.one.%w --family-ignore-term --record $T/sig.one.%w --info $T/info.one.%w
+command = $PROBE_WORKER --family $T/family.one.%w --family-ignore-term --record $T/sig.one.%w --info $T/info.one.%w
 workers = 2
 stop_timeout = $1
 
 [pool:two]
-command = $LIFE_WORKER --record $T/sig.two.%w --info $T/info.two.%w --term-delay 200
+command = $PROBE_WORKER --record $T/sig.two.%w --info $T/info.two.%w --term-delay 200
 workers = 1
 stop_timeout = $1
 EOF2
@@ -26,7 +26,7 @@ up() {
     wait_for 10 "pool one running" pool_running one
     wait_for 10 "pool two running" pool_running two
     for f in info.one.0 info.one.1 info.two.0; do wait_for 5 "$f" test -f "$T/$f"; done
-    PIDS="$(life_pids one) $(life_pids two) $(cat "$T"/family.one.*)"
+    PIDS="$(pool_pids one) $(pool_pids two) $(cat "$T"/family.one.*)"
     for p in $PIDS; do track_pid "$p"; done
     [ "$(echo $PIDS | wc -w)" = 7 ] || fail "expected 7 processes, got: $PIDS"
 }
@@ -35,15 +35,15 @@ check_graceful() { # HOW
     for f in sig.one.0 sig.one.1 sig.two.0; do
         assert_eq "$(cat "$T/$f" 2>/dev/null)" TERM "signal received by $f's worker on $1"
     done
-    wait_for 5 "every process of the pools gone after $1" life_gone $PIDS
-    life_untrack_gone
+    wait_for 5 "every process of the pools gone after $1" gone $PIDS
+    untrack_gone
 }
 
 config 10s
 
 # 1. drover shutdown: returns once droverd is done.
 up
-life_expect 0 "drover shutdown" dv shutdown
+expect_exit 0 "drover shutdown" dv shutdown
 wait_daemon_exit 5
 assert_eq "$DAEMON_STATUS" 0 "droverd exit status after drover shutdown"
 check_graceful "drover shutdown"
@@ -67,7 +67,7 @@ check_graceful "SIGINT"
 # shutdown for stop_timeout (30s).
 write_config <<EOF2
 [pool:slow]
-command = $LIFE_WORKER --ignore TERM --family $T/family.slow --family-ignore-term --record $T/sig.slow --info $T/info.slow
+command = $PROBE_WORKER --ignore TERM --family $T/family.slow --family-ignore-term --record $T/sig.slow --info $T/info.slow
 workers = 1
 stop_timeout = 30s
 EOF2
@@ -75,18 +75,18 @@ sed -i 's/^shutdown_timeout = .*/shutdown_timeout = 60s/' "$CONF"
 start_daemon
 wait_for 10 "slow running" pool_running slow
 wait_for 5 "slow worker set up" test -f "$T/info.slow"
-sp=$(worker_pid slow 0)
+sp=$(slot_field slow 0 pid)
 read -r sc sg <"$T/family.slow"
 for p in "$sp" "$sc" "$sg"; do track_pid "$p"; done
 kill -INT "$DAEMON_PID"
-wait_for 5 "the slow worker got TERM" life_file_has "$T/sig.slow" TERM
-assert_eq "$(json "s['daemon']['shutting_down']")" True "status while shutting down"
+wait_for 5 "the slow worker got TERM" file_has "$T/sig.slow" TERM
+assert_eq "$(status_json "s['daemon']['shutting_down']")" True "status while shutting down"
 alive "$DAEMON_PID" || fail "droverd exited before its TERM-ignoring worker"
-t0=$(life_ms)
+t0=$(now_ms)
 kill -INT "$DAEMON_PID"
 wait_daemon_exit 5
-elapsed=$(($(life_ms) - t0))
+elapsed=$(($(now_ms) - t0))
 [ "$elapsed" -lt 3000 ] || fail "second SIGINT: droverd took ${elapsed}ms to exit"
-wait_for 3 "every process of the slow pool gone after a second SIGINT" life_gone "$sp" "$sc" "$sg"
-life_untrack_gone
+wait_for 3 "every process of the slow pool gone after a second SIGINT" gone "$sp" "$sc" "$sg"
+untrack_gone
 grep -q "second INT" "$T/droverd.log" || fail "the log does not mention the second SIGINT"

@@ -4,6 +4,7 @@
 # with a clear message, a pool whose user is someone else; a pool whose user
 # is droverd's own is fine.
 . "$(dirname "$0")/lib.sh"
+uses proc
 
 NB_UID=$(id -u nobody)
 NB_GID=$(id -g nobody)
@@ -16,25 +17,25 @@ mkdir -m 1777 "$T/pub"
 # 1. droverd as root, pool as nobody.
 write_config <<EOF2
 [pool:asnobody]
-command = $LIFE_WORKER --env $T/pub/env.%w --info $T/pub/info.%w --family $T/pub/family.%w
+command = $PROBE_WORKER --env $T/pub/env.%w --info $T/pub/info.%w --family $T/pub/family.%w
 workers = 2
 user = nobody
 EOF2
 start_daemon
 wait_for 10 "asnobody running" pool_running asnobody
 for i in 0 1; do
-    pid=$(worker_pid asnobody $i)
+    pid=$(slot_field asnobody $i pid)
     wait_for 5 "asnobody:$i set up" test -f "$T/pub/info.$i"
-    assert_eq "$(life_proc_field "$pid" Uid)" "$NB_UID $NB_UID $NB_UID $NB_UID" "asnobody:$i Uid (real, effective, saved, fs)"
-    assert_eq "$(life_proc_field "$pid" Gid)" "$NB_GID $NB_GID $NB_GID $NB_GID" "asnobody:$i Gid"
-    assert_eq "$(life_proc_field "$pid" Groups | tr ' ' '\n' | sed '/^$/d' | sort -n | tr '\n' ' ' | sed 's/ $//')" \
+    assert_eq "$(proc_field "$pid" Uid)" "$NB_UID $NB_UID $NB_UID $NB_UID" "asnobody:$i Uid (real, effective, saved, fs)"
+    assert_eq "$(proc_field "$pid" Gid)" "$NB_GID $NB_GID $NB_GID $NB_GID" "asnobody:$i Gid"
+    assert_eq "$(proc_field "$pid" Groups | tr ' ' '\n' | sed '/^$/d' | sort -n | tr '\n' ' ' | sed 's/ $//')" \
         "$NB_GROUPS" "asnobody:$i supplementary groups (nobody's, not root's)"
     assert_eq "$(stat -c %u "$T/pub/info.$i")" "$NB_UID" "owner of a file asnobody:$i wrote"
     grep -qx "USER=nobody" "$T/pub/env.$i" || fail "asnobody:$i: USER is not nobody"
     grep -qx "LOGNAME=nobody" "$T/pub/env.$i" || fail "asnobody:$i: LOGNAME is not nobody"
     grep -qx "HOME=$NB_HOME" "$T/pub/env.$i" || fail "asnobody:$i: HOME is not $NB_HOME"
     read -r c g <"$T/pub/family.$i"
-    assert_eq "$(life_proc_field "$g" Uid | cut -d' ' -f1)" "$NB_UID" "uid of asnobody:$i's grandchild"
+    assert_eq "$(proc_field "$g" Uid | cut -d' ' -f1)" "$NB_UID" "uid of asnobody:$i's grandchild"
 done
 dv shutdown >/dev/null || fail "shutdown failed"
 wait_daemon_exit
@@ -47,27 +48,27 @@ SOCK="$T/nb/ctl.sock"
 
 write_config <<EOF2
 [pool:asroot]
-command = $LIFE_WORKER
+command = $PROBE_WORKER
 workers = 1
 user = root
 EOF2
 chmod 644 "$CONF"
-life_run timeout 10 setpriv --reuid=nobody --regid=nogroup --clear-groups "$DROVERD" -c "$CONF"
-[ "$LIFE_RC" != 0 ] && [ "$LIFE_RC" != 124 ] || fail "droverd as nobody with user = root: exit status $LIFE_RC"
+run_capture timeout 10 setpriv --reuid=nobody --regid=nogroup --clear-groups "$DROVERD" -c "$CONF"
+[ "$RUN_RC" != 0 ] && [ "$RUN_RC" != 124 ] || fail "droverd as nobody with user = root: exit status $RUN_RC"
 line=$(grep -n '^user = root' "$CONF" | cut -d: -f1)
-assert_contains "$LIFE_ERR" "$CONF:$line:" "droverd's refusal names the file and line"
-assert_contains "$LIFE_ERR" "user = root needs droverd to run as root" "droverd's refusal says why"
+assert_contains "$RUN_ERR" "$CONF:$line:" "droverd's refusal names the file and line"
+assert_contains "$RUN_ERR" "user = root needs droverd to run as root" "droverd's refusal says why"
 [ ! -e "$SOCK" ] || fail "a refused droverd left its control socket"
 
 # The same check from `drover check`, run as nobody.
-life_run setpriv --reuid=nobody --regid=nogroup --clear-groups "$DROVER" check -c "$CONF"
-assert_eq "$LIFE_RC" 1 "drover check as nobody of a config with user = root"
-assert_contains "$LIFE_ERR" "user = root needs droverd to run as root" "drover check's message"
+run_capture setpriv --reuid=nobody --regid=nogroup --clear-groups "$DROVER" check -c "$CONF"
+assert_eq "$RUN_RC" 1 "drover check as nobody of a config with user = root"
+assert_contains "$RUN_ERR" "user = root needs droverd to run as root" "drover check's message"
 
 # 3. droverd as nobody, pool as nobody (its own user): allowed.
 write_config <<EOF2
 [pool:self]
-command = $LIFE_WORKER --info $T/pub/self.%w
+command = $PROBE_WORKER --info $T/pub/self.%w
 workers = 1
 user = nobody
 EOF2
@@ -77,10 +78,10 @@ chmod 755 "$T/droverd-nobody"
 DROVERD="$T/droverd-nobody"
 start_daemon
 wait_for 10 "self running" pool_running self
-assert_eq "$(life_proc_field "$DAEMON_PID" Uid | cut -d' ' -f1)" "$NB_UID" "droverd's own uid"
-sp=$(worker_pid self 0)
-assert_eq "$(life_proc_field "$sp" Uid)" "$NB_UID $NB_UID $NB_UID $NB_UID" "self:0 Uid"
-life_expect 0 "restart of a pool under a non-root droverd" dv restart self
+assert_eq "$(proc_field "$DAEMON_PID" Uid | cut -d' ' -f1)" "$NB_UID" "droverd's own uid"
+sp=$(slot_field self 0 pid)
+assert_eq "$(proc_field "$sp" Uid)" "$NB_UID $NB_UID $NB_UID $NB_UID" "self:0 Uid"
+expect_exit 0 "restart of a pool under a non-root droverd" dv restart self
 dv shutdown >/dev/null || fail "shutdown failed"
 wait_daemon_exit
 assert_eq "$DAEMON_STATUS" 0 "exit status of droverd run as nobody"

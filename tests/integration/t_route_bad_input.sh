@@ -9,6 +9,7 @@
 #    for, or closes its work socket is killed (with the reason in the log) and
 #    the request it held is retried on another worker.
 . "$(dirname "$0")/lib.sh"
+uses route
 
 mkdir -p "$T/once"
 write_config <<EOF2
@@ -26,7 +27,7 @@ framing = line
 max_frame = 1K
 
 [pool:bad]
-command = $ROUTE_WORKER --max-frame 1024 --once-dir $T/once
+command = $FAULTY_ECHO_WORKER --max-frame 1024 --once-dir $T/once
 workers = 2
 listen = $T/bad.sock
 max_frame = 1K
@@ -35,7 +36,7 @@ restart_delay = 0
 crash_limit = none
 
 [pool:badline]
-command = $ROUTE_WORKER --max-frame 1024 --once-dir $T/once
+command = $FAULTY_ECHO_WORKER --max-frame 1024 --once-dir $T/once
 workers = 2
 listen = $T/badline.sock
 framing = line
@@ -45,20 +46,20 @@ restart_delay = 0
 crash_limit = none
 EOF2
 start_daemon
-for p in len line bad badline; do wait_for 10 "$p running" route_all_running "$p" 2; done
+for p in len line bad badline; do wait_for 10 "$p running" pool_running "$p" 2; done
 
 # --- malformed and oversized client frames, while well-behaved clients keep going ---
-# (Each background load runs until its phase is over: route_wc_stop.)
-base=$(route_stat len requests)
-route_wc_start "$T/wc_len" -s "$T/len.sock" -c 4 -p 4 -z 200 -t 30 -d 60
-wc_len=$ROUTE_WC_PID
-wait_for 10 "load on len" route_stat_ge len requests $((base + 100))
-base=$(route_stat line requests)
-route_wc_start "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 4 -z 200 -t 30 -d 60
-wc_line=$ROUTE_WC_PID
-wait_for 10 "load on line" route_stat_ge line requests $((base + 100))
+# (Each background load runs until its phase is over: wc_stop.)
+base=$(pool_route len requests)
+wc_start "$T/wc_len" -s "$T/len.sock" -c 4 -p 4 -z 200 -t 30 -d 60
+wc_len=$WC_PID
+wait_for 10 "load on len" pool_route_ge len requests $((base + 100))
+base=$(pool_route line requests)
+wc_start "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 4 -z 200 -t 30 -d 60
+wc_line=$WC_PID
+wait_for 10 "load on line" pool_route_ge line requests $((base + 100))
 
-route_py "$T/len.sock" "$T/line.sock" >"$T/frames.out" 2>&1 <<'PY' || fail "bad frames: $(cat "$T/frames.out")"
+py_client "$T/len.sock" "$T/line.sock" >"$T/frames.out" 2>&1 <<'PY' || fail "bad frames: $(cat "$T/frames.out")"
 import socket, struct, sys, time
 LEN, LINE = sys.argv[1], sys.argv[2]
 
@@ -112,12 +113,12 @@ expect_echo("length pool still answers", LEN, b"after", False)
 expect_echo("line pool still answers", LINE, b"after", True)
 PY
 log "$(tr '\n' ';' <"$T/frames.out")"
-ROUTE_WC_PID=$wc_len route_wc_stop "$T/wc_len"
-ROUTE_WC_PID=$wc_line route_wc_stop "$T/wc_line"
+WC_PID=$wc_len wc_stop "$T/wc_len"
+WC_PID=$wc_line wc_stop "$T/wc_line"
 for wc in wc_len wc_line; do
-    [ "$(route_wc_get "$T/$wc" ok)" -gt 0 ] || fail "$wc: no request served next to the bad frames: $(cat "$T/$wc")"
+    [ "$(wc_get "$T/$wc" ok)" -gt 0 ] || fail "$wc: no request served next to the bad frames: $(cat "$T/$wc")"
 done
-log "length and line clients next to the bad frames: $(route_wc_get "$T/wc_len" ok) and $(route_wc_get "$T/wc_line" ok) ok"
+log "length and line clients next to the bad frames: $(wc_get "$T/wc_len" ok) and $(wc_get "$T/wc_line" ok) ok"
 
 # --- a flood of connections ---
 # A few thousand, but leave droverd (which raises its soft fd limit to the hard
@@ -125,9 +126,9 @@ log "length and line clients next to the bad frames: $(route_wc_get "$T/wc_len" 
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] && hard=1048576
 FLOOD=$((hard >= 6000 ? 3000 : hard / 2))
-base=$(route_stat len requests)
-route_wc_start "$T/wc_flood" -s "$T/len.sock" -c 4 -p 4 -t 40 -d 60
-wait_for 10 "load on len" route_stat_ge len requests $((base + 100))
+base=$(pool_route len requests)
+wc_start "$T/wc_flood" -s "$T/len.sock" -c 4 -p 4 -t 40 -d 60
+wait_for 10 "load on len" pool_route_ge len requests $((base + 100))
 python3 - "$T/len.sock" $FLOOD "$T/flood.held" "$T/flood.release" >"$T/flood.out" 2>&1 <<'PY' &
 import os, resource, socket, sys, time
 path, n, held, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -167,37 +168,37 @@ PY
 flood_pid=$!
 track_pid $flood_pid
 wait_for 30 "the flood to connect" test -s "$T/flood.held"
-wait_for 10 "droverd to accept the flood" route_stat_ge len connections $FLOOD
-t0=$(route_ms)
+wait_for 10 "droverd to accept the flood" pool_route_ge len connections $FLOOD
+t0=$(now_ms)
 dv status >/dev/null || fail "status failed during the flood"
-[ $(($(route_ms) - t0)) -lt 2000 ] || fail "status took $(($(route_ms) - t0))ms during the flood"
+[ $(($(now_ms) - t0)) -lt 2000 ] || fail "status took $(($(now_ms) - t0))ms during the flood"
 # A new client while the flood is held.
-route_wc "$T/wc_new" -s "$T/len.sock" -c 2 -p 4 -n 2000 -d 20
+wc_run "$T/wc_new" -s "$T/len.sock" -c 2 -p 4 -n 2000 -d 20
 out=$(dv call len "during the flood") || fail "call during the flood failed"
 assert_eq "$out" "during the flood" "call during the flood"
 touch "$T/flood.release"
 wait $flood_pid || fail "flood client: $(cat "$T/flood.out")"
-route_wc_stop "$T/wc_flood"
-wait_for 10 "the flood's connections to be closed" route_stat_is len connections 0
-route_wc "$T/wc_after" -s "$T/len.sock" -c 4 -p 4 -n 2000 -d 20
+wc_stop "$T/wc_flood"
+wait_for 10 "the flood's connections to be closed" pool_route_is len connections 0
+wc_run "$T/wc_after" -s "$T/len.sock" -c 4 -p 4 -n 2000 -d 20
 
 # --- misbehaving workers: killed, the request retried elsewhere ---
-base=$(route_stat bad requests)
-route_wc_start "$T/wc_bad" -s "$T/bad.sock" -c 2 -p 2 -t 40 -d 60
-wait_for 10 "load on bad" route_stat_ge bad requests $((base + 100))
+base=$(pool_route bad requests)
+wc_start "$T/wc_bad" -s "$T/bad.sock" -c 2 -p 2 -t 40 -d 60
+wait_for 10 "load on bad" pool_route_ge bad requests $((base + 100))
 bad_worker() {
     local pool=$1 mode=$2 reason=$3 req restarts0 n0 out
     req="ONCE:$pool-$mode:$mode"
-    restarts0=$(route_sum "$pool" restarts)
+    restarts0=$(slot_sum "$pool" restarts)
     n0=$(grep -c -- "$reason" "$T/droverd.log")
     out=$(dv call "$pool" "$req") || fail "$pool: the request that met $mode was not served"
     assert_eq "$out" "$req" "$pool: reply to the request that met $mode"
     wait_for 10 "$pool: the $mode worker to be killed and restarted" \
         route_sum_ge "$pool" restarts $((restarts0 + 1))
     wait_for 5 "$pool: the log to say why ($reason)" log_count_ge "$reason" $((n0 + 1))
-    wait_for 5 "$pool: all running" route_all_running "$pool" 2
+    wait_for 5 "$pool: all running" pool_running "$pool" 2
 }
-route_sum_ge() { [ "$(route_sum "$1" "$2")" -ge "$3" ]; }
+route_sum_ge() { [ "$(slot_sum "$1" "$2")" -ge "$3" ]; }
 log_count_ge() { [ "$(grep -c -- "$1" "$T/droverd.log")" -ge "$2" ]; }
 bad_worker bad GARBAGE "sent a reply larger than max_frame"
 bad_worker bad BIG "sent a reply larger than max_frame"
@@ -206,9 +207,9 @@ bad_worker bad CLOSE "closed its work socket but kept running"
 bad_worker badline GARBAGE "sent a reply larger than max_frame"
 bad_worker badline BIG "sent a reply larger than max_frame"
 bad_worker badline EXTRA "sent a reply with no request pending"
-route_wc_stop "$T/wc_bad"
+wc_stop "$T/wc_bad"
 log "bad workers: $(cat "$T/wc_bad")"
-assert_eq "$(route_stat bad failed)" 0 "bad: failed requests"
-assert_eq "$(route_stat badline failed)" 0 "badline: failed requests"
+assert_eq "$(pool_route bad failed)" 0 "bad: failed requests"
+assert_eq "$(pool_route badline failed)" 0 "badline: failed requests"
 dv status >/dev/null || fail "droverd stopped answering"
 kill -0 "$DAEMON_PID" || fail "droverd died"

@@ -9,6 +9,7 @@
 #  - worker_inflight bounds the connections a worker holds: with every worker
 #    full, one more client waits (connected, unanswered) until a connection ends.
 . "$(dirname "$0")/lib.sh"
+uses route fault
 
 write_config <<EOF2
 [pool:ho]
@@ -22,38 +23,38 @@ restart_delay_max = 50ms
 crash_limit = none
 EOF2
 start_daemon
-wait_for 10 "ho running" route_all_running ho 3
+wait_for 10 "ho running" pool_running ho 3
 
 # --- clean connection-per-request load; status moves ---
-route_wc "$T/wc_clean" -s "$T/ho.sock" --raw -k 1 -c 8 -n 3000 -z 64 -d 20
-assert_eq "$(route_wc_get "$T/wc_clean" connections)" 3000 "connections opened (one per request)"
-wait_for 5 "finished connections reported" route_stat_is ho requests 3000
-wait_for 5 "nothing held" route_stat_is ho inflight 0
-assert_eq "$(route_sum ho requests)" 3000 "per-worker requests (finished connections)"
+wc_run "$T/wc_clean" -s "$T/ho.sock" --raw -k 1 -c 8 -n 3000 -z 64 -d 20
+assert_eq "$(wc_get "$T/wc_clean" connections)" 3000 "connections opened (one per request)"
+wait_for 5 "finished connections reported" pool_route_is ho requests 3000
+wait_for 5 "nothing held" pool_route_is ho inflight 0
+assert_eq "$(slot_sum ho requests)" 3000 "per-worker requests (finished connections)"
 for i in 0 1 2; do
-    [ "$(route_slot ho $i requests)" -gt 0 ] || fail "slot $i got no connection"
+    [ "$(slot_field ho $i requests)" -gt 0 ] || fail "slot $i got no connection"
 done
 
 # --- the same load while workers are killed ---
-route_wc_start "$T/wc_kill" -s "$T/ho.sock" --raw -k 1 -c 16 -z 64 -t 5 -d 25 -a lost
-kills=$(route_kill_loop ho 4 0.005)
-route_wc_wait "$T/wc_kill"
+wc_start "$T/wc_kill" -s "$T/ho.sock" --raw -k 1 -c 16 -z 64 -t 5 -d 25 -a lost
+kills=$(kill_loop 4 0.005 ho)
+wc_wait "$T/wc_kill"
 log "$kills kills: $(cat "$T/wc_kill")"
 [ "$kills" -ge 100 ] || fail "only $kills kills were sent"
 for k in connect_failed mismatched duplicated unexpected malformed unanswered; do
-    assert_eq "$(route_wc_get "$T/wc_kill" "$k")" 0 "workclient $k under kills"
+    assert_eq "$(wc_get "$T/wc_kill" "$k")" 0 "workclient $k under kills"
 done
-lost=$(route_wc_get "$T/wc_kill" lost)
-ok=$(route_wc_get "$T/wc_kill" ok)
+lost=$(wc_get "$T/wc_kill" lost)
+ok=$(wc_get "$T/wc_kill" ok)
 [ "$lost" -le $((kills * 2)) ] || fail "$lost connections cut by $kills kills (worker_inflight = 2)"
 [ "$ok" -ge 2000 ] || fail "only $ok connections served in 5 s under kills"
-wait_for 10 "all running again" route_all_running ho 3
-wait_for 5 "nothing held after the kills" route_stat_is ho inflight 0
+wait_for 10 "all running again" pool_running ho 3
+wait_for 5 "nothing held after the kills" pool_route_is ho inflight 0
 dv status >/dev/null || fail "droverd stopped answering"
-route_wc "$T/wc_after" -s "$T/ho.sock" --raw -k 1 -c 8 -n 2000 -z 64 -d 20
+wc_run "$T/wc_after" -s "$T/ho.sock" --raw -k 1 -c 8 -n 2000 -z 64 -d 20
 
 # --- worker_inflight = 2 bounds each of the 3 workers ---
-route_py "$DROVER" "$SOCK" "$T/ho.sock" >"$T/bound.out" 2>&1 <<'PY' || fail "inflight bound: $(cat "$T/bound.out")"
+py_client "$DROVER" "$SOCK" "$T/ho.sock" >"$T/bound.out" 2>&1 <<'PY' || fail "inflight bound: $(cat "$T/bound.out")"
 import json, socket, struct, subprocess, sys, time
 drover, ctl, path = sys.argv[1:4]
 

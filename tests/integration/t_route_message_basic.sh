@@ -5,6 +5,7 @@
 # shows per-worker requests and the pool's queue/inflight/retries/failed;
 # `drover call` refuses pools that are not message mode.
 . "$(dirname "$0")/lib.sh"
+uses route
 
 SLEEP=$(command -v sleep)
 write_config <<EOF2
@@ -20,13 +21,13 @@ listen = $T/line.sock
 framing = line
 
 [pool:order]
-command = $ROUTE_WORKER
+command = $FAULTY_ECHO_WORKER
 workers = 3
 listen = $T/order.sock
 worker_inflight = 2
 
 [pool:one]
-command = $ROUTE_WORKER
+command = $FAULTY_ECHO_WORKER
 workers = 1
 listen = $T/one.sock
 
@@ -71,15 +72,15 @@ assert_eq "$rc" 2 "exit status of call with a multi-line request on a line pool"
 assert_contains "$err" "one line"
 
 # --- workclient: many connections, pipelining, both framings ---
-route_wc "$T/wc_len" -s "$T/len.sock" -c 4 -p 16 -n 5000 -z 200
-route_wc "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 16 -n 5000 -z 200
+wc_run "$T/wc_len" -s "$T/len.sock" -c 4 -p 16 -n 5000 -z 200
+wc_run "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 16 -n 5000 -z 200
 # One connection with many requests in flight: replies in order (workclient checks).
-route_wc "$T/wc_pipe" -s "$T/len.sock" -c 1 -p 128 -n 5000 -z 64
-route_wc "$T/wc_pipe_line" -s "$T/line.sock" -f line -c 1 -p 128 -n 5000 -z 64
-assert_eq "$(route_wc_get "$T/wc_pipe" connections)" 1 "connections used by the pipelining client"
+wc_run "$T/wc_pipe" -s "$T/len.sock" -c 1 -p 128 -n 5000 -z 64
+wc_run "$T/wc_pipe_line" -s "$T/line.sock" -f line -c 1 -p 128 -n 5000 -z 64
+assert_eq "$(wc_get "$T/wc_pipe" connections)" 1 "connections used by the pipelining client"
 
 # --- order survives a slow head: the first request is slow, the rest are answered first ---
-route_py "$T/order.sock" >"$T/order.out" <<'PY' || fail "ordering check failed: $(cat "$T/order.out")"
+py_client "$T/order.sock" >"$T/order.out" <<'PY' || fail "ordering check failed: $(cat "$T/order.out")"
 import socket, struct, sys, time
 reqs = [b"SLOW600:first"] + [b"quick-%d" % i for i in range(40)] + [b"SLOW200:mid"] + \
        [b"tail-%d" % i for i in range(40)]
@@ -104,22 +105,22 @@ print("ok")
 PY
 
 # --- status: per-worker requests, pool counters ---
-reqs=$(route_stat len requests)
+reqs=$(pool_route len requests)
 [ "$reqs" -ge $((5000 + 5000 + 5)) ] || fail "pool len route requests = $reqs, expected >= 10005"
-assert_eq "$(route_sum len requests)" "$reqs" "sum of len's per-worker requests vs the pool's"
+assert_eq "$(slot_sum len requests)" "$reqs" "sum of len's per-worker requests vs the pool's"
 for i in 0 1; do
-    r=$(route_slot len $i requests)
+    r=$(slot_field len $i requests)
     [ "$r" -gt 0 ] || fail "len slot $i served no requests (requests=$r)"
 done
-assert_eq "$(route_sum line requests)" "$(route_stat line requests)" "line per-worker sum"
-[ "$(route_stat line requests)" -ge 10003 ] || fail "line requests $(route_stat line requests) < 10003"
+assert_eq "$(slot_sum line requests)" "$(pool_route line requests)" "line per-worker sum"
+[ "$(pool_route line requests)" -ge 10003 ] || fail "line requests $(pool_route line requests) < 10003"
 for k in queued inflight retries failed timeouts busy; do
-    assert_eq "$(route_stat len "$k")" 0 "len route $k after the load"
+    assert_eq "$(pool_route len "$k")" 0 "len route $k after the load"
 done
 text=$(dv status) || fail "status failed"
 for col in REQS QUEUE INFLIGHT RETRIES FAILED; do assert_contains "$text" "$col"; done
 # Columns: POOL SLOT PID STATE UPTIME RESTARTS LAST-EXIT(-) CPU RSS REQS
-assert_eq "$(dv status len | awk '$1=="len" && $2=="0" {print $10}')" "$(route_slot len 0 requests)" \
+assert_eq "$(dv status len | awk '$1=="len" && $2=="0" {print $10}')" "$(slot_field len 0 requests)" \
     "status text REQS of len slot 0"
 
 # Queue and inflight while a slow request holds the only worker of pool one
@@ -143,7 +144,7 @@ PY
 slow_pid=$!
 track_pid $slow_pid
 one_busy() {
-    [ "$(json "next((p['route']['inflight'], p['route']['queued'], p['slots'][0]['inflight'])
+    [ "$(status_json "next((p['route']['inflight'], p['route']['queued'], p['slots'][0]['inflight'])
                     for p in s['pools'] if p['name']=='one')")" = "(1, 2, 1)" ]
 }
 wait_for 5 "pool one: 1 in flight (on slot 0) and 2 queued, in one status" one_busy
@@ -152,9 +153,9 @@ assert_eq "$(dv status one | awk '$1=="one" && $3=="message" {print $5 "/" $6}')
     "status text QUEUE/INFLIGHT of pool one"
 wait "$slow_pid" || fail "slow client failed"
 assert_eq "$(cat "$T/slow.out")" ok "replies to the slow client"
-wait_for 5 "one: nothing in flight" route_stat_is one inflight 0
-assert_eq "$(route_stat one queued)" 0 "pool one queued afterwards"
-assert_eq "$(route_slot one 0 requests)" 3 "slot one:0 requests"
+wait_for 5 "one: nothing in flight" pool_route_is one inflight 0
+assert_eq "$(pool_route one queued)" 0 "pool one queued afterwards"
+assert_eq "$(slot_field one 0 requests)" 3 "slot one:0 requests"
 
 # --- drover call on pools that are not message mode ---
 rc=0
@@ -177,7 +178,7 @@ dv status >/dev/null || fail "droverd stopped answering"
 # must be answered, in order, whether the client keeps the connection open or
 # shuts down its sending side right after the last request (then droverd
 # answers everything and closes).
-route_py "$T/len.sock" "$T/line.sock" >"$T/deep.out" 2>&1 <<'PY' || fail "deep pipeline: $(cat "$T/deep.out")"
+py_client "$T/len.sock" "$T/line.sock" >"$T/deep.out" 2>&1 <<'PY' || fail "deep pipeline: $(cat "$T/deep.out")"
 import socket, struct, sys
 def run(path, line, half_close, n=600):
     reqs = [b"deep-%d-%s" % (i, b"x" * (i % 50)) for i in range(n)]
@@ -218,4 +219,4 @@ results = [run(sys.argv[1], False, False), run(sys.argv[2], True, False),
            run(sys.argv[1], False, True), run(sys.argv[2], True, True)]
 sys.exit(0 if all(results) else 1)
 PY
-route_wc "$T/wc_deep" -s "$T/len.sock" -c 1 -p 1000 -n 20000 -z 32 -d 20
+wc_run "$T/wc_deep" -s "$T/len.sock" -c 1 -p 1000 -n 20000 -z 32 -d 20

@@ -10,8 +10,8 @@ listen = $T/echo.sock
 EOF2
 start_daemon
 wait_for 10 "both workers running" pool_running echo
-p0=$(worker_pid echo 0)
-p1=$(worker_pid echo 1)
+p0=$(slot_field echo 0 pid)
+p1=$(slot_field echo 1 pid)
 out=$(dv call echo hello) || fail "call failed"
 assert_eq "$out" "hello" "call reply"
 dv shutdown >/dev/null || fail "shutdown failed"

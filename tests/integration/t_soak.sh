@@ -20,6 +20,7 @@
 # (or run this script with BIN=build/bin). DROVER_SOAK_REPORT=FILE appends
 # the figures as one JSON line to FILE.
 . "$(dirname "$0")/lib.sh"
+uses route fault
 
 if [ -n "${DROVER_SOAK_SECONDS:-}" ]; then
     SOAK=$DROVER_SOAK_SECONDS
@@ -30,7 +31,7 @@ else
 fi
 KILL_EVERY=0.05
 RSS_GROWTH_KB=2048
-STATUS_MAX_MS=$((2000 * FAULT_SLOW))
+STATUS_MAX_MS=$((2000 * SLOWDOWN))
 
 write_config <<EOF2
 [pool:len]
@@ -64,38 +65,38 @@ restart_delay_max = 50ms
 crash_limit = none
 EOF2
 start_daemon
-wait_for 10 "len running" route_all_running len 4
-wait_for 10 "line running" route_all_running line 4
-wait_for 10 "ho running" route_all_running ho 3
+wait_for 10 "len running" pool_running len 4
+wait_for 10 "line running" pool_running line 4
+wait_for 10 "ho running" pool_running ho 3
 # Warm up every code path once, then take the resting figures.
-route_wc "$T/wc_warm_len" -s "$T/len.sock" -c 4 -p 8 -n 5000
-route_wc "$T/wc_warm_line" -s "$T/line.sock" -f line -c 4 -p 8 -n 5000
-route_wc "$T/wc_warm_ho" -s "$T/ho.sock" --raw -k 10 -c 4 -n 2000
-fds_rest0=$(fault_fds_settled "$DAEMON_PID")
-rss_rest0=$(fault_rss_kb "$DAEMON_PID")
+wc_run "$T/wc_warm_len" -s "$T/len.sock" -c 4 -p 8 -n 5000
+wc_run "$T/wc_warm_line" -s "$T/line.sock" -f line -c 4 -p 8 -n 5000
+wc_run "$T/wc_warm_ho" -s "$T/ho.sock" --raw -k 10 -c 4 -n 2000
+fds_rest0=$(fd_count_settled "$DAEMON_PID")
+rss_rest0=$(rss_kb "$DAEMON_PID")
 log "soak: ${SOAK}s, a kill every ${KILL_EVERY}s; droverd at rest: ${rss_rest0} kB RSS, ${fds_rest0} fds"
 
 # --- the load, the killer, the sampler ---
 dl=$((SOAK + 60))
 wcs=()
-start_wc() { route_wc_start "$@"; wcs+=("$1:$ROUTE_WC_PID"); }
+start_wc() { wc_start "$@"; wcs+=("$1:$WC_PID"); }
 start_wc "$T/wc_len" -s "$T/len.sock" -c 8 -p 8 -z 200 -t "$SOAK" -d "$dl"
 start_wc "$T/wc_len_churn" -s "$T/len.sock" -c 4 -p 4 -z 64 -k 50 -t "$SOAK" -d "$dl"
 start_wc "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 16 -z 200 -t "$SOAK" -d "$dl"
 start_wc "$T/wc_ho" -s "$T/ho.sock" --raw -k 20 -c 6 -z 200 -t "$SOAK" -d "$dl" -a lost
-fault_kill_loop "$SOAK" "$KILL_EVERY" len line ho >"$T/kills" &
+kill_loop "$SOAK" "$KILL_EVERY" len line ho >"$T/kills" &
 killer=$!
 track_pid $killer
 # The clients and workers keep both CPUs busy: the killer must still keep its pace.
 renice -n -10 -p "$killer" >/dev/null 2>&1 || true
-t0=$(route_ms)
+t0=$(now_ms)
 : >"$T/samples"
 end=$((t0 + SOAK * 1000))
-while [ "$(route_ms)" -lt "$end" ]; do
-    ts=$(route_ms)
-    st=$(fault_time_ms timeout 30 "$DROVER" -s "$SOCK" status)
-    echo "$(((ts - t0) / 1000)) $(fault_rss_kb "$DAEMON_PID") $(fault_fds "$DAEMON_PID") $st" >>"$T/samples"
-    left=$((1000 - ($(route_ms) - ts)))
+while [ "$(now_ms)" -lt "$end" ]; do
+    ts=$(now_ms)
+    st=$(time_ms timeout 30 "$DROVER" -s "$SOCK" status)
+    echo "$(((ts - t0) / 1000)) $(rss_kb "$DAEMON_PID") $(fd_count "$DAEMON_PID") $st" >>"$T/samples"
+    left=$((1000 - ($(now_ms) - ts)))
     [ "$left" -gt 0 ] && sleep "$(printf '0.%03d' "$left")"
 done
 wait $killer
@@ -108,21 +109,21 @@ done
 alive "$DAEMON_PID" || fail "droverd died during the soak"
 
 # --- after the load: everything back at rest ---
-wait_for 20 "len running" route_all_running len 4
-wait_for 20 "line running" route_all_running line 4
-wait_for 20 "ho running" route_all_running ho 3
+wait_for 20 "len running" pool_running len 4
+wait_for 20 "line running" pool_running line 4
+wait_for 20 "ho running" pool_running ho 3
 at_rest() {
-    [ "$(json "all(p['route']['queued'] == 0 and p['route']['inflight'] == 0 and p['route']['connections'] == 0 for p in s['pools'])")" = True ]
+    [ "$(status_json "all(p['route']['queued'] == 0 and p['route']['inflight'] == 0 and p['route']['connections'] == 0 for p in s['pools'])")" = True ]
 }
 wait_for 20 "nothing queued, in flight or connected" at_rest
-wait_for 5 "no zombie child of droverd" life_no_zombies_of "$DAEMON_PID"
-fds_rest1=$(fault_fds_settled "$DAEMON_PID")
-rss_rest1=$(fault_rss_kb "$DAEMON_PID")
+wait_for 5 "no zombie child of droverd" no_zombies_of "$DAEMON_PID"
+fds_rest1=$(fd_count_settled "$DAEMON_PID")
+rss_rest1=$(rss_kb "$DAEMON_PID")
 
 # --- the figures (one pass: python3 starts slowly on a busy machine) ---
-retried=$(($(route_stat len retries) + $(route_stat line retries)))
-d_failed=$(($(route_stat len failed) + $(route_stat line failed)))
-restarts=$(($(route_sum len restarts) + $(route_sum line restarts) + $(route_sum ho restarts)))
+retried=$(($(pool_route len retries) + $(pool_route line retries)))
+d_failed=$(($(pool_route len failed) + $(pool_route line failed)))
+restarts=$(($(slot_sum len restarts) + $(slot_sum line restarts) + $(slot_sum ho restarts)))
 eval "$(python3 - "$T" "$SOAK" "$kills" "$restarts" "$retried" "$d_failed" \
     "$rss_rest0" "$rss_rest1" "$fds_rest0" "$fds_rest1" <<'PY'
 import json, sys
@@ -164,16 +165,16 @@ echo "$summary"
 [ -n "${DROVER_SOAK_REPORT:-}" ] && echo "$summary" >>"$DROVER_SOAK_REPORT"
 
 # --- the verdicts ---
-for f in wc_len wc_len_churn wc_line; do fault_wc_clean "$T/$f" "$f"; done
+for f in wc_len wc_len_churn wc_line; do wc_clean "$T/$f" "$f"; done
 # Handoff: only connections held by a killed worker may be cut (-p 1: one request each).
 grep -q '"result":"pass"' "$T/wc_ho" || fail "handoff client: $(cat "$T/wc_ho")"
 [ "$h_lost" -le $((kills * 2)) ] || fail "handoff: $h_lost connections cut by $kills kills (worker_inflight = 2)"
 assert_eq "$d_failed" 0 "requests droverd answered FAILED/TIMEOUT"
 [ "$kills" -ge $((SOAK * 2)) ] || fail "only $kills kills in ${SOAK}s"
 [ "$retried" -gt 0 ] || fail "no request was retried: the kills never hit work in flight"
-[ "$m_ok" -ge $((SOAK * 1000 / FAULT_SLOW)) ] || fail "only $m_ok message requests in ${SOAK}s"
+[ "$m_ok" -ge $((SOAK * 1000 / SLOWDOWN)) ] || fail "only $m_ok message requests in ${SOAK}s"
 [ "$st_fail" = 0 ] || fail "$st_fail status calls failed during the soak"
 [ "$st_max" -le "$STATUS_MAX_MS" ] || fail "a status call took ${st_max} ms during the soak (bound ${STATUS_MAX_MS} ms)"
-[ "$FAULT_RSS" = 0 ] || [ "$rss_h2" -le $((rss_h1 + RSS_GROWTH_KB)) ] ||
+[ "$RSS_CHECKS" = 0 ] || [ "$rss_h2" -le $((rss_h1 + RSS_GROWTH_KB)) ] ||
     fail "droverd's RSS grew: peak ${rss_h1} kB in the first half, ${rss_h2} kB in the second (bound +${RSS_GROWTH_KB} kB)"
 assert_eq "$fds_rest1" "$fds_rest0" "droverd's fds at rest, after the soak vs before"

@@ -67,7 +67,7 @@ assert_eq "$out" "+third" "reply to a later client"
 
 # Workers: none of droverd's LISTEN_* variables, exactly fds 0-3 (3 = work socket pair).
 for slot in 0 1; do
-    pid=$(worker_pid act "$slot")
+    pid=$(slot_field act "$slot" pid)
     grep -qz '^LISTEN_' "/proc/$pid/environ" && fail "worker $pid inherited LISTEN_* variables"
     fds=$(ls "/proc/$pid/fd" | sort -n | tr '\n' ' ')
     assert_eq "$fds" "0 1 2 3 " "fds of worker $pid"

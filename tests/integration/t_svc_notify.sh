@@ -14,7 +14,6 @@
 #  - NOTIFY_SOCKET/WATCHDOG_* are droverd's alone: workers never see them.
 . "$(dirname "$0")/lib.sh"
 
-NOTIFY_WORKER="$HELPERS/svc-notify-worker"
 # The interpreter itself, not a wrapper script (pyenv shims cost 200 ms a call).
 PY=$(python3 -c 'import sys; print(sys.executable)') || fail "python3 is needed"
 [ -x "$NOTIFY_WORKER" ] || fail "$NOTIFY_WORKER is missing (build the tests/helpers)"
@@ -98,7 +97,7 @@ EOF
 listen main
 write_config <<EOF
 [pool:gate]
-command = $NOTIFY_WORKER $T/go
+command = $NOTIFY_WORKER --trigger $T/go
 workers = 2
 ready = notify
 start_timeout = 30s
@@ -135,7 +134,7 @@ SIDE_DAEMONS+=("$RUN_PID")
 wait_for 10 "droverd to answer" dv status
 wait_for 10 "gate workers starting" state_is gate 1 starting
 wait_for 10 "echo worker running" pool_running echo
-assert_eq "$(worker_state gate 0)" starting "gate slot 0 before go"
+assert_eq "$(slot_field gate 0 state)" starting "gate slot 0 before go"
 assert_eq "$(count main READY=1)" 0 "READY=1 sent while workers were still starting"
 touch "$T/go"
 wait_for 10 "READY=1 after the workers are ready" count_at_least main READY=1 1
@@ -145,12 +144,12 @@ has_line main '^STATUS=running' || fail "no STATUS=running line: $(lines main)"
 
 # Workers see none of droverd's own notify/watchdog variables; a ready = notify
 # worker gets droverd's worker socket instead.
-gate_pid=$(worker_pid gate 0)
+gate_pid=$(slot_field gate 0 pid)
 tr '\0' '\n' <"/proc/$gate_pid/environ" >"$T/gate.env"
 grep -qx "NOTIFY_SOCKET=$T/main.nsock" "$T/gate.env" && fail "a worker got droverd's own NOTIFY_SOCKET"
 grep -q '^NOTIFY_SOCKET=' "$T/gate.env" || fail "the ready = notify worker got no NOTIFY_SOCKET"
 grep -q '^WATCHDOG_' "$T/gate.env" && fail "a worker inherited $(grep '^WATCHDOG_' "$T/gate.env")"
-echo_pid=$(worker_pid echo 0)
+echo_pid=$(slot_field echo 0 pid)
 grep -qz -e '^NOTIFY_SOCKET=' -e '^WATCHDOG_' "/proc/$echo_pid/environ" &&
     fail "an exec-ready worker inherited NOTIFY_SOCKET or WATCHDOG_*"
 

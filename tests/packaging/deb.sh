@@ -182,7 +182,7 @@ else
     wait_for 10 "the installed droverd to answer" dv status
     wait_for 10 "the echo pool to run" pool_running echo
     assert_eq "$(dv call echo hello)" "hello" "drover call echo through the installed config"
-    p0=$(worker_pid echo 0)
+    p0=$(slot_field echo 0 pid)
     assert_eq "$(ps -o user= -p "$p0" | tr -d ' ')" drover "user of the echo worker"
     assert_eq "$(stat -c %G /run/drover/drover.sock)" drover "group of the control socket"
     dv shutdown >/dev/null || fail "drover shutdown"

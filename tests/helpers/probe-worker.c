@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * life-worker: a worker for the life-cycle integration tests
- * (tests/integration/t_life_*.sh). It records what droverd did to it into
+ * probe-worker: a worker for the life-cycle integration tests
+ * (tests/integration/t_life_*.sh and others). It records what droverd did to it into
  * files the test reads, and can misbehave on request.
  *
  * In every FILE argument, %w becomes $DROVER_WORKER and %p the worker's pid,
@@ -59,7 +59,7 @@ static volatile sig_atomic_t stop_requested;
 
 static void die(const char *what)
 {
-    fprintf(stderr, "life-worker: %s: %s\n", what, strerror(errno));
+    fprintf(stderr, "probe-worker: %s: %s\n", what, strerror(errno));
     exit(111);
 }
 
@@ -276,7 +276,7 @@ static int signal_by_name(const char *s)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: life-worker [--fds F] [--env F] [--info F] [--record F] "
+    fprintf(stderr, "usage: probe-worker [--fds F] [--env F] [--info F] [--record F] "
                     "[--ignore SIG] [--term-delay MS] [--exit N] [--exit-if F N] "
                     "[--family F] [--family-ignore-term] [--orphans N F]\n");
     exit(2);

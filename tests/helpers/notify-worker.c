@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * ctl-notify: a test worker that speaks the sd_notify protocol to droverd
+ * notify-worker: a test worker that speaks the sd_notify protocol to droverd
  * (ready = notify): datagrams to the path in $NOTIFY_SOCKET, as
  * sd_notify(3) sends them. Steps, in this order:
  *
@@ -41,7 +41,7 @@
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: ctl-notify [--status-first TEXT] [--trigger FILE] [--forge] "
+            "usage: notify-worker [--status-first TEXT] [--trigger FILE] [--forge] "
             "[--hold FILE] [--ready-after MS] [--never-ready] [--mark FILE] [--status TEXT] "
             "[--watchdog-for MS] [--stopped FILE]\n");
     exit(2);
@@ -73,7 +73,7 @@ static void notify(const char *msg)
 
     if (path == NULL || (path[0] != '/' && path[0] != '@') ||
         strlen(path) >= sizeof(sun.sun_path)) {
-        fprintf(stderr, "ctl-notify: NOTIFY_SOCKET is %s\n", path != NULL ? path : "unset");
+        fprintf(stderr, "notify-worker: NOTIFY_SOCKET is %s\n", path != NULL ? path : "unset");
         exit(9);
     }
     memcpy(sun.sun_path, path, strlen(path));
@@ -82,7 +82,7 @@ static void notify(const char *msg)
     len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun, len) < 0) {
-        fprintf(stderr, "ctl-notify: sending to %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "notify-worker: sending to %s: %s\n", path, strerror(errno));
         exit(9);
     }
     close(fd);
@@ -94,7 +94,7 @@ static void mark(const char *path)
     FILE *fp = fopen(path, "we");
 
     if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0) {
-        fprintf(stderr, "ctl-notify: create %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "notify-worker: create %s: %s\n", path, strerror(errno));
         exit(9);
     }
 }
@@ -150,11 +150,12 @@ int main(int argc, char **argv)
     }
     /* sd_watchdog_enabled(3): WATCHDOG_PID, when set, must name this very process. */
     if (wd_pid != NULL && atol(wd_pid) != (long)getpid()) {
-        fprintf(stderr, "ctl-notify: WATCHDOG_PID=%s but my pid is %ld\n", wd_pid, (long)getpid());
+        fprintf(stderr, "notify-worker: WATCHDOG_PID=%s but my pid is %ld\n", wd_pid,
+                (long)getpid());
         return 9;
     }
     if (watchdog_for >= 0 && (wd_usec == NULL || atol(wd_usec) <= 0)) {
-        fprintf(stderr, "ctl-notify: --watchdog-for needs WATCHDOG_USEC (got %s)\n",
+        fprintf(stderr, "notify-worker: --watchdog-for needs WATCHDOG_USEC (got %s)\n",
                 wd_usec != NULL ? wd_usec : "nothing");
         return 9;
     }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * route-worker: a message-mode worker for the routing tests. It echoes
+ * faulty-echo-worker: a message-mode worker for the routing tests. It echoes
  * every request (through examples/drover_worker.h) unless the request asks
  * it to misbehave:
  *
@@ -86,7 +86,7 @@ static void record_count(unsigned long served)
         return;
     n = snprintf(num, sizeof(num), "%-20lu\n", served);
     if (pwrite(fd, num, (size_t)n, 0) < 0)
-        perror("route-worker: count file");
+        perror("faulty-echo-worker: count file");
     close(fd);
 }
 
@@ -265,13 +265,13 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--check-env") == 0 && i + 2 < argc)
             return check_env(argv[i + 1], argv + i + 2);
         else {
-            fprintf(stderr, "usage: route-worker [--delay-ms N] [--max-frame N] "
+            fprintf(stderr, "usage: faulty-echo-worker [--delay-ms N] [--max-frame N] "
                             "[--count-dir DIR] [--once-dir DIR] | --check-env FILE CMD...\n");
             return 2;
         }
     }
     if (getenv("DROVER_FRAMING") == NULL) {
-        fprintf(stderr, "route-worker: run me in a message-mode pool\n");
+        fprintf(stderr, "faulty-echo-worker: run me in a message-mode pool\n");
         return 2;
     }
     return message_worker();

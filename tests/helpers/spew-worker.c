@@ -1,9 +1,20 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * fault-worker: a worker for the fault-injection tests
- * (tests/integration/t_fault_*.sh). Each option adds one behaviour; they
- * combine. In FILE arguments %w becomes $DROVER_WORKER and %p the pid.
+ * spew-worker: a supervised worker that writes output on demand, from one
+ * line to floods, for the log, control-plane and fault tests. Each option
+ * adds one behaviour; they combine. In FILE arguments %w becomes
+ * $DROVER_WORKER and %p the pid.
  *
+ *   --out TEXT           write "TEXT" as one line to stdout at start
+ *   --err TEXT           write "TEXT" as one line to stderr at start
+ *   --lines N            write N numbered lines "line NNNNNN xxx..." to
+ *                        stdout at start, all in one write(2)
+ *   --width W            each numbered line is W bytes long (default 64)
+ *   --burst N            after each tick (below), also write N numbered lines
+ *   --term-delay MS      on SIGTERM, linger MS milliseconds, then exit 0
+ *                        (without it or --term-wait SIGTERM kills the worker)
+ *   --term-wait FILE     on SIGTERM, linger until FILE exists, then exit 0
+ *   --tag WORD           ignored: lets a test change the command line
  *   --echo               message mode: answer every request with itself
  *                        (examples/drover_worker.h); otherwise just wait to
  *                        be signalled
@@ -23,7 +34,11 @@
  *                        exit status 1, exit 0, SIGKILL or SIGABRT to itself,
  *                        in turn by pid
  *
- * Exits 0 on SIGTERM, 1 on errors, 2 on usage.
+ * SIGUSR2 writes "tick N out" to stdout and "tick N err" to stderr (N counts
+ * from 1), so a test decides when output happens (`drover signal POOL USR2`).
+ * DROVER_WORKER, when set, is appended to --out/--err/tick lines as " wSLOT".
+ *
+ * Exits 1 on errors, 2 on usage.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -69,6 +84,37 @@ static int write_all(int fd, const char *p, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* Write "TEXTSUFFIX\n" to fd in one piece. */
+static void put_line(int fd, const char *text, const char *suffix)
+{
+    char buf[8192];
+    int n = snprintf(buf, sizeof(buf), "%s%s\n", text, suffix);
+
+    (void)write_all(fd, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* N numbered lines of W bytes each, all in one write: droverd finds far more than one read's
+ * worth. */
+static void write_lines(long n, long w)
+{
+    size_t len = (size_t)n * (size_t)(w + 1), off = 0;
+    char *all;
+
+    if (n <= 0)
+        return;
+    all = malloc(len + 1);
+    if (all == NULL)
+        exit(1);
+    for (long i = 0; i < n; i++) {
+        int k = snprintf(all + off, len + 1 - off, "line %06ld ", i);
+        memset(all + off + k, 'x', (size_t)(w - k));
+        all[off + (size_t)w] = '\n';
+        off += (size_t)w + 1;
+    }
+    (void)write_all(1, all, len);
+    free(all);
 }
 
 /* Expand %w and %p in a path. */
@@ -176,7 +222,7 @@ static void start_thread(void *(*fn)(void *), void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     if (pthread_create(&t, NULL, fn, arg) != 0) {
-        fprintf(stderr, "fault-worker: pthread_create failed\n");
+        fprintf(stderr, "spew-worker: pthread_create failed\n");
         exit(1);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -230,8 +276,11 @@ static int echo_loop(int log_each)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: fault-worker [--echo] [--log-each] [--chatter US] [--line-bytes N] "
-                    "[--spew-stdout] [--spew-fd3] [--progress FILE] [--exit-after MIN MAX]\n");
+    fprintf(stderr,
+            "usage: spew-worker [--out TEXT] [--err TEXT] [--lines N] [--width W] "
+            "[--burst N] [--term-delay MS] [--term-wait FILE] [--tag WORD] [--echo] [--log-each] "
+            "[--chatter US] [--line-bytes N] [--spew-stdout] [--spew-fd3] "
+            "[--progress FILE] [--exit-after MIN MAX]\n");
     exit(2);
 }
 
@@ -239,8 +288,11 @@ int main(int argc, char **argv)
 {
     int echo = 0, log_each = 0, spew_stdout = 0, spew_fd3 = 0;
     long exit_min = -1, exit_max = -1;
+    const char *out = NULL, *err = NULL, *term_wait = NULL;
+    long lines = 0, width = 64, term_delay = -1, ticks = 0, burst = 0;
+    char suffix[32] = "";
     static int progress_fd = -1;
-    sigset_t term;
+    sigset_t wait_set;
     int sig;
 
     signal(SIGPIPE, SIG_IGN);
@@ -249,7 +301,23 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = argc - i - 1;
-        if (strcmp(a, "--echo") == 0)
+        if (strcmp(a, "--out") == 0 && more >= 1)
+            out = argv[++i];
+        else if (strcmp(a, "--err") == 0 && more >= 1)
+            err = argv[++i];
+        else if (strcmp(a, "--lines") == 0 && more >= 1)
+            lines = atol(argv[++i]);
+        else if (strcmp(a, "--burst") == 0 && more >= 1)
+            burst = atol(argv[++i]);
+        else if (strcmp(a, "--width") == 0 && more >= 1)
+            width = atol(argv[++i]);
+        else if (strcmp(a, "--term-delay") == 0 && more >= 1)
+            term_delay = atol(argv[++i]);
+        else if (strcmp(a, "--term-wait") == 0 && more >= 1)
+            term_wait = argv[++i];
+        else if (strcmp(a, "--tag") == 0 && more >= 1)
+            i++;
+        else if (strcmp(a, "--echo") == 0)
             echo = 1;
         else if (strcmp(a, "--log-each") == 0)
             log_each = 1;
@@ -269,8 +337,10 @@ int main(int argc, char **argv)
         } else
             usage();
     }
-    if (line_bytes < 32 || line_bytes > 1 << 20)
+    if (line_bytes < 32 || line_bytes > 1 << 20 || width < 20 || width > 4000)
         usage();
+    if (getenv("DROVER_WORKER") != NULL)
+        snprintf(suffix, sizeof(suffix), " w%s", getenv("DROVER_WORKER"));
 
     if (exit_min >= 0) {
         long span = exit_max > exit_min ? exit_max - exit_min : 0;
@@ -279,11 +349,19 @@ int main(int argc, char **argv)
         exit_somehow();
     }
 
-    /* Block SIGTERM before any thread exists; the main thread waits for it (or echoes). */
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
+    /* Block the signals the main thread waits for before any thread exists, so none is lost
+     * between checks. Without --term-delay SIGTERM keeps its default action (it kills). */
+    sigemptyset(&wait_set);
+    sigaddset(&wait_set, SIGUSR2);
+    if (term_delay >= 0 || term_wait != NULL)
+        sigaddset(&wait_set, SIGTERM);
     if (!echo)
-        pthread_sigmask(SIG_BLOCK, &term, NULL);
+        pthread_sigmask(SIG_BLOCK, &wait_set, NULL);
+    if (out != NULL)
+        put_line(1, out, suffix);
+    if (err != NULL)
+        put_line(2, err, suffix);
+    write_lines(lines, width);
 
     if (progress_path != NULL) {
         char *path = expand(progress_path);
@@ -305,7 +383,26 @@ int main(int argc, char **argv)
 
     if (echo)
         return echo_loop(log_each);
-    while (sigwait(&term, &sig) != 0)
-        ;
-    return 0;
+    for (;;) {
+        char text[64];
+
+        if (sigwait(&wait_set, &sig) != 0)
+            continue;
+        if (sig == SIGTERM) {
+            char *path = term_wait != NULL ? expand(term_wait) : NULL;
+
+            while (path != NULL && access(path, F_OK) != 0)
+                sleep_us(10000);
+            free(path);
+            if (term_delay > 0)
+                sleep_us(term_delay * 1000L);
+            return 0;
+        }
+        ticks++;
+        snprintf(text, sizeof(text), "tick %ld out", ticks);
+        put_line(1, text, suffix);
+        snprintf(text, sizeof(text), "tick %ld err", ticks);
+        put_line(2, text, suffix);
+        write_lines(burst, width);
+    }
 }
