@@ -13,17 +13,35 @@ runtime for drover's message-mode pools. Standard library only.
 Errors: Busy, Failed, Timeout (droverd's answers, subclasses of ServerError),
 CallTimeout, ConnectionLost, ProtocolError, RemoteError; all DroverError.
 """
-from .client import Client
-from .control import ControlError, PoolInfo, pool_info
 from .errors import (Busy, CallTimeout, ConnectionLost, DroverError, Failed, ProtocolError,
-                     RemoteError, RemoteTraceback, ServerError, Timeout)
-from .executor import Executor
-from .worker import serve
+                     RemoteError, RemoteTraceback, ServerError, TargetError, Timeout)
+
+# Imported on first use, so that a worker (python3 -m drover.worker) starts
+# without the client side's modules (ssl, selectors, concurrent.futures).
+_LAZY = {
+    "Client": "client", "Executor": "executor", "serve": "worker",
+    "pool_info": "control", "PoolInfo": "control", "ControlError": "control",
+}
+
+
+def __getattr__(name):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError("module 'drover' has no attribute %r" % name)
+    import importlib
+    value = getattr(importlib.import_module("." + mod, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Client", "Executor", "serve", "pool_info", "PoolInfo",
     "DroverError", "ServerError", "Busy", "Failed", "Timeout", "CallTimeout",
-    "ConnectionLost", "ProtocolError", "RemoteError", "RemoteTraceback", "ControlError",
+    "ConnectionLost", "ProtocolError", "RemoteError", "RemoteTraceback", "TargetError", "ControlError",
 ]

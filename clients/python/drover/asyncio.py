@@ -106,15 +106,17 @@ class Client:
         conn = await self._connection()
         fut = conn.send(frame)
         await conn.drain()
-        try:
-            if timeout is None:
-                payload = await fut
-            else:
-                payload = await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
-            # The reply (or error) still comes and is dropped, unread.
-            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-            raise CallTimeout("no reply from %s within %gs" % (self.address, timeout)) from None
+        if timeout is None:
+            payload = await fut
+        else:
+            # (asyncio.TimeoutError is TimeoutError, a base of drover.Timeout:
+            # wait for the deadline on its own, not around the reply.)
+            done, _ = await asyncio.wait([fut], timeout=timeout)
+            if not done:
+                # The reply (or error) still comes and is dropped, unread.
+                fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+                raise CallTimeout("no reply from %s within %gs" % (self.address, timeout))
+            payload = fut.result()
         if self.codec is not None:
             return envelope.decode_reply(self.codec, payload)
         return payload

@@ -42,7 +42,7 @@ import struct
 import sys
 import traceback
 
-from .errors import ProtocolError, RemoteError, RemoteTraceback
+from .errors import ProtocolError, RemoteError, RemoteTraceback, TargetError
 
 RAW, JSON, PICKLE = "raw", "json", "pickle"
 CODECS = {RAW: b"r", JSON: b"j", PICKLE: b"p"}
@@ -172,7 +172,8 @@ def remote_exception(info):
     """The exception to raise for an error dict from a worker."""
     tb = info.get("traceback") or ""
     exc = info.get("exception")
-    if isinstance(exc, BaseException):
+    # SystemExit, KeyboardInterrupt... of a task are not the client's own.
+    if isinstance(exc, Exception):
         exc.__cause__ = RemoteTraceback(tb)
         return exc
     return RemoteError(info.get("type", "Exception"), info.get("message", ""), tb)
@@ -181,10 +182,6 @@ def remote_exception(info):
 # -- worker side -----------------------------------------------------------
 
 _targets = {}
-
-
-class TargetError(Exception):
-    """A task's target cannot be imported or is not callable."""
 
 
 def resolve_target(target):

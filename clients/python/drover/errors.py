@@ -92,6 +92,11 @@ class RemoteError(DroverError):
         return s
 
 
+class TargetError(DroverError):
+    """A task's target cannot be imported by the worker, or is not callable
+    (the message names it)."""
+
+
 class RemoteTraceback(Exception):
     """Set as ``__cause__`` of an exception rebuilt from a worker, so that a
     printed traceback shows where in the worker it was raised (as

@@ -253,11 +253,16 @@ class Executor(futures.Executor):
                 if conn is None:
                     # Nothing to do but wait for work (or for a Busy retry).
                     wait = None if retry_at is None else max(0, retry_at - time.monotonic())
+                    if (retry_at is None and self._pending) or self._shutdown:
+                        wait = 0
                     for key, _ in sel.select(wait):
                         self._drain_wake()
                     continue
                 sel.modify(conn, selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0))
                 wait = None if retry_at is None else max(0, retry_at - time.monotonic())
+                if (retry_at is None and len(inflight) < self._window and self._pending) \
+                        or (self._shutdown and not inflight):
+                    wait = 0  # more to take, or done (the last taken may have been cancelled)
                 pending_tls = isinstance(conn, ssl.SSLSocket) and conn.pending() > 0
                 events = [(None, selectors.EVENT_READ)] if pending_tls else sel.select(wait)
                 lost = None
