@@ -273,7 +273,7 @@ def handle(body, function=None, codecs=(RAW, JSON, PICKLE), line=False, on_error
             on_error(exc)
         return encode_error(JSON, exc)
     reply_codec = codec
-    if line and codec == PICKLE:
+    if (line and codec == PICKLE) or codec not in codecs:
         reply_codec = JSON
     kind = body[1:2]
     index = None
