@@ -15,6 +15,11 @@ Then the fault run: one worker is SIGKILLed a third of the way into a map of
 the few-ms task, and what each executor does is recorded (every run bounded
 by --fault-timeout seconds).
 
+Besides throughput, the CPU time of every process involved (this one with
+its threads, the pool's workers, droverd) per task: on a loaded machine
+throughput measures the scheduler as much as the executor, CPU per task much
+less so.
+
 Prints a Markdown summary; one JSON object per measurement goes to
 bench/results/python.jsonl (appended).
 """
@@ -115,7 +120,21 @@ def pool_chunksize(n, procs):
     return c + 1 if extra else c
 
 
-# Each variant: name -> (make(procs), map(executor, xs, iters, chunksize), close)
+def proc_cpu(pids):
+    """User + system CPU seconds of these processes so far (0 for gone ones)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+# Each variant: (name, make(), map(executor, xs, iters, chunksize), chunksize, close(executor),
+# pids(executor): the processes that do its work besides this one)
 def variants(d, procs, n):
     auto = pool_chunksize(n, procs)
 
@@ -124,17 +143,26 @@ def variants(d, procs, n):
 
     def fut_map(ex, xs, iters, chunksize):
         return list(ex.map(benchtasks.cpu, xs, [iters] * len(xs), chunksize=chunksize))
+
+    def pool_pids(ex):
+        return [p.pid for p in ex._pool]
+
+    def ppe_pids(ex):
+        return list(ex._processes)
+
+    def drover_pids(ex):
+        return d.worker_pids() + [d.proc.pid]
     return [
         ("Pool.map", lambda: multiprocessing.Pool(procs), pool_map, None,
-         lambda ex: (ex.terminate(), ex.join())),
+         lambda ex: (ex.terminate(), ex.join()), pool_pids),
         ("ProcessPoolExecutor.map", lambda: cf.ProcessPoolExecutor(procs), fut_map, 1,
-         lambda ex: ex.shutdown(cancel_futures=True)),
+         lambda ex: ex.shutdown(cancel_futures=True), ppe_pids),
         ("ProcessPoolExecutor.map chunksize=%d" % auto, lambda: cf.ProcessPoolExecutor(procs),
-         fut_map, auto, lambda ex: ex.shutdown(cancel_futures=True)),
+         fut_map, auto, lambda ex: ex.shutdown(cancel_futures=True), ppe_pids),
         ("drover.Executor.map", lambda: drover.Executor(d.sock), fut_map, 1,
-         lambda ex: ex.shutdown(cancel_futures=True)),
+         lambda ex: ex.shutdown(cancel_futures=True), drover_pids),
         ("drover.Executor.map chunksize=%d" % auto, lambda: drover.Executor(d.sock), fut_map,
-         auto, lambda ex: ex.shutdown(cancel_futures=True)),
+         auto, lambda ex: ex.shutdown(cancel_futures=True), drover_pids),
     ]
 
 
@@ -144,27 +172,32 @@ def measure(d, procs, n, iters, run, task, out):
     vs = variants(d, procs, n)
     k = run % len(vs)
     vs = vs[k:] + vs[:k]  # rotate the order from run to run
-    rates = {}
-    for name, make, mapper, chunksize, close in vs:
+    rates, cpus = {}, {}
+    for name, make, mapper, chunksize, close, pids_of in vs:
         ex = make()
         try:
             mapper(ex, list(range(procs * 4)), iters, 1)  # start and warm up
+            pids = pids_of(ex)
+            c0 = proc_cpu(pids) + time.process_time()
             t0 = time.perf_counter()
             res = mapper(ex, xs, iters, chunksize)
             dt = time.perf_counter() - t0
+            cpu = proc_cpu(pids) + time.process_time() - c0
         finally:
             close(ex)
         ok = len(res) == n and res[:50] == want
         rates[name] = n / dt
+        cpus[name] = cpu / n * 1e6
         rec = {"bench": "python", "task": task, "variant": name, "run": run, "n": n,
                "procs": procs, "iters": iters, "seconds": round(dt, 4),
-               "tasks_per_s": round(n / dt, 1), "correct": ok,
+               "tasks_per_s": round(n / dt, 1), "cpu_us_per_task": round(cpu / n * 1e6, 1),
+               "correct": ok,
                "load1": os.getloadavg()[0], "time": time.time()}
         out.write(json.dumps(rec) + "\n")
         out.flush()
-        print("  run %d %-40s %8.0f tasks/s %s" % (run, name, n / dt, "" if ok else "WRONG"),
-              flush=True)
-    return rates
+        print("  run %d %-40s %8.0f tasks/s %8.1f us CPU/task %s"
+              % (run, name, n / dt, cpu / n * 1e6, "" if ok else "WRONG"), flush=True)
+    return rates, cpus
 
 
 def fault(d, procs, n, iters, expect_s, bound, out):
@@ -234,6 +267,8 @@ def fault(d, procs, n, iters, expect_s, bound, out):
 
 
 def main():
+    # A SIGTERM (timeout(1)) still stops droverd and removes its directory.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--procs", type=int, default=os.cpu_count())
@@ -253,21 +288,24 @@ def main():
         with open(a.out, "a") as out:
             for run in range(a.runs):
                 for task, n, iters in (("3ms", a.ms_tasks, it_ms), ("50us", a.us_tasks, it_us)):
-                    rates = measure(d, a.procs, n, iters, run, task, out)
+                    rates, cpus = measure(d, a.procs, n, iters, run, task, out)
                     for k, v in rates.items():
-                        table.setdefault((task, k), []).append((v, v / rates["Pool.map"]))
+                        table.setdefault((task, k), []).append(
+                            (v, v / rates["Pool.map"], cpus[k]))
             expect = a.ms_tasks * 0.003 / a.procs
             outcomes = fault(d, a.procs, a.ms_tasks, it_ms, expect, a.fault_timeout, out)
     finally:
         d.stop()
-    print("\n| task | executor | tasks/s, median (min–max) | × Pool.map, median (min–max) |")
-    print("|---|---|---|---|")
-    for (task, name), vals in table.items():
-        r = [v for v, _ in vals]
-        q = [x for _, x in vals]
-        print("| %s | %s | %.0f (%.0f–%.0f) | %.2f (%.2f–%.2f) |" % (
+    print("\n| task | executor | tasks/s, median (min–max) | × Pool.map, median (min–max) "
+          "| CPU µs per task, all processes, median (min–max) |")
+    print("|---|---|---|---|---|")
+    for (task, name), vals in sorted(table.items()):
+        r = [v[0] for v in vals]
+        q = [v[1] for v in vals]
+        c = [v[2] for v in vals]
+        print("| %s | %s | %.0f (%.0f–%.0f) | %.2f (%.2f–%.2f) | %.0f (%.0f–%.0f) |" % (
             task, name, statistics.median(r), min(r), max(r),
-            statistics.median(q), min(q), max(q)))
+            statistics.median(q), min(q), max(q), statistics.median(c), min(c), max(c)))
     print("\n| one worker SIGKILLed a third of the way into the map | outcome |")
     print("|---|---|")
     for k, v in outcomes.items():

@@ -16,27 +16,19 @@ the connection stays usable (its late reply is read and dropped).
 import asyncio
 import collections
 
-from . import _address, _frame, envelope
+from . import _frame, envelope
+from .client import _Settings
 from .control import pool_info
 from .errors import CallTimeout, ConnectionLost, ProtocolError, server_error
 
 __all__ = ["Client"]
 
 
-class Client:
-    """As drover.Client, for asyncio. ssl_context works for tcp: addresses."""
+class Client(_Settings):
+    """As drover.Client, for asyncio (the same arguments)."""
 
-    def __init__(self, address, *, framing="length", max_frame=None, timeout=None,
-                 connect_timeout=10.0, ssl_context=None, server_hostname=None, codec=None):
-        self.address = address
-        self._addr = _address.parse(address)
-        self.framing = _frame.check_framing(framing)
-        self.max_frame = max_frame
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.ssl_context = ssl_context
-        self.server_hostname = server_hostname
-        self.codec = None if codec is None else envelope.check_codec(codec)
+    def __init__(self, address, **settings):
+        super().__init__(address, **settings)
         self._conn = None           # the current _Connection
         self._connecting = None     # an asyncio.Lock, made in the running loop
         self._closed = False
@@ -76,9 +68,8 @@ class Client:
                 if self._conn is not None:
                     await self._conn.close()
                 self._conn = None
-                limit = _frame.DEFAULT_REPLY_LIMIT if self.max_frame is None \
-                    else self.max_frame + 1
-                self._conn = await asyncio.wait_for(self._open(limit), self.connect_timeout)
+                self._conn = await asyncio.wait_for(self._open(self._reply_limit()),
+                                                    self.connect_timeout)
             return self._conn
 
     async def _open(self, limit):

@@ -21,10 +21,8 @@ Retry rules (what this client does on its own, and what is left to you):
   request may still be carried out.
 """
 import selectors
-import socket
 import ssl
 import threading
-import time
 
 from . import _address, _frame, envelope
 from .control import pool_info
@@ -36,7 +34,28 @@ _RECV_CHUNK = 256 * 1024
 MAX_WINDOW = 256
 
 
-class Client:
+class _Settings:
+    """What the blocking and the asyncio clients are configured with."""
+
+    def __init__(self, address, *, framing="length", max_frame=None, timeout=None,
+                 connect_timeout=10.0, ssl_context=None, server_hostname=None, codec=None):
+        self.address = address
+        self._addr = _address.parse(address)
+        self.framing = _frame.check_framing(framing)
+        self.max_frame = max_frame
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
+        self.codec = None if codec is None else envelope.check_codec(codec)
+
+    def _reply_limit(self):
+        if self.max_frame is None:
+            return _frame.DEFAULT_REPLY_LIMIT
+        return self.max_frame + 1  # the status byte
+
+
+class Client(_Settings):
     """A connection to a message-mode pool.
 
     address: the pool's ``listen`` (a Unix socket path, or ``tcp:HOST:PORT``).
@@ -51,17 +70,8 @@ class Client:
     exception itself with pickle).
     """
 
-    def __init__(self, address, *, framing="length", max_frame=None, timeout=None,
-                 connect_timeout=10.0, ssl_context=None, server_hostname=None, codec=None):
-        self.address = address
-        self._addr = _address.parse(address)
-        self.framing = _frame.check_framing(framing)
-        self.max_frame = max_frame
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.ssl_context = ssl_context
-        self.server_hostname = server_hostname
-        self.codec = None if codec is None else envelope.check_codec(codec)
+    def __init__(self, address, **settings):
+        super().__init__(address, **settings)
         self._sock = None
         self._decoder = None
         self._lock = threading.Lock()
@@ -103,11 +113,6 @@ class Client:
                 pass
         self._sock = None
         self._decoder = None
-
-    def _reply_limit(self):
-        if self.max_frame is None:
-            return _frame.DEFAULT_REPLY_LIMIT
-        return self.max_frame + 1  # the status byte
 
     def _ensure_connected(self):
         if self._closed:
