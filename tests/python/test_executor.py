@@ -183,3 +183,27 @@ def test_map_survives_worker_kills_every_200ms(daemon):
     assert len(killed) >= 5, "only %d workers killed: the map ended too soon to test" % len(killed)
     assert daemon.pool("pykill")["route"]["retries"] > before
     print("%d tasks, %d workers killed" % (n, len(killed)))
+
+
+def test_connection_lost_fails_in_flight_and_reconnects(tmp_path):
+    # A stand-in for droverd: the first connection takes one task and drops;
+    # later connections answer every task with 42.
+    import pickle
+    from test_client import FakeServer, reply
+
+    def handler(srv, conn):
+        if srv.connections == 1:
+            srv.read_request(conn)
+            return
+        while srv.read_request(conn) is not None:
+            reply(conn, b"+o" + pickle.dumps(42))
+    srv = FakeServer(tmp_path, handler)
+    try:
+        with drover.Executor(srv.path, window=1) as ex:
+            f1 = ex.submit(pytasks.square, 1)
+            with pytest.raises(drover.ConnectionLost, match="not re-sent"):
+                f1.result(10)
+            assert ex.submit(pytasks.square, 2).result(10) == 42
+        assert len(srv.requests) == 2 and srv.connections == 2
+    finally:
+        srv.close()
