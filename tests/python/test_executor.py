@@ -22,6 +22,12 @@ def test_submit_and_map(daemon):
         assert ex.submit(pytasks.square, 12).result(30) == 144
         assert ex.submit(pytasks.spin, 5, seconds=0).result(30) == 11
         assert ex.submit(functools.partial(pytasks.spin, seconds=0), 1).result(30) == 3
+    # The address (and framing) from droverd, as drover call learns them.
+    with drover.Executor(pool="py", control_socket=daemon.ctl) as ex:
+        assert ex.address == daemon.sock("py")
+        assert list(ex.map(pytasks.square, range(10))) == [i * i for i in range(10)]
+    with pytest.raises(ValueError, match="framing = line"):
+        drover.Executor(pool="echoline", control_socket=daemon.ctl)
 
 
 def test_map_10000(daemon):
