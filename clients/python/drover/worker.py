@@ -24,6 +24,7 @@ function accepts only the raw and JSON codecs unless given --pickle.
 import argparse
 import os
 import select
+import signal
 import socket
 import sys
 import time
@@ -108,10 +109,21 @@ def serve(function=None, *, codecs=None, fd=None, framing=None, max_frame=None):
         watchdog = int(usec) / 2e6  # seconds between WATCHDOG=1
     notify(b"READY=1")
 
+    # SIGTERM (droverd's default stop_signal): finish the requests in hand,
+    # answer them, then exit; at once when waiting for requests.
+    state = {"idle": True, "stopping": False}
+
+    def on_term(signum, frame):
+        state["stopping"] = True
+        if state["idle"]:
+            raise SystemExit(0)
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, on_term)
+
     poller = select.poll()
     poller.register(rfd, select.POLLIN)
     last_ping = time.monotonic()
-    while True:
+    while not state["stopping"]:
         # Wait in poll(), not in read(): see docs/protocol.md, workers.
         timeout_ms = None
         if watchdog is not None:
@@ -142,13 +154,21 @@ def serve(function=None, *, codecs=None, fd=None, framing=None, max_frame=None):
         if not requests:
             continue
         out = bytearray()
+        state["idle"] = False
         for body in requests:
             reply = envelope.handle(body, function, codecs, line, _log_exception)
             out += _frame.encode(framing, reply)
         _write_all(wfd, out)
+        state["idle"] = True
         if watchdog is not None and time.monotonic() >= last_ping + watchdog:
             notify(b"WATCHDOG=1")
             last_ping = time.monotonic()
+    return 0
+
+
+def threading_is_main():
+    import threading
+    return threading.current_thread() is threading.main_thread()
 
 
 def main(argv=None):
