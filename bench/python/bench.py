@@ -77,6 +77,7 @@ command = {py} -m drover.worker
 workers = {n}
 listen = {t}/bench.sock
 environment = PYTHONPATH={src}/clients/python:{here}
+ready = notify
 worker_inflight = 4
 max_attempts = 10
 restart_delay_max = 100ms

