@@ -34,6 +34,9 @@ from . import _frame, envelope
 
 __all__ = ["serve", "main", "notify"]
 
+# Longest a finished reply waits for the rest of its batch (seconds).
+FLUSH_AFTER = 0.0005
+
 
 def notify(state):
     """Send an sd_notify datagram (b"READY=1", ...) to $NOTIFY_SOCKET, if set.
@@ -153,12 +156,22 @@ def serve(function=None, *, codecs=None, fd=None, framing=None, max_frame=None):
             return 1
         if not requests:
             continue
+        # Replies go out together (one write for a batch of short requests),
+        # but not later than FLUSH_AFTER after the last write: a reply held
+        # back behind long requests would keep droverd from sending more.
         out = bytearray()
         state["idle"] = False
+        flushed = time.monotonic()
         for body in requests:
             reply = envelope.handle(body, function, codecs, line, _log_exception)
             out += _frame.encode(framing, reply)
-        _write_all(wfd, out)
+            now = time.monotonic()
+            if now - flushed >= FLUSH_AFTER:
+                _write_all(wfd, out)
+                out.clear()
+                flushed = now
+        if out:
+            _write_all(wfd, out)
         state["idle"] = True
         if watchdog is not None and time.monotonic() >= last_ping + watchdog:
             notify(b"WATCHDOG=1")
