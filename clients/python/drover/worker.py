@@ -8,7 +8,8 @@
 Requests arrive on the pool's socket (fd DROVER_FD, or stdin/stdout with
 work_fd = stdio) in its framing (DROVER_FRAMING); each carries the envelope
 of drover.envelope. The worker waits for requests in poll(), reads all that
-arrived, runs them in order and writes all their replies in one write (so
+arrived, runs them in order and writes their replies together, a reply
+waiting at most 0.5 ms for the rest of its batch (so
 worker_inflight > 1 pays off). An exception raised by the function is logged
 with its traceback on stderr (the pool's log) and answered as an error reply,
 which the client raises. With ready = notify the worker sends READY=1 once
