@@ -63,3 +63,30 @@ def test_unreachable():
         with pytest.raises(OSError):
             await dasync.Client("/nonexistent/drover.sock").call(b"x")
     run(main())
+
+
+def test_reconnect_after_idle_close_and_lost(tmp_path):
+    from test_client import FakeServer, reply
+
+    def handler(srv, conn):
+        body = srv.read_request(conn)
+        if body == b"drop":
+            return  # read, then gone without an answer
+        reply(conn, b"+" + body)  # one answer per connection, then closed
+    srv = FakeServer(tmp_path, handler)
+
+    async def main():
+        c = dasync.Client(srv.path)
+        assert await c.call(b"first") == b"first"
+        await asyncio.sleep(0.2)  # the server has closed that connection by now
+        assert await c.call(b"second") == b"second"
+        await asyncio.sleep(0.2)
+        with pytest.raises(drover.ConnectionLost):
+            await c.call(b"drop")
+        assert await c.call(b"third") == b"third"
+        await c.close()
+    try:
+        run(main())
+        assert srv.requests == [b"first", b"second", b"drop", b"third"], srv.requests
+    finally:
+        srv.close()
