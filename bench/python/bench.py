@@ -229,6 +229,10 @@ def fault(d, procs, n, iters, expect_s, bound, out):
             time.perf_counter() - t0, "correct" if res == want else "WRONG results")
     except multiprocessing.TimeoutError:
         outcomes["Pool.map"] = "hung: no result after %ds (killed by the bench)" % bound
+    # Pool.terminate() itself has been seen to hang in join() after such a
+    # kill (a worker that outlived its SIGTERM): SIGKILL what is left first.
+    for proc in list(pool._pool):
+        proc.kill()
     pool.terminate()
     pool.join()
 
@@ -246,6 +250,10 @@ def fault(d, procs, n, iters, expect_s, bound, out):
         outcomes["ProcessPoolExecutor.map"] = "%s after %d of %d results, at %.1fs; the " \
             "executor refuses all further work" % (type(e).__name__, got, n,
                                                   time.perf_counter() - t0)
+    # A broken executor leaves its surviving worker running and its manager
+    # thread dead (which can hang the interpreter's exit): end them here.
+    for proc in list(getattr(ex, "_processes", {}).values()):
+        proc.kill()
     ex.shutdown(wait=False, cancel_futures=True)
 
     # drover.Executor
@@ -315,3 +323,7 @@ def main():
 
 if __name__ == "__main__":
     main()
+    # Not the interpreter's exit handlers: after the fault run they may wait
+    # for the broken ProcessPoolExecutor's threads.
+    sys.stdout.flush()
+    os._exit(0)
