@@ -2,11 +2,12 @@
 # Install what drover needs from Debian 12's packages.
 #   scripts/deps.sh          build and run: compiler, cmake, libevent, inih
 #   scripts/deps.sh --test   also what the test suite uses (cmocka, clang for
-#                            fuzzing, promtool, valgrind, systemd tools, python3)
+#                            fuzzing, promtool, valgrind, systemd tools, python3,
+#                            pytest for the Python client's tests)
 set -eu
 
 build_pkgs="gcc make cmake pkg-config libevent-dev libinih-dev libcmocka-dev"
-test_pkgs="clang clang-format libclang-rt-14-dev valgrind python3 systemd util-linux procps iproute2 dpkg-dev file"
+test_pkgs="clang clang-format libclang-rt-14-dev valgrind python3 python3-pytest systemd util-linux procps iproute2 dpkg-dev file"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what the tests need, build, and run every test: what CI runs.
 #
-#   1. unit and integration tests on an optimized build (gcc)
+#   1. unit and integration tests on an optimized build (gcc), then the Python
+#      client's tests (pytest) against that build
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer (clang)
 #   3. fuzz targets, each for a bounded time (clang, libFuzzer)
 #   4. one integration pass with droverd under valgrind memcheck
@@ -23,6 +24,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$jobs"
 ctest --test-dir build -L unit -j"$jobs" --output-on-failure
 ctest --test-dir build -L integration --output-on-failure
+ctest --test-dir build -L python --output-on-failure
 
 step "build (clang, ASan + UBSan) and all tests"
 CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDROVER_SANITIZE=ON

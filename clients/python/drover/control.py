@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: ISC
+"""The control socket, as far as clients need it: ask droverd where a pool's
+work socket is and how it frames (what ``drover call`` does).
+
+Wire format (docs/protocol.md, "Control protocol"): an 8-byte header
+(u32 length, u16 type, u8 version 1, u8 flags 0) and a payload. The client
+sends one COMMAND (``call\\0POOL\\0``); droverd answers DATA and ERROR
+messages, then EXIT with a one-byte status, and closes.
+"""
+import os
+import socket
+import struct
+from collections import namedtuple
+
+from .errors import DroverError, ProtocolError
+
+PROTO_VERSION = 1
+COMMAND, DATA, ERROR, EXIT = 1, 2, 3, 4
+_HDR = struct.Struct(">IHBB")
+_MAX_PAYLOAD = 1 << 20
+
+PoolInfo = namedtuple("PoolInfo", "listen framing max_frame")
+PoolInfo.__doc__ = """Where and how a message-mode pool takes work.
+
+listen: the pool's listen spec (a Unix socket path or tcp:HOST:PORT);
+framing: 'length' or 'line'; max_frame: the largest request body in bytes,
+or None when droverd does not say (droverds before the third line)."""
+
+
+class ControlError(DroverError):
+    """droverd refused the control command (``status`` is its exit status,
+    ``text`` what it wrote for stderr)."""
+
+    def __init__(self, status, text):
+        self.status = status
+        self.text = text
+        super().__init__(text.strip() or "droverd answered exit status %d" % status)
+
+
+def default_control_socket():
+    """As the drover CLI: $DROVER_SOCKET, else /run/drover/drover.sock as
+    root, else $XDG_RUNTIME_DIR/drover.sock."""
+    env = os.environ.get("DROVER_SOCKET")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/run/drover/drover.sock"
+    run = os.environ.get("XDG_RUNTIME_DIR") or "/run/user/%d" % os.getuid()
+    return os.path.join(run, "drover.sock")
+
+
+def _read_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def command(argv, control_socket=None, timeout=10.0):
+    """Run one control verb; return (exit_status, stdout_bytes, stderr_bytes)."""
+    path = control_socket or default_control_socket()
+    payload = b"".join(a.encode() + b"\0" for a in argv)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(_HDR.pack(len(payload), COMMAND, PROTO_VERSION, 0) + payload)
+        out, err = bytearray(), bytearray()
+        while True:
+            hdr = _read_exact(s, _HDR.size)
+            if hdr is None:
+                raise ProtocolError("droverd closed the control connection without an answer")
+            length, mtype, _version, _flags = _HDR.unpack(hdr)
+            if length > _MAX_PAYLOAD:
+                raise ProtocolError("control message of %d bytes" % length)
+            body = _read_exact(s, length) if length else b""
+            if body is None:
+                raise ProtocolError("droverd closed the control connection mid-message")
+            if mtype == DATA:
+                out += body
+            elif mtype == ERROR:
+                err += body
+            elif mtype == EXIT:
+                if len(body) != 1:
+                    raise ProtocolError("EXIT message of %d bytes" % len(body))
+                return body[0], bytes(out), bytes(err)
+            else:
+                raise ProtocolError("control message of unknown type %d" % mtype)
+
+
+def parse_call_info(data):
+    """Parse droverd's answer to ``call POOL``: line 1 the listen spec, line 2
+    the framing, line 3 (newer droverds) max_frame in bytes."""
+    lines = data.decode("utf-8", "replace").split("\n")
+    if len(lines) < 2 or not lines[0] or lines[1] not in ("length", "line"):
+        raise ProtocolError("unexpected answer to 'call': %r" % data[:200])
+    max_frame = None
+    if len(lines) >= 3 and lines[2].strip():
+        try:
+            max_frame = int(lines[2].strip())
+        except ValueError:
+            raise ProtocolError("unexpected max_frame in the answer to 'call': %r" % lines[2])
+    return PoolInfo(lines[0], lines[1], max_frame)
+
+
+def pool_info(pool, control_socket=None, timeout=10.0):
+    """Ask droverd for a message-mode pool's work socket, framing and max_frame."""
+    status, out, err = command(["call", pool], control_socket, timeout)
+    if status != 0:
+        raise ControlError(status, err.decode("utf-8", "replace"))
+    return parse_call_info(out)

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: ISC
+"""Functions the test pools' workers run (imported by name by drover.worker)."""
+import os
+import sys
+import time
+
+
+def square(x):
+    return x * x
+
+
+def spin(x, seconds=0.001):
+    """About `seconds` of CPU, then x * 2 + 1 (so a wrong result shows)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+    return x * 2 + 1
+
+
+def fail(x):
+    raise ValueError("task %r failed on purpose" % (x,))
+
+
+class Unpicklable(Exception):
+    def __init__(self, a, b):  # pickle rebuilds exceptions from args: this one cannot be
+        super().__init__("%s/%s" % (a, b))
+
+
+def fail_unpicklable(x):
+    raise Unpicklable(x, x)
+
+
+def exit_now(x):
+    sys.exit(4)
+
+
+def pid(_=None):
+    return os.getpid()
+
+
+# -- function workers (python3 -m drover.worker pytasks:NAME) --------------
+
+def upper(data):
+    """raw codec: bytes in, bytes out."""
+    return data.upper()
+
+
+def describe(value):
+    """json codec: any JSON value in, a dict out."""
+    if value == "raise":
+        raise KeyError("asked to raise")
+    if value == "print":
+        print("this goes to the log, not to the client")
+    return {"type": type(value).__name__, "value": value}
+
+
+def sleepy(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def crash(_):
+    os._exit(3)

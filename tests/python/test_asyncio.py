@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: ISC
+"""drover.asyncio.Client against a real droverd."""
+import asyncio
+
+import pytest
+
+import drover
+import drover.asyncio as dasync
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def test_call_and_gather(daemon):
+    async def main():
+        async with dasync.Client(daemon.sock("echo")) as c:
+            assert await c.call(b"hello") == b"hello"
+            reqs = [b"r%d" % i for i in range(3000)]
+            # Concurrent calls share the connection, pipelined; each gets its own reply.
+            assert await asyncio.gather(*(c.call(r) for r in reqs)) == reqs
+            assert await c.call_many(reqs, window=32) == reqs
+    run(main())
+
+
+def test_for_pool_line(daemon):
+    async def main():
+        c = await dasync.Client.for_pool("echoline", control_socket=daemon.ctl)
+        assert c.framing == "line"
+        assert await c.call(b"a line") == b"a line"
+        await c.close()
+    run(main())
+
+
+def test_errors(daemon):
+    async def main():
+        async with dasync.Client(daemon.sock("slow"), codec="json") as c:
+            res = await c.call_many([0.3] * 8, window=8, return_exceptions=True)
+            assert any(isinstance(r, drover.Busy) for r in res), res
+            assert 0.3 in res
+        async with dasync.Client(daemon.sock("slowto"), codec="json") as c:
+            with pytest.raises(drover.Timeout):
+                await c.call(5)
+        async with dasync.Client(daemon.sock("fnjson"), codec="json") as c:
+            with pytest.raises(drover.RemoteError, match="asked to raise"):
+                await c.call("raise")
+            assert await c.call([1, 2]) == {"type": "list", "value": [1, 2]}
+    run(main())
+
+
+def test_client_timeout_keeps_connection(daemon):
+    async def main():
+        async with dasync.Client(daemon.sock("slow"), codec="json") as c:
+            with pytest.raises(drover.CallTimeout):
+                await c.call(0.5, timeout=0.1)
+            # Same connection: the late reply is read and dropped, in order.
+            assert await c.call(0.01, timeout=10) == 0.01
+    run(main())
+
+
+def test_unreachable():
+    async def main():
+        with pytest.raises(OSError):
+            await dasync.Client("/nonexistent/drover.sock").call(b"x")
+    run(main())
+
+
+def test_reconnect_after_idle_close_and_lost(tmp_path):
+    from test_client import FakeServer, reply
+
+    def handler(srv, conn):
+        body = srv.read_request(conn)
+        if body == b"drop":
+            return  # read, then gone without an answer
+        reply(conn, b"+" + body)  # one answer per connection, then closed
+    srv = FakeServer(tmp_path, handler)
+
+    async def main():
+        c = dasync.Client(srv.path)
+        assert await c.call(b"first") == b"first"
+        await asyncio.sleep(0.2)  # the server has closed that connection by now
+        assert await c.call(b"second") == b"second"
+        await asyncio.sleep(0.2)
+        with pytest.raises(drover.ConnectionLost):
+            await c.call(b"drop")
+        assert await c.call(b"third") == b"third"
+        await c.close()
+    try:
+        run(main())
+        assert srv.requests == [b"first", b"second", b"drop", b"third"], srv.requests
+    finally:
+        srv.close()

@@ -1,0 +1,240 @@
+# SPDX-License-Identifier: ISC
+"""drover.Client against a real droverd, and against small fake servers for
+what droverd never does (drop a connection mid-request, send garbage)."""
+import socket
+import threading
+import time
+
+import pytest
+
+import drover
+from drover import control
+
+
+def test_call_length(daemon):
+    with drover.Client(daemon.sock("echo")) as c:
+        assert c.call(b"hello") == b"hello"
+        assert c.call(b"") == b""
+        blob = bytes(range(256)) * 100
+        assert c.call(blob) == blob
+
+
+def test_for_pool_learns_framing(daemon):
+    c = drover.Client.for_pool("echoline", control_socket=daemon.ctl)
+    assert c.framing == "line"
+    assert c.address == daemon.sock("echoline")
+    assert c.call(b"one line") == b"one line"
+    with pytest.raises(ValueError, match="newline"):
+        c.call(b"two\nlines")
+    c.close()
+    c = drover.Client.for_pool("echo", control_socket=daemon.ctl)
+    assert c.framing == "length"
+    assert c.call(b"a\nb") == b"a\nb"
+    c.close()
+
+
+def test_for_pool_errors(daemon):
+    with pytest.raises(drover.ControlError, match="no pool named"):
+        drover.Client.for_pool("nosuchpool", control_socket=daemon.ctl)
+
+
+def test_call_info_parsing():
+    assert control.parse_call_info(b"/run/x.sock\nlength\n") == ("/run/x.sock", "length", None)
+    assert control.parse_call_info(b"tcp:127.0.0.1:9000\nline\n65536\n") == \
+        ("tcp:127.0.0.1:9000", "line", 65536)
+    assert control.parse_call_info(b"/a\nline") == ("/a", "line", None)
+    for bad in (b"", b"/a\n", b"/a\nudp\n", b"/a\nline\nbig\n"):
+        with pytest.raises(drover.ProtocolError):
+            control.parse_call_info(bad)
+
+
+def test_pipelining_keeps_order(daemon):
+    reqs = [b"req-%d" % i for i in range(5000)]
+    with drover.Client(daemon.sock("echo")) as c:
+        assert c.call_many(reqs, window=200) == reqs
+        assert c.call_many(reqs[:10], window=1) == reqs[:10]
+    with drover.Client(daemon.sock("echoline"), framing="line") as c:
+        assert c.call_many(reqs, window=64) == reqs
+
+
+def test_client_shared_by_threads(daemon):
+    c = drover.Client(daemon.sock("echo"))
+    errors = []
+
+    def run(n):
+        try:
+            for i in range(200):
+                body = b"t%d-%d" % (n, i)
+                assert c.call(body) == body
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    c.close()
+    assert errors == []
+
+
+def test_max_frame_checked_before_sending(daemon):
+    with drover.Client(daemon.sock("echo"), max_frame=10) as c:
+        with pytest.raises(ValueError, match="max_frame"):
+            c.call(b"x" * 11)
+        assert c.call(b"x" * 10) == b"x" * 10
+
+
+def test_busy(daemon):
+    # One worker sleeping, max_queue = 2: of 8 pipelined requests, one is with
+    # the worker, two wait, the rest are answered BUSY at once.
+    with drover.Client(daemon.sock("slow"), codec="json", timeout=30) as c:
+        res = c.call_many([0.3] * 8, window=8, return_exceptions=True)
+    busy = [r for r in res if isinstance(r, drover.Busy)]
+    ok = [r for r in res if r == 0.3]
+    assert len(busy) >= 4 and len(ok) >= 1 and len(busy) + len(ok) == 8, res
+    assert busy[0].code == "BUSY" and busy[0].text.startswith("BUSY")
+    assert isinstance(busy[0], drover.ServerError)
+    with drover.Client(daemon.sock("slow"), codec="json") as c:
+        with pytest.raises(drover.Busy):
+            c.call_many([0.2] * 6, window=6)
+
+
+def test_timeout_from_droverd(daemon):
+    with drover.Client(daemon.sock("slowto"), codec="json", timeout=30) as c:
+        with pytest.raises(drover.Timeout) as e:
+            c.call(5)
+        assert e.value.code == "TIMEOUT"
+        assert isinstance(e.value, TimeoutError)
+        assert c.call(0) == 0
+
+
+def test_failed_when_every_worker_dies(daemon):
+    with drover.Client(daemon.sock("crash"), codec="json", timeout=30) as c:
+        with pytest.raises(drover.Failed) as e:
+            c.call(1)
+        assert e.value.code == "FAILED" and "FAILED" in str(e.value)
+
+
+def test_client_timeout_then_reconnects(daemon):
+    with drover.Client(daemon.sock("slow"), codec="json") as c:
+        with pytest.raises(drover.CallTimeout):
+            c.call(1.0, timeout=0.2)
+        # A new connection; the late reply of the old one is not mistaken for this one's.
+        assert c.call(0.01, timeout=10) == 0.01
+
+
+def test_unreachable():
+    with pytest.raises(OSError):
+        drover.Client("/nonexistent/drover.sock").call(b"x")
+    with pytest.raises(ValueError):
+        drover.Client("tcp:nohostport")
+
+
+class FakeServer:
+    """A Unix socket server with a scripted behaviour per connection."""
+
+    def __init__(self, tmp_path, handler):
+        self.path = str(tmp_path / "fake.sock")
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(self.path)
+        self.sock.listen(8)
+        self.handler = handler
+        self.requests = []
+        self.connections = 0
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                self.handler(self, conn)
+
+    def read_request(self, conn):
+        hdr = b""
+        while len(hdr) < 4:
+            b = conn.recv(4 - len(hdr))
+            if not b:
+                return None
+            hdr += b
+        n = int.from_bytes(hdr, "big")
+        body = b""
+        while len(body) < n:
+            body += conn.recv(n - len(body))
+        self.requests.append(body)
+        return body
+
+    def close(self):
+        self.sock.close()
+
+
+def reply(conn, body):
+    conn.sendall(len(body).to_bytes(4, "big") + body)
+
+
+def test_connection_lost_is_not_resent(tmp_path):
+    # The server reads the request and closes without answering.
+    srv = FakeServer(tmp_path, lambda s, conn: s.read_request(conn))
+    c = drover.Client(srv.path)
+    with pytest.raises(drover.ConnectionLost, match="not re-sent"):
+        c.call(b"once")
+    time.sleep(0.05)
+    assert srv.requests == [b"once"], "a request that may have been answered was re-sent"
+    with pytest.raises(drover.ConnectionLost):
+        c.call_many([b"a", b"b"])
+    srv.close()
+
+
+def test_reconnect_after_idle_close(tmp_path):
+    # Each connection answers one request, then the server closes it.
+    def one(s, conn):
+        body = s.read_request(conn)
+        reply(conn, b"+" + body)
+    srv = FakeServer(tmp_path, one)
+    c = drover.Client(srv.path)
+    assert c.call(b"first") == b"first"
+    wait = time.monotonic() + 5
+    while srv.connections < 1 and time.monotonic() < wait:
+        time.sleep(0.01)
+    time.sleep(0.1)  # the server has closed its end by now
+    assert c.call(b"second") == b"second"   # found closed before sending: sent anew
+    assert srv.connections == 2 and srv.requests == [b"first", b"second"]
+    srv.close()
+
+
+@pytest.mark.parametrize("bad", [b"?what", b""])
+def test_malformed_reply_is_protocol_error(tmp_path, bad):
+    def garbage(s, conn):
+        while s.read_request(conn) is not None:
+            reply(conn, bad)
+    srv = FakeServer(tmp_path, garbage)
+    c = drover.Client(srv.path)
+    with pytest.raises(drover.ProtocolError):
+        c.call(b"x")
+    assert c._sock is None, "the connection must be closed after a protocol error"
+    srv.close()
+
+
+def test_oversized_reply_is_protocol_error(tmp_path):
+    def huge(s, conn):
+        s.read_request(conn)
+        conn.sendall((1 << 30).to_bytes(4, "big") + b"+abc")
+    srv = FakeServer(tmp_path, huge)
+    with pytest.raises(drover.ProtocolError, match="over the limit"):
+        drover.Client(srv.path, max_frame=1024).call(b"x")
+    srv.close()
+
+
+def test_unknown_error_code(tmp_path):
+    def newcode(s, conn):
+        s.read_request(conn)
+        reply(conn, b"-SHINY a code from the future")
+    srv = FakeServer(tmp_path, newcode)
+    with pytest.raises(drover.ServerError) as e:
+        drover.Client(srv.path).call(b"x")
+    assert type(e.value) is drover.ServerError and e.value.code == "SHINY"
+    srv.close()

@@ -1,0 +1,220 @@
+# SPDX-License-Identifier: ISC
+"""drover.Executor against a real droverd running the generic worker runtime."""
+import concurrent.futures as cf
+import functools
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import drover
+import pytasks
+
+
+def test_submit_and_map(daemon):
+    with drover.Executor(daemon.sock("py")) as ex:
+        assert ex.submit(pytasks.square, 12).result(30) == 144
+        assert ex.submit(pytasks.spin, 5, seconds=0).result(30) == 11
+        assert ex.submit(functools.partial(pytasks.spin, seconds=0), 1).result(30) == 3
+    # The address (and framing) from droverd, as drover call learns them.
+    with drover.Executor(pool="py", control_socket=daemon.ctl) as ex:
+        assert ex.address == daemon.sock("py")
+        assert list(ex.map(pytasks.square, range(10))) == [i * i for i in range(10)]
+    with pytest.raises(ValueError, match="framing = line"):
+        drover.Executor(pool="echoline", control_socket=daemon.ctl)
+
+
+def test_map_10000(daemon):
+    n = 10000
+    with drover.Executor(daemon.sock("py")) as ex:
+        t0 = time.monotonic()
+        assert list(ex.map(pytasks.square, range(n), timeout=90)) == [i * i for i in range(n)]
+        one = time.monotonic() - t0
+        assert list(ex.map(pytasks.square, range(n), chunksize=64, timeout=90)) == \
+            [i * i for i in range(n)]
+    print("map of %d tasks: %.2fs one by one" % (n, one))
+
+
+def test_map_timeout(daemon):
+    with drover.Executor(daemon.sock("py")) as ex:
+        it = ex.map(pytasks.spin, range(50), [0.05] * 50, timeout=0.2)
+        with pytest.raises(cf.TimeoutError):
+            list(it)
+
+
+def test_exception_rebuilt_with_traceback(daemon):
+    with drover.Executor(daemon.sock("py")) as ex:
+        f = ex.submit(pytasks.fail, 7)
+        with pytest.raises(ValueError, match="task 7 failed on purpose") as e:
+            f.result(30)
+        cause = e.value.__cause__
+        assert isinstance(cause, drover.RemoteTraceback)
+        assert "pytasks.py" in cause.tb and "in fail" in cause.tb
+        # In a chunk, the failing item's exception ends the map at that item.
+        it = ex.map(pytasks.fail, [1], chunksize=4)
+        with pytest.raises(ValueError):
+            next(it)
+        f = ex.submit(pytasks.fail_unpicklable, 3)
+        with pytest.raises(drover.RemoteError) as e:
+            f.result(30)
+        assert e.value.type == "pytasks.Unpicklable" and "3/3" in e.value.message
+        assert "in fail_unpicklable" in e.value.traceback
+        with pytest.raises(drover.RemoteError, match="SystemExit"):
+            ex.submit(pytasks.exit_now, 1).result(30)
+    # The worker logged the traceback to the pool's log.
+    assert "task 7 failed on purpose" in daemon.pool_log("py")
+
+
+def test_unimportable_target(daemon):
+    def local(x):
+        return x
+    with drover.Executor(daemon.sock("py"), codec="json") as ex:
+        with pytest.raises(TypeError, match="importable name"):
+            ex.submit(local, 1)
+    # A name the worker cannot import: a clear error naming it.
+    mod = type(sys)("not_on_the_workers_path")
+    exec("def f(x):\n    return x\n", mod.__dict__)
+    mod.f.__module__ = "not_on_the_workers_path"
+    sys.modules["not_on_the_workers_path"] = mod
+    try:
+        with drover.Executor(daemon.sock("py")) as ex:
+            with pytest.raises(drover.TargetError, match="cannot import not_on_the_workers_path:f"):
+                ex.submit(mod.f, 1).result(30)
+    finally:
+        del sys.modules["not_on_the_workers_path"]
+
+
+def test_unpicklable_argument_fails_in_submit(daemon):
+    with drover.Executor(daemon.sock("py")) as ex:
+        with pytest.raises(Exception, match="pickle"):
+            ex.submit(pytasks.square, threading.Lock())
+        with pytest.raises(Exception):
+            ex.submit(lambda x: x, 1)
+        assert ex.submit(pytasks.square, 3).result(30) == 9
+
+
+def test_json_codec(daemon):
+    with drover.Executor(daemon.sock("py"), codec="json") as ex:
+        assert list(ex.map(pytasks.square, range(100), chunksize=7)) == [i * i for i in range(100)]
+        with pytest.raises(drover.RemoteError, match="ValueError"):
+            ex.submit(pytasks.fail, 1).result(30)
+        with pytest.raises(TypeError):
+            ex.submit(pytasks.square, object())
+
+
+def test_shutdown(daemon):
+    ex = drover.Executor(daemon.sock("py"), window=1)
+    fs = [ex.submit(pytasks.spin, i, 0.02) for i in range(50)]
+    assert fs[0].result(30) == 1
+    ex.shutdown(wait=True, cancel_futures=True)
+    cancelled = [f for f in fs if f.cancelled()]
+    done = [f for f in fs if not f.cancelled()]
+    assert cancelled and done
+    assert all(f.result() == i * 2 + 1 for i, f in enumerate(fs) if not f.cancelled())
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        ex.submit(pytasks.square, 1)
+    ex = drover.Executor(daemon.sock("py"))
+    fs = [ex.submit(pytasks.square, i) for i in range(100)]
+    ex.shutdown(wait=True)
+    assert [f.result(0) for f in fs] == [i * i for i in range(100)]
+
+
+def test_unreachable_pool_fails_futures(tmp_path):
+    with drover.Executor(str(tmp_path / "none.sock"), connect_timeout=0.2) as ex:
+        with pytest.raises(ConnectionError, match="cannot connect"):
+            ex.submit(pytasks.square, 1).result(10)
+
+
+def test_function_of_main_script(daemon, tmp_path):
+    # A script's own function and class, as with multiprocessing's spawn.
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import drover
+
+        class Point:
+            def __init__(self, x, y):
+                self.x, self.y = x, y
+
+        def norm1(p):
+            return Point(abs(p.x), abs(p.y))
+
+        if __name__ == "__main__":
+            with drover.Executor(sys.argv[1]) as ex:
+                out = list(ex.map(norm1, [Point(-i, i) for i in range(20)], chunksize=3))
+            assert [(p.x, p.y) for p in out] == [(i, i) for i in range(20)], out
+            assert type(out[0]) is Point
+            print("ok")
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, str(script), daemon.sock("py")], capture_output=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0 and r.stdout == b"ok\n", r.stderr.decode()
+
+
+def test_map_survives_worker_kills_every_200ms(daemon):
+    """SIGKILL a worker of the pool every 200 ms during a map: every result
+    comes back, correct, exactly once, and the executor keeps working."""
+    n = 200  # per round; rounds go on until 5 workers were killed (1 round when slow)
+    stop = threading.Event()
+    killed = []
+
+    def killer():
+        while not stop.wait(0.2):
+            pids = daemon.running_pids("pykill")
+            if pids:
+                pid = random.choice(pids)
+                try:
+                    os.kill(pid, signal.SIGKILL)  # a worker of our own droverd
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+    before = daemon.pool("pykill")["route"]["retries"]
+    rounds = 0
+    with drover.Executor(daemon.sock("pykill")) as ex:
+        t = threading.Thread(target=killer)
+        t.start()
+        try:
+            while rounds == 0 or (len(killed) < 5 and rounds < 50):
+                xs = range(rounds * n, (rounds + 1) * n)
+                results = list(ex.map(pytasks.spin, xs, [0.004] * n, timeout=150))
+                assert results == [x * 2 + 1 for x in xs], "round %d: wrong results" % rounds
+                rounds += 1
+        finally:
+            stop.set()
+            t.join()
+        assert ex.submit(pytasks.square, 5).result(30) == 25
+    assert len(killed) >= 5, "only %d workers killed in %d rounds" % (len(killed), rounds)
+    assert daemon.pool("pykill")["route"]["retries"] > before
+    n *= rounds
+    print("%d tasks, %d workers killed" % (n, len(killed)))
+
+
+def test_connection_lost_fails_in_flight_and_reconnects(tmp_path):
+    # A stand-in for droverd: the first connection takes one task and drops;
+    # later connections answer every task with 42.
+    import pickle
+    from test_client import FakeServer, reply
+
+    def handler(srv, conn):
+        if srv.connections == 1:
+            srv.read_request(conn)
+            return
+        while srv.read_request(conn) is not None:
+            reply(conn, b"+o" + pickle.dumps(42))
+    srv = FakeServer(tmp_path, handler)
+    try:
+        with drover.Executor(srv.path, window=1) as ex:
+            f1 = ex.submit(pytasks.square, 1)
+            with pytest.raises(drover.ConnectionLost, match="not re-sent"):
+                f1.result(10)
+            assert ex.submit(pytasks.square, 2).result(10) == 42
+        assert len(srv.requests) == 2 and srv.connections == 2
+    finally:
+        srv.close()
