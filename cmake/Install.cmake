@@ -380,7 +380,9 @@ if(DROVER_TESTS)
   add_test(NAME packaging.deb COMMAND bash "${CMAKE_SOURCE_DIR}/tests/packaging/deb.sh")
   set_tests_properties(packaging.deb PROPERTIES
     LABELS packaging
-    TIMEOUT 300
+    # A /usr build, cpack, lintian (~30 s alone), dpkg -i/-r/-P: 3 minutes
+    # on a loaded 2-core machine.
+    TIMEOUT 600
     SKIP_RETURN_CODE 77
     RESOURCE_LOCK drover-system-user
     ENVIRONMENT "SRC=${CMAKE_SOURCE_DIR};BIN=${CMAKE_BINARY_DIR}/bin")
