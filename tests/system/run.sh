@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: ISC
 # System tests: drover's .deb in a real Debian 12 with systemd as PID 1.
 #
-#   tests/system/run.sh [--deb FILE] [--timeout SECONDS] [--keep DIR]
+#   tests/system/run.sh [--deb FILE] [--timeout SECONDS] [--keep DIR] [--only REGEX]
+#
+# --keep DIR keeps the VM's console and test output; --only REGEX runs only
+# the tests whose names match (and the install, which they all need).
 #
 # 1. image.sh builds (once) or reuses the cached Debian 12 image
 #    (/var/cache/drover-vm/KEY, KEY a hash of tests/system/packages and of
@@ -28,12 +31,14 @@ SRC=$(cd "$here/../.." && pwd)
 deb=""
 timeout_s=1200
 keep=""
+only=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --deb) deb=$(realpath "$2"); shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h | --help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only) only=$2; shift 2 ;;
+    -h | --help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -97,6 +102,7 @@ mkdir -p "$W/payload/workers"
 cp "$deb" "$W/payload/"
 install -m 0755 "$here/guest-tests.sh" "$W/payload/test.sh"
 install -m 0755 "$here"/workers/* "$W/payload/workers/"
+[ -z "$only" ] || printf '%s\n' "$only" >"$W/payload/only"
 mkfs.ext4 -q -F -L payload -d "$W/payload" "$W/payload.img" 64M
 
 # ---- 4. boot ----
@@ -109,14 +115,16 @@ fi
 log "booting Debian 12 under qemu ($accel), timeout ${timeout_s} s; console: $W/console.log"
 : >"$W/ttyS1.log"
 # -no-reboot and panic=-1: a kernel panic ends qemu instead of looping; the
-# root disk is a snapshot (writes go to a temporary overlay).
+# root disk is a snapshot (writes go to a temporary overlay). no_timer_check:
+# on a busy host, emulation can be too slow for the kernel's check of the
+# IO-APIC timer, which then panics ("IO-APIC + timer doesn't work!").
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
     -accel "$accel" $cpu -machine pc -m 2G -smp 2 \
     -nodefaults -no-user-config -display none -no-reboot \
     -serial "file:$W/console.log" -serial "file:$W/ttyS1.log" \
     -device virtio-rng-pci \
     -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-    -append "root=/dev/vda rw rootfstype=ext4 console=ttyS0 panic=-1 systemd.unified_cgroup_hierarchy=1 vmtest=1 quiet" \
+    -append "root=/dev/vda rw rootfstype=ext4 console=ttyS0 panic=-1 no_timer_check systemd.unified_cgroup_hierarchy=1 vmtest=1 quiet" \
     -drive "file=$img/disk.img,format=raw,if=virtio,snapshot=on,cache=unsafe" \
     -drive "file=$W/payload.img,format=raw,if=virtio,cache=unsafe" \
     </dev/null >"$W/qemu.log" 2>&1 &
