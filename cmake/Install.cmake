@@ -38,6 +38,20 @@ if(DEFINED DROVER_MAN_KEYS)
 endif()
 
 # --------------------------------------------------------------------------
+# 2b. Build time: DROVER_GZIP_OUT = `gzip -9n` of DROVER_GZIP_IN (man pages
+#     and the changelog, as Debian ships them: best compression, no name or
+#     time stamp in the header, so the package is reproducible).
+if(DEFINED DROVER_GZIP_OUT)
+  execute_process(COMMAND gzip -9n -c "${DROVER_GZIP_IN}" OUTPUT_FILE "${DROVER_GZIP_OUT}.tmp"
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "gzip -9n ${DROVER_GZIP_IN} failed (${rc})")
+  endif()
+  file(RENAME "${DROVER_GZIP_OUT}.tmp" "${DROVER_GZIP_OUT}")
+  return()
+endif()
+
+# --------------------------------------------------------------------------
 # 3. Install time.
 if(DEFINED DROVER_INSTALL_STEP)
   # A directory of the install: absolute as configured, else under the prefix.
@@ -90,6 +104,22 @@ if(DEFINED DROVER_INSTALL_STEP)
                         echo.ini)
   drover_install_edited("${DROVER_SOURCE_DIR}/systemd/drover.logrotate"
                         "${sysconfdir}/logrotate.d" drover)
+
+  # A stripped install (cpack, `cmake --install --strip`): also drop the
+  # .comment section (compiler version strings) that strip(1) keeps, as
+  # Debian's dh_strip does.
+  if(CMAKE_INSTALL_DO_STRIP AND DROVER_OBJCOPY)
+    foreach(f "${sbindir}/droverd" "${bindir}/drover" "${libexecdir}/drover/echo-worker"
+              "${libexecdir}/drover/cpu-worker")
+      if(EXISTS "$ENV{DESTDIR}${f}")
+        execute_process(COMMAND "${DROVER_OBJCOPY}" --remove-section=.comment
+                                --remove-section=.note "$ENV{DESTDIR}${f}" RESULT_VARIABLE rc)
+        if(NOT rc EQUAL 0)
+          message(FATAL_ERROR "objcopy --remove-section=.comment ${f} failed")
+        endif()
+      endif()
+    endforeach()
+  endif()
   return()
 endif()
 
@@ -117,7 +147,8 @@ set(DROVER_TMPFILESDIR "${_drover_pc_tmpfilesdir}" CACHE STRING
 set(DROVER_SYSUSERSDIR "${_drover_pc_sysusersdir}" CACHE STRING
     "sysusers.d directory (absolute, or relative to the prefix)")
 
-# Man pages: droverd(8) and drover(1) as written; drover.ini(5) generated.
+# Man pages: droverd(8) and drover(1) as written; drover.ini(5) generated;
+# all three installed gzipped (man reads them so; Debian policy 12.1).
 set(_drover_man_out "${CMAKE_BINARY_DIR}/man/drover.ini.5")
 add_custom_command(
   OUTPUT "${_drover_man_out}"
@@ -128,10 +159,40 @@ add_custom_command(
   DEPENDS droverd "${CMAKE_SOURCE_DIR}/docs/man/drover.ini.5.in" "${CMAKE_CURRENT_LIST_FILE}"
   COMMENT "Generating drover.ini.5 from droverd --keys=man"
   VERBATIM)
-add_custom_target(drover-man ALL DEPENDS "${_drover_man_out}")
-install(FILES docs/man/drover.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES "${_drover_man_out}" DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
-install(FILES docs/man/droverd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+# The Debian changelog (the package's history; its first version must be
+# the project's) and the machine-readable copyright file, in cmake/debian/.
+file(STRINGS "${CMAKE_SOURCE_DIR}/cmake/debian/changelog" _drover_chl LIMIT_COUNT 1)
+if(NOT _drover_chl MATCHES "^drover \\(${PROJECT_VERSION}\\) ")
+  message(FATAL_ERROR "cmake/debian/changelog: the first entry (${_drover_chl}) is not "
+                      "version ${PROJECT_VERSION} of project(); add an entry for it")
+endif()
+set(_drover_gz)
+foreach(_f docs/man/drover.1 "${_drover_man_out}" docs/man/droverd.8 cmake/debian/changelog)
+  get_filename_component(_n "${_f}" NAME)
+  get_filename_component(_f "${_f}" ABSOLUTE BASE_DIR "${CMAKE_SOURCE_DIR}")
+  add_custom_command(
+    OUTPUT "${CMAKE_BINARY_DIR}/man/${_n}.gz"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_BINARY_DIR}/man"
+    COMMAND ${CMAKE_COMMAND} "-DDROVER_GZIP_IN=${_f}" "-DDROVER_GZIP_OUT=${CMAKE_BINARY_DIR}/man/${_n}.gz"
+            -P "${CMAKE_CURRENT_LIST_FILE}"
+    DEPENDS "${_f}"
+    VERBATIM)
+  list(APPEND _drover_gz "${CMAKE_BINARY_DIR}/man/${_n}.gz")
+endforeach()
+add_custom_target(drover-man ALL DEPENDS "${_drover_man_out}" ${_drover_gz})
+install(FILES "${CMAKE_BINARY_DIR}/man/drover.1.gz" DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES "${CMAKE_BINARY_DIR}/man/drover.ini.5.gz" DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+install(FILES "${CMAKE_BINARY_DIR}/man/droverd.8.gz" DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+install(FILES "${CMAKE_BINARY_DIR}/man/changelog.gz" cmake/debian/copyright
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES cmake/debian/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
+        RENAME drover)
+# drover_worker.h is not a library's header: it is example code, a
+# header-only helper that a C worker copies into its own source (it says
+# so), shown in use by echo-worker.c. So both go with the other examples,
+# not to /usr/include (which would need a -dev package for one file).
+install(FILES examples/drover_worker.h examples/echo-worker.c
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 # tmpfiles.d and sysusers.d name no install paths: installed as they are.
 install(FILES systemd/drover.tmpfiles.conf DESTINATION "${DROVER_TMPFILESDIR}" RENAME drover.conf)
@@ -148,6 +209,7 @@ install(CODE "
   set(DROVER_LIBEXECDIR \"${CMAKE_INSTALL_LIBEXECDIR}\")
   set(DROVER_SYSCONFDIR \"${CMAKE_INSTALL_SYSCONFDIR}\")
   set(DROVER_SYSTEMD_UNITDIR \"${DROVER_SYSTEMD_UNITDIR}\")
+  set(DROVER_OBJCOPY \"${CMAKE_OBJCOPY}\")
   include(\"${CMAKE_CURRENT_LIST_FILE}\")
 ")
 
@@ -255,7 +317,8 @@ file(CONFIGURE OUTPUT "${_drover_deb}/conffiles" CONTENT [[/etc/drover/drover.in
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME drover)
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_PACKAGE_CONTACT "drover maintainers <drover@localhost>")
+set(CPACK_PACKAGE_CONTACT
+    "drover maintainers <maintainers@users.noreply.r-seed-3b2713d6.example>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "process supervisor with worker pools and work routing")
 # The extended description; the first line of the field is the summary above.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
@@ -273,19 +336,43 @@ set(CPACK_SET_DESTDIR ON)
 set(CPACK_INSTALL_PREFIX "${_drover_pkg_prefix}")
 set(CPACK_PACKAGING_INSTALL_PREFIX "${_drover_pkg_prefix}")
 # Library dependencies (libevent, libinih) from dpkg-shlibdeps when it is
-# there (dpkg-dev); else the Debian 12 names, written out.
+# there (dpkg-dev); else the Debian 12 names, written out. adduser: postinst
+# falls back to it where systemd-sysusers is missing (containers without
+# systemd); passwd: postrm's userdel and groupdel.
+# Other parts of the tree that install into the package add what they need
+# at run time with
+#   set_property(GLOBAL APPEND PROPERTY DROVER_DEB_DEPENDS "python3 (>= 3.11)")
+# (e.g. clients/python for its package) before this file is included.
+get_property(_drover_deb_extra GLOBAL PROPERTY DROVER_DEB_DEPENDS)
+list(REMOVE_DUPLICATES _drover_deb_extra)
+string(REPLACE ";" ", " _drover_deb_extra "${_drover_deb_extra}")
+set(_drover_deb_depends "adduser, passwd")
+if(_drover_deb_extra)
+  string(APPEND _drover_deb_depends ", ${_drover_deb_extra}")
+endif()
 find_program(DROVER_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(DROVER_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser, passwd")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_drover_deb_depends}")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "libc6, libevent-core-2.1-7 (>= 2.1.8), libevent-extra-2.1-7 (>= 2.1.8), libinih1, systemd | adduser, passwd")
+      "libc6, libevent-core-2.1-7 (>= 2.1.8), libevent-extra-2.1-7 (>= 2.1.8), libinih1, ${_drover_deb_depends}")
 endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${_drover_deb}/postinst;${_drover_deb}/prerm;${_drover_deb}/postrm;${_drover_deb}/conffiles")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
+# The binaries were compiled with their default config path; a package of a
+# build whose default is not /etc/drover/drover.ini (e.g. the /usr/local of
+# a plain `cmake -S . -B build`) would ship a `drover check` that looks in
+# the wrong place. cpack reads this file before packaging, and stops.
+file(CONFIGURE OUTPUT "${_drover_deb}/cpack-config.cmake" @ONLY CONTENT [[
+if(CPACK_GENERATOR STREQUAL "DEB" AND NOT "@DROVER_CONFIG_DEFAULT@" STREQUAL "/etc/drover/drover.ini")
+  message(FATAL_ERROR "drover: this build's default config is @DROVER_CONFIG_DEFAULT@, not "
+    "/etc/drover/drover.ini; configure the build for the package with -DCMAKE_INSTALL_PREFIX=/usr")
+endif()
+]])
+set(CPACK_PROJECT_CONFIG_FILE "${_drover_deb}/cpack-config.cmake")
 include(CPack)
 
 # The packaging test builds, installs and purges the .deb: `ctest -L packaging`.
@@ -293,7 +380,9 @@ if(DROVER_TESTS)
   add_test(NAME packaging.deb COMMAND bash "${CMAKE_SOURCE_DIR}/tests/packaging/deb.sh")
   set_tests_properties(packaging.deb PROPERTIES
     LABELS packaging
-    TIMEOUT 300
+    # A /usr build, cpack, lintian (~30 s alone), dpkg -i/-r/-P: 3 minutes
+    # on a loaded 2-core machine.
+    TIMEOUT 600
     SKIP_RETURN_CODE 77
     RESOURCE_LOCK drover-system-user
     ENVIRONMENT "SRC=${CMAKE_SOURCE_DIR};BIN=${CMAKE_BINARY_DIR}/bin")

@@ -3,14 +3,26 @@
 #   scripts/deps.sh          build and run: compiler, cmake, libevent, inih
 #   scripts/deps.sh --test   also what the test suite uses (cmocka, clang for
 #                            fuzzing, promtool, valgrind, systemd tools, python3,
-#                            pytest for the Python client's tests)
+#                            pytest for the Python client's tests, lintian for
+#                            the package)
+#   scripts/deps.sh --system also what the system tests (tests/system/run.sh)
+#                            use: qemu, debootstrap, e2fsprogs
+# The options combine: scripts/deps.sh --test --system.
 set -eu
 
 build_pkgs="gcc make cmake pkg-config libevent-dev libinih-dev libcmocka-dev"
-test_pkgs="clang clang-format libclang-rt-14-dev valgrind python3 python3-pytest systemd util-linux procps iproute2 dpkg-dev file"
+test_pkgs="clang clang-format libclang-rt-14-dev valgrind python3 python3-pytest systemd util-linux procps iproute2 dpkg-dev file lintian"
+system_pkgs="qemu-system-x86 qemu-utils debootstrap e2fsprogs"
 
 pkgs=$build_pkgs
-[ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"
+want_test=0
+for arg in "$@"; do
+    case "$arg" in
+    --test) pkgs="$pkgs $test_pkgs"; want_test=1 ;;
+    --system) pkgs="$pkgs $system_pkgs" ;;
+    *) echo "deps.sh: unknown option $arg (--test, --system)" >&2; exit 2 ;;
+    esac
+done
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -20,7 +32,7 @@ for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 need_promtool=0
-[ "${1:-}" = "--test" ] && [ ! -x "$here/.tools/promtool" ] && need_promtool=1
+[ $want_test -eq 1 ] && [ ! -x "$here/.tools/promtool" ] && need_promtool=1
 [ -z "$missing" ] && [ $need_promtool -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

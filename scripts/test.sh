@@ -6,7 +6,13 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer (clang)
 #   3. fuzz targets, each for a bounded time (clang, libFuzzer)
 #   4. one integration pass with droverd under valgrind memcheck
-#   5. the .deb package: build, install, verify, remove
+#   5. the .deb package: build, lintian (no error or warning), install, verify, remove
+#   6. system tests: the .deb in a Debian 12 VM with systemd as PID 1 under
+#      qemu (tests/system/run.sh; the VM image is built once and cached in
+#      /var/cache/drover-vm). DROVER_SYSTEM_BUDGET (default 1800 s) bounds the
+#      whole stage, image build included (a fresh machine spends a few
+#      minutes on debootstrap, once); DROVER_SYSTEM_TIMEOUT (default 1200 s)
+#      bounds the VM's run. It never skips: no qemu is a failure.
 #
 # DROVER_FUZZ_SECONDS (default 60) sets the CPU time per fuzz target; the targets
 # run one per CPU at a time (see tests/fuzz/run.sh).
@@ -17,7 +23,7 @@ jobs=$(nproc)
 step() { printf '\n==== %s\n' "$*"; }
 
 step "dependencies"
-./scripts/deps.sh --test
+./scripts/deps.sh --test --system
 
 step "build (gcc, RelWithDebInfo) and all tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -56,8 +62,12 @@ DROVER_VALGRIND=1 DROVER_VALGRIND_DIR="$PWD/build-valgrind/valgrind" \
     ctest --test-dir build-valgrind -L integration -R "${DROVER_VALGRIND_TESTS:-$vg_tests}" --output-on-failure
 # ---- end of step 4 (valgrind)
 
-step "package: build the .deb, install, verify, remove"
+step "package: build the .deb, lintian, install, verify, remove"
 ctest --test-dir build -L packaging --output-on-failure
+
+step "system tests: the .deb in a Debian 12 VM with systemd (qemu)"
+timeout -k 30 "${DROVER_SYSTEM_BUDGET:-1800}" \
+    ./tests/system/run.sh --timeout "${DROVER_SYSTEM_TIMEOUT:-1200}"
 
 echo
 echo "all tests passed"

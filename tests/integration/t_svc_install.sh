@@ -30,8 +30,14 @@ for f in "$P/sbin/droverd" "$P/bin/drover" "$P/libexec/drover/echo-worker"; do
 done
 for f in "$UNITDIR/drover.service" "$UNITDIR/drover.socket" "$TMPFILES" "$SYSUSERS" \
     "$P/etc/drover/drover.ini" "$P/etc/drover/conf.d/echo.ini" "$P/etc/logrotate.d/drover" \
-    "$P/share/man/man8/droverd.8" "$P/share/man/man1/drover.1" "$P/share/man/man5/drover.ini.5"; do
+    "$P/share/man/man8/droverd.8.gz" "$P/share/man/man1/drover.1.gz" "$P/share/man/man5/drover.ini.5.gz" \
+    "$P/share/doc/drover/changelog.gz" "$P/share/doc/drover/copyright"; do
     [ -f "$f" ] || fail "$f is not installed"
+done
+# The man pages are installed gzipped; the checks below read them unpacked.
+mkdir -p "$T/man"
+for f in man8/droverd.8 man1/drover.1 man5/drover.ini.5; do
+    gzip -dc "$P/share/man/$f.gz" >"$T/man/${f#*/}" || fail "$P/share/man/$f.gz is not gzip"
 done
 assert_eq "$("$P/sbin/droverd" --version)" "$("$BIN/droverd" --version)" "installed droverd --version"
 
@@ -57,7 +63,7 @@ shut_s=$(sed -n 's/^shutdown_timeout *= *\([0-9]*\)s.*/\1/p' "$P/etc/drover/drov
 [ "$stop_s" -gt $((shut_s + 5)) ] || fail "TimeoutStopSec=${stop_s}s is not above shutdown_timeout ${shut_s}s + 5s"
 
 # Man pages render without warnings; drover.ini(5) documents every key.
-for f in "$P/share/man/man8/droverd.8" "$P/share/man/man1/drover.1" "$P/share/man/man5/drover.ini.5"; do
+for f in "$T/man/droverd.8" "$T/man/drover.1" "$T/man/drover.ini.5"; do
     if command -v groff >/dev/null 2>&1; then
         w=$(groff -man -ww -z "$f" 2>&1)
         [ -z "$w" ] || fail "groff warns about $f: $w"
@@ -74,9 +80,9 @@ done
 "$BIN/droverd" --keys | sed -n 's/^| `\([a-z_]*\)` |.*/\1/p' >"$T/keys"
 [ "$(wc -l <"$T/keys")" -gt 10 ] || fail "droverd --keys listed $(wc -l <"$T/keys") keys"
 while read -r key; do
-    grep -qx "\.B $key" "$P/share/man/man5/drover.ini.5" || fail "drover.ini(5) does not document $key"
+    grep -qx "\.B $key" "$T/man/drover.ini.5" || fail "drover.ini(5) does not document $key"
 done <"$T/keys"
-grep -q '@KEYS@' "$P/share/man/man5/drover.ini.5" && fail "drover.ini(5) still has its @KEYS@ marker"
+grep -q '@KEYS@' "$T/man/drover.ini.5" && fail "drover.ini(5) still has its @KEYS@ marker"
 
 # tmpfiles.d and sysusers.d, applied to scratch roots (the system is not touched).
 if command -v systemd-tmpfiles >/dev/null 2>&1; then

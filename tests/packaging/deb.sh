@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # Packaging: build the .deb with cpack from a fresh /usr build of the source
-# tree, install it with dpkg, check what it installed (binaries, units that
+# tree, check it with lintian (no error, no warning), install it with dpkg, check what it installed (binaries, units that
 # pass `systemd-analyze verify`, man pages, default config that passes
 # `droverd --check` and actually runs, the drover user and group), then
 # remove and purge it and check that nothing is left: no file, no user, no
@@ -21,6 +21,7 @@ skip() {
 for c in dpkg dpkg-deb dpkg-query cpack cmake getent userdel groupdel; do
     command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
 done
+command -v lintian >/dev/null 2>&1 || fail "lintian is not installed (scripts/deps.sh --test installs it)"
 
 # One packaging run at a time, even from two build directories (ctest's
 # RESOURCE_LOCK only covers one): the lock is on a file of the source tree,
@@ -74,6 +75,17 @@ DEB=$(ls "$B"/drover_*.deb 2>/dev/null | head -n 1)
 VERSION=$(dpkg-deb -f "$DEB" Version)
 log "built $(basename "$DEB")"
 
+# ---- lintian: what a Debian maintainer would check first ----
+# Every tag, pedantic ones included, is shown; an error or a warning fails.
+# Overrides live in the package (/usr/share/lintian/overrides/drover), each
+# with its reason.
+log "lintian -EI --pedantic"
+rc=0
+lintian --fail-on error,warning -EI --pedantic --color=never "$DEB" >"$T/lintian.log" 2>&1 || rc=$?
+grep -v 'running with root privileges is not recommended' "$T/lintian.log" >&2 || true
+grep -q '^[EW]: ' "$T/lintian.log" && fail "lintian reports errors or warnings (above)"
+[ "$rc" = 0 ] || fail "lintian exited $rc"
+
 # ---- what the package says about itself ----
 depends=$(dpkg-deb -f "$DEB" Depends)
 assert_contains "$depends" "libevent" "Depends names libevent"
@@ -89,6 +101,9 @@ done
 # (Into files first: grep -q closing a pipe early would trip pipefail.)
 dpkg-deb -c "$DEB" >"$T/contents.list"
 grep -q ' \./etc/drover/drover.ini$' "$T/contents.list" || fail "package lacks /etc/drover/drover.ini"
+grep -q ' \./usr/include/' "$T/contents.list" && fail "package installs into /usr/include (no -dev package)"
+grep -q ' \./usr/share/doc/drover/examples/drover_worker.h$' "$T/contents.list" ||
+    fail "package lacks the example header drover_worker.h"
 # The source-checkout config (../build paths) must not be what gets installed.
 dpkg-deb --fsys-tarfile "$DEB" | tar -xOf - ./etc/drover/drover.ini >"$T/drover.ini"
 grep -q '\.\./build' "$T/drover.ini" && fail "the installed drover.ini is the source-checkout one"
@@ -120,7 +135,8 @@ case "$UNIT" in /lib/systemd/system/* | /usr/lib/systemd/system/*) ;; *) fail "u
 for f in /usr/sbin/droverd /usr/bin/drover /usr/libexec/drover/echo-worker \
     /usr/lib/tmpfiles.d/drover.conf /usr/lib/sysusers.d/drover.conf /etc/logrotate.d/drover \
     /etc/drover/drover.ini /etc/drover/conf.d/echo.ini \
-    /usr/share/man/man8/droverd.8 /usr/share/man/man1/drover.1 /usr/share/man/man5/drover.ini.5; do
+    /usr/share/man/man8/droverd.8.gz /usr/share/man/man1/drover.1.gz /usr/share/man/man5/drover.ini.5.gz \
+    /usr/share/doc/drover/changelog.gz /usr/share/doc/drover/copyright; do
     [ -f "$f" ] || fail "$f is not installed"
 done
 grep -qx 'ExecStart=/usr/sbin/droverd -c /etc/drover/drover.ini' "$UNIT" ||
@@ -157,22 +173,24 @@ if command -v man >/dev/null 2>&1; then
     done
 fi
 if command -v groff >/dev/null 2>&1; then
-    for f in /usr/share/man/man8/droverd.8 /usr/share/man/man1/drover.1 /usr/share/man/man5/drover.ini.5; do
-        w=$(groff -man -ww -z "$f" 2>&1)
+    for f in /usr/share/man/man8/droverd.8.gz /usr/share/man/man1/drover.1.gz /usr/share/man/man5/drover.ini.5.gz; do
+        w=$(gzip -dc "$f" | groff -man -ww -z 2>&1)
         [ -z "$w" ] || fail "groff warns about $f: $w"
     done
 fi
 /usr/sbin/droverd --keys | sed -n 's/^| `\([a-z_]*\)` |.*/\1/p' >"$T/keys"
 [ -s "$T/keys" ] || fail "droverd --keys listed no key"
+gzip -dc /usr/share/man/man5/drover.ini.5.gz >"$T/drover.ini.5"
 while read -r key; do
-    grep -qx "\.B $key" /usr/share/man/man5/drover.ini.5 || fail "drover.ini(5) does not document $key"
+    grep -qx "\.B $key" "$T/drover.ini.5" || fail "drover.ini(5) does not document $key"
 done <"$T/keys"
 
 # The default configuration is valid, and runs: the echo pool answers, its
 # workers run as drover. Only when nothing else uses the default sockets.
-out=$(/usr/sbin/droverd --check -c /etc/drover/drover.ini 2>&1) || fail "droverd --check: $out"
+# With no -c: the packaged binaries default to /etc/drover/drover.ini.
+out=$(/usr/sbin/droverd --check 2>&1) || fail "droverd --check (no -c): $out"
 assert_contains "$out" "ok" "droverd --check"
-out=$(/usr/bin/drover check -c /etc/drover/drover.ini 2>&1) || fail "drover check: $out"
+out=$(/usr/bin/drover check 2>&1) || fail "drover check (no -c): $out"
 if [ -S /run/drover/drover.sock ] || [ -S /run/drover/echo.sock ]; then
     log "/run/drover has sockets of another droverd: not starting the installed one"
 else
