@@ -358,7 +358,9 @@ else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
       "libc6, libevent-core-2.1-7 (>= 2.1.8), libevent-extra-2.1-7 (>= 2.1.8), libinih1, ${_drover_deb_depends}")
 endif()
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate")
+# python3: the Python client package (clients/python) installed with drover;
+# droverd and drover do not need it, so it is recommended, not required.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate, python3")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${_drover_deb}/postinst;${_drover_deb}/prerm;${_drover_deb}/postrm;${_drover_deb}/conffiles")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)

@@ -187,6 +187,28 @@ static void status_json_route(struct json *j, const struct pool_view *pv)
     json_object_end(j);
 }
 
+/* What workers = auto counted, and why (cpulimit.h). */
+static void status_json_cpus(struct json *j, const struct config *cfg)
+{
+    char detail[768];
+
+    cpu_limit_describe(&cfg->cpu, detail, sizeof(detail));
+    json_kv_object(j, "cpus");
+    json_kv_uint(j, "count", cfg->ncpu);
+    json_kv_str(j, "source", cpu_limit_source_name(cfg->cpu.source));
+    json_kv_str(j, "detail", detail);
+    json_kv_uint(j, "affinity", cfg->cpu.affinity);
+    if (cfg->cpu.cpuset != 0)
+        json_kv_uint(j, "cpuset", cfg->cpu.cpuset);
+    else
+        json_kv_null(j, "cpuset");
+    if (cfg->cpu.quota_us != 0)
+        json_kv_double(j, "quota", (double)cfg->cpu.quota_us / (double)cfg->cpu.period_us);
+    else
+        json_kv_null(j, "quota");
+    json_object_end(j);
+}
+
 /* The format is documented in docs/status-json.md: change both together. */
 static void status_json(struct evbuffer *out, const struct daemon_view *dv)
 {
@@ -201,6 +223,7 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
     json_kv_str(&j, "config", droverd.config_path);
     json_kv_bool(&j, "shutting_down", droverd.shutting_down);
     json_object_end(&j);
+    status_json_cpus(&j, droverd.config);
     json_kv_array(&j, "pools");
     view_foreach_pool(dv, pv)
     {
