@@ -230,7 +230,7 @@ static int run_check(const struct verb_args *va)
     unsigned workers = 0;
     struct pool_config *pc;
     TAILQ_FOREACH(pc, &cfg->pools, entry)
-    workers += pc->nworkers;
+        workers += pc->nworkers;
     printf("%s: ok (%u pool%s, %u worker%s)\n", cfg->path, cfg->npools, cfg->npools == 1 ? "" : "s",
            workers, workers == 1 ? "" : "s");
     config_free(cfg);

@@ -87,15 +87,13 @@ void config_diff(const struct config *old, const struct config *new, struct conf
     char *live = NULL, *restart = NULL;
 
     memset(out, 0, sizeof(*out));
-    TAILQ_FOREACH(a, &old->pools, entry)
-    {
+    TAILQ_FOREACH(a, &old->pools, entry) {
         if (config_find_pool(new, a->name) == NULL) {
             struct change *c = diff_add(out, CHANGE_POOL_REMOVED, a->name);
             c->old_workers = a->nworkers;
         }
     }
-    TAILQ_FOREACH(b, &new->pools, entry)
-    {
+    TAILQ_FOREACH(b, &new->pools, entry) {
         a = config_find_pool(old, b->name);
         if (a == NULL) {
             struct change *c = diff_add(out, CHANGE_POOL_ADDED, b->name);

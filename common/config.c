@@ -812,16 +812,14 @@ static void loader_finish(struct loader *ld)
     }
 
     struct pool_config *pc, *other;
-    TAILQ_FOREACH(pc, &cfg->pools, entry)
-    {
+    TAILQ_FOREACH(pc, &cfg->pools, entry) {
         validate_pool(ld, pc);
         if (pc->listen == NULL)
             continue;
         const struct key_origin *o = pool_origin(pc, "listen");
         if (strcmp(pc->listen, dc->control_socket) == 0)
             config_errors_add(ld->errs, o->file, o->line, "listen is the control socket's path");
-        TAILQ_FOREACH(other, &cfg->pools, entry)
-        {
+        TAILQ_FOREACH(other, &cfg->pools, entry) {
             if (other == pc)
                 break;
             if (other->listen != NULL && strcmp(other->listen, pc->listen) == 0)
@@ -893,8 +891,8 @@ struct pool_config *config_find_pool(const struct config *cfg, const char *name)
     struct pool_config *pc;
 
     TAILQ_FOREACH(pc, &cfg->pools, entry)
-    if (strcmp(pc->name, name) == 0)
-        return pc;
+        if (strcmp(pc->name, name) == 0)
+            return pc;
     return NULL;
 }
 

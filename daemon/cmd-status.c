@@ -34,8 +34,7 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
     struct table *slots = table_new(sizeof(slot_cols) / sizeof(slot_cols[0]), slot_cols);
     struct table *pools = table_new(sizeof(pool_cols) / sizeof(pool_cols[0]), pool_cols);
 
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         const char *name = pv->p->name;
 
         for (const struct slot_view *v = pv->slots; v < pv->slots + pv->nslots; v++) {
@@ -225,8 +224,7 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
     json_object_end(&j);
     status_json_cpus(&j, droverd.config);
     json_kv_array(&j, "pools");
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         json_object_begin(&j);
         json_kv_str(&j, "name", pv->p->name);
         json_kv_uint(&j, "workers", pv->p->target);

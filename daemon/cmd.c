@@ -100,8 +100,8 @@ static enum cmd_retval resolve_slots(struct cmd_ctx *ctx, const char *const *nam
         }
         if (pool_name[0] == '\0') {
             TAILQ_FOREACH(p, &droverd.pools, entry)
-            if (!p->removing)
-                target_add(&ctx->targets, p, -1);
+                if (!p->removing)
+                    target_add(&ctx->targets, p, -1);
             continue;
         }
         if ((p = find_pool(ctx, pool_name)) == NULL)

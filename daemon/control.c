@@ -197,8 +197,8 @@ void control_check_waiters(void)
     struct control_client *c, *next;
 
     TAILQ_FOREACH_SAFE(c, &clients, entry, next)
-    if (c->check != NULL && !c->finished)
-        c->check(c, c->check_arg);
+        if (c->check != NULL && !c->finished)
+            c->check(c, c->check_arg);
 }
 
 static bool client_allowed(const struct control_client *c)
@@ -469,8 +469,7 @@ void control_farewell(void)
 {
     struct control_client *c;
 
-    TAILQ_FOREACH(c, &clients, entry)
-    {
+    TAILQ_FOREACH(c, &clients, entry) {
         if (!c->finished && c->have_command) {
             control_out(c, "droverd stopped\n");
             control_finish(c, droverd.exit_status == 0 ? DROVER_EXIT_OK : DROVER_EXIT_FAILED);

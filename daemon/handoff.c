@@ -132,7 +132,7 @@ static void handoff_stats(const struct route *r, struct route_stats *out)
     const struct worker_link *l;
 
     TAILQ_FOREACH(l, &r->links.links, entry)
-    out->inflight += l->node.load;
+        out->inflight += l->node.load;
 }
 
 static const struct link_ops handoff_link_ops = {

@@ -299,5 +299,5 @@ void listener_update_all(void)
     struct listener *ls;
 
     TAILQ_FOREACH(ls, &listeners, entry)
-    listener_update(ls);
+        listener_update(ls);
 }

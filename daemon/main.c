@@ -75,8 +75,7 @@ static void ready_check(void)
 
     if (droverd.ready_sent || droverd.shutting_down || !pools_all_settled())
         return;
-    TAILQ_FOREACH(p, &droverd.pools, entry)
-    {
+    TAILQ_FOREACH(p, &droverd.pools, entry) {
         pools++;
         workers += p->target;
     }
@@ -96,8 +95,8 @@ static void shutdown_done_check(void)
         return;
     /* Clients get the replies they have not taken, then droverd exits. */
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    if (p->route != NULL)
-        route_release_clients(p->route);
+        if (p->route != NULL)
+            route_release_clients(p->route);
     if (!route_lingering() || droverd.shutdown_forced)
         event_base_loopexit(droverd.base, NULL);
 }
@@ -130,7 +129,7 @@ static void stop_workers(void)
 
     sd_notify_send("STOPPING=1\nSTATUS=shutting down");
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    pool_stop(p, false);
+        pool_stop(p, false);
     droverd.shutdown_timer = evtimer_new(droverd.base, shutdown_timeout_cb, NULL);
     event_add(droverd.shutdown_timer, &tv);
 }
@@ -242,7 +241,7 @@ static int check_config(void)
     unsigned workers = 0;
 
     TAILQ_FOREACH(pc, &droverd.config->pools, entry)
-    workers += pc->nworkers;
+        workers += pc->nworkers;
     printf("%s: ok (%u pool%s, %u worker%s)\n", droverd.config->path, droverd.config->npools,
            droverd.config->npools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
     config_free(droverd.config);
@@ -306,8 +305,7 @@ static void startup(const struct options *o)
     if (droverd.config->daemon.metrics_listen != NULL &&
         metrics_http_open(droverd.config->daemon.metrics_listen, err, sizeof(err)) != 0)
         fatalx("metrics_listen: %s", err);
-    TAILQ_FOREACH(pc, &droverd.config->pools, entry)
-    {
+    TAILQ_FOREACH(pc, &droverd.config->pools, entry) {
         if (pool_create(pc, err, sizeof(err)) == NULL) {
             control_close();
             notify_workers_close();
@@ -318,7 +316,7 @@ static void startup(const struct options *o)
     log_info("droverd %s started (pid %d), control socket %s", DROVER_VERSION, (int)droverd.pid,
              droverd.config->daemon.control_socket);
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    pool_start(p);
+        pool_start(p);
     sd_watchdog_start();
     droverd_state_changed();
 }

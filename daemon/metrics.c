@@ -39,31 +39,27 @@ static void pool_series(struct evbuffer *out, const char *name, const struct poo
 static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
 {
     family(out, "drover_pool_workers", "gauge", "Workers the pool should have.");
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         evbuffer_add_printf(out, "drover_pool_workers{pool=\"%s\"} %u\n", pv->p->name,
                             pv->p->target);
     }
 
     family(out, "drover_pool_workers_by_state", "gauge", "Worker slots in each state.");
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         for (int st = 0; st < SLOT_STATE__COUNT; st++)
             evbuffer_add_printf(out, "drover_pool_workers_by_state{pool=\"%s\",state=\"%s\"} %u\n",
                                 pv->p->name, slot_state_name(st), pv->by_state[st]);
     }
 
     family(out, "drover_pool_starts_total", "counter", "Worker processes started.");
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         pool_series(out, "drover_pool_starts_total", pv, pv->p->starts);
     }
 
     family(out, "drover_pool_exits_total", "counter",
            "Worker exits by cause: clean (status 0), error (non-zero status), signal; failed "
            "counts those droverd killed as broken.");
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         const struct pool *p = pv->p;
         evbuffer_add_printf(out,
                             "drover_pool_exits_total{pool=\"%s\",cause=\"clean\"} %llu\n"
@@ -77,15 +73,13 @@ static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
     }
 
     family(out, "drover_pool_spawn_failures_total", "counter", "Failed forks of a worker.");
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         pool_series(out, "drover_pool_spawn_failures_total", pv, pv->p->spawn_failures);
     }
 
     family(out, "drover_pool_log_dropped_bytes_total", "counter",
            "Captured output dropped because the log file could not be written.");
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         if (pv->has_log)
             pool_series(out, "drover_pool_log_dropped_bytes_total", pv, pv->log_dropped);
     }
@@ -94,8 +88,7 @@ static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
 static void worker_families(struct evbuffer *out, const struct daemon_view *dv)
 {
     family(out, "drover_worker_state", "gauge", "1 for the state the worker slot is in.");
-    view_foreach_slot(dv, pv, sv)
-    {
+    view_foreach_slot(dv, pv, sv) {
         for (int st = 0; st < SLOT_STATE__COUNT; st++)
             evbuffer_add_printf(out,
                                 "drover_worker_state{pool=\"%s\",slot=\"%u\",state=\"%s\"} %d\n",
@@ -104,31 +97,27 @@ static void worker_families(struct evbuffer *out, const struct daemon_view *dv)
 
     family(out, "drover_worker_restarts_total", "counter",
            "Times the slot's worker was started again.");
-    view_foreach_slot(dv, pv, sv)
-    {
+    view_foreach_slot(dv, pv, sv) {
         evbuffer_add_printf(out, "drover_worker_restarts_total{pool=\"%s\",slot=\"%u\"} %u\n",
                             pv->p->name, sv->index, sv->s->fsm.restarts);
     }
 
     family(out, "drover_worker_crashes_total", "counter", "Exits droverd did not ask for.");
-    view_foreach_slot(dv, pv, sv)
-    {
+    view_foreach_slot(dv, pv, sv) {
         evbuffer_add_printf(out, "drover_worker_crashes_total{pool=\"%s\",slot=\"%u\"} %u\n",
                             pv->p->name, sv->index, sv->s->fsm.crashes);
     }
 
     family(out, "drover_worker_uptime_seconds", "gauge",
            "Time since the worker was started (0 when down).");
-    view_foreach_slot(dv, pv, sv)
-    {
+    view_foreach_slot(dv, pv, sv) {
         evbuffer_add_printf(out, "drover_worker_uptime_seconds{pool=\"%s\",slot=\"%u\"} %.3f\n",
                             pv->p->name, sv->index, sv->uptime_s >= 0 ? sv->uptime_s : 0.0);
     }
 
     family(out, "drover_worker_requests_total", "counter",
            "Requests (or connections) the worker slot served.");
-    view_foreach_slot(dv, pv, sv)
-    {
+    view_foreach_slot(dv, pv, sv) {
         evbuffer_add_printf(out, "drover_worker_requests_total{pool=\"%s\",slot=\"%u\"} %llu\n",
                             pv->p->name, sv->index, (unsigned long long)sv->s->requests);
     }
@@ -166,8 +155,7 @@ static void route_families(struct evbuffer *out, const struct daemon_view *dv)
 {
     bool any = false;
 
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         any |= pv->has_route;
     }
     if (!any)
@@ -175,8 +163,7 @@ static void route_families(struct evbuffer *out, const struct daemon_view *dv)
 
     for (size_t c = 0; c < sizeof(route_counters) / sizeof(route_counters[0]); c++) {
         family(out, route_counters[c].name, route_counters[c].type, route_counters[c].help);
-        view_foreach_pool(dv, pv)
-        {
+        view_foreach_pool(dv, pv) {
             uint64_t value;
             if (!pv->has_route)
                 continue;
@@ -187,8 +174,7 @@ static void route_families(struct evbuffer *out, const struct daemon_view *dv)
 
     family(out, "drover_request_duration_seconds", "histogram",
            "Time from a request read from its client to its reply being queued.");
-    view_foreach_pool(dv, pv)
-    {
+    view_foreach_pool(dv, pv) {
         const struct route_stats *rs = &pv->route;
         uint64_t cumulative = 0;
         if (!pv->has_route || rs->latency_buckets == NULL)

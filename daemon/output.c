@@ -241,7 +241,7 @@ void pool_log_line(struct pool_log *log, unsigned slot, const char *line, size_t
         memcpy(full + hlen, line, len);
         full[total - 1] = '\n';
         TAILQ_FOREACH_SAFE(f, &log->followers, entry, next)
-        f->line_cb(f->arg, full, total);
+            f->line_cb(f->arg, full, total);
         free(full);
     }
 }

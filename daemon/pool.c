@@ -48,8 +48,8 @@ struct slot *slot_find_pid(pid_t pid)
     struct slot *s;
 
     SLIST_FOREACH(s, &pid_map[pid_bucket(pid)], pid_link)
-    if (s->pid == pid)
-        return s;
+        if (s->pid == pid)
+            return s;
     return NULL;
 }
 
@@ -58,8 +58,8 @@ struct pool *pool_find(const char *name)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    if (!p->removing && strcmp(p->name, name) == 0)
-        return p;
+        if (!p->removing && strcmp(p->name, name) == 0)
+            return p;
     return NULL;
 }
 
@@ -68,8 +68,8 @@ struct pool *pool_find_removing(const char *name)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    if (p->removing && strcmp(p->name, name) == 0)
-        return p;
+        if (p->removing && strcmp(p->name, name) == 0)
+            return p;
     return NULL;
 }
 
@@ -487,7 +487,7 @@ static unsigned pools_client_budget(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    slots += p->nslots;
+        slots += p->nslots;
     rlim_t limit = droverd.nofile_raised;
     rlim_t reserve = FD_RESERVE + 6 * (rlim_t)slots;
     if (limit <= reserve)
@@ -588,8 +588,7 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next)
-    {
+    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
         if (p->removing) {
             struct pool_config *again = p->recreate_cfg;
             if (!pool_is_down(p))
@@ -647,8 +646,7 @@ void pools_drain_check(void)
 {
     struct pool *p, *next;
 
-    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next)
-    {
+    TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
         if (!p->draining || route_busy(p->route))
             continue;
         p->draining = false;
@@ -763,9 +761,9 @@ bool pools_all_down(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    for (unsigned i = 0; i < p->nslots; i++)
-        if (p->slots[i] != NULL && slot_state_has_process(p->slots[i]->fsm.state))
-            return false;
+        for (unsigned i = 0; i < p->nslots; i++)
+            if (p->slots[i] != NULL && slot_state_has_process(p->slots[i]->fsm.state))
+                return false;
     return true;
 }
 
@@ -774,13 +772,13 @@ bool pools_all_settled(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    for (unsigned i = 0; i < p->nslots; i++) {
-        struct slot *s = p->slots[i];
-        if (s == NULL || s->removing)
-            continue;
-        if (s->fsm.state != SLOT_RUNNING && s->fsm.state != SLOT_FATAL && s->fsm.want_up)
-            return false;
-    }
+        for (unsigned i = 0; i < p->nslots; i++) {
+            struct slot *s = p->slots[i];
+            if (s == NULL || s->removing)
+                continue;
+            if (s->fsm.state != SLOT_RUNNING && s->fsm.state != SLOT_FATAL && s->fsm.want_up)
+                return false;
+        }
     return true;
 }
 
@@ -789,9 +787,9 @@ void pools_kill_all(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    for (unsigned i = 0; i < p->nslots; i++)
-        if (p->slots[i] != NULL && p->slots[i]->pid > 0)
-            slot_signal(p->slots[i], SIGKILL);
+        for (unsigned i = 0; i < p->nslots; i++)
+            if (p->slots[i] != NULL && p->slots[i]->pid > 0)
+                slot_signal(p->slots[i], SIGKILL);
 }
 
 void pools_reopen_logs(void)
@@ -799,6 +797,6 @@ void pools_reopen_logs(void)
     struct pool *p;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    if (p->log != NULL)
-        pool_log_reopen(p->log);
+        if (p->log != NULL)
+            pool_log_reopen(p->log);
 }

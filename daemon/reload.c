@@ -24,9 +24,9 @@ static bool config_in_use(const struct config *cfg)
     const struct pool_config *pc;
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    TAILQ_FOREACH(pc, &cfg->pools, entry)
-    if (p->cfg == pc)
-        return true;
+        TAILQ_FOREACH(pc, &cfg->pools, entry)
+            if (p->cfg == pc)
+                return true;
     return false;
 }
 
@@ -143,8 +143,7 @@ int reload_apply(struct config *new, struct reload_report *out)
                 pool_stop(p, true);
         }
     }
-    TAILQ_FOREACH(pc, &new->pools, entry)
-    {
+    TAILQ_FOREACH(pc, &new->pools, entry) {
         struct pool *p = pool_find(pc->name);
         if (p == NULL && (p = pool_find_removing(pc->name)) != NULL) {
             /* Still stopping from an earlier change: start it with these settings once down. */

@@ -83,11 +83,11 @@ void route_configure(struct route *r, const struct pool_config *pc)
         unsigned n = 0;
 
         TAILQ_FOREACH(l, &r->links.links, entry)
-        n++;
+            n++;
         nodes = xcalloc(n + 1, sizeof(*nodes));
         n = 0;
         TAILQ_FOREACH(l, &r->links.links, entry)
-        nodes[n++] = &l->node;
+            nodes[n++] = &l->node;
         choice_set_capacity(&r->choice, cap, nodes, n);
         free(nodes);
     }

@@ -366,8 +366,7 @@ static void client_free(struct client *c)
     struct route *r = c->route;
     struct request *q, *next;
 
-    TAILQ_FOREACH_SAFE(q, &c->pending, client_entry, next)
-    {
+    TAILQ_FOREACH_SAFE(q, &c->pending, client_entry, next) {
         TAILQ_REMOVE(&c->pending, q, client_entry);
         switch (q->state) {
         case REQ_QUEUED:
@@ -623,7 +622,7 @@ static void router_stop_accepting(struct route *r)
     struct client *c;
 
     TAILQ_FOREACH(c, &r->clients, entry)
-    client_update_reading(c);
+        client_update_reading(c);
 }
 
 static void router_stats(const struct route *r, struct route_stats *out)

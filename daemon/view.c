@@ -129,10 +129,9 @@ void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_
     memset(v, 0, sizeof(*v));
     v->now = mono_now();
     TAILQ_FOREACH(p, &droverd.pools, entry)
-    n++;
+        n++;
     v->pools = xcalloc(n > 0 ? n : 1, sizeof(*v->pools));
-    TAILQ_FOREACH(p, &droverd.pools, entry)
-    {
+    TAILQ_FOREACH(p, &droverd.pools, entry) {
         if (p->removing || (only != NULL && p != only))
             continue;
         pool_view_fill(&v->pools[v->npools++], p, v->now, with_usage);

@@ -72,7 +72,7 @@ void daemon_view_free(struct daemon_view *v);
  * nested loops: `break` leaves only the current pool's slots.
  */
 #define view_foreach_slot(dv, pv, sv)                                                              \
-    view_foreach_pool(dv, pv) for (const struct slot_view *sv = pv->slots;                         \
-                                   sv < pv->slots + pv->nslots; sv++)
+    view_foreach_pool(dv, pv)                                                                      \
+        for (const struct slot_view *sv = pv->slots; sv < pv->slots + pv->nslots; sv++)
 
 #endif

@@ -176,8 +176,7 @@ static void check_config(const struct config *cfg, const struct config_env *env,
     for (size_t i = 0; i < DAEMON_KEY_COUNT; i++)
         FUZZ_CHECK(cfg->daemon.origin[i].line <= nlines);
     check_keys(KEY_DAEMON, &cfg->daemon, cfg->daemon.origin, env);
-    TAILQ_FOREACH(pc, &cfg->pools, entry)
-    {
+    TAILQ_FOREACH(pc, &cfg->pools, entry) {
         FUZZ_CHECK(config_find_pool(cfg, pc->name) == pc);
         check_pool(pc, env, nlines);
         npools++;

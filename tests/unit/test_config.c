@@ -183,8 +183,7 @@ static void test_pools_keep_order(void **state)
     (void)state;
     load_ok("[pool:zeta]\ncommand = a\n[pool:alpha]\ncommand = b\n[pool:mid]\ncommand = c\n");
     assert_int_equal(cfg->npools, 3);
-    TAILQ_FOREACH(pc, &cfg->pools, entry)
-    {
+    TAILQ_FOREACH(pc, &cfg->pools, entry) {
         assert_non_null(names[i]);
         assert_string_equal(pc->name, names[i++]);
     }
@@ -918,8 +917,7 @@ static void test_include_fixture(void **state)
     cfg = config_load(path, &file_env, &errs);
     assert_non_null(cfg);
     /* The main file's pools, then each include in sorted order; *.conf is not matched. */
-    TAILQ_FOREACH(pc, &cfg->pools, entry)
-    {
+    TAILQ_FOREACH(pc, &cfg->pools, entry) {
         assert_non_null(order[i]);
         assert_string_equal(pc->name, order[i++]);
     }

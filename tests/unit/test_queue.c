@@ -39,8 +39,7 @@ static void queue_is(const int *want, unsigned n)
 
     assert_int_equal(q.n, n);
     assert_int_equal(queue_empty(&q), n == 0);
-    TAILQ_FOREACH(r, &q.list, entry)
-    {
+    TAILQ_FOREACH(r, &q.list, entry) {
         if (i >= n)
             fail_msg("more than %u requests in the queue", n);
         if (r != &req[want[i]])
