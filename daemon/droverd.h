@@ -101,6 +101,7 @@ struct droverd {
     struct rlimit nofile; /* what droverd was started with, given back to workers */
     rlim_t nofile_raised; /* droverd's own soft limit after raising it */
     int devnull;
+    char *notify_socket; /* NOTIFY_SOCKET for workers with ready = notify (notify.c), or NULL */
     struct pool_list pools;
     bool shutting_down;
     int exit_status;

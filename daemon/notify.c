@@ -39,7 +39,6 @@ static struct event *sd_watchdog_ev;
 /* From workers. */
 static int workers_fd = -1;
 static struct event *workers_ev;
-static char *workers_path;
 
 void sd_notify_init(void)
 {
@@ -201,7 +200,7 @@ int notify_workers_open(const char *control_socket, char *err, size_t errsz)
         unlink(sun.sun_path);
         return parse_error(err, errsz, "notify socket %s: %s", sun.sun_path, strerror(e));
     }
-    workers_path = xstrdup(sun.sun_path);
+    droverd.notify_socket = xstrdup(sun.sun_path);
     workers_ev = event_new(droverd.base, workers_fd, EV_READ | EV_PERSIST, workers_read_cb, NULL);
     event_add(workers_ev, NULL);
     return 0;
@@ -215,18 +214,13 @@ void notify_workers_close(void)
     if (workers_fd >= 0)
         close(workers_fd);
     workers_fd = -1;
-    if (workers_path != NULL) {
-        unlink(workers_path);
-        free(workers_path);
-        workers_path = NULL;
+    if (droverd.notify_socket != NULL) {
+        unlink(droverd.notify_socket);
+        free(droverd.notify_socket);
+        droverd.notify_socket = NULL;
     }
     if (sd_watchdog_ev != NULL) {
         event_free(sd_watchdog_ev);
         sd_watchdog_ev = NULL;
     }
-}
-
-const char *notify_socket_path(void)
-{
-    return workers_path;
 }

@@ -13,8 +13,6 @@
 /* Open the workers' notify socket, next to the control socket (CONTROL.notify). */
 int notify_workers_open(const char *control_socket, char *err, size_t errsz);
 void notify_workers_close(void);
-/* The path to give workers as NOTIFY_SOCKET, or NULL if not open. */
-const char *notify_socket_path(void);
 
 /* Send one message to droverd's own supervisor, if NOTIFY_SOCKET was set. */
 void sd_notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

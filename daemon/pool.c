@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "notify.h"
 #include "output.h"
 #include "parse.h"
 #include "pool_env.h"
@@ -214,8 +213,8 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
         xasprintf(&extra[nextra++], "DROVER_CPU=%d", cpu);
     for (size_t i = 0; i < rs.nenv; i++)
         extra[nextra++] = rs.env[i];
-    if (pc->ready == READY_NOTIFY && notify_socket_path() != NULL) {
-        xasprintf(&extra[nextra++], "NOTIFY_SOCKET=%s", notify_socket_path());
+    if (pc->ready == READY_NOTIFY && droverd.notify_socket != NULL) {
+        xasprintf(&extra[nextra++], "NOTIFY_SOCKET=%s", droverd.notify_socket);
         if (pc->watchdog_us > 0) {
             xasprintf(&extra[nextra++], "WATCHDOG_USEC=%llu", (unsigned long long)pc->watchdog_us);
             /* Room for the pid, written by the child (sd_watchdog_enabled() checks it). */
