@@ -36,9 +36,14 @@ for i in 0 1 2; do
 done
 
 # --- the same load while workers are killed ---
-wc_start "$T/wc_kill" -s "$T/ho.sock" --raw -k 1 -c 16 -z 64 -t 5 -d 25 -a lost
-kills=$(kill_loop 4 0.005 ho)
-wc_wait "$T/wc_kill"
+# The load runs while the killing does: 4 s and at least 100 kills (a slow machine, or
+# droverd under valgrind, restarts workers slowly, so 100 kills can take longer); -t is
+# only a bound. A kill every 5 ms natively; under a sanitizer or valgrind droverd restarts
+# workers SLOWDOWN times slower, so the kills are as much rarer.
+kill_interval=$(awk "BEGIN { print 0.005 * $SLOWDOWN }")
+wc_start "$T/wc_kill" -s "$T/ho.sock" --raw -k 1 -c 16 -z 64 -t 150 -d 180 -a lost
+kills=$(kill_loop -n 100 4 "$kill_interval" ho)
+wc_stop "$T/wc_kill"
 log "$kills kills: $(cat "$T/wc_kill")"
 [ "$kills" -ge 100 ] || fail "only $kills kills were sent"
 for k in connect_failed mismatched duplicated unexpected malformed unanswered; do
@@ -47,7 +52,12 @@ done
 lost=$(wc_get "$T/wc_kill" lost)
 ok=$(wc_get "$T/wc_kill" ok)
 [ "$lost" -le $((kills * 2)) ] || fail "$lost connections cut by $kills kills (worker_inflight = 2)"
-[ "$ok" -ge 2000 ] || fail "only $ok connections served in 5 s under kills"
+# Kills cost throughput, not all of it: at least 1/50 of the pace of the clean run above
+# (a stall serves none).
+clean_rps=$(wc_get "$T/wc_clean" rps)
+kill_rps=$(wc_get "$T/wc_kill" rps)
+[ "$kill_rps" -ge $((clean_rps / 50)) ] ||
+    fail "only $kill_rps connections/s served under kills ($ok in all; without kills: $clean_rps/s)"
 wait_for 10 "all running again" pool_running ho 3
 wait_for 5 "nothing held after the kills" pool_route_is ho inflight 0
 dv status >/dev/null || fail "droverd stopped answering"
