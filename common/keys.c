@@ -557,7 +557,7 @@ const struct key key_table[] = {
         .offset = P(workers),
         .default_value = "auto",
         .reload = RELOAD_SCALE,
-        .help = "Worker count: N, auto (one per usable CPU), or auto*K.",
+        .help = "Worker count: N, auto (one per CPU droverd may use: affinity mask, cpuset, CPU quota), or auto*K.",
     },
     {
         .section = KEY_POOL,
