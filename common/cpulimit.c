@@ -284,7 +284,8 @@ static void take_quota(struct cpu_limit *l, uint64_t quota, uint64_t period, con
     /* Compare quota/period with l->quota_us/l->period_us without dividing. */
     if (quota == 0 || period == 0)
         return;
-    if (l->quota_us != 0 && quota * l->period_us >= l->quota_us * period)
+    if (l->quota_us != 0 &&
+        (unsigned __int128)quota * l->period_us >= (unsigned __int128)l->quota_us * period)
         return;
     l->quota_us = quota;
     l->period_us = period;
@@ -381,7 +382,7 @@ void cpu_limit_read(const char *root, unsigned affinity, struct cpu_limit *out)
     }
     if (out->quota_us != 0) {
         /* Rounded up: a quota of 1.5 CPUs keeps two workers busy, not one. */
-        uint64_t q = (out->quota_us + out->period_us - 1) / out->period_us;
+        uint64_t q = out->quota_us / out->period_us + (out->quota_us % out->period_us != 0);
         if (q < out->ncpu) {
             out->ncpu = q > 0 ? (unsigned)q : 1;
             out->source = CPU_LIMIT_QUOTA;
