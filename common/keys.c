@@ -537,7 +537,16 @@ const struct key key_table[] = {
         .offset = D(metrics_listen),
         .default_doc = "unset",
         .reload = RELOAD_DAEMON,
-        .help = "Serve Prometheus metrics over HTTP at /metrics on HOST:PORT (IP address, like 127.0.0.1:9101).",
+        .help = "Serve Prometheus metrics over HTTP at /metrics, and /healthz and /readyz, on HOST:PORT (IP address, like 127.0.0.1:9101).",
+    },
+    {
+        .section = KEY_DAEMON,
+        .name = "shutdown_delay",
+        .kind = KT_DURATION,
+        .offset = D(shutdown_delay_us),
+        .default_value = "0",
+        .reload = RELOAD_LIVE,
+        .help = "On SIGTERM, fail /readyz at once but keep serving this long before the shutdown begins (for load balancers and Kubernetes endpoints to notice).",
     },
 
     /* [pool:NAME] */

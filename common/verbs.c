@@ -33,6 +33,8 @@ const struct verb verb_table[VERB__COUNT] = {
      "print metrics in the Prometheus text format"},
     {VERB_SHUTDOWN, "shutdown", "[--no-wait]", 0, 0, VERB_WAIT,
      "stop every worker gracefully and exit the daemon"},
+    {VERB_HEALTH, "health", "[POOL] [--json]", 0, 1, VERB_READONLY | VERB_JSON,
+     "exit 0 if every wanted worker runs, none is fatal and no rollout halted; else say why"},
 };
 /* clang-format on */
 

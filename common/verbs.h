@@ -24,6 +24,7 @@ enum verb_id {
     VERB_CHECK,
     VERB_METRICS,
     VERB_SHUTDOWN,
+    VERB_HEALTH,
     VERB__COUNT
 };
 

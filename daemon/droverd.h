@@ -74,6 +74,7 @@ struct pool {
     struct pool_config *recreate_cfg; /* when re-creating: the config to start again with */
     bool draining;                    /* stopping: waits for its route to finish the work taken */
     bool rolling;                     /* a rolling restart is under way */
+    char *halt_reason;                /* rollout halted: why, or NULL */
     int rolling_current;              /* slot restarting in it now, or -1 */
     uint64_t rolling_started_at;      /* that slot's process start before its restart */
 
@@ -104,6 +105,8 @@ struct droverd {
     char *notify_socket; /* NOTIFY_SOCKET for workers with ready = notify (notify.c), or NULL */
     struct pool_list pools;
     bool shutting_down;
+    bool shutdown_requested;            /* SIGTERM seen: not ready; shutdown_delay, then shutdown */
+    struct event *shutdown_delay_timer; /* runs out the shutdown_delay */
     int exit_status;
     struct event *shutdown_timer;
     bool shutdown_forced;

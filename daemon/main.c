@@ -134,6 +134,44 @@ static void stop_workers(void)
     event_add(droverd.shutdown_timer, &tv);
 }
 
+static void shutdown_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    droverd_shutdown(0);
+}
+
+/*
+ * SIGTERM or SIGINT before the shutdown began: from now on droverd is not
+ * ready (/readyz). A first SIGTERM with shutdown_delay set keeps everything
+ * serving for that long, then begins the shutdown; a signal during the delay
+ * begins it at once. True when the signal was taken here.
+ */
+static bool shutdown_delay_begin(int sig)
+{
+    uint64_t d = droverd.config->daemon.shutdown_delay_us;
+    struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
+    char dur[32];
+
+    if (droverd.shutting_down)
+        return false;
+    if (droverd.shutdown_requested) {
+        log_info("%s during shutdown_delay: shutting down now", signal_name(sig));
+        droverd_shutdown(0);
+        return true;
+    }
+    droverd.shutdown_requested = true;
+    if (sig != SIGTERM || d == 0)
+        return false;
+    format_duration(d, dur, sizeof(dur));
+    log_info("SIGTERM: not ready; the shutdown begins in %s (shutdown_delay)", dur);
+    sd_notify_send("STATUS=not ready; shutting down in %s", dur);
+    droverd.shutdown_delay_timer = evtimer_new(droverd.base, shutdown_delay_cb, NULL);
+    event_add(droverd.shutdown_delay_timer, &tv);
+    return true;
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct reload_report report;
@@ -146,6 +184,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         break;
     case SIGTERM:
     case SIGINT:
+        if (shutdown_delay_begin((int)sig))
+            break;
         if (droverd.shutting_down) {
             log_warnx("second %s: killing every worker now", signal_name((int)sig));
             droverd.shutdown_forced = true;
@@ -340,6 +380,8 @@ static void teardown(void)
     droverd_free();
     if (droverd.shutdown_timer != NULL)
         event_free(droverd.shutdown_timer);
+    if (droverd.shutdown_delay_timer != NULL)
+        event_free(droverd.shutdown_delay_timer);
     reload_free_all();
     config_free(droverd.config);
     event_base_free(droverd.base);

@@ -1,27 +1,28 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Metrics (see metrics.h). Reads droverd's state through the same view as
- * `drover status` (view.h) and writes text; changes nothing. Names follow Prometheus conventions:
+ * `drover status` (view.h) and writes text; changes nothing. Also the routes
+ * of the metrics_listen endpoint (served by http.c): /metrics, /healthz and
+ * /readyz (the health rule of health.h). Names follow Prometheus conventions:
  * counters end in _total, units are base units (seconds, bytes).
  */
 #include "metrics.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "control.h"
 #include "droverd.h"
+#include "health.h"
+#include "http.h"
 #include "parse.h"
 #include "route.h"
 #include "sys.h"
 #include "view.h"
 #include "xmalloc.h"
-
-static struct evhttp *http;
 
 static void family(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
@@ -197,6 +198,7 @@ static void route_families(struct evbuffer *out, const struct daemon_view *dv)
 void metrics_render(struct evbuffer *out)
 {
     struct daemon_view dv;
+    struct health_report hr;
 
     family(out, "drover_up", "gauge", "1 while droverd runs.");
     evbuffer_add_printf(out, "drover_up 1\n");
@@ -214,6 +216,17 @@ void metrics_render(struct evbuffer *out)
            "Control connections refused (not permitted, malformed, over the cap).");
     evbuffer_add_printf(out, "drover_control_rejected_total %llu\n",
                         (unsigned long long)control_rejected());
+    family(out, "drover_http_rejected_total", "counter",
+           "metrics_listen connections closed unanswered (over the cap, malformed, too slow).");
+    evbuffer_add_printf(out, "drover_http_rejected_total %llu\n",
+                        (unsigned long long)http_rejected());
+    family(out, "drover_http_connections", "gauge", "Open metrics_listen connections.");
+    evbuffer_add_printf(out, "drover_http_connections %u\n", http_clients());
+    health_check(&hr, NULL);
+    family(out, "drover_healthy", "gauge",
+           "1 when drover health would exit 0 (what GET /readyz answers 200 to).");
+    evbuffer_add_printf(out, "drover_healthy %d\n", hr.healthy ? 1 : 0);
+    health_report_free(&hr);
     daemon_view_fill(&dv, NULL, false);
     pool_families(out, &dv);
     worker_families(out, &dv);
@@ -221,73 +234,49 @@ void metrics_render(struct evbuffer *out)
     daemon_view_free(&dv);
 }
 
-static void http_metrics_cb(struct evhttp_request *req, void *arg)
+/* GET /metrics */
+static int http_metrics(struct evbuffer *body, const char **content_type)
 {
-    struct evbuffer *out;
-
-    (void)arg;
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-        evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-        evhttp_send_error(req, 405, "Method Not Allowed");
-        return;
-    }
-    out = evbuffer_new();
-    metrics_render(out);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; version=0.0.4; charset=utf-8");
-    evhttp_send_reply(req, 200, "OK", out);
-    evbuffer_free(out);
+    metrics_render(body);
+    *content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return 200;
 }
 
-static void http_other_cb(struct evhttp_request *req, void *arg)
+/* GET /healthz: answering at all says droverd's loop turns. */
+static int http_healthz(struct evbuffer *body, const char **content_type)
 {
-    (void)arg;
-    evhttp_send_error(req, 404, "Not Found (try /metrics)");
+    (void)content_type;
+    evbuffer_add_printf(body, "{\"status\":\"ok\",\"pid\":%d,\"uptime_seconds\":%.3f}\n",
+                        (int)droverd.pid, (double)(mono_now() - droverd.started_at) / 1e6);
+    return 200;
 }
+
+/* GET /readyz: healthy by the rule of health.h (which counts a shutdown asked for), else 503. */
+static int http_readyz(struct evbuffer *body, const char **content_type)
+{
+    struct health_report r;
+    bool ok;
+
+    (void)content_type;
+    health_check(&r, NULL);
+    ok = r.healthy;
+    health_json(body, &r);
+    health_report_free(&r);
+    return ok ? 200 : 503;
+}
+
+static const struct http_route http_routes[] = {
+    {"/metrics", http_metrics},
+    {"/healthz", http_healthz},
+    {"/readyz", http_readyz},
+};
 
 int metrics_http_open(const char *listen, char *err, size_t errsz)
 {
-    char host[64];
-    const char *hp = listen + 4, *colon;
-    uint64_t port;
-
-    if (strncmp(listen, "tcp:", 4) != 0)
-        return parse_error(err, errsz, "metrics_listen must be tcp:HOST:PORT");
-    if (hp[0] == '[') {
-        const char *close = strchr(hp, ']');
-        if (close == NULL)
-            return parse_error(err, errsz, "bad metrics_listen %s", listen);
-        snprintf(host, sizeof(host), "%.*s", (int)(close - hp - 1), hp + 1);
-        colon = close + 1;
-    } else {
-        colon = strrchr(hp, ':');
-        if (colon == NULL)
-            return parse_error(err, errsz, "bad metrics_listen %s", listen);
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
-    }
-    if (parse_uint(colon + 1, 1, 65535, &port, err, errsz) != 0)
-        return -1;
-    http = evhttp_new(droverd.base);
-    if (http == NULL)
-        return parse_error(err, errsz, "evhttp_new failed");
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-    evhttp_set_timeout(http, 10);
-    evhttp_set_max_headers_size(http, 8192);
-    evhttp_set_max_body_size(http, 0);
-    evhttp_set_cb(http, "/metrics", http_metrics_cb, NULL);
-    evhttp_set_gencb(http, http_other_cb, NULL);
-    if (evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port) == NULL) {
-        evhttp_free(http);
-        http = NULL;
-        return parse_error(err, errsz, "cannot listen on %s", listen);
-    }
-    return 0;
+    return http_open(listen, http_routes, sizeof(http_routes) / sizeof(http_routes[0]), err, errsz);
 }
 
 void metrics_http_close(void)
 {
-    if (http != NULL) {
-        evhttp_free(http);
-        http = NULL;
-    }
+    http_close();
 }

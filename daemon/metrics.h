@@ -11,7 +11,7 @@
 struct evbuffer;
 
 void metrics_render(struct evbuffer *out);
-/* Serve GET /metrics on "tcp:HOST:PORT". */
+/* Serve GET /metrics, /healthz and /readyz on "tcp:HOST:PORT" (http.c). */
 int metrics_http_open(const char *listen, char *err, size_t errsz);
 void metrics_http_close(void);
 

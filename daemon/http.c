@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The HTTP server behind metrics_listen (see http.h). Each connection is a
+ * bufferevent that reads at most HTTP_MAX_REQUEST bytes of request line and
+ * headers, gets one answer, and is closed once the answer is written (after
+ * a half-close, so a client still sending a body reads the answer rather
+ * than a reset). It owns its listening socket and its clients; it knows
+ * nothing of metrics or health.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "droverd.h"
+#include "list.h"
+#include "listen.h"
+#include "log.h"
+#include "sys.h"
+#include "xmalloc.h"
+
+struct http_client {
+    TAILQ_ENTRY(http_client) entry;
+    struct bufferevent *bev;
+    bool answered; /* the answer is queued: write it, half-close, wait for EOF */
+};
+
+static TAILQ_HEAD(, http_client) clients = TAILQ_HEAD_INITIALIZER(clients);
+static unsigned nclients;
+static int listen_fd = -1;
+static struct event *accept_event, *resume_event;
+static bool accept_paused_logged;
+static uint64_t rejected;
+static const struct http_route *routes;
+static size_t nroutes;
+
+static void client_free(struct http_client *c)
+{
+    TAILQ_REMOVE(&clients, c, entry);
+    nclients--;
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+static const char *status_text(int code)
+{
+    switch (code) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
+    }
+}
+
+/* Queue the whole answer; the write callback half-closes once it is out. */
+static void client_answer(struct http_client *c, int code, const char *ctype, struct evbuffer *body,
+                          bool head)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                        "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
+                        code, status_text(code), ctype, len,
+                        code == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (body != NULL && !head)
+        evbuffer_add_buffer(out, body);
+    c->answered = true;
+    bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static void client_error(struct http_client *c, int code, const char *msg)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    evbuffer_add_printf(body, "%s\n", msg);
+    client_answer(c, code, "text/plain; charset=utf-8", body, false);
+    evbuffer_free(body);
+}
+
+/* The request line is in: answer it. The headers say nothing droverd needs. */
+static void client_request(struct http_client *c, char *line)
+{
+    char *method = line, *target, *version;
+    bool head;
+
+    target = strchr(method, ' ');
+    if (target == NULL) {
+        client_error(c, 400, "malformed request line");
+        return;
+    }
+    *target++ = '\0';
+    version = strchr(target, ' ');
+    if (version == NULL || strncmp(version + 1, "HTTP/1.", 7) != 0) {
+        client_error(c, 400, "malformed request line");
+        return;
+    }
+    *version = '\0';
+    target[strcspn(target, "?#")] = '\0';
+    head = strcmp(method, "HEAD") == 0;
+    if (!head && strcmp(method, "GET") != 0) {
+        client_error(c, 405, "only GET and HEAD");
+        return;
+    }
+    for (size_t i = 0; i < nroutes; i++) {
+        if (strcmp(routes[i].path, target) == 0) {
+            struct evbuffer *body = evbuffer_new();
+            const char *ctype = "application/json";
+            int code = routes[i].handler(body, &ctype);
+            client_answer(c, code, ctype, body, head);
+            evbuffer_free(body);
+            return;
+        }
+    }
+    client_error(c, 404, "not found (try /metrics, /healthz or /readyz)");
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct http_client *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer_ptr end;
+    char *line;
+
+    if (c->answered) {
+        /* Whatever follows the request (a body) is not read: drop it. */
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+    if (end.pos < 0)
+        end = evbuffer_search(in, "\n\n", 2, NULL);
+    if (end.pos < 0) {
+        if (evbuffer_get_length(in) >= HTTP_MAX_REQUEST) {
+            rejected++;
+            client_error(c, 431, "request headers too large");
+        }
+        return;
+    }
+    line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF);
+    if (line == NULL || strlen(line) > 1024) {
+        rejected++;
+        client_error(c, 400, "malformed request line");
+    } else {
+        client_request(c, line);
+    }
+    free(line);
+    evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct http_client *c = arg;
+
+    if (!c->answered || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        return;
+    /* All written: half-close and let the client close (or the read timeout end it). */
+    shutdown(bufferevent_getfd(bev), SHUT_WR);
+    bufferevent_disable(bev, EV_WRITE);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct http_client *c = arg;
+
+    (void)bev;
+    if ((what & BEV_EVENT_TIMEOUT) && !c->answered)
+        rejected++;
+    client_free(c);
+}
+
+static void client_accept(int fd)
+{
+    struct http_client *c;
+    struct timeval rtv = {HTTP_READ_TIMEOUT_SEC, 0}, wtv = {HTTP_WRITE_TIMEOUT_SEC, 0};
+
+    if (nclients >= HTTP_MAX_CLIENTS) {
+        /* Over the cap: refuse at once; a flood must not cost droverd its fds. */
+        rejected++;
+        close(fd);
+        return;
+    }
+    c = xcalloc(1, sizeof(*c));
+    c->bev = bufferevent_socket_new(droverd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        close(fd);
+        free(c);
+        return;
+    }
+    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, HTTP_MAX_REQUEST);
+    bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+    bufferevent_enable(c->bev, EV_READ);
+    TAILQ_INSERT_TAIL(&clients, c, entry);
+    nclients++;
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    accept_paused_logged = false;
+    event_add(accept_event, NULL);
+}
+
+/* At most HTTP_ACCEPT_BATCH per pass, so a flood of connections shares the loop. */
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+        int fd = accept4((int)lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            client_accept(fd);
+            continue;
+        }
+        if (accept_pause(accept_event, resume_event)) {
+            if (!accept_paused_logged)
+                log_warn("metrics_listen: accept (pausing while out of file descriptors)");
+            accept_paused_logged = true;
+        }
+        return;
+    }
+}
+
+int http_open(const char *listen, const struct http_route *r, size_t n, char *err, size_t errsz)
+{
+    int fd = sys_listen_tcp(listen, err, errsz);
+
+    if (fd < 0)
+        return -1;
+    routes = r;
+    nroutes = n;
+    listen_fd = fd;
+    accept_event = event_new(droverd.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+    resume_event = evtimer_new(droverd.base, accept_resume_cb, NULL);
+    event_add(accept_event, NULL);
+    return 0;
+}
+
+void http_close(void)
+{
+    struct http_client *c;
+
+    while ((c = TAILQ_FIRST(&clients)) != NULL)
+        client_free(c);
+    if (accept_event != NULL)
+        event_free(accept_event);
+    if (resume_event != NULL)
+        event_free(resume_event);
+    accept_event = resume_event = NULL;
+    if (listen_fd >= 0)
+        close(listen_fd);
+    listen_fd = -1;
+}
+
+uint64_t http_rejected(void)
+{
+    return rejected;
+}
+
+unsigned http_clients(void)
+{
+    return nclients;
+}
