@@ -31,7 +31,8 @@
 struct http_client {
     TAILQ_ENTRY(http_client) entry;
     struct bufferevent *bev;
-    bool answered; /* the answer is queued: write it, half-close, wait for EOF */
+    struct event *deadline; /* the request in time, then the answer taken in time */
+    bool answered;          /* the answer is queued: write it, half-close, wait for EOF */
 };
 
 static TAILQ_HEAD(, http_client) clients = TAILQ_HEAD_INITIALIZER(clients);
@@ -47,6 +48,7 @@ static void client_free(struct http_client *c)
 {
     TAILQ_REMOVE(&clients, c, entry);
     nclients--;
+    event_free(c->deadline);
     bufferevent_free(c->bev);
     free(c);
 }
@@ -85,7 +87,10 @@ static void client_answer(struct http_client *c, int code, const char *ctype, st
                         code == 405 ? "Allow: GET, HEAD\r\n" : "");
     if (body != NULL && !head)
         evbuffer_add_buffer(out, body);
+    struct timeval tv = {HTTP_WRITE_TIMEOUT_SEC, 0};
+
     c->answered = true;
+    event_add(c->deadline, &tv);
     bufferevent_enable(c->bev, EV_WRITE);
 }
 
@@ -181,20 +186,52 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 
 static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+    (void)bev;
+    (void)what;
+    client_free(arg);
+}
+
+/*
+ * One deadline for the whole request, not per read: a client that sends a
+ * byte now and then must not hold its connection for ever.
+ */
+static void client_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
     struct http_client *c = arg;
 
-    (void)bev;
-    if ((what & BEV_EVENT_TIMEOUT) && !c->answered)
+    (void)fd;
+    (void)what;
+    if (!c->answered)
         rejected++;
     client_free(c);
+}
+
+/*
+ * At the cap, the oldest connection still waiting for its request makes
+ * room: a prober sends its request as soon as it connects and is answered
+ * long before it is the oldest, so a flood of idle connections cannot lock
+ * probes out. False when every connection is being answered.
+ */
+static bool client_evict(void)
+{
+    struct http_client *c;
+
+    TAILQ_FOREACH(c, &clients, entry) {
+        if (!c->answered) {
+            rejected++;
+            client_free(c);
+            return true;
+        }
+    }
+    return false;
 }
 
 static void client_accept(int fd)
 {
     struct http_client *c;
-    struct timeval rtv = {HTTP_READ_TIMEOUT_SEC, 0}, wtv = {HTTP_WRITE_TIMEOUT_SEC, 0};
+    struct timeval tv = {HTTP_READ_TIMEOUT_SEC, 0};
 
-    if (nclients >= HTTP_MAX_CLIENTS) {
+    if (nclients >= HTTP_MAX_CLIENTS && !client_evict()) {
         /* Over the cap: refuse at once; a flood must not cost droverd its fds. */
         rejected++;
         close(fd);
@@ -209,7 +246,8 @@ static void client_accept(int fd)
     }
     bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, HTTP_MAX_REQUEST);
-    bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+    c->deadline = evtimer_new(droverd.base, client_deadline_cb, c);
+    event_add(c->deadline, &tv);
     bufferevent_enable(c->bev, EV_READ);
     TAILQ_INSERT_TAIL(&clients, c, entry);
     nclients++;

@@ -157,7 +157,7 @@ static bool shutdown_delay_begin(int sig)
     if (droverd.shutting_down)
         return false;
     if (droverd.shutdown_requested) {
-        log_info("%s during shutdown_delay: shutting down now", signal_name(sig));
+        log_info("SIG%s during shutdown_delay: shutting down now", signal_name(sig));
         droverd_shutdown(0);
         return true;
     }
