@@ -11,7 +11,7 @@
 set -eu
 
 build_pkgs="gcc make cmake pkg-config libevent-dev libinih-dev libcmocka-dev"
-test_pkgs="clang clang-format libclang-rt-14-dev valgrind python3 python3-pytest systemd util-linux procps iproute2 dpkg-dev file lintian"
+test_pkgs="clang clang-format libclang-rt-14-dev valgrind python3 python3-pytest python3-yaml systemd util-linux procps iproute2 dpkg-dev file lintian"
 system_pkgs="qemu-system-x86 qemu-utils debootstrap e2fsprogs"
 
 pkgs=$build_pkgs
