@@ -61,7 +61,8 @@ static void usage(FILE *fp)
             "  -h, --help         this text\n"
             "\n"
             "Signals: TERM/INT shut down gracefully (a second one kills the workers at\n"
-            "once), HUP reloads the configuration, USR1 reopens the log files.\n"
+            "once; with shutdown_delay, TERM first fails /readyz and serves that long),\n"
+            "HUP reloads the configuration, USR1 reopens the log files.\n"
             "Exit status: 0 after a clean shutdown, 1 on a start-up error, 2 on a usage\n"
             "error, 3 when a pool with on_fatal = exit went fatal.\n",
             CONFIG_DEFAULT_PATH);
