@@ -33,6 +33,7 @@ struct http_client {
     struct bufferevent *bev;
     struct event *deadline; /* the request in time, then the answer taken in time */
     bool answered;          /* the answer is queued: write it, half-close, wait for EOF */
+    bool head;              /* HEAD: the answer has no body */
 };
 
 static TAILQ_HEAD(, http_client) clients = TAILQ_HEAD_INITIALIZER(clients);
@@ -74,8 +75,7 @@ static const char *status_text(int code)
 }
 
 /* Queue the whole answer; the write callback half-closes once it is out. */
-static void client_answer(struct http_client *c, int code, const char *ctype, struct evbuffer *body,
-                          bool head)
+static void client_answer(struct http_client *c, int code, const char *ctype, struct evbuffer *body)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     size_t len = body != NULL ? evbuffer_get_length(body) : 0;
@@ -85,7 +85,7 @@ static void client_answer(struct http_client *c, int code, const char *ctype, st
                         "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
                         code, status_text(code), ctype, len,
                         code == 405 ? "Allow: GET, HEAD\r\n" : "");
-    if (body != NULL && !head)
+    if (body != NULL && !c->head)
         evbuffer_add_buffer(out, body);
     struct timeval tv = {HTTP_WRITE_TIMEOUT_SEC, 0};
 
@@ -99,7 +99,7 @@ static void client_error(struct http_client *c, int code, const char *msg)
     struct evbuffer *body = evbuffer_new();
 
     evbuffer_add_printf(body, "%s\n", msg);
-    client_answer(c, code, "text/plain; charset=utf-8", body, false);
+    client_answer(c, code, "text/plain; charset=utf-8", body);
     evbuffer_free(body);
 }
 
@@ -107,7 +107,6 @@ static void client_error(struct http_client *c, int code, const char *msg)
 static void client_request(struct http_client *c, char *line)
 {
     char *method = line, *target, *version;
-    bool head;
 
     target = strchr(method, ' ');
     if (target == NULL) {
@@ -122,8 +121,8 @@ static void client_request(struct http_client *c, char *line)
     }
     *version = '\0';
     target[strcspn(target, "?#")] = '\0';
-    head = strcmp(method, "HEAD") == 0;
-    if (!head && strcmp(method, "GET") != 0) {
+    c->head = strcmp(method, "HEAD") == 0;
+    if (!c->head && strcmp(method, "GET") != 0) {
         client_error(c, 405, "only GET and HEAD");
         return;
     }
@@ -132,7 +131,7 @@ static void client_request(struct http_client *c, char *line)
             struct evbuffer *body = evbuffer_new();
             const char *ctype = "application/json";
             int code = routes[i].handler(body, &ctype);
-            client_answer(c, code, ctype, body, head);
+            client_answer(c, code, ctype, body);
             evbuffer_free(body);
             return;
         }
