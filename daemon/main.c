@@ -344,8 +344,12 @@ static void startup(const struct options *o)
         fatalx("%s", err);
     }
     if (droverd.config->daemon.metrics_listen != NULL &&
-        metrics_http_open(droverd.config->daemon.metrics_listen, err, sizeof(err)) != 0)
+        metrics_http_open(droverd.config->daemon.metrics_listen, err, sizeof(err)) != 0) {
+        /* Leave no socket behind that a later droverd would take for a live one. */
+        control_close();
+        notify_workers_close();
         fatalx("metrics_listen: %s", err);
+    }
     TAILQ_FOREACH(pc, &droverd.config->pools, entry) {
         if (pool_create(pc, err, sizeof(err)) == NULL) {
             control_close();
