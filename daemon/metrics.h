@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Prometheus text exposition of droverd's state (drover metrics), and the
- * optional HTTP endpoint (metrics_listen, served by libevent's evhttp).
+ * routes of the optional HTTP endpoint (metrics_listen, served by http.c).
  */
 #ifndef DROVER_METRICS_H
 #define DROVER_METRICS_H
