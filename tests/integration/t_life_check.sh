@@ -99,7 +99,55 @@ expect_exit 1 "drover check with a check program not in PATH" dv check -c "$CONF
 assert_contains "$RUN_ERR" "$CONF:$line: check_command: 'no-such-check-in-path' not found in PATH" \
     "drover check's error for a bare name"
 
-# 6. Shutdown with a check running: no check process is left.
+# 6. Applied live: a reload that removes check_command kills the check in progress
+# (and a reload that adds it back starts checks again); removing the pool kills its checks.
+sed -i "s|^check_command = .*|check_command = $T/check.sh|" "$CONF"
+expect_exit 0 "reload with the check program back" dv reload
+wait_for 10 "web running" pool_running web
+rm -f "$T/hang.0" "$T/hang.1"
+echo hang >"$T/mode.0"
+wait_for 10 "a check of web:0 hangs" test -s "$T/hang.0"
+read -r cpid spid <"$T/hang.0"
+w0=$(slot_field web 0 pid)
+sed -i "/^check_/d" "$CONF"
+expect_exit 0 "reload without check_command" dv reload
+wait_for 5 "web:0's check gone after check_command was removed" gone "$cpid" "$spid"
+assert_eq "$(slot_field web 0 pid)" "$w0" "web:0's pid after removing its check (not restarted)"
+cat >>"$CONF" <<EOF2
+check_command = $T/check.sh
+check_interval = 100ms
+EOF2
+rm -f "$T/hang.0"
+expect_exit 0 "reload with check_command again" dv reload
+wait_for 10 "checks run again after a reload" test -s "$T/hang.0"
+read -r cpid spid <"$T/hang.0"
+cat >"$T/other.ini" <<EOF2
+[daemon]
+control_socket = $SOCK
+log_dir = $T/log
+shutdown_timeout = 10s
+
+[pool:other]
+command = $PROBE_WORKER
+workers = 1
+EOF2
+cp "$T/other.ini" "$CONF"
+expect_exit 0 "reload that removes pool web" dv reload
+wait_for 10 "web removed" bash -c "! $DROVER -s $SOCK status web >/dev/null 2>&1"
+wait_for 5 "web:0's check gone with its pool" gone "$cpid" "$spid"
+cat >>"$CONF" <<EOF2
+
+[pool:web]
+command = $PROBE_WORKER --record $T/sig.%w
+workers = 2
+check_command = $T/check.sh
+check_interval = 100ms
+check_timeout = 2s
+EOF2
+rm "$T/mode.0"
+expect_exit 0 "reload that adds pool web again" dv reload
+
+# 7. Shutdown with a check running: no check process is left.
 wait_for 10 "web running" pool_running web
 rm -f "$T/hang.1"
 echo hang >"$T/mode.1"
