@@ -282,10 +282,10 @@ static void test_reload_scale_signal(void **state)
     PARSE_BAD(
         "unknown option '--main' for stop; usage: drover stop POOL[:SLOT]|all ... [--no-wait]",
         "stop", "web", "--main");
-    PARSE_BAD("missing arguments; usage: drover signal POOL[:SLOT]|all SIGNAL [--main|--group]",
-              "signal", "web");
-    PARSE_BAD("too many arguments; usage: drover signal POOL[:SLOT]|all SIGNAL [--main|--group]",
-              "signal", "web", "HUP", "x");
+    PARSE_BAD("missing arguments; usage: drover signal POOL[:SLOT]|all SIGNAL [--main]", "signal",
+              "web");
+    PARSE_BAD("too many arguments; usage: drover signal POOL[:SLOT]|all SIGNAL [--main]", "signal",
+              "web", "HUP", "x");
 }
 
 static void test_logs(void **state)
