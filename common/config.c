@@ -642,34 +642,47 @@ static char *find_in_path(const char *name)
     return candidate;
 }
 
-static void validate_command(struct loader *ld, struct pool_config *pc)
+/*
+ * Split a command key's value and find its program: an absolute or relative
+ * path must be executable now, a bare name must be found in PATH.
+ */
+static void resolve_command(struct loader *ld, const char *key, const char *command, char ***argv,
+                            char **exec_path, const struct key_origin *o)
 {
-    const struct key_origin *o = pool_origin(pc, "command");
     char err[PARSE_ERR_MAX];
 
+    if (argv_split(command, argv, err, sizeof(err)) != 0)
+        return; /* already reported at the key's line */
+    if (strchr((*argv)[0], '/') != NULL) {
+        char *dir = dir_of(o->file);
+        *exec_path = path_resolve(dir, (*argv)[0]);
+        free(dir);
+        if (ld->env->check_paths && access(*exec_path, X_OK) != 0)
+            config_errors_add(ld->errs, o->file, o->line, "%s: %s: %s", key, *exec_path,
+                              strerror(errno));
+    } else if (ld->env->check_paths) {
+        *exec_path = find_in_path((*argv)[0]);
+        if (*exec_path == NULL)
+            config_errors_add(ld->errs, o->file, o->line, "%s: '%s' not found in PATH", key,
+                              (*argv)[0]);
+    } else {
+        *exec_path = xstrdup((*argv)[0]);
+    }
+}
+
+static void validate_command(struct loader *ld, struct pool_config *pc)
+{
     if (pc->command == NULL) {
         if (!pool_key_given(pc, "command")) /* else its bad value was reported at its line */
             config_errors_add(ld->errs, pc->section.file, pc->section.line,
                               "pool '%s' has no command", pc->name);
-        return;
-    }
-    if (argv_split(pc->command, &pc->argv, err, sizeof(err)) != 0)
-        return; /* already reported at the key's line */
-    if (strchr(pc->argv[0], '/') != NULL) {
-        char *dir = dir_of(o->file);
-        pc->exec_path = path_resolve(dir, pc->argv[0]);
-        free(dir);
-        if (ld->env->check_paths && access(pc->exec_path, X_OK) != 0)
-            config_errors_add(ld->errs, o->file, o->line, "command: %s: %s", pc->exec_path,
-                              strerror(errno));
-    } else if (ld->env->check_paths) {
-        pc->exec_path = find_in_path(pc->argv[0]);
-        if (pc->exec_path == NULL)
-            config_errors_add(ld->errs, o->file, o->line, "command: '%s' not found in PATH",
-                              pc->argv[0]);
     } else {
-        pc->exec_path = xstrdup(pc->argv[0]);
+        resolve_command(ld, "command", pc->command, &pc->argv, &pc->exec_path,
+                        pool_origin(pc, "command"));
     }
+    if (pc->check_command != NULL)
+        resolve_command(ld, "check_command", pc->check_command, &pc->check_argv,
+                        &pc->check_exec_path, pool_origin(pc, "check_command"));
 }
 
 static void validate_credentials(struct loader *ld, struct pool_config *pc)
@@ -748,6 +761,15 @@ static void validate_pool(struct loader *ld, struct pool_config *pc)
     if (pc->watchdog_us != 0 && pc->ready != READY_NOTIFY) {
         const struct key_origin *o = pool_origin(pc, "watchdog");
         config_errors_add(ld->errs, o->file, o->line, "watchdog needs ready = notify");
+    }
+    if (pc->check_command == NULL) {
+        const char *const check_keys[] = {"check_interval", "check_timeout", "check_failures"};
+        for (size_t i = 0; i < sizeof(check_keys) / sizeof(check_keys[0]); i++) {
+            const struct key_origin *o = pool_origin(pc, check_keys[i]);
+            if (pool_key_set(pc, check_keys[i]))
+                config_errors_add(ld->errs, o->file, o->line,
+                                  "%s has no effect without check_command", check_keys[i]);
+        }
     }
     for (size_t i = 0; i < sizeof(routing_keys) / sizeof(routing_keys[0]); i++) {
         const char *key = routing_keys[i].key;
@@ -906,6 +928,8 @@ void pool_config_free(struct pool_config *pc)
     free(pc->name);
     free_strv(pc->argv);
     free(pc->exec_path);
+    free_strv(pc->check_argv);
+    free(pc->check_exec_path);
     free(pc->home);
     free(pc);
 }

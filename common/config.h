@@ -26,6 +26,8 @@ enum on_fatal { ON_FATAL_STAY, ON_FATAL_EXIT };
 enum route_mode { ROUTE_MESSAGE, ROUTE_HANDOFF, ROUTE_SHARED };
 enum framing { FRAMING_LENGTH, FRAMING_LINE };
 enum work_fd { WORK_FD_3, WORK_FD_STDIO };
+enum signal_target { SIGNAL_TARGET_GROUP, SIGNAL_TARGET_MAIN };
+enum notify_access { NOTIFY_ACCESS_MAIN, NOTIFY_ACCESS_ALL };
 
 struct crash_limit {
     unsigned count; /* 0 = no limit */
@@ -41,7 +43,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 9
-#define POOL_KEY_COUNT   32
+#define POOL_KEY_COUNT   38
 
 struct daemon_config {
     char *control_socket;
@@ -79,6 +81,12 @@ struct pool_config {
     int ready;    /* enum ready_mode */
     uint64_t start_timeout_us;
     uint64_t watchdog_us;
+    int notify_access; /* enum notify_access */
+    int signal_target; /* enum signal_target */
+    char *check_command;
+    uint64_t check_interval_us;
+    uint64_t check_timeout_us;
+    unsigned check_failures;
     int stop_signal;
     uint64_t stop_timeout_us;
     int stdout_mode; /* enum stdout_mode */
@@ -106,6 +114,9 @@ struct pool_config {
     gid_t gid;
     char *home;       /* the user's home, for HOME= */
     gid_t socket_gid; /* when socket_group is set */
+
+    char **check_argv;     /* check_command split into words, or NULL */
+    char *check_exec_path; /* absolute path of check_argv[0] */
     struct key_origin origin[POOL_KEY_COUNT];
 };
 

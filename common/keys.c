@@ -31,6 +31,8 @@ static const char *const stdout_choices[] = {"log", "inherit", "null", NULL};
 static const char *const mode_choices[] = {"message", "handoff", "shared", NULL};
 static const char *const framing_choices[] = {"length", "line", NULL};
 static const char *const work_fd_choices[] = {"3", "stdio", NULL};
+static const char *const signal_target_choices[] = {"group", "main", NULL};
+static const char *const notify_access_choices[] = {"main", "all", NULL};
 
 const char *restart_policy_name(int v)
 {
@@ -692,6 +694,56 @@ const struct key key_table[] = {
     },
     {
         .section = KEY_POOL,
+        .name = "notify_access",
+        .kind = KT_CHOICE,
+        .offset = P(notify_access),
+        .default_value = "main",
+        .reload = RELOAD_LIVE,
+        .choices = notify_access_choices,
+        .help = "Whose sd_notify messages count: main (the worker's own pid) or all (any process in its process group).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "check_command",
+        .kind = KT_COMMAND,
+        .offset = P(check_command),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "Liveness check run for each running worker every check_interval (DROVER_POOL, DROVER_SLOT, DROVER_PID set); non-zero exit or timeout is a failure.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "check_interval",
+        .kind = KT_DURATION,
+        .offset = P(check_interval_us),
+        .default_value = "10s",
+        .reload = RELOAD_LIVE,
+        .min = 10000,
+        .help = "Time from a worker becoming running, or from the end of its last check, to its next check.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "check_timeout",
+        .kind = KT_DURATION,
+        .offset = P(check_timeout_us),
+        .default_value = "5s",
+        .reload = RELOAD_LIVE,
+        .min = 1000,
+        .help = "A check still running after this is killed (its process group) and counts as failed.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "check_failures",
+        .kind = KT_COUNT,
+        .offset = P(check_failures),
+        .default_value = "3",
+        .reload = RELOAD_LIVE,
+        .min = 1,
+        .max = 1000,
+        .help = "Failed checks in a row that restart the worker (stop_signal, then SIGKILL), counted as a crash.",
+    },
+    {
+        .section = KEY_POOL,
         .name = "stop_signal",
         .kind = KT_SIGNAL,
         .offset = P(stop_signal),
@@ -707,6 +759,16 @@ const struct key key_table[] = {
         .default_value = "10s",
         .reload = RELOAD_LIVE,
         .help = "Then SIGKILL to the process group.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "signal_target",
+        .kind = KT_CHOICE,
+        .offset = P(signal_target),
+        .default_value = "group",
+        .reload = RELOAD_LIVE,
+        .choices = signal_target_choices,
+        .help = "Where `drover signal` sends by default: group (the worker's process group) or main (the worker process only).",
     },
     {
         .section = KEY_POOL,

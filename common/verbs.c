@@ -21,8 +21,8 @@ const struct verb verb_table[VERB__COUNT] = {
      "re-read the configuration and apply only what changed"},
     {VERB_SCALE, "scale", "POOL N", 2, 2, 0,
      "change a pool's worker count live"},
-    {VERB_SIGNAL, "signal", "POOL[:SLOT]|all SIGNAL", 2, 2, 0,
-     "send a signal to workers' process groups"},
+    {VERB_SIGNAL, "signal", "POOL[:SLOT]|all SIGNAL [--main]", 2, 2, VERB_SIG_TO,
+     "send a signal to process groups, or --main: worker processes only (--group: groups)"},
     {VERB_LOGS, "logs", "POOL [-n N] [-f]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW,
      "print a pool's captured output; -f follows it"},
     {VERB_CALL, "call", "POOL [DATA]", 1, 2, VERB_READONLY,
@@ -96,6 +96,12 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
             if (val == NULL || parse_uint(val, 0, 1000000, &n, NULL, 0) != 0)
                 return parse_error(err, errsz, "-n needs a line count (0 to 1000000)");
             out->lines = (unsigned)n;
+        } else if ((strcmp(a, "--main") == 0 || strcmp(a, "--group") == 0) &&
+                   (v->flags & VERB_SIG_TO)) {
+            if (strcmp(a, "--main") == 0 ? out->group : out->main_only)
+                return parse_error(err, errsz, "--main and --group exclude each other");
+            out->main_only = strcmp(a, "--main") == 0;
+            out->group = !out->main_only;
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) &&
                    (v->flags & VERB_CONFIG)) {
             if (i + 1 >= argc)

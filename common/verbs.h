@@ -35,6 +35,7 @@ enum verb_id {
 #define VERB_LINES    0x10 /* accepts -n N */
 #define VERB_FOLLOW   0x20 /* accepts -f */
 #define VERB_CONFIG   0x40 /* accepts -c FILE */
+#define VERB_SIG_TO   0x80 /* accepts --main and --group (signal) */
 
 struct verb {
     enum verb_id id;
@@ -60,6 +61,8 @@ struct verb_args {
     bool follow;
     unsigned lines; /* -n N; default 20 */
     const char *config_file;
+    bool main_only; /* --main: the worker process only */
+    bool group;     /* --group: the worker's process group */
 };
 
 /*

@@ -27,6 +27,7 @@ struct event_base;
 struct pool_log;
 struct output_pipe;
 struct route;
+struct slot_check;
 struct worker_link;
 
 /*
@@ -54,6 +55,7 @@ struct slot {
     uint64_t requests;          /* requests or connections served */
     bool removing;              /* scaled away: freed once stopped */
     bool rolling;               /* restarting as part of a rolling restart */
+    struct slot_check *check;   /* liveness checks (check.c), NULL until the pool has one */
     SLIST_ENTRY(slot) pid_link;
 };
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cmd.h"
 #include "config.h"
 #include "control.h"
@@ -290,6 +291,12 @@ static int check_config(void)
 }
 
 /* Everything up to the loop: the machine, the event loop, the sockets, the pools. */
+/* A worker failed its liveness checks: stopped like a stop, its exit counted as a crash. */
+static void check_failed(struct slot *s, const char *reason)
+{
+    slot_event(s, SLOT_EV_FAIL_STOP, reason);
+}
+
 static void startup(const struct options *o)
 {
     char err[PARSE_ERR_MAX], abs[PATH_MAX];
@@ -331,6 +338,7 @@ static void startup(const struct options *o)
     droverd_on_settle(ready_check);
     droverd_on_settle(shutdown_done_check);
     droverd_on_shutdown(stop_workers);
+    check_init(check_failed);
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
         sigev[i] = evsignal_new(droverd.base, signals[i], signal_cb, NULL);
         event_add(sigev[i], NULL);
@@ -374,6 +382,7 @@ static void teardown(void)
     control_farewell();
     while ((p = TAILQ_FIRST(&droverd.pools)) != NULL)
         pool_destroy(p);
+    check_cleanup();
     control_close();
     notify_workers_close();
     metrics_http_close();

@@ -4,7 +4,10 @@
  * to $NOTIFY_SOCKET, and WATCHDOG=1 at half of $WATCHDOG_USEC (a timer that
  * exists only when systemd asks for it). From workers: one datagram socket
  * with SO_PASSCRED; the kernel-supplied sender pid must be a worker's own
- * pid, so a worker can only speak for itself.
+ * pid (notify_access = main), or a process in a worker's process group
+ * (notify_access = all: the worker is its group's leader, so the group id
+ * names it), so a worker can only speak for itself. Dropped messages are
+ * logged, at most one line a second whatever the flood.
  */
 #include "notify.h"
 
@@ -28,6 +31,7 @@
 #include "xmalloc.h"
 
 #define NOTIFY_MAX_MESSAGE 4096
+#define NOTIFY_DROP_LOG_US 1000000 /* at most one "dropped" line per second */
 
 /* Towards systemd. */
 static struct sockaddr_un sd_addr;
@@ -39,6 +43,8 @@ static struct event *sd_watchdog_ev;
 /* From workers. */
 static int workers_fd = -1;
 static struct event *workers_ev;
+static uint64_t drop_logged_at;
+static unsigned drops_unlogged;
 
 void sd_notify_init(void)
 {
@@ -118,6 +124,55 @@ static void worker_message_line(struct slot *s, const char *line, size_t len)
     /* Anything else (STOPPING=1, MAINPID=, ...) is accepted and ignored. */
 }
 
+/* Log a dropped message, unless one was logged less than a second ago (then count it). */
+static void __attribute__((format(printf, 1, 2))) log_dropped(const char *fmt, ...)
+{
+    uint64_t now = mono_now();
+    char msg[256];
+    va_list ap;
+
+    if (drop_logged_at != 0 && now - drop_logged_at < NOTIFY_DROP_LOG_US) {
+        drops_unlogged++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (drops_unlogged > 0)
+        log_warnx("%s (and %u more dropped since the last such line)", msg, drops_unlogged);
+    else
+        log_warnx("%s", msg);
+    drop_logged_at = now;
+    drops_unlogged = 0;
+}
+
+/*
+ * The slot a message from pid speaks for: the worker itself, or with
+ * notify_access = all any process of its process group. NULL (logged) if none.
+ */
+static struct slot *notify_sender_slot(pid_t pid)
+{
+    struct slot *s = slot_find_pid(pid);
+    pid_t pgid;
+
+    if (s != NULL)
+        return s;
+    /* Every worker leads its own process group; the sender may already be gone. */
+    pgid = getpgid(pid);
+    s = pgid > 0 ? slot_find_pid(pgid) : NULL;
+    if (s == NULL) {
+        log_dropped("notify: message from pid %d, which is no worker's process%s; dropped",
+                    (int)pid, pgid < 0 ? " (or has exited already)" : "");
+        return NULL;
+    }
+    if (s->pool->cfg->notify_access == NOTIFY_ACCESS_ALL)
+        return s;
+    log_dropped("pool %s slot %u: notify: message from pid %d, not the worker (pid %d), dropped: "
+                "notify_access = main (set notify_access = all to accept it)",
+                s->pool->name, s->index, (int)pid, (int)s->pid);
+    return NULL;
+}
+
 static void workers_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -138,6 +193,7 @@ static void workers_read_cb(evutil_socket_t fd, short what, void *arg)
         struct cmsghdr *c;
         ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         struct slot *s;
+        pid_t worker;
 
         if (n < 0)
             return;
@@ -155,18 +211,17 @@ static void workers_read_cb(evutil_socket_t fd, short what, void *arg)
         }
         if (cred == NULL || (msg.msg_flags & MSG_TRUNC))
             continue;
-        s = slot_find_pid(cred->pid);
-        if (s == NULL) {
-            log_debug("notify: message from pid %d, which is no worker; ignored", (int)cred->pid);
+        s = notify_sender_slot(cred->pid);
+        if (s == NULL)
             continue;
-        }
+        worker = s->pid;
         buf[n] = '\0';
         for (char *line = buf; line < buf + n;) {
             char *end = memchr(line, '\n', (size_t)(buf + n - line));
             size_t len = end != NULL ? (size_t)(end - line) : (size_t)(buf + n - line);
             worker_message_line(s, line, len);
-            /* The slot may have been freed by the event; stop if it no longer is this pid. */
-            if (slot_find_pid(cred->pid) != s)
+            /* The slot may have been freed by the event; stop if it no longer is this worker. */
+            if (slot_find_pid(worker) != s)
                 break;
             line += len + 1;
         }

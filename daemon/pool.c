@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "log.h"
 #include "output.h"
 #include "parse.h"
@@ -363,6 +364,7 @@ static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
         log_warnx("pool %s: on_fatal = exit: shutting droverd down", p->name);
         droverd_shutdown(DROVERD_EXIT_FATAL_POOL);
     }
+    check_slot_changed(s);
     if (p->rolling)
         pool_rolling_advance(p);
     if ((s->removing || p->removing) && !slot_state_has_process(s->fsm.state))
@@ -431,6 +433,7 @@ static void slot_free(struct slot *s)
 {
     if (s->pid > 0)
         pid_map_remove(s);
+    check_slot_free(s);
     slot_close_exec_pipe(s);
     if (s->pool->route != NULL)
         route_slot_free(s->pool->route, s);
@@ -684,6 +687,9 @@ void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_worker
     }
     if (p->route != NULL)
         route_configure(p->route, pc);
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL)
+            check_slot_changed(p->slots[i]); /* check_command may have come or gone */
     if (restart_workers) {
         for (unsigned i = 0; i < p->nslots; i++)
             if (p->slots[i] != NULL && !p->slots[i]->removing)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Reaping: after SIGCHLD, collect exited children. Workers go to their slot
- * (which may restart them at once); anything else is an orphan that was
+ * (which may restart them at once), liveness checks to check.c; anything else is an orphan that was
  * reparented to droverd (as a subreaper, or as PID 1) and is simply reaped
  * so no zombie remains.
  */
@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <sys/wait.h>
 
+#include "check.h"
 #include "droverd.h"
 #include "log.h"
 #include "pool.h"
@@ -69,6 +70,8 @@ void reap_children(void)
         s = slot_find_pid(pid);
         if (s != NULL) {
             slot_exited(s, wstatus);
+        } else if (check_reaped(pid, wstatus)) {
+            /* a liveness check (check.c) */
         } else {
             droverd.orphans_reaped++;
             log_debug("reaped orphan pid %d", (int)pid);

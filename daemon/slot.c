@@ -50,8 +50,9 @@ const char *slot_state_name(enum slot_state s)
 
 const char *slot_event_name(enum slot_event e)
 {
-    static const char *const names[] = {"start",    "stop",   "restart", "spawn-failed", "ready",
-                                        "watchdog", "exited", "timer",   "fail"};
+    static const char *const names[] = {"start", "stop",     "restart", "spawn-failed",
+                                        "ready", "watchdog", "exited",  "timer",
+                                        "fail",  "fail-stop"};
     return names[e];
 }
 
@@ -236,6 +237,17 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
         }
         break;
 
+    case SLOT_EV_FAIL_STOP:
+        /* Stopped like a stop, but the exit is a crash with this reason (a failed liveness check).
+         */
+        if (f->state == SLOT_RUNNING && f->pending_fail == NULL) {
+            f->pending_fail = reason;
+            f->kill_sent = false;
+            f->deadline = now + p->stop_timeout_us;
+            act->signal = p->stop_signal;
+        }
+        break;
+
     case SLOT_EV_TIMER:
         if (f->deadline == 0 || now < f->deadline)
             break; /* stale or early: nothing is due */
@@ -255,7 +267,9 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
             act->signal = SIGKILL;
             break;
         case SLOT_RUNNING:
-            f->pending_fail = "watchdog timeout";
+            /* A failure's stop_timeout ran out: keep its reason. */
+            if (f->pending_fail == NULL)
+                f->pending_fail = "watchdog timeout";
             act->signal = SIGKILL;
             break;
         default:

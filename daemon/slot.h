@@ -42,6 +42,7 @@ enum slot_event {
     SLOT_EV_EXITED,       /* the worker was reaped; wstatus says how */
     SLOT_EV_TIMER,        /* fsm->deadline was reached */
     SLOT_EV_FAIL,         /* the daemon judged the worker broken: kill it, count a crash */
+    SLOT_EV_FAIL_STOP,    /* judged broken: stop_signal, SIGKILL after stop_timeout; a crash */
 };
 
 /* The pool settings the machine needs; filled from struct pool_config. */

@@ -214,6 +214,7 @@ static void test_names(void **state)
     assert_string_equal(slot_event_name(SLOT_EV_SPAWN_FAILED), "spawn-failed");
     assert_string_equal(slot_event_name(SLOT_EV_READY), "ready");
     assert_string_equal(slot_event_name(SLOT_EV_WATCHDOG), "watchdog");
+    assert_string_equal(slot_event_name(SLOT_EV_FAIL_STOP), "fail-stop");
     assert_string_equal(slot_event_name(SLOT_EV_EXITED), "exited");
     assert_string_equal(slot_event_name(SLOT_EV_TIMER), "timer");
     assert_string_equal(slot_event_name(SLOT_EV_FAIL), "fail");
@@ -482,6 +483,39 @@ static void test_running_fail(void **state)
     assert_null(m.f.pending_fail);
     assert_true(m.f.exit_was_crash);
     assert_int_equal(m.f.crashes, 1);
+}
+
+/* A failed liveness check: stop_signal first, SIGKILL at stop_timeout, and the exit is a crash. */
+static void test_running_fail_stop(void **state)
+{
+    (void)state;
+    to_running(T0);
+    step(SLOT_EV_FAIL_STOP, 0, "liveness check failed: exit 3", T0 + SEC);
+    act_is(false, SIGTERM, false, false);
+    state_is(SLOT_RUNNING);
+    assert_int_equal(m.f.deadline, T0 + SEC + 10 * SEC);
+    reason_is(m.f.pending_fail, "liveness check failed: exit 3");
+    /* A second verdict of either kind is ignored. */
+    ignored(SLOT_EV_FAIL_STOP, 0, T0 + 2 * SEC);
+    ignored(SLOT_EV_FAIL, 0, T0 + 2 * SEC);
+    /* stop_timeout: SIGKILL, and the reason stays (not "watchdog timeout"). */
+    ev(SLOT_EV_TIMER, T0 + 11 * SEC);
+    act_is(false, SIGKILL, false, false);
+    reason_is(m.f.pending_fail, "liveness check failed: exit 3");
+    exited(KILLED(SIGKILL), T0 + 12 * SEC);
+    act_is(true, 0, false, true);
+    reason_is(m.f.fail_reason, "liveness check failed: exit 3");
+    assert_true(m.f.exit_was_crash);
+    assert_int_equal(m.f.crashes, 1);
+}
+
+/* Only a running worker is judged by its checks. */
+static void test_fail_stop_not_running(void **state)
+{
+    (void)state;
+    ignored(SLOT_EV_FAIL_STOP, 0, T0);
+    to_starting(T0);
+    ignored(SLOT_EV_FAIL_STOP, 0, T0 + MS);
 }
 
 /* --- STOPPING ----------------------------------------------------------- */
@@ -1185,6 +1219,8 @@ int main(void)
         T(test_running_ignores),
         T(test_running_exited),
         T(test_running_fail),
+        T(test_running_fail_stop),
+        T(test_fail_stop_not_running),
         T(test_stopping_start),
         T(test_stopping_stop),
         T(test_stopping_restart),

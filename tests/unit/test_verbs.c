@@ -270,9 +270,22 @@ static void test_reload_scale_signal(void **state)
     assert_int_equal(a.verb->id, VERB_SIGNAL);
     assert_string_equal(a.pos[0], "web:2");
     assert_string_equal(a.pos[1], "HUP");
-    PARSE_BAD("missing arguments; usage: drover signal POOL[:SLOT]|all SIGNAL", "signal", "web");
-    PARSE_BAD("too many arguments; usage: drover signal POOL[:SLOT]|all SIGNAL", "signal", "web",
-              "HUP", "x");
+    assert_false(a.main_only);
+    assert_false(a.group);
+    PARSE_OK(&a, "signal", "--main", "web", "USR2");
+    assert_true(a.main_only);
+    assert_false(a.group);
+    PARSE_OK(&a, "signal", "web", "HUP", "--group");
+    assert_false(a.main_only);
+    assert_true(a.group);
+    PARSE_BAD("--main and --group exclude each other", "signal", "web", "HUP", "--group", "--main");
+    PARSE_BAD(
+        "unknown option '--main' for stop; usage: drover stop POOL[:SLOT]|all ... [--no-wait]",
+        "stop", "web", "--main");
+    PARSE_BAD("missing arguments; usage: drover signal POOL[:SLOT]|all SIGNAL [--main]", "signal",
+              "web");
+    PARSE_BAD("too many arguments; usage: drover signal POOL[:SLOT]|all SIGNAL [--main]", "signal",
+              "web", "HUP", "x");
 }
 
 static void test_logs(void **state)
