@@ -41,7 +41,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 8
-#define POOL_KEY_COUNT   32
+#define POOL_KEY_COUNT   33
 
 struct daemon_config {
     char *control_socket;
@@ -77,6 +77,7 @@ struct pool_config {
     int on_fatal; /* enum on_fatal */
     int ready;    /* enum ready_mode */
     uint64_t start_timeout_us;
+    uint64_t start_grace_us;
     uint64_t watchdog_us;
     int stop_signal;
     uint64_t stop_timeout_us;

@@ -99,6 +99,7 @@ static void policy_from_config(const struct pool_config *pc, struct slot_policy 
     sp->crash_window_us = pc->crash_limit.window_us;
     sp->ready_notify = pc->ready == READY_NOTIFY;
     sp->start_timeout_us = pc->start_timeout_us;
+    sp->start_grace_us = pc->start_grace_us;
     sp->watchdog_us = pc->watchdog_us;
     sp->stop_signal = pc->stop_signal;
     sp->stop_timeout_us = pc->stop_timeout_us;
