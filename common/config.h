@@ -43,7 +43,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 9
-#define POOL_KEY_COUNT   38
+#define POOL_KEY_COUNT   39
 
 struct daemon_config {
     char *control_socket;
@@ -80,6 +80,7 @@ struct pool_config {
     int on_fatal; /* enum on_fatal */
     int ready;    /* enum ready_mode */
     uint64_t start_timeout_us;
+    uint64_t start_grace_us;
     uint64_t watchdog_us;
     int notify_access; /* enum notify_access */
     int signal_target; /* enum signal_target */

@@ -685,6 +685,17 @@ const struct key key_table[] = {
     },
     {
         .section = KEY_POOL,
+        .name = "start_grace",
+        .kind = KT_DURATION,
+        .offset = P(start_grace_us),
+        .default_value = "1s",
+        .reload = RELOAD_LIVE,
+        .help = "With ready = exec: a worker counts as started once it has stayed up this long "
+                "(start, restart and rolling reloads wait for it; an exit before is a failed "
+                "start); 0 = at exec.",
+    },
+    {
+        .section = KEY_POOL,
         .name = "watchdog",
         .kind = KT_DURATION,
         .offset = P(watchdog_us),

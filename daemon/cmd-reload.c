@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * drover reload [--json]: reload.c applies the configuration again; this
- * file tells the client what changed, as text or JSON.
+ * drover reload [--json] [--no-wait]: reload.c applies the configuration
+ * again; this file tells the client what changed, as text or JSON. A pool
+ * restarted one worker at a time keeps the client (unless --no-wait) until
+ * its first new worker counts as started or the rollout halted; a halt
+ * fails the command with the reason, so systemd's reload job fails too.
  */
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -10,7 +13,10 @@
 #include "cmd.h"
 #include "confdiff.h"
 #include "control.h"
+#include "droverd.h"
 #include "out.h"
+#include "pool.h"
+#include "proto.h"
 #include "reload.h"
 #include "xmalloc.h"
 
@@ -46,8 +52,9 @@ static const char *change_kind_name(enum change_kind k)
     return names[k];
 }
 
-static void diff_json(struct evbuffer *out, const struct config_diff *d, const char *problems)
+static void diff_json(struct evbuffer *out, const struct reload_report *r, const char *problems)
 {
+    const struct config_diff *d = &r->diff;
     struct json j;
 
     json_init(&j, out);
@@ -72,9 +79,32 @@ static void diff_json(struct evbuffer *out, const struct config_diff *d, const c
         json_object_end(&j);
     }
     json_array_end(&j);
+    json_key(&j, "rollouts");
+    json_array_begin(&j);
+    for (size_t i = 0; i < r->nrollouts; i++) {
+        json_object_begin(&j);
+        json_key(&j, "pool");
+        json_string(&j, r->rollouts[i].pool);
+        json_key(&j, "halted");
+        json_string(&j, r->rollouts[i].halt_reason);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
     json_key(&j, "problems");
     json_string(&j, problems);
     json_object_end(&j);
+}
+
+/* What went wrong, one line each: pools that could not start, rollouts that halted. */
+static void report_problems(struct evbuffer *out, const struct reload_report *r)
+{
+    for (size_t i = 0; i < r->nproblems; i++)
+        evbuffer_add_printf(out, "pool %s: cannot start: %s\n", r->problems[i].pool,
+                            r->problems[i].error);
+    for (size_t i = 0; i < r->nrollouts; i++)
+        if (r->rollouts[i].halt_reason != NULL)
+            evbuffer_add_printf(out, "pool %s: rollout halted: %s\n", r->rollouts[i].pool,
+                                r->rollouts[i].halt_reason);
 }
 
 /* What drover reload prints: what changed, or why nothing did. */
@@ -91,9 +121,7 @@ static void report_text(struct evbuffer *out, const struct reload_report *r)
     text = config_diff_describe(&r->diff);
     evbuffer_add(out, text, strlen(text));
     free(text);
-    for (size_t i = 0; i < r->nproblems; i++)
-        evbuffer_add_printf(out, "pool %s: cannot start: %s\n", r->problems[i].pool,
-                            r->problems[i].error);
+    report_problems(out, r);
 }
 
 static void report_json(struct evbuffer *out, const struct reload_report *r)
@@ -106,35 +134,89 @@ static void report_json(struct evbuffer *out, const struct reload_report *r)
         return;
     }
     problems = evbuffer_new();
-    for (size_t i = 0; i < r->nproblems; i++)
-        evbuffer_add_printf(problems, "pool %s: cannot start: %s\n", r->problems[i].pool,
-                            r->problems[i].error);
+    report_problems(problems, r);
     if (evbuffer_get_length(problems) > 0)
         text = xstrndup((char *)evbuffer_pullup(problems, -1), evbuffer_get_length(problems));
-    diff_json(out, &r->diff, text);
+    diff_json(out, r, text);
     free(text);
     evbuffer_free(problems);
 }
 
-static enum cmd_retval cmd_reload_exec(struct cmd_ctx *ctx)
+/* Send the report; a failure goes to stderr (text) or says ok: false (JSON). */
+static void report_send(struct control_client *c, const struct reload_report *r, bool json,
+                        bool failed)
 {
-    struct reload_report report;
     struct evbuffer *out = evbuffer_new();
-    int rc = reload_config(&report);
 
-    if (ctx->args.json)
-        report_json(out, &report);
+    if (json)
+        report_json(out, r);
     else
-        report_text(out, &report);
-    reload_report_free(&report);
-    if (rc != 0 && !ctx->args.json) {
+        report_text(out, r);
+    if (failed && !json) {
         size_t len = evbuffer_get_length(out);
-        control_err(ctx->client, "%.*s", (int)len, (char *)evbuffer_pullup(out, -1));
+        control_err(c, "%.*s", (int)len, (char *)evbuffer_pullup(out, -1));
     } else {
-        control_out_buffer(ctx->client, out);
+        control_out_buffer(c, out);
     }
     evbuffer_free(out);
-    return rc == 0 ? CMD_DONE : CMD_FAILED;
+}
+
+struct reload_wait {
+    struct reload_report report;
+    bool json;
+};
+
+static void reload_wait_free(void *arg)
+{
+    struct reload_wait *w = arg;
+
+    reload_report_free(&w->report);
+    free(w);
+}
+
+/*
+ * Has each rollout this reload began settled? It has once its first new
+ * worker counts as started, it finished, a later reload took it over, or it
+ * halted (the pool's halt_reason is cleared by any reload that rolls it).
+ */
+static bool reload_wait_check(struct control_client *c, void *arg)
+{
+    struct reload_wait *w = arg;
+    bool halted = false;
+
+    for (size_t i = 0; i < w->report.nrollouts; i++) {
+        struct reload_rollout *ro = &w->report.rollouts[i];
+        struct pool *p = pool_find(ro->pool);
+        if (p == NULL || ro->halt_reason != NULL)
+            continue;
+        if (p->halt_reason != NULL)
+            ro->halt_reason = xstrdup(p->halt_reason);
+        else if (p->rollout_gen == ro->gen && p->rolling && !p->rollout_proven)
+            return false;
+    }
+    for (size_t i = 0; i < w->report.nrollouts; i++)
+        halted |= w->report.rollouts[i].halt_reason != NULL;
+    report_send(c, &w->report, w->json, halted);
+    control_finish(c, halted ? DROVER_EXIT_FAILED : DROVER_EXIT_OK);
+    return true;
+}
+
+static enum cmd_retval cmd_reload_exec(struct cmd_ctx *ctx)
+{
+    struct reload_wait *w;
+    int rc;
+
+    w = xcalloc(1, sizeof(*w));
+    w->json = ctx->args.json;
+    rc = reload_config(&w->report);
+    if (rc != 0 || ctx->args.no_wait || w->report.nrollouts == 0) {
+        report_send(ctx->client, &w->report, w->json, rc != 0);
+        reload_wait_free(w);
+        return rc == 0 ? CMD_DONE : CMD_FAILED;
+    }
+    reload_report_keep(&w->report);
+    control_wait(ctx->client, reload_wait_check, w, reload_wait_free);
+    return CMD_WAIT;
 }
 
 const struct cmd_entry cmd_reload_entry = {

@@ -2,7 +2,8 @@
 /*
  * drover start | stop | restart TARGET...: send the event to every named
  * slot, then (unless --no-wait) keep the client until each slot has
- * settled: running for start/restart, without a process for stop.
+ * settled: for start/restart, its worker counts as started (start_grace or
+ * READY=1) or failed to start; for stop, no process is left.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,10 @@
 struct waited_slot {
     char *pool;
     unsigned index;
-    uint64_t started_before; /* fsm.started_at when asked: a restart needs a newer one */
+    uint64_t started_before;  /* fsm.started_at when asked: a restart needs a newer one */
+    unsigned failures_before; /* fsm.start_failures when asked: a new one is a failed start */
+    int outcome;              /* enum outcome, kept once settled */
+    char *why;                /* when it failed */
 };
 
 struct wait_set {
@@ -30,8 +34,10 @@ static void wait_set_free(void *arg)
 {
     struct wait_set *w = arg;
 
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; i < w->n; i++) {
         free(w->v[i].pool);
+        free(w->v[i].why);
+    }
     free(w->v);
     free(w);
 }
@@ -42,10 +48,26 @@ static void wait_set_add(struct wait_set *w, struct slot *s)
     w->v[w->n].pool = xstrdup(s->pool->name);
     w->v[w->n].index = s->index;
     w->v[w->n].started_before = s->fsm.started_at;
+    w->v[w->n].failures_before = s->fsm.start_failures;
+    w->v[w->n].outcome = 0;
+    w->v[w->n].why = NULL;
     w->n++;
 }
 
 enum outcome { OUTCOME_WAIT, OUTCOME_OK, OUTCOME_FAILED };
+
+/* "exited with status 7 within start_grace (1s); retrying with backoff" */
+static void describe_failed_start(const struct slot *s, char *why, size_t whysz)
+{
+    char how[512];
+
+    slot_describe_start_failure(s, how, sizeof(how));
+    snprintf(why, whysz, "%s%s", how,
+             s->fsm.state == SLOT_FATAL     ? "; fatal (crashed more than crash_limit allows)"
+             : s->fsm.state == SLOT_BACKOFF ? "; retrying with backoff"
+             : slot_state_has_process(s->fsm.state) ? "; restarted"
+                                                    : "");
+}
 
 /* Where is this slot with respect to what was asked? */
 static enum outcome slot_outcome(enum verb_id verb, const struct waited_slot *ws, struct slot *s,
@@ -59,12 +81,16 @@ static enum outcome slot_outcome(enum verb_id verb, const struct waited_slot *ws
     }
     if (verb == VERB_STOP)
         return slot_state_has_process(s->fsm.state) ? OUTCOME_WAIT : OUTCOME_OK;
+    if (s->fsm.start_failures != ws->failures_before) {
+        describe_failed_start(s, why, whysz);
+        return OUTCOME_FAILED;
+    }
 
     switch (s->fsm.state) {
     case SLOT_RUNNING:
         if (verb == VERB_RESTART && s->fsm.started_at == ws->started_before)
-            return OUTCOME_WAIT; /* still the old process */
-        return OUTCOME_OK;
+            return OUTCOME_WAIT;                      /* still the old process */
+        return s->fsm.up ? OUTCOME_OK : OUTCOME_WAIT; /* up: past start_grace, or READY=1 */
     case SLOT_STARTING:
     case SLOT_STOPPING:
         return OUTCOME_WAIT;
@@ -89,31 +115,38 @@ static bool wait_check(struct control_client *c, void *arg)
 {
     struct wait_set *w = arg;
     size_t ok = 0, failed = 0;
-    char why[512];
+    bool waiting = false;
+    char why[1024];
 
+    /* A slot's outcome is kept once settled: a failed start stays failed if it comes up later. */
     for (size_t i = 0; i < w->n; i++) {
-        struct pool *p = pool_find(w->v[i].pool);
-        struct slot *s = p != NULL ? pool_slot(p, w->v[i].index) : NULL;
-        enum outcome o = slot_outcome(w->verb, &w->v[i], s, why, sizeof(why));
-        if (o == OUTCOME_WAIT)
-            return false;
-        if (o == OUTCOME_OK)
-            ok++;
-        else
-            failed++;
+        struct waited_slot *ws = &w->v[i];
+        if (ws->outcome != OUTCOME_WAIT)
+            continue;
+        struct pool *p = pool_find(ws->pool);
+        struct slot *s = p != NULL ? pool_slot(p, ws->index) : NULL;
+        ws->outcome = slot_outcome(w->verb, ws, s, why, sizeof(why));
+        if (ws->outcome == OUTCOME_FAILED)
+            ws->why = xstrdup(why);
+        else if (ws->outcome == OUTCOME_WAIT)
+            waiting = true;
     }
+    if (waiting)
+        return false;
     /* Everything settled: report failures one by one, successes as a count. */
     for (size_t i = 0; i < w->n; i++) {
-        struct pool *p = pool_find(w->v[i].pool);
-        struct slot *s = p != NULL ? pool_slot(p, w->v[i].index) : NULL;
-        if (slot_outcome(w->verb, &w->v[i], s, why, sizeof(why)) == OUTCOME_FAILED)
-            control_err(c, "%s:%u %s\n", w->v[i].pool, w->v[i].index, why);
+        if (w->v[i].outcome == OUTCOME_FAILED) {
+            control_err(c, "%s:%u %s\n", w->v[i].pool, w->v[i].index, w->v[i].why);
+            failed++;
+        } else {
+            ok++;
+        }
     }
-    control_out(c, "%s %zu worker%s%s\n",
+    control_out(c, "%s %zu worker%s\n",
                 w->verb == VERB_STOP    ? "stopped"
                 : w->verb == VERB_START ? "started"
                                         : "restarted",
-                ok, ok == 1 ? "" : "s", failed ? "" : "");
+                ok, ok == 1 ? "" : "s");
     control_finish(c, failed ? DROVER_EXIT_FAILED : DROVER_EXIT_OK);
     return true;
 }

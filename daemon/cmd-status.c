@@ -87,6 +87,11 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
         if (table_rows(slots) > 0)
             evbuffer_add(out, "\n", 1);
         table_render(pools, out);
+        view_foreach_pool(dv, pv) {
+            if (pv->p->halt_reason != NULL)
+                evbuffer_add_printf(out, "pool %s: rollout halted: %s\n", pv->p->name,
+                                    pv->p->halt_reason);
+        }
     } else {
         evbuffer_add_printf(out, "no pools configured\n");
     }
@@ -142,6 +147,7 @@ static void status_json_slot(struct json *j, const struct slot_view *v)
     json_kv_uint(j, "slot", v->index);
     status_kv_int_or_null(j, "pid", s->pid > 0, s->pid);
     json_kv_str(j, "state", slot_state_name(v->state));
+    json_kv_bool(j, "started", v->state == SLOT_RUNNING && s->fsm.up);
     json_kv_bool(j, "removing", s->removing);
     status_kv_seconds(j, "uptime_seconds", v->uptime_s);
     json_kv_uint(j, "restarts", s->fsm.restarts);
@@ -229,6 +235,9 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
         json_kv_str(&j, "name", pv->p->name);
         json_kv_uint(&j, "workers", pv->p->target);
         json_kv_uint(&j, "running", pv->running);
+        json_kv_uint(&j, "started", pv->started);
+        json_kv_bool(&j, "rolling", pv->p->rolling);
+        json_kv_str(&j, "rollout_halted", pv->p->halt_reason);
         json_kv_str(&j, "command", pv->p->cfg->command);
         json_kv_str(&j, "log_file", pv->has_log ? pv->log_path : NULL);
         json_kv_uint(&j, "log_dropped_bytes", pv->has_log ? pv->log_dropped : 0);

@@ -48,14 +48,18 @@ struct slot {
     uint64_t timer_at; /* deadline the timer is armed for; 0 = disarmed */
     int exec_fd;       /* status pipe while the exec is pending; -1 otherwise */
     struct event *exec_ev;
-    struct output_pipe *output; /* NULL unless stdout = log */
-    struct worker_link *link;   /* routing state, NULL for a supervised-only pool */
-    char *exec_error;           /* why the last start failed before exec */
-    char *notify_status;        /* STATUS= sent by the worker */
-    uint64_t requests;          /* requests or connections served */
-    bool removing;              /* scaled away: freed once stopped */
-    bool rolling;               /* restarting as part of a rolling restart */
-    struct slot_check *check;   /* liveness checks (check.c), NULL until the pool has one */
+    struct output_pipe *output;  /* NULL unless stdout = log */
+    struct worker_link *link;    /* routing state, NULL for a supervised-only pool */
+    char *exec_error;            /* why the last start failed before exec */
+    char *notify_status;         /* STATUS= sent by the worker */
+    uint64_t requests;           /* requests or connections served */
+    bool removing;               /* scaled away: freed once stopped */
+    bool rolling;                /* restarting as part of a rolling restart */
+    bool replaced;               /* given the new settings by the rollout under way */
+    bool probation;              /* the rollout waits for its new worker to count as started */
+    unsigned probation_failures; /* fsm.start_failures when the probation began */
+    uint64_t probation_started;  /* fsm.started_at when the probation began */
+    struct slot_check *check;    /* liveness checks (check.c), NULL until the pool has one */
     SLIST_ENTRY(slot) pid_link;
 };
 
@@ -77,8 +81,10 @@ struct pool {
     bool draining;                    /* stopping: waits for its route to finish the work taken */
     bool rolling;                     /* a rolling restart is under way */
     char *halt_reason;                /* rollout halted: why, or NULL */
-    int rolling_current;              /* slot restarting in it now, or -1 */
-    uint64_t rolling_started_at;      /* that slot's process start before its restart */
+    struct pool_config *rollback_cfg; /* during a rollout: the settings it replaces, or NULL */
+    bool rolling_back;                /* the rollout halted: the replaced slots go back */
+    uint64_t rollout_gen;             /* rollouts begun, so a waiting reload knows its own */
+    bool rollout_proven;              /* a new worker of the current rollout counts as started */
 
     /* Counters since the pool was created. */
     uint64_t starts;

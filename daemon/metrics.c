@@ -52,6 +52,12 @@ static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
                                 pv->p->name, slot_state_name(st), pv->by_state[st]);
     }
 
+    family(out, "drover_pool_rollout_halted", "gauge",
+           "1 while the pool's last rolling restart is halted (a new worker failed to start).");
+    view_foreach_pool(dv, pv) {
+        pool_series(out, "drover_pool_rollout_halted", pv, pv->p->halt_reason != NULL);
+    }
+
     family(out, "drover_pool_starts_total", "counter", "Worker processes started.");
     view_foreach_pool(dv, pv) {
         pool_series(out, "drover_pool_starts_total", pv, pv->p->starts);

@@ -91,6 +91,37 @@ void describe_wait_status(int wstatus, char *buf, size_t bufsz)
         snprintf(buf, bufsz, "status 0x%x", wstatus);
 }
 
+void slot_describe_start_failure(const struct slot *s, char *buf, size_t bufsz)
+{
+    const struct slot_fsm *f = &s->fsm;
+    const struct slot_policy *pol = &s->pool->policy;
+    char how[96], limit[32];
+
+    if (s->exec_error != NULL) {
+        snprintf(buf, bufsz, "could not start: %s", s->exec_error);
+        return;
+    }
+    if (f->fail_reason != NULL && strcmp(f->fail_reason, "start timeout") == 0) {
+        format_duration(pol->start_timeout_us, limit, sizeof(limit));
+        snprintf(buf, bufsz, "sent no READY=1 within start_timeout (%s)", limit);
+        return;
+    }
+    if (f->fail_reason != NULL)
+        snprintf(how, sizeof(how), "was killed (%s)", f->fail_reason);
+    else if (WIFEXITED(f->exit_wstatus))
+        snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(f->exit_wstatus));
+    else if (WIFSIGNALED(f->exit_wstatus))
+        snprintf(how, sizeof(how), "was killed by %s", signal_name(WTERMSIG(f->exit_wstatus)));
+    else
+        snprintf(how, sizeof(how), "ended (status 0x%x)", f->exit_wstatus);
+    if (pol->ready_notify) {
+        snprintf(buf, bufsz, "%s before READY=1", how);
+    } else {
+        format_duration(pol->start_grace_us, limit, sizeof(limit));
+        snprintf(buf, bufsz, "%s within start_grace (%s)", how, limit);
+    }
+}
+
 static void policy_from_config(const struct pool_config *pc, struct slot_policy *sp)
 {
     sp->restart = pc->restart;
@@ -100,6 +131,7 @@ static void policy_from_config(const struct pool_config *pc, struct slot_policy 
     sp->crash_window_us = pc->crash_limit.window_us;
     sp->ready_notify = pc->ready == READY_NOTIFY;
     sp->start_timeout_us = pc->start_timeout_us;
+    sp->start_grace_us = pc->start_grace_us;
     sp->watchdog_us = pc->watchdog_us;
     sp->stop_signal = pc->stop_signal;
     sp->stop_timeout_us = pc->stop_timeout_us;
@@ -335,8 +367,19 @@ static void pool_gc_schedule(void)
     event_active(gc_event, 0, 0);
 }
 
+/*
+ * The state the route sees. In a rollout a new worker takes work only once
+ * it counts as started, so requests never go to one that crashes at once.
+ */
+static enum slot_state slot_route_state(const struct slot *s)
+{
+    if (s->probation && s->fsm.state == SLOT_RUNNING && !s->fsm.up)
+        return SLOT_STARTING;
+    return s->fsm.state;
+}
+
 /* Carry out what the state machine decided, and tell everyone who cares. */
-static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
+static void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum slot_event ev,
                        struct slot_action *act, uint64_t now)
 {
     struct pool *p = s->pool;
@@ -357,9 +400,9 @@ static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
     if (from != s->fsm.state) {
         log_debug("pool %s slot %u: %s -> %s (%s)", p->name, s->index, slot_state_name(from),
                   slot_state_name(s->fsm.state), slot_event_name(ev));
-        if (p->route != NULL)
-            route_slot_state(p->route, s, s->fsm.state);
     }
+    if ((from != s->fsm.state || was_up != s->fsm.up) && p->route != NULL)
+        route_slot_state(p->route, s, slot_route_state(s));
     if (act->became_fatal && p->cfg->on_fatal == ON_FATAL_EXIT && !droverd.shutting_down) {
         log_warnx("pool %s: on_fatal = exit: shutting droverd down", p->name);
         droverd_shutdown(DROVERD_EXIT_FATAL_POOL);
@@ -376,13 +419,14 @@ void slot_event(struct slot *s, enum slot_event ev, const char *reason)
 {
     struct slot_action act;
     enum slot_state from = s->fsm.state;
+    bool was_up = s->fsm.up;
     uint64_t now = mono_now();
 
     /* A routed worker first answers what it holds; the route sends the event again then. */
     if (s->pool->route != NULL && route_slot_defer(s->pool->route, s, ev))
         return;
     slot_step(&s->fsm, &s->pool->policy, ev, 0, reason, now, &act);
-    slot_apply(s, from, ev, &act, now);
+    slot_apply(s, from, was_up, ev, &act, now);
 }
 
 void slot_exited(struct slot *s, int wstatus)
@@ -392,6 +436,7 @@ void slot_exited(struct slot *s, int wstatus)
     char how[64];
     struct slot_action act;
     enum slot_state from = s->fsm.state;
+    bool was_up = s->fsm.up;
     uint64_t now = mono_now();
 
     if (s->exec_fd >= 0)
@@ -426,7 +471,7 @@ void slot_exited(struct slot *s, int wstatus)
     slot_step(&s->fsm, &p->policy, SLOT_EV_EXITED, wstatus, NULL, now, &act);
     if (p->route != NULL)
         route_slot_exited(p->route, s);
-    slot_apply(s, from, SLOT_EV_EXITED, &act, now);
+    slot_apply(s, from, was_up, SLOT_EV_EXITED, &act, now);
 }
 
 static void slot_free(struct slot *s)
@@ -535,7 +580,6 @@ struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
             return NULL;
         }
     }
-    p->rolling_current = -1;
     p->target = pc->nworkers;
     p->nslots = pc->nworkers;
     p->slots = xcalloc(p->nslots ? p->nslots : 1, sizeof(*p->slots));
@@ -564,6 +608,7 @@ void pool_destroy(struct pool *p)
     pool_log_free(p->log);
     free_strv(p->env_base);
     free(p->groups);
+    free(p->halt_reason);
     free(p->name);
     free(p);
 }
@@ -662,7 +707,8 @@ void pool_recreate(struct pool *p, struct pool_config *pc)
     pool_stop(p, true);
 }
 
-void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_workers)
+/* Take pc's settings for the workers started from now on. */
+static void pool_apply_settings(struct pool *p, struct pool_config *pc)
 {
     p->cfg = pc;
     policy_from_config(pc, &p->policy);
@@ -690,47 +736,162 @@ void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_worker
     for (unsigned i = 0; i < p->nslots; i++)
         if (p->slots[i] != NULL)
             check_slot_changed(p->slots[i]); /* check_command may have come or gone */
-    if (restart_workers) {
-        for (unsigned i = 0; i < p->nslots; i++)
-            if (p->slots[i] != NULL && !p->slots[i]->removing)
-                p->slots[i]->rolling = true;
-        if (!p->rolling)
-            p->rolling_current = -1;
-        p->rolling = true;
-        pool_rolling_advance(p);
-    }
+}
+
+/* The rollout now waits for this slot's next worker to count as started. */
+static void slot_probation_begin(struct slot *s)
+{
+    s->probation = true;
+    s->probation_failures = s->fsm.start_failures;
+    s->probation_started = s->fsm.started_at;
 }
 
 /*
- * Rolling restart: one slot at a time, the next once the previous runs
- * again (or has settled as backoff, fatal or stopped), so a routed pool
- * keeps serving throughout.
+ * A slot's probation: 1 its new worker counts as started, -1 it failed to
+ * start, 2 the slot was stopped meanwhile, 0 not yet.
+ */
+static int slot_probation_result(const struct slot *s)
+{
+    if (s->fsm.start_failures != s->probation_failures)
+        return -1;
+    if (s->fsm.state == SLOT_RUNNING && s->fsm.up && s->fsm.started_at != s->probation_started)
+        return 1;
+    if (!s->fsm.want_up || s->removing)
+        return 2; /* stopped or scaled away meanwhile: nothing left to wait for */
+    return 0;
+}
+
+/*
+ * Begin a rollout over the pool's slots (with only_replaced, over those the
+ * halted rollout had replaced). Slots that were down (backoff, fatal) start
+ * at once with a fresh crash streak; serving ones are queued for
+ * pool_rolling_advance, which restarts them one at a time.
+ */
+static void pool_rollout_begin(struct pool *p, bool only_replaced)
+{
+    struct slot **down = xcalloc(p->nslots ? p->nslots : 1, sizeof(*down));
+    unsigned ndown = 0;
+
+    p->rollout_gen++;
+    p->rollout_proven = false;
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct slot *s = p->slots[i];
+        if (s == NULL || s->removing || (only_replaced && !s->replaced))
+            continue;
+        s->replaced = false;
+        s->rolling = false;
+        s->probation = false;
+        if (s->fsm.state == SLOT_BACKOFF || (s->fsm.state == SLOT_FATAL && s->fsm.want_up)) {
+            s->replaced = !only_replaced;
+            slot_probation_begin(s);
+            down[ndown++] = s;
+        } else if (s->fsm.state == SLOT_RUNNING || s->fsm.state == SLOT_STARTING) {
+            s->rolling = true;
+        }
+    }
+    p->rolling = true;
+    /* Events may re-enter the rollout; the list was made before any was sent. */
+    for (unsigned i = 0; i < ndown; i++)
+        slot_event(down[i], SLOT_EV_RESET, NULL);
+    free(down);
+    pool_rolling_advance(p);
+}
+
+/* A new worker failed to start: stop replacing, and put the replaced slots back. */
+static void pool_rollout_halt(struct pool *p, struct slot *failed)
+{
+    char why[600];
+
+    slot_describe_start_failure(failed, why, sizeof(why));
+    free(p->halt_reason);
+    xasprintf(&p->halt_reason, "%s:%u %s", p->name, failed->index, why);
+    log_warnx("pool %s: rollout halted: %s", p->name, p->halt_reason);
+    for (unsigned i = 0; i < p->nslots; i++)
+        if (p->slots[i] != NULL)
+            p->slots[i]->rolling = p->slots[i]->probation = false;
+    p->rolling = false;
+    if (p->rollback_cfg == NULL)
+        return;
+    log_warnx("pool %s: the workers not yet replaced keep running; rolling the replaced ones back "
+              "to the previous settings",
+              p->name);
+    pool_apply_settings(p, p->rollback_cfg);
+    p->rollback_cfg = NULL;
+    p->rolling_back = true;
+    pool_rollout_begin(p, true);
+}
+
+void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_workers)
+{
+    /*
+     * A halted pool keeps running the settings it was rolled back to until a
+     * reload changes it again; a reload that leaves it alone keeps that.
+     */
+    if (p->halt_reason != NULL && !restart_workers)
+        return;
+    if (restart_workers) {
+        /* Roll back to what the unreplaced workers run: the start of an unfinished rollout. */
+        if (!p->rolling || p->rolling_back || p->rollback_cfg == NULL)
+            p->rollback_cfg = p->cfg;
+        free(p->halt_reason);
+        p->halt_reason = NULL;
+        p->rolling_back = false;
+    }
+    pool_apply_settings(p, pc);
+    if (restart_workers)
+        pool_rollout_begin(p, false);
+}
+
+/*
+ * Rolling restart: one slot at a time, the next once the previous one's new
+ * worker counts as started (start_grace or READY=1), so a routed pool keeps
+ * serving throughout. A new worker that fails to start halts the rollout.
  */
 static void pool_rolling_advance(struct pool *p)
 {
-    if (p->rolling_current >= 0) {
-        struct slot *s =
-            (unsigned)p->rolling_current < p->nslots ? p->slots[p->rolling_current] : NULL;
-        if (s != NULL &&
-            (s->fsm.state == SLOT_STOPPING || s->fsm.state == SLOT_STARTING ||
-             (s->fsm.state == SLOT_RUNNING && s->fsm.started_at == p->rolling_started_at)))
-            return; /* its turn is not over: still the old process, or the new one is not up */
-        p->rolling_current = -1;
+    bool waiting = false;
+
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct slot *s = p->slots[i];
+        if (s == NULL || !s->probation)
+            continue;
+        int r = slot_probation_result(s);
+        if (r == 0) {
+            waiting = true;
+            continue;
+        }
+        s->probation = false;
+        if (r == 1) {
+            p->rollout_proven = true;
+        } else if (r < 0 && !p->rolling_back) {
+            pool_rollout_halt(p, s);
+            return;
+        }
+        /* A failure while rolling back: that slot backs off as any crash does; go on. */
     }
+    if (waiting)
+        return;
     for (unsigned i = 0; i < p->nslots; i++) {
         struct slot *s = p->slots[i];
         if (s == NULL || !s->rolling)
             continue;
         s->rolling = false;
+        s->replaced = !p->rolling_back;
         if (s->fsm.state == SLOT_RUNNING || s->fsm.state == SLOT_STARTING) {
-            p->rolling_current = (int)i;
-            p->rolling_started_at = s->fsm.started_at;
+            slot_probation_begin(s);
             slot_event(s, SLOT_EV_RESTART, NULL);
             return;
         }
-        /* Down, backing off or fatal: it starts with the new settings anyway. */
+        if (s->fsm.state == SLOT_BACKOFF || (s->fsm.state == SLOT_FATAL && s->fsm.want_up)) {
+            slot_probation_begin(s);
+            slot_event(s, SLOT_EV_RESET, NULL);
+            return;
+        }
+        /* Stopped meanwhile: it starts with the new settings when asked. */
     }
     p->rolling = false;
+    p->rolling_back = false;
+    p->rollback_cfg = NULL;
 }
 
 void pool_scale(struct pool *p, unsigned n)

@@ -56,5 +56,10 @@ void pools_reopen_logs(void);
 
 /* "exit 1", "killed by KILL", "spawn failed", for status. */
 void describe_wait_status(int wstatus, char *buf, size_t bufsz);
+/*
+ * Why the slot's last process did not come to count as started, for start,
+ * restart and a halted rollout: "exited with status 7 within start_grace (1s)".
+ */
+void slot_describe_start_failure(const struct slot *s, char *buf, size_t bufsz);
 
 #endif

@@ -25,7 +25,7 @@ static bool config_in_use(const struct config *cfg)
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
         TAILQ_FOREACH(pc, &cfg->pools, entry)
-            if (p->cfg == pc)
+            if (p->cfg == pc || p->rollback_cfg == pc)
                 return true;
     return false;
 }
@@ -87,6 +87,15 @@ static void add_problem(struct reload_report *r, const char *pool, const char *e
     r->problems[r->nproblems].pool = xstrdup(pool);
     r->problems[r->nproblems].error = xstrdup(error);
     r->nproblems++;
+}
+
+static void add_rollout(struct reload_report *r, const struct pool *p)
+{
+    r->rollouts = xreallocarray(r->rollouts, r->nrollouts + 1, sizeof(*r->rollouts));
+    r->rollouts[r->nrollouts].pool = xstrdup(p->name);
+    r->rollouts[r->nrollouts].gen = p->rollout_gen;
+    r->rollouts[r->nrollouts].halt_reason = NULL;
+    r->nrollouts++;
 }
 
 /* One log line per change, for the journal. */
@@ -162,6 +171,8 @@ int reload_apply(struct config *new, struct reload_report *out)
         } else {
             bool restart = config_diff_find(&out->diff, pc->name, CHANGE_POOL_RESTART) != NULL;
             pool_set_config(p, pc, restart);
+            if (restart)
+                add_rollout(out, p);
             if (config_diff_find(&out->diff, pc->name, CHANGE_POOL_SCALE) != NULL)
                 pool_scale(p, pc->nworkers);
         }
@@ -176,6 +187,10 @@ int reload_apply(struct config *new, struct reload_report *out)
 void reload_report_free(struct reload_report *r)
 {
     config_errors_clear(&r->errors);
+    if (r->names != NULL)
+        for (size_t i = 0; i < r->diff.n; i++)
+            free(r->names[i]);
+    free(r->names);
     if (r->loaded)
         config_diff_free(&r->diff);
     for (size_t i = 0; i < r->nproblems; i++) {
@@ -183,5 +198,20 @@ void reload_report_free(struct reload_report *r)
         free(r->problems[i].error);
     }
     free(r->problems);
+    for (size_t i = 0; i < r->nrollouts; i++) {
+        free(r->rollouts[i].pool);
+        free(r->rollouts[i].halt_reason);
+    }
+    free(r->rollouts);
     memset(r, 0, sizeof(*r));
+}
+
+void reload_report_keep(struct reload_report *r)
+{
+    if (!r->loaded || r->names != NULL)
+        return;
+    r->names = xcalloc(r->diff.n ? r->diff.n : 1, sizeof(*r->names));
+    for (size_t i = 0; i < r->diff.n; i++)
+        if (r->diff.v[i].pool != NULL)
+            r->diff.v[i].pool = r->names[i] = xstrdup(r->diff.v[i].pool);
 }

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "confdiff.h"
 #include "config.h"
@@ -26,6 +27,13 @@ struct reload_problem {
     char *error;
 };
 
+/* A pool whose workers this reload restarts one at a time. */
+struct reload_rollout {
+    char *pool;
+    uint64_t gen;      /* the pool's rollout_gen when it began */
+    char *halt_reason; /* set by the waiting command once it halted, or NULL */
+};
+
 struct reload_report {
     bool loaded;                     /* false: the file has errors and nothing changed */
     struct config_errors errors;     /* when !loaded: every FILE:LINE error */
@@ -33,6 +41,9 @@ struct reload_report {
                                         scaled, applied; daemon keys applied or needing a restart */
     struct reload_problem *problems; /* pools that could not start */
     size_t nproblems;
+    struct reload_rollout *rollouts; /* rolling restarts begun */
+    size_t nrollouts;
+    char **names; /* reload_report_keep: the diff's pool names, owned */
 };
 
 /*
@@ -44,6 +55,8 @@ int reload_config(struct reload_report *out);
 /* Apply a loaded config (reload_config's second half); takes ownership of new. */
 int reload_apply(struct config *new, struct reload_report *out);
 void reload_report_free(struct reload_report *r);
+/* Copy what the report borrows from the old config, so it outlives this loop pass. */
+void reload_report_keep(struct reload_report *r);
 
 /* Free the retired configs no pool uses any more (an end-of-pass hook). */
 void reload_free_unused(void);

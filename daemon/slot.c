@@ -50,9 +50,10 @@ const char *slot_state_name(enum slot_state s)
 
 const char *slot_event_name(enum slot_event e)
 {
-    static const char *const names[] = {"start", "stop",     "restart", "spawn-failed",
-                                        "ready", "watchdog", "exited",  "timer",
-                                        "fail",  "fail-stop"};
+    static const char *const names[] = {"start", "stop",      "restart", "spawn-failed",
+                                        "ready", "watchdog",  "exited",  "timer",
+                                        "fail",  "fail-stop", "reset"};
+    static_assert(sizeof(names) / sizeof(names[0]) == SLOT_EV_RESET + 1, "an event lacks its name");
     return names[e];
 }
 
@@ -64,6 +65,8 @@ static void spawn_now(struct slot_fsm *f, const struct slot_policy *p, uint64_t 
     f->state = SLOT_STARTING;
     f->started_at = now;
     f->ready_at = 0;
+    f->up = false;
+    f->up_at = 0;
     f->kill_sent = false;
     f->restart_after_stop = false;
     /* fail_reason stays: it belongs to the last exit, which status still shows. */
@@ -141,6 +144,14 @@ static void on_crash(struct slot_fsm *f, const struct slot_policy *p, bool resta
     f->deadline = now + delay;
 }
 
+/* The worker now counts as started; a watchdog, if any, takes over the timer. */
+static void become_up(struct slot_fsm *f, const struct slot_policy *p, uint64_t now)
+{
+    f->up = true;
+    f->up_at = now;
+    f->deadline = p->watchdog_us ? now + p->watchdog_us : 0;
+}
+
 static void record_exit(struct slot_fsm *f, int wstatus, uint64_t now)
 {
     f->has_exit = true;
@@ -206,6 +217,7 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
 
     case SLOT_EV_SPAWN_FAILED:
         if (f->state == SLOT_STARTING) {
+            f->start_failures++;
             record_exit(f, 127 << 8, now);
             f->fail_reason = reason;
             /*
@@ -220,7 +232,11 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
         if (f->state == SLOT_STARTING) {
             f->state = SLOT_RUNNING;
             f->ready_at = now;
-            f->deadline = p->watchdog_us ? now + p->watchdog_us : 0;
+            /* READY=1 is the worker's own word; an exec'd one must also stay up start_grace. */
+            if (p->ready_notify || now - f->started_at >= p->start_grace_us)
+                become_up(f, p, now);
+            else
+                f->deadline = f->started_at + p->start_grace_us;
         }
         break;
 
@@ -267,6 +283,10 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
             act->signal = SIGKILL;
             break;
         case SLOT_RUNNING:
+            if (f->pending_fail == NULL && !f->up) {
+                become_up(f, p, now); /* start_grace is over */
+                break;
+            }
             /* A failure's stop_timeout ran out: keep its reason. */
             if (f->pending_fail == NULL)
                 f->pending_fail = "watchdog timeout";
@@ -291,12 +311,22 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
             break;
         case SLOT_STARTING:
         case SLOT_RUNNING:
+            if (!f->up)
+                f->start_failures++;
             record_exit(f, wstatus, now);
             on_crash(f, p, wants_restart(p, wstatus, f->fail_reason != NULL), 0, now, act);
             break;
         default:
             break; /* no process was expected; the caller logs it */
         }
+        break;
+
+    case SLOT_EV_RESET:
+        /* The crashes were of the old settings; the new ones get a fresh start. */
+        f->streak = 0;
+        crash_window_reset(&f->window, p->crash_limit);
+        if (f->state == SLOT_BACKOFF || (f->state == SLOT_FATAL && f->want_up))
+            spawn_now(f, p, now, act);
         break;
     }
 }

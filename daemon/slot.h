@@ -5,6 +5,11 @@
  *   stopped -> starting -> running -> (stopping) -> stopped
  *   unexpected exit: -> backoff -> starting, or -> fatal past crash_limit
  *
+ * A running worker counts as started ("up") once it has stayed up for
+ * start_grace since its spawn, or at READY=1 with ready = notify. An exit
+ * before that is a failed start (start_failures), which start, restart and
+ * a rolling restart report; routing does not wait for it.
+ *
  * slot_step() takes the event and the time and says what to do (spawn, send
  * a signal) and when the slot's one timer must fire next (fsm->deadline).
  * It never forks, signals or reads the clock, so every cell of the table is
@@ -43,6 +48,7 @@ enum slot_event {
     SLOT_EV_TIMER,        /* fsm->deadline was reached */
     SLOT_EV_FAIL,         /* the daemon judged the worker broken: kill it, count a crash */
     SLOT_EV_FAIL_STOP,    /* judged broken: stop_signal, SIGKILL after stop_timeout; a crash */
+    SLOT_EV_RESET,        /* new settings (reload): forget the crash streak, start a waiting slot */
 };
 
 /* The pool settings the machine needs; filled from struct pool_config. */
@@ -54,7 +60,8 @@ struct slot_policy {
     uint64_t crash_window_us;
     bool ready_notify;
     uint64_t start_timeout_us;
-    uint64_t watchdog_us; /* 0 = off */
+    uint64_t start_grace_us; /* ready = exec: up this long after the spawn = started; 0 = at exec */
+    uint64_t watchdog_us;    /* 0 = off */
     int stop_signal;
     uint64_t stop_timeout_us;
 };
@@ -67,9 +74,12 @@ struct slot_fsm {
     uint64_t deadline;       /* when SLOT_EV_TIMER is due; 0 = no timer */
     uint64_t started_at;     /* spawn of the current (or last) process */
     uint64_t ready_at;
-    unsigned streak;   /* consecutive quick crashes */
-    unsigned restarts; /* spawns after the first */
-    unsigned crashes;  /* exits the daemon did not ask for, in total */
+    bool up;                 /* counts as started: past start_grace, or READY=1 (notify) */
+    uint64_t up_at;          /* when it came to count as started */
+    unsigned start_failures; /* exits (or failed spawns) before counting as started, in total */
+    unsigned streak;         /* consecutive quick crashes */
+    unsigned restarts;       /* spawns after the first */
+    unsigned crashes;        /* exits the daemon did not ask for, in total */
     struct crash_window window;
 
     /* The last exit, for status. */

@@ -39,6 +39,13 @@ static void slot_view_info(struct slot_view *v, const struct slot *s, uint64_t n
         if (pc->ready == READY_NOTIFY)
             snprintf(v->info, sizeof(v->info), "waiting for READY=1");
         break;
+    case SLOT_RUNNING:
+        if (!f->up) {
+            uint64_t end = f->started_at + s->pool->policy.start_grace_us;
+            format_duration_short(end > now ? end - now : 0, dur, sizeof(dur));
+            snprintf(v->info, sizeof(v->info), "in start_grace: counts as started in %s", dur);
+        }
+        break;
     case SLOT_STOPPING:
         if (f->kill_sent)
             snprintf(v->info, sizeof(v->info), "sent KILL");
@@ -108,6 +115,8 @@ static void pool_view_fill(struct pool_view *v, const struct pool *p, uint64_t n
         sv = &v->slots[v->nslots++];
         slot_view_fill(sv, p->slots[i], now, with_usage);
         v->by_state[sv->state]++;
+        if (sv->state == SLOT_RUNNING && p->slots[i]->fsm.up)
+            v->started++;
     }
     v->running = v->by_state[SLOT_RUNNING];
     if (p->route != NULL) {

@@ -39,6 +39,7 @@ struct slot_view {
 struct pool_view {
     const struct pool *p;
     unsigned running; /* slots in SLOT_RUNNING */
+    unsigned started; /* of those, the ones that count as started (start_grace or READY=1) */
     unsigned by_state[SLOT_STATE__COUNT];
     bool has_route;
     struct route_stats route; /* when has_route */

@@ -301,6 +301,7 @@ static void test_pool_defaults(void **state)
     assert_int_equal(pc.on_fatal, ON_FATAL_STAY);
     assert_int_equal(pc.ready, READY_EXEC);
     assert_int_equal(pc.start_timeout_us, 10 * SEC);
+    assert_int_equal(pc.start_grace_us, 1 * SEC);
     assert_int_equal(pc.watchdog_us, 0);
     assert_int_equal(pc.stop_signal, SIGTERM);
     assert_int_equal(pc.stop_timeout_us, 10 * SEC);
@@ -382,6 +383,7 @@ static const struct {
     {KEY_POOL, "on_fatal", "exit", "exit"},
     {KEY_POOL, "ready", "notify", "notify"},
     {KEY_POOL, "start_timeout", "5s", "5s"},
+    {KEY_POOL, "start_grace", "300ms", "300ms"},
     {KEY_POOL, "watchdog", "2s", "2s"},
     {KEY_POOL, "notify_access", "all", "all"},
     {KEY_POOL, "check_command", "bin/check --deep", "bin/check --deep"},

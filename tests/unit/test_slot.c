@@ -218,6 +218,7 @@ static void test_names(void **state)
     assert_string_equal(slot_event_name(SLOT_EV_EXITED), "exited");
     assert_string_equal(slot_event_name(SLOT_EV_TIMER), "timer");
     assert_string_equal(slot_event_name(SLOT_EV_FAIL), "fail");
+    assert_string_equal(slot_event_name(SLOT_EV_RESET), "reset");
     assert_false(slot_state_has_process(SLOT_STOPPED));
     assert_true(slot_state_has_process(SLOT_STARTING));
     assert_true(slot_state_has_process(SLOT_RUNNING));
@@ -1194,6 +1195,261 @@ static void test_restart_counter(void **state)
     assert_null(m.f.pending_fail);
 }
 
+/* --- start_grace: when a running worker counts as started ---------------- */
+
+static void grace(uint64_t us)
+{
+    m.p.start_grace_us = us;
+    reinit();
+}
+
+static void test_grace_zero_up_at_exec(void **state)
+{
+    (void)state;
+    to_starting(T0);
+    assert_false(m.f.up);
+    ev(SLOT_EV_READY, T0 + MS);
+    state_is(SLOT_RUNNING);
+    assert_true(m.f.up);
+    assert_int_equal(m.f.up_at, T0 + MS);
+    assert_int_equal(m.f.deadline, 0);
+}
+
+static void test_grace_exec_ready_not_up(void **state)
+{
+    (void)state;
+    grace(SEC);
+    to_starting(T0);
+    ev(SLOT_EV_READY, T0 + 5 * MS);
+    act_none();
+    state_is(SLOT_RUNNING);
+    assert_false(m.f.up);
+    assert_int_equal(m.f.ready_at, T0 + 5 * MS);
+    assert_int_equal(m.f.deadline, T0 + SEC); /* measured from the spawn */
+}
+
+static void test_grace_timer_makes_up(void **state)
+{
+    (void)state;
+    grace(SEC);
+    to_running(T0);
+    ev(SLOT_EV_TIMER, T0 + SEC - 1); /* early: nothing is due */
+    act_none();
+    assert_false(m.f.up);
+    assert_int_equal(m.f.deadline, T0 + SEC);
+    ev(SLOT_EV_TIMER, T0 + SEC);
+    act_none(); /* not a watchdog timeout */
+    state_is(SLOT_RUNNING);
+    assert_true(m.f.up);
+    assert_int_equal(m.f.up_at, T0 + SEC);
+    assert_int_equal(m.f.deadline, 0);
+    assert_null(m.f.pending_fail);
+}
+
+static void test_grace_ready_after_grace(void **state)
+{
+    (void)state;
+    grace(SEC);
+    to_starting(T0);
+    ev(SLOT_EV_READY, T0 + 2 * SEC); /* a slow exec already took the whole grace */
+    assert_true(m.f.up);
+    assert_int_equal(m.f.deadline, 0);
+}
+
+static void test_grace_exit_within_is_failed_start(void **state)
+{
+    (void)state;
+    grace(SEC);
+    to_running(T0);
+    exited(EXIT_CODE(7), T0 + 200 * MS);
+    act_is(true, 0, false, true); /* first crash: again at once */
+    state_is(SLOT_STARTING);
+    assert_int_equal(m.f.start_failures, 1);
+    assert_int_equal(m.f.exit_wstatus, EXIT_CODE(7));
+    assert_false(m.f.up);
+    /* The next process has its own grace. */
+    ev(SLOT_EV_READY, T0 + 201 * MS);
+    assert_false(m.f.up);
+    assert_int_equal(m.f.deadline, T0 + 200 * MS + SEC);
+}
+
+static void test_grace_exit_after_is_not_failed_start(void **state)
+{
+    (void)state;
+    grace(SEC);
+    to_running(T0);
+    ev(SLOT_EV_TIMER, T0 + SEC);
+    exited(EXIT_CODE(7), T0 + 2 * SEC);
+    assert_int_equal(m.f.start_failures, 0);
+    assert_int_equal(m.f.crashes, 1);
+}
+
+static void test_grace_exit_starting_is_failed_start(void **state)
+{
+    (void)state;
+    to_starting(T0);
+    exited(EXIT_CODE(1), T0 + MS);
+    assert_int_equal(m.f.start_failures, 1);
+}
+
+static void test_grace_spawn_failed_is_failed_start(void **state)
+{
+    (void)state;
+    to_starting(T0);
+    step(SLOT_EV_SPAWN_FAILED, 0, "spawn failed", T0);
+    assert_int_equal(m.f.start_failures, 1);
+}
+
+static void test_grace_clean_exit_under_never_is_failed_start(void **state)
+{
+    (void)state;
+    m.p.restart = RESTART_NEVER;
+    grace(SEC);
+    to_running(T0);
+    exited(EXIT_CODE(0), T0 + 10 * MS);
+    state_is(SLOT_STOPPED);
+    assert_int_equal(m.f.start_failures, 1);
+    assert_int_equal(m.f.crashes, 0);
+}
+
+static void test_grace_fail_within_is_failed_start(void **state)
+{
+    (void)state;
+    grace(SEC);
+    to_running(T0);
+    judge_failed("request timeout", T0 + 100 * MS);
+    act_is(false, SIGKILL, false, false);
+    exited(KILLED(SIGKILL), T0 + 110 * MS);
+    assert_int_equal(m.f.start_failures, 1);
+    reason_is(m.f.fail_reason, "request timeout");
+}
+
+static void test_grace_stop_within(void **state)
+{
+    (void)state;
+    grace(SEC);
+    to_running(T0);
+    ev(SLOT_EV_STOP, T0 + 100 * MS);
+    state_is(SLOT_STOPPING);
+    assert_int_equal(m.f.deadline, T0 + 100 * MS + 10 * SEC); /* the stop timeout, not the grace */
+    exited(KILLED(SIGTERM), T0 + 200 * MS);
+    state_is(SLOT_STOPPED);
+    assert_int_equal(m.f.start_failures, 0); /* asked for: not a failed start */
+}
+
+static void test_grace_restart_clears_up(void **state)
+{
+    (void)state;
+    grace(SEC);
+    to_running(T0);
+    ev(SLOT_EV_TIMER, T0 + SEC);
+    assert_true(m.f.up);
+    ev(SLOT_EV_RESTART, T0 + 5 * SEC);
+    exited(KILLED(SIGTERM), T0 + 5 * SEC + MS);
+    state_is(SLOT_STARTING);
+    assert_false(m.f.up);
+    assert_int_equal(m.f.up_at, 0);
+}
+
+static void test_grace_notify_ready_is_up(void **state)
+{
+    (void)state;
+    m.p.ready_notify = true;
+    m.p.watchdog_us = 3 * SEC;
+    grace(SEC);
+    to_starting(T0);
+    ev(SLOT_EV_READY, T0 + 10 * MS); /* READY=1 needs no grace */
+    assert_true(m.f.up);
+    assert_int_equal(m.f.deadline, T0 + 10 * MS + 3 * SEC); /* the watchdog's */
+}
+
+static void test_grace_notify_timeout_is_failed_start(void **state)
+{
+    (void)state;
+    m.p.ready_notify = true;
+    reinit();
+    to_starting(T0);
+    ev(SLOT_EV_TIMER, T0 + 10 * SEC);
+    exited(KILLED(SIGKILL), T0 + 10 * SEC + MS);
+    assert_int_equal(m.f.start_failures, 1);
+    reason_is(m.f.fail_reason, "start timeout");
+}
+
+/* --- RESET: a reload gave the slot new settings --------------------------- */
+
+static void test_reset_stopped(void **state)
+{
+    (void)state;
+    ev(SLOT_EV_RESET, T0);
+    act_none();
+    state_is(SLOT_STOPPED);
+}
+
+static void test_reset_starting_running_stopping(void **state)
+{
+    (void)state;
+    to_backoff(T0);
+    ev(SLOT_EV_TIMER, m.f.deadline);
+    state_is(SLOT_STARTING);
+    assert_int_equal(m.f.streak, 2);
+    ev(SLOT_EV_RESET, T0 + SEC);
+    act_none();
+    state_is(SLOT_STARTING);
+    assert_int_equal(m.f.streak, 0);
+    ev(SLOT_EV_READY, T0 + SEC);
+    exited(EXIT_CODE(1), T0 + SEC + MS);
+    assert_int_equal(m.f.streak, 1);
+    ev(SLOT_EV_READY, T0 + SEC + MS);
+    ev(SLOT_EV_RESET, T0 + 2 * SEC);
+    act_none();
+    state_is(SLOT_RUNNING);
+    assert_int_equal(m.f.streak, 0);
+    ev(SLOT_EV_STOP, T0 + 3 * SEC);
+    ev(SLOT_EV_RESET, T0 + 3 * SEC);
+    act_none();
+    state_is(SLOT_STOPPING);
+}
+
+static void test_reset_backoff_starts_now(void **state)
+{
+    (void)state;
+    m.p.restart_delay_us = 5 * SEC;
+    reinit();
+    to_backoff(T0);
+    assert_int_equal(m.f.deadline, T0 + 2 * MS + 5 * SEC);
+    ev(SLOT_EV_RESET, T0 + SEC);
+    act_is(true, 0, false, false);
+    state_is(SLOT_STARTING);
+    assert_int_equal(m.f.streak, 0);
+    assert_int_equal(m.f.started_at, T0 + SEC);
+    /* A crash of the new settings starts again at once, as a first crash does. */
+    ev(SLOT_EV_READY, T0 + SEC);
+    exited(EXIT_CODE(1), T0 + SEC + MS);
+    state_is(SLOT_STARTING);
+}
+
+static void test_reset_fatal_starts_now(void **state)
+{
+    (void)state;
+    to_fatal(T0);
+    ev(SLOT_EV_RESET, T0 + SEC);
+    act_is(true, 0, false, false);
+    state_is(SLOT_STARTING);
+    assert_int_equal(m.f.streak, 0);
+    assert_int_equal(m.f.window.len, 0);
+}
+
+static void test_reset_fatal_stopped_stays(void **state)
+{
+    (void)state;
+    to_fatal(T0);
+    ev(SLOT_EV_STOP, T0 + SEC);
+    state_is(SLOT_STOPPED);
+    ev(SLOT_EV_RESET, T0 + 2 * SEC);
+    act_none();
+    state_is(SLOT_STOPPED); /* the operator's stop stands */
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1260,6 +1516,25 @@ int main(void)
         T(test_watchdog),
         T(test_stale_timers),
         T(test_restart_counter),
+        T(test_grace_zero_up_at_exec),
+        T(test_grace_exec_ready_not_up),
+        T(test_grace_timer_makes_up),
+        T(test_grace_ready_after_grace),
+        T(test_grace_exit_within_is_failed_start),
+        T(test_grace_exit_after_is_not_failed_start),
+        T(test_grace_exit_starting_is_failed_start),
+        T(test_grace_spawn_failed_is_failed_start),
+        T(test_grace_clean_exit_under_never_is_failed_start),
+        T(test_grace_fail_within_is_failed_start),
+        T(test_grace_stop_within),
+        T(test_grace_restart_clears_up),
+        T(test_grace_notify_ready_is_up),
+        T(test_grace_notify_timeout_is_failed_start),
+        T(test_reset_stopped),
+        T(test_reset_starting_running_stopping),
+        T(test_reset_backoff_starts_now),
+        T(test_reset_fatal_starts_now),
+        T(test_reset_fatal_stopped_stays),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
