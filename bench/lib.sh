@@ -19,7 +19,7 @@ bench_build() {
     if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         cmake -S "$repo_dir" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     fi
-    cmake --build "$BUILD" -j2 --target droverd drover echo-worker loadgen stamp-worker \
+    cmake --build "$BUILD" -j2 --target droverd drover echo-worker workclient stamp-worker \
         stamp-collect >/dev/null
 }
 

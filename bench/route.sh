@@ -146,19 +146,20 @@ worker_pids() {
     esac
 }
 
-# run_system SYSTEM CLIENTS SIZE -> one loadgen JSON line on stdout
+# run_system SYSTEM CLIENTS SIZE -> one workclient JSON line on stdout
+# (-r: plain length frames both ways; -k 1: a connection per request)
 run_system() {
     local sys=$1 c=$2 s=$3
-    local common=(-c "$c" -s "$s" -t "$THREADS" -d "$DURATION" -w "$WARMUP" -l "$sys")
-    local lg=("${cli_prefix[@]}" "$B/loadgen")
+    local common=(-c "$c" -z "$s" -T "$THREADS" -t "$DURATION" -w "$WARMUP" -l "$sys")
+    local lg=("${cli_prefix[@]}" "$B/workclient")
     case $sys in
-    limit) "${lg[@]}" -P plain "${common[@]}" "$T/w0.sock" "$T/w1.sock" ;;
-    limit-cpr) "${lg[@]}" -P plain --conn-per-request "${common[@]}" "$T/w0.sock" "$T/w1.sock" ;;
-    msg1) "${lg[@]}" -P drover "${common[@]}" "$T/msg1.sock" ;;
-    msgN) "${lg[@]}" -P drover "${common[@]}" "$T/msgN.sock" ;;
-    handoff) "${lg[@]}" -P plain --conn-per-request "${common[@]}" "$T/handoff.sock" ;;
-    handoffN) "${lg[@]}" -P plain --conn-per-request "${common[@]}" "$T/handoffN.sock" ;;
-    nginx) "${lg[@]}" -P plain "${common[@]}" "$T/nginx.sock" ;;
+    limit) "${lg[@]}" -r "${common[@]}" -s "$T/w0.sock" -s "$T/w1.sock" ;;
+    limit-cpr) "${lg[@]}" -r -k 1 "${common[@]}" -s "$T/w0.sock" -s "$T/w1.sock" ;;
+    msg1) "${lg[@]}" "${common[@]}" -s "$T/msg1.sock" ;;
+    msgN) "${lg[@]}" "${common[@]}" -s "$T/msgN.sock" ;;
+    handoff) "${lg[@]}" -r -k 1 "${common[@]}" -s "$T/handoff.sock" ;;
+    handoffN) "${lg[@]}" -r -k 1 "${common[@]}" -s "$T/handoffN.sock" ;;
+    nginx) "${lg[@]}" -r "${common[@]}" -s "$T/nginx.sock" ;;
     *) echo "unknown system $sys" >&2; return 2 ;;
     esac
 }
@@ -176,7 +177,7 @@ if want throughput; then
                         wp=$(worker_pids "$sys")
                         r0=$(cpu_ns $rp)
                         w0=$(cpu_ns $wp)
-                        line=$(run_system "$sys" "$c" "$size" 2>>"$T/loadgen.err") || true
+                        line=$(run_system "$sys" "$c" "$size" 2>>"$T/workclient.err") || true
                         r1=$(cpu_ns $rp)
                         w1=$(cpu_ns $wp)
                         [ -z "$line" ] && line='{"rps":0,"errors":{"total":-1}}'
@@ -214,7 +215,7 @@ if want pinned; then
             for r in $(seq "$RUNS"); do
                 for sys in limit msg1 msgN nginx; do
                     has_system "$sys" || continue
-                    line=$(run_system "$sys" 1 "$size" 2>>"$T/loadgen.err") || true
+                    line=$(run_system "$sys" 1 "$size" 2>>"$T/workclient.err") || true
                     [ -z "$line" ] && line='{"rps":0,"errors":{"total":-1}}'
                     printf '{"kind":"pinned","placement":"%s","system":"%s","work_us":0,"run":%s,"load1":%s,%s\n' \
                         "$placement" "$sys" "$r" "$(cut -d' ' -f1 /proc/loadavg)" "${line#\{}" >>"$pinned_raw"
@@ -249,8 +250,8 @@ if want fault; then
         wait_socket "$T/fault.sock"
         sleep 0.3
         bench_log "fault: worker_inflight=$inflight max_attempts=$attempts, ${FAULT_SECONDS}s, SIGKILL every 100ms"
-        "$B/loadgen" -P drover -c 16 -s 64 -t "$THREADS" -d "$FAULT_SECONDS" -w 0 -l fault \
-            "$T/fault.sock" >"$T/fault.out" 2>>"$T/loadgen.err" &
+        "$B/workclient" -c 16 -z 64 -T "$THREADS" -t "$FAULT_SECONDS" -l fault \
+            -s "$T/fault.sock" >"$T/fault.out" 2>>"$T/workclient.err" &
         lg_pid=$!
         bench_track "$lg_pid"
         kills=0
@@ -269,7 +270,7 @@ if want fault; then
             left=$((next - $(now_us)))
             [ "$left" -gt 0 ] && sleep "0.$(printf '%06d' "$left")"
             next=$((next + 100000))
-            # stop killing when the measured window is over (loadgen then drains)
+            # stop killing when the measured window is over (workclient then drains)
             [ "$kills" -ge $((FAULT_SECONDS * 10)) ] && break
         done
         wait "$lg_pid" || true
@@ -425,7 +426,7 @@ summarize() {
 }
 
 echo
-echo "### Routing ($(date -u +%Y-%m-%d); $RUNS runs of ${DURATION}s after ${WARMUP}s warm-up; loadgen on $THREADS thread(s))"
+echo "### Routing ($(date -u +%Y-%m-%d); $RUNS runs of ${DURATION}s after ${WARMUP}s warm-up; workclient on $THREADS thread(s))"
 echo
 echo "droverd from $(bench_rev); $(nproc) CPUs, $(uname -r)"
 echo

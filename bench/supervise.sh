@@ -195,8 +195,8 @@ port=$((20000 + RANDOM % 20000))
 start_held "$T/idle-routed.ini" 254
 wait_socket "$T/echo.sock"
 # One request through the pool, then the client stays connected and silent.
-"$B/loadgen" -P drover -c 1 -n 100 "$T/echo.sock" >/dev/null 2>&1
-"$B/loadgen" -P drover -c 1 -n 1 --hold $((IDLE_SECONDS + 2)) "$T/echo.sock" >/dev/null 2>&1 &
+"$B/workclient" -c 1 -n 100 -s "$T/echo.sock" >/dev/null 2>&1
+"$B/workclient" -c 1 -n 1 --hold $((IDLE_SECONDS + 2)) -s "$T/echo.sock" >/dev/null 2>&1 &
 idle_client=$!
 bench_track "$idle_client"
 sleep 1

@@ -67,7 +67,7 @@ fi
 touch "$raw"
 
 EW=$BUILD/bin/echo-worker
-LG=$BUILD/bin/loadgen
+LG=$BUILD/bin/workclient
 NODE=$(command -v node)
 
 nginx_module=""
@@ -205,25 +205,26 @@ workers_parent() {
     esac
 }
 
-# load ROUTE CLIENTS SIZE DURATION WARMUP [loadgen options] -> one JSON line on stdout
+# load ROUTE CLIENTS SIZE DURATION WARMUP [workclient options] -> one JSON line on stdout
+# (-r: plain length frames both ways)
 load() {
     local route=$1 c=$2 s=$3 d=$4 w=$5
     shift 5
-    local common=(-c "$c" -s "$s" -t 1 -d "$d" -w "$w" -l "$route" "$@")
+    local common=(-c "$c" -z "$s" -T 1 -t "$d" -w "$w" -l "$route" "$@")
     case $route in
-    limit) "$LG" -P plain "${common[@]}" "$dir/w0.sock" "$dir/w1.sock" ;;
-    drover-msg) "$LG" -P drover "${common[@]}" "$dir/dr-msg.sock" ;;
-    drover-msg16) "$LG" -P drover "${common[@]}" "$dir/dr-msg16.sock" ;;
-    drover-handoff) "$LG" -P plain "${common[@]}" "$dir/dr-handoff.sock" ;;
-    nginx) "$LG" -P plain "${common[@]}" "$dir/nginx.sock" ;;
-    haproxy) "$LG" -P plain "${common[@]}" "$dir/haproxy.sock" ;;
-    pm2) "$LG" -P plain "${common[@]}" "$dir/pm2.sock" ;;
-    node-limit) "$LG" -P plain "${common[@]}" "$dir/n0.sock" "$dir/n1.sock" ;;
+    limit) "$LG" -r "${common[@]}" -s "$dir/w0.sock" -s "$dir/w1.sock" ;;
+    drover-msg) "$LG" "${common[@]}" -s "$dir/dr-msg.sock" ;;
+    drover-msg16) "$LG" "${common[@]}" -s "$dir/dr-msg16.sock" ;;
+    drover-handoff) "$LG" -r "${common[@]}" -s "$dir/dr-handoff.sock" ;;
+    nginx) "$LG" -r "${common[@]}" -s "$dir/nginx.sock" ;;
+    haproxy) "$LG" -r "${common[@]}" -s "$dir/haproxy.sock" ;;
+    pm2) "$LG" -r "${common[@]}" -s "$dir/pm2.sock" ;;
+    node-limit) "$LG" -r "${common[@]}" -s "$dir/n0.sock" -s "$dir/n1.sock" ;;
     gearman) "$P/gearload" -c "$c" -s "$s" -d "$d" -w "$w" -l "$route" "127.0.0.1:$gport" ;;
     esac
 }
 
-# measure KIND ROUTE WORK CLIENTS SIZE RUN [loadgen options]: one raw line
+# measure KIND ROUTE WORK CLIENTS SIZE RUN [workclient options]: one raw line
 measure() {
     local kind=$1 route=$2 work=$3 c=$4 s=$5 run=$6 rp wp r0 w0 r1 w1 line
     shift 6
@@ -293,7 +294,7 @@ for work in $works_needed; do
     if want cpr && [ "$work" = 0 ]; then
         for r in $(seq "$RUNS"); do
             for route in $(rotate "$r" $CPR_ROUTES); do
-                has_route "$route" && measure cpr "$route" 0 16 64 "$r" --conn-per-request
+                has_route "$route" && measure cpr "$route" 0 16 64 "$r" -k 1
             done
         done
     fi
