@@ -47,8 +47,12 @@
  *   connect_failed, connections   failed and successful connects
  *   elapsed_s     wall time from the first request (after --hold) to the end
  *   window_s, requests, rps
- *                 the measured window (from the end of --warmup to the end),
- *                 the '+' replies read in it and their rate
+ *                 the measured window (from the end of --warmup to the end of
+ *                 --duration, or to SIGUSR1; to the last reply when all was
+ *                 done before that, as always without --duration), the '+'
+ *                 replies read in it and their rate (the replies still in
+ *                 flight when sending stops are drained, counted in ok, and
+ *                 left out of the window, as is their time)
  *   ok_p50_us ok_p99_us ok_p999_us ok_max_us err_p50_us err_max_us
  *                 latency from writing a request to reading its reply (with
  *                 -k 1, from starting to connect), replies in the window only
@@ -60,15 +64,17 @@
  *                 unanswered; io counts connections that broke)
  *   connect_retries, reconnects   always 0 and connections - clients (bench/)
  *   cpu_s         this process's CPU time (user + system)
+ *   target_ok     '+' replies by target, in the order of the -s options
  *
  * Exit status: 0 all good; 1 something unacceptable (see the JSON);
- * 2 usage.
+ * 2 bad usage (a line on stderr says what).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -95,6 +101,10 @@
 #define READ_CHUNK         65536
 #define MAX_TARGETS        64
 #define MAX_THREADS        64
+#define MAX_CONNS          100000
+#define MAX_PIPELINE       65536
+#define MAX_SIZE           (64u << 20) /* a request body; well under the frame's 32 bits */
+#define MAX_SECS           (30 * 86400.0)
 
 enum expect { EXPECT_ECHO, EXPECT_UPPER, EXPECT_PREFIX, EXPECT_ANY };
 
@@ -163,6 +173,7 @@ struct counters {
     uint64_t mismatched, duplicated, malformed, lost, unanswered, unsent;
     uint64_t connect_failed, connections, unexpected;
     uint64_t io, in_window;
+    uint64_t target_ok[MAX_TARGETS]; /* '+' replies by target, the whole run */
 };
 
 /*
@@ -181,9 +192,11 @@ struct histogram {
 };
 
 static struct options opt;
-static atomic_uint_fast64_t next_gid;        /* requests handed out, all threads */
-static volatile sig_atomic_t stop_signalled; /* SIGUSR1 */
+static atomic_uint_fast64_t next_gid; /* requests handed out, all threads */
+static atomic_int stop_signalled;     /* SIGUSR1 (lock-free, so safe in a handler) */
 static uint64_t start_ns, measure_start_ns, send_until_ns, deadline_ns;
+/* The end of the measured window: send_until_ns, or when SIGUSR1 was first seen. */
+static _Atomic uint64_t measure_end_ns = UINT64_MAX;
 static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct counters totals;
 static struct histogram *ok_total, *err_total;
@@ -242,46 +255,65 @@ static void usage(FILE *fp)
             "  -p, --pipeline P       requests in flight per connection (default 1)\n"
             "  -n, --requests N       requests in all (default 1000; a cap with --duration)\n"
             "  -t, --duration SECS    keep sending for this long (or until SIGUSR1), then drain\n"
-            "  -w, --warmup SECS      send this long before --duration starts; replies in it\n"
-            "                         count for nothing but sent/answered (default 0)\n"
-            "  -T, --threads T        spread the connections over T threads (default 1)\n"
+            "  -w, --warmup SECS      with --duration: send this long first; replies in it\n"
+            "                         count for nothing but sent/answered/ok (default 0)\n"
+            "  -T, --threads T        spread the connections over T threads (default 1,\n"
+            "                         at most 64, never more than the connections)\n"
             "  -H, --hold SECS        connect, then stay idle this long before sending\n"
             "  -l, --label TEXT       copied into the JSON line\n"
-            "  -z, --size BYTES       body size; at least the self-describing header (default 32)\n"
+            "  -z, --size BYTES       body size, up to 64 MiB; at least the self-describing\n"
+            "                         header (default 32)\n"
             "  -k, --per-conn K       close and reopen a connection after K requests (1 =\n"
             "                         one connection per request; default 0 = never)\n"
             "  -d, --deadline SECS    give up after this long (default 30, or\n"
             "                         warmup + duration + 5 when longer)\n"
             "  -e, --expect E         echo (default), upper, prefix:STR, or any\n"
             "  -a, --accept LIST      acceptable outcomes: busy,failed,timeout,lost,connect\n"
+            "                         (or none)\n"
             "  -S, --seed N           payload randomness (default: from the clock)\n"
             "  -v, --verbose          describe every problem on stderr\n"
-            "Prints one JSON line; exit 0 when nothing unacceptable happened, 1 otherwise.\n");
+            "  -h, --help             this text\n"
+            "Prints one JSON line (its fields: the comment at the top of workclient.c);\n"
+            "exit 0 when nothing unacceptable happened, 1 otherwise, 2 on bad usage.\n");
 }
 
-static double parse_secs(const char *s)
+/* Bad usage: say what is wrong, then exit 2. */
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("workclient: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see workclient --help)\n", stderr);
+    exit(2);
+}
+
+/* Seconds for option NAME: a finite number from 0 to MAX_SECS. */
+static double parse_secs(const char *name, const char *s)
 {
     char *end;
     double v = strtod(s, &end);
 
-    if (end == s || *end != '\0' || v < 0) {
-        fprintf(stderr, "workclient: bad number of seconds '%s'\n", s);
-        exit(2);
-    }
+    /* !(v <= MAX_SECS) also refuses nan and inf. */
+    if (end == s || *end != '\0' || v < 0 || !(v <= MAX_SECS))
+        usage_error("%s: '%s' is not a number of seconds from 0 to %.0f", name, s, MAX_SECS);
     return v;
 }
 
-static uint64_t parse_count(const char *s)
+/* A count for option NAME, from min to max (decimal digits only: no sign, no blanks). */
+static uint64_t parse_count(const char *name, const char *s, uint64_t min, uint64_t max)
 {
     char *end;
     unsigned long long v;
 
     errno = 0;
     v = strtoull(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0) {
-        fprintf(stderr, "workclient: bad number '%s'\n", s);
-        exit(2);
-    }
+    if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno != 0 || v < min || v > max)
+        usage_error("%s: '%s' is not a whole number from %" PRIu64 " to %" PRIu64, name, s, min,
+                    max);
     return (uint64_t)v;
 }
 
@@ -300,10 +332,10 @@ static void parse_accept(char *list)
             opt.accept_lost = true;
         else if (strcmp(t, "connect") == 0)
             opt.accept_connect = true;
-        else if (strcmp(t, "none") != 0) {
-            fprintf(stderr, "workclient: unknown outcome '%s' in --accept\n", t);
-            exit(2);
-        }
+        else if (strcmp(t, "none") != 0)
+            usage_error("--accept: unknown outcome '%s' (busy, failed, timeout, lost, connect, "
+                        "none)",
+                        t);
     }
 }
 
@@ -343,20 +375,18 @@ static void parse_options(int argc, char **argv)
            -1) {
         switch (ch) {
         case 's':
-            if (opt.ntargets == MAX_TARGETS) {
-                fprintf(stderr, "workclient: at most %d targets\n", MAX_TARGETS);
-                exit(2);
-            }
+            if (opt.ntargets == MAX_TARGETS)
+                usage_error("--socket: at most %d targets", MAX_TARGETS);
             opt.targets[opt.ntargets++].spec = optarg;
             break;
         case 'w':
-            opt.warmup_s = parse_secs(optarg);
+            opt.warmup_s = parse_secs("--warmup", optarg);
             break;
         case 'T':
-            opt.threads = (unsigned)parse_count(optarg);
+            opt.threads = (unsigned)parse_count("--threads", optarg, 1, MAX_THREADS);
             break;
         case 'H':
-            opt.hold_s = parse_secs(optarg);
+            opt.hold_s = parse_secs("--hold", optarg);
             break;
         case 'l':
             opt.label = optarg;
@@ -366,35 +396,33 @@ static void parse_options(int argc, char **argv)
                 opt.framing = 0;
             else if (strcmp(optarg, "line") == 0)
                 opt.framing = 1;
-            else {
-                fprintf(stderr, "workclient: framing is length or line\n");
-                exit(2);
-            }
+            else
+                usage_error("--framing is length or line, not '%s'", optarg);
             break;
         case 'r':
             opt.raw = true;
             break;
         case 'c':
-            opt.conns = (unsigned)parse_count(optarg);
+            opt.conns = (unsigned)parse_count("--conns", optarg, 1, MAX_CONNS);
             break;
         case 'p':
-            opt.pipeline = (unsigned)parse_count(optarg);
+            opt.pipeline = (unsigned)parse_count("--pipeline", optarg, 1, MAX_PIPELINE);
             break;
         case 'n':
-            opt.requests = parse_count(optarg);
+            opt.requests = parse_count("--requests", optarg, 1, UINT64_MAX / 2);
             opt.requests_set = true;
             break;
         case 't':
-            opt.duration_s = parse_secs(optarg);
+            opt.duration_s = parse_secs("--duration", optarg);
             break;
         case 'z':
-            opt.size = (size_t)parse_count(optarg);
+            opt.size = (size_t)parse_count("--size", optarg, 1, MAX_SIZE);
             break;
         case 'k':
-            opt.per_conn = parse_count(optarg);
+            opt.per_conn = parse_count("--per-conn", optarg, 0, UINT64_MAX);
             break;
         case 'd':
-            opt.deadline_s = parse_secs(optarg);
+            opt.deadline_s = parse_secs("--deadline", optarg);
             opt.deadline_set = true;
             break;
         case 'e':
@@ -408,16 +436,14 @@ static void parse_options(int argc, char **argv)
                 opt.expect = EXPECT_PREFIX;
                 opt.prefix = optarg + 7;
                 opt.prefix_len = strlen(opt.prefix);
-            } else {
-                fprintf(stderr, "workclient: --expect is echo, upper, prefix:STR or any\n");
-                exit(2);
-            }
+            } else
+                usage_error("--expect is echo, upper, prefix:STR or any, not '%s'", optarg);
             break;
         case 'a':
             parse_accept(optarg);
             break;
         case 'S':
-            opt.seed = (unsigned)parse_count(optarg);
+            opt.seed = (unsigned)parse_count("--seed", optarg, 0, UINT_MAX);
             break;
         case 'v':
             opt.verbose = true;
@@ -425,26 +451,27 @@ static void parse_options(int argc, char **argv)
         case 'h':
             usage(stdout);
             exit(0);
-        default:
-            usage(stderr);
+        default: /* getopt said what */
+            fprintf(stderr, "workclient: see workclient --help\n");
             exit(2);
         }
     }
-    if (optind != argc || opt.ntargets == 0 || opt.conns == 0 || opt.pipeline == 0 ||
-        opt.threads == 0 || (opt.raw && opt.framing != 0)) {
-        usage(stderr);
-        exit(2);
-    }
+    if (optind != argc)
+        usage_error("unexpected argument '%s' (targets are given with -s)", argv[optind]);
+    if (opt.ntargets == 0)
+        usage_error("no target: give one or more -s ADDR");
+    if (opt.raw && opt.framing != 0)
+        usage_error("--raw speaks length frames: it does not go with --framing line");
+    if (opt.warmup_s > 0 && opt.duration_s <= 0)
+        usage_error("--warmup needs --duration (a count of requests is measured whole)");
+    if (opt.deadline_set && opt.deadline_s <= 0)
+        usage_error("--deadline must be more than 0");
     if (opt.duration_s > 0 && !opt.requests_set)
         opt.requests = UINT64_MAX / 2; /* --duration without -n: no cap worth naming */
-    if (opt.duration_s <= 0)
-        opt.warmup_s = 0; /* a count of requests is measured whole */
     if (!opt.deadline_set && opt.warmup_s + opt.duration_s + 5 > opt.deadline_s)
         opt.deadline_s = opt.warmup_s + opt.duration_s + 5;
     if (opt.threads > opt.conns)
-        opt.threads = opt.conns;
-    if (opt.threads > MAX_THREADS)
-        opt.threads = MAX_THREADS;
+        opt.threads = opt.conns; /* a thread without a connection would have nothing to do */
 }
 
 /* Resolve a target once: a Unix path, or tcp:HOST:PORT. */
@@ -818,6 +845,22 @@ static uint64_t reply_gid(const unsigned char *p, size_t len)
     return i < len && p[i] == '.' ? gid : UINT64_MAX;
 }
 
+/* Does a reply read at NOW fall in the measured window (after --warmup, before the end)? */
+static bool measured(uint64_t now)
+{
+    return now >= measure_start_ns &&
+           now < atomic_load_explicit(&measure_end_ns, memory_order_relaxed);
+}
+
+/* SIGUSR1 was seen at NOW: the window ends there unless it ended already. */
+static void end_window(uint64_t now)
+{
+    uint64_t end = atomic_load(&measure_end_ns);
+
+    while (now < end && !atomic_compare_exchange_weak(&measure_end_ns, &end, now))
+        ;
+}
+
 static void pop_head(struct conn *c)
 {
     free(c->ring[c->head].body);
@@ -849,7 +892,7 @@ static void handle_reply(struct conn *c, char status, const unsigned char *p, si
         }
         if (opt.verbose && !(len >= 5 && memcmp(p, "BUSY ", 5) == 0))
             complain(c, "request %" PRIu64 ": -%.*s", q->gid, (int)len, p);
-        if (now >= measure_start_ns)
+        if (measured(now))
             hist_add(err_lat, now - q->sent_ns);
         bit_test_set(q->gid);
         cnt.answered++;
@@ -863,7 +906,8 @@ static void handle_reply(struct conn *c, char status, const unsigned char *p, si
         }
         cnt.ok++;
         cnt.answered++;
-        if (now >= measure_start_ns) {
+        cnt.target_ok[c->target - opt.targets]++;
+        if (measured(now)) {
             cnt.in_window++;
             hist_add(ok_lat, now - q->sent_ns);
         }
@@ -1012,6 +1056,8 @@ static void add_counters(struct counters *into, const struct counters *c)
     into->unexpected += c->unexpected;
     into->io += c->io;
     into->in_window += c->in_window;
+    for (unsigned i = 0; i < MAX_TARGETS; i++)
+        into->target_ok[i] += c->target_ok[i];
 }
 
 /* One thread: connections index, index + T, index + 2T... until the work is done. */
@@ -1052,8 +1098,11 @@ static void *run_thread(void *arg)
         int timeout_ms, n;
 
         now = now_ns();
-        if (!stop_sending && (now >= send_until_ns || stop_signalled))
+        if (!stop_sending && (now >= send_until_ns || atomic_load(&stop_signalled))) {
+            if (atomic_load(&stop_signalled))
+                end_window(now);
             stop_sending = true;
+        }
         if (now >= deadline_ns)
             break;
         if (held && now >= start_ns) {
@@ -1176,6 +1225,7 @@ int main(int argc, char **argv)
     measure_start_ns = start_ns + (uint64_t)(opt.warmup_s * 1e9);
     send_until_ns =
         opt.duration_s > 0 ? measure_start_ns + (uint64_t)(opt.duration_s * 1e9) : UINT64_MAX;
+    atomic_store(&measure_end_ns, send_until_ns);
     deadline_ns = start_ns + (uint64_t)(opt.deadline_s * 1e9);
     for (unsigned i = 1; i < opt.threads; i++)
         if (pthread_create(&tids[i], NULL, run_thread, (void *)(uintptr_t)i) != 0) {
@@ -1187,13 +1237,17 @@ int main(int argc, char **argv)
         pthread_join(tids[i], NULL);
 
     uint64_t handed = atomic_load(&next_gid);
-    if (opt.duration_s <= 0 && !stop_signalled && handed < opt.requests)
+    if (opt.duration_s <= 0 && !atomic_load(&stop_signalled) && handed < opt.requests)
         t->unsent = opt.requests - handed;
     getrusage(RUSAGE_SELF, &ru);
     cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     elapsed = end_ns > start_ns ? (double)(end_ns - start_ns) / 1e9 : 0;
-    window = end_ns > measure_start_ns ? (double)(end_ns - measure_start_ns) / 1e9 : 0;
+    /* The window ends at the end of --duration or at SIGUSR1, or when all was done before. */
+    uint64_t window_end = atomic_load(&measure_end_ns);
+    if (end_ns < window_end)
+        window_end = end_ns;
+    window = window_end > measure_start_ns ? (double)(window_end - measure_start_ns) / 1e9 : 0;
     good = t->mismatched == 0 && t->duplicated == 0 && t->malformed == 0 && t->unexpected == 0 &&
            t->other_error == 0 && t->unanswered == 0 && t->unsent == 0 &&
            (opt.accept_busy || t->busy == 0) && (opt.accept_failed || t->failed == 0) &&
@@ -1235,10 +1289,14 @@ int main(int argc, char **argv)
            ",\"failed\":%" PRIu64 ",\"timeout\":%" PRIu64 ",\"other_reply\":%" PRIu64
            ",\"mismatch\":%" PRIu64 ",\"duplicate\":%" PRIu64 ",\"lost\":%" PRIu64
            ",\"io\":%" PRIu64 ",\"connect\":%" PRIu64 "}"
-           ",\"connect_retries\":0,\"reconnects\":%" PRIu64 ",\"cpu_s\":%.3f}\n",
+           ",\"connect_retries\":0,\"reconnects\":%" PRIu64 ",\"cpu_s\":%.3f",
            errs, error_replies, t->busy, t->failed, t->timeout, t->other_error, t->mismatched,
            t->duplicated, lost, t->io, t->connect_failed,
            t->connections > opt.conns ? t->connections - opt.conns : 0, cpu_s);
+    printf(",\"target_ok\":[");
+    for (unsigned i = 0; i < opt.ntargets; i++)
+        printf("%s%" PRIu64, i ? "," : "", t->target_ok[i]);
+    printf("]}\n");
     fflush(stdout);
     free(ok_total);
     free(err_total);
