@@ -18,7 +18,7 @@
 # Environment: RUNS (5), CLIENTS ("16 64"), SIZES ("64 4096"), WORK (0 µs per request),
 # INFLIGHT (worker_inflight, 16), DURATION (2 s), WARMUP (0.3 s).
 # Output, one line per cell: NAME median req/s, ratio to the base median [min-max],
-# droverd / workers / load generator CPU µs per request, p99 µs (medians of the runs).
+# droverd / workers / load client CPU µs per request, p99 µs (medians of the runs).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
