@@ -47,12 +47,9 @@
  *   connect_failed, connections   failed and successful connects
  *   elapsed_s     wall time from the first request (after --hold) to the end
  *   window_s, requests, rps
- *                 the measured window (from the end of --warmup to the end of
- *                 --duration, or to SIGUSR1; to the last reply when all was
- *                 done before that, as always without --duration), the '+'
- *                 replies read in it and their rate (the replies still in
- *                 flight when sending stops are drained, counted in ok, and
- *                 left out of the window, as is their time)
+ *                 the measured window (from the end of --warmup to the end,
+ *                 the drain of what was in flight when sending stopped
+ *                 included), the '+' replies read in it and their rate
  *   ok_p50_us ok_p99_us ok_p999_us ok_max_us err_p50_us err_max_us
  *                 latency from writing a request to reading its reply (with
  *                 -k 1, from starting to connect), replies in the window only
@@ -195,8 +192,6 @@ static struct options opt;
 static atomic_uint_fast64_t next_gid; /* requests handed out, all threads */
 static atomic_int stop_signalled;     /* SIGUSR1 (lock-free, so safe in a handler) */
 static uint64_t start_ns, measure_start_ns, send_until_ns, deadline_ns;
-/* The end of the measured window: send_until_ns, or when SIGUSR1 was first seen. */
-static _Atomic uint64_t measure_end_ns = UINT64_MAX;
 static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct counters totals;
 static struct histogram *ok_total, *err_total;
@@ -845,20 +840,10 @@ static uint64_t reply_gid(const unsigned char *p, size_t len)
     return i < len && p[i] == '.' ? gid : UINT64_MAX;
 }
 
-/* Does a reply read at NOW fall in the measured window (after --warmup, before the end)? */
+/* Does a reply read at NOW count in the measured window (after --warmup)? */
 static bool measured(uint64_t now)
 {
-    return now >= measure_start_ns &&
-           now < atomic_load_explicit(&measure_end_ns, memory_order_relaxed);
-}
-
-/* SIGUSR1 was seen at NOW: the window ends there unless it ended already. */
-static void end_window(uint64_t now)
-{
-    uint64_t end = atomic_load(&measure_end_ns);
-
-    while (now < end && !atomic_compare_exchange_weak(&measure_end_ns, &end, now))
-        ;
+    return now >= measure_start_ns;
 }
 
 static void pop_head(struct conn *c)
@@ -1098,11 +1083,8 @@ static void *run_thread(void *arg)
         int timeout_ms, n;
 
         now = now_ns();
-        if (!stop_sending && (now >= send_until_ns || atomic_load(&stop_signalled))) {
-            if (atomic_load(&stop_signalled))
-                end_window(now);
+        if (!stop_sending && (now >= send_until_ns || atomic_load(&stop_signalled)))
             stop_sending = true;
-        }
         if (now >= deadline_ns)
             break;
         if (held && now >= start_ns) {
@@ -1225,7 +1207,6 @@ int main(int argc, char **argv)
     measure_start_ns = start_ns + (uint64_t)(opt.warmup_s * 1e9);
     send_until_ns =
         opt.duration_s > 0 ? measure_start_ns + (uint64_t)(opt.duration_s * 1e9) : UINT64_MAX;
-    atomic_store(&measure_end_ns, send_until_ns);
     deadline_ns = start_ns + (uint64_t)(opt.deadline_s * 1e9);
     for (unsigned i = 1; i < opt.threads; i++)
         if (pthread_create(&tids[i], NULL, run_thread, (void *)(uintptr_t)i) != 0) {
@@ -1243,11 +1224,7 @@ int main(int argc, char **argv)
     cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     elapsed = end_ns > start_ns ? (double)(end_ns - start_ns) / 1e9 : 0;
-    /* The window ends at the end of --duration or at SIGUSR1, or when all was done before. */
-    uint64_t window_end = atomic_load(&measure_end_ns);
-    if (end_ns < window_end)
-        window_end = end_ns;
-    window = window_end > measure_start_ns ? (double)(window_end - measure_start_ns) / 1e9 : 0;
+    window = end_ns > measure_start_ns ? (double)(end_ns - measure_start_ns) / 1e9 : 0;
     good = t->mismatched == 0 && t->duplicated == 0 && t->malformed == 0 && t->unexpected == 0 &&
            t->other_error == 0 && t->unanswered == 0 && t->unsent == 0 &&
            (opt.accept_busy || t->busy == 0) && (opt.accept_failed || t->failed == 0) &&

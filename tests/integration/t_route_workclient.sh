@@ -2,7 +2,7 @@
 # The load client itself (tests/helpers/workclient.c, shared by the tests and bench/):
 # bad arguments exit 2 with a line naming the option, --help lists every option it
 # takes, several targets and threads split the work and count it per target, the
-# measured window is --duration after --warmup (or ends at SIGUSR1), -k 1 is one
+# measured window starts after --warmup, SIGUSR1 ends the sending, -k 1 is one
 # connection per request, and a wrong reply or an unreachable target is a failure.
 . "$(dirname "$0")/lib.sh"
 uses route
@@ -82,18 +82,19 @@ PY
 wc_run "$T/wc_one" -s "$T/len.sock" -c 1 -T 8 -n 100
 assert_eq "$(wc_get "$T/wc_one" threads)" 1 "threads for one connection"
 
-# --- the measured window: --duration after --warmup, whatever the drain takes ---
+# --- the measured window: --duration after --warmup, and the drain of what was in flight ---
 wc_run "$T/wc_win" -s "$T/len.sock" -c 2 -p 2 -t 1 -w 0.5
 python3 - "$T/wc_win" <<'PY' || fail "window: $(cat "$T/wc_win")"
 import json, sys
 s = json.loads(open(sys.argv[1]).read())
-assert abs(s["window_s"] - 1.0) < 0.002, s["window_s"]
+assert 1.0 <= s["window_s"] < 6, s["window_s"]
+assert abs(s["elapsed_s"] - s["window_s"] - 0.5) < 0.002, s
 assert s["elapsed_s"] >= 1.5, s["elapsed_s"]
 assert 0 < s["requests"] < s["ok"] == s["sent"], s  # the warm-up's replies are not in the window
-assert abs(s["rps"] - s["requests"] / s["window_s"]) <= 1, s
+assert abs(s["rps"] - s["requests"] / s["window_s"]) <= 1 + s["rps"] / 100, s
 PY
 
-# --- SIGUSR1 ends the window and the sending; what is in flight is drained ---
+# --- SIGUSR1 ends the sending; what is in flight is drained ---
 before=$(pool_route len requests)
 wc_start "$T/wc_usr1" -s "$T/len.sock" -c 2 -p 4 -t 60
 wait_for 10 "workclient to be sending" pool_route_ge len requests $((before + 200))
