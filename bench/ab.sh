@@ -18,7 +18,7 @@
 # Environment: RUNS (5), CLIENTS ("16 64"), SIZES ("64 4096"), WORK (0 µs per request),
 # INFLIGHT (worker_inflight, 16), DURATION (2 s), WARMUP (0.3 s).
 # Output, one line per cell: NAME median req/s, ratio to the base median [min-max],
-# droverd / workers / load generator CPU µs per request, p99 µs (medians of the runs).
+# droverd / workers / load client CPU µs per request, p99 µs (medians of the runs).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -69,8 +69,8 @@ for size in $SIZES; do
                 kids=$(children_of "$pid")
                 d0=$(cpu_ns "$pid")
                 w0=$(cpu_ns $kids)
-                line=$("$B/loadgen" -P drover -c "$c" -s "$size" -t 1 -d "$DURATION" -w "$WARMUP" \
-                    "$T/$name/m.sock" 2>>"$T/loadgen.err") || true
+                line=$("$B/workclient" -c "$c" -z "$size" -T 1 -t "$DURATION" -w "$WARMUP" \
+                    -s "$T/$name/m.sock" 2>>"$T/workclient.err") || true
                 d1=$(cpu_ns "$pid")
                 w1=$(cpu_ns $kids)
                 echo "$size $c $r $name $(($(jfield "$line" answered) + 0)) $(jfield "$line" rps)" \
@@ -99,5 +99,5 @@ for (size, c), by in sorted(cells.items()):
         ratios = [runs[r][0] / base[r][0] for r in runs if r in base and base[r][0] > 0]
         med = lambda i: st.median(v[i] for v in runs.values())
         print(f"  {name:>10}: {med(0):9.0f} req/s  x{st.median(ratios):.3f} [{min(ratios):.2f}-{max(ratios):.2f}]"
-              f"  cpu/req droverd {med(1):.2f} workers {med(2):.2f} loadgen {med(3):.2f} us  p99 {med(4):.0f} us")
+              f"  cpu/req droverd {med(1):.2f} workers {med(2):.2f} client {med(3):.2f} us  p99 {med(4):.0f} us")
 PY

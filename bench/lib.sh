@@ -19,8 +19,8 @@ bench_build() {
     if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         cmake -S "$repo_dir" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     fi
-    cmake --build "$BUILD" -j2 --target droverd drover echo-worker loadgen stamp-worker \
-        stamp-collect >/dev/null
+    cmake --build "$BUILD" -j2 --target droverd drover echo-worker workclient stamp-worker \
+        stamp-collect killer supbench crash-worker >/dev/null
 }
 
 bench_setup() {
@@ -63,6 +63,17 @@ wait_socket() {
         sleep 0.05
     done
     echo "timed out waiting for $path" >&2
+    return 1
+}
+
+# Wait (up to 10 s) until something accepts on 127.0.0.1:$1.
+wait_port() {
+    local i
+    for i in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for 127.0.0.1:$1" >&2
     return 1
 }
 

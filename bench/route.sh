@@ -1,31 +1,51 @@
 #!/usr/bin/env bash
-# Routing benchmarks: requests/s and latency through droverd compared with the
-# same echo-worker reached directly (the no-router limit) and through nginx's
-# stream module; then the fault case (workers SIGKILLed every 100 ms under load).
+# Routing benchmarks: requests/s, latency and CPU per request through droverd, compared
+# with the same workers reached directly (the no-router limit) and through the routers
+# users would pick instead (nginx stream by default; haproxy, PM2 cluster mode and
+# gearmand for bench/peers); and what each loses while its workers are SIGKILLed.
 #
-#   bench/route.sh                  everything (about 15 minutes)
+#   bench/route.sh                  throughput, pinned and fault (about 15 minutes)
 #   bench/route.sh throughput       only the throughput grid
-#   bench/route.sh fault            only the fault case
+#   bench/route.sh cpr              a connection per request: 16 clients, 64 B, no work
 #   bench/route.sh pinned           one client with every process pinned (same CPU / split)
+#   bench/route.sh fault            drover's message mode while a worker is SIGKILLed every
+#                                   100 ms, for three worker_inflight / max_attempts settings
+#   bench/route.sh kill             every system of SYSTEMS, 16 clients, 64 B, FAULT_SECONDS,
+#                                   while one of its two workers is SIGKILLed every 100 ms
+#                                   (bench/killer.c): lost, failed, duplicated requests
 #   RUNS=1 CLIENTS="16" SIZES=64 WORKS=0 bench/route.sh throughput   a quick look
 #
-# Systems (SYSTEMS, all by default):
-#   limit      echo-worker --listen, one per core, clients split across them (persistent)
-#   msg1       drover message mode, worker_inflight = 1
-#   msgN       drover message mode, worker_inflight = $INFLIGHT (16)
-#   handoff    drover handoff mode, a connection per request (worker_inflight = 1: one
-#              connection per worker at a time)
-#   handoffN   the same with worker_inflight = $INFLIGHT (connections held per worker)
-#   limit-cpr  the limit, a connection per request (what handoff is compared with)
-#   nginx      nginx stream, least_conn over the two limit workers' sockets (persistent)
-# Every system has two workers (this is a 2-core machine), the same binary, the same
-# --work-us. The load generator runs on THREADS (1) thread(s); for each grid cell the
-# systems are run one after another, RUNS times, so machine noise hits them alike.
+# Systems (SYSTEMS; by default "limit msg1 msgN handoff handoffN limit-cpr nginx"):
+#   limit       echo-worker --listen, one per core, clients split across them (persistent)
+#   limit-cpr   the limit, a connection per request (what handoff is compared with)
+#   msg1        drover message mode, worker_inflight = 1
+#   msgN        drover message mode, worker_inflight = $INFLIGHT (16)
+#   handoff     drover handoff mode, a connection per request (worker_inflight = 1: one
+#               connection per worker at a time)
+#   handoffN    the same with worker_inflight = $INFLIGHT (connections held per worker)
+#   handoff64   drover handoff mode, worker_inflight = 64, persistent connections (each
+#               client's connection is held by one worker)
+#   nginx       nginx stream, least_conn over the two limit workers' sockets (persistent)
+#   haproxy     haproxy mode tcp, balance leastconn over the same two sockets
+#   pm2         PM2 cluster mode: Node's cluster module in PM2's God process deals
+#               connections to two Node workers (bench/peers/pm2), round robin
+#   node-limit  no router, Node: clients split across two pm2/echo-worker.js --listen
+#   gearman     gearmand, two libgearman workers (bench/peers/gearman), clients submit
+#               jobs over TCP 127.0.0.1 (gearmand has no Unix-socket listener)
+# Every system has two workers (this is a 2-core machine) doing the same --work-us. Each
+# drover system is its own droverd (so its workers are exactly that droverd's children);
+# the workers of the other systems are kept alive by droverd pools without listen, with
+# the same restart settings, so in the kill runs every system gets its workers back
+# equally fast. haproxy, gearmand and PM2 are not installed by this script (bench/peers/
+# run.sh installs them); nginx is, from Debian's packages, on first use.
+# The load client (workclient) runs on THREADS (1) thread(s); for each grid cell the
+# systems run back to back, in an order rotated from run to run, so noise hits them alike.
 #
 # Environment: BUILD, RESULTS_DIR, RUNS (3), DURATION (2 s), WARMUP (0.3 s),
 # CLIENTS ("1 16 64"), SIZES ("64 4096"), WORKS ("0 50" µs of CPU per request),
-# SYSTEMS, INFLIGHT (16), THREADS (1), FAULT_SECONDS (5).
-# Raw JSON lines go to $RESULTS_DIR/route.jsonl; Markdown tables to stdout.
+# SYSTEMS, INFLIGHT (16), THREADS (1), FAULT_SECONDS (5), FAULT_WORKS ("0 50", kill).
+# Raw JSON lines, one per run: $RESULTS_DIR/route.jsonl (throughput), route-cpr.jsonl,
+# route-pinned.jsonl, route-fault.jsonl, route-kill.jsonl; Markdown tables to stdout.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -39,22 +59,39 @@ SYSTEMS=${SYSTEMS:-limit msg1 msgN handoff handoffN limit-cpr nginx}
 INFLIGHT=${INFLIGHT:-16}
 THREADS=${THREADS:-1}
 FAULT_SECONDS=${FAULT_SECONDS:-5}
+FAULT_WORKS=${FAULT_WORKS:-0 50}
+CPR_SYSTEMS="limit handoff64 nginx haproxy pm2 node-limit" # those that route connections
+ALL_SYSTEMS="limit limit-cpr msg1 msgN handoff handoffN handoff64 nginx haproxy pm2 node-limit gearman"
 
 sections=${*:-throughput pinned fault}
 want() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 has_system() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
+for s in $sections; do
+    case $s in throughput | cpr | pinned | fault | kill) ;; *) echo "unknown section $s" >&2; exit 2 ;; esac
+done
+for sys in $SYSTEMS; do
+    case " $ALL_SYSTEMS " in *" $sys "*) ;; *) echo "unknown system $sys" >&2; exit 2 ;; esac
+done
 
+peers_dir=$bench_dir/peers
+P=$BUILD/peers # gearman's pair, built from bench/peers/gearman when SYSTEMS has gearman
+PM2_RUNTIME=${PM2_RUNTIME:-pm2-runtime}
 bench_build
+if has_system gearman; then make -s -C "$peers_dir/gearman" OUT="$P" >/dev/null; fi
 bench_setup
 T=$bench_tmp
 raw=$RESULTS_DIR/route.jsonl
 want throughput && : >"$raw"
+cpr_raw=$RESULTS_DIR/route-cpr.jsonl
+want cpr && : >"$cpr_raw"
 pinned_raw=$RESULTS_DIR/route-pinned.jsonl
 want pinned && : >"$pinned_raw"
-srv_prefix=() # e.g. (taskset -c 1): how servers are started
-cli_prefix=() # and the load generator
 fault_raw=$RESULTS_DIR/route-fault.jsonl
 want fault && : >"$fault_raw"
+kill_raw=$RESULTS_DIR/route-kill.jsonl
+want kill && : >"$kill_raw"
+srv_prefix=() # e.g. (taskset -c 1): how servers are started
+cli_prefix=() # and the load client
 
 # nginx with the stream module, from Debian's packages, installed on first use.
 nginx_module=""
@@ -72,134 +109,241 @@ ensure_nginx() {
     # Some builds have the module compiled in; load it only when it is a module.
     if [ -f $mod ]; then nginx_module="load_module $mod;"; fi
 }
+has_system nginx && ensure_nginx
 
 # --------------------------------------------------------------------------------------
-# Servers for one --work-us value: droverd (three pools), two standalone workers, nginx.
-start_servers() {
-    local work=$1
-    mkdir -p "$T/log"
+# Servers for one --work-us value: what SYSTEMS needs, all idle but the one under load.
+declare -A pid_of # system or backend droverd -> pid
+
+restart_settings() { printf 'restart_delay = 10ms\nrestart_delay_max = 50ms\ncrash_limit = none\n'; }
+
+start_droverd() { # start_droverd NAME: droverd -c $dir/NAME.ini, pid in pid_of[NAME]
+    "${srv_prefix[@]}" "$B/droverd" -c "$dir/$1.ini" 2>>"$dir/droverd-$1.err" &
+    pid_of[$1]=$!
+    bench_track "$!"
+}
+
+drover_system() { # drover_system SYSTEM MODE WORKER_INFLIGHT: one droverd, one pool
     {
-        printf '[daemon]\ncontrol_socket = %s\nlog_dir = %s\n' "$T/ctl.sock" "$T/log"
-        printf '[pool:msg1]\ncommand = %s --work-us %s\nworkers = 2\nlisten = %s\n' \
-            "$B/echo-worker" "$work" "$T/msg1.sock"
-        printf 'mode = message\nworker_inflight = 1\nstdout = null\n'
-        printf '[pool:msgN]\ncommand = %s --work-us %s\nworkers = 2\nlisten = %s\n' \
-            "$B/echo-worker" "$work" "$T/msgN.sock"
-        printf 'mode = message\nworker_inflight = %s\nstdout = null\n' "$INFLIGHT"
-        printf '[pool:handoff]\ncommand = %s --work-us %s\nworkers = 2\nlisten = %s\n' \
-            "$B/echo-worker" "$work" "$T/handoff.sock"
-        printf 'mode = handoff\nstdout = null\n'
-        printf '[pool:handoffN]\ncommand = %s --work-us %s\nworkers = 2\nlisten = %s\n' \
-            "$B/echo-worker" "$work" "$T/handoffN.sock"
-        printf 'mode = handoff\nworker_inflight = %s\nstdout = null\n' "$INFLIGHT"
-    } >"$T/drover.ini"
-    "${srv_prefix[@]}" "$B/droverd" -c "$T/drover.ini" 2>>"$T/droverd.err" &
-    droverd_pid=$!
-    bench_track "$droverd_pid"
-    "${srv_prefix[@]}" "$B/echo-worker" --work-us "$work" --listen "$T/w0.sock" &
-    bench_track $!
-    w0_pid=$!
-    "${srv_prefix[@]}" "$B/echo-worker" --work-us "$work" --listen "$T/w1.sock" &
-    bench_track $!
-    w1_pid=$!
-    wait_socket "$T/msg1.sock"
-    wait_socket "$T/msgN.sock"
-    wait_socket "$T/handoff.sock"
-    wait_socket "$T/handoffN.sock"
-    wait_socket "$T/w0.sock"
-    wait_socket "$T/w1.sock"
-    nginx_pid=""
+        printf '[daemon]\ncontrol_socket = %s\nlog_dir = %s\n' "$dir/$1.ctl" "$dir/log"
+        printf '[pool:echo]\ncommand = %s --work-us %s\nworkers = 2\nlisten = %s\n' \
+            "$B/echo-worker" "$work" "$dir/$1.sock"
+        printf 'mode = %s\nworker_inflight = %s\nstdout = null\n' "$2" "$3"
+        restart_settings
+    } >"$dir/$1.ini"
+    start_droverd "$1"
+}
+
+backends() { # backends NAME POOL:WORKERS:COMMAND...: a droverd keeping workers alive
+    local name=$1 spec
+    shift
+    printf '[daemon]\ncontrol_socket = %s\nlog_dir = %s\n' "$dir/$name.ctl" "$dir/log" >"$dir/$name.ini"
+    for spec in "$@"; do
+        printf '[pool:%s]\ncommand = %s\nworkers = %s\nstdout = null\n' "${spec%%:*}" \
+            "${spec#*:*:}" "$(echo "$spec" | cut -d: -f2)"
+        restart_settings
+    done >>"$dir/$name.ini"
+    start_droverd "$name"
+}
+
+needs() { local x; for x in "$@"; do has_system "$x" && return 0; done; return 1; }
+
+start_servers() {
+    work=$1
+    dir=$T/work-$work
+    mkdir -p "$dir/log"
+    pid_of=()
+    has_system msg1 && drover_system msg1 message 1
+    has_system msgN && drover_system msgN message "$INFLIGHT"
+    has_system handoff && drover_system handoff handoff 1
+    has_system handoffN && drover_system handoffN handoff "$INFLIGHT"
+    has_system handoff64 && drover_system handoff64 handoff 64
+    if needs limit limit-cpr nginx haproxy; then
+        backends be-echo "w0:1:$B/echo-worker --work-us $work --listen $dir/w0.sock" \
+            "w1:1:$B/echo-worker --work-us $work --listen $dir/w1.sock"
+        wait_socket "$dir/w0.sock"
+        wait_socket "$dir/w1.sock"
+    fi
+    if has_system node-limit; then
+        local js=$peers_dir/pm2/echo-worker.js node
+        node=$(command -v node)
+        backends be-node "n0:1:$node $js --work-us $work --listen $dir/n0.sock" \
+            "n1:1:$node $js --work-us $work --listen $dir/n1.sock"
+        wait_socket "$dir/n0.sock"
+        wait_socket "$dir/n1.sock"
+    fi
+    if has_system gearman; then
+        gport=$((20000 + RANDOM % 20000))
+        "${srv_prefix[@]}" gearmand --listen=127.0.0.1 --port="$gport" --log-file="$dir/gearmand.log" \
+            --pid-file="$dir/gearmand.pid" --verbose=WARNING >"$dir/gearmand.out" 2>&1 &
+        pid_of[gearman]=$!
+        bench_track "$!"
+        wait_port "$gport"
+        backends be-gear "g:2:$P/gearman-echo-worker --port $gport --work-us $work"
+    fi
     if has_system nginx; then
         local user=""
         [ "$(id -u)" -eq 0 ] && user="user root;" # workers must reach sockets in a 0700 dir
-        sed -e "s|@DIR@|$T|g" -e "s|@USER@|$user|" -e "s|@MODULE@|$nginx_module|" \
-            "$bench_dir/nginx/stream.conf.in" >"$T/nginx.conf"
-        "${srv_prefix[@]}" nginx -p "$T" -c "$T/nginx.conf" -e "$T/nginx-error.log" &
-        nginx_pid=$!
-        bench_track "$nginx_pid"
-        wait_socket "$T/nginx.sock"
+        sed -e "s|@DIR@|$dir|g" -e "s|@USER@|$user|" -e "s|@MODULE@|$nginx_module|" \
+            "$bench_dir/nginx/stream.conf.in" >"$dir/nginx.conf"
+        "${srv_prefix[@]}" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" &
+        pid_of[nginx]=$!
+        bench_track "$!"
     fi
-    sleep 0.3 # let every worker reach its accept/read loop
+    if has_system haproxy; then
+        sed -e "s|@DIR@|$dir|g" "$peers_dir/haproxy/haproxy.cfg.in" >"$dir/haproxy.cfg"
+        "${srv_prefix[@]}" haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.out" 2>&1 &
+        pid_of[haproxy]=$!
+        bench_track "$!"
+    fi
+    if has_system pm2; then
+        PM2_HOME=$dir/pm2 PEERS_SOCKET=$dir/pm2.sock PEERS_WORK_US=$work \
+            "${srv_prefix[@]}" "$PM2_RUNTIME" start "$peers_dir/pm2/cluster.config.js" >"$dir/pm2.out" 2>&1 &
+        pid_of[pm2]=$!
+        bench_track "$!"
+    fi
+    local sys
+    for sys in msg1 msgN handoff handoffN handoff64 nginx haproxy; do
+        has_system "$sys" && wait_socket "$dir/$sys.sock"
+    done
+    has_system pm2 && wait_socket "$dir/pm2.sock" 30
+    # every worker in its accept/read loop (gearman's registered with gearmand)
+    if has_system gearman || has_system pm2; then sleep 1; else sleep 0.3; fi
 }
 
 stop_servers() {
-    [ -n "$nginx_pid" ] && bench_stop "$nginx_pid" # QUIT/TERM: the master ends its workers
-    bench_stop "$w0_pid"
-    bench_stop "$w1_pid"
-    bench_stop "$droverd_pid"
-    rm -f "$T"/*.sock
+    local p
+    for p in "${pid_of[@]}"; do bench_stop "$p"; done # nginx: QUIT/TERM ends its workers
+    pid_of=()
 }
 
-
-# The processes that serve SYSTEM: "router" and "workers" (for CPU accounting).
+# The router's processes of SYSTEM (for CPU accounting), and the process whose children
+# are its workers (CPU accounting, and the kill runs' victims).
 router_pids() {
     case $1 in
-    limit | limit-cpr) ;;
-    nginx) echo "$nginx_pid" $(children_of "$nginx_pid") ;;
-    *) echo "$droverd_pid" ;;
+    limit | limit-cpr | node-limit) ;;
+    nginx) echo "${pid_of[nginx]}" $(children_of "${pid_of[nginx]}") ;;
+    *) echo "${pid_of[$1]}" ;;
     esac
 }
-worker_pids() {
+workers_parent() {
     case $1 in
-    limit | limit-cpr | nginx) echo "$w0_pid $w1_pid" ;;
-    *) children_of "$droverd_pid" ;; # idle pools' workers use no CPU
+    limit | limit-cpr | nginx | haproxy) echo "${pid_of[be-echo]}" ;;
+    node-limit) echo "${pid_of[be-node]}" ;;
+    gearman) echo "${pid_of[be-gear]}" ;;
+    *) echo "${pid_of[$1]}" ;;
     esac
 }
 
-# run_system SYSTEM CLIENTS SIZE -> one loadgen JSON line on stdout
+# run_system SYSTEM CLIENTS SIZE [workclient options] -> one JSON line on stdout
+# (-r: plain length frames both ways; -k 1: a connection per request). DURATION and
+# WARMUP are read here, so a caller may set them for one call.
 run_system() {
     local sys=$1 c=$2 s=$3
-    local common=(-c "$c" -s "$s" -t "$THREADS" -d "$DURATION" -w "$WARMUP" -l "$sys")
-    local lg=("${cli_prefix[@]}" "$B/loadgen")
+    shift 3
+    local common=(-c "$c" -z "$s" -T "$THREADS" -t "$DURATION" -w "$WARMUP" -l "$sys" "$@")
+    local wc=("${cli_prefix[@]}" "$B/workclient")
     case $sys in
-    limit) "${lg[@]}" -P plain "${common[@]}" "$T/w0.sock" "$T/w1.sock" ;;
-    limit-cpr) "${lg[@]}" -P plain --conn-per-request "${common[@]}" "$T/w0.sock" "$T/w1.sock" ;;
-    msg1) "${lg[@]}" -P drover "${common[@]}" "$T/msg1.sock" ;;
-    msgN) "${lg[@]}" -P drover "${common[@]}" "$T/msgN.sock" ;;
-    handoff) "${lg[@]}" -P plain --conn-per-request "${common[@]}" "$T/handoff.sock" ;;
-    handoffN) "${lg[@]}" -P plain --conn-per-request "${common[@]}" "$T/handoffN.sock" ;;
-    nginx) "${lg[@]}" -P plain "${common[@]}" "$T/nginx.sock" ;;
-    *) echo "unknown system $sys" >&2; return 2 ;;
+    limit) "${wc[@]}" -r "${common[@]}" -s "$dir/w0.sock" -s "$dir/w1.sock" ;;
+    limit-cpr) "${wc[@]}" -r -k 1 "${common[@]}" -s "$dir/w0.sock" -s "$dir/w1.sock" ;;
+    msg1 | msgN) "${wc[@]}" "${common[@]}" -s "$dir/$sys.sock" ;;
+    handoff | handoffN) "${wc[@]}" -r -k 1 "${common[@]}" -s "$dir/$sys.sock" ;;
+    handoff64 | nginx | haproxy | pm2) "${wc[@]}" -r "${common[@]}" -s "$dir/$sys.sock" ;;
+    node-limit) "${wc[@]}" -r "${common[@]}" -s "$dir/n0.sock" -s "$dir/n1.sock" ;;
+    gearman) "${cli_prefix[@]}" "$P/gearload" -c "$c" -s "$s" -d "$DURATION" -w "$WARMUP" \
+        -l "$sys" "127.0.0.1:$gport" ;;
     esac
 }
 
-if want throughput; then
-    has_system nginx && ensure_nginx
-    for work in $WORKS; do
-        bench_log "work ${work}us: starting droverd, 2 standalone workers${nginx_module:+, nginx}"
-        start_servers "$work"
+# measure FILE KIND SYSTEM CLIENTS SIZE RUN [workclient options]: one raw line into FILE
+measure() {
+    local file=$1 kind=$2 sys=$3 c=$4 s=$5 run=$6 rp wp r0 w0 r1 w1 line
+    shift 6
+    rp=$(router_pids "$sys")
+    wp=$(children_of "$(workers_parent "$sys")")
+    r0=$(cpu_ns $rp)
+    w0=$(cpu_ns $wp)
+    line=$(run_system "$sys" "$c" "$s" "$@" 2>>"$T/workclient.err") || true
+    r1=$(cpu_ns $rp)
+    w1=$(cpu_ns $wp)
+    [ -z "$line" ] && line='{"rps":0,"errors":{"total":-1}}'
+    printf '{"kind":"%s","system":"%s","work_us":%s,"run":%s,"load1":%s,"router_cpu_s":%s,"workers_cpu_s":%s,%s\n' \
+        "$kind" "$sys" "$work" "$run" "$(cut -d' ' -f1 /proc/loadavg)" \
+        "$(awk -v n=$((r1 - r0)) 'BEGIN {printf "%.4f", n / 1e9}')" \
+        "$(awk -v n=$((w1 - w0)) 'BEGIN {printf "%.4f", n / 1e9}')" "${line#\{}" >>"$file"
+    bench_log "  $kind work=$work size=$s clients=$c run=$run $sys: $(jfield "$line" rps) req/s p50 $(jfield "$line" p50) p99 $(jfield "$line" p99) us, errors $(jfield "$line" total)"
+}
+
+# kill_run SYSTEM RUN: FAULT_SECONDS of 16 clients while a worker dies every 100 ms
+kill_run() {
+    local sys=$1 run=$2 parent line kills lg
+    parent=$(workers_parent "$sys")
+    DURATION=$FAULT_SECONDS WARMUP=0 run_system "$sys" 16 64 >"$T/kill.out" 2>>"$T/workclient.err" &
+    lg=$!
+    bench_track "$lg"
+    sleep 0.2
+    kills=$("$B/killer" --every-ms 100 --seconds "$FAULT_SECONDS" "$parent" | grep -o '"kills":[0-9]*' | cut -d: -f2)
+    wait "$lg" || true
+    line=$(cat "$T/kill.out")
+    [ -z "$line" ] && line='{"rps":0,"errors":{"total":-1}}'
+    printf '{"kind":"kill","system":"%s","work_us":%s,"run":%s,"load1":%s,"kills":%s,"fault_s":%s,%s\n' \
+        "$sys" "$work" "$run" "$(cut -d' ' -f1 /proc/loadavg)" "${kills:-0}" "$FAULT_SECONDS" "${line#\{}" >>"$kill_raw"
+    bench_log "  kill work=$work run=$run $sys: kills=$kills answered=$(jfield "$line" answered) lost=$(jfield "$line" lost) failed=$(jfield "$line" failed) dup=$(jfield "$line" duplicate) mismatch=$(jfield "$line" mismatch)"
+    sleep 1 # both workers back before the next system
+}
+
+# rotate RUN LIST...: run r starts the list at its (r-1)th element, so no system always
+# runs first (after a pause) or right after the same neighbour.
+rotate() {
+    local r=$1
+    shift
+    local n=$# i
+    local a=("$@")
+    for ((i = 0; i < n; i++)); do echo "${a[$(((i + r - 1) % n))]}"; done
+}
+
+works_needed=""
+want throughput && works_needed="$WORKS"
+want cpr && works_needed="$works_needed 0"
+want kill && works_needed="$works_needed $FAULT_WORKS"
+works_needed=$(printf '%s\n' $works_needed | sort -nu | tr '\n' ' ')
+
+for work in $works_needed; do
+    bench_log "work ${work}us: starting the servers of $SYSTEMS"
+    start_servers "$work"
+    if want throughput && [[ " $WORKS " == *" $work "* ]]; then
         for size in $SIZES; do
             for c in $CLIENTS; do
                 for r in $(seq "$RUNS"); do
-                    for sys in $SYSTEMS; do
-                        rp=$(router_pids "$sys")
-                        wp=$(worker_pids "$sys")
-                        r0=$(cpu_ns $rp)
-                        w0=$(cpu_ns $wp)
-                        line=$(run_system "$sys" "$c" "$size" 2>>"$T/loadgen.err") || true
-                        r1=$(cpu_ns $rp)
-                        w1=$(cpu_ns $wp)
-                        [ -z "$line" ] && line='{"rps":0,"errors":{"total":-1}}'
-                        printf '{"kind":"route","system":"%s","work_us":%s,"run":%s,"load1":%s,"router_cpu_s":%s,"workers_cpu_s":%s,%s\n' \
-                            "$sys" "$work" "$r" "$(cut -d' ' -f1 /proc/loadavg)" \
-                            "$(awk -v n=$((r1 - r0)) 'BEGIN {printf "%.4f", n / 1e9}')" \
-                            "$(awk -v n=$((w1 - w0)) 'BEGIN {printf "%.4f", n / 1e9}')" \
-                            "${line#\{}" >>"$raw"
-                        bench_log "  work=$work size=$size clients=$c run=$r $sys: $(jfield "$line" rps) req/s p99 $(jfield "$line" p99)us errors $(jfield "$line" total)"
+                    for sys in $(rotate "$r" $SYSTEMS); do
+                        measure "$raw" route "$sys" "$c" "$size" "$r"
                     done
                 done
             done
         done
-        stop_servers
-    done
-fi
+    fi
+    if want cpr && [ "$work" = 0 ]; then
+        for r in $(seq "$RUNS"); do
+            for sys in $(rotate "$r" $SYSTEMS); do
+                case " $CPR_SYSTEMS " in *" $sys "*) measure "$cpr_raw" cpr "$sys" 16 64 "$r" -k 1 ;; esac
+            done
+        done
+    fi
+    if want kill && [[ " $FAULT_WORKS " == *" $work "* ]]; then
+        for r in $(seq "$RUNS"); do
+            for sys in $(rotate "$r" $SYSTEMS); do
+                kill_run "$sys" "$r"
+            done
+        done
+    fi
+    stop_servers
+done
 
 # --------------------------------------------------------------------------------------
 # One client with the scheduler's placement taken out of the picture: every process on
-# CPU 0 ("same": each hop is a plain context switch), or the load generator on CPU 0 and
+# CPU 0 ("same": each hop is a plain context switch), or the load client on CPU 0 and
 # every server on CPU 1 ("split": client and servers wake each other across CPUs).
 if want pinned; then
-    has_system nginx && ensure_nginx
     for placement in same split; do
         if [ "$placement" = same ]; then
             srv_prefix=(taskset -c 0)
@@ -214,7 +358,7 @@ if want pinned; then
             for r in $(seq "$RUNS"); do
                 for sys in limit msg1 msgN nginx; do
                     has_system "$sys" || continue
-                    line=$(run_system "$sys" 1 "$size" 2>>"$T/loadgen.err") || true
+                    line=$(run_system "$sys" 1 "$size" 2>>"$T/workclient.err") || true
                     [ -z "$line" ] && line='{"rps":0,"errors":{"total":-1}}'
                     printf '{"kind":"pinned","placement":"%s","system":"%s","work_us":0,"run":%s,"load1":%s,%s\n' \
                         "$placement" "$sys" "$r" "$(cut -d' ' -f1 /proc/loadavg)" "${line#\{}" >>"$pinned_raw"
@@ -249,29 +393,15 @@ if want fault; then
         wait_socket "$T/fault.sock"
         sleep 0.3
         bench_log "fault: worker_inflight=$inflight max_attempts=$attempts, ${FAULT_SECONDS}s, SIGKILL every 100ms"
-        "$B/loadgen" -P drover -c 16 -s 64 -t "$THREADS" -d "$FAULT_SECONDS" -w 0 -l fault \
-            "$T/fault.sock" >"$T/fault.out" 2>>"$T/loadgen.err" &
+        "$B/workclient" -c 16 -z 64 -T "$THREADS" -t "$FAULT_SECONDS" -l fault \
+            -s "$T/fault.sock" >"$T/fault.out" 2>>"$T/workclient.err" &
         lg_pid=$!
         bench_track "$lg_pid"
-        kills=0
-        i=0
         sleep 0.2
-        next=$(($(now_us) + 100000))
-        while kill -0 "$lg_pid" 2>/dev/null; do
-            # Only droverd's own children (the two workers), alternately.
-            kids=($(cat "/proc/$droverd_pid/task/$droverd_pid/children" 2>/dev/null))
-            if [ "${#kids[@]}" -gt 0 ]; then
-                victim=${kids[$((i % ${#kids[@]}))]}
-                kill -KILL "$victim" 2>/dev/null && kills=$((kills + 1))
-                i=$((i + 1))
-            fi
-            # every 100 ms on a fixed schedule, whatever the loop itself costs
-            left=$((next - $(now_us)))
-            [ "$left" -gt 0 ] && sleep "0.$(printf '%06d' "$left")"
-            next=$((next + 100000))
-            # stop killing when the measured window is over (loadgen then drains)
-            [ "$kills" -ge $((FAULT_SECONDS * 10)) ] && break
-        done
+        # SIGKILL one of droverd's own children (the two workers) every 100 ms, the older
+        # one each time, until the measured window is over (workclient then drains).
+        kills=$("$B/killer" --every-ms 100 --seconds "$FAULT_SECONDS" "$droverd_pid" |
+            grep -o '"kills":[0-9]*' | cut -d: -f2)
         wait "$lg_pid" || true
         line=$(cat "$T/fault.out")
         m=$("$B/drover" -s "$T/ctl.sock" metrics)
@@ -347,6 +477,8 @@ summarize() {
             ns = split(systems, S, " ")
             name["limit"] = "limit"; name["msg1"] = "msg inflight=1"; name["msgN"] = "msg inflight=" inflight
             name["handoff"] = "handoff (conn/req)"; name["handoffN"] = "handoff inflight=" inflight; name["limit-cpr"] = "limit conn/req"; name["nginx"] = "nginx stream"
+            name["handoff64"] = "handoff inflight=64"; name["haproxy"] = "haproxy"; name["pm2"] = "PM2 cluster"
+            name["node-limit"] = "limit (Node)"; name["gearman"] = "gearmand"
 
             print "#### Requests/s: median (min–max) of the runs"
             print ""
@@ -425,7 +557,7 @@ summarize() {
 }
 
 echo
-echo "### Routing ($(date -u +%Y-%m-%d); $RUNS runs of ${DURATION}s after ${WARMUP}s warm-up; loadgen on $THREADS thread(s))"
+echo "### Routing ($(date -u +%Y-%m-%d); $RUNS runs of ${DURATION}s after ${WARMUP}s warm-up; workclient on $THREADS thread(s))"
 echo
 echo "droverd from $(bench_rev); $(nproc) CPUs, $(uname -r)"
 echo
@@ -475,4 +607,33 @@ if want fault && [ -s "$fault_raw" ]; then
     while read -r l; do
         echo "| $(jfield "$l" worker_inflight) | $(jfield "$l" max_attempts) | $(jfield "$l" kills) | $(jfield "$l" answered) | $(jfield "$l" lost) | $(jfield "$l" failed) | $(jfield "$l" duplicate) | $(jfield "$l" mismatch) | $(jfield "$l" drover_retries) | $(jfield "$l" drover_failed) |"
     done <"$fault_raw"
+fi
+if want cpr && [ -s "$cpr_raw" ]; then
+    echo
+    echo "#### A connection per request: 16 clients, 64 B, no work (medians of $RUNS runs)"
+    echo
+    echo "| system | requests/s | p50 µs | p99 µs | router CPU µs/request | errors |"
+    echo "|---|---|---|---|---|---|"
+    for sys in $SYSTEMS; do
+        grep -q "\"system\":\"$sys\"" "$cpr_raw" || continue
+        rows=$(grep "\"system\":\"$sys\"" "$cpr_raw")
+        col() { while read -r l; do jfield "$l" "$1"; done <<<"$rows"; }
+        rcpu=$(while read -r l; do awk -v c="$(jfield "$l" router_cpu_s)" -v a="$(jfield "$l" answered)" 'BEGIN {print (a > 0 ? c * 1e6 / a : 0)}'; done <<<"$rows")
+        echo "| $sys | $(col rps | mmm %.0f) | $(col p50 | mmm %.0f) | $(col p99 | mmm %.0f) | $(echo "$rcpu" | mmm %.1f) | $(col total | awk '{s += ($1 > 0 ? $1 : 0)} END {print s + 0}') |"
+    done
+fi
+if want kill && [ -s "$kill_raw" ]; then
+    echo
+    echo "#### Kills: 16 clients, 64 B, ${FAULT_SECONDS}s, one of the two workers SIGKILLed every 100 ms (sums over $RUNS runs)"
+    echo
+    echo "| work | system | kills | answered | lost | failed | duplicated | mismatched | connect errors |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for w in $FAULT_WORKS; do
+        for sys in $SYSTEMS; do
+            rows=$(grep "\"system\":\"$sys\",\"work_us\":$w," "$kill_raw" || true)
+            [ -n "$rows" ] || continue
+            sum() { while read -r l; do jfield "$l" "$1"; done <<<"$rows" | awk '{s += $1} END {print s + 0}'; }
+            echo "| $w µs | $sys | $(sum kills) | $(sum answered) | $(sum lost) | $(sum failed) | $(sum duplicate) | $(sum mismatch) | $(sum connect) |"
+        done
+    done
 fi

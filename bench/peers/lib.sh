@@ -1,19 +1,19 @@
 # shellcheck shell=bash
-# Shared by bench/peers/{run,supervise,route,report}.sh: where things are, installing
-# the peers, building drover and the helpers. Builds on bench/lib.sh (temp dir, PID
-# tracking and cleanup, statistics), with the build directory set to build-peers.
+# bench/peers/run.sh's helpers: where things are, installing the peers, which of them
+# are there, versions. Builds on bench/lib.sh, with the build directory set to
+# build-peers. The benchmarks themselves are bench/supervise.sh and bench/route.sh.
 
 peers_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=${BUILD:-$(dirname "$(dirname "$peers_dir")")/build-peers}
 RESULTS_DIR=${RESULTS_DIR:-$peers_dir/results}
 # shellcheck source=../lib.sh
 . "$peers_dir/../lib.sh"
-P=$BUILD/peers # the helpers built from bench/peers/tools and bench/peers/gearman
 
 # PM2 comes from npm, into a cache outside the tree (node_modules is not committed).
 PM2_VERSION=${PM2_VERSION:-7.0.4}
 PM2_PREFIX=${PM2_PREFIX:-/var/cache/drover-peers/pm2-$PM2_VERSION}
-PM2_RUNTIME=$PM2_PREFIX/node_modules/.bin/pm2-runtime
+PM2_RUNTIME=${PM2_RUNTIME:-$PM2_PREFIX/node_modules/.bin/pm2-runtime}
+export PM2_RUNTIME
 
 # Debian packages: the peers, and what the helpers and plots need.
 PEER_PACKAGES="supervisor runit s6 nginx libnginx-mod-stream haproxy gearman-job-server
@@ -22,9 +22,11 @@ PEER_PACKAGES="supervisor runit s6 nginx libnginx-mod-stream haproxy gearman-job
 
 peers_log() { bench_log "$@"; }
 
-# Install whatever is missing. Debian's policy-rc.d (if any) keeps the packages'
-# own services from starting; none of them is used or stopped by these scripts.
+# Install whatever is missing (PEERS_INSTALL=0: nothing; peers_present then drops what is
+# not there). Debian's policy-rc.d (if any) keeps the packages' own services from
+# starting; none of them is used or stopped by these scripts.
 peers_install() {
+    [ "${PEERS_INSTALL:-1}" = 0 ] && return 0
     local missing="" p sudo=""
     [ "$(id -u)" -ne 0 ] && sudo=sudo
     for p in $PEER_PACKAGES; do
@@ -50,10 +52,32 @@ peers_install() {
     fi
 }
 
-# An optimized drover (its own build directory) and the helpers of bench/peers.
-peers_build() {
-    bench_build
-    make -s -C "$peers_dir/tools" OUT="$P" >/dev/null
+# peers_present SYSTEM...: those whose programs are installed (drover's always are).
+peers_present() {
+    local sys need out=""
+    for sys in "$@"; do
+        case $sys in
+        supervisord) need=supervisord ;;
+        runit) need=runsvdir ;;
+        s6 | s6-notify) need=s6-svscan ;;
+        pm2) need=$PM2_RUNTIME ;;
+        nginx) need=nginx ;;
+        haproxy) need=haproxy ;;
+        node-limit) need=node ;;
+        gearman) need=gearmand ;;
+        *) need="" ;;
+        esac
+        if [ -n "$need" ] && ! command -v "$need" >/dev/null 2>&1; then
+            peers_log "not installed, left out: $sys"
+            continue
+        fi
+        if [ "$sys" = gearman ] && [ ! -f /usr/include/libgearman-1.0/gearman.h ]; then
+            peers_log "libgearman-dev not installed, left out: $sys"
+            continue
+        fi
+        out="$out $sys"
+    done
+    echo "${out# }"
 }
 
 # Versions of everything measured, one "name version" per line.

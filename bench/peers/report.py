@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Tables and plots for bench/peers from the raw lines supervise.sh and route.sh wrote.
+"""Tables and plots for bench/peers from the raw lines bench/supervise.sh and bench/route.sh
+wrote when run.sh drove them with the peers in SYSTEMS.
 
     report.py [--results DIR] [--out DIR] [--plots DIR] [--meta FILE] [--results-md FILE]
 
-Reads DIR/supervise.jsonl, DIR/route.jsonl, DIR/restart-<peer>.txt and the run's
+Reads DIR/supervise.jsonl, DIR/route.jsonl (throughput), DIR/route-cpr.jsonl,
+DIR/route-kill.jsonl, DIR/restart-<system>.txt and the run's
 metadata (machine, versions, command; written by run.sh), writes OUT/RESULTS.md (every
 table), OUT/HEADLINE.md (the headline comparison for the README) and PNG plots made by
 gnuplot into PLOTS. With --results-md it also puts RESULTS.md, image links adjusted,
@@ -79,6 +81,33 @@ def load(path):
                         rows.append(json.loads(line))
                     except json.JSONDecodeError:
                         pass
+    return rows
+
+
+# The scripts' system names where the tables use longer ones, and their kinds of line.
+ROUTE_OF_SYSTEM = {"msg1": "drover-msg", "msgN": "drover-msg16", "handoff64": "drover-handoff"}
+ROUTE_KINDS = {"route": "throughput", "cpr": "cpr", "kill": "fault"}
+
+
+def load_supervise(results):
+    """supervise.jsonl's lines of the systems' sections, with the system as "peer"."""
+    rows = []
+    for r in load(os.path.join(results, "supervise.jsonl")):
+        if "system" in r:
+            r["peer"] = r["system"]
+            rows.append(r)
+    return rows
+
+
+def load_routes(results):
+    """route.sh's throughput, cpr and kill lines, each with "route" and the kind the tables use."""
+    rows = []
+    for name in ("route.jsonl", "route-cpr.jsonl", "route-kill.jsonl"):
+        for r in load(os.path.join(results, name)):
+            if r.get("kind") in ROUTE_KINDS and "system" in r:
+                r["kind"] = ROUTE_KINDS[r["kind"]]
+                r["route"] = ROUTE_OF_SYSTEM.get(r["system"], r["system"])
+                rows.append(r)
     return rows
 
 
@@ -605,8 +634,8 @@ def main():
     ap.add_argument("--stdout", action="store_true", help="print RESULTS.md instead of writing it")
     args = ap.parse_args()
 
-    sup = load(os.path.join(args.results, "supervise.jsonl"))
-    rows = load(os.path.join(args.results, "route.jsonl"))
+    sup = load_supervise(args.results)
+    rows = load_routes(args.results)
     samples = {}
     for p in SUP_PEERS:
         f = os.path.join(args.results, f"restart-{p}.txt")

@@ -12,8 +12,15 @@
 #                                 nothing in the tree changes
 #   bench/peers/run.sh --report   only the tables and plots, from bench/peers/results/
 #
-# Knobs of the two halves pass through the environment (see the headers of
-# supervise.sh and route.sh): RUNS, KILLS, CLIENTS, SIZES, WORKS, PEERS, ROUTES, ...
+# The measurements are bench/supervise.sh and bench/route.sh, the benchmarks of drover
+# itself, driven with the peers in SYSTEMS:
+#   SYSTEMS="$PEERS" MIN_AGE_MS=1500 KILLS=100 bench/supervise.sh restart crash w256 w16
+#   SYSTEMS="$ROUTES" bench/route.sh throughput cpr kill
+# PEERS (supervisors, default "drover supervisord runit s6 s6-notify pm2 floor") and
+# ROUTES (routers, default "limit msg1 msgN handoff64 nginx haproxy pm2 node-limit
+# gearman") choose which; PEERS_INSTALL=0 installs nothing and leaves out whatever is
+# not installed. Other knobs pass through the environment (see the headers of those two
+# scripts): RUNS, KILLS, CLIENTS, SIZES, WORKS, FAULT_SECONDS, ...
 # Every process these scripts start is theirs, on private sockets in a temp dir (and
 # one 127.0.0.1 port for gearmand), ended by PID when they finish.
 set -euo pipefail
@@ -41,21 +48,25 @@ if [ "$mode" = quick ]; then
 else
     export RESULTS_DIR=${RESULTS_DIR:-$here/results}
 fi
+export BUILD KILLS=${KILLS:-100} MIN_AGE_MS=${MIN_AGE_MS:-1500}
+PEERS=${PEERS:-drover supervisord runit s6 s6-notify pm2 floor}
+ROUTES=${ROUTES:-limit msg1 msgN handoff64 nginx haproxy pm2 node-limit gearman}
 
 meta=$RESULTS_DIR/meta.txt
 if [ "$mode" != report ]; then
     peers_install
-    peers_build
+    PEERS=$(peers_present $PEERS)
+    ROUTES=$(peers_present $ROUTES)
     mkdir -p "$RESULTS_DIR"
     start=$(date -u '+%Y-%m-%d %H:%M UTC')
     t0=$(date +%s)
     loads=("$(load1)")
-    "$here/supervise.sh"
+    SYSTEMS=$PEERS "$here/../supervise.sh" restart crash w256 w16 >&2 # its tables on stderr, with the progress
     loads+=("$(load1)")
-    "$here/route.sh"
+    SYSTEMS=$ROUTES "$here/../route.sh" throughput cpr kill >&2
     loads+=("$(load1)")
     {
-        echo "Measured $start by \`bench/peers/run.sh${1:+ $1}\` in $((($(date +%s) - t0 + 30) / 60)) minutes, RUNS=${RUNS:-3} (each figure: median (min–max) over the runs)."
+        echo "Measured $start by \`bench/peers/run.sh${1:+ $1}\` (supervisors: $PEERS; routes: $ROUTES) in $((($(date +%s) - t0 + 30) / 60)) minutes, RUNS=${RUNS:-3} (each figure: median (min–max) over the runs)."
         echo "Machine: $(peers_machine). It is shared with other engineers' builds and tests; 1-minute load average at the start, between the halves and at the end: ${loads[*]}."
         echo ""
         echo "Versions: $(peers_versions | paste -sd ';' - | sed 's/;/; /g')."

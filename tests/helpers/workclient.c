@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * workclient: a load client for drover's work sockets, used by the
- * integration tests, the soak test and the benchmarks.
+ * workclient: the load client for drover's work sockets, used by the
+ * integration tests, the soak test and every script in bench/ (and for the
+ * references drover is compared with: echo workers on their own sockets,
+ * nginx, haproxy, pm2).
  *
- * It opens C connections (one thread, epoll), keeps up to P requests in
- * flight on each, and sends N requests in all (or keeps sending for
- * --duration). Every request body is unique and says what it is:
+ * It opens C connections (spread over --threads threads, each with its own
+ * epoll set; one by default), keeps up to P requests in flight on each, and
+ * sends N requests in all (or keeps sending for --duration, after --warmup).
+ * With several -s targets, connection i talks to target i % targets.
+ * Every request body is unique and says what it is:
  *
  *     GID.CONN.SEQ.RAND.padding        (lowercase, never a newline)
  *
@@ -25,7 +29,10 @@
  * echo-worker on its own socket): plain length frames both ways, no
  * status byte.
  *
- * The summary line (stable; the soak test and bench/ parse it):
+ * The summary line (stable; the tests and bench/ parse it):
+ *   label         --label, verbatim
+ *   proto, conn_per_request, targets, clients, threads, pipeline, size
+ *                 what was run ("drover" or "plain" = --raw; -k 1)
  *   result        "pass" or "fail" (the exit status says the same)
  *   sent, answered, ok, busy, failed, timeout, other_error
  *                 requests sent; replies by kind ('+', "-BUSY", "-FAILED",
@@ -38,30 +45,47 @@
  *   unanswered    requests outstanding at the deadline
  *   unsent        requests never sent before the deadline (without --duration)
  *   connect_failed, connections   failed and successful connects
- *   elapsed_s, rps                wall time and '+' replies per second
+ *   elapsed_s     wall time from the first request (after --hold) to the end
+ *   window_s, requests, rps
+ *                 the measured window (from the end of --warmup to the end,
+ *                 the drain of what was in flight when sending stopped
+ *                 included), the '+' replies read in it and their rate
  *   ok_p50_us ok_p99_us ok_p999_us ok_max_us err_p50_us err_max_us
- *                 latency from writing a request to reading its reply
- *                 (quantiles within 3%, maxima exact)
+ *                 latency from writing a request to reading its reply (with
+ *                 -k 1, from starting to connect), replies in the window only
+ *                 (quantiles within 1%, maxima exact)
+ *   lat_us        {p50, p90, p99, p999, max, mean} of the '+' replies, to 0.01 us
+ *   errors        {total, error_replies, busy, failed, timeout, other_reply,
+ *                 mismatch, duplicate, lost, io, connect}: the same counts
+ *                 again, grouped as bench/ reads them (lost includes
+ *                 unanswered; io counts connections that broke)
+ *   connect_retries, reconnects   always 0 and connections - clients (bench/)
+ *   cpu_s         this process's CPU time (user + system)
+ *   target_ok     '+' replies by target, in the order of the -s options
  *
  * Exit status: 0 all good; 1 something unacceptable (see the JSON);
- * 2 usage.
+ * 2 bad usage (a line on stderr says what).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -72,12 +96,30 @@
 #define MAX_REPLY          (256u << 20)
 #define RECONNECT_DELAY_NS (10 * 1000000ULL) /* after a failed connect */
 #define READ_CHUNK         65536
+#define MAX_TARGETS        64
+#define MAX_THREADS        64
+#define MAX_CONNS          100000
+#define MAX_PIPELINE       65536
+#define MAX_SIZE           (64u << 20) /* a request body; well under the frame's 32 bits */
+#define MAX_SECS           (30 * 86400.0)
 
 enum expect { EXPECT_ECHO, EXPECT_UPPER, EXPECT_PREFIX, EXPECT_ANY };
 
+struct target {
+    const char *spec;
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int family;
+};
+
 /* What the options say. */
 struct options {
-    const char *addr;
+    struct target targets[MAX_TARGETS];
+    unsigned ntargets;
+    unsigned threads;
+    double warmup_s, hold_s;
+    const char *label;
+    bool deadline_set;
     int framing; /* 0 length, 1 line */
     bool raw;
     unsigned conns;
@@ -108,6 +150,8 @@ enum conn_state { CONN_IDLE, CONN_CONNECTING, CONN_OPEN };
 
 struct conn {
     unsigned index;
+    const struct target *target;
+    uint64_t opened_ns; /* when the current connect started */
     int fd;
     enum conn_state state;
     uint64_t retry_at_ns;
@@ -125,35 +169,45 @@ struct counters {
     uint64_t sent, answered, ok, busy, failed, timeout, other_error;
     uint64_t mismatched, duplicated, malformed, lost, unanswered, unsent;
     uint64_t connect_failed, connections, unexpected;
+    uint64_t io, in_window;
+    uint64_t target_ok[MAX_TARGETS]; /* '+' replies by target, the whole run */
 };
 
-static struct options opt;
-static struct counters cnt;
-static struct conn *conns;
-static int epfd;
-static uint64_t next_gid;
-static bool stop_sending;
-static volatile sig_atomic_t stop_signalled; /* SIGUSR1 */
-static unsigned char *answered;              /* bitmap by gid */
-static uint64_t answered_cap;                /* bits */
-
 /*
- * Latencies in microseconds, in a log-linear histogram so memory stays fixed
- * however long a soak runs: exact below 32 us, then 32 buckets per power of
- * two (within 3%). The maximum is kept exactly.
+ * Latencies in nanoseconds, in a log-linear histogram so memory stays fixed
+ * however long a soak runs: exact below 256 ns, then 128 buckets per power of
+ * two (within 1%). The maximum is kept exactly.
  */
-#define HIST_SUB     32
-#define HIST_BUCKETS (HIST_SUB + 59 * HIST_SUB)
+#define HIST_SUB_BITS 7
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_DIRECT   (2 * HIST_SUB)
+#define HIST_BUCKETS  (HIST_DIRECT + (64 - HIST_SUB_BITS - 1) * HIST_SUB)
 struct histogram {
     uint64_t count[HIST_BUCKETS];
     uint64_t n, max;
+    double sum;
 };
-static struct histogram ok_lat, err_lat;
-static uint64_t rng_state;
-static struct sockaddr_storage peer;
-static socklen_t peer_len;
-static int peer_family;
-static unsigned idle_conns;
+
+static struct options opt;
+static atomic_uint_fast64_t next_gid; /* requests handed out, all threads */
+static atomic_int stop_signalled;     /* SIGUSR1 (lock-free, so safe in a handler) */
+static uint64_t start_ns, measure_start_ns, send_until_ns, deadline_ns;
+static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct counters totals;
+static struct histogram *ok_total, *err_total;
+static _Atomic uint64_t end_ns; /* the last thread's end */
+
+/* Each thread's own: its connections, epoll set, counts and latencies. */
+static _Thread_local struct counters cnt;
+static _Thread_local struct conn *conns;
+static _Thread_local unsigned nconns;
+static _Thread_local int epfd;
+static _Thread_local bool stop_sending;
+static _Thread_local unsigned char *answered; /* bitmap by gid */
+static _Thread_local uint64_t answered_cap;   /* bits */
+static _Thread_local struct histogram *ok_lat, *err_lat;
+static _Thread_local uint64_t rng_state;
+static _Thread_local unsigned idle_conns;
 
 static uint64_t now_ns(void)
 {
@@ -186,8 +240,9 @@ static void *xrealloc(void *p, size_t n)
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: workclient -s ADDR [options]\n"
-            "  -s, --socket ADDR      Unix socket path, or tcp:HOST:PORT\n"
+            "usage: workclient -s ADDR [-s ADDR...] [options]\n"
+            "  -s, --socket ADDR      Unix socket path, or tcp:HOST:PORT; repeat for several\n"
+            "                         targets (connection i talks to target i %% targets)\n"
             "  -f, --framing F        length (default) or line\n"
             "  -r, --raw              plain length frames both ways, no status byte\n"
             "                         (handoff, shared, or a worker's own socket)\n"
@@ -195,40 +250,65 @@ static void usage(FILE *fp)
             "  -p, --pipeline P       requests in flight per connection (default 1)\n"
             "  -n, --requests N       requests in all (default 1000; a cap with --duration)\n"
             "  -t, --duration SECS    keep sending for this long (or until SIGUSR1), then drain\n"
-            "  -z, --size BYTES       body size; at least the self-describing header (default 32)\n"
+            "  -w, --warmup SECS      with --duration: send this long first; replies in it\n"
+            "                         count for nothing but sent/answered/ok (default 0)\n"
+            "  -T, --threads T        spread the connections over T threads (default 1,\n"
+            "                         at most 64, never more than the connections)\n"
+            "  -H, --hold SECS        connect, then stay idle this long before sending\n"
+            "  -l, --label TEXT       copied into the JSON line\n"
+            "  -z, --size BYTES       body size, up to 64 MiB; at least the self-describing\n"
+            "                         header (default 32)\n"
             "  -k, --per-conn K       close and reopen a connection after K requests (1 =\n"
             "                         one connection per request; default 0 = never)\n"
-            "  -d, --deadline SECS    give up after this long (default 30)\n"
+            "  -d, --deadline SECS    give up after this long (default 30, or\n"
+            "                         warmup + duration + 5 when longer)\n"
             "  -e, --expect E         echo (default), upper, prefix:STR, or any\n"
             "  -a, --accept LIST      acceptable outcomes: busy,failed,timeout,lost,connect\n"
+            "                         (or none)\n"
             "  -S, --seed N           payload randomness (default: from the clock)\n"
             "  -v, --verbose          describe every problem on stderr\n"
-            "Prints one JSON line; exit 0 when nothing unacceptable happened, 1 otherwise.\n");
+            "  -h, --help             this text\n"
+            "Prints one JSON line (its fields: the comment at the top of workclient.c);\n"
+            "exit 0 when nothing unacceptable happened, 1 otherwise, 2 on bad usage.\n");
 }
 
-static double parse_secs(const char *s)
+/* Bad usage: say what is wrong, then exit 2. */
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("workclient: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see workclient --help)\n", stderr);
+    exit(2);
+}
+
+/* Seconds for option NAME: a finite number from 0 to MAX_SECS. */
+static double parse_secs(const char *name, const char *s)
 {
     char *end;
     double v = strtod(s, &end);
 
-    if (end == s || *end != '\0' || v < 0) {
-        fprintf(stderr, "workclient: bad number of seconds '%s'\n", s);
-        exit(2);
-    }
+    /* !(v <= MAX_SECS) also refuses nan and inf. */
+    if (end == s || *end != '\0' || v < 0 || !(v <= MAX_SECS))
+        usage_error("%s: '%s' is not a number of seconds from 0 to %.0f", name, s, MAX_SECS);
     return v;
 }
 
-static uint64_t parse_count(const char *s)
+/* A count for option NAME, from min to max (decimal digits only: no sign, no blanks). */
+static uint64_t parse_count(const char *name, const char *s, uint64_t min, uint64_t max)
 {
     char *end;
     unsigned long long v;
 
     errno = 0;
     v = strtoull(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0) {
-        fprintf(stderr, "workclient: bad number '%s'\n", s);
-        exit(2);
-    }
+    if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno != 0 || v < min || v > max)
+        usage_error("%s: '%s' is not a whole number from %" PRIu64 " to %" PRIu64, name, s, min,
+                    max);
     return (uint64_t)v;
 }
 
@@ -247,10 +327,10 @@ static void parse_accept(char *list)
             opt.accept_lost = true;
         else if (strcmp(t, "connect") == 0)
             opt.accept_connect = true;
-        else if (strcmp(t, "none") != 0) {
-            fprintf(stderr, "workclient: unknown outcome '%s' in --accept\n", t);
-            exit(2);
-        }
+        else if (strcmp(t, "none") != 0)
+            usage_error("--accept: unknown outcome '%s' (busy, failed, timeout, lost, connect, "
+                        "none)",
+                        t);
     }
 }
 
@@ -270,6 +350,10 @@ static void parse_options(int argc, char **argv)
                                              {"accept", required_argument, NULL, 'a'},
                                              {"seed", required_argument, NULL, 'S'},
                                              {"verbose", no_argument, NULL, 'v'},
+                                             {"warmup", required_argument, NULL, 'w'},
+                                             {"threads", required_argument, NULL, 'T'},
+                                             {"hold", required_argument, NULL, 'H'},
+                                             {"label", required_argument, NULL, 'l'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;
@@ -279,46 +363,62 @@ static void parse_options(int argc, char **argv)
     opt.requests = 1000;
     opt.size = 32;
     opt.deadline_s = 30;
+    opt.threads = 1;
+    opt.label = "";
     opt.seed = (unsigned)now_ns() ^ (unsigned)getpid();
-    while ((ch = getopt_long(argc, argv, "s:f:rc:p:n:t:z:k:d:e:a:S:vh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:f:rc:p:n:t:z:k:d:e:a:S:vw:T:H:l:h", longopts, NULL)) !=
+           -1) {
         switch (ch) {
         case 's':
-            opt.addr = optarg;
+            if (opt.ntargets == MAX_TARGETS)
+                usage_error("--socket: at most %d targets", MAX_TARGETS);
+            opt.targets[opt.ntargets++].spec = optarg;
+            break;
+        case 'w':
+            opt.warmup_s = parse_secs("--warmup", optarg);
+            break;
+        case 'T':
+            opt.threads = (unsigned)parse_count("--threads", optarg, 1, MAX_THREADS);
+            break;
+        case 'H':
+            opt.hold_s = parse_secs("--hold", optarg);
+            break;
+        case 'l':
+            opt.label = optarg;
             break;
         case 'f':
             if (strcmp(optarg, "length") == 0)
                 opt.framing = 0;
             else if (strcmp(optarg, "line") == 0)
                 opt.framing = 1;
-            else {
-                fprintf(stderr, "workclient: framing is length or line\n");
-                exit(2);
-            }
+            else
+                usage_error("--framing is length or line, not '%s'", optarg);
             break;
         case 'r':
             opt.raw = true;
             break;
         case 'c':
-            opt.conns = (unsigned)parse_count(optarg);
+            opt.conns = (unsigned)parse_count("--conns", optarg, 1, MAX_CONNS);
             break;
         case 'p':
-            opt.pipeline = (unsigned)parse_count(optarg);
+            opt.pipeline = (unsigned)parse_count("--pipeline", optarg, 1, MAX_PIPELINE);
             break;
         case 'n':
-            opt.requests = parse_count(optarg);
+            opt.requests = parse_count("--requests", optarg, 1, UINT64_MAX / 2);
             opt.requests_set = true;
             break;
         case 't':
-            opt.duration_s = parse_secs(optarg);
+            opt.duration_s = parse_secs("--duration", optarg);
             break;
         case 'z':
-            opt.size = (size_t)parse_count(optarg);
+            opt.size = (size_t)parse_count("--size", optarg, 1, MAX_SIZE);
             break;
         case 'k':
-            opt.per_conn = parse_count(optarg);
+            opt.per_conn = parse_count("--per-conn", optarg, 0, UINT64_MAX);
             break;
         case 'd':
-            opt.deadline_s = parse_secs(optarg);
+            opt.deadline_s = parse_secs("--deadline", optarg);
+            opt.deadline_set = true;
             break;
         case 'e':
             if (strcmp(optarg, "echo") == 0)
@@ -331,16 +431,14 @@ static void parse_options(int argc, char **argv)
                 opt.expect = EXPECT_PREFIX;
                 opt.prefix = optarg + 7;
                 opt.prefix_len = strlen(opt.prefix);
-            } else {
-                fprintf(stderr, "workclient: --expect is echo, upper, prefix:STR or any\n");
-                exit(2);
-            }
+            } else
+                usage_error("--expect is echo, upper, prefix:STR or any, not '%s'", optarg);
             break;
         case 'a':
             parse_accept(optarg);
             break;
         case 'S':
-            opt.seed = (unsigned)parse_count(optarg);
+            opt.seed = (unsigned)parse_count("--seed", optarg, 0, UINT_MAX);
             break;
         case 'v':
             opt.verbose = true;
@@ -348,27 +446,38 @@ static void parse_options(int argc, char **argv)
         case 'h':
             usage(stdout);
             exit(0);
-        default:
-            usage(stderr);
+        default: /* getopt said what */
+            fprintf(stderr, "workclient: see workclient --help\n");
             exit(2);
         }
     }
-    if (optind != argc || opt.addr == NULL || opt.conns == 0 || opt.pipeline == 0 ||
-        (opt.raw && opt.framing != 0)) {
-        usage(stderr);
-        exit(2);
-    }
+    if (optind != argc)
+        usage_error("unexpected argument '%s' (targets are given with -s)", argv[optind]);
+    if (opt.ntargets == 0)
+        usage_error("no target: give one or more -s ADDR");
+    if (opt.raw && opt.framing != 0)
+        usage_error("--raw speaks length frames: it does not go with --framing line");
+    if (opt.warmup_s > 0 && opt.duration_s <= 0)
+        usage_error("--warmup needs --duration (a count of requests is measured whole)");
+    if (opt.deadline_set && opt.deadline_s <= 0)
+        usage_error("--deadline must be more than 0");
     if (opt.duration_s > 0 && !opt.requests_set)
         opt.requests = UINT64_MAX / 2; /* --duration without -n: no cap worth naming */
+    if (!opt.deadline_set && opt.warmup_s + opt.duration_s + 5 > opt.deadline_s)
+        opt.deadline_s = opt.warmup_s + opt.duration_s + 5;
+    if (opt.threads > opt.conns)
+        opt.threads = opt.conns; /* a thread without a connection would have nothing to do */
 }
 
-/* Resolve ADDR once: a Unix path, or tcp:HOST:PORT. */
-static void resolve_peer(void)
+/* Resolve a target once: a Unix path, or tcp:HOST:PORT. */
+static void resolve_target(struct target *t)
 {
-    memset(&peer, 0, sizeof(peer));
-    if (strncmp(opt.addr, "tcp:", 4) == 0) {
+    struct sockaddr_storage *peer = &t->addr;
+
+    memset(peer, 0, sizeof(*peer));
+    if (strncmp(t->spec, "tcp:", 4) == 0) {
         char host[256];
-        const char *hp = opt.addr + 4, *port;
+        const char *hp = t->spec + 4, *port;
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
         int rc;
 
@@ -386,25 +495,25 @@ static void resolve_peer(void)
             port = colon + 1;
         }
         if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-            fprintf(stderr, "workclient: %s: %s\n", opt.addr, gai_strerror(rc));
+            fprintf(stderr, "workclient: %s: %s\n", t->spec, gai_strerror(rc));
             exit(2);
         }
-        memcpy(&peer, ai->ai_addr, ai->ai_addrlen);
-        peer_len = ai->ai_addrlen;
-        peer_family = ai->ai_family;
+        memcpy(peer, ai->ai_addr, ai->ai_addrlen);
+        t->len = ai->ai_addrlen;
+        t->family = ai->ai_family;
         freeaddrinfo(ai);
         return;
     }
-    struct sockaddr_un *sun = (struct sockaddr_un *)&peer;
-    if (strlen(opt.addr) >= sizeof(sun->sun_path))
+    struct sockaddr_un *sun = (struct sockaddr_un *)peer;
+    if (strlen(t->spec) >= sizeof(sun->sun_path))
         goto bad;
     sun->sun_family = AF_UNIX;
-    memcpy(sun->sun_path, opt.addr, strlen(opt.addr) + 1);
-    peer_len = sizeof(*sun);
-    peer_family = AF_UNIX;
+    memcpy(sun->sun_path, t->spec, strlen(t->spec) + 1);
+    t->len = sizeof(*sun);
+    t->family = AF_UNIX;
     return;
 bad:
-    fprintf(stderr, "workclient: bad address '%s'\n", opt.addr);
+    fprintf(stderr, "workclient: bad address '%s'\n", t->spec);
     exit(2);
 }
 
@@ -439,18 +548,19 @@ static void epoll_set(struct conn *c, uint32_t events)
 /* Work is left for a connection to take. */
 static bool work_left(void)
 {
-    return !stop_sending && next_gid < opt.requests;
+    return !stop_sending && atomic_load_explicit(&next_gid, memory_order_relaxed) < opt.requests;
 }
 
 static void conn_open(struct conn *c, uint64_t now)
 {
-    int fd = socket(peer_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const struct target *t = c->target;
+    int fd = socket(t->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0) {
         perror("workclient: socket");
         exit(1);
     }
-    if (peer_family != AF_UNIX) {
+    if (t->family != AF_UNIX) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
@@ -459,8 +569,9 @@ static void conn_open(struct conn *c, uint64_t now)
     c->seq = 0;
     c->in_len = 0;
     c->out_len = c->out_off = 0;
+    c->opened_ns = now;
     idle_conns--;
-    if (connect(fd, (struct sockaddr *)&peer, peer_len) == 0) {
+    if (connect(fd, (const struct sockaddr *)&t->addr, t->len) == 0) {
         cnt.connections++;
         c->state = CONN_OPEN;
         epoll_set(c, EPOLLIN);
@@ -518,15 +629,24 @@ static void out_reserve(struct conn *c, size_t more)
     c->out = xrealloc(c->out, c->out_cap);
 }
 
-/* Make the next request and queue it on c. */
-static void conn_add_request(struct conn *c, uint64_t now)
+/* Make the next request and queue it on c; false when the last was handed out. */
+static bool conn_add_request(struct conn *c, uint64_t now)
 {
+    uint64_t gid = atomic_fetch_add_explicit(&next_gid, 1, memory_order_relaxed);
     char head[96];
-    int hl = snprintf(head, sizeof(head), "%" PRIu64 ".%u.%" PRIu64 ".%08x.", next_gid, c->index,
-                      c->seq, (unsigned)rng_next());
-    size_t len = opt.size > (size_t)hl ? opt.size : (size_t)hl;
+    int hl;
+    size_t len;
     struct outreq *q = &c->ring[(c->head + c->count) % opt.pipeline];
-    unsigned char *b = xrealloc(NULL, len);
+    unsigned char *b;
+
+    if (gid >= opt.requests) {
+        stop_sending = true;
+        return false;
+    }
+    hl = snprintf(head, sizeof(head), "%" PRIu64 ".%u.%" PRIu64 ".%08x.", gid, c->index, c->seq,
+                  (unsigned)rng_next());
+    len = opt.size > (size_t)hl ? opt.size : (size_t)hl;
+    b = xrealloc(NULL, len);
 
     memcpy(b, head, (size_t)hl);
     for (size_t i = (size_t)hl; i < len; i += 8) {
@@ -534,8 +654,9 @@ static void conn_add_request(struct conn *c, uint64_t now)
         for (size_t k = i; k < len && k < i + 8; k++, r >>= 8)
             b[k] = (unsigned char)('a' + (r & 0xff) % 26);
     }
-    q->gid = next_gid++;
-    q->sent_ns = now;
+    q->gid = gid;
+    /* One request per connection: its latency includes the connect, as a client's would. */
+    q->sent_ns = opt.per_conn == 1 ? c->opened_ns : now;
     q->body = b;
     q->len = len;
     c->count++;
@@ -553,6 +674,7 @@ static void conn_add_request(struct conn *c, uint64_t now)
         c->out_len += len;
         c->out[c->out_len++] = '\n';
     }
+    return true;
 }
 
 /* Write what is buffered. Returns -1 when the connection broke (and was closed). */
@@ -566,6 +688,7 @@ static int conn_flush(struct conn *c, uint64_t now)
             break;
         if (n <= 0) {
             complain(c, "send: %s", strerror(errno));
+            cnt.io++;
             conn_close(c, now);
             return -1;
         }
@@ -578,8 +701,11 @@ static int conn_flush(struct conn *c, uint64_t now)
 /* Top the connection up to P requests in flight, then write. */
 static int conn_fill(struct conn *c, uint64_t now)
 {
+    if (now < start_ns)
+        return 0; /* --hold: connected, idle */
     while (c->count < opt.pipeline && work_left() && (opt.per_conn == 0 || c->seq < opt.per_conn))
-        conn_add_request(c, now);
+        if (!conn_add_request(c, now))
+            break;
     if (c->count == 0 && (!work_left() || (opt.per_conn > 0 && c->seq >= opt.per_conn))) {
         /* Nothing outstanding and nothing more for this connection. */
         conn_close(c, now);
@@ -612,40 +738,50 @@ static bool bit_test(uint64_t gid)
 
 static size_t hist_index(uint64_t v)
 {
-    int e;
+    unsigned e;
 
-    if (v < HIST_SUB)
+    if (v < HIST_DIRECT)
         return (size_t)v;
-    e = 63 - __builtin_clzll(v); /* >= 5 */
-    return HIST_SUB + (size_t)(e - 5) * HIST_SUB + (size_t)((v >> (e - 5)) & (HIST_SUB - 1));
+    e = 63u - (unsigned)__builtin_clzll(v); /* >= 8 */
+    return HIST_DIRECT + (size_t)(e - HIST_SUB_BITS - 1) * HIST_SUB +
+           (size_t)((v >> (e - HIST_SUB_BITS)) - HIST_SUB);
 }
 
-/* The middle of bucket i, in microseconds. */
-static uint64_t hist_value(size_t i)
+/* The middle of the values bucket i holds, in nanoseconds. */
+static double hist_value(size_t i)
 {
-    size_t e, sub;
-    uint64_t low;
+    unsigned e, shift;
+    uint64_t m;
 
-    if (i < HIST_SUB)
-        return i;
-    e = (i - HIST_SUB) / HIST_SUB + 5;
-    sub = (i - HIST_SUB) % HIST_SUB;
-    low = (uint64_t)(HIST_SUB + sub) << (e - 5);
-    return low + ((1ULL << (e - 5)) >> 1);
+    if (i < HIST_DIRECT)
+        return (double)i;
+    e = (unsigned)((i - HIST_DIRECT) / HIST_SUB) + HIST_SUB_BITS + 1;
+    m = (i - HIST_DIRECT) % HIST_SUB + HIST_SUB;
+    shift = e - HIST_SUB_BITS;
+    return ((double)m + 0.5) * (double)(1ULL << shift);
 }
 
 static void hist_add(struct histogram *h, uint64_t ns)
 {
-    uint64_t us = ns / 1000;
-
-    h->count[hist_index(us)]++;
+    h->count[hist_index(ns)]++;
     h->n++;
-    if (us > h->max)
-        h->max = us;
+    h->sum += (double)ns;
+    if (ns > h->max)
+        h->max = ns;
 }
 
-/* The p-quantile (0 < p <= 1), never above the exact maximum. */
-static uint64_t hist_quantile(const struct histogram *h, double p)
+static void hist_merge(struct histogram *into, const struct histogram *from)
+{
+    for (size_t i = 0; i < HIST_BUCKETS; i++)
+        into->count[i] += from->count[i];
+    into->n += from->n;
+    into->sum += from->sum;
+    if (from->max > into->max)
+        into->max = from->max;
+}
+
+/* The p-quantile (0 < p <= 1) in microseconds, never above the exact maximum. */
+static double hist_quantile(const struct histogram *h, double p)
 {
     uint64_t rank, seen = 0;
 
@@ -657,11 +793,11 @@ static uint64_t hist_quantile(const struct histogram *h, double p)
     for (size_t i = 0; i < HIST_BUCKETS; i++) {
         seen += h->count[i];
         if (seen >= rank) {
-            uint64_t v = hist_value(i);
-            return v < h->max ? v : h->max;
+            double v = hist_value(i);
+            return (v < (double)h->max ? v : (double)h->max) / 1e3;
         }
     }
-    return h->max;
+    return (double)h->max / 1e3;
 }
 
 /* Does the payload answer this request, as --expect says? */
@@ -704,6 +840,12 @@ static uint64_t reply_gid(const unsigned char *p, size_t len)
     return i < len && p[i] == '.' ? gid : UINT64_MAX;
 }
 
+/* Does a reply read at NOW count in the measured window (after --warmup)? */
+static bool measured(uint64_t now)
+{
+    return now >= measure_start_ns;
+}
+
 static void pop_head(struct conn *c)
 {
     free(c->ring[c->head].body);
@@ -735,7 +877,8 @@ static void handle_reply(struct conn *c, char status, const unsigned char *p, si
         }
         if (opt.verbose && !(len >= 5 && memcmp(p, "BUSY ", 5) == 0))
             complain(c, "request %" PRIu64 ": -%.*s", q->gid, (int)len, p);
-        hist_add(&err_lat, now - q->sent_ns);
+        if (measured(now))
+            hist_add(err_lat, now - q->sent_ns);
         bit_test_set(q->gid);
         cnt.answered++;
         pop_head(c);
@@ -748,7 +891,11 @@ static void handle_reply(struct conn *c, char status, const unsigned char *p, si
         }
         cnt.ok++;
         cnt.answered++;
-        hist_add(&ok_lat, now - q->sent_ns);
+        cnt.target_ok[c->target - opt.targets]++;
+        if (measured(now)) {
+            cnt.in_window++;
+            hist_add(ok_lat, now - q->sent_ns);
+        }
         pop_head(c);
         return;
     }
@@ -829,6 +976,8 @@ static int conn_read(struct conn *c, uint64_t now)
         if (n <= 0) {
             if (conn_parse(c, now) != 0)
                 return -1;
+            if (n < 0 || c->count > 0 || work_left())
+                cnt.io++;
             if (n < 0)
                 complain(c, "recv: %s", strerror(errno));
             else if (c->count > 0)
@@ -873,35 +1022,60 @@ static void on_sigusr1(int sig)
     stop_signalled = 1;
 }
 
-int main(int argc, char **argv)
+static void add_counters(struct counters *into, const struct counters *c)
 {
-    uint64_t start, deadline, send_until, now;
-    struct epoll_event events[256];
-    bool good;
+    into->sent += c->sent;
+    into->answered += c->answered;
+    into->ok += c->ok;
+    into->busy += c->busy;
+    into->failed += c->failed;
+    into->timeout += c->timeout;
+    into->other_error += c->other_error;
+    into->mismatched += c->mismatched;
+    into->duplicated += c->duplicated;
+    into->malformed += c->malformed;
+    into->lost += c->lost;
+    into->unanswered += c->unanswered;
+    into->connect_failed += c->connect_failed;
+    into->connections += c->connections;
+    into->unexpected += c->unexpected;
+    into->io += c->io;
+    into->in_window += c->in_window;
+    for (unsigned i = 0; i < MAX_TARGETS; i++)
+        into->target_ok[i] += c->target_ok[i];
+}
 
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGUSR1, on_sigusr1);
-    parse_options(argc, argv);
-    resolve_peer();
-    rng_state = ((uint64_t)opt.seed << 32 | opt.seed) ^ 0x9e3779b97f4a7c15ULL;
+/* One thread: connections index, index + T, index + 2T... until the work is done. */
+static void *run_thread(void *arg)
+{
+    unsigned index = (unsigned)(uintptr_t)arg;
+    struct epoll_event events[256];
+    uint64_t now;
+    bool held = opt.hold_s > 0;
+
+    rng_state = ((uint64_t)opt.seed << 32 | opt.seed) ^ 0x9e3779b97f4a7c15ULL ^
+                ((uint64_t)index * 0xbf58476d1ce4e5b9ULL);
     if (rng_state == 0)
         rng_state = 1;
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) {
         perror("workclient: epoll_create1");
-        return 1;
+        exit(1);
     }
-    conns = xrealloc(NULL, opt.conns * sizeof(*conns));
-    memset(conns, 0, opt.conns * sizeof(*conns));
-    for (unsigned i = 0; i < opt.conns; i++) {
-        conns[i].index = i;
+    ok_lat = xrealloc(NULL, sizeof(*ok_lat));
+    err_lat = xrealloc(NULL, sizeof(*err_lat));
+    memset(ok_lat, 0, sizeof(*ok_lat));
+    memset(err_lat, 0, sizeof(*err_lat));
+    nconns = opt.conns / opt.threads + (index < opt.conns % opt.threads ? 1 : 0);
+    conns = xrealloc(NULL, nconns * sizeof(*conns));
+    memset(conns, 0, nconns * sizeof(*conns));
+    for (unsigned i = 0; i < nconns; i++) {
+        conns[i].index = index + i * opt.threads;
+        conns[i].target = &opt.targets[conns[i].index % opt.ntargets];
         conns[i].fd = -1;
         conns[i].ring = xrealloc(NULL, opt.pipeline * sizeof(struct outreq));
     }
-    idle_conns = opt.conns;
-    start = now = now_ns();
-    deadline = start + (uint64_t)(opt.deadline_s * 1e9);
-    send_until = opt.duration_s > 0 ? start + (uint64_t)(opt.duration_s * 1e9) : UINT64_MAX;
+    idle_conns = nconns;
 
     for (;;) {
         uint64_t next_retry = UINT64_MAX;
@@ -909,12 +1083,19 @@ int main(int argc, char **argv)
         int timeout_ms, n;
 
         now = now_ns();
-        if (!stop_sending && (now >= send_until || stop_signalled))
+        if (!stop_sending && (now >= send_until_ns || atomic_load(&stop_signalled)))
             stop_sending = true;
-        if (now >= deadline)
+        if (now >= deadline_ns)
             break;
+        if (held && now >= start_ns) {
+            /* --hold is over: the idle connections start sending. */
+            held = false;
+            for (unsigned i = 0; i < nconns; i++)
+                if (conns[i].state == CONN_OPEN)
+                    conn_fill(&conns[i], now);
+        }
         if (idle_conns > 0) {
-            for (unsigned i = 0; i < opt.conns; i++) {
+            for (unsigned i = 0; i < nconns; i++) {
                 struct conn *c = &conns[i];
                 if (c->state != CONN_IDLE || !work_left())
                     continue;
@@ -929,7 +1110,7 @@ int main(int argc, char **argv)
             }
         }
         /* When sending stops, connections with nothing outstanding are done. */
-        for (unsigned i = 0; i < opt.conns; i++) {
+        for (unsigned i = 0; i < nconns; i++) {
             struct conn *c = &conns[i];
             if (c->state == CONN_OPEN && c->count == 0 && !work_left())
                 conn_close(c, now);
@@ -939,18 +1120,20 @@ int main(int argc, char **argv)
         if (!busy && !work_left())
             break;
         now = now_ns();
-        uint64_t wake = deadline;
+        uint64_t wake = deadline_ns;
         if (next_retry < wake)
             wake = next_retry;
-        if (send_until < wake && !stop_sending)
-            wake = send_until;
+        if (send_until_ns < wake && !stop_sending)
+            wake = send_until_ns;
+        if (held && start_ns < wake)
+            wake = start_ns;
         timeout_ms = wake <= now ? 0 : (int)((wake - now + 999999) / 1000000);
         if (timeout_ms > 100)
             timeout_ms = 100;
         n = epoll_wait(epfd, events, (int)(sizeof(events) / sizeof(events[0])), timeout_ms);
         if (n < 0 && errno != EINTR) {
             perror("workclient: epoll_wait");
-            return 1;
+            exit(1);
         }
         now = now_ns();
         for (int i = 0; i < n; i++)
@@ -958,7 +1141,7 @@ int main(int argc, char **argv)
     }
 
     now = now_ns();
-    for (unsigned i = 0; i < opt.conns; i++) {
+    for (unsigned i = 0; i < nconns; i++) {
         cnt.unanswered += conns[i].count;
         if (conns[i].count > 0)
             complain(&conns[i], "%zu request%s unanswered at the deadline", conns[i].count,
@@ -967,32 +1150,6 @@ int main(int argc, char **argv)
             pop_head(&conns[i]);
         if (conns[i].fd >= 0)
             close(conns[i].fd);
-    }
-    if (opt.duration_s <= 0 && !stop_signalled && next_gid < opt.requests)
-        cnt.unsent = opt.requests - next_gid;
-
-    double elapsed = (double)(now - start) / 1e9;
-    good = cnt.mismatched == 0 && cnt.duplicated == 0 && cnt.malformed == 0 &&
-           cnt.unexpected == 0 && cnt.other_error == 0 && cnt.unanswered == 0 && cnt.unsent == 0 &&
-           (opt.accept_busy || cnt.busy == 0) && (opt.accept_failed || cnt.failed == 0) &&
-           (opt.accept_timeout || cnt.timeout == 0) && (opt.accept_lost || cnt.lost == 0) &&
-           (opt.accept_connect || cnt.connect_failed == 0);
-    printf("{\"result\":\"%s\",\"sent\":%" PRIu64 ",\"answered\":%" PRIu64 ",\"ok\":%" PRIu64
-           ",\"busy\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"timeout\":%" PRIu64
-           ",\"other_error\":%" PRIu64 ",\"mismatched\":%" PRIu64 ",\"duplicated\":%" PRIu64
-           ",\"unexpected\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"lost\":%" PRIu64
-           ",\"unanswered\":%" PRIu64 ",\"unsent\":%" PRIu64 ",\"connect_failed\":%" PRIu64
-           ",\"connections\":%" PRIu64 ",\"elapsed_s\":%.3f,\"rps\":%.0f"
-           ",\"ok_p50_us\":%" PRIu64 ",\"ok_p99_us\":%" PRIu64 ",\"ok_p999_us\":%" PRIu64
-           ",\"ok_max_us\":%" PRIu64 ",\"err_p50_us\":%" PRIu64 ",\"err_max_us\":%" PRIu64 "}\n",
-           good ? "pass" : "fail", cnt.sent, cnt.answered, cnt.ok, cnt.busy, cnt.failed,
-           cnt.timeout, cnt.other_error, cnt.mismatched, cnt.duplicated, cnt.unexpected,
-           cnt.malformed, cnt.lost, cnt.unanswered, cnt.unsent, cnt.connect_failed, cnt.connections,
-           elapsed, elapsed > 0 ? (double)cnt.ok / elapsed : 0.0, hist_quantile(&ok_lat, 0.5),
-           hist_quantile(&ok_lat, 0.99), hist_quantile(&ok_lat, 0.999), ok_lat.max,
-           hist_quantile(&err_lat, 0.5), err_lat.max);
-    fflush(stdout);
-    for (unsigned i = 0; i < opt.conns; i++) {
         free(conns[i].ring);
         free(conns[i].in);
         free(conns[i].out);
@@ -1000,5 +1157,125 @@ int main(int argc, char **argv)
     free(conns);
     free(answered);
     close(epfd);
+    pthread_mutex_lock(&totals_lock);
+    add_counters(&totals, &cnt);
+    hist_merge(ok_total, ok_lat);
+    hist_merge(err_total, err_lat);
+    if (now > end_ns)
+        end_ns = now;
+    pthread_mutex_unlock(&totals_lock);
+    free(ok_lat);
+    free(err_lat);
+    return NULL;
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+int main(int argc, char **argv)
+{
+    pthread_t tids[MAX_THREADS];
+    struct counters *t = &totals;
+    struct rusage ru;
+    uint64_t launched, lost, errs, error_replies;
+    double elapsed, window, cpu_s;
+    bool good;
+
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, on_sigusr1);
+    parse_options(argc, argv);
+    for (unsigned i = 0; i < opt.ntargets; i++)
+        resolve_target(&opt.targets[i]);
+    ok_total = xrealloc(NULL, sizeof(*ok_total));
+    err_total = xrealloc(NULL, sizeof(*err_total));
+    memset(ok_total, 0, sizeof(*ok_total));
+    memset(err_total, 0, sizeof(*err_total));
+    launched = now_ns();
+    /* --hold: the connections open at once, the requests start after it. */
+    start_ns = launched + (uint64_t)(opt.hold_s * 1e9);
+    measure_start_ns = start_ns + (uint64_t)(opt.warmup_s * 1e9);
+    send_until_ns =
+        opt.duration_s > 0 ? measure_start_ns + (uint64_t)(opt.duration_s * 1e9) : UINT64_MAX;
+    deadline_ns = start_ns + (uint64_t)(opt.deadline_s * 1e9);
+    for (unsigned i = 1; i < opt.threads; i++)
+        if (pthread_create(&tids[i], NULL, run_thread, (void *)(uintptr_t)i) != 0) {
+            fprintf(stderr, "workclient: cannot start a thread\n");
+            return 1;
+        }
+    run_thread((void *)(uintptr_t)0);
+    for (unsigned i = 1; i < opt.threads; i++)
+        pthread_join(tids[i], NULL);
+
+    uint64_t handed = atomic_load(&next_gid);
+    if (opt.duration_s <= 0 && !atomic_load(&stop_signalled) && handed < opt.requests)
+        t->unsent = opt.requests - handed;
+    getrusage(RUSAGE_SELF, &ru);
+    cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    elapsed = end_ns > start_ns ? (double)(end_ns - start_ns) / 1e9 : 0;
+    window = end_ns > measure_start_ns ? (double)(end_ns - measure_start_ns) / 1e9 : 0;
+    good = t->mismatched == 0 && t->duplicated == 0 && t->malformed == 0 && t->unexpected == 0 &&
+           t->other_error == 0 && t->unanswered == 0 && t->unsent == 0 &&
+           (opt.accept_busy || t->busy == 0) && (opt.accept_failed || t->failed == 0) &&
+           (opt.accept_timeout || t->timeout == 0) && (opt.accept_lost || t->lost == 0) &&
+           (opt.accept_connect || t->connect_failed == 0);
+    error_replies = t->busy + t->failed + t->timeout + t->other_error;
+    lost = t->lost + t->unanswered;
+    errs = error_replies + t->mismatched + t->duplicated + t->malformed + t->unexpected + lost +
+           t->io + t->connect_failed;
+    printf("{\"label\":");
+    json_string(opt.label);
+    printf(",\"proto\":\"%s\",\"conn_per_request\":%s,\"targets\":%u,\"clients\":%u"
+           ",\"threads\":%u,\"pipeline\":%u,\"size\":%zu",
+           opt.raw ? "plain" : "drover", opt.per_conn == 1 ? "true" : "false", opt.ntargets,
+           opt.conns, opt.threads, opt.pipeline, opt.size);
+    printf(",\"result\":\"%s\",\"sent\":%" PRIu64 ",\"answered\":%" PRIu64 ",\"ok\":%" PRIu64
+           ",\"busy\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"timeout\":%" PRIu64
+           ",\"other_error\":%" PRIu64 ",\"mismatched\":%" PRIu64 ",\"duplicated\":%" PRIu64
+           ",\"unexpected\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"lost\":%" PRIu64
+           ",\"unanswered\":%" PRIu64 ",\"unsent\":%" PRIu64 ",\"connect_failed\":%" PRIu64
+           ",\"connections\":%" PRIu64 ",\"elapsed_s\":%.3f,\"window_s\":%.3f"
+           ",\"requests\":%" PRIu64 ",\"rps\":%.0f"
+           ",\"ok_p50_us\":%.0f,\"ok_p99_us\":%.0f,\"ok_p999_us\":%.0f"
+           ",\"ok_max_us\":%.0f,\"err_p50_us\":%.0f,\"err_max_us\":%.0f",
+           good ? "pass" : "fail", t->sent, t->answered, t->ok, t->busy, t->failed, t->timeout,
+           t->other_error, t->mismatched, t->duplicated, t->unexpected, t->malformed, t->lost,
+           t->unanswered, t->unsent, t->connect_failed, t->connections, elapsed, window,
+           t->in_window, window > 0 ? (double)t->in_window / window : 0.0,
+           hist_quantile(ok_total, 0.5), hist_quantile(ok_total, 0.99),
+           hist_quantile(ok_total, 0.999), (double)ok_total->max / 1e3,
+           hist_quantile(err_total, 0.5), (double)err_total->max / 1e3);
+    printf(",\"lat_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f"
+           ",\"mean\":%.2f}",
+           hist_quantile(ok_total, 0.5), hist_quantile(ok_total, 0.9),
+           hist_quantile(ok_total, 0.99), hist_quantile(ok_total, 0.999),
+           (double)ok_total->max / 1e3,
+           ok_total->n ? ok_total->sum / (double)ok_total->n / 1e3 : 0);
+    printf(",\"errors\":{\"total\":%" PRIu64 ",\"error_replies\":%" PRIu64 ",\"busy\":%" PRIu64
+           ",\"failed\":%" PRIu64 ",\"timeout\":%" PRIu64 ",\"other_reply\":%" PRIu64
+           ",\"mismatch\":%" PRIu64 ",\"duplicate\":%" PRIu64 ",\"lost\":%" PRIu64
+           ",\"io\":%" PRIu64 ",\"connect\":%" PRIu64 "}"
+           ",\"connect_retries\":0,\"reconnects\":%" PRIu64 ",\"cpu_s\":%.3f",
+           errs, error_replies, t->busy, t->failed, t->timeout, t->other_error, t->mismatched,
+           t->duplicated, lost, t->io, t->connect_failed,
+           t->connections > opt.conns ? t->connections - opt.conns : 0, cpu_s);
+    printf(",\"target_ok\":[");
+    for (unsigned i = 0; i < opt.ntargets; i++)
+        printf("%s%" PRIu64, i ? "," : "", t->target_ok[i]);
+    printf("]}\n");
+    fflush(stdout);
+    free(ok_total);
+    free(err_total);
     return good ? 0 : 1;
 }

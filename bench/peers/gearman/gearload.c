@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * gearload: bench/loadgen's closed loop, spoken in gearman's binary protocol
+ * gearload: workclient's closed loop, spoken in gearman's binary protocol
  * (gearman.org/protocol) to a gearmand, so the gearman route is measured the
  * way every other route is: C clients on one thread with epoll, each with one
  * job outstanding (SUBMIT_JOB, then JOB_CREATED, then WORK_COMPLETE), the
- * same request bodies (client id, sequence number, pattern), every result
- * checked against its own request, the same counters and the same JSON line
- * (rps, lat_us, errors{failed, lost, duplicate, mismatch, io, connect}).
+ * unique request bodies (client id, sequence number, pattern), every result
+ * checked against its own request, and the JSON fields bench/ reads from
+ * workclient (rps, lat_us, errors{failed, lost, duplicate, mismatch, io, connect}).
  * Latency runs from SUBMIT_JOB sent to WORK_COMPLETE received.
  *
  *   gearload [-c CLIENTS] [-s BYTES] [-d SEC] [-w SEC] [--drain SEC]
@@ -103,7 +103,7 @@ static uint32_t get32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* bench/loadgen.c's request body: the ids, then a pattern of both. */
+/* The request body: the ids, then a pattern of both. */
 static void fill_body(unsigned char *body, unsigned id, uint64_t seq)
 {
     unsigned char head[HEADER_BYTES];

@@ -1,4 +1,4 @@
-// PM2 ecosystem file for the PM2 route of bench/peers/route.sh: pm2/echo-worker.js in
+// PM2 ecosystem file for the pm2 system of bench/route.sh: pm2/echo-worker.js in
 // cluster mode, two instances (one per core of the 2-core machine, as every route
 // has), run with `pm2-runtime start cluster.config.js`. Node's cluster module in
 // PM2's God process owns PEERS_SOCKET and hands connections to the instances

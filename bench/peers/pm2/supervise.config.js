@@ -1,4 +1,4 @@
-// PM2 ecosystem file for bench/peers/supervise.sh: N copies of one worker binary
+// PM2 ecosystem file for bench/supervise.sh (SYSTEMS=pm2): N copies of one worker binary
 // in fork mode, run with `pm2-runtime start supervise.config.js` (PM2's foreground
 // mode for containers; the God daemon runs inside that one process).
 // supervise.sh passes what varies in the environment:

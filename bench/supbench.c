@@ -16,7 +16,7 @@
  *            process (all descendants that are not workers)
  *   idle     with --idle-s S: context switches of all supervisor threads over
  *            S seconds with nothing happening (each one is a wake-up)
- *   loop     with --observe-s S: the workers exit at once (bench/peers'
+ *   loop     with --observe-s S: the workers exit at once (bench/'s
  *            crash-worker); every start of slot 0 is recorded for S seconds
  *   stop     sends --stop-signal SIG to the supervisor, or runs --stop-cmd CMD
  *            (sh -c), and times it until every worker has exited, and until
@@ -28,13 +28,12 @@
  *            -- SUPERVISOR ARGS...
  *
  * Workers report their slot: $DROVER_WORKER, or for run-directory supervisors
- * the number in their service directory's name (see slot-from-cwd.h).
+ * the number in their service directory's name (see bench/stamp-worker.c).
  * supbench is a child subreaper, so whatever the supervisor leaves behind
  * is reparented to it; it ends everything still alive at the end, by PID.
  * The supervisor's stdout and stderr go to --log FILE (default /dev/null).
  * One JSON line on stdout.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -10,7 +10,6 @@
  *
  *   killer [--every-ms MS] --seconds S PARENT_PID...
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
