@@ -40,7 +40,7 @@ struct key_origin {
 };
 
 /* Number of keys of each section; checked against the key table. */
-#define DAEMON_KEY_COUNT 8
+#define DAEMON_KEY_COUNT 9
 #define POOL_KEY_COUNT   32
 
 struct daemon_config {
@@ -52,6 +52,7 @@ struct daemon_config {
     char **include;
     uint64_t shutdown_timeout_us;
     char *metrics_listen;
+    char *cgroup; /* auto, off, or an absolute path */
 
     /* Resolved. */
     gid_t control_gid; /* valid when control_group != NULL */

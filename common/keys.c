@@ -539,6 +539,15 @@ const struct key key_table[] = {
         .reload = RELOAD_DAEMON,
         .help = "Serve Prometheus metrics over HTTP at /metrics on HOST:PORT (IP address, like 127.0.0.1:9101).",
     },
+    {
+        .section = KEY_DAEMON,
+        .name = "cgroup",
+        .kind = KT_STRING,
+        .offset = D(cgroup),
+        .default_value = "auto",
+        .reload = RELOAD_DAEMON,
+        .help = "Containment: auto (droverd's cgroup v2 subtree when delegated: Delegate=yes, or a container's root), off, or the absolute path of a writable cgroup v2 directory.",
+    },
 
     /* [pool:NAME] */
     {

@@ -54,6 +54,10 @@ struct slot {
     uint64_t requests;          /* requests or connections served */
     bool removing;              /* scaled away: freed once stopped */
     bool rolling;               /* restarting as part of a rolling restart */
+    struct cgroup_slot *cg;     /* the slot's cgroup; NULL without containment */
+    bool cg_waiting;            /* main process reaped; waiting for its cgroup to be empty */
+    pid_t cg_exit_pid;          /* while cg_waiting: the reaped pid and how it ended */
+    int cg_wstatus;
     SLIST_ENTRY(slot) pid_link;
 };
 

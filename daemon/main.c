@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cmd.h"
 #include "config.h"
 #include "control.h"
@@ -305,6 +306,12 @@ static void startup(const struct options *o)
     if (droverd.config->daemon.metrics_listen != NULL &&
         metrics_http_open(droverd.config->daemon.metrics_listen, err, sizeof(err)) != 0)
         fatalx("metrics_listen: %s", err);
+    /* Before the first worker: each one starts inside its cgroup. */
+    if (cgroup_setup(droverd.config->daemon.cgroup, droverd.base, err, sizeof(err)) != 0) {
+        control_close();
+        notify_workers_close();
+        fatalx("%s", err);
+    }
     TAILQ_FOREACH(pc, &droverd.config->pools, entry) {
         if (pool_create(pc, err, sizeof(err)) == NULL) {
             control_close();
@@ -329,6 +336,7 @@ static void teardown(void)
     control_farewell();
     while ((p = TAILQ_FIRST(&droverd.pools)) != NULL)
         pool_destroy(p);
+    cgroup_teardown();
     control_close();
     notify_workers_close();
     metrics_http_close();
