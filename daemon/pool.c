@@ -444,6 +444,8 @@ static void slot_cgroup_empty(void *owner)
     if (!s->cg_waiting)
         return;
     s->cg_waiting = false;
+    log_debug("pool %s slot %u: cgroup %s is empty", s->pool->name, s->index,
+              cgroup_slot_path(s->cg));
     slot_exit_settle(s, s->cg_exit_pid, s->cg_wstatus);
 }
 

@@ -18,6 +18,7 @@ exec sleep 3600
 EOF2
 chmod +x "$T/escaper"
 mkdir "$T/esc" "$T/gone" "$T/last"
+sleepers_are() { [ "$(wc -l <"$T/$1/sleepers" 2>/dev/null)" = "$2" ]; }
 
 pools() {
     for p in "$@"; do
@@ -29,7 +30,7 @@ pools() {
 start_daemon
 for p in esc gone last; do
     wait_for 20 "pool $p running" pool_running "$p"
-    wait_for 20 "pool $p's sleepers" test "$(wc -l <"$T/$p/sleepers" 2>/dev/null)" = 2
+    wait_for 20 "pool $p's sleepers" sleepers_are "$p" 2
 done
 
 # Status: containment on below our cgroup, each worker in its slot's cgroup.
