@@ -18,13 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroupfs.h"
+#include "list.h"
 #include "log.h"
 #include "parse.h"
 #include "xmalloc.h"
@@ -328,7 +328,7 @@ int cgroup_slot_open_procs(struct cgroup_slot *c, char *err, size_t errsz)
         /* Left over from an earlier droverd (a slot never shares its cgroup): kill it. */
         if (cgroup_slot_populated(c) == 1) {
             log_warnx("cgroup %s: processes left from before; killing them", cgroup_slot_path(c));
-            cgroup_slot_signal(c, SIGKILL);
+            cgroup_slot_signal(c, SIGKILL, 0);
         }
     }
     snprintf(path, sizeof(path), "%s/cgroup.procs", c->dir);
@@ -339,7 +339,7 @@ int cgroup_slot_open_procs(struct cgroup_slot *c, char *err, size_t errsz)
 }
 
 /* kill() every pid listed in the cgroup's cgroup.procs. */
-static int signal_procs(const struct cgroup_slot *c, int sig)
+static int signal_procs(const struct cgroup_slot *c, int sig, pid_t skip_pgid)
 {
     char path[CG_PATH_MAX + 32];
     FILE *f;
@@ -350,13 +350,13 @@ static int signal_procs(const struct cgroup_slot *c, int sig)
     if (f == NULL)
         return -1;
     while (fscanf(f, "%d", &pid) == 1)
-        if (pid > 0 && kill(pid, sig) == 0)
+        if (pid > 0 && (skip_pgid <= 0 || getpgid(pid) != skip_pgid) && kill(pid, sig) == 0)
             n++;
     fclose(f);
     return n;
 }
 
-int cgroup_slot_signal(struct cgroup_slot *c, int sig)
+int cgroup_slot_signal(struct cgroup_slot *c, int sig, pid_t skip_pgid)
 {
     char path[CG_PATH_MAX + 32];
 
@@ -369,7 +369,7 @@ int cgroup_slot_signal(struct cgroup_slot *c, int sig)
         /* Before 5.14 there is no cgroup.kill. A process forking meanwhile is caught on the next
          * round: the slot is down only once cgroup.events says the cgroup is empty. */
     }
-    return signal_procs(c, sig);
+    return signal_procs(c, sig, sig == SIGKILL ? 0 : skip_pgid);
 }
 
 int cgroup_slot_populated(const struct cgroup_slot *c)
@@ -392,6 +392,17 @@ int cgroup_slot_populated(const struct cgroup_slot *c)
     return cg_events_populated(buf);
 }
 
+/* Events were lost (the inotify queue overflowed): look at every watched cgroup once. */
+static void check_all(void)
+{
+    struct cgroup_slot *c, *next;
+
+    for (unsigned b = 0; b < WD_BUCKETS; b++)
+        SLIST_FOREACH_SAFE(c, &wd_map[b], wd_link, next)
+            if (cgroup_slot_populated(c) == 0 && cg.empty_hook != NULL)
+                cg.empty_hook(c->owner);
+}
+
 /* cgroup.events changed in some slot's cgroup: tell its owner when it is empty. */
 static void inotify_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -405,6 +416,11 @@ static void inotify_cb(evutil_socket_t fd, short what, void *arg)
             const struct inotify_event *ev = (const struct inotify_event *)p;
             struct cgroup_slot *c = wd_find(ev->wd);
             p += sizeof(*ev) + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                log_warnx("cgroup: inotify queue overflowed; checking every slot's cgroup");
+                check_all();
+                continue;
+            }
             if (c == NULL)
                 continue;
             if (ev->mask & IN_IGNORED) {

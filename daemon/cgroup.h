@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct event_base;
 struct cgroup_slot;
@@ -56,11 +57,13 @@ const char *cgroup_slot_path(const struct cgroup_slot *c);
  */
 int cgroup_slot_open_procs(struct cgroup_slot *c, char *err, size_t errsz);
 /*
- * Send sig to every process in the cgroup; SIGKILL uses cgroup.kill (on a
- * kernel without it, SIGKILL to each pid in cgroup.procs). Returns the number of
+ * Send sig to every process in the cgroup except those of process group
+ * skip_pgid (which the caller signalled already; 0 = skip none), so no
+ * process gets a stop signal twice. SIGKILL uses cgroup.kill (on a kernel
+ * without it, SIGKILL to each pid in cgroup.procs). Returns the number of
  * processes signalled (cgroup.kill: 1 when written), or -1.
  */
-int cgroup_slot_signal(struct cgroup_slot *c, int sig);
+int cgroup_slot_signal(struct cgroup_slot *c, int sig, pid_t skip_pgid);
 /* 1 when processes are in the cgroup, 0 when empty, -1 when it cannot be read. */
 int cgroup_slot_populated(const struct cgroup_slot *c);
 

@@ -95,11 +95,7 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
     } else {
         evbuffer_add_printf(out, "no pools configured\n");
     }
-    if (cgroup_enabled())
-        evbuffer_add_printf(out, "\ncontainment: on, a cgroup per worker below %s (%s)\n",
-                            cgroup_base(), cgroup_reason());
-    else
-        evbuffer_add_printf(out, "\ncontainment: off, no cgroups (%s)\n", cgroup_reason());
+
     table_free(slots);
     table_free(pools);
 }
@@ -220,6 +216,16 @@ static void status_json_cpus(struct json *j, const struct config *cfg)
 }
 
 /* The format is documented in docs/status-json.md: change both together. */
+/* Whether workers are contained, and why (not): the last line of the whole status. */
+static void status_text_containment(struct evbuffer *out)
+{
+    if (cgroup_enabled())
+        evbuffer_add_printf(out, "\ncontainment: on, a cgroup per worker below %s (%s)\n",
+                            cgroup_base(), cgroup_reason());
+    else
+        evbuffer_add_printf(out, "\ncontainment: off, no cgroups (%s)\n", cgroup_reason());
+}
+
 static void status_json(struct evbuffer *out, const struct daemon_view *dv)
 {
     struct json j;
@@ -269,6 +275,9 @@ static enum cmd_retval cmd_status_exec(struct cmd_ctx *ctx)
         status_json(out, &dv);
     else
         status_text(out, &dv);
+    /* The daemon-wide line goes with the whole status, not with one pool's rows. */
+    if (!ctx->args.json && ctx->pool == NULL)
+        status_text_containment(out);
     daemon_view_free(&dv);
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);

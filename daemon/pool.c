@@ -361,7 +361,7 @@ static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
         log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
     /* Also whatever left the process group but not the cgroup; SIGKILL is cgroup.kill. */
     if (act->signal != 0 && s->cg != NULL)
-        cgroup_slot_signal(s->cg, act->signal);
+        cgroup_slot_signal(s->cg, act->signal, s->pid);
     /* A failed fork counts as a crash; the state machine then backs off (never a busy retry). */
     if (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
         log_warnx("pool %s slot %u: %s", p->name, s->index, err);
@@ -471,7 +471,7 @@ void slot_exited(struct slot *s, int wstatus)
         s->cg_waiting = true;
         s->cg_exit_pid = pid;
         s->cg_wstatus = wstatus;
-        cgroup_slot_signal(s->cg, SIGKILL);
+        cgroup_slot_signal(s->cg, SIGKILL, 0);
         log_debug("pool %s slot %u: pid %d exited; killing the rest of %s", s->pool->name, s->index,
                   (int)pid, cgroup_slot_path(s->cg));
         return;
@@ -846,7 +846,7 @@ void pools_kill_all(void)
     TAILQ_FOREACH(p, &droverd.pools, entry)
         for (unsigned i = 0; i < p->nslots; i++)
             if (p->slots[i] != NULL)
-                cgroup_slot_signal(p->slots[i]->cg, SIGKILL);
+                cgroup_slot_signal(p->slots[i]->cg, SIGKILL, 0);
 }
 
 void pools_reopen_logs(void)
