@@ -10,7 +10,9 @@
 #   RUNS=5 KILLS=1000 bench/supervise.sh
 #
 # Environment: BUILD (build dir, default build-bench), RUNS (repetitions, 3),
-# KILLS (kills per restart run, 500), IDLE_SECONDS (10), RESULTS_DIR (bench/results).
+# KILLS (kills per restart run, 500), IDLE_SECONDS (10), RESULTS_DIR (bench/results),
+# CGROUP (a writable cgroup v2 directory: restart is measured again with `cgroup = CGROUP`,
+# each worker started in a cgroup of its own; unset: not measured).
 # Raw JSON lines go to $RESULTS_DIR/supervise.jsonl; a Markdown summary to stdout.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -105,6 +107,17 @@ for r in $(seq "$RUNS"); do
     record restart "$line"
     bench_log "  droverd: $line"
 done
+if [ -n "${CGROUP:-}" ]; then
+    bench_log "restart latency with containment: cgroup = $CGROUP"
+    sed "s|^\[daemon\]\$|[daemon]\ncgroup = $CGROUP|" "$T/restart.ini" >"$T/restart-cg.ini"
+    for r in $(seq "$RUNS"); do
+        line=$("$B/stamp-collect" --socket "$T/stamp.sock" --workers $RESTART_SLOTS \
+            --kills "$KILLS" --min-age-ms $((RESTART_DELAY_MAX_MS * 3 / 2)) -- "$B/droverd" \
+            -c "$T/restart-cg.ini" 2>>"$T/droverd.err")
+        record restart_cgroup "$line"
+        bench_log "  droverd, cgroups on: $line"
+    done
+fi
 bench_log "restart floor: stamp-collect --self (fork/exec/waitpid, no droverd)"
 for r in $(seq "$RUNS"); do
     line=$("$B/stamp-collect" --self --socket "$T/stamp.sock" --workers $RESTART_SLOTS \
@@ -225,6 +238,11 @@ echo "| restart p50, µs ($KILLS kills/run, $RESTART_SLOTS slots) | < 2000 | $(s
 echo "| restart p99, µs | < 10000 | $(sub restart restart_us p99 | mmm %.0f) | $(sub restart_floor restart_us p99 | mmm %.0f) |"
 echo "| restart max, µs | – | $(sub restart restart_us max | mmm %.0f) | $(sub restart_floor restart_us max | mmm %.0f) |"
 echo "| restarts missed (no replacement within 2 s) | 0 | $(col restart missed | mmm %.0f) | $(col restart_floor missed | mmm %.0f) |"
+if [ -n "${CGROUP:-}" ]; then
+    echo "| restart p50, µs, cgroups on (a cgroup per worker) | < 2000 | $(sub restart_cgroup restart_us p50 | mmm %.0f) | – |"
+    echo "| restart p99, µs, cgroups on | < 10000 | $(sub restart_cgroup restart_us p99 | mmm %.0f) | – |"
+    echo "| restarts missed, cgroups on | 0 | $(col restart_cgroup missed | mmm %.0f) | – |"
+fi
 echo "| start 1024 workers, ms (fork of droverd -> last worker's first clock read) | < 1000 | $(col startup1024 startup_ms | mmm %.1f) | $(col startup1024_floor startup_ms | mmm %.1f) |"
 echo "| \`drover status\`, 1024 workers, ms (wall; median (min–max) of ${STATUS_CALLS}×$RUNS calls) | < 50 | $(col status1024 us | awk '{print $1/1000}' | mmm %.1f) | $(col cli_floor us | awk '{print $1/1000}' | mmm %.1f) (\`drover --version\`) |"
 echo "| \`drover status --json\`, 1024 workers, ms | < 50 | $(col status1024_json us | awk '{print $1/1000}' | mmm %.1f) | |"
