@@ -12,8 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The first line of a small file, without its newline; -1 if unreadable. */
-int cg_read_line(const char *path, char *buf, size_t bufsz)
+int cg_read_text(const char *path, char *buf, size_t bufsz)
 {
     /* O_NONBLOCK: a FIFO in a fixture (or a strange mount) must not hang start-up. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -26,6 +25,14 @@ int cg_read_line(const char *path, char *buf, size_t bufsz)
     if (n <= 0)
         return -1;
     buf[n] = '\0';
+    return 0;
+}
+
+/* The first line of a small file, without its newline; -1 if unreadable. */
+int cg_read_line(const char *path, char *buf, size_t bufsz)
+{
+    if (cg_read_text(path, buf, bufsz) != 0)
+        return -1;
     buf[strcspn(buf, "\n")] = '\0';
     return 0;
 }

@@ -36,6 +36,8 @@ void cg_find_hierarchy(const char *root, FILE *mi, FILE *cg, const char *control
 void cg_find_self(const char *root, const char *controller, struct cg_hierarchy *h);
 /* Open root + path for reading (O_NONBLOCK, CLOEXEC), NULL if it cannot. */
 FILE *cg_open_under(const char *root, const char *path);
+/* A small file's text, NUL-terminated (one read); -1 if unreadable or empty. */
+int cg_read_text(const char *path, char *buf, size_t bufsz);
 /* The first line of a small file, without its newline; -1 if unreadable or empty. */
 int cg_read_line(const char *path, char *buf, size_t bufsz);
 

@@ -375,20 +375,12 @@ int cgroup_slot_signal(struct cgroup_slot *c, int sig, pid_t skip_pgid)
 int cgroup_slot_populated(const struct cgroup_slot *c)
 {
     char path[CG_PATH_MAX + 32], buf[256];
-    int fd;
-    ssize_t n;
 
     if (c == NULL || c->wd < 0)
         return 0;
     snprintf(path, sizeof(path), "%s/cgroup.events", c->dir);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (cg_read_text(path, buf, sizeof(buf)) != 0)
         return -1;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     return cg_events_populated(buf);
 }
 
