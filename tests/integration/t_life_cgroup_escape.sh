@@ -1,7 +1,8 @@
 #!/bin/bash
 # Containment (cgroup = PATH): a worker that leaves a setsid'd, double-forked sleeper behind
-# (out of its process group, reparented away from it) leaves nothing running after `drover stop`,
-# after a reload that removes its pool, and after `drover shutdown`: each ends with the slot's
+# (out of its process group, reparented away from it) leaves nothing running after `drover
+# restart`, a scale-down, `drover stop`, a reload that removes its pool, and `drover shutdown`:
+# each ends with the slot's
 # cgroup empty and its directory removed. Each worker is in its slot's cgroup from its first
 # command, and status (text and JSON) shows containment on and every worker's cgroup.
 . "$(dirname "$0")/lib.sh"
@@ -9,11 +10,11 @@ uses cgroup
 cg_setup
 
 # The worker: records the cgroup it runs in (read by the shell itself, its first command),
-# leaves a sleeper in a session of its own behind, and sleeps.
+# leaves a sleeper in a session of its own behind ("WORKER SLEEPER" in sleepers), and sleeps.
 cat >"$T/escaper" <<'EOF2'
 #!/bin/sh
 while IFS= read -r l; do case $l in 0::*) echo "${l#0::}" >"$1/cg.$$" ;; esac; done </proc/self/cgroup
-setsid sh -c 'sleep 3600 & echo $! >>"$0/sleepers"' "$1" &
+setsid sh -c 'sleep 3600 & echo "$1 $!" >>"$0/sleepers"' "$1" $$ &
 exec sleep 3600
 EOF2
 chmod +x "$T/escaper"
@@ -50,16 +51,31 @@ for p in esc gone last; do
     done
 done
 # The sleepers really escaped the process group, but not the cgroup.
-for s in $(cat "$T/esc/sleepers"); do
+for s in $(awk '{ print $2 }' "$T/esc/sleepers"); do
     [ "$(ps -o pgid= -p "$s" | tr -d ' ')" != "$(slot_field esc 0 pid)" ] || fail "sleeper $s in the worker's group"
     cat "$CG"/pool-esc/slot-*/cgroup.procs | grep -qx "$s" || fail "sleeper $s not in a slot cgroup"
 done
 
-# 1. drover stop: once it returns, the slots' cgroups are empty; the sleepers are gone.
+# sleeper_of POOL WORKER: the sleeper that worker left behind.
+sleeper_of() { awk -v w="$2" '$1 == w { print $2 }' "$T/$1/sleepers"; }
+
+# 0. Restart and scale-down take the sleepers of the workers they stop.
+old=$(slot_field esc 0 pid)
+s0=$(sleeper_of esc "$old")
+dv restart esc:0 >/dev/null || fail "drover restart esc:0 failed"
+wait_for 10 "the restarted worker's sleeper gone" pid_gone "$s0"
+wait_for 20 "esc slot 0 running again" pid_changed esc 0 "$old"
+wait_for 20 "the new worker's sleeper" sleepers_are esc 3
+new=$(slot_field esc 0 pid)
+grep -qx "$new" "$CG/pool-esc/slot-0/cgroup.procs" || fail "new worker $new not in pool-esc/slot-0"
+s1=$(sleeper_of esc "$(slot_field esc 1 pid)")
+dv scale esc 1 >/dev/null || fail "drover scale esc 1 failed"
+wait_for 10 "slot 1's sleeper gone after the scale-down" pid_gone "$s1"
+wait_for 10 "pool-esc/slot-1 removed" test ! -d "$CG/pool-esc/slot-1"
+
+# 1. drover stop: once it returns, the slot's cgroup is empty; the sleepers are gone.
 dv stop esc >/dev/null || fail "drover stop esc failed"
-for i in 0 1; do
-    assert_eq "$(cg_procs "$CG/pool-esc/slot-$i")" "" "pool-esc/slot-$i after stop"
-done
+assert_eq "$(cg_procs "$CG/pool-esc/slot-0")" "" "pool-esc/slot-0 after stop"
 wait_for 10 "esc's sleepers gone after stop" all_gone "$T/esc/sleepers"
 
 # 2. A reload that removes the pool: nothing left, its cgroups removed.
@@ -74,7 +90,7 @@ dv shutdown >/dev/null || fail "shutdown failed"
 wait_daemon_exit
 assert_eq "$DAEMON_STATUS" 0 "droverd exit status"
 wait_for 10 "last's sleepers gone after shutdown" all_gone "$T/last/sleepers"
-for s in $(cat "$T/esc/sleepers" "$T/gone/sleepers" "$T/last/sleepers"); do
+for s in $(awk '{ print $2 }' "$T/esc/sleepers" "$T/gone/sleepers" "$T/last/sleepers"); do
     pid_gone "$s" || fail "sleeper $s survived"
 done
 assert_eq "$(find "$CG" -mindepth 1 -type d)" "" "cgroups left below $CG_REL after shutdown"

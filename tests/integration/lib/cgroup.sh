@@ -52,8 +52,8 @@ pid_gone() {
     [ -z "$st" ] || [ "$st" = Z ]
 }
 
-# all_gone FILE: every pid listed in FILE is gone.
+# all_gone FILE: every pid listed in FILE (the last word of each line) is gone.
 all_gone() {
-    local p
-    while read -r p; do pid_gone "$p" || return 1; done <"$1"
+    local l
+    while read -r l; do pid_gone "${l##* }" || return 1; done <"$1"
 }
