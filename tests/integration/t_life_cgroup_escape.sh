@@ -2,9 +2,9 @@
 # Containment (cgroup = PATH): a worker that leaves a setsid'd, double-forked sleeper behind
 # (out of its process group, reparented away from it) leaves nothing running after `drover
 # restart`, a scale-down, `drover stop`, a reload that removes its pool, and `drover shutdown`:
-# each ends with the slot's
-# cgroup empty and its directory removed. Each worker is in its slot's cgroup from its first
-# command, and status (text and JSON) shows containment on and every worker's cgroup.
+# each ends with the slot's cgroup empty and its directory removed. Each worker is in its slot's
+# cgroup from its first command, and status (text and JSON) shows containment on and every
+# worker's cgroup.
 . "$(dirname "$0")/lib.sh"
 uses cgroup
 cg_setup
