@@ -33,6 +33,8 @@
 # IDLE_SECONDS (10), STATUS_CALLS (20), RESULTS_DIR (bench/results).
 # Raw JSON lines go to $RESULTS_DIR/supervise.jsonl, restart samples (µs, one per kill)
 # to $RESULTS_DIR/restart-<system>.txt; a Markdown summary to stdout.
+# CGROUP (a writable cgroup v2 directory) makes the system drover-cgroup available: drover
+# with `cgroup = CGROUP`, each worker in a cgroup of its own.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -81,9 +83,10 @@ prepare() {
     local sys=$1 dir=$2 n=$3 worker=$4 i
     mkdir -p "$dir/log"
     case $sys in
-    drover)
+    drover | drover-cgroup)
         {
             printf '[daemon]\ncontrol_socket = %s\nlog_dir = %s\n' "$dir/drover.sock" "$dir/log"
+            [ "$sys" = drover ] || printf 'cgroup = %s\n' "${CGROUP:?drover-cgroup needs CGROUP}"
             printf '[pool:w]\ncommand = %s\nworkers = %s\nstdout = null\n' "$worker" "$n"
             printf 'environment = STAMP_SOCKET=%s\n' "$dir/stamp.sock"
             # A worker up longer than restart_delay_max is healthy: restarted at once.
@@ -371,6 +374,11 @@ echo "| restart p50, µs ($KILLS kills/run, $RESTART_SLOTS slots, up >= ${MIN_AG
 echo "| restart p99, µs | < 10000 | $(sub restart,drover restart_us p99 | mmm %.0f) | $(sub restart,floor restart_us p99 | mmm %.0f) |"
 echo "| restart max, µs | – | $(sub restart,drover restart_us max | mmm %.0f) | $(sub restart,floor restart_us max | mmm %.0f) |"
 echo "| restarts missed (no replacement within 3 s; floor: 2 s) | 0 | $(col restart,drover missed | mmm %.0f) | $(col restart,floor missed | mmm %.0f) |"
+if [ -n "${CGROUP:-}" ]; then
+    echo "| restart p50, µs, cgroups on (system drover-cgroup) | < 2000 | $(sub restart,drover-cgroup restart_us p50 | mmm %.0f) | – |"
+    echo "| restart p99, µs, cgroups on | < 10000 | $(sub restart,drover-cgroup restart_us p99 | mmm %.0f) | – |"
+    echo "| restarts missed, cgroups on | 0 | $(col restart,drover-cgroup missed | mmm %.0f) | – |"
+fi
 echo "| start 1024 workers, ms (fork of droverd -> last worker's first clock read) | < 1000 | $(col startup1024 startup_ms | mmm %.1f) | $(col startup1024_floor startup_ms | mmm %.1f) |"
 echo "| \`drover status\`, 1024 workers, ms (wall; median (min–max) of ${STATUS_CALLS}×$RUNS calls) | < 50 | $(col status1024 us | awk '{print $1/1000}' | mmm %.1f) | $(col cli_floor us | awk '{print $1/1000}' | mmm %.1f) (\`drover --version\`) |"
 echo "| \`drover status --json\`, 1024 workers, ms | < 50 | $(col status1024_json us | awk '{print $1/1000}' | mmm %.1f) | |"

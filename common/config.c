@@ -833,6 +833,13 @@ static void loader_finish(struct loader *ld)
             dc->control_gid = gr->gr_gid;
     }
 
+    if (dc->cgroup != NULL && strcmp(dc->cgroup, "auto") != 0 && strcmp(dc->cgroup, "off") != 0 &&
+        dc->cgroup[0] != '/') {
+        const struct key_origin *o = &dc->origin[key_section_index(key_find(KEY_DAEMON, "cgroup"))];
+        config_errors_add(ld->errs, o->file, o->line,
+                          "cgroup: '%s' is not auto, off or an absolute path", dc->cgroup);
+    }
+
     struct pool_config *pc, *other;
     TAILQ_FOREACH(pc, &cfg->pools, entry) {
         validate_pool(ld, pc);

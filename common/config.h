@@ -42,7 +42,7 @@ struct key_origin {
 };
 
 /* Number of keys of each section; checked against the key table. */
-#define DAEMON_KEY_COUNT 9
+#define DAEMON_KEY_COUNT 10
 #define POOL_KEY_COUNT   39
 
 struct daemon_config {
@@ -55,6 +55,7 @@ struct daemon_config {
     uint64_t shutdown_timeout_us;
     char *metrics_listen;
     uint64_t shutdown_delay_us;
+    char *cgroup; /* auto, off, or an absolute path */
 
     /* Resolved. */
     gid_t control_gid; /* valid when control_group != NULL */

@@ -550,6 +550,15 @@ const struct key key_table[] = {
         .reload = RELOAD_LIVE,
         .help = "On SIGTERM, fail /readyz at once but keep serving this long before the shutdown begins (for load balancers and Kubernetes endpoints to notice).",
     },
+    {
+        .section = KEY_DAEMON,
+        .name = "cgroup",
+        .kind = KT_STRING,
+        .offset = D(cgroup),
+        .default_value = "auto",
+        .reload = RELOAD_DAEMON,
+        .help = "Containment: auto (droverd's cgroup v2 subtree when delegated: Delegate=yes, or a container's root), off, or the absolute path of a writable cgroup v2 directory.",
+    },
 
     /* [pool:NAME] */
     {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
 #include "cmd.h"
 #include "control.h"
 #include "droverd.h"
@@ -27,11 +28,13 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
 {
     static const char *const slot_cols[] = {"POOL",   "SLOT",     "PID",       "STATE",
                                             "UPTIME", "RESTARTS", "LAST EXIT", "CPU",
-                                            "RSS",    "REQS",     "INFO"};
+                                            "RSS",    "REQS",     "INFO",      "CGROUP"};
     static const char *const pool_cols[] = {"POOL",  "WORKERS",    "MODE",    "LISTEN",
                                             "QUEUE", "INFLIGHT",   "RETRIES", "FAILED",
                                             "BUSY",  "LOG DROPPED"};
-    struct table *slots = table_new(sizeof(slot_cols) / sizeof(slot_cols[0]), slot_cols);
+    /* With containment the slot table ends with each worker's cgroup. */
+    size_t nslot_cols = sizeof(slot_cols) / sizeof(slot_cols[0]) - (cgroup_enabled() ? 0 : 1);
+    struct table *slots = table_new(nslot_cols, slot_cols);
     struct table *pools = table_new(sizeof(pool_cols) / sizeof(pool_cols[0]), pool_cols);
 
     view_foreach_pool(dv, pv) {
@@ -60,6 +63,8 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
             table_cell(slots, "%s", rss);
             table_cell(slots, "%llu", (unsigned long long)v->s->requests);
             table_cell(slots, "%s", v->info);
+            if (cgroup_enabled())
+                table_cell(slots, "%s", v->cgroup != NULL ? v->cgroup : "-");
         }
         table_cell(pools, "%s", name);
         table_cell(pools, "%u/%u", pv->running, pv->p->target);
@@ -95,6 +100,7 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
     } else {
         evbuffer_add_printf(out, "no pools configured\n");
     }
+
     table_free(slots);
     table_free(pools);
 }
@@ -167,6 +173,7 @@ static void status_json_slot(struct json *j, const struct slot_view *v)
     json_kv_str(j, "status_text", s->notify_status);
     json_kv_str(j, "error", s->exec_error);
     json_kv_str(j, "info", v->info);
+    json_kv_str(j, "cgroup", v->cgroup);
     json_object_end(j);
 }
 
@@ -215,6 +222,16 @@ static void status_json_cpus(struct json *j, const struct config *cfg)
 }
 
 /* The format is documented in docs/status-json.md: change both together. */
+/* Whether workers are contained, and why (not): the last line of the whole status. */
+static void status_text_containment(struct evbuffer *out)
+{
+    if (cgroup_enabled())
+        evbuffer_add_printf(out, "\ncontainment: on, a cgroup per worker below %s (%s)\n",
+                            cgroup_base(), cgroup_reason());
+    else
+        evbuffer_add_printf(out, "\ncontainment: off, no cgroups (%s)\n", cgroup_reason());
+}
+
 static void status_json(struct evbuffer *out, const struct daemon_view *dv)
 {
     struct json j;
@@ -229,6 +246,11 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
     json_kv_bool(&j, "shutting_down", droverd.shutting_down);
     json_object_end(&j);
     status_json_cpus(&j, droverd.config);
+    json_kv_object(&j, "containment");
+    json_kv_bool(&j, "cgroups", cgroup_enabled());
+    json_kv_str(&j, "cgroup", cgroup_base());
+    json_kv_str(&j, "reason", cgroup_reason());
+    json_object_end(&j);
     json_kv_array(&j, "pools");
     view_foreach_pool(dv, pv) {
         json_object_begin(&j);
@@ -262,6 +284,9 @@ static enum cmd_retval cmd_status_exec(struct cmd_ctx *ctx)
         status_json(out, &dv);
     else
         status_text(out, &dv);
+    /* The daemon-wide line goes with the whole status, not with one pool's rows. */
+    if (!ctx->args.json && ctx->pool == NULL)
+        status_text_containment(out);
     daemon_view_free(&dv);
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);

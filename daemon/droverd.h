@@ -60,6 +60,10 @@ struct slot {
     unsigned probation_failures; /* fsm.start_failures when the probation began */
     uint64_t probation_started;  /* fsm.started_at when the probation began */
     struct slot_check *check;    /* liveness checks (check.c), NULL until the pool has one */
+    struct cgroup_slot *cg;      /* the slot's cgroup; NULL without containment */
+    bool cg_waiting;             /* main process reaped; waiting for its cgroup to be empty */
+    pid_t cg_exit_pid;           /* while cg_waiting: the reaped pid and how it ended */
+    int cg_wstatus;
     SLIST_ENTRY(slot) pid_link;
 };
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "cgroup.h"
 #include "cmd.h"
 #include "config.h"
 #include "control.h"
@@ -358,6 +359,12 @@ static void startup(const struct options *o)
         notify_workers_close();
         fatalx("metrics_listen: %s", err);
     }
+    /* Before the first worker: each one starts inside its cgroup. */
+    if (cgroup_setup(droverd.config->daemon.cgroup, droverd.base, err, sizeof(err)) != 0) {
+        control_close();
+        notify_workers_close();
+        fatalx("%s", err);
+    }
     TAILQ_FOREACH(pc, &droverd.config->pools, entry) {
         if (pool_create(pc, err, sizeof(err)) == NULL) {
             control_close();
@@ -383,6 +390,7 @@ static void teardown(void)
     while ((p = TAILQ_FIRST(&droverd.pools)) != NULL)
         pool_destroy(p);
     check_cleanup();
+    cgroup_teardown();
     control_close();
     notify_workers_close();
     metrics_http_close();

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "check.h"
 #include "log.h"
 #include "output.h"
@@ -162,6 +163,7 @@ static struct slot *slot_new(struct pool *p, unsigned index)
     s->exec_fd = -1;
     slot_fsm_init(&s->fsm, &p->policy);
     s->timer = evtimer_new(droverd.base, slot_timer_cb, s);
+    s->cg = cgroup_slot_new(p->name, index, s);
     if (p->cfg->stdout_mode == STDOUT_LOG) {
         s->output = output_pipe_new(droverd.base, p->log, index);
         if (s->output == NULL)
@@ -238,8 +240,18 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
     int cpu = pc->cpu_affinity == AFFINITY_CORE ? droverd.cpus[s->index % droverd.ncpu] : -1;
     int rc;
 
-    if (p->route != NULL && route_prepare_spawn(p->route, s, &rs, err, errsz) != 0)
+    /* Contained: the child enters the slot's cgroup before exec, or the spawn fails. */
+    if (s->cg != NULL) {
+        plan.cgroup_fd = cgroup_slot_open_procs(s->cg, err, errsz);
+        if (plan.cgroup_fd < 0)
+            return -1;
+        plan.enter_cgroup = true;
+    }
+    if (p->route != NULL && route_prepare_spawn(p->route, s, &rs, err, errsz) != 0) {
+        if (plan.enter_cgroup)
+            close(plan.cgroup_fd);
         return -1;
+    }
 
     xasprintf(&extra[nextra++], "DROVER_WORKER=%u", s->index);
     if (cpu >= 0)
@@ -294,6 +306,8 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
     plan.nofile = &droverd.nofile;
 
     rc = spawn_process(&plan, &s->pid, &s->exec_fd, err, errsz);
+    if (plan.enter_cgroup)
+        close(plan.cgroup_fd);
     for (size_t i = 0; i < nextra; i++)
         free(envp[i]);
     free(envp);
@@ -315,8 +329,10 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
 
 int slot_signal(struct slot *s, int sig)
 {
-    if (s->pid <= 0)
+    if (s->pid <= 0) {
+        errno = ESRCH;
         return -1;
+    }
     if (kill(-s->pid, sig) == 0)
         return 0;
     /* The group may not exist yet if the child has not run setpgid; reach the leader. */
@@ -387,6 +403,9 @@ static void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum s
 
     if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
         log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
+    /* Also whatever left the process group but not the cgroup; SIGKILL is cgroup.kill. */
+    if (act->signal != 0 && s->cg != NULL)
+        cgroup_slot_signal(s->cg, act->signal, s->pid);
     /* A failed fork counts as a crash; the state machine then backs off (never a busy retry). */
     if (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
         log_warnx("pool %s slot %u: %s", p->name, s->index, err);
@@ -429,25 +448,15 @@ void slot_event(struct slot *s, enum slot_event ev, const char *reason)
     slot_apply(s, from, was_up, ev, &act, now);
 }
 
-void slot_exited(struct slot *s, int wstatus)
+/* The slot's worker is gone, and with containment its whole cgroup: feed the exit to the slot. */
+static void slot_exit_settle(struct slot *s, pid_t pid, int wstatus)
 {
     struct pool *p = s->pool;
-    pid_t pid = s->pid;
     char how[64];
     struct slot_action act;
     enum slot_state from = s->fsm.state;
     bool was_up = s->fsm.up;
     uint64_t now = mono_now();
-
-    if (s->exec_fd >= 0)
-        slot_read_exec_pipe(s);
-    slot_close_exec_pipe(s);
-    if (s->output != NULL)
-        output_pipe_drain(s->output);
-    pid_map_remove(s);
-    s->pid = 0;
-    /* Whatever the worker left in its process group goes with it. */
-    kill(-pid, SIGKILL);
 
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
         p->exits_clean++;
@@ -474,6 +483,49 @@ void slot_exited(struct slot *s, int wstatus)
     slot_apply(s, from, was_up, SLOT_EV_EXITED, &act, now);
 }
 
+/* cgroup.events says a slot's cgroup is empty (registered with cgroup_set_empty_hook). */
+static void slot_cgroup_empty(void *owner)
+{
+    struct slot *s = owner;
+
+    if (!s->cg_waiting)
+        return;
+    s->cg_waiting = false;
+    log_debug("pool %s slot %u: cgroup %s is empty", s->pool->name, s->index,
+              cgroup_slot_path(s->cg));
+    slot_exit_settle(s, s->cg_exit_pid, s->cg_wstatus);
+}
+
+void slot_exited(struct slot *s, int wstatus)
+{
+    pid_t pid = s->pid;
+
+    if (s->exec_fd >= 0)
+        slot_read_exec_pipe(s);
+    slot_close_exec_pipe(s);
+    if (s->output != NULL)
+        output_pipe_drain(s->output);
+    pid_map_remove(s);
+    s->pid = 0;
+    /* Whatever the worker left in its process group goes with it. */
+    kill(-pid, SIGKILL);
+    /*
+     * Contained, the slot is down only once its cgroup is empty: kill what the
+     * worker left there (setsid'd or daemonized children) and wait for
+     * cgroup.events to say so (slot_cgroup_empty), without polling.
+     */
+    if (s->cg != NULL && cgroup_slot_populated(s->cg) == 1) {
+        s->cg_waiting = true;
+        s->cg_exit_pid = pid;
+        s->cg_wstatus = wstatus;
+        cgroup_slot_signal(s->cg, SIGKILL, 0);
+        log_debug("pool %s slot %u: pid %d exited; killing the rest of %s", s->pool->name, s->index,
+                  (int)pid, cgroup_slot_path(s->cg));
+        return;
+    }
+    slot_exit_settle(s, pid, wstatus);
+}
+
 static void slot_free(struct slot *s)
 {
     if (s->pid > 0)
@@ -485,6 +537,7 @@ static void slot_free(struct slot *s)
     output_pipe_free(s->output);
     event_free(s->timer);
     slot_fsm_free(&s->fsm);
+    cgroup_slot_free(s->cg);
     free(s->exec_error);
     free(s->notify_status);
     free(s);
@@ -580,6 +633,7 @@ struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
             return NULL;
         }
     }
+    cgroup_set_empty_hook(slot_cgroup_empty);
     p->target = pc->nworkers;
     p->nslots = pc->nworkers;
     p->slots = xcalloc(p->nslots ? p->nslots : 1, sizeof(*p->slots));
@@ -956,6 +1010,10 @@ void pools_kill_all(void)
         for (unsigned i = 0; i < p->nslots; i++)
             if (p->slots[i] != NULL && p->slots[i]->pid > 0)
                 slot_signal(p->slots[i], SIGKILL);
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        for (unsigned i = 0; i < p->nslots; i++)
+            if (p->slots[i] != NULL)
+                cgroup_slot_signal(p->slots[i]->cg, SIGKILL, 0);
 }
 
 void pools_reopen_logs(void)

@@ -21,6 +21,7 @@
 #include "sys.h"
 
 enum spawn_step {
+    STEP_CGROUP,
     STEP_SETPGID,
     STEP_AFFINITY,
     STEP_CHDIR,
@@ -33,8 +34,16 @@ enum spawn_step {
 };
 
 static const char *const step_names[] = {
-    "setpgid", "sched_setaffinity",       "chdir", "setgroups", "setgid",
-    "setuid",  "prctl(PR_SET_PDEATHSIG)", "dup2",  "exec",
+    "enter cgroup (cgroup.procs)",
+    "setpgid",
+    "sched_setaffinity",
+    "chdir",
+    "setgroups",
+    "setgid",
+    "setuid",
+    "prctl(PR_SET_PDEATHSIG)",
+    "dup2",
+    "exec",
 };
 
 void spawn_failure_describe(const struct spawn_failure *f, const char *path, char *buf,
@@ -125,6 +134,12 @@ static _Noreturn void child(const struct spawn_plan *plan, int status_read, int 
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
+    /*
+     * Into the slot's cgroup first, so not one instruction of the worker runs
+     * outside it; a child that cannot enter never becomes the worker.
+     */
+    if (plan->enter_cgroup && write(plan->cgroup_fd, "0", 1) != 1)
+        child_fail(status_fd, STEP_CGROUP);
     /* Own process group, so a stop signal reaches the worker's children too. */
     if (setpgid(0, 0) != 0)
         child_fail(status_fd, STEP_SETPGID);

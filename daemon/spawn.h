@@ -30,6 +30,8 @@ struct spawn_plan {
     int ngroups;
     pid_t daemon_pid;
     const struct rlimit *nofile; /* soft/hard limit to give back to the worker */
+    bool enter_cgroup; /* write "0" to cgroup_fd (its cgroup.procs) before anything else */
+    int cgroup_fd;
 };
 
 /*

@@ -6,6 +6,8 @@
  */
 #include "view.h"
 
+#include "cgroup.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,7 @@ static void slot_view_fill(struct slot_view *v, const struct slot *s, uint64_t n
         snprintf(v->last_exit, sizeof(v->last_exit), "-");
     }
     slot_view_info(v, s, now);
+    v->cgroup = s->cg != NULL ? cgroup_slot_path(s->cg) : NULL;
 }
 
 static void pool_view_fill(struct pool_view *v, const struct pool *p, uint64_t now, bool with_usage)

@@ -33,6 +33,7 @@ struct slot_view {
     unsigned inflight;   /* requests at its worker now */
     char last_exit[128]; /* "exit 1, 3s ago" or "-" */
     char info[256];      /* why it is where it is, as the INFO column says it */
+    const char *cgroup;  /* its cgroup as /proc/PID/cgroup names it; NULL without containment */
 };
 
 /* One pool as shown, with its existing slots in index order. */

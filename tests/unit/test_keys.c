@@ -367,6 +367,7 @@ static const struct {
     {KEY_DAEMON, "shutdown_timeout", "1m30s", "1m30s"},
     {KEY_DAEMON, "metrics_listen", "tcp:127.0.0.1:9101", "tcp:127.0.0.1:9101"},
     {KEY_DAEMON, "shutdown_delay", "5s", "5s"},
+    {KEY_DAEMON, "cgroup", "/sys/fs/cgroup/drover", "/sys/fs/cgroup/drover"},
     {KEY_POOL, "command", "/usr/lib/thumbs/worker --quality 80 'a b'",
      "/usr/lib/thumbs/worker --quality 80 'a b'"},
     {KEY_POOL, "workers", "auto*2", "auto*2"},
