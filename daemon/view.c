@@ -61,8 +61,13 @@ static void slot_view_info(struct slot_view *v, const struct slot *s, uint64_t n
     }
     if (v->info[0] == '\0' && s->notify_status != NULL)
         snprintf(v->info, sizeof(v->info), "%s", s->notify_status);
-    if (v->info[0] == '\0' && f->fail_reason != NULL && f->has_exit)
-        snprintf(v->info, sizeof(v->info), "last exit: %s", f->fail_reason);
+    /* Why droverd killed the last one stays visible while the next one is in start_grace. */
+    if (f->fail_reason != NULL && f->has_exit &&
+        (v->info[0] == '\0' || (f->state == SLOT_RUNNING && !f->up))) {
+        size_t n = strlen(v->info);
+        snprintf(v->info + n, sizeof(v->info) - n, "%slast exit: %s", n > 0 ? "; " : "",
+                 f->fail_reason);
+    }
     /* Why it cannot start matters most while it is not running. */
     if (s->exec_error != NULL && f->state != SLOT_RUNNING) {
         size_t n = strlen(v->info);

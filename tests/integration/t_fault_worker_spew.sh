@@ -107,7 +107,8 @@ alive "$DAEMON_PID" || fail "droverd died"
 # --- a SIGSTOPped worker and `drover stop` ---
 frozen=$(slot_field frozen 0 pid)
 kill -STOP "$frozen"
-wait_for 5 "the worker to be stopped" test "$(ps -o stat= -p "$frozen" | cut -c1)" = T
+is_stopped() { [ "$(ps -o stat= -p "$1" | cut -c1)" = T ]; }
+wait_for 5 "the worker to be stopped" is_stopped "$frozen"
 t0=$(now_ms)
 expect_exit 0 "drover stop frozen" timeout 20 "$DROVER" -s "$SOCK" stop frozen
 ms=$(($(now_ms) - t0))
