@@ -40,8 +40,8 @@ struct key_origin {
 };
 
 /* Number of keys of each section; checked against the key table. */
-#define DAEMON_KEY_COUNT 8
-#define POOL_KEY_COUNT   32
+#define DAEMON_KEY_COUNT 9
+#define POOL_KEY_COUNT   35
 
 struct daemon_config {
     char *control_socket;
@@ -52,6 +52,7 @@ struct daemon_config {
     char **include;
     uint64_t shutdown_timeout_us;
     char *metrics_listen;
+    uint64_t buffer_limit; /* bytes buffered for clients of every pool; 0 = none */
 
     /* Resolved. */
     gid_t control_gid; /* valid when control_group != NULL */
@@ -95,6 +96,9 @@ struct pool_config {
     uint64_t max_requests;
     unsigned worker_inflight;
     uint64_t max_frame;
+    uint64_t queue_timeout_us; /* longest a request waits for a worker; 0 = none */
+    uint64_t client_buffer;    /* bytes one connection may hold before droverd stops reading it */
+    uint64_t pool_buffer;      /* bytes the pool's connections may hold together; 0 = none */
 
     /* Resolved while loading. */
     char **argv;     /* command split into words */

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum verb_id {
@@ -34,6 +35,7 @@ enum verb_id {
 #define VERB_LINES    0x10 /* accepts -n N */
 #define VERB_FOLLOW   0x20 /* accepts -f */
 #define VERB_CONFIG   0x40 /* accepts -c FILE */
+#define VERB_TIMEOUT  0x80 /* accepts --timeout DURATION */
 
 struct verb {
     enum verb_id id;
@@ -59,6 +61,7 @@ struct verb_args {
     bool follow;
     unsigned lines; /* -n N; default 20 */
     const char *config_file;
+    uint64_t timeout_us; /* --timeout; 0 = none */
 };
 
 /*
