@@ -40,9 +40,10 @@
  * mmap threshold grows with large frames), so a burst of big requests
  * would otherwise leave droverd's RSS at its peak.
  */
-#define TRIM_HIGH (1u << 20)
-#define READ_MIN  4096 /* the least one read of a client takes, whatever its budgets say */
-#define TRIM_LOW  (256u << 10)
+#define TRIM_HIGH        (1u << 20)
+#define TRIM_LOW         (256u << 10)
+#define TRIM_INTERVAL_US (1 * USEC_PER_SEC) /* at most one trim a second; a due one waits */
+#define READ_MIN         4096 /* the least one read of a client takes, whatever its budgets say */
 
 const double route_latency_bounds_s[ROUTE_LATENCY_NBUCKETS] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -68,8 +69,8 @@ struct client {
      * plus the unparsed input and the unwritten output).
      */
     uint64_t held_items, held;
-    struct event
-        *hup_ev;    /* while not reading: tells when the client hangs up (NULL: unsupported) */
+    /* While not reading: tells when the client hangs up (NULL: the backend cannot). */
+    struct event *hup_ev;
     bool hup_watch; /* hup_ev is added */
     bool hup_seen;  /* it half-closed while not read: stop watching */
 };
@@ -78,8 +79,11 @@ struct client {
 static unsigned clients_total;
 /* Bytes the clients of every pool hold, against buffer_limit. */
 static struct budget daemon_budget;
+static uint64_t last_trim;
+static struct event *trim_ev; /* a trim that was due too soon after the last one */
 
 static void router_flush(struct route *r);
+static void router_trim(void);
 static void client_close(struct client *c);
 static int client_parse(struct client *c);
 
@@ -606,6 +610,41 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     client_write(arg);
 }
 
+static void trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    router_trim();
+}
+
+/*
+ * Give the heap back after a burst (see TRIM_HIGH), at most once per
+ * TRIM_INTERVAL_US: under steady load the clients' bytes rise and fall all
+ * the time, and a trim is not free. One that comes too soon waits on a timer.
+ */
+static void router_trim(void)
+{
+    uint64_t now;
+
+    if (daemon_budget.peak < TRIM_HIGH || daemon_budget.held > TRIM_LOW)
+        return;
+    now = mono_now();
+    if (now - last_trim < TRIM_INTERVAL_US) {
+        uint64_t left = last_trim + TRIM_INTERVAL_US - now;
+        struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+        if (trim_ev == NULL)
+            trim_ev = evtimer_new(droverd.base, trim_cb, NULL);
+        if (!event_pending(trim_ev, EV_TIMEOUT, NULL))
+            event_add(trim_ev, &tv);
+        return;
+    }
+    if (budget_trim_due(&daemon_budget, TRIM_HIGH, TRIM_LOW)) {
+        malloc_trim(0);
+        last_trim = now;
+    }
+}
+
 /* Replies go to clients at the end of the callback that produced them, one write per client. */
 static void router_flush(struct route *r)
 {
@@ -616,8 +655,7 @@ static void router_flush(struct route *r)
         c->dirty = false;
         client_write(c);
     }
-    if (budget_trim_due(&daemon_budget, TRIM_HIGH, TRIM_LOW))
-        malloc_trim(0);
+    router_trim();
 }
 
 static void client_bad_frame(struct client *c, const char *why)
