@@ -43,7 +43,8 @@
 #define TRIM_HIGH        (1u << 20)
 #define TRIM_LOW         (256u << 10)
 #define TRIM_INTERVAL_US (1 * USEC_PER_SEC) /* at most one trim a second; a due one waits */
-#define READ_MIN         4096 /* the least one read of a client takes, whatever its budgets say */
+#define READ_MIN         4096  /* the least one read of a client takes, whatever its budgets say */
+#define REPLY_COPY_MAX   32768 /* smaller replies held for a client are copied, not moved */
 
 const double route_latency_bounds_s[ROUTE_LATENCY_NBUCKETS] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -171,6 +172,29 @@ static void client_flush_done(struct client *c)
 }
 
 /*
+ * A small reply that will be kept a while (the client has not taken the
+ * ones before it) is copied, packed behind them: moved, it would keep the
+ * whole read chain it arrived in (up to 64 KiB for a few bytes).
+ */
+static void reply_copy(struct evbuffer *src, struct evbuffer *dst, size_t len)
+{
+    struct evbuffer_iovec v[4];
+    int n = evbuffer_peek(src, (ev_ssize_t)len, NULL, v, 4);
+    size_t left = len;
+
+    if (n < 0 || n > 4) {
+        evbuffer_remove_buffer(src, dst, len);
+        return;
+    }
+    for (int i = 0; i < n && left > 0; i++) {
+        size_t take = v[i].iov_len < left ? v[i].iov_len : left;
+        evbuffer_add(dst, v[i].iov_base, take);
+        left -= take;
+    }
+    evbuffer_drain(src, len);
+}
+
+/*
  * The request has its answer: body bytes taken from src (a worker's
  * reply), or an error text. Written at once when it is the client's oldest
  * outstanding request; kept otherwise.
@@ -199,6 +223,8 @@ static void request_complete(struct route *r, struct request *q, char status, st
     reply_header(r, dst, status, len);
     if (error != NULL)
         evbuffer_add(dst, error, len);
+    else if (body_len < REPLY_COPY_MAX && (dst != c->out || evbuffer_get_length(c->out) > 0))
+        reply_copy(src, dst, body_len);
     else
         evbuffer_remove_buffer(src, dst, body_len);
     reply_trailer(r, dst);
