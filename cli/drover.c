@@ -46,13 +46,18 @@ static void usage(FILE *fp)
             "4 call --timeout passed without a reply\n");
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+static int call_wait(int fd, short events);
+
+/* Write everything; timed (the `call` work socket, non-blocking): within call --timeout. */
+static int write_loop(int fd, const void *buf, size_t len, bool timed)
 {
     const char *p = buf;
 
     while (len > 0) {
+        if (timed && call_wait(fd, POLLOUT) != 0)
+            return -1;
         ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && (errno == EINTR || (timed && errno == EAGAIN)))
             continue;
         if (n <= 0)
             return -1;
@@ -60,6 +65,11 @@ static int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    return write_loop(fd, buf, len, false);
 }
 
 static int read_all(int fd, void *buf, size_t len)
@@ -321,20 +331,7 @@ static int call_wait(int fd, short events)
 /* Write everything before the deadline (droverd may not be reading us). */
 static int call_write(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-
-    while (len > 0) {
-        if (call_wait(fd, POLLOUT) != 0)
-            return -1;
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return write_loop(fd, buf, len, true);
 }
 
 /* Send one request in the pool's framing. */
