@@ -346,6 +346,9 @@ static void router_dispatch_queued(struct route *r)
 static void router_pump(struct route *r)
 {
     router_dispatch_queued(r);
+    /* Requests left waiting get their queue_timeout (it may have been set by a reload). */
+    if (!queue_empty(&r->queue))
+        queue_timer_arm(r);
     router_flush(r);
 }
 
