@@ -6,9 +6,11 @@
  * `call` asks droverd where the pool's work socket is, then talks to it.
  *
  * Exit status: enum drover_exit (common/proto.h): 0 done; 1 droverd refused
- * or the action failed; 2 usage; 3 droverd not reachable.
+ * or the action failed; 2 usage; 3 droverd not reachable; 4 `call` got no
+ * reply in time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -39,16 +42,22 @@ static void usage(FILE *fp)
             "                     otherwise, or /run/drover/drover.sock when that one is absent)\n"
             "  -h, --help         this text\n"
             "  -V, --version      print the version\n"
-            "\nexit status: 0 done, 1 refused or failed, 2 usage, 3 droverd not reachable\n");
+            "\nexit status: 0 done, 1 refused or failed, 2 usage, 3 droverd not reachable,\n"
+            "4 call --timeout passed without a reply\n");
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+static int call_wait(int fd, short events);
+
+/* Write everything; timed (the `call` work socket, non-blocking): within call --timeout. */
+static int write_loop(int fd, const void *buf, size_t len, bool timed)
 {
     const char *p = buf;
 
     while (len > 0) {
+        if (timed && call_wait(fd, POLLOUT) != 0)
+            return -1;
         ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && (errno == EINTR || (timed && errno == EAGAIN)))
             continue;
         if (n <= 0)
             return -1;
@@ -56,6 +65,11 @@ static int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    return write_loop(fd, buf, len, false);
 }
 
 static int read_all(int fd, void *buf, size_t len)
@@ -277,15 +291,68 @@ static int call_lookup(const char *socket_path, const char *pool, struct proto_c
     return status;
 }
 
+/* `call --timeout`: the moment the call gives up (0 = never). */
+static uint64_t call_deadline_us, call_timeout_us;
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Wait until fd is ready for events, or until the deadline: 0 ready, -1 (ETIMEDOUT) or error. */
+static int call_wait(int fd, short events)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        uint64_t now;
+        int ms = -1, n;
+
+        if (call_deadline_us != 0) {
+            now = monotonic_us();
+            if (now >= call_deadline_us) {
+                errno = ETIMEDOUT;
+                return -1;
+            }
+            ms = (int)((call_deadline_us - now + 999) / 1000);
+        }
+        n = poll(&p, 1, ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n > 0)
+            return 0;
+    }
+}
+
+/* Write everything before the deadline (droverd may not be reading us). */
+static int call_write(int fd, const void *buf, size_t len)
+{
+    return write_loop(fd, buf, len, true);
+}
+
 /* Send one request in the pool's framing. */
 static int call_send(int wfd, enum framing framing, const char *data, size_t len)
 {
     if (framing == FRAMING_LENGTH) {
         unsigned char hdr[FRAME_LENGTH_HEADER];
         frame_length_encode(hdr, (uint32_t)len);
-        return write_all(wfd, hdr, sizeof(hdr)) != 0 || write_all(wfd, data, len) != 0 ? -1 : 0;
+        return call_write(wfd, hdr, sizeof(hdr)) != 0 || call_write(wfd, data, len) != 0 ? -1 : 0;
     }
-    return write_all(wfd, data, len) != 0 || write_all(wfd, "\n", 1) != 0 ? -1 : 0;
+    return call_write(wfd, data, len) != 0 || call_write(wfd, "\n", 1) != 0 ? -1 : 0;
+}
+
+/* The call gave up at its --timeout. */
+static int call_timed_out(const char *pool)
+{
+    char t[32];
+
+    format_duration(call_timeout_us, t, sizeof(t));
+    fprintf(stderr, "drover: no reply from pool %s within %s (--timeout); giving up\n", pool, t);
+    return DROVER_EXIT_TIMEOUT;
 }
 
 /* Read the one reply and print it: the worker's answer to stdout, drover's error to stderr. */
@@ -321,8 +388,12 @@ static int call_read_reply(int wfd, const struct proto_call_info *ci)
         }
         if (have == cap)
             buf = xreallocarray(buf, cap *= 2, 1);
+        if (call_wait(wfd, POLLIN) != 0 && errno == ETIMEDOUT) {
+            status = -1;
+            break;
+        }
         ssize_t n = read(wfd, buf + have, cap - have);
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0) {
             fprintf(stderr, "drover: %s closed the connection without a reply\n", ci->listen);
@@ -345,6 +416,11 @@ static int run_call(const char *socket_path, const struct verb_args *va)
 
     if (status != DROVER_EXIT_OK)
         return status;
+    if (va->timeout_us > 0) {
+        /* From here on: a pool with no worker must not hold the caller forever. */
+        call_timeout_us = va->timeout_us;
+        call_deadline_us = monotonic_us() + va->timeout_us;
+    }
     if (strncmp(ci.listen, "tcp:", 4) == 0) {
         fprintf(stderr, "drover: call over tcp is not supported; connect to %s yourself\n",
                 ci.listen);
@@ -367,11 +443,19 @@ static int run_call(const char *socket_path, const struct verb_args *va)
         fprintf(stderr, "drover: cannot connect to %s: %s\n", ci.listen, strerror(errno));
         status = DROVER_EXIT_FAILED;
     } else {
+        /* Every wait goes through poll(), which keeps the --timeout deadline. */
+        fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
         if (call_send(wfd, ci.framing, data, len) != 0) {
-            fprintf(stderr, "drover: sending to %s: %s\n", ci.listen, strerror(errno));
-            status = DROVER_EXIT_FAILED;
+            if (errno == ETIMEDOUT) {
+                status = call_timed_out(va->pos[0]);
+            } else {
+                fprintf(stderr, "drover: sending to %s: %s\n", ci.listen, strerror(errno));
+                status = DROVER_EXIT_FAILED;
+            }
         } else {
             status = call_read_reply(wfd, &ci);
+            if (status < 0)
+                status = call_timed_out(va->pos[0]);
         }
         close(wfd);
     }

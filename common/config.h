@@ -42,8 +42,8 @@ struct key_origin {
 };
 
 /* Number of keys of each section; checked against the key table. */
-#define DAEMON_KEY_COUNT 10
-#define POOL_KEY_COUNT   39
+#define DAEMON_KEY_COUNT 11
+#define POOL_KEY_COUNT   42
 
 struct daemon_config {
     char *control_socket;
@@ -55,7 +55,8 @@ struct daemon_config {
     uint64_t shutdown_timeout_us;
     char *metrics_listen;
     uint64_t shutdown_delay_us;
-    char *cgroup; /* auto, off, or an absolute path */
+    char *cgroup;          /* auto, off, or an absolute path */
+    uint64_t buffer_limit; /* bytes buffered for clients of every pool; 0 = none */
 
     /* Resolved. */
     gid_t control_gid; /* valid when control_group != NULL */
@@ -106,6 +107,9 @@ struct pool_config {
     uint64_t max_requests;
     unsigned worker_inflight;
     uint64_t max_frame;
+    uint64_t queue_timeout_us; /* longest a request waits for a worker; 0 = none */
+    uint64_t client_buffer;    /* bytes one connection may hold before droverd stops reading it */
+    uint64_t pool_buffer;      /* bytes the pool's connections may hold together; 0 = none */
 
     /* Resolved while loading. */
     char **argv;     /* command split into words */

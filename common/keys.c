@@ -559,6 +559,15 @@ const struct key key_table[] = {
         .reload = RELOAD_DAEMON,
         .help = "Containment: auto (droverd's cgroup v2 subtree when delegated: Delegate=yes, or a container's root), off, or the absolute path of a writable cgroup v2 directory.",
     },
+    {
+        .section = KEY_DAEMON,
+        .name = "buffer_limit",
+        .kind = KT_SIZE,
+        .offset = D(buffer_limit),
+        .default_value = "256M",
+        .reload = RELOAD_LIVE,
+        .help = "message mode: request and reply bytes all clients together may hold; past it droverd stops reading the clients holding most (0 = no limit).",
+    },
 
     /* [pool:NAME] */
     {
@@ -938,6 +947,34 @@ const struct key key_table[] = {
         .min = 16,
         .max = 256 << 20,
         .help = "message mode: largest request or reply body; larger closes the client or kills the worker.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "queue_timeout",
+        .kind = KT_DURATION,
+        .offset = P(queue_timeout_us),
+        .default_value = "30s",
+        .reload = RELOAD_LIVE,
+        .help = "message mode: a request no worker has taken within it is answered TIMEOUT (0 = wait forever).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "client_buffer",
+        .kind = KT_SIZE,
+        .offset = P(client_buffer),
+        .default_value = "4M",
+        .reload = RELOAD_LIVE,
+        .min = 4096,
+        .help = "message mode: request and reply bytes one connection may hold before droverd stops reading it (one request always fits).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "pool_buffer",
+        .kind = KT_SIZE,
+        .offset = P(pool_buffer),
+        .default_value = "64M",
+        .reload = RELOAD_LIVE,
+        .help = "message mode: request and reply bytes the pool's connections may hold together; past it the ones holding most are not read (0 = no limit).",
     },
 };
 /* clang-format on */

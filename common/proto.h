@@ -52,6 +52,7 @@ enum drover_exit {
     DROVER_EXIT_FAILED = 1,      /* refused, or the action failed */
     DROVER_EXIT_USAGE = 2,       /* a bad command line */
     DROVER_EXIT_UNREACHABLE = 3, /* droverd not reachable */
+    DROVER_EXIT_TIMEOUT = 4,     /* call: no reply within --timeout */
 };
 
 struct proto_header {

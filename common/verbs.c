@@ -25,7 +25,7 @@ const struct verb verb_table[VERB__COUNT] = {
      "send a signal to process groups, or --main: worker processes only (--group: groups)"},
     {VERB_LOGS, "logs", "POOL [-n N] [-f]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW,
      "print a pool's captured output; -f follows it"},
-    {VERB_CALL, "call", "POOL [DATA]", 1, 2, VERB_READONLY,
+    {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION]", 1, 2, VERB_READONLY | VERB_TIMEOUT,
      "send one request (DATA or stdin) to a routed pool and print the reply"},
     {VERB_CHECK, "check", "[-c FILE]", 0, 0, VERB_LOCAL | VERB_CONFIG,
      "validate a configuration file without a daemon"},
@@ -102,6 +102,14 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
                 return parse_error(err, errsz, "--main and --group exclude each other");
             out->main_only = strcmp(a, "--main") == 0;
             out->group = !out->main_only;
+        } else if ((strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) &&
+                   (v->flags & VERB_TIMEOUT)) {
+            const char *val = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+            char why[PARSE_ERR_MAX];
+            if (val == NULL)
+                return parse_error(err, errsz, "--timeout needs a duration, like 5s or 500ms");
+            if (parse_duration(val, &out->timeout_us, why, sizeof(why)) != 0)
+                return parse_error(err, errsz, "--timeout: %s", why);
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) &&
                    (v->flags & VERB_CONFIG)) {
             if (i + 1 >= argc)

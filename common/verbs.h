@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum verb_id {
@@ -28,14 +29,15 @@ enum verb_id {
     VERB__COUNT
 };
 
-#define VERB_READONLY 0x01 /* changes nothing: status, logs, metrics, call */
-#define VERB_LOCAL    0x02 /* runs in the CLI alone (check) */
-#define VERB_WAIT     0x04 /* waits until done; accepts --no-wait */
-#define VERB_JSON     0x08 /* accepts --json */
-#define VERB_LINES    0x10 /* accepts -n N */
-#define VERB_FOLLOW   0x20 /* accepts -f */
-#define VERB_CONFIG   0x40 /* accepts -c FILE */
-#define VERB_SIG_TO   0x80 /* accepts --main and --group (signal) */
+#define VERB_READONLY 0x01  /* changes nothing: status, logs, metrics, call */
+#define VERB_LOCAL    0x02  /* runs in the CLI alone (check) */
+#define VERB_WAIT     0x04  /* waits until done; accepts --no-wait */
+#define VERB_JSON     0x08  /* accepts --json */
+#define VERB_LINES    0x10  /* accepts -n N */
+#define VERB_FOLLOW   0x20  /* accepts -f */
+#define VERB_CONFIG   0x40  /* accepts -c FILE */
+#define VERB_SIG_TO   0x80  /* accepts --main and --group (signal) */
+#define VERB_TIMEOUT  0x100 /* accepts --timeout DURATION */
 
 struct verb {
     enum verb_id id;
@@ -61,8 +63,9 @@ struct verb_args {
     bool follow;
     unsigned lines; /* -n N; default 20 */
     const char *config_file;
-    bool main_only; /* --main: the worker process only */
-    bool group;     /* --group: the worker's process group */
+    bool main_only;      /* --main: the worker process only */
+    bool group;          /* --group: the worker's process group */
+    uint64_t timeout_us; /* --timeout; 0 = none */
 };
 
 /*

@@ -4,6 +4,7 @@
 #include "control.h"
 #include "parse.h"
 #include "pool.h"
+#include "route.h"
 
 static enum cmd_retval cmd_scale_exec(struct cmd_ctx *ctx)
 {
@@ -19,6 +20,17 @@ static enum cmd_retval cmd_scale_exec(struct cmd_ctx *ctx)
     before = p->target;
     pool_scale(p, (unsigned)n);
     control_out(ctx->client, "pool %s: workers %u -> %u\n", p->name, before, (unsigned)n);
+    if (n == 0 && p->cfg->listen != NULL && p->cfg->mode == ROUTE_MESSAGE) {
+        char t[32];
+        if (p->cfg->queue_timeout_us > 0)
+            format_duration(p->cfg->queue_timeout_us, t, sizeof(t));
+        control_out(ctx->client,
+                    "warning: pool %s still takes requests on %s; with no workers they wait "
+                    "%s%s\n",
+                    p->name, p->cfg->listen,
+                    p->cfg->queue_timeout_us > 0 ? "and are answered TIMEOUT after " : "forever",
+                    p->cfg->queue_timeout_us > 0 ? t : " (queue_timeout = 0)");
+    }
     return CMD_DONE;
 }
 

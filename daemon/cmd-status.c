@@ -196,6 +196,9 @@ static void status_json_route(struct json *j, const struct pool_view *pv)
     json_kv_uint(j, "failed", rs->failed);
     json_kv_uint(j, "timeouts", rs->timeouts);
     json_kv_uint(j, "busy", rs->busy);
+    json_kv_uint(j, "queue_timeouts", rs->queue_timeouts);
+    json_kv_uint(j, "abandoned", rs->abandoned);
+    json_kv_uint(j, "buffered", rs->buffered);
     json_object_end(j);
 }
 

@@ -171,7 +171,7 @@ static void link_lost(struct worker_link *l)
 static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker_link *l = arg;
-    ssize_t n = buffer_read(l->in, (int)fd, READ_CHUNK);
+    ssize_t n = buffer_read(l->in, (int)fd, l->read_hint > 0 ? l->read_hint : READ_CHUNK);
 
     (void)what;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

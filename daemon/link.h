@@ -68,8 +68,9 @@ struct worker_link {
     bool retiring;  /* reached max_requests: takes nothing new, restarts when idle */
     bool deferred;  /* a STOP/RESTART waits until in-flight requests are answered */
     enum slot_event deferred_event;
-    uint64_t served; /* requests (or connections) given to the current process */
-    int *fdq;        /* handoff: accepted fds waiting for the socketpair to take them */
+    uint64_t served;  /* requests (or connections) given to the current process */
+    size_t read_hint; /* the owner wants this many bytes to end a frame (0: a full READ_CHUNK) */
+    int *fdq;         /* handoff: accepted fds waiting for the socketpair to take them */
     size_t nfdq;
 };
 
@@ -138,6 +139,12 @@ void link_fail(struct worker_link *l, const char *why);
 
 /* Read up to max bytes from fd into buf without the FIONREAD that evbuffer_read() costs. */
 ssize_t buffer_read(struct evbuffer *buf, int fd, size_t max);
-#define READ_CHUNK 65536
+/*
+ * One read's worth: just under 64 KiB, because libevent sizes a buffer
+ * chain to the next power of two above the request plus its own header; a
+ * 64 KiB read would take a 128 KiB chain, and a reply held for a client that
+ * does not read keeps its whole chain (bench/RESULTS.md, memory).
+ */
+#define READ_CHUNK (65536 - 256)
 
 #endif

@@ -156,6 +156,15 @@ static const struct {
     {"drover_pool_bad_frames_total", "counter",
      "Malformed or oversized frames (the connection was closed).",
      offsetof(struct route_stats, bad_frames)},
+    {"drover_pool_queue_timeouts_total", "counter",
+     "Requests answered TIMEOUT because no worker took them within queue_timeout.",
+     offsetof(struct route_stats, queue_timeouts)},
+    {"drover_pool_abandoned_total", "counter",
+     "Requests dropped before delivery to a worker because their client had gone.",
+     offsetof(struct route_stats, abandoned)},
+    {"drover_pool_buffered_bytes", "gauge",
+     "Request and reply bytes the pool's client connections hold (against pool_buffer).",
+     offsetof(struct route_stats, buffered)},
 };
 
 static void route_families(struct evbuffer *out, const struct daemon_view *dv)

@@ -64,3 +64,32 @@ void queue_requeue_front(struct rqueue *q, struct request *r)
     TAILQ_INSERT_HEAD(&q->list, r, entry);
     q->n++;
 }
+
+struct request *queue_take_expired(struct rqueue *q, uint64_t now, uint64_t timeout_us)
+{
+    struct request *r;
+
+    TAILQ_FOREACH(r, &q->list, entry) {
+        if (now - r->queued_at >= timeout_us) {
+            queue_remove(q, r);
+            return r;
+        }
+        if (r->attempts == 0)
+            break; /* new requests wait in arrival order: the rest are younger */
+    }
+    return NULL;
+}
+
+uint64_t queue_next_expiry(const struct rqueue *q, uint64_t timeout_us)
+{
+    const struct request *r;
+    uint64_t next = 0;
+
+    TAILQ_FOREACH(r, &q->list, entry) {
+        if (next == 0 || r->queued_at + timeout_us < next)
+            next = r->queued_at + timeout_us;
+        if (r->attempts == 0)
+            break;
+    }
+    return next;
+}

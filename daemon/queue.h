@@ -33,6 +33,7 @@ struct request {
     unsigned attempts; /* deliveries to a worker so far */
     bool timed_out;    /* its last delivery ended in request_timeout */
     uint64_t received_at;
+    uint64_t queued_at; /* when it last entered the queue (set by the caller) */
     uint64_t dispatched_at;
     unsigned char *data; /* the frame exactly as a worker receives it */
     size_t len;
@@ -72,5 +73,15 @@ void queue_mark_dispatched(struct request *r, uint64_t now);
  */
 bool queue_give_up(const struct request *r, unsigned max_attempts);
 void queue_requeue_front(struct rqueue *q, struct request *r);
+
+/*
+ * queue_timeout: the queue is a few retried requests at the head (put back
+ * there, newest entries first) and then new ones in the order they came,
+ * so the expired ones are found without walking the queue. Take out one
+ * that has waited timeout_us or longer at now (NULL: none has).
+ */
+struct request *queue_take_expired(struct rqueue *q, uint64_t now, uint64_t timeout_us);
+/* When the next waiting request expires; 0 when none waits. */
+uint64_t queue_next_expiry(const struct rqueue *q, uint64_t timeout_us);
 
 #endif

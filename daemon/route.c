@@ -15,6 +15,7 @@
  */
 #include "route.h"
 
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,9 @@ void route_configure(struct route *r, const struct pool_config *pc)
     r->max_attempts = pc->max_attempts;
     r->max_requests = pc->max_requests;
     r->stdio = pc->work_fd == WORK_FD_STDIO;
+    r->queue_timeout_us = pc->queue_timeout_us;
+    r->client_buffer = pc->client_buffer;
+    r->budget.limit = pc->pool_buffer;
     if (r->choice.levels != NULL && cap != r->worker_inflight) {
         struct worker_link *l;
         struct choice_node **nodes;
@@ -149,6 +153,8 @@ void route_free(struct route *r, bool keep_socket)
     route_release_clients(r);
     listener_close(r->listener, keep_socket);
     link_group_free(&r->links);
+    if (r->queue_ev != NULL)
+        event_free(r->queue_ev);
     choice_free(&r->choice);
     free(r->listen);
     free(r->name);
@@ -290,6 +296,9 @@ void route_get_stats(const struct route *r, struct route_stats *out)
     out->timeouts = r->timeouts;
     out->busy = r->busy;
     out->bad_frames = r->bad_frames;
+    out->queue_timeouts = r->queue_timeouts;
+    out->abandoned = r->abandoned;
+    out->buffered = r->budget.held;
     if (r->ops->stats != NULL)
         r->ops->stats(r, out);
 }

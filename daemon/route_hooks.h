@@ -55,6 +55,9 @@ struct route_stats {
     uint64_t timeouts;
     uint64_t busy; /* BUSY answered to a client */
     uint64_t bad_frames;
+    uint64_t queue_timeouts; /* TIMEOUT answered: no worker took the request within queue_timeout */
+    uint64_t abandoned;      /* requests dropped before delivery: their client had gone */
+    uint64_t buffered;       /* request and reply bytes the pool's clients hold now */
     /* Request latency histogram (client request read -> reply queued), cumulative. */
     const uint64_t *latency_buckets; /* counts per bound in route_latency_bounds_s */
     size_t nbuckets;

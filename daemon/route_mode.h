@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "choice.h"
 #include "link.h"
 #include "list.h"
@@ -64,6 +65,8 @@ struct route {
     uint64_t max_requests;
     unsigned worker_inflight;
     bool stdio;
+    uint64_t queue_timeout_us; /* 0 = none */
+    uint64_t client_buffer;
 
     struct choice choice;    /* which worker gets the next request or connection */
     struct link_group links; /* the workers' socketpairs */
@@ -73,8 +76,12 @@ struct route {
     unsigned nclients;
     struct rqueue queue;
     TAILQ_HEAD(, client) dirty_clients;
+    struct budget budget;   /* bytes the pool's clients hold, against pool_buffer */
+    struct event *queue_ev; /* queue_timeout: one lazy timer for the oldest waiting request */
+    bool queue_timer_armed;
 
     uint64_t accepted, requests, retries, failed, timeouts, busy, bad_frames, inflight_total;
+    uint64_t queue_timeouts, abandoned;
     uint64_t buckets[ROUTE_LATENCY_NBUCKETS];
     uint64_t latency_count;
     double latency_sum;

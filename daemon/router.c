@@ -11,14 +11,17 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "droverd.h"
 #include "frame.h"
 #include "listen.h"
@@ -30,8 +33,18 @@
 
 #define ROUTE_MAX_CLIENTS         10000 /* per pool; more wait in the listen backlog */
 #define CLIENT_MAX_PENDING        256 /* a client's requests not yet answered before we stop reading */
-#define CLIENT_MAX_OUTPUT         (4 << 20) /* replies a client has not taken before we stop reading */
 #define CLIENT_PARTIAL_TIMEOUT_US (60 * USEC_PER_SEC) /* to finish a frame once begun */
+/*
+ * After the daemon's clients held TRIM_HIGH bytes or more, once they hold
+ * TRIM_LOW or less the heap is trimmed: glibc keeps freed memory (and its
+ * mmap threshold grows with large frames), so a burst of big requests
+ * would otherwise leave droverd's RSS at its peak.
+ */
+#define TRIM_HIGH        (1u << 20)
+#define TRIM_LOW         (256u << 10)
+#define TRIM_INTERVAL_US (1 * USEC_PER_SEC) /* at most one trim a second; a due one waits */
+#define READ_MIN         4096  /* the least one read of a client takes, whatever its budgets say */
+#define REPLY_COPY_MAX   32768 /* smaller replies held for a client are copied, not moved */
 
 const double route_latency_bounds_s[ROUTE_LATENCY_NBUCKETS] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -51,12 +64,27 @@ struct client {
     bool eof;               /* the client finished sending */
     bool dirty;             /* output waiting for the end-of-callback flush */
     uint64_t partial_since; /* when bytes of an incomplete frame started waiting; 0 = none */
+    /*
+     * Memory: held_items is the bytes of its requests' data and of replies
+     * waiting for older ones; held, what the budgets were last told (those
+     * plus the unparsed input and the unwritten output).
+     */
+    uint64_t held_items, held;
+    /* While not reading: tells when the client hangs up (NULL: the backend cannot). */
+    struct event *hup_ev;
+    bool hup_watch; /* hup_ev is added */
+    bool hup_seen;  /* it half-closed while not read: stop watching */
 };
 
 /* Client connections of every pool, against what the fd limit leaves them. */
 static unsigned clients_total;
+/* Bytes the clients of every pool hold, against buffer_limit. */
+static struct budget daemon_budget;
+static uint64_t last_trim;
+static struct event *trim_ev; /* a trim that was due too soon after the last one */
 
 static void router_flush(struct route *r);
+static void router_trim(void);
 static void client_close(struct client *c);
 static int client_parse(struct client *c);
 
@@ -116,6 +144,18 @@ static void record_latency(struct route *r, const struct request *q)
     r->latency_sum += s;
 }
 
+/* Tell the pool's and the daemon's budgets what the client holds now. */
+static void client_account(struct client *c)
+{
+    uint64_t now = c->held_items + evbuffer_get_length(c->in) + evbuffer_get_length(c->out);
+
+    if (now == c->held)
+        return;
+    budget_change(&c->route->budget, c->held, now);
+    budget_change(&daemon_budget, c->held, now);
+    c->held = now;
+}
+
 /* Write every answered request at the head of the client's list, in order. */
 static void client_flush_done(struct client *c)
 {
@@ -124,10 +164,34 @@ static void client_flush_done(struct client *c)
     while ((q = TAILQ_FIRST(&c->pending)) != NULL && q->state == REQ_DONE) {
         TAILQ_REMOVE(&c->pending, q, client_entry);
         c->npending--;
+        c->held_items -= evbuffer_get_length(q->reply);
         evbuffer_add_buffer(c->out, q->reply);
         request_free(q);
         client_mark_dirty(c);
     }
+}
+
+/*
+ * A small reply that will be kept a while (the client has not taken the
+ * ones before it) is copied, packed behind them: moved, it would keep the
+ * whole read chain it arrived in (up to 64 KiB for a few bytes).
+ */
+static void reply_copy(struct evbuffer *src, struct evbuffer *dst, size_t len)
+{
+    struct evbuffer_iovec v[4];
+    int n = evbuffer_peek(src, (ev_ssize_t)len, NULL, v, 4);
+    size_t left = len;
+
+    if (n < 0 || n > 4) {
+        evbuffer_remove_buffer(src, dst, len);
+        return;
+    }
+    for (int i = 0; i < n && left > 0; i++) {
+        size_t take = v[i].iov_len < left ? v[i].iov_len : left;
+        evbuffer_add(dst, v[i].iov_base, take);
+        left -= take;
+    }
+    evbuffer_drain(src, len);
 }
 
 /*
@@ -151,10 +215,16 @@ static void request_complete(struct route *r, struct request *q, char status, st
         return;
     }
     q->state = REQ_DONE;
+    /* Answered: its bytes are not sent again. */
+    c->held_items -= q->len;
+    free(q->data);
+    q->data = NULL;
     dst = TAILQ_FIRST(&c->pending) == q ? c->out : (q->reply = evbuffer_new());
     reply_header(r, dst, status, len);
     if (error != NULL)
         evbuffer_add(dst, error, len);
+    else if (body_len < REPLY_COPY_MAX && (dst != c->out || evbuffer_get_length(c->out) > 0))
+        reply_copy(src, dst, body_len);
     else
         evbuffer_remove_buffer(src, dst, body_len);
     reply_trailer(r, dst);
@@ -164,7 +234,10 @@ static void request_complete(struct route *r, struct request *q, char status, st
         request_free(q);
         client_mark_dirty(c);
         client_flush_done(c);
+    } else {
+        c->held_items += evbuffer_get_length(dst);
     }
+    client_account(c);
 }
 
 static void request_fail(struct route *r, struct request *q, const char *code, const char *why)
@@ -192,6 +265,55 @@ static void dispatch(struct route *r, struct request *q, struct worker_link *l)
         link_arm_timeout(l, r->request_timeout_us);
 }
 
+static void queue_timeout_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * queue_timeout: one lazy timer per pool, armed for the oldest waiting
+ * request when none is armed; when it fires it answers what expired and
+ * re-arms for the next (no timer per request).
+ */
+static void queue_timer_arm(struct route *r)
+{
+    uint64_t after = r->queue_timeout_us;
+
+    if (r->queue_timer_armed || after == 0)
+        return;
+    if (r->queue_ev == NULL)
+        r->queue_ev = evtimer_new(droverd.base, queue_timeout_cb, r);
+    struct timeval tv = {(time_t)(after / 1000000), (suseconds_t)(after % 1000000)};
+    event_add(r->queue_ev, &tv);
+    r->queue_timer_armed = true;
+}
+
+static void queue_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct route *r = arg;
+    uint64_t now = mono_now(), next;
+    struct request *q;
+
+    (void)fd;
+    (void)what;
+    r->queue_timer_armed = false;
+    if (r->queue_timeout_us == 0)
+        return;
+    while ((q = queue_take_expired(&r->queue, now, r->queue_timeout_us)) != NULL) {
+        char why[96], t[32];
+        r->queue_timeouts++;
+        format_duration(r->queue_timeout_us, t, sizeof(t));
+        snprintf(why, sizeof(why), "no worker took the request within %s (queue_timeout)", t);
+        request_fail(r, q, "TIMEOUT", why);
+    }
+    next = queue_next_expiry(&r->queue, r->queue_timeout_us);
+    if (next != 0) {
+        uint64_t after = next > now ? next - now : 1;
+        struct timeval tv = {(time_t)(after / 1000000), (suseconds_t)(after % 1000000)};
+        event_add(r->queue_ev, &tv);
+        r->queue_timer_armed = true;
+    }
+    router_flush(r);
+    route_check_drained(r);
+}
+
 /* A new request from a client: to a worker now, to the queue, or BUSY. */
 static void router_submit(struct route *r, struct request *q)
 {
@@ -201,12 +323,15 @@ static void router_submit(struct route *r, struct request *q)
         dispatch(r, q, link_of(n));
         return;
     }
+    q->queued_at = q->received_at;
     if (queue_submit(&r->queue, q, r->max_queue) == QUEUE_BUSY) {
         char why[64];
         r->busy++;
         snprintf(why, sizeof(why), "queue full (%u waiting)", r->queue.n);
         request_fail(r, q, "BUSY", why);
+        return;
     }
+    queue_timer_arm(r);
 }
 
 /* Give queued requests to workers with room, oldest first. */
@@ -221,12 +346,38 @@ static void router_dispatch_queued(struct route *r)
 static void router_pump(struct route *r)
 {
     router_dispatch_queued(r);
+    /* Requests left waiting get their queue_timeout (it may have been set by a reload). */
+    if (!queue_empty(&r->queue))
+        queue_timer_arm(r);
     router_flush(r);
+}
+
+/*
+ * A large reply (READ_MIN or more) read so far in part: read just its rest
+ * next, so the rest lands in a chain of its size and the next reply starts
+ * a chain of its own. Otherwise the chain that ends one
+ * big reply begins the next, and each reply held for a client that does not
+ * read keeps two chains' worth of memory (bench/RESULTS.md, memory).
+ */
+static void reply_read_hint(const struct route *r, struct worker_link *l, size_t avail)
+{
+    unsigned char hdr[FRAME_LENGTH_HEADER];
+    size_t want;
+
+    l->read_hint = 0;
+    if (r->framing != FRAMING_LENGTH || avail < FRAME_LENGTH_HEADER ||
+        evbuffer_copyout(l->in, hdr, sizeof(hdr)) != (ev_ssize_t)sizeof(hdr))
+        return;
+    want = FRAME_LENGTH_HEADER +
+           ((size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | (size_t)hdr[3]);
+    if (want > avail && want >= READ_MIN && want - avail < READ_CHUNK)
+        l->read_hint = want - avail;
 }
 
 /* Replies from a worker, in the order of its requests. */
 static void read_replies(struct route *r, struct worker_link *l)
 {
+    l->read_hint = 0;
     for (;;) {
         size_t avail = evbuffer_get_length(l->in);
         struct frame f;
@@ -236,8 +387,10 @@ static void read_replies(struct route *r, struct worker_link *l)
         if (avail == 0)
             return;
         fr = frame_evbuffer_decode(l->in, r->framing, r->max_frame, &f);
-        if (fr == FRAME_INCOMPLETE)
+        if (fr == FRAME_INCOMPLETE) {
+            reply_read_hint(r, l, avail);
             return;
+        }
         if (fr == FRAME_TOO_BIG) {
             link_fail(l, "sent a reply larger than max_frame");
             return;
@@ -319,6 +472,7 @@ static void router_worker_gone(struct route *r, struct worker_link *l)
         l->ninflight--;
         r->inflight_total--;
         if (q->client == NULL) {
+            r->abandoned++; /* its client went away: not delivered again */
             request_free(q);
             continue;
         }
@@ -339,19 +493,69 @@ static void router_worker_gone(struct route *r, struct worker_link *l)
             continue;
         }
         r->retries++;
+        q->queued_at = mono_now();
         queue_requeue_front(&r->queue, q);
+        queue_timer_arm(r);
     }
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Clients                                                                                  */
 
+/*
+ * Read the client only within its budgets: its own client_buffer, and,
+ * when the pool (pool_buffer) or the daemon (buffer_limit) is at its
+ * bound, its fair share of it, so the clients holding the most stop first
+ * and the socket pushes back on them. A client is stopped only while
+ * something will wake it again (a request of its own to be answered, or
+ * replies for it to take); one with neither may always send its next
+ * request, however large, so no client waits on a budget it cannot free.
+ */
+static bool client_within_budget(const struct client *c)
+{
+    const struct route *r = c->route;
+
+    if (c->npending == 0 && evbuffer_get_length(c->out) == 0)
+        return true;
+    if (c->held >= r->client_buffer)
+        return false;
+    daemon_budget.limit = droverd.config != NULL ? droverd.config->daemon.buffer_limit : 0;
+    return budget_may_read(&r->budget, c->held) && budget_may_read(&daemon_budget, c->held);
+}
+
+/*
+ * How much one read may take: what is left below the client's bounds, so
+ * many clients at once pass a bound by little; at least READ_MIN, so a
+ * request in progress still completes.
+ */
+static size_t client_read_size(const struct client *c)
+{
+    const struct route *r = c->route;
+    uint64_t room = r->client_buffer > c->held ? r->client_buffer - c->held : 0;
+    uint64_t pool = budget_room(&r->budget, c->held), all = budget_room(&daemon_budget, c->held);
+
+    if (pool < room)
+        room = pool;
+    if (all < room)
+        room = all;
+    return room < READ_MIN ? READ_MIN : room > READ_CHUNK ? READ_CHUNK : (size_t)room;
+}
+
 static void client_update_reading(struct client *c)
 {
     struct route *r = c->route;
-    bool want = !c->eof && r->accepting && c->npending < CLIENT_MAX_PENDING &&
-                evbuffer_get_length(c->out) < CLIENT_MAX_OUTPUT;
+    bool want =
+        !c->eof && r->accepting && c->npending < CLIENT_MAX_PENDING && client_within_budget(c);
+    /* Not read, a client that hangs up is still noticed, so its queued requests are dropped. */
+    bool watch = !want && !c->eof && !c->hup_seen && c->hup_ev != NULL && c->npending > 0;
 
+    if (watch != c->hup_watch) {
+        c->hup_watch = watch;
+        if (watch)
+            event_add(c->hup_ev, NULL);
+        else
+            event_del(c->hup_ev);
+    }
     if (want == c->reading)
         return;
     c->reading = want;
@@ -370,7 +574,9 @@ static void client_free(struct client *c)
         TAILQ_REMOVE(&c->pending, q, client_entry);
         switch (q->state) {
         case REQ_QUEUED:
+            /* Never delivered: nobody would take the reply. */
             queue_remove(&r->queue, q);
+            r->abandoned++;
             request_free(q);
             break;
         case REQ_INFLIGHT:
@@ -386,7 +592,11 @@ static void client_free(struct client *c)
     TAILQ_REMOVE(&r->clients, c, entry);
     r->nclients--;
     clients_total--;
+    budget_change(&r->budget, c->held, 0);
+    budget_change(&daemon_budget, c->held, 0);
     event_free(c->rev);
+    if (c->hup_ev != NULL)
+        event_free(c->hup_ev);
     event_free(c->wev);
     event_free(c->partial_ev);
     evbuffer_free(c->in);
@@ -430,6 +640,7 @@ static void client_write(struct client *c)
         client_close(c);
         return;
     }
+    client_account(c);
     /*
      * Requests already read but left unparsed at the pending cap: nothing
      * new may arrive on the socket to wake us for them, so take them now.
@@ -453,6 +664,41 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     client_write(arg);
 }
 
+static void trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    router_trim();
+}
+
+/*
+ * Give the heap back after a burst (see TRIM_HIGH), at most once per
+ * TRIM_INTERVAL_US: under steady load the clients' bytes rise and fall all
+ * the time, and a trim is not free. One that comes too soon waits on a timer.
+ */
+static void router_trim(void)
+{
+    uint64_t now;
+
+    if (daemon_budget.peak < TRIM_HIGH || daemon_budget.held > TRIM_LOW)
+        return;
+    now = mono_now();
+    if (now - last_trim < TRIM_INTERVAL_US) {
+        uint64_t left = last_trim + TRIM_INTERVAL_US - now;
+        struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+        if (trim_ev == NULL)
+            trim_ev = evtimer_new(droverd.base, trim_cb, NULL);
+        if (!event_pending(trim_ev, EV_TIMEOUT, NULL))
+            event_add(trim_ev, &tv);
+        return;
+    }
+    if (budget_trim_due(&daemon_budget, TRIM_HIGH, TRIM_LOW)) {
+        malloc_trim(0);
+        last_trim = now;
+    }
+}
+
 /* Replies go to clients at the end of the callback that produced them, one write per client. */
 static void router_flush(struct route *r)
 {
@@ -463,6 +709,7 @@ static void router_flush(struct route *r)
         c->dirty = false;
         client_write(c);
     }
+    router_trim();
 }
 
 static void client_bad_frame(struct client *c, const char *why)
@@ -505,6 +752,7 @@ static int client_parse(struct client *c)
         q->len = frame_len;
         q->data = xmalloc(frame_len);
         evbuffer_remove(c->in, q->data, frame_len);
+        c->held_items += frame_len;
         TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
         c->npending++;
         router_submit(r, q);
@@ -529,11 +777,50 @@ static void client_partial_cb(evutil_socket_t fd, short what, void *arg)
     event_add(c->partial_ev, &tv);
 }
 
+/*
+ * The client closed its socket altogether, not just its sending half
+ * (shutdown(SHUT_WR), after which it still waits for replies): a Unix
+ * socket says so with POLLHUP. Over TCP the two look alike until a reply
+ * cannot be written.
+ */
+static bool client_hung_up(const struct client *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = 0};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+/* The client has gone: what it asked and nobody took yet is dropped (counted), not delivered. */
+static void client_gone(struct client *c)
+{
+    log_debug("pool %s: client hung up with %u request%s unanswered", c->route->name, c->npending,
+              c->npending == 1 ? "" : "s");
+    client_close(c);
+}
+
+/* A client not being read hung up or half-closed. */
+static void client_hup_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    struct route *r = c->route;
+
+    (void)fd;
+    (void)what;
+    if (client_hung_up(c)) {
+        client_gone(c);
+        router_flush(r);
+        return;
+    }
+    /* Only half-closed: the rest of its input is read when reading resumes. */
+    c->hup_seen = true;
+    client_update_reading(c);
+}
+
 static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct client *c = arg;
     struct route *r = c->route;
-    ssize_t n = buffer_read(c->in, (int)fd, READ_CHUNK);
+    ssize_t n = buffer_read(c->in, (int)fd, client_read_size(c));
 
     (void)what;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -543,8 +830,13 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         router_flush(r);
         return;
     }
+    if (n == 0 && client_hung_up(c)) {
+        client_gone(c);
+        router_flush(r);
+        return;
+    }
     if (n == 0) {
-        /* The client is done sending; answer what it asked, then close. */
+        /* The client is done sending (a half-close); answer what it asked, then close. */
         c->eof = true;
         client_update_reading(c);
         if (evbuffer_get_length(c->in) > 0 && client_parse(c) != 0) {
@@ -569,6 +861,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         if (!event_pending(c->partial_ev, EV_TIMEOUT, NULL))
             event_add(c->partial_ev, &tv);
     }
+    client_account(c);
     client_update_reading(c);
     router_flush(r);
 }
@@ -585,6 +878,8 @@ static void client_new(struct route *r, int fd)
     c->rev = event_new(droverd.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
     c->wev = event_new(droverd.base, fd, EV_WRITE, client_write_cb, c);
     c->partial_ev = evtimer_new(droverd.base, client_partial_cb, c);
+    if (event_base_get_features(droverd.base) & EV_FEATURE_EARLY_CLOSE)
+        c->hup_ev = event_new(droverd.base, fd, EV_CLOSED | EV_PERSIST, client_hup_cb, c);
     TAILQ_INSERT_TAIL(&r->clients, c, entry);
     r->nclients++;
     clients_total++;

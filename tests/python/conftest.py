@@ -178,6 +178,13 @@ listen = {t}/slow.sock
 environment = {env}
 max_queue = 2
 
+[pool:noworkers]
+command = {py} -m drover.worker pytasks:sleepy
+workers = 0
+listen = {t}/noworkers.sock
+environment = {env}
+queue_timeout = 300ms
+
 [pool:slowto]
 command = {py} -m drover.worker pytasks:sleepy
 workers = 1

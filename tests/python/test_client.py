@@ -108,6 +108,16 @@ def test_timeout_from_droverd(daemon):
         assert c.call(0) == 0
 
 
+def test_queue_timeout_is_timeout(daemon):
+    # No worker ever takes it: droverd answers TIMEOUT at queue_timeout.
+    with drover.Client(daemon.sock("noworkers"), codec="json", timeout=30) as c:
+        t0 = time.monotonic()
+        with pytest.raises(drover.Timeout) as e:
+            c.call(0)
+        assert e.value.code == "TIMEOUT" and "queue_timeout" in e.value.text
+        assert time.monotonic() - t0 < 10
+
+
 def test_failed_when_every_worker_dies(daemon):
     with drover.Client(daemon.sock("crash"), codec="json", timeout=30) as c:
         with pytest.raises(drover.Failed) as e:

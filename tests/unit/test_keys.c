@@ -409,6 +409,10 @@ static const struct {
     {KEY_POOL, "max_requests", "1000", "1000"},
     {KEY_POOL, "worker_inflight", "4", "4"},
     {KEY_POOL, "max_frame", "64K", "65536"},
+    {KEY_DAEMON, "buffer_limit", "1G", "1073741824"},
+    {KEY_POOL, "queue_timeout", "1500ms", "1s500ms"},
+    {KEY_POOL, "client_buffer", "64k", "65536"},
+    {KEY_POOL, "pool_buffer", "0", "0"},
 };
 
 static void test_good_value_for_every_key(void **state)

@@ -275,6 +275,56 @@ static void test_retry_story(void **state)
     queue_is(NULL, 0);
 }
 
+/* queue_timeout: nothing waits, so nothing expires and no timer is due. */
+static void test_expiry_empty(void **state)
+{
+    (void)state;
+    assert_null(queue_take_expired(&q, T0, 10));
+    assert_int_equal(queue_next_expiry(&q, 10), 0);
+}
+
+/* New requests expire oldest first; the younger ones stay, in order. */
+static void test_expiry_in_arrival_order(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        req[i].queued_at = T0 + (uint64_t)i * 100;
+        queue_submit(&q, &req[i], 10);
+    }
+    assert_int_equal(queue_next_expiry(&q, 1000), T0 + 1000);
+    assert_null(queue_take_expired(&q, T0 + 999, 1000));
+    assert_ptr_equal(queue_take_expired(&q, T0 + 1100, 1000), &req[0]);
+    assert_ptr_equal(queue_take_expired(&q, T0 + 1100, 1000), &req[1]);
+    assert_null(queue_take_expired(&q, T0 + 1100, 1000));
+    assert_int_equal(queue_next_expiry(&q, 1000), T0 + 1200);
+    queue_is((const int[]){2}, 1);
+}
+
+/*
+ * Retried requests at the head entered the queue last: one that has not
+ * expired does not hide an expired new request behind it, and the next
+ * expiry is the earliest of them all.
+ */
+static void test_expiry_retried_head(void **state)
+{
+    (void)state;
+    req[0].queued_at = T0;
+    queue_submit(&q, &req[0], 10);
+    req[1].queued_at = T0 + 100;
+    queue_submit(&q, &req[1], 10);
+    queue_mark_dispatched(&req[2], T0);
+    req[2].queued_at = T0 + 900;
+    queue_requeue_front(&q, &req[2]);
+    queue_is((const int[]){2, 0, 1}, 3);
+    assert_int_equal(queue_next_expiry(&q, 1000), T0 + 1000);
+    assert_ptr_equal(queue_take_expired(&q, T0 + 1000, 1000), &req[0]);
+    assert_null(queue_take_expired(&q, T0 + 1000, 1000));
+    assert_int_equal(queue_next_expiry(&q, 1000), T0 + 1100);
+    assert_ptr_equal(queue_take_expired(&q, T0 + 1900, 1000), &req[2]);
+    assert_ptr_equal(queue_take_expired(&q, T0 + 1900, 1000), &req[1]);
+    queue_is(NULL, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -297,6 +347,9 @@ int main(void)
         T(test_requeue_past_max_queue),
         T(test_dead_worker_order),
         T(test_retry_story),
+        T(test_expiry_empty),
+        T(test_expiry_in_arrival_order),
+        T(test_expiry_retried_head),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

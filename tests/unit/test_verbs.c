@@ -339,9 +339,18 @@ static void test_call(void **state)
     PARSE_OK(&a, "call", "web", "hello world");
     assert_int_equal(a.npos, 2);
     assert_string_equal(a.pos[1], "hello world");
-    PARSE_BAD("missing arguments; usage: drover call POOL [DATA]", "call");
-    PARSE_BAD("too many arguments; usage: drover call POOL [DATA]", "call", "web", "a", "b");
-    PARSE_BAD("unknown option '-x' for call; usage: drover call POOL [DATA]", "call", "web", "-x");
+    assert_int_equal(a.timeout_us, 0);
+    PARSE_OK(&a, "call", "web", "--timeout", "2s", "x");
+    assert_int_equal(a.timeout_us, 2000000);
+    assert_int_equal(a.npos, 2);
+    PARSE_OK(&a, "call", "--timeout=250ms", "web");
+    assert_int_equal(a.timeout_us, 250000);
+#define CALL_USAGE "usage: drover call POOL [DATA] [--timeout DURATION]"
+    PARSE_BAD("missing arguments; " CALL_USAGE, "call");
+    PARSE_BAD("too many arguments; " CALL_USAGE, "call", "web", "a", "b");
+    PARSE_BAD("unknown option '-x' for call; " CALL_USAGE, "call", "web", "-x");
+    PARSE_BAD("--timeout needs a duration, like 5s or 500ms", "call", "web", "--timeout");
+#undef CALL_USAGE
 }
 
 static void test_check(void **state)

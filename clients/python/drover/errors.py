@@ -58,7 +58,8 @@ class Failed(ServerError):
 
 class Timeout(ServerError, TimeoutError):
     """-TIMEOUT: as Failed, but the last worker did not answer within the
-    pool's request_timeout (droverd killed it)."""
+    pool's request_timeout (droverd killed it); or no worker took the
+    request within the pool's queue_timeout (it never reached a worker)."""
 
 
 _CODES = {"BUSY": Busy, "FAILED": Failed, "TIMEOUT": Timeout}
