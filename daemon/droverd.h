@@ -38,6 +38,12 @@ struct worker_link;
 #define DROVERD_EXIT_USAGE      2
 #define DROVERD_EXIT_FATAL_POOL 3 /* a pool with on_fatal = exit went fatal */
 
+/*
+ * droverd exits at most this long after shutdown_timeout: the time SIGKILL has to end the
+ * workers left and clients have to take their last replies.
+ */
+#define SHUTDOWN_MARGIN_MS 1000
+
 struct slot {
     struct pool *pool;
     unsigned index;
@@ -106,7 +112,7 @@ struct droverd {
     bool shutting_down;
     int exit_status;
     struct event *shutdown_timer;
-    bool shutdown_forced;
+    bool shutdown_forced; /* the deadline passed (or a second TERM): SIGKILL, no grace */
     bool ready_sent;
 
     uint64_t orphans_reaped;

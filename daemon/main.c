@@ -97,8 +97,23 @@ static void shutdown_done_check(void)
     TAILQ_FOREACH(p, &droverd.pools, entry)
         if (p->route != NULL)
             route_release_clients(p->route);
-    if (!route_lingering() || droverd.shutdown_forced)
+    /* Lingering clients take their replies until the deadline's margin at most. */
+    if (!route_lingering())
         event_base_loopexit(droverd.base, NULL);
+}
+
+/*
+ * No grace left (the deadline, or a second TERM): SIGKILL every worker, and exit at the
+ * latest SHUTDOWN_MARGIN_MS later, whatever is still there.
+ */
+static void shutdown_force(void)
+{
+    struct timeval tv = {SHUTDOWN_MARGIN_MS / 1000, (SHUTDOWN_MARGIN_MS % 1000) * 1000};
+
+    droverd.shutdown_forced = true;
+    pools_kill_all();
+    event_add(droverd.shutdown_timer, &tv);
+    droverd_state_changed();
 }
 
 static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -108,14 +123,13 @@ static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
     (void)arg;
     if (!droverd.shutdown_forced) {
         log_warnx("shutdown_timeout reached: killing every worker left");
-        droverd.shutdown_forced = true;
-        pools_kill_all();
-        /* SIGKILL cannot be ignored; give the kernel a moment to deliver it. */
-        struct timeval tv = {5, 0};
-        event_add(droverd.shutdown_timer, &tv);
+        shutdown_force();
         return;
     }
-    log_warnx("workers did not exit after SIGKILL; exiting anyway");
+    if (!pools_all_down())
+        log_warnx("workers did not exit after SIGKILL; exiting anyway");
+    else if (route_lingering())
+        log_warnx("clients did not take their replies; exiting anyway");
     event_base_loopexit(droverd.base, NULL);
 }
 
@@ -128,6 +142,7 @@ static void stop_workers(void)
     struct timeval tv = {(time_t)(t / 1000000), (suseconds_t)(t % 1000000)};
 
     sd_notify_send("STOPPING=1\nSTATUS=shutting down");
+    pools_halt();
     TAILQ_FOREACH(p, &droverd.pools, entry)
         pool_stop(p, false);
     droverd.shutdown_timer = evtimer_new(droverd.base, shutdown_timeout_cb, NULL);
@@ -148,8 +163,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     case SIGINT:
         if (droverd.shutting_down) {
             log_warnx("second %s: killing every worker now", signal_name((int)sig));
-            droverd.shutdown_forced = true;
-            pools_kill_all();
+            if (!droverd.shutdown_forced)
+                shutdown_force();
         } else {
             droverd_shutdown(0);
         }

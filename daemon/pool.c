@@ -370,12 +370,28 @@ static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
     droverd_state_changed();
 }
 
+/*
+ * Once the shutdown has begun nothing starts again (shutdown_timeout is a hard bound): an
+ * event that would start a worker stops its slot instead.
+ */
+static enum slot_event slot_event_in_shutdown(const struct slot *s, enum slot_event ev)
+{
+    if (!droverd.shutting_down)
+        return ev;
+    if (ev == SLOT_EV_START || ev == SLOT_EV_RESTART)
+        return SLOT_EV_STOP;
+    if (ev == SLOT_EV_TIMER && s->fsm.state == SLOT_BACKOFF)
+        return SLOT_EV_STOP;
+    return ev;
+}
+
 void slot_event(struct slot *s, enum slot_event ev, const char *reason)
 {
     struct slot_action act;
     enum slot_state from = s->fsm.state;
     uint64_t now = mono_now();
 
+    ev = slot_event_in_shutdown(s, ev);
     /* A routed worker first answers what it holds; the route sends the event again then. */
     if (s->pool->route != NULL && route_slot_defer(s->pool->route, s, ev))
         return;
@@ -781,14 +797,47 @@ bool pools_all_settled(void)
     return true;
 }
 
+void pools_halt(void)
+{
+    struct pool *p;
+    struct slot_action act;
+    uint64_t now = mono_now();
+
+    TAILQ_FOREACH(p, &droverd.pools, entry) {
+        /* A crash during the shutdown is a crash, and the end of that slot. */
+        p->policy.restart = RESTART_NEVER;
+        p->rolling = false;
+        for (unsigned i = 0; i < p->nslots; i++) {
+            struct slot *s = p->slots[i];
+            /* A restart under way (rolling, recycling) ends with the stop. */
+            if (s != NULL && s->fsm.state == SLOT_STOPPING)
+                slot_step(&s->fsm, &p->policy, SLOT_EV_STOP, 0, NULL, now, &act);
+        }
+    }
+}
+
+/*
+ * No grace left: every worker is stopped with SIGKILL, through its state machine and past
+ * any drain its route waits for, so its exit is a stop (not a crash to restart).
+ */
 void pools_kill_all(void)
 {
     struct pool *p;
+    uint64_t now = mono_now();
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        for (unsigned i = 0; i < p->nslots; i++)
-            if (p->slots[i] != NULL && p->slots[i]->pid > 0)
-                slot_signal(p->slots[i], SIGKILL);
+        for (unsigned i = 0; i < p->nslots; i++) {
+            struct slot *s = p->slots[i];
+            struct slot_action act;
+            enum slot_state from;
+
+            if (s == NULL || s->pid <= 0)
+                continue;
+            from = s->fsm.state;
+            slot_step(&s->fsm, &p->policy, SLOT_EV_STOP, 0, NULL, now, &act);
+            act.signal = SIGKILL;
+            slot_apply(s, from, SLOT_EV_STOP, &act, now);
+        }
 }
 
 void pools_reopen_logs(void)
