@@ -42,6 +42,7 @@ struct options {
 };
 
 static const int signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+static int lock_fd = -1; /* SOCKET.lock, held for droverd's whole life */
 static struct event *sigev[sizeof(signals) / sizeof(signals[0])];
 
 static void usage(FILE *fp)
@@ -263,6 +264,30 @@ static int check_config(void)
     return DROVERD_EXIT_OK;
 }
 
+/*
+ * One droverd per control socket: the lock beside it is taken before the socket (or any
+ * work socket) is touched, so of two droverds started at once exactly one gets past here.
+ */
+static void lock_or_die(const char *control_socket)
+{
+    char *path, err[PARSE_ERR_MAX];
+    pid_t holder;
+
+    xasprintf(&path, "%s.lock", control_socket);
+    lock_fd = sys_lock_file(path, &holder, err, sizeof(err));
+    if (lock_fd < 0 && errno == EWOULDBLOCK) {
+        if (holder > 0)
+            fprintf(stderr, "droverd: another droverd (pid %d) holds %s; not starting\n",
+                    (int)holder, path);
+        else
+            fprintf(stderr, "droverd: another droverd holds %s; not starting\n", path);
+        exit(DROVERD_EXIT_STARTUP);
+    }
+    if (lock_fd < 0)
+        fatalx("control socket lock: %s", err);
+    free(path);
+}
+
 /* Everything up to the loop: the machine, the event loop, the sockets, the pools. */
 static void startup(const struct options *o)
 {
@@ -272,6 +297,7 @@ static void startup(const struct options *o)
     struct rlimit now;
 
     log_set_level(o->debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
+    lock_or_die(droverd.config->daemon.control_socket);
     /* Before anything is opened: a passed socket no pool claims refuses the start cleanly. */
     listen_activation_check(droverd.config);
     droverd.config_path = xstrdup(realpath(o->config_path, abs) ? abs : o->config_path);
@@ -361,6 +387,8 @@ static void teardown(void)
     free(droverd.cpus);
     free(droverd.config_path);
     close(droverd.devnull);
+    /* Last: the control socket is gone before another droverd may take its place. */
+    close(lock_fd);
 }
 
 int main(int argc, char **argv)
