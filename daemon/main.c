@@ -87,13 +87,18 @@ static void ready_check(void)
                    workers, workers == 1 ? "" : "s");
 }
 
-/* End of a pass: once every worker is down after a shutdown, end the loop. */
+/*
+ * End of a pass: once every worker is down after a shutdown, end the processes droverd
+ * adopted (TERM, then KILL at the deadline), then the loop.
+ */
 static void shutdown_done_check(void)
 {
     struct pool *p;
 
     if (!droverd.shutting_down || !pools_all_down())
         return;
+    if (reap_signal_adopted(droverd.shutdown_forced ? SIGKILL : SIGTERM) > 0)
+        return; /* their exits bring us back here */
     /* Clients get the replies they have not taken, then droverd exits. */
     TAILQ_FOREACH(p, &droverd.pools, entry)
         if (p->route != NULL)
@@ -113,6 +118,7 @@ static void shutdown_force(void)
 
     droverd.shutdown_forced = true;
     pools_kill_all();
+    reap_signal_adopted(SIGKILL);
     event_add(droverd.shutdown_timer, &tv);
     droverd_state_changed();
 }
@@ -129,6 +135,8 @@ static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (!pools_all_down())
         log_warnx("workers did not exit after SIGKILL; exiting anyway");
+    else if (reap_adopted_count() > 0)
+        log_warnx("adopted processes did not exit after SIGKILL; exiting anyway");
     else if (route_lingering())
         log_warnx("clients did not take their replies; exiting anyway");
     event_base_loopexit(droverd.base, NULL);
