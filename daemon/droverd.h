@@ -60,7 +60,9 @@ struct slot {
     uint64_t requests;          /* requests or connections served */
     bool removing;              /* scaled away: freed once stopped */
     bool rolling;               /* restarting as part of a rolling restart */
+    bool spawn_queued;          /* starting, waiting for its turn to fork (pool.c) */
     SLIST_ENTRY(slot) pid_link;
+    TAILQ_ENTRY(slot) spawn_entry;
 };
 
 struct pool {

@@ -37,6 +37,20 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg);
 static struct event *gc_event;
 static struct event *drain_event;
 
+/*
+ * Forking is bounded per pass of the event loop: at most SPAWN_BATCH workers, and no more
+ * once SPAWN_PASS_US went into vfork+exec (droverd waits for each exec). Past that, a slot
+ * the state machine started waits in spawn_queue (state starting, no process yet) for a
+ * later pass, so a crash storm or thousands of workers starting leave the control socket
+ * and routed pools served between batches.
+ */
+#define SPAWN_BATCH   16
+#define SPAWN_PASS_US 5000
+static TAILQ_HEAD(, slot) spawn_queue = TAILQ_HEAD_INITIALIZER(spawn_queue);
+static struct event *spawn_pass_event; /* a zero timer: fires on the next pass, after its I/O */
+static unsigned spawn_pass_count;      /* workers forked in this pass */
+static uint64_t spawn_pass_us;         /* time spent forking them */
+
 static unsigned pid_bucket(pid_t pid)
 {
     return (unsigned)pid % PID_BUCKETS;
@@ -334,23 +348,76 @@ static void pool_gc_schedule(void)
     event_active(gc_event, 0, 0);
 }
 
-/* Carry out what the state machine decided, and tell everyone who cares. */
-static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
-                       struct slot_action *act, uint64_t now)
+static void spawn_pass_cb(evutil_socket_t fd, short what, void *arg);
+
+static bool spawn_budget_left(void)
+{
+    return spawn_pass_count < SPAWN_BATCH && spawn_pass_us < SPAWN_PASS_US;
+}
+
+/* Count one fork against this pass; the first of a pass arms the next pass's reset. */
+static void spawn_budget_use(uint64_t us)
+{
+    static const struct timeval zero = {0, 0};
+
+    if (spawn_pass_event == NULL)
+        spawn_pass_event = evtimer_new(droverd.base, spawn_pass_cb, NULL);
+    if (spawn_pass_count++ == 0)
+        event_add(spawn_pass_event, &zero);
+    spawn_pass_us += us;
+}
+
+static void spawn_enqueue(struct slot *s)
+{
+    static const struct timeval zero = {0, 0};
+
+    s->spawn_queued = true;
+    TAILQ_INSERT_TAIL(&spawn_queue, s, spawn_entry);
+    if (spawn_pass_event == NULL)
+        spawn_pass_event = evtimer_new(droverd.base, spawn_pass_cb, NULL);
+    if (!evtimer_pending(spawn_pass_event, NULL))
+        event_add(spawn_pass_event, &zero);
+}
+
+static void spawn_dequeue(struct slot *s)
+{
+    if (!s->spawn_queued)
+        return;
+    TAILQ_REMOVE(&spawn_queue, s, spawn_entry);
+    s->spawn_queued = false;
+}
+
+/* Fork now; a failed fork counts as a crash, and the state machine backs off (never a busy retry).
+ */
+static void slot_spawn_now(struct slot *s, uint64_t now, struct slot_action *act)
 {
     struct pool *p = s->pool;
     char err[PARSE_ERR_MAX];
+    uint64_t t0 = mono_now();
+    int rc = slot_spawn(s, err, sizeof(err));
 
-    if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
-        log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
-    /* A failed fork counts as a crash; the state machine then backs off (never a busy retry). */
-    if (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
+    spawn_budget_use(mono_now() - t0);
+    if (rc != 0) {
         log_warnx("pool %s slot %u: %s", p->name, s->index, err);
         free(s->exec_error);
         s->exec_error = xstrdup(err);
         p->spawn_failures++;
         slot_step(&s->fsm, &p->policy, SLOT_EV_SPAWN_FAILED, 0, "spawn failed", now, act);
     }
+}
+
+/* Carry out what the state machine decided, and tell everyone who cares. */
+static void slot_apply(struct slot *s, enum slot_state from, enum slot_event ev,
+                       struct slot_action *act, uint64_t now)
+{
+    struct pool *p = s->pool;
+
+    if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
+        log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
+    if (act->spawn && !spawn_budget_left() && !s->spawn_queued)
+        spawn_enqueue(s);
+    else if (act->spawn)
+        slot_spawn_now(s, now, act);
     slot_log_transition(s, from, act);
     slot_arm_timer(s);
     if (from != s->fsm.state) {
@@ -385,6 +452,50 @@ static enum slot_event slot_event_in_shutdown(const struct slot *s, enum slot_ev
     return ev;
 }
 
+/*
+ * A slot waiting for its turn to fork has no process yet: a stop takes it back to stopped
+ * at once; anything else waits for its turn (it starts with the config of that moment).
+ */
+static void slot_event_queued(struct slot *s, enum slot_event ev, uint64_t now)
+{
+    struct slot_action act = {0};
+
+    if (ev != SLOT_EV_STOP)
+        return;
+    spawn_dequeue(s);
+    s->fsm.state = SLOT_STOPPED;
+    s->fsm.want_up = false;
+    s->fsm.deadline = 0;
+    slot_apply(s, SLOT_STARTING, ev, &act, now);
+}
+
+/* A new pass: fork the slots that wait, as far as this pass's budget goes. */
+static void spawn_pass_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct slot *s;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    spawn_pass_count = 0;
+    spawn_pass_us = 0;
+    while ((s = TAILQ_FIRST(&spawn_queue)) != NULL && spawn_budget_left()) {
+        struct slot_action act = {.spawn = true};
+        uint64_t now = mono_now();
+
+        if (droverd.shutting_down) {
+            slot_event_queued(s, SLOT_EV_STOP, now);
+            continue;
+        }
+        spawn_dequeue(s);
+        /* The start happens now: the run is timed, and start_timeout counted, from here. */
+        s->fsm.started_at = now;
+        if (s->pool->policy.ready_notify)
+            s->fsm.deadline = now + s->pool->policy.start_timeout_us;
+        slot_apply(s, SLOT_STARTING, SLOT_EV_START, &act, now);
+    }
+}
+
 void slot_event(struct slot *s, enum slot_event ev, const char *reason)
 {
     struct slot_action act;
@@ -392,6 +503,10 @@ void slot_event(struct slot *s, enum slot_event ev, const char *reason)
     uint64_t now = mono_now();
 
     ev = slot_event_in_shutdown(s, ev);
+    if (s->spawn_queued) {
+        slot_event_queued(s, ev, now);
+        return;
+    }
     /* A routed worker first answers what it holds; the route sends the event again then. */
     if (s->pool->route != NULL && route_slot_defer(s->pool->route, s, ev))
         return;
@@ -445,6 +560,7 @@ void slot_exited(struct slot *s, int wstatus)
 
 static void slot_free(struct slot *s)
 {
+    spawn_dequeue(s);
     if (s->pid > 0)
         pid_map_remove(s);
     slot_close_exec_pipe(s);
@@ -800,9 +916,13 @@ bool pools_all_settled(void)
 void pools_halt(void)
 {
     struct pool *p;
+    struct slot *q;
     struct slot_action act;
     uint64_t now = mono_now();
 
+    /* Slots still waiting for their turn to fork never get it. */
+    while ((q = TAILQ_FIRST(&spawn_queue)) != NULL)
+        slot_event_queued(q, SLOT_EV_STOP, now);
     TAILQ_FOREACH(p, &droverd.pools, entry) {
         /* A crash during the shutdown is a crash, and the end of that slot. */
         p->policy.restart = RESTART_NEVER;

@@ -28,7 +28,7 @@
 
 static struct event *reap_more;
 
-#define ADOPTED_READ_EVERY_US 1000000
+#define ADOPTED_READ_EVERY_US 5000000
 static unsigned adopted_cached;
 static uint64_t adopted_read_at; /* 0: read again */
 

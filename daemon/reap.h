@@ -13,7 +13,7 @@ void reap_cleanup(void);
 /*
  * Processes droverd adopted: its children that are not workers (orphans reparented to it
  * as a subreaper or PID 1). reap_adopted lists them now (*out to free; -1 if /proc cannot
- * be read); reap_adopted_count is for status and metrics and reads /proc at most once a
+ * be read); reap_adopted_count is for status and metrics and reads /proc at most every 5
  * second (a scan of /proc where the kernel lacks /proc/PID/task/TID/children).
  */
 int reap_adopted(pid_t **out);
