@@ -44,6 +44,14 @@ struct worker_link;
  */
 #define SHUTDOWN_MARGIN_MS 1000
 
+/*
+ * Event priorities (event_base_priority_init): every event is at the default, in the
+ * middle, except work that should yield to I/O: it runs only in a loop pass that had
+ * nothing else to do (libevent skips lower priorities in a pass that ran a higher one).
+ */
+#define DROVERD_PRIORITIES   3
+#define DROVERD_PRIORITY_LOW 2
+
 struct slot {
     struct pool *pool;
     unsigned index;

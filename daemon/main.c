@@ -329,7 +329,7 @@ static void startup(const struct options *o)
     signal(SIGPIPE, SIG_IGN);
 
     droverd.base = event_base_new();
-    if (droverd.base == NULL)
+    if (droverd.base == NULL || event_base_priority_init(droverd.base, DROVERD_PRIORITIES) != 0)
         fatalx("cannot create the event loop");
     droverd_init();
     /* Once per pass, in this order: what the pass changed may finish each of these. */
