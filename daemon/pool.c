@@ -795,7 +795,8 @@ void pools_drain_check(void)
     struct pool *p, *next;
 
     TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
-        if (!p->draining || route_busy(p->route))
+        /* In a shutdown no worker starts again: with none left, what waits is answered now. */
+        if (!p->draining || (route_busy(p->route) && !(droverd.shutting_down && pool_is_down(p))))
             continue;
         p->draining = false;
         pool_stop_slots(p);

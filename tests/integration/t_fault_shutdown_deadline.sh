@@ -7,6 +7,9 @@
 #    request is not delivered again, and nothing is started during the shutdown (the
 #    worker killed at the deadline is not a crash to restart);
 #  - every worker is gone when droverd has exited.
+# Then a worker that crashes during a graceful shutdown is not restarted: the request
+# it held, which no worker is left to take, is answered -FAILED at once, and droverd
+# exits without waiting for shutdown_timeout.
 . "$(dirname "$0")/lib.sh"
 uses proc
 
@@ -75,3 +78,40 @@ grep -q "shutdown_timeout reached" "$T/droverd.log" || fail "droverd did not log
 
 wait_for 3 "every worker gone" gone $pids
 untrack_gone
+
+# --- a crash during the shutdown: no restart, and no wait for the deadline ---
+rm -f "$T/starts.crashy"
+write_config <<EOF2
+[pool:crashy]
+command = $FAULTY_ECHO_WORKER --starts $T/starts.crashy
+workers = 1
+listen = $T/crashy.sock
+max_attempts = 2
+EOF2
+"$DROVERD" -d -c "$CONF" >"$T/droverd.log" 2>&1 &
+DAEMON_PID=$!
+wait_for 10 "droverd to answer" dv status
+wait_for 10 "crashy running" pool_running crashy 1
+pid=$(pool_pids crashy)
+track_pid "$pid"
+timeout 30 "$DROVER" -s "$SOCK" call crashy SLOW1500 >"$T/call1.out" 2>"$T/call1.err" &
+c1=$!
+track_pid $c1
+wait_for 10 "the slow request in flight" pool_route_is crashy inflight 1
+timeout 30 "$DROVER" -s "$SOCK" call crashy CRASH >"$T/call2.out" 2>"$T/call2.err" &
+c2=$!
+track_pid $c2
+wait_for 10 "the crashing request queued" pool_route_is crashy queued 1
+t0=$(now_ms)
+kill -TERM "$DAEMON_PID"
+rc1=0 rc2=0
+wait "$c1" || rc1=$?
+wait "$c2" || rc2=$?
+wait_daemon_exit 15
+t_exit=$(($(now_ms) - t0))
+log "a crash during the shutdown: droverd exited after ${t_exit} ms (shutdown_timeout 10 s)"
+assert_eq "$rc1" 0 "the slow request, answered during the drain"
+[ "$rc2" = 1 ] && grep -q FAILED "$T/call2.err" ||
+    fail "the request of the worker that crashed during the shutdown: exit $rc2: $(cat "$T/call2.out" "$T/call2.err")"
+assert_eq "$(wc -l <"$T/starts.crashy")" 1 "workers started in pool crashy (a crash during the shutdown restarts nothing)"
+[ "$t_exit" -lt 5000 ] || fail "droverd took ${t_exit} ms to exit with no worker left: it waited for shutdown_timeout"
