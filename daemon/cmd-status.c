@@ -100,6 +100,9 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
     } else {
         evbuffer_add_printf(out, "no pools configured\n");
     }
+    if (dv->adopted > 0)
+        evbuffer_add_printf(out, "\nadopted: %u process%s (orphans reparented to droverd)\n",
+                            dv->adopted, dv->adopted == 1 ? "" : "es");
 
     table_free(slots);
     table_free(pools);
@@ -247,6 +250,7 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
     json_kv_double(&j, "uptime_seconds", round((double)(dv->now - droverd.started_at) / 1e3) / 1e3);
     json_kv_str(&j, "config", droverd.config_path);
     json_kv_bool(&j, "shutting_down", droverd.shutting_down);
+    json_kv_uint(&j, "adopted", dv->adopted);
     json_object_end(&j);
     status_json_cpus(&j, droverd.config);
     json_kv_object(&j, "containment");

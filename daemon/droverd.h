@@ -39,6 +39,20 @@ struct worker_link;
 #define DROVERD_EXIT_USAGE      2
 #define DROVERD_EXIT_FATAL_POOL 3 /* a pool with on_fatal = exit went fatal */
 
+/*
+ * droverd exits at most this long after shutdown_timeout: the time SIGKILL has to end the
+ * workers left and clients have to take their last replies.
+ */
+#define SHUTDOWN_MARGIN_MS 1000
+
+/*
+ * Event priorities (event_base_priority_init): every event is at the default, in the
+ * middle, except work that should yield to I/O: it runs only in a loop pass that had
+ * nothing else to do (libevent skips lower priorities in a pass that ran a higher one).
+ */
+#define DROVERD_PRIORITIES   3
+#define DROVERD_PRIORITY_LOW 2
+
 struct slot {
     struct pool *pool;
     unsigned index;
@@ -64,7 +78,9 @@ struct slot {
     bool cg_waiting;             /* main process reaped; waiting for its cgroup to be empty */
     pid_t cg_exit_pid;           /* while cg_waiting: the reaped pid and how it ended */
     int cg_wstatus;
+    bool spawn_queued; /* starting, waiting for its turn to fork (pool.c) */
     SLIST_ENTRY(slot) pid_link;
+    TAILQ_ENTRY(slot) spawn_entry;
 };
 
 struct pool {
@@ -121,7 +137,7 @@ struct droverd {
     struct event *shutdown_delay_timer; /* runs out the shutdown_delay */
     int exit_status;
     struct event *shutdown_timer;
-    bool shutdown_forced;
+    bool shutdown_forced; /* the deadline passed (or a second TERM): SIGKILL, no grace */
     bool ready_sent;
 
     uint64_t orphans_reaped;

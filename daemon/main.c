@@ -44,6 +44,7 @@ struct options {
 };
 
 static const int signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+static int lock_fd = -1; /* SOCKET.lock, held for droverd's whole life */
 static struct event *sigev[sizeof(signals) / sizeof(signals[0])];
 
 static void usage(FILE *fp)
@@ -89,19 +90,40 @@ static void ready_check(void)
                    workers, workers == 1 ? "" : "s");
 }
 
-/* End of a pass: once every worker is down after a shutdown, end the loop. */
+/*
+ * End of a pass: once every worker is down after a shutdown, end the processes droverd
+ * adopted (TERM, then KILL at the deadline), then the loop.
+ */
 static void shutdown_done_check(void)
 {
     struct pool *p;
 
     if (!droverd.shutting_down || !pools_all_down())
         return;
+    if (reap_signal_adopted(droverd.shutdown_forced ? SIGKILL : SIGTERM) > 0)
+        return; /* their exits bring us back here */
     /* Clients get the replies they have not taken, then droverd exits. */
     TAILQ_FOREACH(p, &droverd.pools, entry)
         if (p->route != NULL)
             route_release_clients(p->route);
-    if (!route_lingering() || droverd.shutdown_forced)
+    /* Lingering clients take their replies until the deadline's margin at most. */
+    if (!route_lingering())
         event_base_loopexit(droverd.base, NULL);
+}
+
+/*
+ * No grace left (the deadline, or a second TERM): SIGKILL every worker, and exit at the
+ * latest SHUTDOWN_MARGIN_MS later, whatever is still there.
+ */
+static void shutdown_force(void)
+{
+    struct timeval tv = {SHUTDOWN_MARGIN_MS / 1000, (SHUTDOWN_MARGIN_MS % 1000) * 1000};
+
+    droverd.shutdown_forced = true;
+    pools_kill_all();
+    reap_signal_adopted(SIGKILL);
+    event_add(droverd.shutdown_timer, &tv);
+    droverd_state_changed();
 }
 
 static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -111,14 +133,15 @@ static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
     (void)arg;
     if (!droverd.shutdown_forced) {
         log_warnx("shutdown_timeout reached: killing every worker left");
-        droverd.shutdown_forced = true;
-        pools_kill_all();
-        /* SIGKILL cannot be ignored; give the kernel a moment to deliver it. */
-        struct timeval tv = {5, 0};
-        event_add(droverd.shutdown_timer, &tv);
+        shutdown_force();
         return;
     }
-    log_warnx("workers did not exit after SIGKILL; exiting anyway");
+    if (!pools_all_down())
+        log_warnx("workers did not exit after SIGKILL; exiting anyway");
+    else if (reap_adopted_count() > 0)
+        log_warnx("adopted processes did not exit after SIGKILL; exiting anyway");
+    else if (route_lingering())
+        log_warnx("clients did not take their replies; exiting anyway");
     event_base_loopexit(droverd.base, NULL);
 }
 
@@ -131,6 +154,7 @@ static void stop_workers(void)
     struct timeval tv = {(time_t)(t / 1000000), (suseconds_t)(t % 1000000)};
 
     sd_notify_send("STOPPING=1\nSTATUS=shutting down");
+    pools_halt();
     TAILQ_FOREACH(p, &droverd.pools, entry)
         pool_stop(p, false);
     droverd.shutdown_timer = evtimer_new(droverd.base, shutdown_timeout_cb, NULL);
@@ -191,8 +215,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
             break;
         if (droverd.shutting_down) {
             log_warnx("second %s: killing every worker now", signal_name((int)sig));
-            droverd.shutdown_forced = true;
-            pools_kill_all();
+            if (!droverd.shutdown_forced)
+                shutdown_force();
         } else {
             droverd_shutdown(0);
         }
@@ -291,6 +315,30 @@ static int check_config(void)
     return DROVERD_EXIT_OK;
 }
 
+/*
+ * One droverd per control socket: the lock beside it is taken before the socket (or any
+ * work socket) is touched, so of two droverds started at once exactly one gets past here.
+ */
+static void lock_or_die(const char *control_socket)
+{
+    char *path, err[PARSE_ERR_MAX];
+    pid_t holder;
+
+    xasprintf(&path, "%s.lock", control_socket);
+    lock_fd = sys_lock_file(path, &holder, err, sizeof(err));
+    if (lock_fd < 0 && errno == EWOULDBLOCK) {
+        if (holder > 0)
+            fprintf(stderr, "droverd: another droverd (pid %d) holds %s; not starting\n",
+                    (int)holder, path);
+        else
+            fprintf(stderr, "droverd: another droverd holds %s; not starting\n", path);
+        exit(DROVERD_EXIT_STARTUP);
+    }
+    if (lock_fd < 0)
+        fatalx("control socket lock: %s", err);
+    free(path);
+}
+
 /* Everything up to the loop: the machine, the event loop, the sockets, the pools. */
 /* A worker failed its liveness checks: stopped like a stop, its exit counted as a crash. */
 static void check_failed(struct slot *s, const char *reason)
@@ -306,6 +354,7 @@ static void startup(const struct options *o)
     struct rlimit now;
 
     log_set_level(o->debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
+    lock_or_die(droverd.config->daemon.control_socket);
     /* Before anything is opened: a passed socket no pool claims refuses the start cleanly. */
     listen_activation_check(droverd.config);
     droverd.config_path = xstrdup(realpath(o->config_path, abs) ? abs : o->config_path);
@@ -329,7 +378,7 @@ static void startup(const struct options *o)
     signal(SIGPIPE, SIG_IGN);
 
     droverd.base = event_base_new();
-    if (droverd.base == NULL)
+    if (droverd.base == NULL || event_base_priority_init(droverd.base, DROVERD_PRIORITIES) != 0)
         fatalx("cannot create the event loop");
     droverd_init();
     /* Once per pass, in this order: what the pass changed may finish each of these. */
@@ -410,6 +459,8 @@ static void teardown(void)
     free(droverd.cpus);
     free(droverd.config_path);
     close(droverd.devnull);
+    /* Last: the control socket is gone before another droverd may take its place. */
+    close(lock_fd);
 }
 
 int main(int argc, char **argv)

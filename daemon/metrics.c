@@ -243,6 +243,9 @@ void metrics_render(struct evbuffer *out)
     evbuffer_add_printf(out, "drover_healthy %d\n", hr.healthy ? 1 : 0);
     health_report_free(&hr);
     daemon_view_fill(&dv, NULL, false);
+    family(out, "drover_adopted_processes", "gauge",
+           "Processes droverd adopted (orphans reparented to it), ended at shutdown.");
+    evbuffer_add_printf(out, "drover_adopted_processes %u\n", dv.adopted);
     pool_families(out, &dv);
     worker_families(out, &dv);
     route_families(out, &dv);

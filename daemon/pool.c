@@ -39,6 +39,23 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg);
 static struct event *gc_event;
 static struct event *drain_event;
 
+/*
+ * Forking is bounded: at most SPAWN_BATCH workers, and no more once SPAWN_PASS_US went
+ * into vfork+exec (droverd waits for each exec), per spawn pass. Past that, a slot the
+ * state machine started waits in spawn_queue (state starting, no process yet) for the
+ * next spawn pass. A spawn pass runs at low priority, in a loop pass that had no I/O to
+ * serve, or SPAWN_WAIT_MAX_US after the last at the latest; so a crash storm or thousands
+ * of workers starting leave the control socket and routed pools served first.
+ */
+#define SPAWN_BATCH       16
+#define SPAWN_PASS_US     5000
+#define SPAWN_WAIT_MAX_US 20000
+static TAILQ_HEAD(, slot) spawn_queue = TAILQ_HEAD_INITIALIZER(spawn_queue);
+static struct event *spawn_idle_event; /* zero timer at low priority: the next idle pass */
+static struct event *spawn_late_event; /* SPAWN_WAIT_MAX_US timer: no idle pass came */
+static unsigned spawn_pass_count;      /* workers forked in this spawn pass */
+static uint64_t spawn_pass_us;         /* time spent forking them */
+
 static unsigned pid_bucket(pid_t pid)
 {
     return (unsigned)pid % PID_BUCKETS;
@@ -383,6 +400,54 @@ static void pool_gc_schedule(void)
     event_active(gc_event, 0, 0);
 }
 
+static void spawn_pass_cb(evutil_socket_t fd, short what, void *arg);
+
+static bool spawn_budget_left(void)
+{
+    return spawn_pass_count < SPAWN_BATCH && spawn_pass_us < SPAWN_PASS_US;
+}
+
+/* Schedule the next spawn pass, which resets the budget and forks what waits. */
+static void spawn_pass_schedule(void)
+{
+    static const struct timeval zero = {0, 0};
+    static const struct timeval late = {0, SPAWN_WAIT_MAX_US};
+
+    if (spawn_idle_event == NULL) {
+        spawn_idle_event = evtimer_new(droverd.base, spawn_pass_cb, NULL);
+        event_priority_set(spawn_idle_event, DROVERD_PRIORITY_LOW);
+        spawn_late_event = evtimer_new(droverd.base, spawn_pass_cb, NULL);
+    }
+    if (!evtimer_pending(spawn_idle_event, NULL) &&
+        !event_pending(spawn_idle_event, EV_TIMEOUT, NULL))
+        event_add(spawn_idle_event, &zero);
+    if (!evtimer_pending(spawn_late_event, NULL))
+        event_add(spawn_late_event, &late);
+}
+
+/* Count one fork against this spawn pass; the first of a pass schedules the next. */
+static void spawn_budget_use(uint64_t us)
+{
+    if (spawn_pass_count++ == 0)
+        spawn_pass_schedule();
+    spawn_pass_us += us;
+}
+
+static void spawn_enqueue(struct slot *s)
+{
+    s->spawn_queued = true;
+    TAILQ_INSERT_TAIL(&spawn_queue, s, spawn_entry);
+    spawn_pass_schedule();
+}
+
+static void spawn_dequeue(struct slot *s)
+{
+    if (!s->spawn_queued)
+        return;
+    TAILQ_REMOVE(&spawn_queue, s, spawn_entry);
+    s->spawn_queued = false;
+}
+
 /*
  * The state the route sees. In a rollout a new worker takes work only once
  * it counts as started, so requests never go to one that crashes at once.
@@ -394,26 +459,41 @@ static enum slot_state slot_route_state(const struct slot *s)
     return s->fsm.state;
 }
 
-/* Carry out what the state machine decided, and tell everyone who cares. */
-static void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum slot_event ev,
-                       struct slot_action *act, uint64_t now)
+/* Fork now; a failed fork counts as a crash, and the state machine backs off (never a busy retry).
+ */
+static void slot_spawn_now(struct slot *s, uint64_t now, struct slot_action *act)
 {
     struct pool *p = s->pool;
     char err[PARSE_ERR_MAX];
+    uint64_t t0 = mono_now();
+    int rc = slot_spawn(s, err, sizeof(err));
 
-    if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
-        log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
-    /* Also whatever left the process group but not the cgroup; SIGKILL is cgroup.kill. */
-    if (act->signal != 0 && s->cg != NULL)
-        cgroup_slot_signal(s->cg, act->signal, s->pid);
-    /* A failed fork counts as a crash; the state machine then backs off (never a busy retry). */
-    if (act->spawn && slot_spawn(s, err, sizeof(err)) != 0) {
+    spawn_budget_use(mono_now() - t0);
+    if (rc != 0) {
         log_warnx("pool %s slot %u: %s", p->name, s->index, err);
         free(s->exec_error);
         s->exec_error = xstrdup(err);
         p->spawn_failures++;
         slot_step(&s->fsm, &p->policy, SLOT_EV_SPAWN_FAILED, 0, "spawn failed", now, act);
     }
+}
+
+/* Carry out what the state machine decided, and tell everyone who cares. */
+static void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum slot_event ev,
+                       struct slot_action *act, uint64_t now)
+{
+    struct pool *p = s->pool;
+
+    if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
+        log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
+    /* Also whatever left the process group but not the cgroup; SIGKILL is cgroup.kill. */
+    if (act->signal != 0 && s->cg != NULL)
+        cgroup_slot_signal(s->cg, act->signal, s->pid);
+    /* Forks are spread over loop passes (spawn_pass_cb): past this pass's budget, wait a turn. */
+    if (act->spawn && !spawn_budget_left() && !s->spawn_queued)
+        spawn_enqueue(s);
+    else if (act->spawn)
+        slot_spawn_now(s, now, act);
     slot_log_transition(s, from, act);
     slot_arm_timer(s);
     if (from != s->fsm.state) {
@@ -434,6 +514,70 @@ static void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum s
     droverd_state_changed();
 }
 
+/*
+ * Once the shutdown has begun nothing starts again (shutdown_timeout is a hard bound): an
+ * event that would start a worker stops its slot instead.
+ */
+static enum slot_event slot_event_in_shutdown(const struct slot *s, enum slot_event ev)
+{
+    if (!droverd.shutting_down)
+        return ev;
+    if (ev == SLOT_EV_START || ev == SLOT_EV_RESTART)
+        return SLOT_EV_STOP;
+    if (ev == SLOT_EV_TIMER && s->fsm.state == SLOT_BACKOFF)
+        return SLOT_EV_STOP;
+    return ev;
+}
+
+/*
+ * A slot waiting for its turn to fork has no process yet: a stop takes it back to stopped
+ * at once; anything else waits for its turn (it starts with the config of that moment).
+ */
+static void slot_event_queued(struct slot *s, enum slot_event ev, uint64_t now)
+{
+    struct slot_action act = {0};
+
+    if (ev != SLOT_EV_STOP)
+        return;
+    spawn_dequeue(s);
+    s->fsm.state = SLOT_STOPPED;
+    s->fsm.want_up = false;
+    s->fsm.deadline = 0;
+    slot_apply(s, SLOT_STARTING, s->fsm.up, ev, &act, now);
+}
+
+/* A new pass: fork the slots that wait, as far as this pass's budget goes. */
+static void spawn_pass_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct slot *s;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    /* Whichever of the two came first, this is the pass. */
+    event_del(spawn_idle_event);
+    event_del(spawn_late_event);
+    spawn_pass_count = 0;
+    spawn_pass_us = 0;
+    while ((s = TAILQ_FIRST(&spawn_queue)) != NULL && spawn_budget_left()) {
+        struct slot_action act = {.spawn = true};
+        uint64_t now = mono_now();
+
+        if (droverd.shutting_down) {
+            slot_event_queued(s, SLOT_EV_STOP, now);
+            continue;
+        }
+        spawn_dequeue(s);
+        /* The start happens now: the run is timed, and start_timeout counted, from here. */
+        s->fsm.started_at = now;
+        if (s->pool->policy.ready_notify)
+            s->fsm.deadline = now + s->pool->policy.start_timeout_us;
+        slot_apply(s, SLOT_STARTING, s->fsm.up, SLOT_EV_START, &act, now);
+    }
+    if (!TAILQ_EMPTY(&spawn_queue))
+        spawn_pass_schedule();
+}
+
 void slot_event(struct slot *s, enum slot_event ev, const char *reason)
 {
     struct slot_action act;
@@ -441,6 +585,11 @@ void slot_event(struct slot *s, enum slot_event ev, const char *reason)
     bool was_up = s->fsm.up;
     uint64_t now = mono_now();
 
+    ev = slot_event_in_shutdown(s, ev);
+    if (s->spawn_queued) {
+        slot_event_queued(s, ev, now);
+        return;
+    }
     /* A routed worker first answers what it holds; the route sends the event again then. */
     if (s->pool->route != NULL && route_slot_defer(s->pool->route, s, ev))
         return;
@@ -528,6 +677,7 @@ void slot_exited(struct slot *s, int wstatus)
 
 static void slot_free(struct slot *s)
 {
+    spawn_dequeue(s);
     if (s->pid > 0)
         pid_map_remove(s);
     check_slot_free(s);
@@ -748,7 +898,8 @@ void pools_drain_check(void)
     struct pool *p, *next;
 
     TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
-        if (!p->draining || route_busy(p->route))
+        /* In a shutdown no worker starts again: with none left, what waits is answered now. */
+        if (!p->draining || (route_busy(p->route) && !(droverd.shutting_down && pool_is_down(p))))
             continue;
         p->draining = false;
         pool_stop_slots(p);
@@ -1002,14 +1153,54 @@ bool pools_all_settled(void)
     return true;
 }
 
+void pools_halt(void)
+{
+    struct pool *p;
+    struct slot *q;
+    struct slot_action act;
+    uint64_t now = mono_now();
+
+    /* Slots still waiting for their turn to fork never get it. */
+    while ((q = TAILQ_FIRST(&spawn_queue)) != NULL)
+        slot_event_queued(q, SLOT_EV_STOP, now);
+    TAILQ_FOREACH(p, &droverd.pools, entry) {
+        /* A crash during the shutdown is a crash, and the end of that slot. */
+        p->policy.restart = RESTART_NEVER;
+        p->rolling = false;
+        for (unsigned i = 0; i < p->nslots; i++) {
+            struct slot *s = p->slots[i];
+            /* A restart under way (rolling, recycling) ends with the stop. */
+            if (s != NULL && s->fsm.state == SLOT_STOPPING)
+                slot_step(&s->fsm, &p->policy, SLOT_EV_STOP, 0, NULL, now, &act);
+        }
+    }
+}
+
+/*
+ * No grace left: every worker is stopped with SIGKILL, through its state machine and past
+ * any drain its route waits for, so its exit is a stop (not a crash to restart).
+ */
 void pools_kill_all(void)
 {
     struct pool *p;
+    uint64_t now = mono_now();
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
-        for (unsigned i = 0; i < p->nslots; i++)
-            if (p->slots[i] != NULL && p->slots[i]->pid > 0)
-                slot_signal(p->slots[i], SIGKILL);
+        for (unsigned i = 0; i < p->nslots; i++) {
+            struct slot *s = p->slots[i];
+            struct slot_action act;
+            enum slot_state from;
+            bool was_up;
+
+            if (s == NULL || s->pid <= 0)
+                continue;
+            from = s->fsm.state;
+            was_up = s->fsm.up;
+            slot_step(&s->fsm, &p->policy, SLOT_EV_STOP, 0, NULL, now, &act);
+            act.signal = SIGKILL;
+            slot_apply(s, from, was_up, SLOT_EV_STOP, &act, now);
+        }
+    /* A slot whose main process is gone may still have a populated cgroup. */
     TAILQ_FOREACH(p, &droverd.pools, entry)
         for (unsigned i = 0; i < p->nslots; i++)
             if (p->slots[i] != NULL)

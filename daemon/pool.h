@@ -51,6 +51,9 @@ int slot_signal(struct slot *s, int sig);
 bool pools_all_down(void);
 /* Every slot that should run is running (or fatal): for READY=1. */
 bool pools_all_settled(void);
+/* The shutdown began: no slot starts again, whatever its restart policy or pending restart. */
+void pools_halt(void);
+/* SIGKILL every worker left, as a stop: the shutdown's deadline. */
 void pools_kill_all(void);
 void pools_reopen_logs(void);
 

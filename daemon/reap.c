@@ -7,13 +7,18 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include "check.h"
 #include "droverd.h"
 #include "log.h"
+#include "parse.h"
 #include "pool.h"
 #include "reap.h"
+#include "sys.h"
+#include "xmalloc.h"
 
 /*
  * Children reaped per pass of the event loop. In a crash storm each reap may
@@ -23,6 +28,17 @@
 #define REAP_BATCH 32
 
 static struct event *reap_more;
+
+#define ADOPTED_READ_EVERY_US 5000000
+static unsigned adopted_cached;
+static uint64_t adopted_read_at; /* 0: read again */
+
+/* Adopted processes already sent a signal, with the signal (reap_signal_adopted). */
+static struct signalled {
+    pid_t pid;
+    int sig;
+} * signalled;
+static size_t nsignalled;
 
 static void reap_more_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -74,15 +90,79 @@ void reap_children(void)
             /* a liveness check (check.c) */
         } else {
             droverd.orphans_reaped++;
+            adopted_read_at = 0;
             log_debug("reaped orphan pid %d", (int)pid);
+            /* A shutdown may wait for the last of them. */
+            droverd_state_changed();
         }
     }
     /* More may be waiting: continue on the next pass. */
     reap_next_pass();
 }
 
+int reap_adopted(pid_t **out)
+{
+    int n = sys_children(droverd.pid, out), k = 0;
+
+    if (n < 0)
+        return -1;
+    /* Workers have a slot; a vfork child has one too once vfork returned (it execs first). */
+    for (int i = 0; i < n; i++)
+        if (slot_find_pid((*out)[i]) == NULL)
+            (*out)[k++] = (*out)[i];
+    return k;
+}
+
+unsigned reap_adopted_count(void)
+{
+    uint64_t now = mono_now();
+    pid_t *pids;
+    int n;
+
+    if (adopted_read_at != 0 && now - adopted_read_at < ADOPTED_READ_EVERY_US)
+        return adopted_cached;
+    n = reap_adopted(&pids);
+    free(pids);
+    adopted_cached = n > 0 ? (unsigned)n : 0;
+    adopted_read_at = now;
+    return adopted_cached;
+}
+
+static bool already_signalled(pid_t pid, int sig)
+{
+    for (size_t i = 0; i < nsignalled; i++)
+        if (signalled[i].pid == pid && signalled[i].sig == sig)
+            return true;
+    return false;
+}
+
+int reap_signal_adopted(int sig)
+{
+    pid_t *pids;
+    int n = reap_adopted(&pids);
+
+    /*
+     * No pid here can be reused before we look again: each is our child, alive or a
+     * zombie, until this thread reaps it.
+     */
+    for (int i = 0; i < n; i++) {
+        if (already_signalled(pids[i], sig))
+            continue;
+        log_info("shutdown: %s to adopted process %d", signal_name(sig), (int)pids[i]);
+        if (kill(pids[i], sig) != 0 && errno != ESRCH)
+            log_warn("kill %d", (int)pids[i]);
+        signalled = xreallocarray(signalled, nsignalled + 1, sizeof(*signalled));
+        signalled[nsignalled++] = (struct signalled){pids[i], sig};
+    }
+    free(pids);
+    return n;
+}
+
 void reap_cleanup(void)
 {
+    free(signalled);
+    signalled = NULL;
+    nsignalled = 0;
     if (reap_more != NULL) {
         event_free(reap_more);
         reap_more = NULL;

@@ -476,10 +476,13 @@ static void router_worker_gone(struct route *r, struct worker_link *l)
             request_free(q);
             continue;
         }
-        if (queue_give_up(q, r->max_attempts)) {
+        /* At the shutdown's deadline nothing will serve it: answer at once. */
+        if (droverd.shutdown_forced || queue_give_up(q, r->max_attempts)) {
             char why[128];
             r->failed++;
-            if (q->timed_out) {
+            if (droverd.shutdown_forced) {
+                request_fail(r, q, "FAILED", "droverd shut down (shutdown_timeout)");
+            } else if (q->timed_out) {
                 char t[32];
                 format_duration(r->request_timeout_us, t, sizeof(t));
                 snprintf(why, sizeof(why), "no reply within %s (%u attempt%s)", t, q->attempts,
@@ -623,6 +626,13 @@ static void client_release(struct client *c)
 static void router_release_clients(struct route *r)
 {
     struct client *c;
+    struct request *q;
+
+    /* No worker will take what still waits: answer it rather than drop it. */
+    while ((q = queue_next(&r->queue)) != NULL) {
+        r->failed++;
+        request_fail(r, q, "FAILED", "droverd shut down or removed the pool");
+    }
 
     while ((c = TAILQ_FIRST(&r->clients)) != NULL)
         client_release(c);

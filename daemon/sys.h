@@ -66,6 +66,22 @@ int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, int back
                     size_t errsz);
 int sys_listen_tcp(const char *spec, char *err, size_t errsz);
 
+/*
+ * Take an exclusive flock(2) on path (created with its directory if missing, never
+ * truncated before the lock is held), then write our pid into it. Returns the fd, to keep
+ * open for as long as the lock is wanted (close-on-exec: no worker holds it); or -1 with
+ * the reason in err, and errno EWOULDBLOCK and *holder set (0 if it wrote no pid yet)
+ * when another process holds the lock. The file is never removed: a stale one is simply
+ * locked again, and no process can lock a file another unlinked and re-created.
+ */
+int sys_lock_file(const char *path, pid_t *holder, char *err, size_t errsz);
+
+/*
+ * The children of process pid (every thread's), in *out (free it); returns how many,
+ * or -1. From /proc/PID/task/TID/children, or a scan of /proc when the kernel lacks it.
+ */
+int sys_children(pid_t pid, pid_t **out);
+
 /* Make an fd non-blocking and close-on-exec. */
 int sys_set_nonblock_cloexec(int fd);
 

@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -332,4 +334,142 @@ void sys_tune_malloc(void)
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     mallopt(M_TOP_PAD, 1 << 20);
 #endif
+}
+
+/* The pid written in a lock file, or 0. */
+static pid_t lock_file_pid(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    long v;
+
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    v = strtol(buf, NULL, 10);
+    return v > 0 && v <= INT32_MAX ? (pid_t)v : 0;
+}
+
+int sys_lock_file(const char *path, pid_t *holder, char *err, size_t errsz)
+{
+    char line[32];
+    int fd, e, n;
+
+    *holder = 0;
+    if (sys_mkdir_parent_of(path) != 0) {
+        e = errno;
+        parse_error(err, errsz, "cannot create the directory of %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0) {
+        e = errno;
+        parse_error(err, errsz, "open %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        e = errno;
+        if (e == EWOULDBLOCK) {
+            /* The holder writes its pid right after locking: give it a moment to. */
+            for (int i = 0; i < 50 && (*holder = lock_file_pid(fd)) == 0; i++)
+                nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+            parse_error(err, errsz, "%s is locked", path);
+        } else {
+            parse_error(err, errsz, "flock %s: %s", path, strerror(e));
+        }
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n) {
+        e = errno;
+        parse_error(err, errsz, "write %s: %s", path, strerror(e));
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void pids_add(pid_t **out, size_t *n, size_t *cap, pid_t pid)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *out = xreallocarray(*out, *cap, sizeof(**out));
+    }
+    (*out)[(*n)++] = pid;
+}
+
+/* Without /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN): every process's parent. */
+static int children_by_scan(pid_t pid, pid_t **out)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    size_t n = 0, cap = 0;
+
+    *out = NULL;
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        char path[300], buf[512], *rp;
+        long ppid;
+        FILE *fp;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+        fp = fopen(path, "re");
+        if (fp == NULL)
+            continue;
+        buf[0] = '\0';
+        if (fgets(buf, sizeof(buf), fp) == NULL)
+            buf[0] = '\0';
+        fclose(fp);
+        /* "pid (comm) state ppid": comm may hold spaces and parentheses. */
+        rp = strrchr(buf, ')');
+        if (rp != NULL && sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == (long)pid)
+            pids_add(out, &n, &cap, (pid_t)atol(de->d_name));
+    }
+    closedir(d);
+    return (int)n;
+}
+
+int sys_children(pid_t pid, pid_t **out)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *de;
+    size_t n = 0, cap = 0;
+    bool any = false;
+
+    *out = NULL;
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        char file[320];
+        FILE *fp;
+        long v;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(file, sizeof(file), "/proc/%d/task/%s/children", (int)pid, de->d_name);
+        fp = fopen(file, "re");
+        if (fp == NULL)
+            continue;
+        any = true;
+        while (fscanf(fp, "%ld", &v) == 1)
+            pids_add(out, &n, &cap, (pid_t)v);
+        fclose(fp);
+    }
+    closedir(d);
+    if (!any) {
+        free(*out);
+        return children_by_scan(pid, out);
+    }
+    return (int)n;
 }

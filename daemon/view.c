@@ -15,6 +15,7 @@
 #include "output.h"
 #include "parse.h"
 #include "pool.h"
+#include "reap.h"
 #include "xmalloc.h"
 
 /* Why a slot is where it is: the INFO column of status and its "info" field. */
@@ -145,6 +146,7 @@ void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_
 
     memset(v, 0, sizeof(*v));
     v->now = mono_now();
+    v->adopted = reap_adopted_count();
     TAILQ_FOREACH(p, &droverd.pools, entry)
         n++;
     v->pools = xcalloc(n > 0 ? n : 1, sizeof(*v->pools));

@@ -56,6 +56,7 @@ struct daemon_view {
     uint64_t now; /* the monotonic time the view was taken at */
     struct pool_view *pools;
     size_t npools;
+    unsigned adopted; /* processes droverd adopted (reap.c), read at most every 5 s */
 };
 
 /*

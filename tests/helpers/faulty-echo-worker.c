@@ -20,6 +20,8 @@
  *   --max-frame N    the pool's max_frame (for BIG and GARBAGE; default 1M)
  *   --count-dir DIR  after each request write the number served so far to DIR/PID
  *   --once-dir DIR   where ONCE tokens live (default $ROUTE_ONCE_DIR)
+ *   --ignore-term    ignore SIGTERM (a worker that will not stop while it holds work)
+ *   --starts FILE    append this worker's pid to FILE when it starts
  *   --check-env FILE CMD [ARGS]: shared mode: check LISTEN_FDS=1, LISTEN_PID
  *                    is our pid, LISTEN_FDNAMES is $DROVER_POOL and fd 3 is
  *                    a listening socket; append "PID ok" or "PID FAIL why"
@@ -88,6 +90,19 @@ static void record_count(unsigned long served)
     if (pwrite(fd, num, (size_t)n, 0) < 0)
         perror("faulty-echo-worker: count file");
     close(fd);
+}
+
+/* --starts FILE: one line per start, so a test can count the workers ever started. */
+static void record_start(const char *file)
+{
+    char line[32];
+    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+
+    if (fd < 0 || write(fd, line, (size_t)n) != n)
+        perror(file);
+    if (fd >= 0)
+        close(fd);
 }
 
 static int starts_with(const unsigned char *p, size_t len, const char *word)
@@ -262,11 +277,16 @@ int main(int argc, char **argv)
             count_dir = argv[++i];
         else if (strcmp(argv[i], "--once-dir") == 0 && i + 1 < argc)
             once_dir = argv[++i];
+        else if (strcmp(argv[i], "--ignore-term") == 0)
+            signal(SIGTERM, SIG_IGN);
+        else if (strcmp(argv[i], "--starts") == 0 && i + 1 < argc)
+            record_start(argv[++i]);
         else if (strcmp(argv[i], "--check-env") == 0 && i + 2 < argc)
             return check_env(argv[i + 1], argv + i + 2);
         else {
             fprintf(stderr, "usage: faulty-echo-worker [--delay-ms N] [--max-frame N] "
-                            "[--count-dir DIR] [--once-dir DIR] | --check-env FILE CMD...\n");
+                            "[--count-dir DIR] [--once-dir DIR] [--ignore-term] [--starts FILE] "
+                            "| --check-env FILE CMD...\n");
             return 2;
         }
     }

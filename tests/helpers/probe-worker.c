@@ -24,6 +24,9 @@
  *   --orphans N FILE    make N orphans (double fork); each waits until it was
  *                       reparented, appends "pid ppid" to FILE, waits for
  *                       FILE.go to exist, then exits
+ *   --orphans-setsid    the orphans leave the worker's session and process
+ *                       group (setsid), as a daemonizing program does
+ *   --orphans-ignore-term  the orphans ignore SIGTERM
  *
  * Without --exit the worker runs until a terminating signal (exit 0).
  */
@@ -226,6 +229,8 @@ static void make_family(const char *path, int ignore_term)
     write_file(path, text);
 }
 
+static int orphans_setsid, orphans_ignore_term;
+
 static void make_orphans(int n, const char *path)
 {
     char go[4096];
@@ -237,7 +242,9 @@ static void make_orphans(int n, const char *path)
             die("fork");
         if (mid == 0) {
             pid_t orphan, middle = getpid();
-            child_reset_signals(0);
+            child_reset_signals(orphans_ignore_term);
+            if (orphans_setsid && setsid() < 0)
+                die("setsid");
             orphan = fork();
             if (orphan == 0) {
                 char line[64];
@@ -278,7 +285,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: probe-worker [--fds F] [--env F] [--info F] [--record F] "
                     "[--ignore SIG] [--term-delay MS] [--exit N] [--exit-if F N] "
-                    "[--family F] [--family-ignore-term] [--orphans N F]\n");
+                    "[--family F] [--family-ignore-term] [--orphans N F] [--orphans-setsid] "
+                    "[--orphans-ignore-term]\n");
     exit(2);
 }
 
@@ -318,6 +326,10 @@ int main(int argc, char **argv)
             family = argv[++i];
         else if (strcmp(a, "--family-ignore-term") == 0)
             family_ignore_term = 1;
+        else if (strcmp(a, "--orphans-setsid") == 0)
+            orphans_setsid = 1;
+        else if (strcmp(a, "--orphans-ignore-term") == 0)
+            orphans_ignore_term = 1;
         else if (strcmp(a, "--orphans") == 0 && more >= 2) {
             orphans = atoi(argv[++i]);
             orphans_file = argv[++i];

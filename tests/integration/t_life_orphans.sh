@@ -2,6 +2,10 @@
 # A worker double-forks orphans: as a child subreaper droverd inherits them,
 # and when they exit it reaps them: no zombie whose parent is droverd remains,
 # and the worker itself is undisturbed.
+# Then orphans that left the worker's session (setsid, as a daemonizing program
+# does), one of them deaf to SIGTERM: status and metrics count them as adopted,
+# and the shutdown ends them once the workers are gone (SIGTERM, then SIGKILL at
+# shutdown_timeout), within shutdown_timeout plus its 1 s margin.
 . "$(dirname "$0")/lib.sh"
 uses proc
 
@@ -39,3 +43,54 @@ assert_eq "$((reaped_after - reaped_before))" 10 "orphans counted as reaped in t
 assert_eq "$(pool_pids parent)" "$w0 $w1" "worker pids after their orphans exited"
 assert_eq "$(pool_json parent "' '.join(x['state'] + ':' + str(x['restarts']) for x in p['slots'])")" \
     "running:0 running:0" "worker states and restarts after their orphans exited"
+
+# The adopted count: none left now.
+assert_eq "$(status_json "s['daemon']['adopted']")" 0 "adopted processes once the orphans exited"
+stop_daemon 20 || fail "droverd did not stop"
+
+# --- orphans outside the workers' process groups, ended by the shutdown ---
+rm -f "$T"/sess.* "$T"/deaf.*
+write_config <<EOF2
+[pool:sess]
+command = $PROBE_WORKER --orphans 3 $T/sess.%w --orphans-setsid
+workers = 1
+
+[pool:deaf]
+command = $PROBE_WORKER --orphans 1 $T/deaf.%w --orphans-setsid --orphans-ignore-term
+workers = 1
+EOF2
+sed -i 's/^shutdown_timeout = .*/shutdown_timeout = 3s/' "$CONF"
+start_daemon
+wait_for 10 "sess running" pool_running sess
+wait_for 10 "deaf running" pool_running deaf
+four_reported() { [ "$(cat "$T"/sess.0 "$T"/deaf.0 2>/dev/null | wc -l)" -eq 4 ]; }
+wait_for 10 "four orphans reported" four_reported
+sess=$(cut -d' ' -f1 "$T"/sess.0)
+deaf=$(cut -d' ' -f1 "$T"/deaf.0)
+workers="$(pool_pids sess) $(pool_pids deaf)"
+for p in $sess $deaf $workers; do track_pid "$p"; done
+for p in $sess $deaf; do
+    assert_eq "$(ps -o ppid= -p "$p" | tr -d ' ')" "$DAEMON_PID" "parent of setsid orphan $p"
+    [ "$(ps -o pgid= -p "$p" | tr -d ' ')" != "$(pool_pids sess)" ] || fail "orphan $p is in its worker's group"
+done
+adopted_is() { [ "$(status_json "s['daemon']['adopted']")" = "$1" ]; }
+wait_for 5 "status: 4 adopted" adopted_is 4
+assert_eq "$(metric drover_adopted_processes)" 4 "drover_adopted_processes"
+assert_contains "$(dv status)" "adopted: 4 processes" "drover status (text)"
+
+t0=$(now_ms)
+kill -TERM "$DAEMON_PID"
+# Once the workers are gone, TERM ends the three that listen at once.
+wait_for 3 "the orphans that take SIGTERM gone" gone $sess
+alive "$deaf" || fail "the orphan that ignores SIGTERM died before shutdown_timeout"
+alive "$DAEMON_PID" || fail "droverd exited before the adopted process that ignores SIGTERM"
+wait_daemon_exit 10
+t_exit=$(($(now_ms) - t0))
+log "shutdown with a SIGTERM-deaf adopted process: droverd exited after ${t_exit} ms (shutdown_timeout 3000 ms)"
+[ "$t_exit" -le $((3000 + 1000 * SLOWDOWN + 100)) ] || fail "droverd exited ${t_exit} ms after SIGTERM (bound 3 s + 1 s)"
+wait_for 2 "the SIGTERM-deaf orphan killed at the deadline" dead "$deaf"
+wait_for 2 "every worker gone" gone $workers
+grep -q "SIGTERM to adopted process" "$T/droverd.log" || grep -q "TERM to adopted process" "$T/droverd.log" ||
+    fail "droverd did not log ending its adopted processes"
+grep -q "KILL to adopted process $deaf" "$T/droverd.log" || fail "droverd did not SIGKILL the deaf orphan"
+untrack_gone
