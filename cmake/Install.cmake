@@ -356,7 +356,7 @@ if(DROVER_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_drover_deb_depends}")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "libc6, libevent-core-2.1-7 (>= 2.1.8), libevent-extra-2.1-7 (>= 2.1.8), libinih1, ${_drover_deb_depends}")
+      "libc6, libevent-core-2.1-7 (>= 2.1.8), libinih1, ${_drover_deb_depends}")
 endif()
 # python3: the Python client package (clients/python) installed with drover;
 # droverd and drover do not need it, so it is recommended, not required.

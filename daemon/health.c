@@ -34,7 +34,7 @@ static struct health_reason *reason_add(struct health_report *r, const char *poo
     return h;
 }
 
-/* One slot: a reason when it is fatal, or wanted up and not running. */
+/* One slot: a reason when it is fatal, or wanted up and not started (running past start_grace). */
 static bool slot_judge(struct health_report *r, const struct pool_view *pv,
                        const struct slot_view *sv)
 {
@@ -50,8 +50,15 @@ static bool slot_judge(struct health_report *r, const struct pool_view *pv,
                  sv->index, why != NULL ? why : "too many crashes", sv->last_exit);
         return false;
     }
-    if (!s->fsm.want_up || sv->state == SLOT_RUNNING || s->rolling)
+    if (!s->fsm.want_up || (sv->state == SLOT_RUNNING && s->fsm.up) || s->rolling)
         return true;
+    /* Running but inside start_grace is not started yet: it may still exit as a failed start. */
+    if (sv->state == SLOT_RUNNING) {
+        h = reason_add(r, name, sv->index, slot_state_name(SLOT_STARTING));
+        snprintf(h->text, sizeof(h->text), "pool %s slot %u: running, not started yet%s%s", name,
+                 sv->index, why != NULL ? ": " : "", why != NULL ? why : "");
+        return false;
+    }
     h = reason_add(r, name, sv->index, slot_state_name(sv->state));
     snprintf(h->text, sizeof(h->text), "pool %s slot %u: %s, not running%s%s (last exit: %s)", name,
              sv->index, slot_state_name(sv->state), why != NULL ? ": " : "", why != NULL ? why : "",

@@ -45,6 +45,8 @@ static int workers_fd = -1;
 static struct event *workers_ev;
 static uint64_t drop_logged_at;
 static unsigned drops_unlogged;
+static char drop_last[256];      /* the last message held back by the rate limit */
+static struct event *drop_flush; /* logs what was held back once the second is over */
 
 void sd_notify_init(void)
 {
@@ -124,26 +126,54 @@ static void worker_message_line(struct slot *s, const char *line, size_t len)
     /* Anything else (STOPPING=1, MAINPID=, ...) is accepted and ignored. */
 }
 
-/* Log a dropped message, unless one was logged less than a second ago (then count it). */
-static void __attribute__((format(printf, 1, 2))) log_dropped(const char *fmt, ...)
+static void drop_log_now(const char *msg, uint64_t now)
 {
-    uint64_t now = mono_now();
-    char msg[256];
-    va_list ap;
-
-    if (drop_logged_at != 0 && now - drop_logged_at < NOTIFY_DROP_LOG_US) {
-        drops_unlogged++;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (drops_unlogged > 0)
-        log_warnx("%s (and %u more dropped since the last such line)", msg, drops_unlogged);
+    if (drops_unlogged > 1)
+        log_warnx("%s (and %u more dropped since the last such line)", msg, drops_unlogged - 1);
     else
         log_warnx("%s", msg);
     drop_logged_at = now;
     drops_unlogged = 0;
+}
+
+/* The second is over: log the last message held back, with how many were. */
+static void drop_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (drops_unlogged > 0)
+        drop_log_now(drop_last, mono_now());
+}
+
+/*
+ * Log a dropped message, at most one line a second: within the second it is
+ * held back and counted, and a one-shot timer (armed only then, so no idle
+ * wake-up) logs the last one held back when the second is over.
+ */
+static void __attribute__((format(printf, 1, 2))) log_dropped(const char *fmt, ...)
+{
+    uint64_t now = mono_now();
+    char msg[sizeof(drop_last)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (drop_logged_at != 0 && now - drop_logged_at < NOTIFY_DROP_LOG_US) {
+        uint64_t wait = drop_logged_at + NOTIFY_DROP_LOG_US - now;
+        struct timeval tv = {(time_t)(wait / 1000000), (suseconds_t)(wait % 1000000)};
+
+        memcpy(drop_last, msg, sizeof(drop_last));
+        drops_unlogged++;
+        if (drop_flush == NULL)
+            drop_flush = evtimer_new(droverd.base, drop_flush_cb, NULL);
+        if (!evtimer_pending(drop_flush, NULL))
+            evtimer_add(drop_flush, &tv);
+        return;
+    }
+    drops_unlogged++;
+    drop_log_now(msg, now);
 }
 
 /*
@@ -277,5 +307,9 @@ void notify_workers_close(void)
     if (sd_watchdog_ev != NULL) {
         event_free(sd_watchdog_ev);
         sd_watchdog_ev = NULL;
+    }
+    if (drop_flush != NULL) {
+        event_free(drop_flush);
+        drop_flush = NULL;
     }
 }

@@ -28,6 +28,9 @@ wait_for 10 "web running" pool_running web
 wait_for 10 "flaky running" pool_running flaky
 
 # ---- before: healthy ----------------------------------------------------------------
+# A worker counts as started once it has stayed up for start_grace (1 s by default).
+is_healthy() { dv health >/dev/null 2>&1; }
+wait_for 10 "every worker started" is_healthy
 expect_exit 0 "drover health when healthy" dv health
 assert_contains "$RUN_OUT" "healthy: 2 pools, 3 workers running" "drover health says"
 dv health --json >"$T/h.json" || fail "drover health --json exited $?"
@@ -43,6 +46,11 @@ for path in /nope /healthz/x /readyzz /; do
     assert_eq "$(http_get "$PORT" "$path" "$T/nf")" 404 "GET $path"
 done
 dv metrics | grep -qx 'drover_healthy 1' || fail "drover_healthy is not 1 when healthy"
+# A worker not yet past start_grace is not started: whatever state it is in, not healthy.
+expect_exit 0 "restart web:0 without waiting" dv restart web:0 --no-wait
+expect_exit 1 "drover health right after a restart" dv health
+assert_contains "$RUN_OUT" "pool web slot 0: " "drover health names the restarting worker"
+wait_for 10 "web:0 started again" is_healthy
 
 # ---- during: a fatal slot -------------------------------------------------------------
 touch "$T/broken"
