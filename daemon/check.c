@@ -20,6 +20,7 @@
 #include "log.h"
 #include "output.h"
 #include "parse.h"
+#include "pool_env.h"
 #include "spawn.h"
 #include "sys.h"
 #include "xmalloc.h"
@@ -126,14 +127,7 @@ static void check_start(struct slot_check *c)
         plan.fd_stdout = plan.fd_stderr = droverd.devnull;
     plan.fd3 = -1;
     plan.cpu = -1;
-    plan.directory = pc->directory;
-    plan.set_credentials = pc->has_user && droverd.uid == 0;
-    plan.uid = pc->uid;
-    plan.gid = pc->gid;
-    plan.groups = p->groups;
-    plan.ngroups = p->ngroups;
-    plan.daemon_pid = droverd.pid;
-    plan.nofile = &droverd.nofile;
+    pool_env_identity(p, &plan);
 
     rc = spawn_process(&plan, &c->pid, &c->status_fd, err, sizeof(err));
     for (size_t i = 0; i < 3; i++)

@@ -51,13 +51,11 @@ struct control_client {
 static TAILQ_HEAD(, control_client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static unsigned nclients;
 static int listen_fd = -1;
-static struct event *accept_event;
-static bool accept_paused_logged;
+static struct acceptor acceptor; /* at most CONTROL_ACCEPT_BATCH per pass */
 static char *socket_path;
 static gid_t control_gid;
 static bool have_control_gid;
 static uint64_t rejected_clients;
-static struct event *resume_event;
 static control_dispatch_fn dispatch;
 
 static void client_free(struct control_client *c)
@@ -373,39 +371,6 @@ static void client_accept(int fd)
     nclients++;
 }
 
-static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-    accept_paused_logged = false;
-    event_add(accept_event, NULL);
-}
-
-/*
- * At most CONTROL_ACCEPT_BATCH connections per pass of the loop: clients
- * that connect and close at once are then let go (their EOF is handled in
- * the same pass) before more are counted against the cap.
- */
-static void accept_cb(evutil_socket_t lfd, short what, void *arg)
-{
-    (void)what;
-    (void)arg;
-    for (int i = 0; i < CONTROL_ACCEPT_BATCH; i++) {
-        int fd = accept4((int)lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            client_accept(fd);
-            continue;
-        }
-        if (accept_pause(accept_event, resume_event)) {
-            if (!accept_paused_logged)
-                log_warn("control: accept (pausing while out of file descriptors)");
-            accept_paused_logged = true;
-        }
-        return;
-    }
-}
-
 int control_open(const struct daemon_config *dc, char *err, size_t errsz)
 {
     gid_t gid = dc->control_group != NULL ? dc->control_gid : (gid_t)-1;
@@ -423,9 +388,11 @@ int control_open(const struct daemon_config *dc, char *err, size_t errsz)
         have_control_gid = true;
     }
     listen_fd = fd;
-    accept_event = event_new(droverd.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
-    resume_event = evtimer_new(droverd.base, accept_resume_cb, NULL);
-    event_add(accept_event, NULL);
+    /*
+     * A batch per pass: clients that connect and close at once are let go (their
+     * EOF is handled in the same pass) before more are counted against the cap.
+     */
+    acceptor_start(&acceptor, fd, CONTROL_ACCEPT_BATCH, "control", client_accept);
     socket_path = xstrdup(dc->control_socket);
     return 0;
 }
@@ -446,10 +413,7 @@ void control_close(void)
 
     while ((c = TAILQ_FIRST(&clients)) != NULL)
         client_free(c);
-    if (accept_event != NULL) {
-        event_free(accept_event);
-        accept_event = NULL;
-    }
+    acceptor_stop(&acceptor);
     if (listen_fd >= 0) {
         close(listen_fd);
         listen_fd = -1;
@@ -458,10 +422,6 @@ void control_close(void)
         unlink(socket_path);
         free(socket_path);
         socket_path = NULL;
-    }
-    if (resume_event != NULL) {
-        event_free(resume_event);
-        resume_event = NULL;
     }
 }
 

@@ -9,6 +9,7 @@
 #include "health.h"
 
 #include <event2/buffer.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,17 @@ static struct health_reason *reason_add(struct health_report *r, const char *poo
     return h;
 }
 
+/* The line drover health prints for a reason; a very long one (an odd INFO) is cut. */
+static void __attribute__((format(printf, 2, 3)))
+reason_text(struct health_reason *h, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(h->text, sizeof(h->text), fmt, ap);
+    va_end(ap);
+}
+
 /* One slot: a reason when it is fatal, or wanted up and not started (running past start_grace). */
 static bool slot_judge(struct health_report *r, const struct pool_view *pv,
                        const struct slot_view *sv)
@@ -46,8 +58,8 @@ static bool slot_judge(struct health_report *r, const struct pool_view *pv,
         return true;
     if (sv->state == SLOT_FATAL) {
         h = reason_add(r, name, sv->index, "fatal");
-        snprintf(h->text, sizeof(h->text), "pool %s slot %u: fatal: %s (last exit: %s)", name,
-                 sv->index, why != NULL ? why : "too many crashes", sv->last_exit);
+        reason_text(h, "pool %s slot %u: fatal: %s (last exit: %s)", name, sv->index,
+                    why != NULL ? why : "too many crashes", sv->last_exit);
         return false;
     }
     if (!s->fsm.want_up || (sv->state == SLOT_RUNNING && s->fsm.up) || s->rolling)
@@ -55,14 +67,14 @@ static bool slot_judge(struct health_report *r, const struct pool_view *pv,
     /* Running but inside start_grace is not started yet: it may still exit as a failed start. */
     if (sv->state == SLOT_RUNNING) {
         h = reason_add(r, name, sv->index, slot_state_name(SLOT_STARTING));
-        snprintf(h->text, sizeof(h->text), "pool %s slot %u: running, not started yet%s%s", name,
-                 sv->index, why != NULL ? ": " : "", why != NULL ? why : "");
+        reason_text(h, "pool %s slot %u: running, not started yet%s%s", name, sv->index,
+                    why != NULL ? ": " : "", why != NULL ? why : "");
         return false;
     }
     h = reason_add(r, name, sv->index, slot_state_name(sv->state));
-    snprintf(h->text, sizeof(h->text), "pool %s slot %u: %s, not running%s%s (last exit: %s)", name,
-             sv->index, slot_state_name(sv->state), why != NULL ? ": " : "", why != NULL ? why : "",
-             sv->last_exit);
+    reason_text(h, "pool %s slot %u: %s, not running%s%s (last exit: %s)", name, sv->index,
+                slot_state_name(sv->state), why != NULL ? ": " : "", why != NULL ? why : "",
+                sv->last_exit);
     return false;
 }
 
@@ -87,8 +99,7 @@ void health_check(struct health_report *r, const struct pool *only)
         }
         if (pv->p->halt_reason != NULL) {
             struct health_reason *h = reason_add(r, hp->name, -1, "rollout-halted");
-            snprintf(h->text, sizeof(h->text), "pool %s: rollout halted: %s", hp->name,
-                     pv->p->halt_reason);
+            reason_text(h, "pool %s: rollout halted: %s", hp->name, pv->p->halt_reason);
             hp->healthy = false;
         }
     }
@@ -96,7 +107,7 @@ void health_check(struct health_report *r, const struct pool *only)
     r->shutting_down = droverd.shutting_down || droverd.shutdown_requested;
     if (r->shutting_down) {
         struct health_reason *h = reason_add(r, NULL, -1, "shutting-down");
-        snprintf(h->text, sizeof(h->text), "droverd is shutting down");
+        reason_text(h, "droverd is shutting down");
     }
     r->healthy = r->nreasons == 0;
 }

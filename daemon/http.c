@@ -39,8 +39,7 @@ struct http_client {
 static TAILQ_HEAD(, http_client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static unsigned nclients;
 static int listen_fd = -1;
-static struct event *accept_event, *resume_event;
-static bool accept_paused_logged;
+static struct acceptor acceptor; /* at most HTTP_ACCEPT_BATCH per pass: a flood shares the loop */
 static uint64_t rejected;
 static const struct http_route *routes;
 static size_t nroutes;
@@ -252,35 +251,6 @@ static void client_accept(int fd)
     nclients++;
 }
 
-static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-    accept_paused_logged = false;
-    event_add(accept_event, NULL);
-}
-
-/* At most HTTP_ACCEPT_BATCH per pass, so a flood of connections shares the loop. */
-static void accept_cb(evutil_socket_t lfd, short what, void *arg)
-{
-    (void)what;
-    (void)arg;
-    for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
-        int fd = accept4((int)lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            client_accept(fd);
-            continue;
-        }
-        if (accept_pause(accept_event, resume_event)) {
-            if (!accept_paused_logged)
-                log_warn("metrics_listen: accept (pausing while out of file descriptors)");
-            accept_paused_logged = true;
-        }
-        return;
-    }
-}
-
 int http_open(const char *listen, const struct http_route *r, size_t n, char *err, size_t errsz)
 {
     int fd = sys_listen_tcp(listen, err, errsz);
@@ -290,9 +260,7 @@ int http_open(const char *listen, const struct http_route *r, size_t n, char *er
     routes = r;
     nroutes = n;
     listen_fd = fd;
-    accept_event = event_new(droverd.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
-    resume_event = evtimer_new(droverd.base, accept_resume_cb, NULL);
-    event_add(accept_event, NULL);
+    acceptor_start(&acceptor, fd, HTTP_ACCEPT_BATCH, "metrics_listen", client_accept);
     return 0;
 }
 
@@ -302,11 +270,7 @@ void http_close(void)
 
     while ((c = TAILQ_FIRST(&clients)) != NULL)
         client_free(c);
-    if (accept_event != NULL)
-        event_free(accept_event);
-    if (resume_event != NULL)
-        event_free(resume_event);
-    accept_event = resume_event = NULL;
+    acceptor_stop(&acceptor);
     if (listen_fd >= 0)
         close(listen_fd);
     listen_fd = -1;

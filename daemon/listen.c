@@ -239,6 +239,58 @@ bool accept_pause(struct event *accept_ev, struct event *retry_ev)
     return true;
 }
 
+static void acceptor_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct acceptor *a = arg;
+
+    (void)fd;
+    (void)what;
+    a->paused_logged = false;
+    event_add(a->accept_ev, NULL);
+}
+
+static void acceptor_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    struct acceptor *a = arg;
+
+    (void)what;
+    for (int i = 0; i < a->batch; i++) {
+        int fd = accept4((int)lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd >= 0) {
+            a->accepted(fd);
+            continue;
+        }
+        if (accept_pause(a->accept_ev, a->resume_ev)) {
+            if (!a->paused_logged)
+                log_warn("%s: accept (pausing while out of file descriptors)", a->what);
+            a->paused_logged = true;
+        }
+        return;
+    }
+}
+
+void acceptor_start(struct acceptor *a, int fd, int batch, const char *what,
+                    void (*accepted)(int fd))
+{
+    a->batch = batch;
+    a->what = what;
+    a->accepted = accepted;
+    a->paused_logged = false;
+    a->accept_ev = event_new(droverd.base, fd, EV_READ | EV_PERSIST, acceptor_cb, a);
+    a->resume_ev = evtimer_new(droverd.base, acceptor_resume_cb, a);
+    event_add(a->accept_ev, NULL);
+}
+
+void acceptor_stop(struct acceptor *a)
+{
+    if (a->accept_ev != NULL)
+        event_free(a->accept_ev);
+    if (a->resume_ev != NULL)
+        event_free(a->resume_ev);
+    a->accept_ev = a->resume_ev = NULL;
+}
+
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct listener *ls = arg;

@@ -60,4 +60,23 @@ void listener_update_all(void);
 #define ACCEPT_RETRY_MS 100
 bool accept_pause(struct event *accept_ev, struct event *retry_ev);
 
+/*
+ * The accept loop of droverd's own servers (control socket, metrics_listen):
+ * at most `batch` connections per loop pass, each handed to accepted(fd);
+ * paused with accept_pause when out of fds, logged once per pause as
+ * "WHAT: accept (pausing ...)". The owner caps its clients in accepted().
+ */
+struct acceptor {
+    struct event *accept_ev;
+    struct event *resume_ev;
+    bool paused_logged;
+    int batch;
+    const char *what;
+    void (*accepted)(int fd);
+};
+void acceptor_start(struct acceptor *a, int fd, int batch, const char *what,
+                    void (*accepted)(int fd));
+/* Stop accepting and free the events (the owner closes the socket). */
+void acceptor_stop(struct acceptor *a);
+
 #endif

@@ -313,14 +313,7 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
         plan.fd_stderr = -1;
     plan.fd3 = rs.fd3;
     plan.cpu = cpu;
-    plan.directory = pc->directory;
-    plan.set_credentials = pc->has_user && droverd.uid == 0;
-    plan.uid = pc->uid;
-    plan.gid = pc->gid;
-    plan.groups = p->groups;
-    plan.ngroups = p->ngroups;
-    plan.daemon_pid = droverd.pid;
-    plan.nofile = &droverd.nofile;
+    pool_env_identity(p, &plan);
 
     rc = spawn_process(&plan, &s->pid, &s->exec_fd, err, errsz);
     if (plan.enter_cgroup)

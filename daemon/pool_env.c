@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "droverd.h"
+#include "spawn.h"
 #include "xmalloc.h"
 
 extern char **environ;
@@ -98,4 +100,18 @@ int pool_env_groups(const struct pool_config *pc, gid_t **groups)
     }
     *groups = g;
     return n;
+}
+
+void pool_env_identity(const struct pool *p, struct spawn_plan *plan)
+{
+    const struct pool_config *pc = p->cfg;
+
+    plan->directory = pc->directory;
+    plan->set_credentials = pc->has_user && droverd.uid == 0;
+    plan->uid = pc->uid;
+    plan->gid = pc->gid;
+    plan->groups = p->groups;
+    plan->ngroups = p->ngroups;
+    plan->daemon_pid = droverd.pid;
+    plan->nofile = &droverd.nofile;
 }
