@@ -54,7 +54,7 @@ ctest --test-dir build-fuzz -L fuzz --output-on-failure
 # bounds are left to the native and ASan passes); DROVER_VALGRIND_TESTS (a
 # ctest -R regex) overrides it. Reports are kept in build-valgrind/valgrind/.
 step "integration tests with droverd under valgrind memcheck (Debug build)"
-vg_tests='t_smoke|t_route_handoff|t_route_shared|t_route_timeout|t_route_bad_input|t_ctl_reload_diff|t_ctl_reload_bad|t_ctl_metrics|t_ctl_status_json|t_life_backoff_fatal|t_life_shutdown|t_life_orphans|t_fault_log_full|t_fault_reload|t_fault_slow_reader|t_soak'
+vg_tests='t_smoke|t_route_handoff|t_route_shared|t_route_timeout|t_route_bad_input|t_ctl_reload_diff|t_ctl_reload_bad|t_ctl_metrics|t_ctl_status_json|t_life_backoff_fatal|t_life_shutdown$|t_life_orphans|t_fault_log_full|t_fault_reload|t_fault_slow_reader|t_soak'
 cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug
 cmake --build build-valgrind -j"$jobs"
 rm -rf build-valgrind/valgrind
