@@ -295,7 +295,11 @@ if [ "$1" = purge ]; then
         deb-systemd-helper unmask drover.service >/dev/null || true
     fi
     rm -rf /var/log/drover
-    # droverd removes its sockets when it exits; a busy /run/drover stays.
+    # droverd removes its sockets when it exits, but keeps its start lock
+    # (drover.sock.lock: removing it while a droverd runs could let a second
+    # one lock a new file); with the package gone no droverd is left to race.
+    rm -f /run/drover/drover.sock.lock
+    # a busy /run/drover (sockets of a droverd still running) stays.
     rmdir /run/drover 2>/dev/null || true
     # dpkg removed the conffiles; what is left is empty or the admin's own.
     rmdir /etc/drover/conf.d /etc/drover 2>/dev/null || true
