@@ -411,8 +411,7 @@ static void spawn_pass_schedule(void)
         event_priority_set(spawn_idle_event, DROVERD_PRIORITY_LOW);
         spawn_late_event = evtimer_new(droverd.base, spawn_pass_cb, NULL);
     }
-    if (!evtimer_pending(spawn_idle_event, NULL) &&
-        !event_pending(spawn_idle_event, EV_TIMEOUT, NULL))
+    if (!evtimer_pending(spawn_idle_event, NULL))
         event_add(spawn_idle_event, &zero);
     if (!evtimer_pending(spawn_late_event, NULL))
         event_add(spawn_late_event, &late);
