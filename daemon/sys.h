@@ -67,11 +67,12 @@ int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, int back
 int sys_listen_tcp(const char *spec, char *err, size_t errsz);
 
 /*
- * Take an exclusive flock(2) on path (created with its directory if missing, never
- * truncated before the lock is held), then write our pid into it. Returns the fd, to keep
- * open for as long as the lock is wanted (close-on-exec: no worker holds it); or -1 with
- * the reason in err, and errno EWOULDBLOCK and *holder set (0 if it wrote no pid yet)
- * when another process holds the lock. The file is never removed: a stale one is simply
+ * Take an exclusive POSIX write lock (fcntl F_SETLK) on path (created with its directory if
+ * missing, never truncated before the lock is held), then write our pid into it. Returns
+ * the fd, to keep open for as long as the lock is wanted (close-on-exec: no worker holds
+ * it; never open the file again, or closing that fd drops the lock); or -1 with the reason
+ * in err, and errno EWOULDBLOCK and *holder set (the kernel's F_GETLK answer; 0 when the
+ * holder is in another pid namespace and wrote no pid) when another process holds it. The file is never removed: a stale one is simply
  * locked again, and no process can lock a file another unlinked and re-created.
  */
 int sys_lock_file(const char *path, pid_t *holder, char *err, size_t errsz);

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -336,13 +335,21 @@ void sys_tune_malloc(void)
 #endif
 }
 
-/* The pid written in a lock file, or 0. */
-static pid_t lock_file_pid(int fd)
+/*
+ * Who holds the write lock on fd's file: the kernel's answer (the holder's pid as this
+ * process sees it), else the pid the holder wrote into the file, else 0. The file alone is
+ * not enough: between a new holder's lock and its write it still names the last holder.
+ */
+static pid_t lock_holder(int fd)
 {
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     char buf[32];
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    ssize_t n;
     long v;
 
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0)
+        return fl.l_pid;
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
     if (n <= 0)
         return 0;
     buf[n] = '\0';
@@ -369,15 +376,20 @@ int sys_lock_file(const char *path, pid_t *holder, char *err, size_t errsz)
         errno = e;
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    /*
+     * A POSIX record lock, not flock(2): the kernel can say who holds it (F_GETLK), so a
+     * second droverd names the right pid even before the holder wrote it. It is not
+     * inherited across fork and droverd never opens this file again, so only this fd's
+     * close (or droverd's exit) lets it go.
+     */
+    if (fcntl(fd, F_SETLK, &(struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET}) != 0) {
         e = errno;
-        if (e == EWOULDBLOCK) {
-            /* The holder writes its pid right after locking: give it a moment to. */
-            for (int i = 0; i < 50 && (*holder = lock_file_pid(fd)) == 0; i++)
-                nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        if (e == EAGAIN || e == EACCES) {
+            *holder = lock_holder(fd);
             parse_error(err, errsz, "%s is locked", path);
+            e = EWOULDBLOCK;
         } else {
-            parse_error(err, errsz, "flock %s: %s", path, strerror(e));
+            parse_error(err, errsz, "lock %s: %s", path, strerror(e));
         }
         close(fd);
         errno = e;
