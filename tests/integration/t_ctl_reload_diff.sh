@@ -6,7 +6,9 @@
 # reloads too.
 . "$(dirname "$0")/lib.sh"
 
-# Pools in the first config. Rolled workers linger on SIGTERM until the test has seen them
+# Pools in the first config. cmd and env roll one worker at a time, each waiting out
+# start_grace: 200 ms, not the default 1 s (this test is not about start_grace).
+# Rolled workers linger on SIGTERM until the test has seen them
 # stopping and creates $T/release/PID (or stop_timeout ends them), so the roll is watched
 # however slow this machine is.
 pools_v1() {
@@ -17,11 +19,13 @@ workers = 2
 
 [pool:cmd]
 command = $SPEW_WORKER --term-wait $T/release/%p
+start_grace = 200ms
 workers = 3
 stop_timeout = 60s
 
 [pool:env]
 command = $SPEW_WORKER --term-wait $T/release/%p
+start_grace = 200ms
 environment = MODE=one
 workers = 2
 stop_timeout = 60s
@@ -86,23 +90,13 @@ print("\n\n".join(out))
 ' "$SPEW_WORKER" >"$T/v2.pools"
 write_config <"$T/v2.pools"
 
-out=$(dv reload 2>&1) || fail "reload exited $?: $out"
-for line in \
-    'pool cmd: command changed: restarting workers one at a time' \
-    'pool env: environment changed: restarting workers one at a time' \
-    'pool grow: workers 2 -> 4' \
-    'pool shrink: workers 3 -> 1' \
-    'pool gone: removed (2 workers stopped)' \
-    'pool live: restart_delay changed: applied'; do
-    grep -qxF -- "$line" <<<"$out" || fail "reload output lacks the line '$line'; got: $out"
-done
-grep -qE '^pool new: added \(1 workers?\)$' <<<"$out" || fail "reload output lacks 'pool new: added (1 worker)'; got: $out"
-grep -q 'keep' <<<"$out" && fail "reload reported a change to the untouched pool keep: $out"
-assert_eq "$(grep -c . <<<"$out")" 7 "number of lines reload printed"
-
 # While cmd and env roll: never more than one of their slots down at once, and at the end
 # every worker is new and running. An old worker stops only once it was seen stopping here.
-python3 - "$DROVER" "$SOCK" "$cmd_pids" "$env_pids" "$T/release" <<'PY' || fail "rolling restart check failed"
+# The watcher runs from before the reload: reload waits for the first new worker of each
+# roll, which comes only once an old one has stopped, which it does once the watcher saw
+# it stopping (a watcher started after reload returned made the reload wait out the old
+# worker's stop_timeout, 60 s).
+python3 - "$DROVER" "$SOCK" "$cmd_pids" "$env_pids" "$T/release" >"$T/roll.out" 2>&1 <<'PY' &
 import json, os, subprocess, sys, time
 drover, sock, release = sys.argv[1], sys.argv[2], sys.argv[5]
 old = {"cmd": set(sys.argv[3].split()), "env": set(sys.argv[4].split())}
@@ -137,6 +131,24 @@ for name, n in seen_down.items():
     if n == 0:
         sys.exit("never saw a slot of %s down in %d polls: was it restarted at all?" % (name, polls))
 PY
+roller=$!
+track_pid $roller
+
+out=$(dv reload 2>&1) || fail "reload exited $?: $out"
+for line in \
+    'pool cmd: command changed: restarting workers one at a time' \
+    'pool env: environment changed: restarting workers one at a time' \
+    'pool grow: workers 2 -> 4' \
+    'pool shrink: workers 3 -> 1' \
+    'pool gone: removed (2 workers stopped)' \
+    'pool live: restart_delay changed: applied'; do
+    grep -qxF -- "$line" <<<"$out" || fail "reload output lacks the line '$line'; got: $out"
+done
+grep -qE '^pool new: added \(1 workers?\)$' <<<"$out" || fail "reload output lacks 'pool new: added (1 worker)'; got: $out"
+grep -q 'keep' <<<"$out" && fail "reload reported a change to the untouched pool keep: $out"
+assert_eq "$(grep -c . <<<"$out")" 7 "number of lines reload printed"
+
+wait "$roller" || fail "rolling restart check failed: $(cat "$T/roll.out")"
 
 # The rolled workers run the new command and environment (and may stop at once).
 for pid in $(pool_pids cmd) $(pool_pids env); do touch "$T/release/$pid"; done
