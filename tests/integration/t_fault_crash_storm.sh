@@ -22,7 +22,8 @@
 #    its p99 at most 500 ms above its p99 without the storm (the same hog, the
 #    same test), and the calm pool is served (1/300 of its pace without the
 #    storm, as above). Issue 15 asks for 100 ms and half the pace: the figures are
-#    logged and in docs/RELIABILITY.md, which says why they are not met yet;
+#    logged (with droverd's own CPU time and its reaped workers', which show where
+#    the time goes) and in docs/RELIABILITY.md, which says why they are not met yet;
 #  - a pool of 500 workers starting (next to the hog): status answers within the
 #    same bound while they start.
 # The status probes send `status` from one Python process (status_probe_py): they
@@ -212,20 +213,30 @@ for _ in $(seq 1 "$ncpu"); do
     track_pid $!
 done
 on_exit "kill -KILL ${hogs[*]}"
+# cpu_ms PID: "SELF CHILDREN", the CPU ms PID used itself and its reaped children used
+# (utime+stime, cutime+cstime of /proc/PID/stat): where the storm's time goes.
+cpu_ms() {
+    local tck
+    tck=$(getconf CLK_TCK)
+    sed 's/^.*) //' "/proc/$1/stat" | awk -v t="$tck" '{print int(($12 + $13) * 1000 / t), int(($14 + $15) * 1000 / t)}'
+}
 # p99 of a probe file (0 when empty).
 p99_of() { grep -v '^fail' "$1" | sort -n | awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0}'; }
 # Without a storm, under the hog: the calm pool's pace and status's p99.
+read -r self0 kids0 <<<"$(cpu_ms "$DAEMON_PID")"
 wc_start "$T/wc_hog_base" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
 status_probe_py 5 "$T/probe_hog_base"
 wc_wait "$T/wc_hog_base"
+read -r self1 kids1 <<<"$(cpu_ms "$DAEMON_PID")"
 hog_base_rps=$(wc_get "$T/wc_hog_base" rps)
 hog_base_p99=$(p99_of "$T/probe_hog_base")
-log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms"
+log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms; droverd CPU $((self1 - self0)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 # The storm, under the hog.
 expect_exit 0 "drover scale hogstorm 64" timeout 60 "$DROVER" -s "$SOCK" scale hogstorm 64
 wc_start "$T/wc_hog_storm" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
 status_probe_py 5 "$T/probe_hog_storm"
 wc_wait "$T/wc_hog_storm"
+read -r self2 kids2 <<<"$(cpu_ms "$DAEMON_PID")"
 hog_exits=$(timeout 30 "$DROVER" -s "$SOCK" metrics | awk '$1 ~ /^drover_pool_exits_total\{pool="hogstorm"/ {t += $2} END {print t + 0}')
 run_capture timeout 60 "$DROVER" -s "$SOCK" stop hogstorm
 [ "$RUN_RC" = 0 ] || fail_later "drover stop hogstorm: exit $RUN_RC: $RUN_ERR"
@@ -233,7 +244,7 @@ wc_clean "$T/wc_hog_storm" "calm pool next to the storm under a CPU hog"
 hog_storm_rps=$(wc_get "$T/wc_hog_storm" rps)
 hog_storm_p99=$(p99_of "$T/probe_hog_storm")
 hog_fails=$(grep -c '^fail' "$T/probe_hog_storm")
-log "CPU hog + storm (64 workers, restart_delay = 0, $hog_exits exits): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms over $(wc -l <"$T/probe_hog_storm") calls (without the storm ${hog_base_p99} ms)"
+log "CPU hog + storm (64 workers, restart_delay = 0, $hog_exits exits): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms over $(wc -l <"$T/probe_hog_storm") calls (without the storm ${hog_base_p99} ms); droverd CPU $((self2 - self1)) ms, its reaped workers' $((kids2 - kids1)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$hog_exits" -ge 64 ] || fail_later "the storm under the hog had only $hog_exits exits: it did not storm"
 [ "$hog_fails" = 0 ] || fail_later "storm under a CPU hog: $hog_fails status calls failed"
 [ "$hog_storm_p99" -le $((hog_base_p99 + 500 * SLOWDOWN)) ] ||
