@@ -252,7 +252,7 @@ PY
 spawn_p99=$(p99_of "$T/spawn_hog")
 status_bound=$((hog_base_p99 + 500 * SLOWDOWN + 2 * spawn_p99))
 log "CPU hog: starting /bin/sh takes $(wc -l <"$T/spawn_hog") tries, p99 ${spawn_p99} ms; status bound under the storm ${status_bound} ms"
-log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms; droverd CPU $((self1 - self0)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms; droverd CPU $((self1 - self0)) ms, its reaped workers' $((kids1 - kids0)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 # The storm, under the hog.
 expect_exit 0 "drover scale hogstorm 64" timeout 60 "$DROVER" -s "$SOCK" scale hogstorm 64
 wc_start "$T/wc_hog_storm" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
