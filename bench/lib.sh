@@ -20,7 +20,7 @@ bench_build() {
         cmake -S "$repo_dir" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     fi
     cmake --build "$BUILD" -j2 --target droverd drover echo-worker workclient stamp-worker \
-        stamp-collect killer supbench crash-worker >/dev/null
+        stamp-collect killer supbench crash-worker naive-worker >/dev/null
 }
 
 bench_setup() {

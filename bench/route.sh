@@ -15,9 +15,12 @@
 #                                   (bench/killer.c): lost, failed, duplicated requests
 #   RUNS=1 CLIENTS="16" SIZES=64 WORKS=0 bench/route.sh throughput   a quick look
 #
-# Systems (SYSTEMS; by default "limit msg1 msgN handoff handoffN limit-cpr nginx"):
+# Systems (SYSTEMS; by default "limit msgD msgDn msg1 msgN handoff handoffN limit-cpr nginx"):
 #   limit       echo-worker --listen, one per core, clients split across them (persistent)
 #   limit-cpr   the limit, a connection per request (what handoff is compared with)
+#   msgD        drover message mode at its defaults (no worker_inflight line), echo-worker
+#               (examples/drover_worker.h: poll, reads and answers batches)
+#   msgDn       the same with bench/naive-worker (blocking read(), one request, one write())
 #   msg1        drover message mode, worker_inflight = 1
 #   msgN        drover message mode, worker_inflight = $INFLIGHT (16)
 #   handoff     drover handoff mode, a connection per request (worker_inflight = 1: one
@@ -42,7 +45,8 @@
 # systems run back to back, in an order rotated from run to run, so noise hits them alike.
 #
 # Environment: BUILD, RESULTS_DIR, RUNS (3), DURATION (2 s), WARMUP (0.3 s),
-# CLIENTS ("1 16 64"), SIZES ("64 4096"), WORKS ("0 50" µs of CPU per request),
+# CLIENTS ("1 16 64"), SIZES ("64 4096"), WORKS ("0 50 uneven": µs of CPU per request;
+# uneven = no work but every 20th request a worker answers costs 5 ms, UNEVEN="20 5000"),
 # SYSTEMS, INFLIGHT (16), THREADS (1), FAULT_SECONDS (5), FAULT_WORKS ("0 50", kill).
 # Raw JSON lines, one per run: $RESULTS_DIR/route.jsonl (throughput), route-cpr.jsonl,
 # route-pinned.jsonl, route-fault.jsonl, route-kill.jsonl; Markdown tables to stdout.
@@ -54,14 +58,15 @@ DURATION=${DURATION:-2}
 WARMUP=${WARMUP:-0.3}
 CLIENTS=${CLIENTS:-1 16 64}
 SIZES=${SIZES:-64 4096}
-WORKS=${WORKS:-0 50}
-SYSTEMS=${SYSTEMS:-limit msg1 msgN handoff handoffN limit-cpr nginx}
+WORKS=${WORKS:-0 50 uneven}
+UNEVEN=${UNEVEN:-20 5000}
+SYSTEMS=${SYSTEMS:-limit msgD msgDn msg1 msgN handoff handoffN limit-cpr nginx}
 INFLIGHT=${INFLIGHT:-16}
 THREADS=${THREADS:-1}
 FAULT_SECONDS=${FAULT_SECONDS:-5}
 FAULT_WORKS=${FAULT_WORKS:-0 50}
 CPR_SYSTEMS="limit handoff64 nginx haproxy pm2 node-limit" # those that route connections
-ALL_SYSTEMS="limit limit-cpr msg1 msgN handoff handoffN handoff64 nginx haproxy pm2 node-limit gearman"
+ALL_SYSTEMS="limit limit-cpr msgD msgDn msg1 msgN handoff handoffN handoff64 nginx haproxy pm2 node-limit gearman"
 
 sections=${*:-throughput pinned fault}
 want() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -123,12 +128,26 @@ start_droverd() { # start_droverd NAME: droverd -c $dir/NAME.ini, pid in pid_of[
     bench_track "$!"
 }
 
-drover_system() { # drover_system SYSTEM MODE WORKER_INFLIGHT: one droverd, one pool
+# work_args: the workers' options for $work (a number of µs, or uneven)
+work_args() {
+    if [ "$work" = uneven ]; then
+        set -- $UNEVEN
+        echo "--work-us 0 --slow-every $1 --slow-us $2"
+    else
+        echo "--work-us $work"
+    fi
+}
+work_json() { if [ "$work" = uneven ]; then echo '0,"uneven":1'; else echo "$work"; fi; }
+
+# drover_system SYSTEM MODE WORKER_INFLIGHT [WORKER]: one droverd, one pool
+# (WORKER_INFLIGHT "default": no worker_inflight line; WORKER: echo-worker by default)
+drover_system() {
     {
         printf '[daemon]\ncontrol_socket = %s\nlog_dir = %s\n' "$dir/$1.ctl" "$dir/log"
-        printf '[pool:echo]\ncommand = %s --work-us %s\nworkers = 2\nlisten = %s\n' \
-            "$B/echo-worker" "$work" "$dir/$1.sock"
-        printf 'mode = %s\nworker_inflight = %s\nstdout = null\n' "$2" "$3"
+        printf '[pool:echo]\ncommand = %s %s\nworkers = 2\nlisten = %s\n' \
+            "$B/${4:-echo-worker}" "$(work_args)" "$dir/$1.sock"
+        printf 'mode = %s\nstdout = null\n' "$2"
+        [ "$3" = default ] || printf 'worker_inflight = %s\n' "$3"
         restart_settings
     } >"$dir/$1.ini"
     start_droverd "$1"
@@ -153,14 +172,16 @@ start_servers() {
     dir=$T/work-$work
     mkdir -p "$dir/log"
     pid_of=()
+    has_system msgD && drover_system msgD message default
+    has_system msgDn && drover_system msgDn message default naive-worker
     has_system msg1 && drover_system msg1 message 1
     has_system msgN && drover_system msgN message "$INFLIGHT"
     has_system handoff && drover_system handoff handoff 1
     has_system handoffN && drover_system handoffN handoff "$INFLIGHT"
     has_system handoff64 && drover_system handoff64 handoff 64
     if needs limit limit-cpr nginx haproxy; then
-        backends be-echo "w0:1:$B/echo-worker --work-us $work --listen $dir/w0.sock" \
-            "w1:1:$B/echo-worker --work-us $work --listen $dir/w1.sock"
+        backends be-echo "w0:1:$B/echo-worker $(work_args) --listen $dir/w0.sock" \
+            "w1:1:$B/echo-worker $(work_args) --listen $dir/w1.sock"
         wait_socket "$dir/w0.sock"
         wait_socket "$dir/w1.sock"
     fi
@@ -203,7 +224,7 @@ start_servers() {
         bench_track "$!"
     fi
     local sys
-    for sys in msg1 msgN handoff handoffN handoff64 nginx haproxy; do
+    for sys in msgD msgDn msg1 msgN handoff handoffN handoff64 nginx haproxy; do
         has_system "$sys" && wait_socket "$dir/$sys.sock"
     done
     has_system pm2 && wait_socket "$dir/pm2.sock" 30
@@ -246,7 +267,7 @@ run_system() {
     case $sys in
     limit) "${wc[@]}" -r "${common[@]}" -s "$dir/w0.sock" -s "$dir/w1.sock" ;;
     limit-cpr) "${wc[@]}" -r -k 1 "${common[@]}" -s "$dir/w0.sock" -s "$dir/w1.sock" ;;
-    msg1 | msgN) "${wc[@]}" "${common[@]}" -s "$dir/$sys.sock" ;;
+    msgD | msgDn | msg1 | msgN) "${wc[@]}" "${common[@]}" -s "$dir/$sys.sock" ;;
     handoff | handoffN) "${wc[@]}" -r -k 1 "${common[@]}" -s "$dir/$sys.sock" ;;
     handoff64 | nginx | haproxy | pm2) "${wc[@]}" -r "${common[@]}" -s "$dir/$sys.sock" ;;
     node-limit) "${wc[@]}" -r "${common[@]}" -s "$dir/n0.sock" -s "$dir/n1.sock" ;;
@@ -268,7 +289,7 @@ measure() {
     w1=$(cpu_ns $wp)
     [ -z "$line" ] && line='{"rps":0,"errors":{"total":-1}}'
     printf '{"kind":"%s","system":"%s","work_us":%s,"run":%s,"load1":%s,"router_cpu_s":%s,"workers_cpu_s":%s,%s\n' \
-        "$kind" "$sys" "$work" "$run" "$(cut -d' ' -f1 /proc/loadavg)" \
+        "$kind" "$sys" "$(work_json)" "$run" "$(cut -d' ' -f1 /proc/loadavg)" \
         "$(awk -v n=$((r1 - r0)) 'BEGIN {printf "%.4f", n / 1e9}')" \
         "$(awk -v n=$((w1 - w0)) 'BEGIN {printf "%.4f", n / 1e9}')" "${line#\{}" >>"$file"
     bench_log "  $kind work=$work size=$s clients=$c run=$run $sys: $(jfield "$line" rps) req/s p50 $(jfield "$line" p50) p99 $(jfield "$line" p99) us, errors $(jfield "$line" total)"
@@ -306,7 +327,7 @@ works_needed=""
 want throughput && works_needed="$WORKS"
 want cpr && works_needed="$works_needed 0"
 want kill && works_needed="$works_needed $FAULT_WORKS"
-works_needed=$(printf '%s\n' $works_needed | sort -nu | tr '\n' ' ')
+works_needed=$(printf '%s\n' $works_needed | sort -u | tr '\n' ' ')
 
 for work in $works_needed; do
     bench_log "work ${work}us: starting the servers of $SYSTEMS"
@@ -433,11 +454,11 @@ summarize() {
             return "?"
         }
         { a = f("answered"); if (a <= 0) a = 1
-          print s("system"), f("work_us"), f("size"), f("clients"), f("run"), f("rps"),
+          print s("system"), (index($0, "\"uneven\":1") ? "uneven" : f("work_us")), f("size"), f("clients"), f("run"), f("rps"),
                 f("p50"), f("p99"), f("total"), f("router_cpu_s") * 1e6 / a,
                 f("workers_cpu_s") * 1e6 / a, f("cpu_s") * 1e6 / a }' >"$T/rows"
 
-    awk -v systems="$SYSTEMS" -v inflight="$INFLIGHT" '
+    awk -v systems="$SYSTEMS" -v inflight="$INFLIGHT" -v uneven="1 in ${UNEVEN% *}: ${UNEVEN#* } µs" '
         function med(list,   n, a, i, j, t) {
             n = split(list, a, " ")
             for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -466,6 +487,7 @@ summarize() {
                     list = list " " byrun[a, key, r] / byrun[b, key, r]
             return list == "" ? "–" : sprintf("%.2f", med(list))
         }
+        function wl(w) { return w == "uneven" ? "uneven (" uneven ")" : w " µs" }
         function added(a, b, key, arr,   r, list) {
             list = ""
             for (r = 1; r <= 100; r++)
@@ -475,7 +497,7 @@ summarize() {
         }
         END {
             ns = split(systems, S, " ")
-            name["limit"] = "limit"; name["msg1"] = "msg inflight=1"; name["msgN"] = "msg inflight=" inflight
+            name["limit"] = "limit"; name["msgD"] = "msg defaults"; name["msgDn"] = "msg defaults, naive worker"; name["msg1"] = "msg inflight=1"; name["msgN"] = "msg inflight=" inflight
             name["handoff"] = "handoff (conn/req)"; name["handoffN"] = "handoff inflight=" inflight; name["limit-cpr"] = "limit conn/req"; name["nginx"] = "nginx stream"
             name["handoff64"] = "handoff inflight=64"; name["haproxy"] = "haproxy"; name["pm2"] = "PM2 cluster"
             name["node-limit"] = "limit (Node)"; name["gearman"] = "gearmand"
@@ -487,7 +509,7 @@ summarize() {
             print hdr; print sep
             for (o = 1; o <= nkeys; o++) {
                 key = order[o]; split(key, kk, SUBSEP)
-                line = "| " kk[1] " µs | " kk[2] " B | " kk[3] " |"
+                line = "| " wl(kk[1]) " | " kk[2] " B | " kk[3] " |"
                 for (i = 1; i <= ns; i++) {
                     l = rps[S[i], key]
                     line = line (l == "" ? " – |" : sprintf(" %.0f (%.0f–%.0f) |", med(l), lo(l), hi(l)))
@@ -497,12 +519,12 @@ summarize() {
             print ""
             print "#### Ratios (median over runs of the per-run ratio; each run measures both systems back to back)"
             print ""
-            print "| work | size | clients | msg1 / limit | msg" inflight " / limit | handoff / limit-cpr | handoff" inflight " / limit-cpr | nginx / limit | msg1 / nginx | msg" inflight " / nginx |"
-            print "|---|---|---|---|---|---|---|---|---|---|"
+            print "| work | size | clients | msgD / limit | msgDn / limit | msg1 / limit | msg" inflight " / limit | handoff / limit-cpr | handoff" inflight " / limit-cpr | nginx / limit | msgD / nginx | msgDn / nginx | msg1 / nginx | msg" inflight " / nginx |"
+            print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
             for (o = 1; o <= nkeys; o++) {
                 key = order[o]; split(key, kk, SUBSEP)
-                print "| " kk[1] " µs | " kk[2] " B | " kk[3] " | " ratio("msg1", "limit", key) " | " ratio("msgN", "limit", key) " | " \
-                    ratio("handoff", "limit-cpr", key) " | " ratio("handoffN", "limit-cpr", key) " | " ratio("nginx", "limit", key) " | " ratio("msg1", "nginx", key) " | " ratio("msgN", "nginx", key) " |"
+                print "| " wl(kk[1]) " | " kk[2] " B | " kk[3] " | " ratio("msgD", "limit", key) " | " ratio("msgDn", "limit", key) " | " ratio("msg1", "limit", key) " | " ratio("msgN", "limit", key) " | " \
+                    ratio("handoff", "limit-cpr", key) " | " ratio("handoffN", "limit-cpr", key) " | " ratio("nginx", "limit", key) " | " ratio("msgD", "nginx", key) " | " ratio("msgDn", "nginx", key) " | " ratio("msg1", "nginx", key) " | " ratio("msgN", "nginx", key) " |"
             }
             print ""
             print "#### Latency, µs: p50 / p99 (medians of the runs)"
@@ -512,7 +534,7 @@ summarize() {
             print hdr; print sep
             for (o = 1; o <= nkeys; o++) {
                 key = order[o]; split(key, kk, SUBSEP)
-                line = "| " kk[1] " µs | " kk[2] " B | " kk[3] " |"
+                line = "| " wl(kk[1]) " | " kk[2] " B | " kk[3] " |"
                 for (i = 1; i <= ns; i++) {
                     a = p50[S[i], key]; b = p99[S[i], key]
                     line = line (a == "" ? " – |" : sprintf(" %.0f / %.0f |", med(a), med(b)))
@@ -522,12 +544,13 @@ summarize() {
             print ""
             print "#### Added latency at one client, µs (system minus limit, same run; median over runs)"
             print ""
-            print "| work | size | msg1 p50 | msg1 p99 | msg" inflight " p50 | msg" inflight " p99 | nginx p50 | nginx p99 |"
-            print "|---|---|---|---|---|---|---|---|"
+            print "| work | size | msgD p50 | msgD p99 | msgDn p50 | msgDn p99 | msg1 p50 | msg1 p99 | msg" inflight " p50 | msg" inflight " p99 | nginx p50 | nginx p99 |"
+            print "|---|---|---|---|---|---|---|---|---|---|---|---|"
             for (o = 1; o <= nkeys; o++) {
                 key = order[o]; split(key, kk, SUBSEP)
                 if (kk[3] != 1) continue
-                print "| " kk[1] " µs | " kk[2] " B | " added("msg1", "limit", key, p50run) " | " added("msg1", "limit", key, p99run) " | " \
+                print "| " wl(kk[1]) " | " kk[2] " B | " added("msgD", "limit", key, p50run) " | " added("msgD", "limit", key, p99run) " | " \
+                    added("msgDn", "limit", key, p50run) " | " added("msgDn", "limit", key, p99run) " | " added("msg1", "limit", key, p50run) " | " added("msg1", "limit", key, p99run) " | " \
                     added("msgN", "limit", key, p50run) " | " added("msgN", "limit", key, p99run) " | " \
                     added("nginx", "limit", key, p50run) " | " added("nginx", "limit", key, p99run) " |"
             }
@@ -542,7 +565,7 @@ summarize() {
             print hdr; print sep
             for (o = 1; o <= nkeys; o++) {
                 key = order[o]; split(key, kk, SUBSEP)
-                line = "| " kk[1] " µs | " kk[2] " B | " kk[3] " |"
+                line = "| " wl(kk[1]) " | " kk[2] " B | " kk[3] " |"
                 for (i = 1; i <= ns; i++) {
                     a = rcpu[S[i], key]
                     line = line (a == "" ? " – |" : sprintf(" %.1f / %.1f / %.1f |", med(a), med(wcpu[S[i], key]), med(lcpu[S[i], key])))

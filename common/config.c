@@ -771,6 +771,7 @@ static void validate_pool(struct loader *ld, struct pool_config *pc)
                                   "%s has no effect without check_command", check_keys[i]);
         }
     }
+    pc->worker_inflight_auto = pc->mode == ROUTE_MESSAGE && !pool_key_set(pc, "worker_inflight");
     for (size_t i = 0; i < sizeof(routing_keys) / sizeof(routing_keys[0]); i++) {
         const char *key = routing_keys[i].key;
         const struct key_origin *o = pool_origin(pc, key);

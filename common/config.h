@@ -106,6 +106,7 @@ struct pool_config {
     unsigned max_attempts;
     uint64_t max_requests;
     unsigned worker_inflight;
+    bool worker_inflight_auto; /* message mode, worker_inflight not set: the adaptive window */
     uint64_t max_frame;
     uint64_t queue_timeout_us; /* longest a request waits for a worker; 0 = none */
     uint64_t client_buffer;    /* bytes one connection may hold before droverd stops reading it */

@@ -935,7 +935,7 @@ const struct key key_table[] = {
         .reload = RELOAD_LIVE,
         .min = 1,
         .max = 1024,
-        .help = "message: requests pipelined to one worker (answered in order); handoff: connections a worker holds at once.",
+        .help = "message: requests pipelined to one worker (answered in order), unset = adaptive (1, up to 16 while requests wait, never behind a request out 1 ms); handoff: connections a worker holds at once.",
     },
     {
         .section = KEY_POOL,

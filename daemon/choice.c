@@ -53,8 +53,18 @@ void choice_unlist(struct choice *c, struct choice_node *n)
 
 struct choice_node *choice_take(struct choice *c)
 {
+    return choice_take_if(c, NULL, NULL);
+}
+
+struct choice_node *choice_take_if(struct choice *c, bool (*busy_ok)(struct choice_node *, void *),
+                                   void *arg)
+{
     for (unsigned k = 0; k < c->capacity; k++) {
         struct choice_node *n = TAILQ_FIRST(&c->levels[k]);
+        /* An idle node always; a busy one only if busy_ok says so. */
+        if (k > 0 && busy_ok != NULL)
+            while (n != NULL && !busy_ok(n, arg))
+                n = TAILQ_NEXT(n, entry);
         if (n == NULL)
             continue;
         TAILQ_REMOVE(&c->levels[k], n, entry);

@@ -37,6 +37,9 @@ void choice_list(struct choice *c, struct choice_node *n);
 void choice_unlist(struct choice *c, struct choice_node *n);
 /* Take the least loaded, longest-waiting node and count one more unit on it; NULL if none. */
 struct choice_node *choice_take(struct choice *c);
+/* The same, but a node with work already is taken only if busy_ok(node, arg) is true. */
+struct choice_node *choice_take_if(struct choice *c, bool (*busy_ok)(struct choice_node *, void *),
+                                   void *arg);
 /* One unit of work on n finished. */
 void choice_release(struct choice *c, struct choice_node *n);
 /* Would choice_take() find a node? */

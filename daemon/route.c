@@ -69,7 +69,7 @@ static void route_accepted(void *arg, int fd)
 
 void route_configure(struct route *r, const struct pool_config *pc)
 {
-    unsigned cap = pc->worker_inflight;
+    unsigned cap = pc->worker_inflight_auto ? ROUTE_AUTO_INFLIGHT : pc->worker_inflight;
 
     r->framing = pc->framing;
     r->max_frame = pc->max_frame;
@@ -96,6 +96,7 @@ void route_configure(struct route *r, const struct pool_config *pc)
         free(nodes);
     }
     r->worker_inflight = cap;
+    r->prefetch_max_age_us = pc->worker_inflight_auto ? ROUTE_PREFETCH_MAX_AGE_US : 0;
 }
 
 struct route *route_new(const struct pool_config *pc, const char *name,
@@ -112,7 +113,7 @@ struct route *route_new(const struct pool_config *pc, const char *name,
     queue_init(&r->queue);
     TAILQ_INIT(&r->dirty_clients);
     route_configure(r, pc);
-    choice_init(&r->choice, pc->worker_inflight);
+    choice_init(&r->choice, r->worker_inflight);
     r->listener = listener_open(pc, name, r->ops->workers_accept, err, errsz);
     if (r->listener == NULL) {
         choice_free(&r->choice);

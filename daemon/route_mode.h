@@ -21,6 +21,17 @@
 #include "queue.h"
 #include "route_hooks.h"
 
+/*
+ * The default window of message mode (worker_inflight not set): start at
+ * one request per worker; while every worker is busy and requests wait,
+ * send the next one to a busy worker (it reads it the moment it is done,
+ * without a round trip through droverd) as long as its oldest request has
+ * been out less than ROUTE_PREFETCH_MAX_AGE_US, so nothing queues behind
+ * a slow request; at most ROUTE_AUTO_INFLIGHT per worker.
+ */
+#define ROUTE_AUTO_INFLIGHT       16
+#define ROUTE_PREFETCH_MAX_AGE_US 1000
+
 struct client;
 struct listener;
 struct route;
@@ -64,6 +75,12 @@ struct route {
     unsigned max_attempts;
     uint64_t max_requests;
     unsigned worker_inflight;
+    /*
+     * The adaptive window (message mode, worker_inflight not set): a busy
+     * worker is sent more only while its oldest request has been out less
+     * than this; 0 = no bound (worker_inflight set: a fixed window).
+     */
+    uint64_t prefetch_max_age_us;
     bool stdio;
     uint64_t queue_timeout_us; /* 0 = none */
     uint64_t client_buffer;

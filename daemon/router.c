@@ -314,12 +314,28 @@ static void queue_timeout_cb(evutil_socket_t fd, short what, void *arg)
     route_check_drained(r);
 }
 
+/* The adaptive window: a busy worker takes more while its oldest request is recent. */
+static bool prefetch_ok(struct choice_node *n, void *arg)
+{
+    const struct route *r = arg;
+    const struct request *q = TAILQ_FIRST(&link_of(n)->inflight);
+
+    return q == NULL || mono_now() - q->dispatched_at < r->prefetch_max_age_us;
+}
+
+static struct choice_node *router_take(struct route *r)
+{
+    if (r->prefetch_max_age_us == 0)
+        return choice_take(&r->choice);
+    return choice_take_if(&r->choice, prefetch_ok, r);
+}
+
 /* A new request from a client: to a worker now, to the queue, or BUSY. */
 static void router_submit(struct route *r, struct request *q)
 {
     struct choice_node *n;
 
-    if (queue_empty(&r->queue) && (n = choice_take(&r->choice)) != NULL) {
+    if (queue_empty(&r->queue) && (n = router_take(r)) != NULL) {
         dispatch(r, q, link_of(n));
         return;
     }
@@ -339,7 +355,7 @@ static void router_dispatch_queued(struct route *r)
 {
     struct choice_node *n;
 
-    while (queue_first(&r->queue) != NULL && (n = choice_take(&r->choice)) != NULL)
+    while (queue_first(&r->queue) != NULL && (n = router_take(r)) != NULL)
         dispatch(r, queue_next(&r->queue), link_of(n));
 }
 

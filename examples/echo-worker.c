@@ -13,6 +13,9 @@
  * length framing both ways: 4-byte big-endian length, then the bytes.
  *
  *   --work-us N   spend N microseconds of CPU on each request first
+ *   --slow-every N --slow-us U
+ *                 every Nth request this worker answers costs U microseconds
+ *                 instead (uneven work: the benchmark's 1 request in 20 of 5 ms)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,15 +32,19 @@
 
 #include "drover_worker.h"
 
-static long work_us;
+static long work_us, slow_every, slow_us, served;
 
-/* Burn CPU for work_us microseconds, as a stand-in for real work. */
+/* Burn CPU for work_us microseconds (slow_us every slow_every requests), as a stand-in for real
+ * work. */
 static void do_work(void)
 {
     struct timespec start, now;
     volatile uint64_t x = 88172645463325252ULL;
+    long us = work_us;
 
-    if (work_us <= 0)
+    if (slow_every > 0 && ++served % slow_every == 0)
+        us = slow_us;
+    if (us <= 0)
         return;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
     do {
@@ -47,8 +54,7 @@ static void do_work(void)
             x ^= x << 17;
         }
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 <
-             work_us);
+    } while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 < us);
 }
 
 static int message_mode(void)
@@ -254,10 +260,16 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--work-us") == 0 && i + 1 < argc)
             work_us = atol(argv[++i]);
+        else if (strcmp(argv[i], "--slow-every") == 0 && i + 1 < argc)
+            slow_every = atol(argv[++i]);
+        else if (strcmp(argv[i], "--slow-us") == 0 && i + 1 < argc)
+            slow_us = atol(argv[++i]);
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
             standalone = argv[++i];
         else {
-            fprintf(stderr, "usage: echo-worker [--work-us N] [--listen PATH]\n");
+            fprintf(
+                stderr,
+                "usage: echo-worker [--work-us N] [--slow-every N --slow-us U] [--listen PATH]\n");
             return 2;
         }
     }

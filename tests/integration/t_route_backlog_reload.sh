@@ -18,6 +18,7 @@ pools() {
 command = $bk_command
 workers = 2
 listen = $T/bk.sock
+worker_inflight = 1
 socket_mode = $bk_mode
 restart_delay = 0
 

@@ -10,12 +10,14 @@ write_config <<EOF2
 command = $FAULTY_ECHO_WORKER --delay-ms 1000
 workers = 1
 listen = $T/slow.sock
+worker_inflight = 1
 max_queue = 2
 
 [pool:slower]
 command = $FAULTY_ECHO_WORKER --delay-ms 3000
 workers = 1
 listen = $T/slower.sock
+worker_inflight = 1
 max_queue = 1
 EOF2
 start_daemon

@@ -30,6 +30,7 @@ worker_inflight = 2
 command = $FAULTY_ECHO_WORKER
 workers = 1
 listen = $T/one.sock
+worker_inflight = 1
 
 [pool:sup]
 command = $SLEEP 1000

@@ -18,6 +18,9 @@ request_timeout = 500ms
 max_attempts = 2
 restart_delay = 0
 crash_limit = none
+# one request per worker at a time: with a window, requests prefetched behind
+# the hanging or crashing one would share its attempts (README, the adaptive window)
+worker_inflight = 1
 EOF2
 start_daemon
 wait_for 10 "to running" pool_running to 2
