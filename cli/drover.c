@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "callconn.h"
 #include "config.h"
 #include "frame.h"
 #include "log.h"
@@ -54,9 +55,9 @@ static int write_loop(int fd, const void *buf, size_t len, bool timed)
     const char *p = buf;
 
     while (len > 0) {
-        if (timed && call_wait(fd, POLLOUT) != 0)
+        if (timed && call_wait(fd, callconn_events(POLLOUT)) != 0)
             return -1;
-        ssize_t n = write(fd, p, len);
+        ssize_t n = timed ? callconn_write(fd, p, len) : write(fd, p, len);
         if (n < 0 && (errno == EINTR || (timed && errno == EAGAIN)))
             continue;
         if (n <= 0)
@@ -305,6 +306,8 @@ static uint64_t monotonic_us(void)
 /* Wait until fd is ready for events, or until the deadline: 0 ready, -1 (ETIMEDOUT) or error. */
 static int call_wait(int fd, short events)
 {
+    if (events == 0)
+        return 0; /* TLS already holds what is asked for */
     for (;;) {
         struct pollfd p = {.fd = fd, .events = events};
         uint64_t now;
@@ -388,11 +391,11 @@ static int call_read_reply(int wfd, const struct proto_call_info *ci)
         }
         if (have == cap)
             buf = xreallocarray(buf, cap *= 2, 1);
-        if (call_wait(wfd, POLLIN) != 0 && errno == ETIMEDOUT) {
+        if (call_wait(wfd, callconn_events(POLLIN)) != 0 && errno == ETIMEDOUT) {
             status = -1;
             break;
         }
-        ssize_t n = read(wfd, buf + have, cap - have);
+        ssize_t n = callconn_read(wfd, buf + have, cap - have);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0) {
@@ -411,6 +414,9 @@ static int run_call(const char *socket_path, const struct verb_args *va)
 {
     struct proto_call_info ci;
     int status = call_lookup(socket_path, va->pos[0], &ci), wfd;
+    const struct callconn_tls tls = {
+        .ca = va->tls_ca, .cert = va->tls_cert, .key = va->tls_key, .name = va->tls_name};
+    char err[PARSE_ERR_MAX + 512];
     char *data;
     size_t len;
 
@@ -420,12 +426,6 @@ static int run_call(const char *socket_path, const struct verb_args *va)
         /* From here on: a pool with no worker must not hold the caller forever. */
         call_timeout_us = va->timeout_us;
         call_deadline_us = monotonic_us() + va->timeout_us;
-    }
-    if (strncmp(ci.listen, "tcp:", 4) == 0) {
-        fprintf(stderr, "drover: call over tcp is not supported; connect to %s yourself\n",
-                ci.listen);
-        proto_call_info_clear(&ci);
-        return DROVER_EXIT_FAILED;
     }
     if (va->npos >= 2) {
         data = xstrdup(va->pos[1]);
@@ -439,12 +439,12 @@ static int run_call(const char *socket_path, const struct verb_args *va)
         fprintf(stderr, "drover: pool %s uses framing = line: the request must be one line\n",
                 va->pos[0]);
         status = DROVER_EXIT_USAGE;
-    } else if ((wfd = connect_unix(ci.listen)) < 0) {
-        fprintf(stderr, "drover: cannot connect to %s: %s\n", ci.listen, strerror(errno));
+    } else if ((wfd = callconn_open(ci.listen, ci.tls || va->tls ? &tls : NULL, call_wait, err,
+                                    sizeof(err))) < 0) {
+        /* Every wait goes through poll() (call_wait), which keeps the --timeout deadline. */
+        fprintf(stderr, "drover: %s\n", err);
         status = DROVER_EXIT_FAILED;
     } else {
-        /* Every wait goes through poll(), which keeps the --timeout deadline. */
-        fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
         if (call_send(wfd, ci.framing, data, len) != 0) {
             if (errno == ETIMEDOUT) {
                 status = call_timed_out(va->pos[0]);
@@ -457,7 +457,7 @@ static int run_call(const char *socket_path, const struct verb_args *va)
             if (status < 0)
                 status = call_timed_out(va->pos[0]);
         }
-        close(wfd);
+        callconn_close(wfd);
     }
     free(data);
     proto_call_info_clear(&ci);

@@ -339,7 +339,7 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_INSTALL_PREFIX "${_drover_pkg_prefix}")
 set(CPACK_PACKAGING_INSTALL_PREFIX "${_drover_pkg_prefix}")
-# Library dependencies (libevent, libinih) from dpkg-shlibdeps when it is
+# Library dependencies (libevent, libevent_openssl, libssl, libinih) from dpkg-shlibdeps when it is
 # there (dpkg-dev); else the Debian 12 names, written out. adduser: postinst
 # falls back to it where systemd-sysusers is missing (containers without
 # systemd); passwd: postrm's userdel and groupdel.
@@ -360,7 +360,7 @@ if(DROVER_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_drover_deb_depends}")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "libc6, libevent-core-2.1-7 (>= 2.1.8), libinih1, ${_drover_deb_depends}")
+      "libc6, libevent-core-2.1-7 (>= 2.1.8), libevent-openssl-2.1-7 (>= 2.1.8), libssl3, libinih1, ${_drover_deb_depends}")
 endif()
 # python3: the Python client package (clients/python) installed with drover;
 # droverd and drover do not need it, so it is recommended, not required.

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "keys.h"
+#include "parse.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define CONFIG_MAX_FILE (1024 * 1024)
@@ -726,11 +728,84 @@ static const struct {
     const char *key;
     unsigned modes; /* bit per enum route_mode */
 } routing_keys[] = {
-    {"socket_mode", 7},     {"socket_group", 7}, {"mode", 7},
-    {"framing", 1},         {"work_fd", 1},      {"max_queue", 1},
-    {"request_timeout", 1}, {"max_attempts", 1}, {"max_requests", 3},
-    {"worker_inflight", 3}, {"max_frame", 1},
+    {"socket_mode", 7},     {"socket_group", 7},  {"mode", 7},
+    {"framing", 1},         {"work_fd", 1},       {"max_queue", 1},
+    {"request_timeout", 1}, {"max_attempts", 1},  {"max_requests", 3},
+    {"worker_inflight", 3}, {"max_frame", 1},     {"tls_cert", 1},
+    {"tls_key", 1},         {"tls_client_ca", 1}, {"tls_handshake_timeout", 1},
+    {"insecure_tcp", 7},
 };
+
+/*
+ * Access control of a tcp: listen (issue 15 item 9): TLS keys only on tcp:,
+ * cert and key together, the files readable and matching (checked now, so
+ * `drover check`, start and reload all refuse a broken set), and a
+ * non-loopback address either speaks TLS or says insecure_tcp = yes.
+ */
+static void validate_tls(struct loader *ld, struct pool_config *pc)
+{
+    const char *const tls_keys[] = {"tls_cert", "tls_key", "tls_client_ca", "tls_handshake_timeout",
+                                    "insecure_tcp"};
+    bool tcp = pc->listen != NULL && strncmp(pc->listen, "tcp:", 4) == 0;
+    const struct key_origin *o;
+
+    if (pc->listen == NULL || (pc->mode != ROUTE_MESSAGE && pc->tls_cert != NULL)) {
+        return; /* reported with routing_keys: TLS is for message mode */
+    } else if (!tcp) {
+        for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++) {
+            o = pool_origin(pc, tls_keys[i]);
+            if (pool_key_set(pc, tls_keys[i]))
+                config_errors_add(ld->errs, o->file, o->line,
+                                  "%s applies only to a tcp: listen (a Unix socket is guarded by "
+                                  "socket_mode and socket_group)",
+                                  tls_keys[i]);
+        }
+        return;
+    }
+    if (pool_key_set(pc, "tls_cert") != pool_key_set(pc, "tls_key")) {
+        const char *set = pool_key_set(pc, "tls_cert") ? "tls_cert" : "tls_key";
+        o = pool_origin(pc, set);
+        config_errors_add(ld->errs, o->file, o->line, "%s needs %s too", set,
+                          set[4] == 'c' ? "tls_key" : "tls_cert");
+        return;
+    }
+    if (pool_key_set(pc, "tls_client_ca") && !pool_key_set(pc, "tls_cert")) {
+        o = pool_origin(pc, "tls_client_ca");
+        config_errors_add(
+            ld->errs, o->file, o->line,
+            "tls_client_ca needs tls_cert and tls_key (the server's own certificate)");
+        return;
+    }
+    if (pc->tls_cert != NULL && pc->insecure_tcp) {
+        o = pool_origin(pc, "insecure_tcp");
+        config_errors_add(ld->errs, o->file, o->line,
+                          "insecure_tcp = yes contradicts tls_cert: the pool speaks TLS");
+        return;
+    }
+    if (tcp && pc->tls_cert == NULL && !pc->insecure_tcp && !tls_listen_is_loopback(pc->listen)) {
+        o = pool_origin(pc, "listen");
+        config_errors_add(ld->errs, o->file, o->line,
+                          "listen = %s is reachable from other hosts and anyone who connects may "
+                          "send work: set tls_cert and tls_key (and tls_client_ca to admit only "
+                          "certificate holders), or insecure_tcp = yes to accept that",
+                          pc->listen);
+        return;
+    }
+    if (pc->tls_cert != NULL && ld->env->check_paths) {
+        char err[PARSE_ERR_MAX + 256];
+        enum tls_file bad;
+        SSL_CTX *ctx = tls_server_ctx_new(pc->tls_cert, pc->tls_key, pc->tls_client_ca, &bad, err,
+                                          sizeof(err));
+        if (ctx == NULL) {
+            const char *key = bad == TLS_FILE_KEY  ? "tls_key"
+                              : bad == TLS_FILE_CA ? "tls_client_ca"
+                                                   : "tls_cert";
+            o = pool_origin(pc, key);
+            config_errors_add(ld->errs, o->file, o->line, "%s: %s", key, err);
+        }
+        SSL_CTX_free(ctx);
+    }
+}
 
 static void validate_pool(struct loader *ld, struct pool_config *pc)
 {
@@ -793,6 +868,7 @@ static void validate_pool(struct loader *ld, struct pool_config *pc)
                                   unix_only[i]);
         }
     }
+    validate_tls(ld, pc);
     if (pc->socket_group != NULL && pool_key_set(pc, "socket_group")) {
         struct group *gr = getgrnam(pc->socket_group);
         const struct key_origin *o = pool_origin(pc, "socket_group");

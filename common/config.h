@@ -43,7 +43,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 11
-#define POOL_KEY_COUNT   42
+#define POOL_KEY_COUNT   47
 
 struct daemon_config {
     char *control_socket;
@@ -111,6 +111,11 @@ struct pool_config {
     uint64_t queue_timeout_us; /* longest a request waits for a worker; 0 = none */
     uint64_t client_buffer;    /* bytes one connection may hold before droverd stops reading it */
     uint64_t pool_buffer;      /* bytes the pool's connections may hold together; 0 = none */
+    char *tls_cert;            /* tcp: listen: TLS with this certificate chain (PEM) */
+    char *tls_key;             /* and this private key */
+    char *tls_client_ca;       /* clients must present a certificate this CA signed */
+    uint64_t tls_handshake_timeout_us;
+    int insecure_tcp; /* 1: a non-loopback tcp: listen without TLS is wanted */
 
     /* Resolved while loading. */
     char **argv;     /* command split into words */

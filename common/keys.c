@@ -33,6 +33,7 @@ static const char *const framing_choices[] = {"length", "line", NULL};
 static const char *const work_fd_choices[] = {"3", "stdio", NULL};
 static const char *const signal_target_choices[] = {"group", "main", NULL};
 static const char *const notify_access_choices[] = {"main", "all", NULL};
+static const char *const yes_no_choices[] = {"no", "yes", NULL};
 
 const char *restart_policy_name(int v)
 {
@@ -855,6 +856,53 @@ const struct key key_table[] = {
         .default_doc = "unset",
         .reload = RELOAD_RECREATE,
         .help = "Group owning a Unix work socket; with socket_mode 0660 its members may connect.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "tls_cert",
+        .kind = KT_PATH,
+        .offset = P(tls_cert),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "tcp: listen, message mode: speak TLS with this certificate chain (PEM); re-read on reload.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "tls_key",
+        .kind = KT_PATH,
+        .offset = P(tls_key),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "The private key (PEM) of tls_cert; must match it.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "tls_client_ca",
+        .kind = KT_PATH,
+        .offset = P(tls_client_ca),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "With tls_cert: only clients presenting a certificate signed by this CA (PEM) may send work.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "tls_handshake_timeout",
+        .kind = KT_DURATION,
+        .offset = P(tls_handshake_timeout_us),
+        .default_value = "10s",
+        .reload = RELOAD_LIVE,
+        .min = 1000,
+        .help = "A TLS client that has not finished its handshake by then is disconnected (counted).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "insecure_tcp",
+        .kind = KT_CHOICE,
+        .offset = P(insecure_tcp),
+        .default_value = "no",
+        .reload = RELOAD_LIVE,
+        .choices = yes_no_choices,
+        .help = "yes: allow a tcp: listen on a non-loopback address without TLS (anyone who can reach it may send work).",
     },
     {
         .section = KEY_POOL,

@@ -127,8 +127,8 @@ char *proto_call_info_pack(const struct proto_call_info *ci, size_t *len)
 {
     char *s;
 
-    *len = (size_t)xasprintf(&s, "%s\n%s\n%llu\n", ci->listen, framing_name(ci->framing),
-                             (unsigned long long)ci->max_frame);
+    *len = (size_t)xasprintf(&s, "%s\n%s\n%llu\n%s", ci->listen, framing_name(ci->framing),
+                             (unsigned long long)ci->max_frame, ci->tls ? "tls\n" : "");
     return s;
 }
 
@@ -181,6 +181,9 @@ int proto_call_info_unpack(const char *buf, size_t len, struct proto_call_info *
         if (parse_uint(number, 0, UINT64_MAX, &max_frame, NULL, 0) != 0)
             return parse_error(err, errsz, "max_frame '%s' is not a byte count", number);
     }
+    /* A fourth line "tls": the pool's tcp: listener speaks TLS. Unknown lines are for later. */
+    if (next_line(&at, end, &line, &n) && n == 3 && memcmp(line, "tls", 3) == 0)
+        out->tls = true;
     out->listen = xstrndup(listen, listen_len);
     out->framing = framing;
     out->max_frame = max_frame;

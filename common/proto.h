@@ -105,6 +105,7 @@ struct proto_call_info {
     char *listen; /* NUL-terminated; unpack allocates it (proto_call_info_clear frees it) */
     enum framing framing;
     uint64_t max_frame; /* 0 = not said */
+    bool tls;           /* the listener speaks TLS (a fourth line "tls"; older droverds: absent) */
 };
 /* The answer as text (free it); its length in *len. */
 char *proto_call_info_pack(const struct proto_call_info *ci, size_t *len);

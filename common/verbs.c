@@ -25,7 +25,7 @@ const struct verb verb_table[VERB__COUNT] = {
      "send a signal to process groups, or --main: worker processes only (--group: groups)"},
     {VERB_LOGS, "logs", "POOL [-n N] [-f]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW,
      "print a pool's captured output; -f follows it"},
-    {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION]", 1, 2, VERB_READONLY | VERB_TIMEOUT,
+    {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-name NAME]", 1, 2, VERB_READONLY | VERB_TIMEOUT | VERB_TLS,
      "send one request (DATA or stdin) to a routed pool and print the reply"},
     {VERB_CHECK, "check", "[-c FILE]", 0, 0, VERB_LOCAL | VERB_CONFIG,
      "validate a configuration file without a daemon"},
@@ -110,6 +110,21 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
                 return parse_error(err, errsz, "--timeout needs a duration, like 5s or 500ms");
             if (parse_duration(val, &out->timeout_us, why, sizeof(why)) != 0)
                 return parse_error(err, errsz, "--timeout: %s", why);
+        } else if (strncmp(a, "--tls", 5) == 0 && (v->flags & VERB_TLS)) {
+            static const char *const names[] = {"--tls-ca", "--tls-cert", "--tls-key",
+                                                "--tls-name"};
+            const char **dest[] = {&out->tls_ca, &out->tls_cert, &out->tls_key, &out->tls_name};
+            size_t k = 0;
+            out->tls = true;
+            if (strcmp(a, "--tls") == 0)
+                continue;
+            while (k < 4 && strcmp(a, names[k]) != 0)
+                k++;
+            if (k == 4)
+                return parse_error(err, errsz, "unknown option '%s' for %s", a, v->name);
+            if (i + 1 >= argc)
+                return parse_error(err, errsz, "%s needs a %s", a, k == 3 ? "name" : "file name");
+            *dest[k] = argv[++i];
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) &&
                    (v->flags & VERB_CONFIG)) {
             if (i + 1 >= argc)

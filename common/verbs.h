@@ -38,6 +38,9 @@ enum verb_id {
 #define VERB_CONFIG   0x40  /* accepts -c FILE */
 #define VERB_SIG_TO   0x80  /* accepts --main and --group (signal) */
 #define VERB_TIMEOUT  0x100 /* accepts --timeout DURATION */
+#define VERB_TLS                                                                                   \
+    0x200 /* accepts --tls, --tls-ca FILE, --tls-cert FILE, --tls-key FILE, --tls-name NAME (call) \
+           */
 
 struct verb {
     enum verb_id id;
@@ -66,6 +69,8 @@ struct verb_args {
     bool main_only;      /* --main: the worker process only */
     bool group;          /* --group: the worker's process group */
     uint64_t timeout_us; /* --timeout; 0 = none */
+    bool tls;            /* --tls or any --tls-*: speak TLS even if droverd does not say so */
+    const char *tls_ca, *tls_cert, *tls_key, *tls_name;
 };
 
 /*

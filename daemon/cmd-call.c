@@ -32,7 +32,8 @@ static enum cmd_retval cmd_call_exec(struct cmd_ctx *ctx)
     }
     ci = (struct proto_call_info){.listen = p->cfg->listen,
                                   .framing = (enum framing)p->cfg->framing,
-                                  .max_frame = p->cfg->max_frame};
+                                  .max_frame = p->cfg->max_frame,
+                                  .tls = p->cfg->tls_cert != NULL};
     answer = proto_call_info_pack(&ci, &len);
     control_out_bytes(ctx->client, answer, len);
     free(answer);

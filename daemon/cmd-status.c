@@ -202,6 +202,16 @@ static void status_json_route(struct json *j, const struct pool_view *pv)
     json_kv_uint(j, "queue_timeouts", rs->queue_timeouts);
     json_kv_uint(j, "abandoned", rs->abandoned);
     json_kv_uint(j, "buffered", rs->buffered);
+    if (rs->tls) {
+        json_kv_object(j, "tls");
+        json_kv_uint(j, "handshakes", rs->tls_handshakes);
+        json_kv_uint(j, "handshake_failures", rs->tls_handshake_failures);
+        json_kv_uint(j, "handshake_timeouts", rs->tls_handshake_timeouts);
+        json_kv_uint(j, "handshaking", rs->tls_handshaking);
+        json_object_end(j);
+    } else {
+        json_kv_null(j, "tls");
+    }
     json_object_end(j);
 }
 

@@ -165,6 +165,16 @@ static const struct {
     {"drover_pool_buffered_bytes", "gauge",
      "Request and reply bytes the pool's client connections hold (against pool_buffer).",
      offsetof(struct route_stats, buffered)},
+    {"drover_pool_tls_handshakes_total", "counter",
+     "TLS handshakes completed on the pool's tcp: listener (tls_cert).",
+     offsetof(struct route_stats, tls_handshakes)},
+    {"drover_pool_tls_handshake_failures_total", "counter",
+     "TLS handshakes that failed (no or a wrong client certificate, plaintext, garbage); the "
+     "connection was closed.",
+     offsetof(struct route_stats, tls_handshake_failures)},
+    {"drover_pool_tls_handshake_timeouts_total", "counter",
+     "TLS handshakes not finished within tls_handshake_timeout; the connection was closed.",
+     offsetof(struct route_stats, tls_handshake_timeouts)},
 };
 
 static void route_families(struct evbuffer *out, const struct daemon_view *dv)

@@ -18,12 +18,17 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "handoff.h"
 #include "linger.h"
 #include "listen.h"
+#include "log.h"
+#include "parse.h"
 #include "route_mode.h"
 #include "router.h"
+#include "tls.h"
+#include "tls_relay.h"
 #include "xmalloc.h"
 
 static int shared_prepare_spawn(struct route *r, struct slot *s, struct route_spawn *rs, char *err,
@@ -56,7 +61,8 @@ static bool route_wants_connection(void *arg)
 {
     struct route *r = arg;
 
-    return r->accepting && router_clients_total() < r->hooks.client_budget() && r->ops->has_room(r);
+    return r->accepting && router_clients_total() < r->hooks.client_budget() &&
+           r->ops->has_room(r) && (r->tls == NULL || tls_server_has_room(r->tls));
 }
 
 static void route_accepted(void *arg, int fd)
@@ -64,7 +70,42 @@ static void route_accepted(void *arg, int fd)
     struct route *r = arg;
 
     r->accepted++;
+    if (r->tls_refused)
+        close(fd);
+    else if (r->tls != NULL)
+        tls_server_accept(r->tls, fd); /* to the mode by route_tls_ready, once it succeeds */
+    else
+        r->ops->accepted(r, fd);
+}
+
+/* A TLS client finished its handshake: fd is its decrypted side. */
+static void route_tls_ready(void *arg, int fd)
+{
+    struct route *r = arg;
+
+    if (!r->accepting || !r->ops->has_room(r)) {
+        close(fd);
+        return;
+    }
     r->ops->accepted(r, fd);
+}
+
+/* tls_cert set, unset or its files re-read (every reload: a renewed certificate is taken). */
+static void route_configure_tls(struct route *r, const struct pool_config *pc)
+{
+    char err[PARSE_ERR_MAX + 256];
+
+    if (pc->tls_cert == NULL || r->mode != ROUTE_MESSAGE) {
+        tls_server_free(r->tls);
+        r->tls = NULL;
+    } else if (r->tls == NULL) {
+        r->tls = tls_server_new(pc, r->name, route_tls_ready, r, err, sizeof(err));
+        if (r->tls == NULL)
+            log_warnx("pool %s: TLS: %s; refusing connections until fixed", r->name, err);
+    } else if (tls_server_configure(r->tls, pc, err, sizeof(err)) != 0) {
+        log_warnx("pool %s: TLS files not re-read, the previous ones stay: %s", r->name, err);
+    }
+    r->tls_refused = pc->tls_cert != NULL && r->tls == NULL;
 }
 
 void route_configure(struct route *r, const struct pool_config *pc)
@@ -81,6 +122,7 @@ void route_configure(struct route *r, const struct pool_config *pc)
     r->queue_timeout_us = pc->queue_timeout_us;
     r->client_buffer = pc->client_buffer;
     r->budget.limit = pc->pool_buffer;
+    route_configure_tls(r, pc);
     if (r->choice.levels != NULL && cap != r->worker_inflight) {
         struct worker_link *l;
         struct choice_node **nodes;
@@ -123,6 +165,11 @@ struct route *route_new(const struct pool_config *pc, const char *name,
         return NULL;
     }
     r->accepting = true;
+    if (strncmp(r->listen, "tcp:", 4) == 0 && pc->tls_cert == NULL &&
+        !tls_listen_is_loopback(r->listen))
+        log_warnx("pool %s: listen = %s without TLS (insecure_tcp = yes): anyone who can reach "
+                  "it may send work",
+                  name, r->listen);
     link_group_init(&r->links, r->name, &r->hooks, r->ops->link_ops, r, &r->choice);
     if (!r->ops->workers_accept)
         listener_accept(r->listener, r->ops->accept_flags, route_wants_connection, route_accepted,
@@ -152,6 +199,7 @@ const char *route_listen(const struct route *r)
 void route_free(struct route *r, bool keep_socket)
 {
     route_release_clients(r);
+    tls_server_free(r->tls);
     listener_close(r->listener, keep_socket);
     link_group_free(&r->links);
     if (r->queue_ev != NULL)
@@ -300,6 +348,15 @@ void route_get_stats(const struct route *r, struct route_stats *out)
     out->queue_timeouts = r->queue_timeouts;
     out->abandoned = r->abandoned;
     out->buffered = r->budget.held;
+    if (r->tls != NULL) {
+        struct tls_stats ts;
+        tls_server_stats(r->tls, &ts);
+        out->tls = true;
+        out->tls_handshakes = ts.handshakes;
+        out->tls_handshake_failures = ts.failures;
+        out->tls_handshake_timeouts = ts.timeouts;
+        out->tls_handshaking = ts.handshaking;
+    }
     if (r->ops->stats != NULL)
         r->ops->stats(r, out);
 }

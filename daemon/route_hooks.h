@@ -58,6 +58,8 @@ struct route_stats {
     uint64_t queue_timeouts; /* TIMEOUT answered: no worker took the request within queue_timeout */
     uint64_t abandoned;      /* requests dropped before delivery: their client had gone */
     uint64_t buffered;       /* request and reply bytes the pool's clients hold now */
+    bool tls;                /* the listener speaks TLS (tls_cert) */
+    uint64_t tls_handshakes, tls_handshake_failures, tls_handshake_timeouts, tls_handshaking;
     /* Request latency histogram (client request read -> reply queued), cumulative. */
     const uint64_t *latency_buckets; /* counts per bound in route_latency_bounds_s */
     size_t nbuckets;

@@ -65,7 +65,9 @@ struct route {
     int mode;
     char *listen; /* as configured */
     struct listener *listener;
-    bool accepting; /* wants new connections and requests */
+    struct tls_server *tls; /* tls_cert set: connections are handed over after a handshake */
+    bool tls_refused;       /* tls_cert set but unusable: connections are closed, never plain */
+    bool accepting;         /* wants new connections and requests */
 
     /* Settings that apply live (route_configure). */
     int framing;

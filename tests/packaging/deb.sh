@@ -90,6 +90,8 @@ grep -q '^[EW]: ' "$T/lintian.log" && fail "lintian reports errors or warnings (
 depends=$(dpkg-deb -f "$DEB" Depends)
 assert_contains "$depends" "libevent" "Depends names libevent"
 assert_contains "$depends" "libinih1" "Depends names libinih1"
+assert_contains "$depends" "libssl3" "Depends names libssl3 (TLS on tcp: pools)"
+assert_contains "$depends" "libevent-openssl" "Depends names libevent-openssl"
 dpkg-deb --ctrl-tarfile "$DEB" | tar -tf - >"$T/control.list"
 for f in postinst postrm prerm conffiles; do
     grep -qx "./$f" "$T/control.list" || fail "control archive has no $f"

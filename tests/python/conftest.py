@@ -58,6 +58,17 @@ class Daemon:
         self.log_dir = os.path.join(tmp, "log")
         self.proc = None
 
+    @property
+    def tls_port(self):
+        """A free loopback port for the echotls pool (TLS straight to droverd)."""
+        if getattr(self, "_tls_port", None) is None:
+            import socket
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            self._tls_port = s.getsockname()[1]
+            s.close()
+        return self._tls_port
+
     def sock(self, pool):
         return os.path.join(self.tmp, pool + ".sock")
 
@@ -200,11 +211,21 @@ workers = 1
 listen = {t}/crash.sock
 environment = {env}
 max_attempts = 2
-{fast}""".format(echo=d.echo_worker, py=py, env=env, t=d.tmp, fast=fast_restart)
+{fast}
+[pool:echotls]
+command = {echo}
+workers = 2
+listen = tcp:127.0.0.1:{tls_port}
+worker_inflight = 8
+tls_cert = {certs}/server.pem
+tls_key = {certs}/server.key
+tls_client_ca = {certs}/ca.pem
+""".format(echo=d.echo_worker, py=py, env=env, t=d.tmp, fast=fast_restart, tls_port=d.tls_port,
+           certs=os.path.join(HERE, "certs"))
 
 
 POOLS = ("echo", "echoline", "py", "pykill", "fnjson", "fnraw", "fnline", "slow", "slowto",
-         "crash")
+         "crash", "echotls")
 
 
 @pytest.fixture(scope="session")

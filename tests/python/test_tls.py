@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: ISC
-"""TLS for tcp: addresses, with client certificates. droverd itself does not
-speak TLS (yet): the test puts a small TLS-terminating proxy in front of the
-pool's Unix socket, as an operator would put stunnel or haproxy in front of a
-tcp: pool, and requires a client certificate signed by the test CA."""
+"""TLS for tcp: addresses, with client certificates: straight to droverd (the
+echotls pool: tls_cert, tls_key, tls_client_ca), and through a small
+TLS-terminating proxy in front of a pool's Unix socket, as an operator would
+put stunnel or haproxy in front of a pool; both require a client certificate
+signed by the test CA."""
 import asyncio
 import os
 import select
 import socket
 import ssl
+import subprocess
 import threading
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 import drover
 import drover.asyncio as dasync
 import pytasks
+from conftest import wait_until
 
 CERTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "certs")
 
@@ -131,3 +134,42 @@ def test_tls_executor(daemon):
             assert list(ex.map(pytasks.square, range(500))) == [i * i for i in range(500)]
     finally:
         p.close()
+
+
+# ---- droverd's own TLS (tls_cert, tls_client_ca on the echotls pool) ----
+
+def test_droverd_tls_call_and_pipelining(daemon):
+    address = "tcp:127.0.0.1:%d" % daemon.tls_port
+    # droverd tells clients the pool speaks TLS (a fourth line of the call answer).
+    out = subprocess.run([daemon.drover, "-s", daemon.ctl, "call", "echotls", "via cli",
+                          "--tls-ca", os.path.join(CERTS, "ca.pem"),
+                          "--tls-cert", os.path.join(CERTS, "client.pem"),
+                          "--tls-key", os.path.join(CERTS, "client.key")],
+                         capture_output=True, timeout=30)
+    assert (out.returncode, out.stdout) == (0, b"via cli"), out.stderr
+    with drover.Client(address, ssl_context=client_context(), timeout=30) as c:
+        assert c.call(b"straight to droverd") == b"straight to droverd"
+        reqs = [b"%d" % i * (i % 50) for i in range(2000)]
+        assert c.call_many(reqs, window=100) == reqs
+        big = os.urandom(300000)
+        assert c.call(big) == big
+
+
+def test_droverd_tls_refuses_without_client_certificate(daemon):
+    before = daemon.pool("echotls")["route"]["tls"]["handshake_failures"]
+    c = drover.Client("tcp:127.0.0.1:%d" % daemon.tls_port, ssl_context=client_context(False),
+                      timeout=10)
+    with pytest.raises((ssl.SSLError, drover.ConnectionLost, ConnectionError)):
+        c.call(b"x")
+    c.close()
+    wait_until("the refusal counted",
+                        lambda: daemon.pool("echotls")["route"]["tls"]["handshake_failures"] > before)
+
+
+def test_droverd_tls_asyncio(daemon):
+    async def main():
+        async with dasync.Client("tcp:127.0.0.1:%d" % daemon.tls_port,
+                                 ssl_context=client_context()) as c:
+            reqs = [b"a%d" % i for i in range(500)]
+            assert await asyncio.gather(*(c.call(r) for r in reqs)) == reqs
+    asyncio.run(asyncio.wait_for(main(), 60))

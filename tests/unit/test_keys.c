@@ -413,6 +413,11 @@ static const struct {
     {KEY_POOL, "queue_timeout", "1500ms", "1s500ms"},
     {KEY_POOL, "client_buffer", "64k", "65536"},
     {KEY_POOL, "pool_buffer", "0", "0"},
+    {KEY_POOL, "tls_cert", "tls/server.pem", "/etc/drover/tls/server.pem"},
+    {KEY_POOL, "tls_key", "/etc/ssl/private/k.pem", "/etc/ssl/private/k.pem"},
+    {KEY_POOL, "tls_client_ca", "ca.pem", "/etc/drover/ca.pem"},
+    {KEY_POOL, "tls_handshake_timeout", "2500ms", "2s500ms"},
+    {KEY_POOL, "insecure_tcp", "yes", "yes"},
 };
 
 static void test_good_value_for_every_key(void **state)

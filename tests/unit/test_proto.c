@@ -384,16 +384,21 @@ static void test_call_info_pack(void **state)
 static void test_call_info_round_trip(void **state)
 {
     static const struct proto_call_info cases[] = {
-        {"/run/a.sock", FRAMING_LENGTH, 1},
-        {"/tmp/dir with space/b.sock", FRAMING_LINE, 1048576},
-        {"tcp:[::1]:80", FRAMING_LINE, UINT64_MAX},
+        {"/run/a.sock", FRAMING_LENGTH, 1, false},
+        {"/tmp/dir with space/b.sock", FRAMING_LINE, 1048576, false},
+        {"tcp:[::1]:80", FRAMING_LINE, UINT64_MAX, true},
     };
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t len;
         char *s = proto_call_info_pack(&cases[i], &len);
+        struct proto_call_info out;
+        char err[128];
         call_info_is(s, cases[i].listen, cases[i].framing, cases[i].max_frame);
+        assert_int_equal(proto_call_info_unpack(s, len, &out, err, sizeof(err)), 0);
+        assert_int_equal(out.tls, cases[i].tls);
+        proto_call_info_clear(&out);
         free(s);
     }
 }
@@ -416,6 +421,8 @@ static void test_call_info_unpack(void **state)
     call_info_is("/run/w.sock\nlength\n10\n\n", "/run/w.sock", FRAMING_LENGTH, 10);
     call_info_is("tcp:0.0.0.0:80\nlength\n18446744073709551615\n", "tcp:0.0.0.0:80", FRAMING_LENGTH,
                  UINT64_MAX);
+    /* A TLS listener says so on the fourth line. */
+    call_info_is("tcp:0.0.0.0:80\nlength\n10\ntls\n", "tcp:0.0.0.0:80", FRAMING_LENGTH, 10);
 }
 
 static void call_info_bad(const void *buf, size_t len, const char *msg)

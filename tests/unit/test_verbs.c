@@ -345,7 +345,23 @@ static void test_call(void **state)
     assert_int_equal(a.npos, 2);
     PARSE_OK(&a, "call", "--timeout=250ms", "web");
     assert_int_equal(a.timeout_us, 250000);
-#define CALL_USAGE "usage: drover call POOL [DATA] [--timeout DURATION]"
+    PARSE_OK(&a, "call", "web", "--tls-ca", "ca.pem", "--tls-cert", "c.pem", "--tls-key", "k.pem",
+             "--tls-name", "pool.example");
+    assert_true(a.tls);
+    assert_string_equal(a.tls_ca, "ca.pem");
+    assert_string_equal(a.tls_cert, "c.pem");
+    assert_string_equal(a.tls_key, "k.pem");
+    assert_string_equal(a.tls_name, "pool.example");
+    PARSE_OK(&a, "call", "web", "--tls");
+    assert_true(a.tls);
+    assert_null(a.tls_ca);
+    PARSE_BAD("--tls-ca needs a file name", "call", "web", "--tls-ca");
+    PARSE_BAD("unknown option '--tls-x' for call", "call", "web", "--tls-x", "y");
+    PARSE_BAD("unknown option '--tls-ca' for status; usage: drover status [POOL] [--json]", "status",
+              "--tls-ca", "x");
+#define CALL_USAGE                                                                                 \
+    "usage: drover call POOL [DATA] [--timeout DURATION] [--tls-ca FILE] [--tls-cert FILE "       \
+    "--tls-key FILE] [--tls-name NAME]"
     PARSE_BAD("missing arguments; " CALL_USAGE, "call");
     PARSE_BAD("too many arguments; " CALL_USAGE, "call", "web", "a", "b");
     PARSE_BAD("unknown option '-x' for call; " CALL_USAGE, "call", "web", "-x");
