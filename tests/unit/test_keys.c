@@ -413,6 +413,11 @@ static const struct {
     {KEY_POOL, "queue_timeout", "1500ms", "1s500ms"},
     {KEY_POOL, "client_buffer", "64k", "65536"},
     {KEY_POOL, "pool_buffer", "0", "0"},
+    {KEY_POOL, "memory_max", "512M", "512M"},
+    {KEY_POOL, "memory_high", "max", "max"},
+    {KEY_POOL, "pids_max", "64", "64"},
+    {KEY_POOL, "cpu_quota", "150%", "150%"},
+    {KEY_POOL, "cpu_weight", "200", "200"},
 };
 
 static void test_good_value_for_every_key(void **state)
