@@ -451,7 +451,9 @@ EOF
     [ "$(cat "$cg/memory.high")" = $((48 << 20)) ] || die "memory.high $(cat "$cg/memory.high")"
     [ "$(cat "$cg/memory.max")" = max ] || die "memory.max $(cat "$cg/memory.max")"
     [ "$(cat "$cg/memory.oom.group")" = 1 ] || die "memory.oom.group $(cat "$cg/memory.oom.group")"
-    [ "$(cat "$cg/pids.max")" = max ] || die "pids.max $(cat "$cg/pids.max")"
+    # Only the controllers a pool's limits need are enabled for it.
+    [ ! -e "$cg/pids.max" ] || die "pids enabled for t-calm, which sets no pids_max"
+    grep -qw pids "$(dirname "$cg")/cgroup.subtree_control" && die "pids in t-calm's subtree_control"
 
     # memory_max: OOM-killed, named, counted, replaced.
     wait_for 120 "t-oom killed by the OOM killer" slot_is t-oom \
@@ -464,6 +466,9 @@ EOF
         die "no journal line naming the OOM kill"
     drover metrics | grep -qx 'drover_worker_oom_kills_total{pool="t-oom"} 1' ||
         die "metric: $(drover metrics | grep oom)"
+    # systemd saw the OOM kill in its unit too; OOMPolicy=continue keeps the service running.
+    active_is active || die "drover.service is $(systemctl is-active drover) after a worker's OOM kill"
+    [ "$(prop OOMPolicy)" = continue ] || die "OOMPolicy=$(prop OOMPolicy)"
 
     # pids_max: the bomb stops inside its worker; the other pools are untouched.
     wait_for 60 "the fork bomb stopped" test -s "$d/bomb"
@@ -482,6 +487,7 @@ EOF
     [ "$(slot_json t-calm 'x["pid"]')" = "$calm_pid" ] || die "t-calm restarted on a limit change"
     [ "$(cat "$cg/cpu.max")" = "150000 100000" ] || die "cpu.max after reload $(cat "$cg/cpu.max")"
     [ "$(cat "$cg/memory.high")" = max ] || die "memory.high after reload $(cat "$cg/memory.high")"
+    active_is active || die "drover.service is $(systemctl is-active drover) at the end"
     rm -rf "$d"
 }
 
