@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "callconn.h"
+#include "cgroupfs.h"
 #include "config.h"
 #include "frame.h"
 #include "log.h"
@@ -234,6 +235,15 @@ static int run_check(const struct verb_args *va)
 
     config_env_default(&env);
     cfg = config_load(path, &env, &errs);
+    /* Limits droverd could not apply from here: probed as droverd would (cgroup.h). */
+    if (cfg != NULL) {
+        struct cg_probe probe;
+        cg_probe_setting(cfg->daemon.cgroup, &probe);
+        if (config_check_limits(cfg, &probe, &errs) != 0) {
+            config_free(cfg);
+            cfg = NULL;
+        }
+    }
     if (cfg == NULL) {
         char *text = config_errors_format(&errs);
         fputs(text, stderr);

@@ -8,9 +8,17 @@
 #include "cgroupfs.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
 
 int cg_read_text(const char *path, char *buf, size_t bufsz)
 {
@@ -264,4 +272,119 @@ enum cg_decision cg_decide(const struct cg_facts *f, char *why, size_t whysz)
              "droverd's cgroup is not delegated to it (no Delegate=yes, not a container's root); "
              "set cgroup = PATH to give it one");
     return CG_OFF;
+}
+
+/* The facts cg_decide() takes, gathered from the running system. */
+static bool xattr_is_one(const char *dir, const char *name)
+{
+    char v[8];
+    ssize_t n = getxattr(dir, name, v, sizeof(v) - 1);
+
+    if (n <= 0)
+        return false;
+    v[n] = '\0';
+    return strcmp(v, "1") == 0;
+}
+
+/* The parent of a pid, from /proc/PID/stat; 0 when unknown. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    int ppid = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (cg_read_line(path, buf, sizeof(buf)) != 0 || (p = strrchr(buf, ')')) == NULL)
+        return 0;
+    if (sscanf(p + 1, " %*c %d", &ppid) != 1)
+        return 0;
+    return ppid;
+}
+
+/* Is every process in dir droverd itself or one of its ancestors (a container's init)? */
+static bool holds_only_us(const char *dir)
+{
+    pid_t chain[64];
+    size_t nchain = 0;
+    char path[CG_PATH_MAX + 32];
+    FILE *f;
+    int pid;
+    bool ok = true;
+
+    for (pid_t p = getpid(); p > 0 && nchain < 64; p = parent_of(p))
+        chain[nchain++] = p;
+    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return false;
+    while (ok && fscanf(f, "%d", &pid) == 1) {
+        bool found = false;
+        for (size_t i = 0; i < nchain && !found; i++)
+            found = chain[i] == pid;
+        ok = found;
+    }
+    fclose(f);
+    return ok;
+}
+
+static bool writable(const char *dir)
+{
+    char procs[CG_PATH_MAX + 32];
+
+    snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+    return access(dir, W_OK) == 0 && access(procs, W_OK) == 0;
+}
+
+void cg_gather_facts(const char *setting, struct cg_facts *f, struct cg_hierarchy *self,
+                     char given[PATH_MAX])
+{
+    memset(f, 0, sizeof(*f));
+    given[0] = '\0';
+    if (setting == NULL || strcmp(setting, "auto") == 0)
+        f->mode = CG_MODE_AUTO;
+    else if (strcmp(setting, "off") == 0)
+        f->mode = CG_MODE_OFF;
+    else
+        f->mode = CG_MODE_PATH;
+
+    cg_find_self("", NULL, self);
+    f->v2_found = self->found;
+    if (f->mode == CG_MODE_PATH) {
+        struct statfs sfs;
+        f->path_is_cg2 = realpath(setting, given) != NULL && statfs(given, &sfs) == 0 &&
+                         sfs.f_type == CGROUP2_SUPER_MAGIC;
+        f->writable = f->path_is_cg2 && writable(given);
+        f->path_is_self = self->found && f->path_is_cg2 && strcmp(given, self->dir) == 0;
+    } else if (self->found) {
+        f->at_root = self->dir[self->mount_len] == '\0';
+        f->only_ours = f->at_root && holds_only_us(self->dir);
+        f->delegated =
+            xattr_is_one(self->dir, "trusted.delegate") || xattr_is_one(self->dir, "user.delegate");
+        f->writable = writable(self->dir);
+    }
+}
+
+void cg_probe_setting(const char *setting, struct cg_probe *p)
+{
+    struct cg_facts f;
+    struct cg_hierarchy self;
+    char given[PATH_MAX];
+    enum cg_decision d;
+
+    memset(p, 0, sizeof(*p));
+    cg_gather_facts(setting, &f, &self, given);
+    d = cg_decide(&f, p->reason, sizeof(p->reason));
+    if (d != CG_ON && d != CG_ON_GIVEN)
+        return;
+    p->on = true;
+    snprintf(p->base, sizeof(p->base), "%s", d == CG_ON_GIVEN ? given : self.dir);
+    cg_probe_controllers(p);
+}
+
+void cg_probe_controllers(struct cg_probe *p)
+{
+    char path[sizeof(p->base) + 32];
+
+    snprintf(path, sizeof(path), "%s/cgroup.controllers", p->base);
+    if (cg_read_line(path, p->controllers, sizeof(p->controllers)) != 0)
+        p->controllers[0] = '\0';
 }

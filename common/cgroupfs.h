@@ -13,7 +13,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdio.h>
+
+#include "cglimits.h"
 
 #define CG_PATH_MAX 4096
 
@@ -79,5 +82,20 @@ enum cg_decision {
  * log (what was decided and why).
  */
 enum cg_decision cg_decide(const struct cg_facts *f, char *why, size_t whysz);
+
+/*
+ * Gather the facts for cg_decide() about the calling process and `cgroup =`
+ * setting (given gets the resolved PATH; self droverd's own v2 cgroup).
+ */
+void cg_gather_facts(const char *setting, struct cg_facts *f, struct cg_hierarchy *self,
+                     char given[PATH_MAX]);
+/*
+ * Where droverd started here with this `cgroup =` would put its workers, and
+ * which controllers it could give them: the same facts and decision droverd
+ * takes (for `drover check`). Writes nothing.
+ */
+void cg_probe_setting(const char *setting, struct cg_probe *p);
+/* Fill p->controllers from p->base/cgroup.controllers ("" when unreadable). */
+void cg_probe_controllers(struct cg_probe *p);
 
 #endif

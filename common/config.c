@@ -1037,3 +1037,21 @@ void config_free(struct config *cfg)
     free(cfg->path);
     free(cfg);
 }
+
+int config_check_limits(const struct config *cfg, const struct cg_probe *probe,
+                        struct config_errors *errs)
+{
+    const struct pool_config *pc;
+    char why[PARSE_ERR_MAX + 512];
+    size_t before = errs->n;
+
+    TAILQ_FOREACH(pc, &cfg->pools, entry) {
+        for (int k = 0; k < CG_KEY__COUNT; k++) {
+            const char *name = cg_limit_key_name((enum cg_limit_key)k);
+            const struct key_origin *o = &pc->origin[key_section_index(key_find(KEY_POOL, name))];
+            if (cg_limit_check(probe, &pc->limits, (enum cg_limit_key)k, why, sizeof(why)) != 0)
+                config_errors_add(errs, o->file, o->line, "%s: %s", name, why);
+        }
+    }
+    return errs->n > before ? -1 : 0;
+}

@@ -15,6 +15,7 @@
 #include "list.h"
 #include <sys/types.h>
 
+#include "cglimits.h"
 #include "cpulimit.h"
 #include "parse.h"
 
@@ -43,7 +44,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 11
-#define POOL_KEY_COUNT   47
+#define POOL_KEY_COUNT   52
 
 struct daemon_config {
     char *control_socket;
@@ -116,6 +117,7 @@ struct pool_config {
     char *tls_client_ca;       /* clients must present a certificate this CA signed */
     uint64_t tls_handshake_timeout_us;
     int insecure_tcp; /* 1: a non-loopback tcp: listen without TLS is wanted */
+    struct cg_limits limits;   /* memory_max ... cpu_weight: each worker's cgroup */
 
     /* Resolved while loading. */
     char **argv;     /* command split into words */
@@ -187,6 +189,14 @@ void config_errors_add(struct config_errors *errs, const char *file, unsigned li
 void config_errors_clear(struct config_errors *errs);
 /* Each error as "FILE:LINE: message\n" into buf (grown as needed). */
 char *config_errors_format(const struct config_errors *errs);
+
+/*
+ * Refuse limits (memory_max ...) that cannot be applied where probe says
+ * droverd puts its workers: one "FILE:LINE: KEY: cannot be applied: why"
+ * per key. -1 when any was added.
+ */
+int config_check_limits(const struct config *cfg, const struct cg_probe *probe,
+                        struct config_errors *errs);
 
 /* Default control socket for a process of this uid: root uses /run/drover. */
 void config_default_control_socket(char *buf, size_t bufsz);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cglimits.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -188,6 +189,27 @@ static int parse_count64_key(const struct key *k, struct key_ctx *ctx, const cha
         return -1;
     *(uint64_t *)field = v;
     return 0;
+}
+
+static int parse_limit_size_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                                void *field)
+{
+    (void)k;
+    return cg_parse_limit_size(value, field, ctx->err, ctx->errsz);
+}
+
+static int parse_limit_count_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                                 void *field)
+{
+    (void)k;
+    return cg_parse_limit_count(value, field, ctx->err, ctx->errsz);
+}
+
+static int parse_cpu_quota_key(const struct key *k, struct key_ctx *ctx, const char *value,
+                               void *field)
+{
+    (void)k;
+    return cg_parse_cpu_quota(value, field, ctx->err, ctx->errsz);
 }
 
 static int parse_file_mode_key(const struct key *k, struct key_ctx *ctx, const char *value,
@@ -440,6 +462,26 @@ static char *format_crash_limit_key(const struct key *k, const void *field)
     return out;
 }
 
+static char *format_limit_key(const struct key *k, const void *field)
+{
+    char buf[32];
+
+    cg_format_limit(*(const uint64_t *)field, k->kind == KT_LIMIT_SIZE, buf, sizeof(buf));
+    return xstrdup(buf[0] != '\0' ? buf : "unset");
+}
+
+static char *format_cpu_quota_key(const struct key *k, const void *field)
+{
+    unsigned v = *(const unsigned *)field;
+    char *out;
+
+    (void)k;
+    if (v == 0)
+        return xstrdup("unset");
+    xasprintf(&out, "%u%%", v);
+    return out;
+}
+
 /* What each kind of value is: how it is stored, parsed and written back. */
 static const struct key_kind_info {
     enum key_storage storage;
@@ -463,6 +505,9 @@ static const struct key_kind_info {
     [KT_SIGNAL] = {KS_INT, parse_signal_key, format_signal_key},
     [KT_WORKERS] = {KS_WORKERS, parse_workers_key, format_workers_key},
     [KT_CRASH_LIMIT] = {KS_CRASH, parse_crash_limit_key, format_crash_limit_key},
+    [KT_LIMIT_SIZE] = {KS_U64, parse_limit_size_key, format_limit_key},
+    [KT_LIMIT_COUNT] = {KS_U64, parse_limit_count_key, format_limit_key},
+    [KT_CPU_QUOTA] = {KS_UINT, parse_cpu_quota_key, format_cpu_quota_key},
 };
 static_assert(sizeof(key_kinds) / sizeof(key_kinds[0]) == KT__COUNT, "a kind lacks its entry");
 
@@ -1023,6 +1068,53 @@ const struct key key_table[] = {
         .default_value = "64M",
         .reload = RELOAD_LIVE,
         .help = "message mode: request and reply bytes the pool's connections may hold together; past it the ones holding most are not read (0 = no limit).",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "memory_max",
+        .kind = KT_LIMIT_SIZE,
+        .offset = P(limits.memory_max),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "Hard memory limit of each worker's cgroup (memory.max; 512M, 1G or max); past it the OOM killer ends the whole worker. Needs containment and the memory controller.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "memory_high",
+        .kind = KT_LIMIT_SIZE,
+        .offset = P(limits.memory_high),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "Memory above which each worker is throttled and reclaimed hard (memory.high; a size or max). Needs containment and the memory controller.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "pids_max",
+        .kind = KT_LIMIT_COUNT,
+        .offset = P(limits.pids_max),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "Most processes and threads in each worker's cgroup (pids.max; a count or max); fork fails past it. Needs containment and the pids controller.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "cpu_quota",
+        .kind = KT_CPU_QUOTA,
+        .offset = P(limits.cpu_quota),
+        .default_doc = "unset",
+        .reload = RELOAD_LIVE,
+        .help = "CPU time each worker may use, in percent of one CPU (cpu.max; 50%, 150%). Needs containment and the cpu controller.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "cpu_weight",
+        .kind = KT_COUNT,
+        .offset = P(limits.cpu_weight),
+        .default_doc = "unset (100)",
+        .reload = RELOAD_LIVE,
+        .min = 1,
+        .max = 10000,
+        .help = "Each worker's share of contended CPU against other cgroups (cpu.weight; 1 to 10000, the kernel's default is 100). Needs containment and the cpu controller.",
     },
 };
 /* clang-format on */

@@ -37,6 +37,9 @@ enum key_kind {
     KT_SIGNAL,      /* int signal number; TERM, SIGTERM or 15 */
     KT_WORKERS,     /* struct workers_spec: N, auto or auto*K */
     KT_CRASH_LIMIT, /* struct crash_limit: COUNT/WINDOW or none */
+    KT_LIMIT_SIZE,  /* uint64_t bytes, or max (cglimits.h); 0 = unset */
+    KT_LIMIT_COUNT, /* uint64_t count, or max (cglimits.h); 0 = unset */
+    KT_CPU_QUOTA,   /* unsigned percent of one CPU; 0 = unset */
     KT__COUNT
 };
 

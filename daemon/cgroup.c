@@ -19,29 +19,28 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroupfs.h"
+#include "config.h"
 #include "list.h"
 #include "log.h"
 #include "parse.h"
 #include "xmalloc.h"
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-
 #define WD_BUCKETS 256
 
 struct cgroup_slot {
-    char *dir;      /* the absolute directory */
-    char *pool_dir; /* its parent, BASE/pool-NAME */
-    size_t rel_off; /* where the hierarchy's path starts in dir */
-    int wd;         /* inotify watch on cgroup.events, or -1 before it exists */
+    char *dir;          /* the absolute directory */
+    char *pool_dir;     /* its parent, BASE/pool-NAME */
+    size_t rel_off;     /* where the hierarchy's path starts in dir */
+    int wd;             /* inotify watch on cgroup.events, or -1 before it exists */
+    int oom_wd;         /* inotify watch on memory.events, or -1 (no memory controller) */
+    uint64_t oom_kills; /* memory.events oom_kill as last read */
+    uint64_t oom_taken; /* ... as cgroup_slot_take_oom last reported it */
     void *owner;
     SLIST_ENTRY(cgroup_slot) wd_link;
+    SLIST_ENTRY(cgroup_slot) oom_link;
 };
 
 static struct {
@@ -52,9 +51,11 @@ static struct {
     int inotify_fd;
     struct event *inotify_ev;
     void (*empty_hook)(void *owner);
+    void (*oom_hook)(void *owner);
 } cg = {.inotify_fd = -1};
 
 static SLIST_HEAD(, cgroup_slot) wd_map[WD_BUCKETS];
+static SLIST_HEAD(, cgroup_slot) oom_map[WD_BUCKETS];
 
 bool cgroup_enabled(void)
 {
@@ -78,6 +79,22 @@ void cgroup_set_empty_hook(void (*fn)(void *owner))
     cg.empty_hook = fn;
 }
 
+void cgroup_set_oom_hook(void (*fn)(void *owner))
+{
+    cg.oom_hook = fn;
+}
+
+void cgroup_probe(struct cg_probe *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->on = cg.on;
+    snprintf(p->reason, sizeof(p->reason), "%s", cg.reason);
+    if (!cg.on)
+        return;
+    snprintf(p->base, sizeof(p->base), "%s", cg.base);
+    cg_probe_controllers(p);
+}
+
 /* Write a short string to a cgroup file. */
 static int write_file(const char *path, const char *text)
 {
@@ -92,65 +109,6 @@ static int write_file(const char *path, const char *text)
     close(fd);
     errno = saved;
     return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-static bool xattr_is_one(const char *dir, const char *name)
-{
-    char v[8];
-    ssize_t n = getxattr(dir, name, v, sizeof(v) - 1);
-
-    if (n <= 0)
-        return false;
-    v[n] = '\0';
-    return strcmp(v, "1") == 0;
-}
-
-/* The parent of a pid, from /proc/PID/stat; 0 when unknown. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[512], *p;
-    int ppid = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if (cg_read_line(path, buf, sizeof(buf)) != 0 || (p = strrchr(buf, ')')) == NULL)
-        return 0;
-    if (sscanf(p + 1, " %*c %d", &ppid) != 1)
-        return 0;
-    return ppid;
-}
-
-/* Is every process in dir droverd itself or one of its ancestors (a container's init)? */
-static bool holds_only_us(const char *dir)
-{
-    pid_t chain[64];
-    size_t nchain = 0;
-    char path[CG_PATH_MAX + 32];
-    FILE *f;
-    int pid;
-    bool ok = true;
-
-    for (pid_t p = getpid(); p > 0 && nchain < 64; p = parent_of(p))
-        chain[nchain++] = p;
-    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-    f = fopen(path, "re");
-    if (f == NULL)
-        return false;
-    while (ok && fscanf(f, "%d", &pid) == 1) {
-        bool found = false;
-        for (size_t i = 0; i < nchain && !found; i++)
-            found = chain[i] == pid;
-        ok = found;
-    }
-    fclose(f);
-    return ok;
-}
-
-static bool writable(const char *dir)
-{
-    char procs[CG_PATH_MAX + 32];
-
-    snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
-    return access(dir, W_OK) == 0 && access(procs, W_OK) == 0;
 }
 
 /* Move droverd into BASE/droverd: v2 keeps processes out of a cgroup that has children. */
@@ -177,28 +135,7 @@ int cgroup_setup(const char *setting, struct event_base *base, char *err, size_t
     enum cg_decision d;
 
     cg.on = false;
-    if (setting == NULL || strcmp(setting, "auto") == 0)
-        f.mode = CG_MODE_AUTO;
-    else if (strcmp(setting, "off") == 0)
-        f.mode = CG_MODE_OFF;
-    else
-        f.mode = CG_MODE_PATH;
-
-    cg_find_self("", NULL, &self);
-    f.v2_found = self.found;
-    if (f.mode == CG_MODE_PATH) {
-        struct statfs sfs;
-        f.path_is_cg2 = realpath(setting, given) != NULL && statfs(given, &sfs) == 0 &&
-                        sfs.f_type == CGROUP2_SUPER_MAGIC;
-        f.writable = f.path_is_cg2 && writable(given);
-        f.path_is_self = self.found && f.path_is_cg2 && strcmp(given, self.dir) == 0;
-    } else if (self.found) {
-        f.at_root = self.dir[self.mount_len] == '\0';
-        f.only_ours = f.at_root && holds_only_us(self.dir);
-        f.delegated =
-            xattr_is_one(self.dir, "trusted.delegate") || xattr_is_one(self.dir, "user.delegate");
-        f.writable = writable(self.dir);
-    }
+    cg_gather_facts(setting, &f, &self, given);
     d = cg_decide(&f, why, sizeof(why));
     if (d == CG_ERROR)
         return parse_error(err, errsz, "cgroup = %s: %s", setting, why);
@@ -265,6 +202,16 @@ static struct cgroup_slot *wd_find(int wd)
     return NULL;
 }
 
+static struct cgroup_slot *oom_find(int wd)
+{
+    struct cgroup_slot *c;
+
+    SLIST_FOREACH(c, &oom_map[wd_bucket(wd)], oom_link)
+        if (c->oom_wd == wd)
+            return c;
+    return NULL;
+}
+
 struct cgroup_slot *cgroup_slot_new(const char *pool, unsigned index, void *owner)
 {
     struct cgroup_slot *c;
@@ -277,6 +224,7 @@ struct cgroup_slot *cgroup_slot_new(const char *pool, unsigned index, void *owne
     xasprintf(&c->dir, "%s/slot-%u", c->pool_dir, index);
     c->rel_off = cg.rel_off;
     c->wd = -1;
+    c->oom_wd = -1;
     c->owner = owner;
     return c;
 }
@@ -300,6 +248,10 @@ void cgroup_slot_free(struct cgroup_slot *c)
     if (c->wd >= 0) {
         SLIST_REMOVE(&wd_map[wd_bucket(c->wd)], c, cgroup_slot, wd_link);
         inotify_rm_watch(cg.inotify_fd, c->wd);
+    }
+    if (c->oom_wd >= 0) {
+        SLIST_REMOVE(&oom_map[wd_bucket(c->oom_wd)], c, cgroup_slot, oom_link);
+        inotify_rm_watch(cg.inotify_fd, c->oom_wd);
     }
     remove_dir(c->dir);
     /* The pool's directory goes with its last slot (rmdir fails while others remain). */
@@ -395,6 +347,156 @@ static void check_all(void)
                 cg.empty_hook(c->owner);
 }
 
+/* The oom_kill count of a slot's memory.events; false when unreadable. */
+static bool read_oom_kills(const struct cgroup_slot *c, uint64_t *n)
+{
+    char path[CG_PATH_MAX + 32], buf[512];
+
+    snprintf(path, sizeof(path), "%s/memory.events", c->dir);
+    if (cg_read_text(path, buf, sizeof(buf)) != 0)
+        return false;
+    *n = cg_memory_events_oom_kills(buf);
+    return true;
+}
+
+/* memory.events changed: tell the owner when the OOM killer struck (once per new kill). */
+static void oom_event(struct cgroup_slot *c, uint32_t mask)
+{
+    uint64_t n;
+
+    if (mask & IN_IGNORED) {
+        SLIST_REMOVE(&oom_map[wd_bucket(c->oom_wd)], c, cgroup_slot, oom_link);
+        c->oom_wd = -1;
+        return;
+    }
+    if (read_oom_kills(c, &n) && n > c->oom_kills) {
+        c->oom_kills = n;
+        if (cg.oom_hook != NULL)
+            cg.oom_hook(c->owner);
+    }
+}
+
+bool cgroup_slot_take_oom(struct cgroup_slot *c)
+{
+    uint64_t n;
+    bool struck;
+
+    if (c == NULL || c->oom_wd < 0)
+        return false;
+    /* Read again: the worker's exit may be handled before memory.events' inotify event. */
+    if (read_oom_kills(c, &n) && n > c->oom_kills)
+        c->oom_kills = n;
+    struck = c->oom_kills > c->oom_taken;
+    c->oom_taken = c->oom_kills;
+    return struck;
+}
+
+/* Turn on the controllers in need in dir's cgroup.subtree_control that are not on yet. */
+static int enable_controllers(const char *dir, unsigned need, char *err, size_t errsz)
+{
+    char path[CG_PATH_MAX + 32], have[256] = "", word[32];
+
+    snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+    if (cg_read_line(path, have, sizeof(have)) != 0)
+        have[0] = '\0';
+    for (unsigned bit = 1; bit <= CG_CTRL_CPU; bit <<= 1) {
+        const char *name = cg_controller_name((enum cg_controller)bit);
+        if (!(need & bit) || cg_controllers_have(have, name))
+            continue;
+        snprintf(word, sizeof(word), "+%s", name);
+        if (write_file(path, word) != 0)
+            return parse_error(err, errsz, "cgroup: enable %s in %s: %s", name, path,
+                               strerror(errno));
+    }
+    return 0;
+}
+
+int cgroup_accept_limits(const struct config *cfg, struct config_errors *errs)
+{
+    const struct pool_config *pc;
+    struct cg_probe probe;
+    unsigned need = 0;
+    char err[PARSE_ERR_MAX + CG_PATH_MAX];
+
+    cgroup_probe(&probe);
+    if (config_check_limits(cfg, &probe, errs) != 0)
+        return -1;
+    TAILQ_FOREACH(pc, &cfg->pools, entry)
+        need |= cg_limits_controllers(&pc->limits);
+    if (!cg.on || need == 0)
+        return 0;
+    if (enable_controllers(cg.base, need, err, sizeof(err)) != 0) {
+        config_errors_add(errs, cfg->path, 0, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Write one interface file of the slot's cgroup. */
+static int slot_write(const struct cgroup_slot *c, const char *file, const char *text, char *err,
+                      size_t errsz)
+{
+    char path[CG_PATH_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/%s", c->dir, file);
+    if (write_file(path, text) != 0)
+        return parse_error(err, errsz, "cgroup: write '%s' to %s: %s", text, path, strerror(errno));
+    return 0;
+}
+
+int cgroup_slot_apply_limits(struct cgroup_slot *c, const struct cg_limits *l, char *err,
+                             size_t errsz)
+{
+    char path[CG_PATH_MAX + 32], have[256] = "", text[64];
+    unsigned need = cg_limits_controllers(l);
+
+    if (c == NULL || c->wd < 0)
+        return 0;
+    /* The base's first (start or reload did it; again here in case someone undid it). */
+    if (enable_controllers(cg.base, need, err, errsz) != 0 ||
+        enable_controllers(c->pool_dir, need, err, errsz) != 0)
+        return -1;
+    /* What the slot has: a limit set earlier and removed since is lifted again ("max"). */
+    snprintf(path, sizeof(path), "%s/cgroup.subtree_control", c->pool_dir);
+    if (cg_read_line(path, have, sizeof(have)) != 0)
+        have[0] = '\0';
+    if (cg_controllers_have(have, "memory")) {
+        cg_limit_file_text(l->memory_max, text, sizeof(text));
+        if (slot_write(c, "memory.max", text, err, errsz) != 0)
+            return -1;
+        cg_limit_file_text(l->memory_high, text, sizeof(text));
+        if (slot_write(c, "memory.high", text, err, errsz) != 0)
+            return -1;
+        /* An OOM kill ends the whole worker, never half of it. */
+        if (slot_write(c, "memory.oom.group", "1", err, errsz) != 0)
+            return -1;
+        if (c->oom_wd < 0) {
+            snprintf(path, sizeof(path), "%s/memory.events", c->dir);
+            c->oom_wd = inotify_add_watch(cg.inotify_fd, path, IN_MODIFY);
+            if (c->oom_wd < 0)
+                return parse_error(err, errsz, "cgroup: watch %s: %s", path, strerror(errno));
+            SLIST_INSERT_HEAD(&oom_map[wd_bucket(c->oom_wd)], c, oom_link);
+            if (!read_oom_kills(c, &c->oom_kills))
+                c->oom_kills = 0;
+            c->oom_taken = c->oom_kills;
+        }
+    }
+    if (cg_controllers_have(have, "pids")) {
+        cg_limit_file_text(l->pids_max, text, sizeof(text));
+        if (slot_write(c, "pids.max", text, err, errsz) != 0)
+            return -1;
+    }
+    if (cg_controllers_have(have, "cpu")) {
+        cg_cpu_max_text(l->cpu_quota, text, sizeof(text));
+        if (slot_write(c, "cpu.max", text, err, errsz) != 0)
+            return -1;
+        snprintf(text, sizeof(text), "%u", l->cpu_weight != 0 ? l->cpu_weight : 100);
+        if (slot_write(c, "cpu.weight", text, err, errsz) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* cgroup.events changed in some slot's cgroup: tell its owner when it is empty. */
 static void inotify_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -413,8 +515,11 @@ static void inotify_cb(evutil_socket_t fd, short what, void *arg)
                 check_all();
                 continue;
             }
-            if (c == NULL)
+            if (c == NULL) {
+                if ((c = oom_find(ev->wd)) != NULL)
+                    oom_event(c, ev->mask);
                 continue;
+            }
             if (ev->mask & IN_IGNORED) {
                 /* The directory went away under us. */
                 SLIST_REMOVE(&wd_map[wd_bucket(c->wd)], c, cgroup_slot, wd_link);

@@ -17,8 +17,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "cglimits.h"
+
 struct event_base;
 struct cgroup_slot;
+struct config;
+struct config_errors;
 
 /*
  * Decide from `cgroup =` (auto, off or a path) whether droverd contains its
@@ -40,6 +44,18 @@ const char *cgroup_reason(void);
 
 /* Called (with the owner given to cgroup_slot_new) when a slot's cgroup became empty. */
 void cgroup_set_empty_hook(void (*fn)(void *owner));
+/* Called when the OOM killer struck in a slot's cgroup (memory.events oom_kill went up). */
+void cgroup_set_oom_hook(void (*fn)(void *owner));
+
+/* What containment can give limits here (for config_check_limits). */
+void cgroup_probe(struct cg_probe *p);
+/*
+ * Can cfg's limits be applied? If so, enable the controllers they need in
+ * the base (for its children) and return 0; if not, -1 with one
+ * "FILE:LINE: KEY: cannot be applied: ..." per key in errs (start and reload
+ * refuse the config).
+ */
+int cgroup_accept_limits(const struct config *cfg, struct config_errors *errs);
 
 /*
  * A slot's cgroup, BASE/pool-POOL/slot-INDEX, created on first use and
@@ -64,6 +80,17 @@ int cgroup_slot_open_procs(struct cgroup_slot *c, char *err, size_t errsz);
  * processes signalled (cgroup.kill: 1 when written), or -1.
  */
 int cgroup_slot_signal(struct cgroup_slot *c, int sig, pid_t skip_pgid);
+/*
+ * Write the limits to the slot's cgroup (created by cgroup_slot_open_procs),
+ * enabling the controllers they need in the base and the pool's directory
+ * first; what is not set is written as the kernel's default, so a limit
+ * removed on reload is lifted. With the memory controller, memory.oom.group
+ * is 1 and memory.events is watched. -1 with a reason.
+ */
+int cgroup_slot_apply_limits(struct cgroup_slot *c, const struct cg_limits *l, char *err,
+                             size_t errsz);
+/* Did the OOM killer strike in the cgroup since the last call? (Reads memory.events.) */
+bool cgroup_slot_take_oom(struct cgroup_slot *c);
 /* 1 when processes are in the cgroup, 0 when empty, -1 when it cannot be read. */
 int cgroup_slot_populated(const struct cgroup_slot *c);
 

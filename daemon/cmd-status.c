@@ -137,6 +137,8 @@ static void status_json_exit(struct json *j, const struct slot_view *v)
         return;
     }
     describe_wait_status(ws, how, sizeof(how));
+    if (v->s->oom_exit != NULL)
+        snprintf(how, sizeof(how), "%s", v->s->oom_exit);
     json_kv_object(j, "last_exit");
     status_kv_int_or_null(j, "code", WIFEXITED(ws), WIFEXITED(ws) ? WEXITSTATUS(ws) : 0);
     json_kv_str(j, "signal", WIFSIGNALED(ws) ? signal_name(WTERMSIG(ws)) : NULL);
@@ -144,7 +146,7 @@ static void status_json_exit(struct json *j, const struct slot_view *v)
     status_kv_seconds(j, "seconds_ago", v->exit_ago_s);
     json_kv_double(j, "time", round(wall_of_mono(f->exit_at) * 1000) / 1000);
     json_kv_bool(j, "crash", f->exit_was_crash);
-    json_kv_str(j, "reason", f->fail_reason);
+    json_kv_str(j, "reason", v->s->oom_exit != NULL ? v->s->oom_exit : f->fail_reason);
     json_object_end(j);
 }
 

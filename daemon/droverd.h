@@ -78,6 +78,7 @@ struct slot {
     bool cg_waiting;             /* main process reaped; waiting for its cgroup to be empty */
     pid_t cg_exit_pid;           /* while cg_waiting: the reaped pid and how it ended */
     int cg_wstatus;
+    char *oom_exit;    /* "killed by the OOM killer (memory_max 512M)": how the last one ended */
     bool spawn_queued; /* starting, waiting for its turn to fork (pool.c) */
     SLIST_ENTRY(slot) pid_link;
     TAILQ_ENTRY(slot) spawn_entry;
@@ -113,6 +114,7 @@ struct pool {
     uint64_t exits_signal;
     uint64_t exits_failed; /* killed by droverd as broken */
     uint64_t spawn_failures;
+    uint64_t oom_kills; /* workers the OOM killer ended (memory.events oom_kill) */
 };
 
 TAILQ_HEAD(pool_list, pool);

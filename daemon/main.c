@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "cgroup.h"
+#include "cgroupfs.h"
 #include "cmd.h"
 #include "config.h"
 #include "control.h"
@@ -306,6 +307,20 @@ static int check_config(void)
 {
     struct pool_config *pc;
     unsigned workers = 0;
+    struct config_errors errs = {0};
+    struct cg_probe probe;
+
+    cg_probe_setting(droverd.config->daemon.cgroup, &probe);
+    if (config_check_limits(droverd.config, &probe, &errs) != 0) {
+        char *text = config_errors_format(&errs);
+        fputs(text, stderr);
+        fprintf(stderr, "droverd: %s: %zu error%s\n", droverd.config->path, errs.n,
+                errs.n == 1 ? "" : "s");
+        free(text);
+        config_errors_clear(&errs);
+        config_free(droverd.config);
+        return DROVERD_EXIT_STARTUP;
+    }
 
     TAILQ_FOREACH(pc, &droverd.config->pools, entry)
         workers += pc->nworkers;
@@ -352,6 +367,7 @@ static void startup(const struct options *o)
     struct pool_config *pc;
     struct pool *p;
     struct rlimit now;
+    struct config_errors errs = {0};
 
     log_set_level(o->debug ? LOG_LEVEL_DEBUG : droverd.config->daemon.log_level);
     lock_or_die(droverd.config->daemon.control_socket);
@@ -413,6 +429,16 @@ static void startup(const struct options *o)
         control_close();
         notify_workers_close();
         fatalx("%s", err);
+    }
+    /* A limit that cannot be applied is refused, never dropped. */
+    if (cgroup_accept_limits(droverd.config, &errs) != 0) {
+        char *text = config_errors_format(&errs);
+        fputs(text, stderr);
+        free(text);
+        config_errors_clear(&errs);
+        control_close();
+        notify_workers_close();
+        fatalx("%s: limits cannot be applied; not starting", droverd.config_path);
     }
     TAILQ_FOREACH(pc, &droverd.config->pools, entry) {
         if (pool_create(pc, err, sizeof(err)) == NULL) {

@@ -84,6 +84,12 @@ static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
         pool_series(out, "drover_pool_spawn_failures_total", pv, pv->p->spawn_failures);
     }
 
+    family(out, "drover_worker_oom_kills_total", "counter",
+           "Workers the kernel's OOM killer ended inside their cgroup (memory_max).");
+    view_foreach_pool(dv, pv) {
+        pool_series(out, "drover_worker_oom_kills_total", pv, pv->p->oom_kills);
+    }
+
     family(out, "drover_pool_log_dropped_bytes_total", "counter",
            "Captured output dropped because the log file could not be written.");
     view_foreach_pool(dv, pv) {

@@ -262,6 +262,11 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
         plan.cgroup_fd = cgroup_slot_open_procs(s->cg, err, errsz);
         if (plan.cgroup_fd < 0)
             return -1;
+        /* Its limits are in place before it runs. */
+        if (cgroup_slot_apply_limits(s->cg, &pc->limits, err, errsz) != 0) {
+            close(plan.cgroup_fd);
+            return -1;
+        }
         plan.enter_cgroup = true;
     }
     if (p->route != NULL && route_prepare_spawn(p->route, s, &rs, err, errsz) != 0) {
@@ -609,6 +614,18 @@ static void slot_exit_settle(struct slot *s, pid_t pid, int wstatus)
         p->exits_failed++;
 
     describe_wait_status(wstatus, how, sizeof(how));
+    free(s->oom_exit);
+    s->oom_exit = NULL;
+    if (cgroup_slot_take_oom(s->cg)) {
+        char limit[32];
+        cg_format_limit(p->cfg->limits.memory_max, true, limit, sizeof(limit));
+        if (limit[0] != '\0')
+            xasprintf(&s->oom_exit, "killed by the OOM killer (memory_max %s)", limit);
+        else
+            s->oom_exit = xstrdup("killed by the OOM killer");
+        snprintf(how, sizeof(how), "%s", s->oom_exit);
+        p->oom_kills++;
+    }
     if (from == SLOT_STOPPING)
         log_debug("pool %s slot %u: pid %d stopped (%s)", p->name, s->index, (int)pid, how);
     else if (s->fsm.pending_fail != NULL)
@@ -635,6 +652,15 @@ static void slot_cgroup_empty(void *owner)
     log_debug("pool %s slot %u: cgroup %s is empty", s->pool->name, s->index,
               cgroup_slot_path(s->cg));
     slot_exit_settle(s, s->cg_exit_pid, s->cg_wstatus);
+}
+
+/* memory.events says the OOM killer struck in a slot's cgroup (cgroup_set_oom_hook). */
+static void slot_cgroup_oom(void *owner)
+{
+    struct slot *s = owner;
+
+    log_warnx("pool %s slot %u: the OOM killer struck in %s; the whole worker ends", s->pool->name,
+              s->index, cgroup_slot_path(s->cg));
 }
 
 void slot_exited(struct slot *s, int wstatus)
@@ -682,6 +708,7 @@ static void slot_free(struct slot *s)
     cgroup_slot_free(s->cg);
     free(s->exec_error);
     free(s->notify_status);
+    free(s->oom_exit);
     free(s);
 }
 
@@ -776,6 +803,7 @@ struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
         }
     }
     cgroup_set_empty_hook(slot_cgroup_empty);
+    cgroup_set_oom_hook(slot_cgroup_oom);
     p->target = pc->nworkers;
     p->nslots = pc->nworkers;
     p->slots = xcalloc(p->nslots ? p->nslots : 1, sizeof(*p->slots));
@@ -905,6 +933,20 @@ void pool_recreate(struct pool *p, struct pool_config *pc)
 }
 
 /* Take pc's settings for the workers started from now on. */
+/* The pool's limits, written live to the cgroup of each worker that runs (reload). */
+static void pool_apply_limits(struct pool *p)
+{
+    char err[PARSE_ERR_MAX];
+
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct slot *s = p->slots[i];
+        if (s == NULL || s->cg == NULL || s->pid <= 0)
+            continue;
+        if (cgroup_slot_apply_limits(s->cg, &p->cfg->limits, err, sizeof(err)) != 0)
+            log_warnx("pool %s slot %u: %s", p->name, s->index, err);
+    }
+}
+
 static void pool_apply_settings(struct pool *p, struct pool_config *pc)
 {
     p->cfg = pc;
@@ -933,6 +975,7 @@ static void pool_apply_settings(struct pool *p, struct pool_config *pc)
     for (unsigned i = 0; i < p->nslots; i++)
         if (p->slots[i] != NULL)
             check_slot_changed(p->slots[i]); /* check_command may have come or gone */
+    pool_apply_limits(p);
 }
 
 /* The rollout now waits for this slot's next worker to count as started. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "droverd.h"
 #include "keys.h"
 #include "log.h"
@@ -120,6 +121,11 @@ int reload_config(struct reload_report *out)
     sd_notify_send("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)mono_now());
     config_env_default(&env);
     new = config_load(droverd.config_path, &env, &out->errors);
+    /* Limits that cannot be applied refuse the config as any other error does. */
+    if (new != NULL && cgroup_accept_limits(new, &out->errors) != 0) {
+        config_free(new);
+        new = NULL;
+    }
     if (new == NULL) {
         char *text = config_errors_format(&out->errors);
         log_warnx("reload: %s has errors; keeping the running configuration", droverd.config_path);

@@ -102,6 +102,8 @@ static void slot_view_fill(struct slot_view *v, const struct slot *s, uint64_t n
     if (f->has_exit) {
         char how[64], ago[32];
         describe_wait_status(f->exit_wstatus, how, sizeof(how));
+        if (s->oom_exit != NULL)
+            snprintf(how, sizeof(how), "%s", s->oom_exit);
         how[sizeof(how) - 1] = '\0';
         format_duration_short(now - f->exit_at, ago, sizeof(ago));
         snprintf(v->last_exit, sizeof(v->last_exit), "%s, %s ago", how, ago);

@@ -394,6 +394,103 @@ t_cgroup_delegation() {
         die "droverd cannot write its delegated cgroup (read-only in its mount namespace)"
 }
 
+# slot_json POOL EXPR: EXPR over slot 0 of POOL (x) in `drover status --json`.
+slot_json() {
+    drover status --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+x = next(x for p in s["pools"] if p["name"] == sys.argv[1] for x in p["slots"] if x["slot"] == 0)
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+slot_is() { [ "$(slot_json "$1" "$2")" = True ]; }
+# slot_cg POOL: the absolute directory of slot 0's cgroup.
+slot_cg() { echo "/sys/fs/cgroup$(slot_json "$1" 'x["cgroup"]')"; }
+
+# Per-worker limits (issue 12) under the shipped unit: containment comes on
+# by itself (Delegate=yes), each limit lands in the slot's cgroup files, a
+# worker allocating past memory_max is reported OOM-killed (status, journal,
+# metrics) and replaced, pids_max stops a fork bomb inside its own worker
+# only, and a limit changed on reload is rewritten for the running worker.
+t_limits() {
+    local d=/var/lib/drover-test cur cg calm_pid out
+    rm -rf "$d"
+    mkdir -p "$d"
+    cur=$(cursor)
+    cat >"$CONF/t-lim.ini" <<EOF
+[pool:t-oom]
+command = $L/memhog $d/oomed
+workers = 1
+memory_max = 64M
+restart_delay = 100ms
+[pool:t-bomb]
+command = $L/forkbomb $d/bomb
+workers = 1
+pids_max = 16
+[pool:t-calm]
+command = /bin/sleep 3600
+workers = 1
+cpu_quota = 50%
+cpu_weight = 200
+memory_high = 48M
+EOF
+    # drover check probes where it runs: run as droverd runs (delegated), it accepts.
+    out=$(systemd-run -q --wait --pipe -p Delegate=yes /usr/bin/drover check 2>&1) ||
+        die "drover check in a delegated unit: $out"
+    echo "drover check (delegated): $out"
+    out=$(drover check 2>&1) && die "drover check from a shell (not delegated) accepted limits"
+    echo "drover check (shell): $out"
+    sctl reload drover || die "reload with limits refused: $(journalctl -u drover -n 5 -o cat)"
+    [ "$(drover status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["containment"]["cgroups"])')" = True ] ||
+        die "containment is off under drover.service: $(drover status | grep containment)"
+    wait_for 60 "t-calm running" slot_is t-calm 'x["state"] == "running"'
+    calm_pid=$(slot_json t-calm 'x["pid"]')
+    cg=$(slot_cg t-calm)
+    echo "t-calm: $cg"
+    [ "$(cat "$cg/cpu.max")" = "50000 100000" ] || die "cpu.max $(cat "$cg/cpu.max")"
+    [ "$(cat "$cg/cpu.weight")" = 200 ] || die "cpu.weight $(cat "$cg/cpu.weight")"
+    [ "$(cat "$cg/memory.high")" = $((48 << 20)) ] || die "memory.high $(cat "$cg/memory.high")"
+    [ "$(cat "$cg/memory.max")" = max ] || die "memory.max $(cat "$cg/memory.max")"
+    [ "$(cat "$cg/memory.oom.group")" = 1 ] || die "memory.oom.group $(cat "$cg/memory.oom.group")"
+    # Only the controllers a pool's limits need are enabled for it.
+    [ ! -e "$cg/pids.max" ] || die "pids enabled for t-calm, which sets no pids_max"
+    grep -qw pids "$(dirname "$cg")/cgroup.subtree_control" && die "pids in t-calm's subtree_control"
+
+    # memory_max: OOM-killed, named, counted, replaced.
+    wait_for 120 "t-oom killed by the OOM killer" slot_is t-oom \
+        'x["last_exit"] is not None and x["last_exit"]["description"] == "killed by the OOM killer (memory_max 64M)"'
+    [ "$(cat "$(slot_cg t-oom)/memory.max")" = $((64 << 20)) ] || die "t-oom memory.max"
+    wait_for 60 "t-oom replaced" slot_is t-oom 'x["state"] == "running" and x["pid"] is not None'
+    slot_is t-oom 'x["last_exit"]["reason"] == "killed by the OOM killer (memory_max 64M)"' || die "last_exit.reason"
+    drover status t-oom | grep -q "killed by the OOM killer (memory_max 64M)" || die "text status: $(drover status t-oom)"
+    journal_has "$cur" "pool t-oom slot 0: pid [0-9]+ exited unexpectedly: killed by the OOM killer \(memory_max 64M\)" ||
+        die "no journal line naming the OOM kill"
+    drover metrics | grep -qx 'drover_worker_oom_kills_total{pool="t-oom"} 1' ||
+        die "metric: $(drover metrics | grep oom)"
+    # systemd saw the OOM kill in its unit too; OOMPolicy=continue keeps the service running.
+    active_is active || die "drover.service is $(systemctl is-active drover) after a worker's OOM kill"
+    [ "$(prop OOMPolicy)" = continue ] || die "OOMPolicy=$(prop OOMPolicy)"
+
+    # pids_max: the bomb stops inside its worker; the other pools are untouched.
+    wait_for 60 "the fork bomb stopped" test -s "$d/bomb"
+    echo "t-bomb: $(cat "$d/bomb")"
+    grep -q "^stopped after" "$d/bomb" || die "fork bomb: $(cat "$d/bomb")"
+    cg=$(slot_cg t-bomb)
+    [ "$(cat "$cg/pids.max")" = 16 ] || die "pids.max $(cat "$cg/pids.max")"
+    [ "$(cat "$cg/pids.current")" -le 16 ] || die "pids.current $(cat "$cg/pids.current")"
+    [ "$(slot_json t-calm 'x["pid"]')" = "$calm_pid" ] || die "t-calm's worker changed"
+    pool_answers echo || die "the echo pool stopped answering"
+
+    # A limit changed on reload is applied live: same worker, new files.
+    sed -i 's/^cpu_quota = 50%/cpu_quota = 150%/; s/^memory_high = 48M/memory_high = max/' "$CONF/t-lim.ini"
+    sctl reload drover || die "reload"
+    cg=$(slot_cg t-calm)
+    [ "$(slot_json t-calm 'x["pid"]')" = "$calm_pid" ] || die "t-calm restarted on a limit change"
+    [ "$(cat "$cg/cpu.max")" = "150000 100000" ] || die "cpu.max after reload $(cat "$cg/cpu.max")"
+    [ "$(cat "$cg/memory.high")" = max ] || die "memory.high after reload $(cat "$cg/memory.high")"
+    active_is active || die "drover.service is $(systemctl is-active drover) at the end"
+    rm -rf "$d"
+}
+
 # The package goes away cleanly under a running systemd. (dpkg, not apt:
 # the same maintainer scripts, without a minute of apt's cache building
 # under emulation.)
@@ -436,6 +533,7 @@ run_test "watchdog: a SIGSTOPped droverd is restarted" t_watchdog
 run_test "Restart=: droverd restarted after on_fatal = exit" t_restart_on_fatal
 run_test "socket activation: client connects before droverd runs" t_socket_activation
 run_test "cgroup: Delegate=yes subtree writable by droverd" t_cgroup_delegation
+run_test "limits: memory_max OOM named and replaced, pids_max, cpu_quota, live reload" t_limits
 run_test "stop: within TimeoutStopSec, nothing left" t_stop
 run_test "purge: dpkg --purge leaves nothing" t_purge
 

@@ -449,6 +449,9 @@ static void test_bad_value_of_every_key(void **state)
         [KT_SIGNAL] = "NOSIG",
         [KT_WORKERS] = "lots",
         [KT_CRASH_LIMIT] = "10",
+        [KT_LIMIT_SIZE] = "lots",
+        [KT_LIMIT_COUNT] = "none",
+        [KT_CPU_QUOTA] = "50",
     };
 
     (void)state;

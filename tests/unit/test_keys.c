@@ -418,6 +418,11 @@ static const struct {
     {KEY_POOL, "tls_client_ca", "ca.pem", "/etc/drover/ca.pem"},
     {KEY_POOL, "tls_handshake_timeout", "2500ms", "2s500ms"},
     {KEY_POOL, "insecure_tcp", "yes", "yes"},
+    {KEY_POOL, "memory_max", "512M", "512M"},
+    {KEY_POOL, "memory_high", "max", "max"},
+    {KEY_POOL, "pids_max", "64", "64"},
+    {KEY_POOL, "cpu_quota", "150%", "150%"},
+    {KEY_POOL, "cpu_weight", "200", "200"},
 };
 
 static void test_good_value_for_every_key(void **state)
