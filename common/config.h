@@ -43,7 +43,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 11
-#define POOL_KEY_COUNT   42
+#define POOL_KEY_COUNT   43
 
 struct daemon_config {
     char *control_socket;
@@ -105,6 +105,7 @@ struct pool_config {
     uint64_t request_timeout_us;
     unsigned max_attempts;
     uint64_t max_requests;
+    uint64_t memory_recycle; /* bytes; 0 = never */
     unsigned worker_inflight;
     uint64_t max_frame;
     uint64_t queue_timeout_us; /* longest a request waits for a worker; 0 = none */

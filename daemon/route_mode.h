@@ -63,6 +63,7 @@ struct route {
     uint64_t request_timeout_us;
     unsigned max_attempts;
     uint64_t max_requests;
+    bool recycle_memory; /* memory_recycle is set: tell hooks.request_done */
     unsigned worker_inflight;
     bool stdio;
     uint64_t queue_timeout_us; /* 0 = none */
