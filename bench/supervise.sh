@@ -56,7 +56,7 @@ for s in $sections; do
     case $s in restart | scale | memory | idle | crash | w256 | w16) ;; *) echo "unknown section $s" >&2; exit 2 ;; esac
 done
 for sys in $SYSTEMS; do
-    case $sys in drover | supervisord | runit | s6 | s6-notify | pm2 | floor) ;; *) echo "unknown system $sys" >&2; exit 2 ;; esac
+    case $sys in drover | drover-cgroup | supervisord | runit | s6 | s6-notify | pm2 | floor) ;; *) echo "unknown system $sys" >&2; exit 2 ;; esac
 done
 
 peers_dir=$bench_dir/peers

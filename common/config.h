@@ -44,7 +44,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 11
-#define POOL_KEY_COUNT   52
+#define POOL_KEY_COUNT   53
 
 struct daemon_config {
     char *control_socket;
@@ -106,6 +106,7 @@ struct pool_config {
     uint64_t request_timeout_us;
     unsigned max_attempts;
     uint64_t max_requests;
+    uint64_t memory_recycle; /* bytes; 0 = never */
     unsigned worker_inflight;
     bool worker_inflight_auto; /* message mode, worker_inflight not set: the adaptive window */
     uint64_t max_frame;

@@ -1021,6 +1021,15 @@ const struct key key_table[] = {
     },
     {
         .section = KEY_POOL,
+        .name = "memory_recycle",
+        .kind = KT_SIZE,
+        .offset = P(memory_recycle),
+        .default_value = "0",
+        .reload = RELOAD_LIVE,
+        .help = "Recycle a worker gracefully once its memory is over SIZE (its cgroup's memory.current with containment, else its RSS): no new requests, it finishes what it holds and is replaced; a pool without routing restarts it with stop_signal. 0 = never.",
+    },
+    {
+        .section = KEY_POOL,
         .name = "worker_inflight",
         .kind = KT_COUNT,
         .offset = P(worker_inflight),

@@ -234,6 +234,11 @@ const char *cgroup_slot_path(const struct cgroup_slot *c)
     return c->dir + c->rel_off;
 }
 
+const char *cgroup_slot_dir(const struct cgroup_slot *c)
+{
+    return c->wd >= 0 ? c->dir : NULL;
+}
+
 /* Remove a cgroup directory once it is empty; a cgroup still populated stays (logged). */
 static void remove_dir(const char *dir)
 {

@@ -66,6 +66,8 @@ struct cgroup_slot *cgroup_slot_new(const char *pool, unsigned index, void *owne
 void cgroup_slot_free(struct cgroup_slot *c);
 /* Its path in the hierarchy, as /proc/PID/cgroup shows it ("/drover/pool-web/slot-0"). */
 const char *cgroup_slot_path(const struct cgroup_slot *c);
+/* Its absolute directory, for reading its accounting files; NULL until it was created. */
+const char *cgroup_slot_dir(const struct cgroup_slot *c);
 
 /*
  * Create the cgroup if needed and open its cgroup.procs for writing (CLOEXEC)

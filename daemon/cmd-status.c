@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "route.h"
 #include "sys.h"
+#include "usage.h"
 #include "view.h"
 
 #define STATUS_JSON_VERSION 1
@@ -150,6 +151,31 @@ static void status_json_exit(struct json *j, const struct slot_view *v)
     json_object_end(j);
 }
 
+/* Memory, pids and where each figure came from (usage.h); the last memory recycle. */
+static void status_json_usage(struct json *j, const struct slot_view *v)
+{
+    const struct worker_usage *u = &v->wu;
+
+    status_kv_int_or_null(j, "memory_bytes", u->memory_source != USAGE_NONE,
+                          (int64_t)u->memory_bytes);
+    status_kv_int_or_null(j, "memory_peak_bytes", u->has_peak, (int64_t)u->memory_peak_bytes);
+    status_kv_int_or_null(j, "pids", u->pids_source != USAGE_NONE, (int64_t)u->pids);
+    json_kv_object(j, "usage_source");
+    json_kv_str(j, "memory", usage_source_name(u->memory_source));
+    json_kv_str(j, "cpu", usage_source_name(u->cpu_source));
+    json_kv_str(j, "pids", usage_source_name(u->pids_source));
+    json_object_end(j);
+    if (!v->has_recycle) {
+        json_kv_null(j, "recycle");
+        return;
+    }
+    json_kv_object(j, "recycle");
+    json_kv_str(j, "reason", v->recycle.why);
+    json_kv_bool(j, "pending", v->recycle.pending);
+    status_kv_seconds(j, "seconds_ago", (double)(mono_now() - v->recycle.at) / 1e6);
+    json_object_end(j);
+}
+
 static void status_json_slot(struct json *j, const struct slot_view *v)
 {
     const struct slot *s = v->s;
@@ -173,6 +199,7 @@ static void status_json_slot(struct json *j, const struct slot_view *v)
         json_kv_uint(j, "rss_bytes", v->usage.rss_bytes);
     else
         json_kv_null(j, "rss_bytes");
+    status_json_usage(j, v);
     json_kv_uint(j, "requests", s->requests);
     json_kv_uint(j, "inflight", v->inflight);
     json_kv_str(j, "status_text", s->notify_status);

@@ -28,6 +28,7 @@ struct pool_log;
 struct output_pipe;
 struct route;
 struct slot_check;
+struct slot_recycle;
 struct worker_link;
 
 /*
@@ -79,7 +80,9 @@ struct slot {
     pid_t cg_exit_pid;           /* while cg_waiting: the reaped pid and how it ended */
     int cg_wstatus;
     char *oom_exit;    /* "killed by the OOM killer (memory_max 512M)": how the last one ended */
-    bool spawn_queued; /* starting, waiting for its turn to fork (pool.c) */
+    uint64_t cg_cpu_base_us;      /* the cgroup's CPU time when this worker started (usage.c) */
+    struct slot_recycle *recycle; /* memory_recycle (recycle.c), NULL until first checked */
+    bool spawn_queued;            /* starting, waiting for its turn to fork (pool.c) */
     SLIST_ENTRY(slot) pid_link;
     TAILQ_ENTRY(slot) spawn_entry;
 };
@@ -115,6 +118,8 @@ struct pool {
     uint64_t exits_failed; /* killed by droverd as broken */
     uint64_t spawn_failures;
     uint64_t oom_kills; /* workers the OOM killer ended (memory.events oom_kill) */
+    uint64_t recycles_memory;    /* workers recycled for memory_recycle */
+    struct event *recycle_timer; /* memory_recycle's check (recycle.c); NULL when not set */
 };
 
 TAILQ_HEAD(pool_list, pool);

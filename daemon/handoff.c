@@ -88,6 +88,8 @@ static void handoff_link_readable(void *owner, struct worker_link *l)
         r->requests++;
         l->slot->requests++;
     }
+    if (r->recycle_memory && l->slot->pid > 0)
+        r->hooks.request_done(l->slot);
     if (l->node.load == 0 && l->retiring && l->slot->pid > 0)
         link_idle(l);
     listener_update(r->listener);

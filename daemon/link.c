@@ -79,9 +79,20 @@ void link_count_delivery(struct worker_link *l, uint64_t max_requests)
 {
     l->served++;
     if (max_requests > 0 && l->served >= max_requests && !l->retiring) {
+        l->group->max_requests_reached++;
         l->retiring = true;
         choice_unlist(l->group->choice, &l->node);
     }
+}
+
+void link_retire(struct worker_link *l)
+{
+    if (!l->retiring) {
+        l->retiring = true;
+        choice_unlist(l->group->choice, &l->node);
+    }
+    if (l->node.load == 0)
+        link_idle(l);
 }
 
 static void link_deferred_cb(evutil_socket_t fd, short what, void *arg)

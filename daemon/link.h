@@ -48,6 +48,7 @@ struct link_group {
     TAILQ_HEAD(, worker_link) links; /* every link, in the order of their slots' first spawn */
     TAILQ_HEAD(, worker_link) dirty; /* with output for the end of the pass */
     struct event *flush_ev;
+    uint64_t max_requests_reached; /* workers retired by max_requests */
 };
 
 struct worker_link {
@@ -65,7 +66,7 @@ struct worker_link {
     bool timeout_armed;
     bool running;   /* the slot is running, as the route was last told */
     pid_t lost_pid; /* the worker closed its end: killed if still alive after a grace */
-    bool retiring;  /* reached max_requests: takes nothing new, restarts when idle */
+    bool retiring;  /* max_requests or memory_recycle: takes nothing new, restarts when idle */
     bool deferred;  /* a STOP/RESTART waits until in-flight requests are answered */
     enum slot_event deferred_event;
     uint64_t served;  /* requests (or connections) given to the current process */
@@ -132,6 +133,8 @@ void link_disarm_timeout(struct worker_link *l);
  * deliveries: after N it takes nothing new, and restarts once idle.
  */
 void link_count_delivery(struct worker_link *l, uint64_t max_requests);
+/* Take nothing new; restart once idle (at once if idle now). max_requests, memory_recycle. */
+void link_retire(struct worker_link *l);
 /* The worker has nothing in flight: run the STOP/RESTART that waited for that. */
 void link_idle(struct worker_link *l);
 /* The worker is broken: kill it (its requests are given back when it is reaped). */

@@ -21,6 +21,7 @@
 #include "parse.h"
 #include "route.h"
 #include "sys.h"
+#include "usage.h"
 #include "view.h"
 #include "xmalloc.h"
 
@@ -79,6 +80,18 @@ static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
                             (unsigned long long)p->exits_failed);
     }
 
+    family(out, "drover_pool_recycles_total", "counter",
+           "Workers recycled gracefully, by reason: memory (memory_recycle), max_requests.");
+    view_foreach_pool(dv, pv) {
+        evbuffer_add_printf(out, "drover_pool_recycles_total{pool=\"%s\",reason=\"memory\"} %llu\n",
+                            pv->p->name, (unsigned long long)pv->p->recycles_memory);
+        if (pv->has_route)
+            evbuffer_add_printf(out,
+                                "drover_pool_recycles_total{pool=\"%s\",reason=\"max_requests\"} "
+                                "%llu\n",
+                                pv->p->name, (unsigned long long)pv->route.max_requests_reached);
+    }
+
     family(out, "drover_pool_spawn_failures_total", "counter", "Failed forks of a worker.");
     view_foreach_pool(dv, pv) {
         pool_series(out, "drover_pool_spawn_failures_total", pv, pv->p->spawn_failures);
@@ -95,6 +108,44 @@ static void pool_families(struct evbuffer *out, const struct daemon_view *dv)
     view_foreach_pool(dv, pv) {
         if (pv->has_log)
             pool_series(out, "drover_pool_log_dropped_bytes_total", pv, pv->log_dropped);
+    }
+}
+
+/* What each running worker uses (usage.h): from its cgroup when contained, else /proc. */
+static void usage_families(struct evbuffer *out, const struct daemon_view *dv)
+{
+    family(out, "drover_worker_memory_bytes", "gauge",
+           "Memory of the worker: its cgroup's memory.current with containment (and the memory "
+           "controller), else its main process's RSS.");
+    view_foreach_slot(dv, pv, sv) {
+        if (sv->wu.memory_source != USAGE_NONE)
+            evbuffer_add_printf(out, "drover_worker_memory_bytes{pool=\"%s\",slot=\"%u\"} %llu\n",
+                                pv->p->name, sv->index, (unsigned long long)sv->wu.memory_bytes);
+    }
+    family(out, "drover_worker_memory_peak_bytes", "gauge",
+           "Highest memory seen: the slot's cgroup's memory.peak (every worker it ran), else the "
+           "worker's peak RSS (VmHWM).");
+    view_foreach_slot(dv, pv, sv) {
+        if (sv->wu.has_peak)
+            evbuffer_add_printf(
+                out, "drover_worker_memory_peak_bytes{pool=\"%s\",slot=\"%u\"} %llu\n", pv->p->name,
+                sv->index, (unsigned long long)sv->wu.memory_peak_bytes);
+    }
+    family(out, "drover_worker_cpu_seconds_total", "counter",
+           "CPU time of the worker since it started: its cgroup's (every process in it) with "
+           "containment, else its main process's; starts again at 0 with each new worker.");
+    view_foreach_slot(dv, pv, sv) {
+        if (sv->wu.cpu_source != USAGE_NONE)
+            evbuffer_add_printf(out,
+                                "drover_worker_cpu_seconds_total{pool=\"%s\",slot=\"%u\"} %.6f\n",
+                                pv->p->name, sv->index, (double)sv->wu.cpu_us / 1e6);
+    }
+    family(out, "drover_worker_pids", "gauge",
+           "Processes in the worker's cgroup (with containment and the pids controller).");
+    view_foreach_slot(dv, pv, sv) {
+        if (sv->wu.pids_source != USAGE_NONE)
+            evbuffer_add_printf(out, "drover_worker_pids{pool=\"%s\",slot=\"%u\"} %llu\n",
+                                pv->p->name, sv->index, (unsigned long long)sv->wu.pids);
     }
 }
 
@@ -127,6 +178,8 @@ static void worker_families(struct evbuffer *out, const struct daemon_view *dv)
         evbuffer_add_printf(out, "drover_worker_uptime_seconds{pool=\"%s\",slot=\"%u\"} %.3f\n",
                             pv->p->name, sv->index, sv->uptime_s >= 0 ? sv->uptime_s : 0.0);
     }
+
+    usage_families(out, dv);
 
     family(out, "drover_worker_requests_total", "counter",
            "Requests (or connections) the worker slot served.");
@@ -258,7 +311,7 @@ void metrics_render(struct evbuffer *out)
            "1 when drover health would exit 0 (what GET /readyz answers 200 to).");
     evbuffer_add_printf(out, "drover_healthy %d\n", hr.healthy ? 1 : 0);
     health_report_free(&hr);
-    daemon_view_fill(&dv, NULL, false);
+    daemon_view_fill(&dv, NULL, true);
     family(out, "drover_adopted_processes", "gauge",
            "Processes droverd adopted (orphans reparented to it), ended at shutdown.");
     evbuffer_add_printf(out, "drover_adopted_processes %u\n", dv.adopted);

@@ -23,8 +23,10 @@
 #include "output.h"
 #include "parse.h"
 #include "pool_env.h"
+#include "recycle.h"
 #include "route.h"
 #include "spawn.h"
+#include "usage.h"
 #include "sys.h"
 #include "xmalloc.h"
 
@@ -268,6 +270,7 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
             return -1;
         }
         plan.enter_cgroup = true;
+        usage_worker_starting(s);
     }
     if (p->route != NULL && route_prepare_spawn(p->route, s, &rs, err, errsz) != 0) {
         if (plan.enter_cgroup)
@@ -504,6 +507,7 @@ static void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum s
         droverd_shutdown(DROVERD_EXIT_FATAL_POOL);
     }
     check_slot_changed(s);
+    recycle_slot_changed(s);
     if (p->rolling)
         pool_rolling_advance(p);
     if ((s->removing || p->removing) && !slot_state_has_process(s->fsm.state))
@@ -699,6 +703,7 @@ static void slot_free(struct slot *s)
     if (s->pid > 0)
         pid_map_remove(s);
     check_slot_free(s);
+    recycle_slot_free(s);
     slot_close_exec_pipe(s);
     if (s->pool->route != NULL)
         route_slot_free(s->pool->route, s);
@@ -726,6 +731,22 @@ static void pool_route_restart(struct slot *s)
 static void pool_route_stop(struct slot *s)
 {
     slot_event(s, SLOT_EV_STOP, NULL);
+}
+
+/*
+ * The worker is over memory_recycle (recycle.c): a routed worker takes no new work and is
+ * restarted once it has answered what it holds, as after max_requests; any other (no
+ * routing, or shared mode where workers accept themselves) is restarted with stop_signal.
+ */
+static void slot_recycle(struct slot *s, const char *why)
+{
+    struct pool *p = s->pool;
+
+    p->recycles_memory++;
+    log_info("pool %s slot %u: recycling pid %d: %s", p->name, s->index, (int)s->pid, why);
+    if (p->route != NULL && route_slot_retire(p->route, s))
+        return;
+    slot_event(s, SLOT_EV_RESTART, NULL);
 }
 
 static void pool_drain_cb(evutil_socket_t fd, short what, void *arg)
@@ -790,6 +811,7 @@ struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
             .restart = pool_route_restart,
             .stop = pool_route_stop,
             .drained = pool_route_drained,
+            .request_done = recycle_request_done,
             .client_budget = pools_client_budget,
         };
         p->route = route_new(pc, p->name, &hooks, err, errsz);
@@ -804,6 +826,8 @@ struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
     }
     cgroup_set_empty_hook(slot_cgroup_empty);
     cgroup_set_oom_hook(slot_cgroup_oom);
+    recycle_set_hook(slot_recycle);
+    recycle_pool_changed(p);
     p->target = pc->nworkers;
     p->nslots = pc->nworkers;
     p->slots = xcalloc(p->nslots ? p->nslots : 1, sizeof(*p->slots));
@@ -827,6 +851,7 @@ void pool_destroy(struct pool *p)
         if (p->slots[i] != NULL)
             slot_free(p->slots[i]);
     free(p->slots);
+    recycle_pool_free(p);
     if (p->route != NULL)
         route_free(p->route, pool_keeps_socket(p));
     pool_log_free(p->log);
@@ -972,6 +997,7 @@ static void pool_apply_settings(struct pool *p, struct pool_config *pc)
     }
     if (p->route != NULL)
         route_configure(p->route, pc);
+    recycle_pool_changed(p);
     for (unsigned i = 0; i < p->nslots; i++)
         if (p->slots[i] != NULL)
             check_slot_changed(p->slots[i]); /* check_command may have come or gone */

@@ -118,6 +118,7 @@ void route_configure(struct route *r, const struct pool_config *pc)
     r->request_timeout_us = pc->request_timeout_us;
     r->max_attempts = pc->max_attempts;
     r->max_requests = pc->max_requests;
+    r->recycle_memory = pc->memory_recycle > 0;
     r->stdio = pc->work_fd == WORK_FD_STDIO;
     r->queue_timeout_us = pc->queue_timeout_us;
     r->client_buffer = pc->client_buffer;
@@ -318,6 +319,14 @@ void route_slot_free(struct route *r, struct slot *s)
     route_pump(r);
 }
 
+bool route_slot_retire(struct route *r, struct slot *s)
+{
+    if (s->link == NULL || r->ops->workers_accept)
+        return false;
+    link_retire(s->link);
+    return true;
+}
+
 bool route_slot_draining(const struct route *r, const struct slot *s)
 {
     (void)r;
@@ -357,6 +366,7 @@ void route_get_stats(const struct route *r, struct route_stats *out)
         out->tls_handshake_timeouts = ts.timeouts;
         out->tls_handshaking = ts.handshaking;
     }
+    out->max_requests_reached = r->links.max_requests_reached;
     if (r->ops->stats != NULL)
         r->ops->stats(r, out);
 }

@@ -47,6 +47,12 @@ void route_slot_free(struct route *r, struct slot *s);
  */
 bool route_slot_defer(struct route *r, struct slot *s, enum slot_event ev);
 bool route_slot_draining(const struct route *r, const struct slot *s);
+/*
+ * Retire the slot's worker as max_requests does: no new work, restarted
+ * (hooks.restart) once it holds none. False when the mode has no such path
+ * (shared mode: the workers accept themselves).
+ */
+bool route_slot_retire(struct route *r, struct slot *s);
 
 /*
  * Let go of the pool's clients; replies they have not taken yet are still

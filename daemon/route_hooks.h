@@ -28,6 +28,8 @@ struct route_hooks {
      * the pool acts on it later in the pass, not from inside this call.
      */
     void (*drained)(void *pool);
+    /* A request (or handoff connection) of the worker completed (set with memory_recycle). */
+    void (*request_done)(struct slot *s);
     /* Client connections every route together may hold (the daemon's fd budget). */
     unsigned (*client_budget)(void);
 };
@@ -60,6 +62,7 @@ struct route_stats {
     uint64_t buffered;       /* request and reply bytes the pool's clients hold now */
     bool tls;                /* the listener speaks TLS (tls_cert) */
     uint64_t tls_handshakes, tls_handshake_failures, tls_handshake_timeouts, tls_handshaking;
+    uint64_t max_requests_reached; /* workers recycled by max_requests */
     /* Request latency histogram (client request read -> reply queued), cumulative. */
     const uint64_t *latency_buckets; /* counts per bound in route_latency_bounds_s */
     size_t nbuckets;

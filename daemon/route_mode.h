@@ -76,6 +76,7 @@ struct route {
     uint64_t request_timeout_us;
     unsigned max_attempts;
     uint64_t max_requests;
+    bool recycle_memory; /* memory_recycle is set: tell hooks.request_done */
     unsigned worker_inflight;
     /*
      * The adaptive window (message mode, worker_inflight not set): a busy

@@ -425,6 +425,8 @@ static void read_replies(struct route *r, struct worker_link *l)
         l->slot->requests++;
         request_complete(r, q, FRAME_STATUS_OK, l->in, f.body_len, NULL);
         evbuffer_drain(l->in, f.frame_len - f.body_off - f.body_len);
+        if (r->recycle_memory)
+            r->hooks.request_done(l->slot);
         if (l->ninflight == 0) {
             link_disarm_timeout(l);
             link_idle(l);

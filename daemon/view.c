@@ -69,6 +69,13 @@ static void slot_view_info(struct slot_view *v, const struct slot *s, uint64_t n
         snprintf(v->info + n, sizeof(v->info) - n, "%slast exit: %s", n > 0 ? "; " : "",
                  f->fail_reason);
     }
+    /* A memory recycle: under way, or what the last exit was. */
+    struct recycle_info ri;
+    if (recycle_slot_info(s, &ri) && (ri.pending || (ri.was_last_exit && v->info[0] == '\0'))) {
+        size_t n = strlen(v->info);
+        snprintf(v->info + n, sizeof(v->info) - n, "%s%s: %s", n > 0 ? "; " : "",
+                 ri.pending ? "recycling" : "last exit: recycled", ri.why);
+    }
     /* Why it cannot start matters most while it is not running. */
     if (s->exec_error != NULL && f->state != SLOT_RUNNING) {
         size_t n = strlen(v->info);
@@ -93,8 +100,13 @@ static void slot_view_fill(struct slot_view *v, const struct slot *s, uint64_t n
                       : f->deadline > now      ? (double)(f->deadline - now) / 1e6
                                                : 0;
     v->cpu = pc->cpu_affinity == AFFINITY_CORE ? droverd.cpus[s->index % droverd.ncpu] : -1;
-    if (with_usage && s->pid > 0)
-        v->has_usage = sys_proc_usage(s->pid, &v->usage) == 0;
+    if (with_usage && s->pid > 0) {
+        usage_read(s, &v->wu);
+        v->has_usage = v->wu.has_rss && v->wu.cpu_source != USAGE_NONE;
+        v->usage.cpu_us = v->wu.cpu_us;
+        v->usage.rss_bytes = v->wu.rss_bytes;
+    }
+    v->has_recycle = recycle_slot_info(s, &v->recycle);
     if (v->has_usage && v->uptime_s > 0)
         v->cpu_percent = (double)v->usage.cpu_us / 1e6 / v->uptime_s * 100.0;
     v->inflight = s->pool->route != NULL ? route_slot_inflight(s->pool->route, s) : 0;

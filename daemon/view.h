@@ -16,15 +16,20 @@
 #include "droverd.h"
 #include "route.h"
 #include "slot.h"
+#include "recycle.h"
 #include "sys.h"
+#include "usage.h"
 
 /* One slot as shown. Times are in seconds; < 0 means "none". */
 struct slot_view {
     const struct slot *s;
     unsigned index;
     enum slot_state state;
-    bool has_usage; /* usage read from /proc (only when asked for) */
-    struct proc_usage usage;
+    bool has_usage;          /* CPU and RSS known (only when asked for) */
+    struct proc_usage usage; /* CPU: the cgroup's when it has it (usage.h); RSS from /proc */
+    struct worker_usage wu;  /* every figure and its source (only when asked for) */
+    bool has_recycle;        /* the slot's last memory recycle, in recycle */
+    struct recycle_info recycle;
     double cpu_percent;  /* of one CPU over the process's life; 0 without usage */
     double uptime_s;     /* < 0 when no process */
     double exit_ago_s;   /* < 0 when it never exited */
@@ -61,8 +66,8 @@ struct daemon_view {
 
 /*
  * Fill v with every pool not being removed, or with only that one when only
- * is not NULL. with_usage reads each worker's CPU and RSS from /proc (status
- * shows them; metrics does not). Free with daemon_view_free().
+ * is not NULL. with_usage reads each worker's memory, CPU and pids (usage.h:
+ * its cgroup's files, or /proc). Free with daemon_view_free().
  */
 void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_usage);
 void daemon_view_free(struct daemon_view *v);

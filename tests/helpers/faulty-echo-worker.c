@@ -22,6 +22,8 @@
  *   --once-dir DIR   where ONCE tokens live (default $ROUTE_ONCE_DIR)
  *   --ignore-term    ignore SIGTERM (a worker that will not stop while it holds work)
  *   --starts FILE    append this worker's pid to FILE when it starts
+ *   --grow-kb N      allocate and touch N KiB more per request, kept (a leak), so
+ *                    the worker's memory grows (memory_recycle)
  *   --check-env FILE CMD [ARGS]: shared mode: check LISTEN_FDS=1, LISTEN_PID
  *                    is our pid, LISTEN_FDNAMES is $DROVER_POOL and fd 3 is
  *                    a listening socket; append "PID ok" or "PID FAIL why"
@@ -42,6 +44,7 @@
 #include "../../examples/drover_worker.h"
 
 static long delay_ms;
+static long grow_kb; /* --grow-kb */
 static size_t max_frame = 1 << 20;
 static const char *count_dir;
 static const char *once_dir;
@@ -207,6 +210,11 @@ static int message_worker(void)
             break;
         if (delay_ms > 0)
             sleep_ms(delay_ms);
+        if (grow_kb > 0) {
+            char *leak = malloc((size_t)grow_kb * 1024);
+            if (leak != NULL)
+                memset(leak, 'm', (size_t)grow_kb * 1024);
+        }
         if (drover_worker_reply(&w, req, len) != 0)
             break;
         record_count(++served);
@@ -281,11 +289,14 @@ int main(int argc, char **argv)
             signal(SIGTERM, SIG_IGN);
         else if (strcmp(argv[i], "--starts") == 0 && i + 1 < argc)
             record_start(argv[++i]);
+        else if (strcmp(argv[i], "--grow-kb") == 0 && i + 1 < argc)
+            grow_kb = atol(argv[++i]);
         else if (strcmp(argv[i], "--check-env") == 0 && i + 2 < argc)
             return check_env(argv[i + 1], argv + i + 2);
         else {
             fprintf(stderr, "usage: faulty-echo-worker [--delay-ms N] [--max-frame N] "
                             "[--count-dir DIR] [--once-dir DIR] [--ignore-term] [--starts FILE] "
+                            "[--grow-kb N] "
                             "| --check-env FILE CMD...\n");
             return 2;
         }

@@ -489,6 +489,72 @@ EOF
     [ "$(cat "$cg/memory.high")" = max ] || die "memory.high after reload $(cat "$cg/memory.high")"
     active_is active || die "drover.service is $(systemctl is-active drover) at the end"
     rm -rf "$d"
+# ---- issue 12, cgrecycle: per-worker accounting from the cgroup, memory_recycle ----
+# (kept apart from the limits' tests above, another part of issue 12)
+# slot0 POOL EXPR: EXPR on slot 0 of POOL in `drover status --json` (bound to x); "" when none.
+slot0() {
+    drover status --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+p = [p for p in s["pools"] if p["name"] == sys.argv[1]]
+x = p[0]["slots"][0] if p and p[0]["slots"] else None
+print(eval(sys.argv[2]) if x is not None else "")
+' "$1" "$2"
+}
+slot0_true() { [ "$(slot0 "$1" "$2")" = True ]; }
+
+# With Delegate=yes and the memory and pids controllers, status --json and metrics
+# take memory, peak, CPU and pids from the worker's cgroup and say so.
+t_cgroup_accounting() {
+    local cg
+    cat >"$CONF/t-acct.ini" <<EOF
+[pool:acct]
+command = $L/mem-grow 16
+workers = 1
+user = drover
+EOF
+    sctl reload drover || die "reload"
+    wait_for 30 "acct running" slot0_true acct "x['state'] == 'running'"
+    wait_for 30 "acct's memory past 16M" slot0_true acct "(x['memory_bytes'] or 0) > 16 << 20"
+    echo "slot: $(slot0 acct "{k: x[k] for k in ('memory_bytes', 'memory_peak_bytes', 'rss_bytes', 'cpu_seconds', 'pids', 'usage_source', 'cgroup')}")"
+    slot0_true acct "x['usage_source'] == {'memory': 'cgroup', 'cpu': 'cgroup', 'pids': 'cgroup'}" ||
+        die "usage not from the cgroup: $(slot0 acct "x['usage_source']")"
+    slot0_true acct "x['pids'] == 1" || die "pids: $(slot0 acct "x['pids']")"
+    slot0_true acct "x['memory_peak_bytes'] >= x['memory_bytes'] > 0" ||
+        die "memory/peak: $(slot0 acct "(x['memory_bytes'], x['memory_peak_bytes'])")"
+    cg=/sys/fs/cgroup$(slot0 acct "x['cgroup']")
+    echo "$cg/memory.current: $(cat "$cg/memory.current"), pids.current: $(cat "$cg/pids.current")"
+    drover metrics | grep -E '^drover_worker_(memory_bytes|memory_peak_bytes|cpu_seconds_total|pids)[{]pool="acct"' ||
+        die "no per-worker usage metrics for acct"
+    drover metrics | grep -Eq '^drover_worker_pids[{]pool="acct",slot="0"[}] 1$' ||
+        die "drover_worker_pids for acct is not 1"
+}
+
+# memory_recycle with cgroups: a worker of a pool without routing that grows past it
+# is restarted (stop_signal) by the recycle timer, the cgroup's memory.current being
+# the figure; the journal, status and metrics say why.
+t_memory_recycle() {
+    local cur pid
+    cur=$(cursor)
+    cat >"$CONF/t-recycle.ini" <<EOF
+[pool:recycle]
+command = $L/mem-grow 256
+workers = 1
+user = drover
+memory_recycle = 48M
+EOF
+    sctl reload drover || die "reload"
+    wait_for 30 "recycle running" slot0_true recycle "x['state'] == 'running'"
+    pid=$(slot0 recycle "x['pid']")
+    wait_for 60 "the worker recycled" journal_has "$cur" "pool recycle slot 0: recycling pid $pid: memory .* over memory_recycle 48M"
+    wait_for 30 "a new worker" slot0_true recycle "x['pid'] not in (None, $pid) and x['state'] == 'running'"
+    journalctl -u drover --after-cursor="$cur" -q -o cat | grep recycl
+    echo "recycle: $(slot0 recycle "x['recycle']"), source $(slot0 recycle "x['usage_source']['memory']")"
+    slot0_true recycle "x['crashes'] == 0" || die "recycling counted as a crash"
+    slot0_true recycle "'over memory_recycle 48M' in x['recycle']['reason']" || die "status does not say why"
+    slot0_true recycle "x['usage_source']['memory'] == 'cgroup'" || die "memory not from the cgroup"
+    drover metrics | grep -E '^drover_pool_recycles_total[{]pool="recycle",reason="memory"[}] [1-9]' ||
+        die "drover_pool_recycles_total for recycle"
 }
 
 # The package goes away cleanly under a running systemd. (dpkg, not apt:
@@ -534,6 +600,8 @@ run_test "Restart=: droverd restarted after on_fatal = exit" t_restart_on_fatal
 run_test "socket activation: client connects before droverd runs" t_socket_activation
 run_test "cgroup: Delegate=yes subtree writable by droverd" t_cgroup_delegation
 run_test "limits: memory_max OOM named and replaced, pids_max, cpu_quota, live reload" t_limits
+run_test "cgroup accounting: memory, peak, CPU, pids from the worker's cgroup" t_cgroup_accounting
+run_test "memory_recycle: a growing worker is restarted, memory.current the figure" t_memory_recycle
 run_test "stop: within TimeoutStopSec, nothing left" t_stop
 run_test "purge: dpkg --purge leaves nothing" t_purge
 

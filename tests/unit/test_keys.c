@@ -407,6 +407,7 @@ static const struct {
     {KEY_POOL, "request_timeout", "1s", "1s"},
     {KEY_POOL, "max_attempts", "3", "3"},
     {KEY_POOL, "max_requests", "1000", "1000"},
+    {KEY_POOL, "memory_recycle", "128M", "134217728"},
     {KEY_POOL, "worker_inflight", "4", "4"},
     {KEY_POOL, "max_frame", "64K", "65536"},
     {KEY_DAEMON, "buffer_limit", "1G", "1073741824"},
