@@ -555,7 +555,12 @@ static int run_call(const char *socket_path, const struct verb_args *va)
         if (ci.framing == FRAMING_LINE && len > 0 && data[len - 1] == '\n')
             len--; /* the line's own end; drover adds it back */
     }
-    if (ci.framing == FRAMING_LINE && memchr(data, '\n', len) != NULL) {
+    if (ci.max_frame > 0 && len > ci.max_frame) {
+        /* droverd would cut the connection off mid-send ("Broken pipe"): say why first. */
+        cli_error("the request is %zu bytes; pool %s takes at most max_frame = %llu bytes", len,
+                  va->pos[0], (unsigned long long)ci.max_frame);
+        status = DROVER_EXIT_FAILED;
+    } else if (ci.framing == FRAMING_LINE && memchr(data, '\n', len) != NULL) {
         cli_error("pool %s uses framing = line: the request must be one line", va->pos[0]);
         status = DROVER_EXIT_USAGE;
     } else if ((wfd = connect_unix(ci.listen)) < 0) {
