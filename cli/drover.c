@@ -10,9 +10,11 @@
  * reply in time.
  */
 #include <errno.h>
+#include <event2/buffer.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "config.h"
 #include "frame.h"
 #include "log.h"
+#include "out.h"
 #include "parse.h"
 #include "proto.h"
 #include "verbs.h"
@@ -42,10 +45,90 @@ static void usage(FILE *fp)
             "  -s, --socket PATH  droverd's control socket (default: $DROVER_SOCKET, else\n"
             "                     /run/drover/drover.sock as root, $XDG_RUNTIME_DIR/drover.sock\n"
             "                     otherwise, or /run/drover/drover.sock when that one is absent)\n"
+            "  --json             JSON on stdout for scripts (every verb but metrics; errors as\n"
+            "                     {\"error\": ..., \"exit\": N}); shapes in docs/json.md\n"
             "  -h, --help         this text\n"
+
             "  -V, --version      print the version\n"
+            "drover's options may come before or after the verb (-sPATH too), until a --.\n"
             "\nexit status: 0 done, 1 refused or failed, 2 usage, 3 droverd not reachable,\n"
             "4 call --timeout passed without a reply\n");
+}
+
+/*
+ * --json: what a script reads is one JSON document on stdout, errors too
+ * (docs/json.md): messages are gathered here and, when the verb failed
+ * without printing JSON of its own, printed as {"error": ..., "exit": N}.
+ */
+static bool cli_json;
+static bool cli_wrote_data;
+static char *cli_errors;
+static size_t cli_errors_len;
+
+static void cli_error_add(const char *msg, size_t len)
+{
+    while (len > 0 && msg[len - 1] == '\n')
+        len--;
+    cli_errors = xreallocarray(cli_errors, cli_errors_len + len + 2, 1);
+    if (cli_errors_len > 0)
+        cli_errors[cli_errors_len++] = '\n';
+    memcpy(cli_errors + cli_errors_len, msg, len);
+    cli_errors_len += len;
+    cli_errors[cli_errors_len] = '\0';
+}
+
+/* A message for the user: "drover: ..." on stderr, or kept for the JSON error. */
+static void __attribute__((format(printf, 1, 2))) cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    xvasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (cli_json)
+        cli_error_add(s, strlen(s));
+    else
+        fprintf(stderr, "drover: %s\n", s);
+    free(s);
+}
+
+/* Print a JSON document built with out.h, and a newline. */
+static void cli_print_json(struct evbuffer *buf)
+{
+    fflush(stdout);
+    while (evbuffer_get_length(buf) > 0)
+        if (evbuffer_write(buf, 1) < 0 && errno != EINTR)
+            break;
+    cli_wrote_data = true;
+}
+
+/* The exit status, after the JSON error object when --json failed without JSON of its own. */
+static int cli_finish(int status)
+{
+    if (!cli_json || status == DROVER_EXIT_OK || cli_errors == NULL)
+        return status;
+    if (cli_wrote_data) {
+        fprintf(stderr, "drover: %s\n", cli_errors);
+    } else {
+        struct evbuffer *buf = evbuffer_new();
+        struct json j;
+        json_init(&j, buf);
+        json_object_begin(&j);
+        json_kv_str(&j, "error", cli_errors);
+        json_kv_int(&j, "exit", status);
+        json_object_end(&j);
+        cli_print_json(buf);
+        evbuffer_free(buf);
+    }
+    free(cli_errors);
+    cli_errors = NULL;
+    return status;
+}
+
+static _Noreturn void cli_exit(int status)
+{
+    exit(cli_finish(status));
 }
 
 static int call_wait(int fd, short events);
@@ -119,17 +202,15 @@ static int connect_control(const char *path)
     if (fd < 0) {
         /* Not allowed to open the socket: droverd is there, this user is refused. */
         if (errno == EACCES || errno == EPERM) {
-            fprintf(stderr,
-                    "drover: permission denied: this user may not use droverd's control socket "
-                    "%s (see control_mode and control_group)\n",
-                    path);
-            exit(DROVER_EXIT_FAILED);
+            cli_error("permission denied: this user may not use droverd's control socket "
+                      "%s (see control_mode and control_group)",
+                      path);
+            cli_exit(DROVER_EXIT_FAILED);
         }
-        fprintf(stderr, "drover: cannot reach droverd at %s: %s\n", path, strerror(errno));
+        cli_error("cannot reach droverd at %s: %s", path, strerror(errno));
         if (errno == ENOENT || errno == ECONNREFUSED)
-            fprintf(stderr,
-                    "drover: is droverd running? (choose a socket with -s or DROVER_SOCKET)\n");
-        exit(DROVER_EXIT_UNREACHABLE);
+            cli_error("is droverd running? (choose a socket with -s or DROVER_SOCKET)");
+        cli_exit(DROVER_EXIT_UNREACHABLE);
     }
     return fd;
 }
@@ -141,16 +222,16 @@ static void send_command(int fd, int argc, char *const argv[])
     size_t len = proto_argv_pack(argc, argv, &payload);
 
     if (len == 0) {
-        fprintf(stderr, "drover: the command is too long\n");
-        exit(DROVER_EXIT_USAGE);
+        cli_error("the command is too long");
+        cli_exit(DROVER_EXIT_USAGE);
     }
     proto_header_make(&h, PROTO_COMMAND, len);
     proto_header_encode(hdr, &h);
     /* A refused client may be cut off before reading all; its reply is still read below. */
     if (write_all(fd, hdr, sizeof(hdr)) != 0 || write_all(fd, payload, len) != 0) {
         if (errno != EPIPE && errno != ECONNRESET) {
-            fprintf(stderr, "drover: sending to droverd: %s\n", strerror(errno));
-            exit(DROVER_EXIT_UNREACHABLE);
+            cli_error("sending to droverd: %s", strerror(errno));
+            cli_exit(DROVER_EXIT_UNREACHABLE);
         }
     }
     free(payload);
@@ -172,7 +253,7 @@ static int read_reply(int fd, char **capture, size_t *capture_len, int eof_statu
         if (rc <= 0) {
             if (eof_status >= 0)
                 return eof_status;
-            fprintf(stderr, "drover: droverd closed the connection without an answer\n");
+            cli_error("droverd closed the connection without an answer");
             return DROVER_EXIT_FAILED;
         }
         proto_header_decode(hdr, &h);
@@ -188,12 +269,12 @@ static int read_reply(int fd, char **capture, size_t *capture_len, int eof_statu
                 break;
             /* fall through */
         default:
-            fprintf(stderr, "drover: bad reply from droverd: %s\n", err);
+            cli_error("bad reply from droverd: %s", err);
             return DROVER_EXIT_FAILED;
         }
         payload = xmalloc((size_t)h.length + 1);
         if (read_all(fd, payload, h.length) <= 0 && h.length > 0) {
-            fprintf(stderr, "drover: droverd closed the connection mid-reply\n");
+            cli_error("droverd closed the connection mid-reply");
             free(payload);
             return DROVER_EXIT_FAILED;
         }
@@ -204,15 +285,19 @@ static int read_reply(int fd, char **capture, size_t *capture_len, int eof_statu
                 memcpy(*capture + *capture_len, payload, h.length);
                 *capture_len += h.length;
                 (*capture)[*capture_len] = '\0';
-            } else if (write_all(1, payload, h.length) != 0) {
+            } else if ((cli_wrote_data = true, write_all(1, payload, h.length)) != 0) {
                 free(payload);
                 return errno == EPIPE ? DROVER_EXIT_OK
                                       : DROVER_EXIT_FAILED; /* e.g. piped into head */
             }
             break;
         case PROTO_ERROR:
-            fputs("drover: ", stderr);
-            fwrite(payload, 1, h.length, stderr);
+            if (cli_json) {
+                cli_error_add((const char *)payload, h.length);
+            } else {
+                fputs("drover: ", stderr);
+                fwrite(payload, 1, h.length, stderr);
+            }
             break;
         case PROTO_EXIT: {
             int status = h.length >= 1 ? payload[0] : DROVER_EXIT_FAILED;
@@ -232,6 +317,8 @@ static int run_check(const struct verb_args *va)
     struct config_errors errs = {0};
     const char *path = va->config_file != NULL ? va->config_file : CONFIG_DEFAULT_PATH;
     struct config *cfg;
+    unsigned workers = 0;
+    struct pool_config *pc;
 
     config_env_default(&env);
     cfg = config_load(path, &env, &errs);
@@ -244,20 +331,42 @@ static int run_check(const struct verb_args *va)
             cfg = NULL;
         }
     }
-    if (cfg == NULL) {
+    if (cfg != NULL)
+        TAILQ_FOREACH(pc, &cfg->pools, entry)
+            workers += pc->nworkers;
+    if (va->json) {
+        struct evbuffer *buf = evbuffer_new();
+        struct json j;
+        json_init(&j, buf);
+        json_object_begin(&j);
+        json_kv_str(&j, "file", cfg != NULL ? cfg->path : path);
+        json_kv_bool(&j, "ok", cfg != NULL);
+        json_kv_uint(&j, "pools", cfg != NULL ? cfg->npools : 0);
+        json_kv_uint(&j, "workers", workers);
+        json_kv_array(&j, "errors");
+        for (size_t i = 0; i < errs.n; i++) {
+            json_object_begin(&j);
+            json_kv_str(&j, "file", errs.v[i].file);
+            json_kv_uint(&j, "line", errs.v[i].line);
+            json_kv_str(&j, "message", errs.v[i].message);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+        cli_print_json(buf);
+        evbuffer_free(buf);
+    } else if (cfg == NULL) {
         char *text = config_errors_format(&errs);
         fputs(text, stderr);
-        fprintf(stderr, "drover: %s: %zu error%s\n", path, errs.n, errs.n == 1 ? "" : "s");
         free(text);
-        config_errors_clear(&errs);
-        return DROVER_EXIT_FAILED;
+        cli_error("%s: %zu error%s", path, errs.n, errs.n == 1 ? "" : "s");
+    } else {
+        printf("%s: ok (%u pool%s, %u worker%s)\n", cfg->path, cfg->npools,
+               cfg->npools == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
     }
-    unsigned workers = 0;
-    struct pool_config *pc;
-    TAILQ_FOREACH(pc, &cfg->pools, entry)
-        workers += pc->nworkers;
-    printf("%s: ok (%u pool%s, %u worker%s)\n", cfg->path, cfg->npools, cfg->npools == 1 ? "" : "s",
-           workers, workers == 1 ? "" : "s");
+    config_errors_clear(&errs);
+    if (cfg == NULL)
+        return DROVER_EXIT_FAILED;
     config_free(cfg);
     return DROVER_EXIT_OK;
 }
@@ -295,7 +404,7 @@ static int call_lookup(const char *socket_path, const char *pool, struct proto_c
     close(fd);
     if (status == DROVER_EXIT_OK &&
         proto_call_info_unpack(answer, answer_len, ci, err, sizeof(err)) != 0) {
-        fprintf(stderr, "drover: unexpected answer from droverd\n");
+        cli_error("unexpected answer from droverd");
         status = DROVER_EXIT_FAILED;
     }
     free(answer);
@@ -364,12 +473,12 @@ static int call_timed_out(const char *pool)
     char t[32];
 
     format_duration(call_timeout_us, t, sizeof(t));
-    fprintf(stderr, "drover: no reply from pool %s within %s (--timeout); giving up\n", pool, t);
+    cli_error("no reply from pool %s within %s (--timeout); giving up", pool, t);
     return DROVER_EXIT_TIMEOUT;
 }
 
 /* Read the one reply and print it: the worker's answer to stdout, drover's error to stderr. */
-static int call_read_reply(int wfd, const struct proto_call_info *ci)
+static int call_read_reply(int wfd, const struct proto_call_info *ci, const char *pool)
 {
     size_t cap = 65536, have = 0;
     unsigned char *buf = xmalloc(cap);
@@ -380,7 +489,19 @@ static int call_read_reply(int wfd, const struct proto_call_info *ci)
         size_t used;
         enum frame_result fr = frame_reply_decode(ci->framing, buf, have, 256 << 20, &reply, &used);
         if (fr == FRAME_OK) {
-            if (reply.status == FRAME_STATUS_OK) {
+            if (reply.status == FRAME_STATUS_OK && cli_json) {
+                struct evbuffer *out = evbuffer_new();
+                struct json j;
+                json_init(&j, out);
+                json_object_begin(&j);
+                json_kv_str(&j, "pool", pool);
+                json_key(&j, "reply");
+                json_string_len(&j, (const char *)reply.payload, reply.payload_len);
+                json_object_end(&j);
+                cli_print_json(out);
+                evbuffer_free(out);
+                status = DROVER_EXIT_OK;
+            } else if (reply.status == FRAME_STATUS_OK) {
                 write_all(1, reply.payload, reply.payload_len);
                 /* Lines end with a newline; a terminal gets one after any reply. */
                 if (ci->framing == FRAMING_LINE ||
@@ -389,13 +510,13 @@ static int call_read_reply(int wfd, const struct proto_call_info *ci)
                     write_all(1, "\n", 1);
                 status = DROVER_EXIT_OK;
             } else {
-                fprintf(stderr, "drover: %.*s\n", (int)reply.payload_len, reply.payload);
+                cli_error("%.*s", (int)reply.payload_len, reply.payload);
                 status = DROVER_EXIT_FAILED;
             }
             break;
         }
         if (fr != FRAME_INCOMPLETE) {
-            fprintf(stderr, "drover: malformed reply from %s\n", ci->listen);
+            cli_error("malformed reply from %s", ci->listen);
             status = DROVER_EXIT_FAILED;
             break;
         }
@@ -409,7 +530,7 @@ static int call_read_reply(int wfd, const struct proto_call_info *ci)
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0) {
-            fprintf(stderr, "drover: %s closed the connection without a reply\n", ci->listen);
+            cli_error("%s closed the connection without a reply", ci->listen);
             status = DROVER_EXIT_FAILED;
             break;
         }
@@ -445,25 +566,29 @@ static int run_call(const char *socket_path, const struct verb_args *va)
         if (ci.framing == FRAMING_LINE && len > 0 && data[len - 1] == '\n')
             len--; /* the line's own end; drover adds it back */
     }
-    if (ci.framing == FRAMING_LINE && memchr(data, '\n', len) != NULL) {
-        fprintf(stderr, "drover: pool %s uses framing = line: the request must be one line\n",
-                va->pos[0]);
+    if (ci.max_frame > 0 && len > ci.max_frame) {
+        /* droverd would cut the connection off mid-send ("Broken pipe"): say why first. */
+        cli_error("the request is %zu bytes; pool %s takes at most max_frame = %llu bytes", len,
+                  va->pos[0], (unsigned long long)ci.max_frame);
+        status = DROVER_EXIT_FAILED;
+    } else if (ci.framing == FRAMING_LINE && memchr(data, '\n', len) != NULL) {
+        cli_error("pool %s uses framing = line: the request must be one line", va->pos[0]);
         status = DROVER_EXIT_USAGE;
     } else if ((wfd = callconn_open(ci.listen, ci.tls || va->tls ? &tls : NULL, call_wait, err,
                                     sizeof(err))) < 0) {
         /* Every wait goes through poll() (call_wait), which keeps the --timeout deadline. */
-        fprintf(stderr, "drover: %s\n", err);
+        cli_error("%s", err);
         status = DROVER_EXIT_FAILED;
     } else {
         if (call_send(wfd, ci.framing, data, len) != 0) {
             if (errno == ETIMEDOUT) {
                 status = call_timed_out(va->pos[0]);
             } else {
-                fprintf(stderr, "drover: sending to %s: %s\n", ci.listen, strerror(errno));
+                cli_error("sending to %s: %s", ci.listen, strerror(errno));
                 status = DROVER_EXIT_FAILED;
             }
         } else {
-            status = call_read_reply(wfd, &ci);
+            status = call_read_reply(wfd, &ci, va->pos[0]);
             if (status < 0)
                 status = call_timed_out(va->pos[0]);
         }
@@ -474,58 +599,100 @@ static int run_call(const char *socket_path, const struct verb_args *va)
     return status;
 }
 
+/*
+ * Split the command line: drover's own options (-s PATH, -sPATH,
+ * --socket[=]PATH, --json) may come before or after the verb, getopt-style,
+ * until a "--"; everything else is the verb's, in order. Returns the verb's
+ * argc, or -1 after printing help or the version (exit 0) or an error (2).
+ */
+static int split_args(int argc, char **argv, char **vargv, const char **socket_path, int *exit_now)
+{
+    int vargc = 0;
+    bool json = false, dashdash = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (dashdash || a[0] != '-') {
+            vargv[vargc++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            dashdash = true;
+            vargv[vargc++] = argv[i];
+        } else if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0) {
+            if (++i >= argc) {
+                cli_error("%s needs a path", a);
+                *exit_now = DROVER_EXIT_USAGE;
+                return -1;
+            }
+            *socket_path = argv[i];
+        } else if (strncmp(a, "-s", 2) == 0 && a[2] != '\0') {
+            *socket_path = a + 2;
+        } else if (strncmp(a, "--socket=", 9) == 0) {
+            *socket_path = a + 9;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            *exit_now = DROVER_EXIT_OK;
+            return -1;
+        } else if (vargc == 0 && (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0)) {
+            printf("drover %s (control protocol %d)\n", DROVER_VERSION, PROTO_VERSION);
+            *exit_now = DROVER_EXIT_OK;
+            return -1;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (vargc == 0) {
+            cli_error("unknown option '%s'", a);
+            if (!cli_json)
+                usage(stderr);
+            *exit_now = DROVER_EXIT_USAGE;
+            return -1;
+        } else {
+            vargv[vargc++] = argv[i]; /* the verb's own option */
+        }
+    }
+    if (vargc == 0) {
+        if (cli_json)
+            cli_error("no verb given (see drover --help)");
+        else
+            usage(stderr);
+        *exit_now = DROVER_EXIT_USAGE;
+        return -1;
+    }
+    if (json) { /* right after the verb, so a "--" cannot make it an argument */
+        memmove(vargv + 2, vargv + 1, (size_t)(vargc - 1) * sizeof(*vargv));
+        vargv[1] = "--json";
+        vargc++;
+    }
+    return vargc;
+}
+
 int main(int argc, char **argv)
 {
     const char *socket_path = getenv("DROVER_SOCKET");
     char default_socket[256], err[PARSE_ERR_MAX];
     struct verb_args va;
-    int i = 1, fd, status;
-    bool json_first = false;
+    int fd, status, exit_now = DROVER_EXIT_OK;
 
     signal(SIGPIPE, SIG_IGN);
     log_init("drover", LOG_LEVEL_WARN);
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) {
-            if (++i >= argc) {
-                fprintf(stderr, "drover: %s needs a path\n", argv[i - 1]);
-                return DROVER_EXIT_USAGE;
-            }
-            socket_path = argv[i];
-        } else if (strncmp(argv[i], "--socket=", 9) == 0) {
-            socket_path = argv[i] + 9;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return DROVER_EXIT_OK;
-        } else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
-            printf("drover %s (control protocol %d)\n", DROVER_VERSION, PROTO_VERSION);
-            return DROVER_EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json_first = true;
-        } else {
-            fprintf(stderr, "drover: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return DROVER_EXIT_USAGE;
-        }
-    }
-    if (i >= argc) {
-        usage(stderr);
-        return DROVER_EXIT_USAGE;
-    }
-    int vargc = argc - i + (json_first ? 1 : 0);
-    char **vargv = xcalloc((size_t)vargc + 1, sizeof(*vargv));
-    for (int k = 0; k < argc - i; k++)
-        vargv[k] = argv[i + k];
-    if (json_first)
-        vargv[vargc - 1] = "--json";
-    if (verb_parse(vargc, vargv, &va, err, sizeof(err)) != 0) {
-        fprintf(stderr, "drover: %s\n", err);
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            cli_json = true;
+    char **vargv = xcalloc((size_t)argc + 1, sizeof(*vargv));
+    int vargc = split_args(argc, argv, vargv, &socket_path, &exit_now);
+    if (vargc < 0) {
         free(vargv);
-        return DROVER_EXIT_USAGE;
+        return cli_finish(exit_now);
+    }
+    if (verb_parse(vargc, vargv, &va, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        free(vargv);
+        return cli_finish(DROVER_EXIT_USAGE);
     }
     if (va.verb->id == VERB_CHECK) {
         status = run_check(&va);
         free(vargv);
-        return status;
+        return cli_finish(status);
     }
     if (socket_path == NULL || socket_path[0] == '\0') {
         config_default_control_socket(default_socket, sizeof(default_socket));
@@ -540,13 +707,27 @@ int main(int argc, char **argv)
     if (va.verb->id == VERB_CALL) {
         status = run_call(socket_path, &va);
         free(vargv);
-        return status;
+        return cli_finish(status);
     }
     fd = connect_control(socket_path);
     send_command(fd, vargc, vargv);
-    /* After `shutdown`, droverd closing the connection is the answer. */
-    status = read_reply(fd, NULL, NULL, va.verb->id == VERB_SHUTDOWN ? DROVER_EXIT_OK : -1);
+    if (va.verb->id == VERB_SHUTDOWN && !va.no_wait) {
+        /* droverd closing the connection as it exits is the answer; say it in our words. */
+        char *said = NULL;
+        size_t said_len = 0;
+        status = read_reply(fd, &said, &said_len, DROVER_EXIT_OK);
+        free(said);
+        if (status == DROVER_EXIT_OK) {
+            if (va.json)
+                printf("{\"stopped\": true}\n");
+            else
+                printf("droverd stopped\n");
+        }
+    } else {
+        /* logs -f: droverd shutting down ends the stream, quietly. */
+        status = read_reply(fd, NULL, NULL, va.follow ? DROVER_EXIT_OK : -1);
+    }
     close(fd);
     free(vargv);
-    return status;
+    return cli_finish(status);
 }

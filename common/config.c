@@ -418,11 +418,13 @@ static int loader_handler(void *user, const char *section, const char *name, con
                               ks == KEY_POOL ? "[daemon]" : "a [pool:NAME] section");
         else if (suggestion != NULL)
             config_errors_add(ld->errs, ld->file, ld->line,
-                              "unknown key '%s' in %s (did you mean '%s'?)", name,
-                              ks == KEY_POOL ? "[pool]" : "[daemon]", suggestion);
+                              "unknown key '%s' in %s%s%s (did you mean '%s'?)", name,
+                              ks == KEY_POOL ? "[pool:" : "[daemon",
+                              ks == KEY_POOL ? ld->pool->name : "", "]", suggestion);
         else
-            config_errors_add(ld->errs, ld->file, ld->line, "unknown key '%s' in %s", name,
-                              ks == KEY_POOL ? "[pool]" : "[daemon]");
+            config_errors_add(ld->errs, ld->file, ld->line, "unknown key '%s' in %s%s%s", name,
+                              ks == KEY_POOL ? "[pool:" : "[daemon",
+                              ks == KEY_POOL ? ld->pool->name : "", "]");
         return 1;
     }
     origin = &origin[key_section_index(k)];
@@ -951,10 +953,57 @@ static struct config *config_new(const char *path, const struct config_env *env,
     return cfg;
 }
 
+/* Which of the files named so far a file is: its order of first appearance (NULL last). */
+static size_t error_file_rank(const struct config_errors *errs, const char *file)
+{
+    size_t rank = 0;
+
+    if (file == NULL)
+        return SIZE_MAX;
+    for (size_t i = 0; i < errs->n; i++) {
+        const char *f = errs->v[i].file;
+        if (f == NULL)
+            continue;
+        if (strcmp(f, file) == 0)
+            return rank;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = errs->v[k].file != NULL && strcmp(errs->v[k].file, f) == 0;
+        rank += !seen;
+    }
+    return rank;
+}
+
+/*
+ * Errors in the order a reader meets them: by file (the main file first,
+ * then each include as it was found) and line. Checks that run after the
+ * parse (a pool's keys together) found theirs out of order. Stable.
+ */
+static void config_errors_sort(struct config_errors *errs)
+{
+    size_t *rank = xcalloc(errs->n + 1, sizeof(*rank));
+
+    for (size_t i = 0; i < errs->n; i++)
+        rank[i] = error_file_rank(errs, errs->v[i].file);
+    for (size_t i = 1; i < errs->n; i++) {
+        struct config_error e = errs->v[i];
+        size_t r = rank[i], k = i;
+        while (k > 0 && (rank[k - 1] > r || (rank[k - 1] == r && errs->v[k - 1].line > e.line))) {
+            errs->v[k] = errs->v[k - 1];
+            rank[k] = rank[k - 1];
+            k--;
+        }
+        errs->v[k] = e;
+        rank[k] = r;
+    }
+    free(rank);
+}
+
 static struct config *config_load_common(struct loader *ld)
 {
     loader_finish(ld);
     free(ld->base_dir);
+    config_errors_sort(ld->errs);
     if (ld->errs->n > 0) {
         config_free(ld->cfg);
         return NULL;

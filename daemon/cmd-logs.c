@@ -17,6 +17,7 @@
 #include "control.h"
 #include "droverd.h"
 #include "log.h"
+#include "out.h"
 #include "output.h"
 #include "pool.h"
 #include "proto.h"
@@ -26,6 +27,8 @@
 
 struct follower {
     struct log_follower lf;
+    char *pool; /* named in each --json line */
+    bool json;  /* --json: one object per line (docs/json.md) */
     struct control_client *client;
     struct pool_log *log;
     bool attached;
@@ -78,6 +81,62 @@ static unsigned tail_file(const char *path, unsigned want, size_t budget, struct
     return want == 0 ? 0 : lines;
 }
 
+/*
+ * --json: each "TIME [SLOT] text" line of in as one JSON object on a line of
+ * its own (JSON Lines), moved to out. A line of another shape keeps its text.
+ */
+static void logs_json_lines(const char *pool, struct evbuffer *in, struct evbuffer *out)
+{
+    size_t len = evbuffer_get_length(in);
+    char *text = xmalloc(len + 1), *p = text, *end = text + len;
+
+    evbuffer_remove(in, text, len);
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p)), *lineend = nl != NULL ? nl : end;
+        char *sp = memchr(p, ' ', (size_t)(lineend - p));
+        unsigned long slot = 0;
+        char *after = NULL;
+        struct json j;
+
+        /* "2026-11-23T10:04:05.123 [3] text" */
+        if (sp != NULL && sp + 1 < lineend && sp[1] == '[') {
+            slot = strtoul(sp + 2, &after, 10);
+            if (after == sp + 2 || after >= lineend || after[0] != ']')
+                after = NULL;
+        }
+        json_init(&j, out);
+        json_object_begin(&j);
+        json_kv_str(&j, "pool", pool);
+        if (after != NULL) {
+            json_key(&j, "time");
+            json_string_len(&j, p, (size_t)(sp - p));
+            json_kv_uint(&j, "slot", slot);
+            after += after + 1 < lineend && after[1] == ' ' ? 2 : 1;
+        } else {
+            json_kv_null(&j, "time");
+            json_kv_null(&j, "slot");
+            after = p;
+        }
+        json_key(&j, "line");
+        json_string_len(&j, after, (size_t)(lineend - after));
+        json_object_end(&j);
+        p = nl != NULL ? nl + 1 : end;
+    }
+    free(text);
+}
+
+static void follower_send(struct follower *f)
+{
+    if (f->json) {
+        struct evbuffer *out = evbuffer_new();
+        logs_json_lines(f->pool, f->pending, out);
+        control_out_buffer(f->client, out);
+        evbuffer_free(out);
+    } else {
+        control_out_buffer(f->client, f->pending);
+    }
+}
+
 /* Send what this loop pass gathered as one message, not one per line. */
 static void follower_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -97,7 +156,7 @@ static void follower_flush_cb(evutil_socket_t fd, short what, void *arg)
         control_finish(f->client, DROVER_EXIT_FAILED);
         return;
     }
-    control_out_buffer(f->client, f->pending);
+    follower_send(f);
 }
 
 static void follower_line(void *arg, const char *line, size_t len)
@@ -114,7 +173,7 @@ static void follower_log_closed(void *arg)
     struct follower *f = arg;
 
     f->attached = false;
-    control_out_buffer(f->client, f->pending); /* the last lines first */
+    follower_send(f); /* the last lines first */
     control_err(f->client, "the pool was removed\n");
     control_finish(f->client, DROVER_EXIT_OK);
 }
@@ -127,6 +186,7 @@ static void follower_free(void *arg)
         pool_log_unfollow(f->log, &f->lf);
     event_free(f->flush_ev);
     evbuffer_free(f->pending);
+    free(f->pool);
     free(f);
 }
 
@@ -162,12 +222,20 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
         evbuffer_add_buffer(out, cur);
         evbuffer_free(cur);
     }
+    if (ctx->args.json) {
+        struct evbuffer *lines = out;
+        out = evbuffer_new();
+        logs_json_lines(p->name, lines, out);
+        evbuffer_free(lines);
+    }
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);
     if (!ctx->args.follow)
         return CMD_DONE;
     struct follower *f = xcalloc(1, sizeof(*f));
     f->client = ctx->client;
+    f->pool = xstrdup(p->name);
+    f->json = ctx->args.json;
     f->log = p->log;
     f->lf.line_cb = follower_line;
     f->lf.closed_cb = follower_log_closed;

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /* drover scale POOL N: change a pool's worker count live. */
+#include <event2/buffer.h>
+#include <stdlib.h>
+
 #include "cmd.h"
 #include "control.h"
 #include "parse.h"
 #include "pool.h"
 #include "route.h"
+#include "out.h"
+#include "xmalloc.h"
 
 static enum cmd_retval cmd_scale_exec(struct cmd_ctx *ctx)
 {
@@ -12,6 +17,7 @@ static enum cmd_retval cmd_scale_exec(struct cmd_ctx *ctx)
     char err[PARSE_ERR_MAX];
     uint64_t n;
     unsigned before;
+    char *warning = NULL;
 
     if (parse_uint(ctx->args.pos[1], 0, WORKERS_MAX, &n, err, sizeof(err)) != 0) {
         cmd_error(ctx, "worker count: %s", err);
@@ -19,18 +25,33 @@ static enum cmd_retval cmd_scale_exec(struct cmd_ctx *ctx)
     }
     before = p->target;
     pool_scale(p, (unsigned)n);
-    control_out(ctx->client, "pool %s: workers %u -> %u\n", p->name, before, (unsigned)n);
     if (n == 0 && p->cfg->listen != NULL && p->cfg->mode == ROUTE_MESSAGE) {
         char t[32];
         if (p->cfg->queue_timeout_us > 0)
             format_duration(p->cfg->queue_timeout_us, t, sizeof(t));
-        control_out(ctx->client,
-                    "warning: pool %s still takes requests on %s; with no workers they wait "
-                    "%s%s\n",
-                    p->name, p->cfg->listen,
-                    p->cfg->queue_timeout_us > 0 ? "and are answered TIMEOUT after " : "forever",
-                    p->cfg->queue_timeout_us > 0 ? t : " (queue_timeout = 0)");
+        xasprintf(&warning, "pool %s still takes requests on %s; with no workers they wait %s%s",
+                  p->name, p->cfg->listen,
+                  p->cfg->queue_timeout_us > 0 ? "and are answered TIMEOUT after " : "forever",
+                  p->cfg->queue_timeout_us > 0 ? t : " (queue_timeout = 0)");
     }
+    if (ctx->args.json) {
+        struct evbuffer *out = evbuffer_new();
+        struct json j;
+        json_init(&j, out);
+        json_object_begin(&j);
+        json_kv_str(&j, "pool", p->name);
+        json_kv_uint(&j, "workers_before", before);
+        json_kv_uint(&j, "workers", (unsigned)n);
+        json_kv_str(&j, "warning", warning);
+        json_object_end(&j);
+        control_out_buffer(ctx->client, out);
+        evbuffer_free(out);
+    } else {
+        control_out(ctx->client, "pool %s: workers %u -> %u\n", p->name, before, (unsigned)n);
+        if (warning != NULL)
+            control_out(ctx->client, "warning: %s\n", warning);
+    }
+    free(warning);
     return CMD_DONE;
 }
 

@@ -18,7 +18,7 @@ static enum cmd_retval cmd_shutdown_exec(struct cmd_ctx *ctx)
 {
     droverd_shutdown(DROVERD_EXIT_OK);
     if (ctx->args.no_wait) {
-        control_out(ctx->client, "shutting down\n");
+        control_out(ctx->client, ctx->args.json ? "{\"stopped\": false}\n" : "shutting down\n");
         return CMD_DONE;
     }
     control_wait(ctx->client, until_exit, NULL, NULL);

@@ -5,11 +5,13 @@
  * signal_target chooses when neither option is given).
  */
 #include <errno.h>
+#include <event2/buffer.h>
 #include <signal.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "control.h"
+#include "out.h"
 #include "parse.h"
 #include "pool.h"
 
@@ -56,6 +58,19 @@ static enum cmd_retval cmd_signal_exec(struct cmd_ctx *ctx)
     if (sent == 0) {
         cmd_error(ctx, "no running worker to signal");
         return CMD_FAILED;
+    }
+    if (ctx->args.json) {
+        struct evbuffer *out = evbuffer_new();
+        struct json j;
+        json_init(&j, out);
+        json_object_begin(&j);
+        json_kv_str(&j, "signal", signal_name(ctx->signo));
+        json_kv_uint(&j, "sent", sent);
+        json_kv_uint(&j, "sent_main_only", sent_main);
+        json_object_end(&j);
+        control_out_buffer(ctx->client, out);
+        evbuffer_free(out);
+        return CMD_DONE;
     }
     control_out(ctx->client, "sent %s to %u worker%s%s\n", signal_name(ctx->signo), sent,
                 sent == 1 ? "" : "s",

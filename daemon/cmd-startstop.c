@@ -5,12 +5,14 @@
  * settled: for start/restart, its worker counts as started (start_grace or
  * READY=1) or failed to start; for stop, no process is left.
  */
+#include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "control.h"
 #include "droverd.h"
+#include "out.h"
 #include "pool.h"
 #include "proto.h"
 #include "xmalloc.h"
@@ -21,11 +23,13 @@ struct waited_slot {
     uint64_t started_before;  /* fsm.started_at when asked: a restart needs a newer one */
     unsigned failures_before; /* fsm.start_failures when asked: a new one is a failed start */
     int outcome;              /* enum outcome, kept once settled */
+    bool already;             /* start of a running worker, stop of a stopped one: a no-op */
     char *why;                /* when it failed */
 };
 
 struct wait_set {
     enum verb_id verb;
+    bool json;
     struct waited_slot *v;
     size_t n;
 };
@@ -42,6 +46,16 @@ static void wait_set_free(void *arg)
     free(w);
 }
 
+/* Already where start or stop would take it: said so rather than counted as done. */
+static bool slot_already(enum verb_id verb, const struct slot *s)
+{
+    if (verb == VERB_STOP)
+        return s->fsm.state == SLOT_STOPPED;
+    if (verb == VERB_START)
+        return s->fsm.state == SLOT_RUNNING && s->fsm.up;
+    return false;
+}
+
 static void wait_set_add(struct wait_set *w, struct slot *s)
 {
     w->v = xreallocarray(w->v, w->n + 1, sizeof(*w->v));
@@ -50,6 +64,7 @@ static void wait_set_add(struct wait_set *w, struct slot *s)
     w->v[w->n].started_before = s->fsm.started_at;
     w->v[w->n].failures_before = s->fsm.start_failures;
     w->v[w->n].outcome = 0;
+    w->v[w->n].already = slot_already(w->verb, s);
     w->v[w->n].why = NULL;
     w->n++;
 }
@@ -111,10 +126,81 @@ static enum outcome slot_outcome(enum verb_id verb, const struct waited_slot *ws
     return OUTCOME_WAIT;
 }
 
+static const char *const verb_done[] = {
+    [VERB_START] = "started", [VERB_STOP] = "stopped", [VERB_RESTART] = "restarted"};
+static const char *const verb_asked[] = {
+    [VERB_START] = "starting", [VERB_STOP] = "stopping", [VERB_RESTART] = "restarting"};
+
+/* What happened to one worker, in words: the JSON "result" (docs/json.md). */
+static const char *waited_result(const struct wait_set *w, const struct waited_slot *ws,
+                                 bool waited)
+{
+    if (ws->already)
+        return w->verb == VERB_STOP ? "already stopped" : "already running";
+    if (!waited)
+        return verb_asked[w->verb];
+    return ws->outcome == OUTCOME_FAILED ? "failed" : verb_done[w->verb];
+}
+
+/*
+ * Tell the client: failures one by one and the rest as counts ("started 2
+ * workers; 1 already running"), or one JSON object. Returns the failures.
+ */
+static size_t startstop_report(struct control_client *c, const struct wait_set *w, bool waited)
+{
+    size_t done = 0, already = 0, failed = 0;
+
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->v[i].already)
+            already++;
+        else if (waited && w->v[i].outcome == OUTCOME_FAILED)
+            failed++;
+        else
+            done++;
+    }
+    if (w->json) {
+        struct evbuffer *out = evbuffer_new();
+        struct json j;
+        json_init(&j, out);
+        json_object_begin(&j);
+        json_kv_str(&j, "verb", verb_table[w->verb].name);
+        json_kv_bool(&j, "waited", waited);
+        json_kv_uint(&j, "done", done);
+        json_kv_uint(&j, "already", already);
+        json_kv_uint(&j, "failed", failed);
+        json_kv_array(&j, "workers");
+        for (size_t i = 0; i < w->n; i++) {
+            json_object_begin(&j);
+            json_kv_str(&j, "pool", w->v[i].pool);
+            json_kv_uint(&j, "slot", w->v[i].index);
+            json_kv_str(&j, "result", waited_result(w, &w->v[i], waited));
+            json_kv_str(&j, "error", w->v[i].why);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+        control_out_buffer(c, out);
+        evbuffer_free(out);
+        return failed;
+    }
+    for (size_t i = 0; i < w->n; i++)
+        if (waited && !w->v[i].already && w->v[i].outcome == OUTCOME_FAILED)
+            control_err(c, "%s:%u %s\n", w->v[i].pool, w->v[i].index, w->v[i].why);
+    if (already == 0 || done > 0 || failed > 0)
+        control_out(c, "%s %zu worker%s%s", waited ? verb_done[w->verb] : verb_asked[w->verb], done,
+                    done == 1 ? "" : "s", already > 0 ? "; " : "\n");
+    if (already > 0)
+        control_out(c, "%zu%s already %s\n", already,
+                    done > 0 || failed > 0 ? ""
+                    : already == 1         ? " worker"
+                                           : " workers",
+                    w->verb == VERB_STOP ? "stopped" : "running");
+    return failed;
+}
+
 static bool wait_check(struct control_client *c, void *arg)
 {
     struct wait_set *w = arg;
-    size_t ok = 0, failed = 0;
     bool waiting = false;
     char why[1024];
 
@@ -133,21 +219,7 @@ static bool wait_check(struct control_client *c, void *arg)
     }
     if (waiting)
         return false;
-    /* Everything settled: report failures one by one, successes as a count. */
-    for (size_t i = 0; i < w->n; i++) {
-        if (w->v[i].outcome == OUTCOME_FAILED) {
-            control_err(c, "%s:%u %s\n", w->v[i].pool, w->v[i].index, w->v[i].why);
-            failed++;
-        } else {
-            ok++;
-        }
-    }
-    control_out(c, "%s %zu worker%s\n",
-                w->verb == VERB_STOP    ? "stopped"
-                : w->verb == VERB_START ? "started"
-                                        : "restarted",
-                ok, ok == 1 ? "" : "s");
-    control_finish(c, failed ? DROVER_EXIT_FAILED : DROVER_EXIT_OK);
+    control_finish(c, startstop_report(c, w, true) ? DROVER_EXIT_FAILED : DROVER_EXIT_OK);
     return true;
 }
 
@@ -157,6 +229,7 @@ static enum cmd_retval startstop(struct cmd_ctx *ctx, enum verb_id verb, enum sl
     struct wait_set *w = xcalloc(1, sizeof(*w));
 
     w->verb = verb;
+    w->json = ctx->args.json;
     /* Record first, then act, so a restart can tell the new process from the old. */
     for (size_t t = 0; t < targets->n; t++) {
         struct pool *p = targets->v[t].pool;
@@ -173,11 +246,7 @@ static enum cmd_retval startstop(struct cmd_ctx *ctx, enum verb_id verb, enum sl
             slot_event(s, ev, NULL);
     }
     if (ctx->args.no_wait) {
-        control_out(ctx->client, "%s %zu worker%s\n",
-                    verb == VERB_STOP    ? "stopping"
-                    : verb == VERB_START ? "starting"
-                                         : "restarting",
-                    w->n, w->n == 1 ? "" : "s");
+        startstop_report(ctx->client, w, false);
         wait_set_free(w);
         return CMD_DONE;
     }

@@ -108,7 +108,8 @@ static enum cmd_retval resolve_slots(struct cmd_ctx *ctx, const char *const *nam
         if ((p = find_pool(ctx, pool_name)) == NULL)
             return CMD_FAILED;
         if (slot >= 0 && pool_slot(p, (unsigned)slot) == NULL) {
-            cmd_error(ctx, "pool %s has no slot %ld (it has %u workers)", p->name, slot, p->target);
+            cmd_error(ctx, "pool %s has no slot %ld (it has %u worker%s)", p->name, slot, p->target,
+                      p->target == 1 ? "" : "s");
             return CMD_FAILED;
         }
         target_add(&ctx->targets, p, slot);

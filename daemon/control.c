@@ -431,7 +431,10 @@ void control_farewell(void)
 
     TAILQ_FOREACH(c, &clients, entry) {
         if (!c->finished && c->have_command) {
-            control_out(c, "droverd stopped\n");
+            /* logs -f just ends; the shutdown CLI says it in its own words (text or --json). */
+            if (c->argv == NULL ||
+                (strcmp(c->argv[0], "logs") != 0 && strcmp(c->argv[0], "shutdown") != 0))
+                control_out(c, "droverd stopped\n");
             control_finish(c, droverd.exit_status == 0 ? DROVER_EXIT_OK : DROVER_EXIT_FAILED);
         }
         /* Last chance to deliver: one non-blocking write, whatever fits. */

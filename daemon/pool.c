@@ -383,13 +383,14 @@ static void slot_log_transition(struct slot *s, enum slot_state from, const stru
     if (act->became_fatal) {
         char window[32];
         format_duration(p->policy.crash_window_us, window, sizeof(window));
-        log_warnx("pool %s slot %u: fatal: more than %u crashes in %s; not restarting until "
+        log_warnx("pool %s slot %u: fatal: more than %u crash%s in %s; not restarting until "
                   "`drover start %s:%u`",
-                  p->name, s->index, p->policy.crash_limit, window, p->name, s->index);
+                  p->name, s->index, p->policy.crash_limit, p->policy.crash_limit == 1 ? "" : "es",
+                  window, p->name, s->index);
     } else if (s->fsm.state == SLOT_BACKOFF && from != SLOT_BACKOFF) {
         format_duration_short(s->fsm.deadline - mono_now(), delay, sizeof(delay));
-        log_info("pool %s slot %u: crashed %u times in a row; restarting in %s", p->name, s->index,
-                 s->fsm.streak, delay);
+        log_info("pool %s slot %u: crashed %u time%s in a row; restarting in %s", p->name, s->index,
+                 s->fsm.streak, s->fsm.streak == 1 ? "" : "s", delay);
     }
 }
 

@@ -34,8 +34,8 @@ static void slot_view_info(struct slot_view *v, const struct slot *s, uint64_t n
         char window[32];
         format_duration(pc->crash_limit.window_us, window, sizeof(window));
         snprintf(v->info, sizeof(v->info),
-                 "more than %u crashes in %s; `drover start %s:%u` to retry", pc->crash_limit.count,
-                 window, s->pool->name, s->index);
+                 "more than %u crash%s in %s; `drover start %s:%u` to retry", pc->crash_limit.count,
+                 pc->crash_limit.count == 1 ? "" : "es", window, s->pool->name, s->index);
         break;
     }
     case SLOT_STARTING:

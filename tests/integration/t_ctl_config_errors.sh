@@ -38,7 +38,7 @@ expect() {
 check_bad_main() {
     expect 3 "unknown key 'log_levle' in \[daemon\] \(did you mean 'log_level'\?\)"
     expect 4 "key 'workers' belongs in a \[pool:NAME\] section"
-    expect 7 "unknown key 'comand' in \[pool\] \(did you mean 'command'\?\)"
+    expect 7 "unknown key 'comand' in \[pool:a\] \(did you mean 'command'\?\)"
     expect 8 "workers: "
     expect 9 "restart: invalid value 'sometimes'"
     expect 10 "command: $T/missing-worker: No such file or directory"
@@ -148,7 +148,7 @@ for run in "$DROVER check -c" "$DROVERD -c" "$DROVERD --check -c"; do
     for want in \
         "$T/bad.d/10-x.ini:2: command: $T/bad.d/nope: No such file or directory" \
         "$T/bad.d/10-x.ini:3: stdout: invalid value 'logfile'" \
-        "$T/bad.d/10-x.ini:4: unknown key 'workres' in [pool] (did you mean 'workers'?)" \
+        "$T/bad.d/10-x.ini:4: unknown key 'workres' in [pool:x] (did you mean 'workers'?)" \
         "$T/bad.d/20-y.ini:1: [daemon] is only allowed in the main file"; do
         assert_contains "$errs" "$want" "'$run' with a bad include"
     done

@@ -338,9 +338,9 @@ static void test_unknown_key(void **state)
 {
     (void)state;
     load_bad("[pool:web]\ncommand = x\nworkres = 4\n",
-             FILE_NAME ":3: unknown key 'workres' in [pool] (did you mean 'workers'?)\n");
+             FILE_NAME ":3: unknown key 'workres' in [pool:web] (did you mean 'workers'?)\n");
     load_bad("[pool:web]\ncommand = x\nfrobnicate = 4\n",
-             FILE_NAME ":3: unknown key 'frobnicate' in [pool]\n");
+             FILE_NAME ":3: unknown key 'frobnicate' in [pool:web]\n");
     load_bad("[daemon]\nlog_levle = debug\n",
              FILE_NAME ":2: unknown key 'log_levle' in [daemon] (did you mean 'log_level'?)\n");
     load_bad("[daemon]\nbogus = 1\n", FILE_NAME ":2: unknown key 'bogus' in [daemon]\n");
@@ -637,16 +637,17 @@ static void test_all_errors_at_once(void **state)
              "command = y\n"      /* 9 */
              "watchdog = 1s\n"    /* 10 */
              "[program:old]\n",   /* 11 */
-             FILE_NAME ":2: log_level: invalid value 'loud' (expected one of: error, warn, info, "
-                       "debug)\n" FILE_NAME
-                       ":4: command: '|' is shell syntax, but drover runs the command directly "
-                       "without a shell (quote it, or use: sh -c '...')\n" FILE_NAME
-                       ":5: workers: invalid workers 'many' (expected 0 to 4096, auto, or "
-                       "auto*K)\n" FILE_NAME
-                       ":6: unknown key 'wrkers' in [pool] (did you mean 'workers'?)\n" FILE_NAME
-                       ":7: duplicate pool 'web' (first defined at " FILE_NAME ":3)\n" FILE_NAME
-                       ":11: unknown section [program:old] (did you mean [pool:old]?)\n" FILE_NAME
-                       ":10: watchdog needs ready = notify\n");
+             FILE_NAME
+             ":2: log_level: invalid value 'loud' (expected one of: error, warn, info, "
+             "debug)\n" FILE_NAME
+             ":4: command: '|' is shell syntax, but drover runs the command directly "
+             "without a shell (quote it, or use: sh -c '...')\n" FILE_NAME
+             ":5: workers: invalid workers 'many' (expected 0 to 4096, auto, or "
+             "auto*K)\n" FILE_NAME
+             ":6: unknown key 'wrkers' in [pool:web] (did you mean 'workers'?)\n" FILE_NAME
+             ":7: duplicate pool 'web' (first defined at " FILE_NAME ":3)\n" FILE_NAME
+             ":10: watchdog needs ready = notify\n" FILE_NAME
+             ":11: unknown section [program:old] (did you mean [pool:old]?)\n");
 }
 
 static void test_check_paths(void **state)
