@@ -25,6 +25,7 @@
 #include "frame.h"
 #include "log.h"
 #include "parse.h"
+#include "client.h"
 #include "proto.h"
 #include "verbs.h"
 #include "xmalloc.h"
@@ -110,7 +111,7 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-static int connect_control(const char *path)
+int connect_control(const char *path)
 {
     int fd = connect_unix(path);
 
@@ -132,7 +133,7 @@ static int connect_control(const char *path)
     return fd;
 }
 
-static void send_command(int fd, int argc, char *const argv[])
+void send_command(int fd, int argc, char *const argv[])
 {
     unsigned char *payload, hdr[PROTO_HEADER_SIZE];
     struct proto_header h;
@@ -158,7 +159,7 @@ static void send_command(int fd, int argc, char *const argv[])
  * Read the reply: DATA to stdout (or into capture), ERROR to stderr, until
  * EXIT. Returns the exit status; eof_status when droverd closes first.
  */
-static int read_reply(int fd, char **capture, size_t *capture_len, int eof_status)
+int read_reply(int fd, char **capture, size_t *capture_len, int eof_status)
 {
     for (;;) {
         unsigned char hdr[PROTO_HEADER_SIZE];
@@ -527,6 +528,11 @@ int main(int argc, char **argv)
         if (access(socket_path, F_OK) != 0 && access(CONTROL_SYSTEM_SOCKET, F_OK) == 0)
             socket_path = CONTROL_SYSTEM_SOCKET;
     }
+    if (va.verb->id == VERB_TOP) {
+        status = top_main(socket_path, va.npos, va.pos);
+        free(vargv);
+        return status;
+    }
     if (va.verb->id == VERB_CALL) {
         status = run_call(socket_path, &va);
         free(vargv);
@@ -534,8 +540,12 @@ int main(int argc, char **argv)
     }
     fd = connect_control(socket_path);
     send_command(fd, vargc, vargv);
-    /* After `shutdown`, droverd closing the connection is the answer. */
-    status = read_reply(fd, NULL, NULL, va.verb->id == VERB_SHUTDOWN ? DROVER_EXIT_OK : -1);
+    /* After `shutdown`, droverd closing the connection is the answer; so is it the end of events
+     * -f. */
+    status = read_reply(fd, NULL, NULL,
+                        va.verb->id == VERB_SHUTDOWN || (va.verb->id == VERB_EVENTS && va.follow)
+                            ? DROVER_EXIT_OK
+                            : -1);
     close(fd);
     free(vargv);
     return status;

@@ -35,6 +35,10 @@ const struct verb verb_table[VERB__COUNT] = {
      "stop every worker gracefully and exit the daemon"},
     {VERB_HEALTH, "health", "[POOL] [--json]", 0, 1, VERB_READONLY | VERB_JSON,
      "exit 0 if every wanted worker runs, none is fatal and no rollout halted; else say why"},
+    {VERB_EVENTS, "events", "[POOL] [-f] [--json]", 0, 1, VERB_READONLY | VERB_JSON | VERB_FOLLOW,
+     "recent state changes of workers (exits, backoff, fatal, reloads); -f follows them"},
+    {VERB_TOP, "top", "[POOL] [-n COUNT] [-d SECONDS]", 0, VERB_MAX_POS, VERB_READONLY | VERB_LOCAL | VERB_OWN_OPTS,
+     "a live view of pools and workers, refreshed every second (q quits; see drover(1))"},
 };
 /* clang-format on */
 
@@ -71,7 +75,7 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
-        if (options_done || a[0] != '-' || a[1] == '\0') {
+        if (options_done || a[0] != '-' || a[1] == '\0' || (v->flags & VERB_OWN_OPTS)) {
             if (out->npos >= v->max_args)
                 return parse_error(err, errsz, "too many arguments; usage: drover %s%s%s", v->name,
                                    v->usage[0] ? " " : "", v->usage);

@@ -26,6 +26,8 @@ enum verb_id {
     VERB_METRICS,
     VERB_SHUTDOWN,
     VERB_HEALTH,
+    VERB_EVENTS,
+    VERB_TOP,
     VERB__COUNT
 };
 
@@ -38,6 +40,7 @@ enum verb_id {
 #define VERB_CONFIG   0x40  /* accepts -c FILE */
 #define VERB_SIG_TO   0x80  /* accepts --main and --group (signal) */
 #define VERB_TIMEOUT  0x100 /* accepts --timeout DURATION */
+#define VERB_OWN_OPTS 0x200 /* every argument is positional: the verb parses its own (top) */
 
 struct verb {
     enum verb_id id;

@@ -78,7 +78,8 @@ struct slot {
     bool cg_waiting;             /* main process reaped; waiting for its cgroup to be empty */
     pid_t cg_exit_pid;           /* while cg_waiting: the reaped pid and how it ended */
     int cg_wstatus;
-    bool spawn_queued; /* starting, waiting for its turn to fork (pool.c) */
+    bool spawn_queued;         /* starting, waiting for its turn to fork (pool.c) */
+    unsigned char event_cause; /* events.h: 1 + the cause of the stop/restart under way; 0 none */
     SLIST_ENTRY(slot) pid_link;
     TAILQ_ENTRY(slot) spawn_entry;
 };
