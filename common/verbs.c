@@ -61,14 +61,21 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
         return parse_error(err, errsz, "no verb given");
     v = verb_find(argv[0]);
     if (v == NULL) {
+        /* Never suggest a verb that changes something (a typo must not lead to a stop). */
         const char *names[VERB__COUNT + 1];
+        size_t n = 0;
         for (size_t i = 0; i < VERB__COUNT; i++)
-            names[i] = verb_table[i].name;
-        names[VERB__COUNT] = NULL;
+            if (verb_table[i].flags & VERB_READONLY)
+                names[n++] = verb_table[i].name;
+        names[n] = NULL;
         const char *s = suggest_nearest(argv[0], names);
         if (s != NULL)
             return parse_error(err, errsz, "unknown verb '%s' (did you mean '%s'?)", argv[0], s);
-        return parse_error(err, errsz, "unknown verb '%s' (see drover --help)", argv[0]);
+        char list[512] = "";
+        for (size_t i = 0; i < VERB__COUNT; i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                     verb_table[i].name);
+        return parse_error(err, errsz, "unknown verb '%s' (verbs: %s)", argv[0], list);
     }
     out->verb = v;
 
