@@ -142,8 +142,11 @@ static void test_unknown_verb(void **state)
     PARSE_BAD("unknown verb 'frobnicate' (verbs: status, start, stop, restart, reload, scale, "
               "signal, logs, call, check, metrics, shutdown, health, events, top)",
               "frobnicate");
-    PARSE_BAD("unknown verb '' (see drover --help)", "");
-    PARSE_BAD("unknown verb '--json' (see drover --help)", "--json");
+#define ALL_VERBS                                                                                  \
+    "(verbs: status, start, stop, restart, reload, scale, signal, logs, call, check, metrics, "    \
+    "shutdown, health, events, top)"
+    PARSE_BAD("unknown verb '' " ALL_VERBS, "");
+    PARSE_BAD("unknown verb '--json' " ALL_VERBS, "--json");
 }
 
 static void test_status(void **state)
