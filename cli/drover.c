@@ -30,6 +30,7 @@
 #include "log.h"
 #include "out.h"
 #include "parse.h"
+#include "client.h"
 #include "proto.h"
 #include "verbs.h"
 #include "xmalloc.h"
@@ -195,7 +196,7 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-static int connect_control(const char *path)
+int connect_control(const char *path)
 {
     int fd = connect_unix(path);
 
@@ -215,7 +216,7 @@ static int connect_control(const char *path)
     return fd;
 }
 
-static void send_command(int fd, int argc, char *const argv[])
+void send_command(int fd, int argc, char *const argv[])
 {
     unsigned char *payload, hdr[PROTO_HEADER_SIZE];
     struct proto_header h;
@@ -241,7 +242,7 @@ static void send_command(int fd, int argc, char *const argv[])
  * Read the reply: DATA to stdout (or into capture), ERROR to stderr, until
  * EXIT. Returns the exit status; eof_status when droverd closes first.
  */
-static int read_reply(int fd, char **capture, size_t *capture_len, int eof_status)
+int read_reply(int fd, char **capture, size_t *capture_len, int eof_status)
 {
     for (;;) {
         unsigned char hdr[PROTO_HEADER_SIZE];
@@ -704,6 +705,11 @@ int main(int argc, char **argv)
         if (access(socket_path, F_OK) != 0 && access(CONTROL_SYSTEM_SOCKET, F_OK) == 0)
             socket_path = CONTROL_SYSTEM_SOCKET;
     }
+    if (va.verb->id == VERB_TOP) {
+        status = top_main(socket_path, va.npos, va.pos);
+        free(vargv);
+        return status;
+    }
     if (va.verb->id == VERB_CALL) {
         status = run_call(socket_path, &va);
         free(vargv);
@@ -724,7 +730,7 @@ int main(int argc, char **argv)
                 printf("droverd stopped\n");
         }
     } else {
-        /* logs -f: droverd shutting down ends the stream, quietly. */
+        /* logs -f and events -f: droverd shutting down ends the stream, quietly. */
         status = read_reply(fd, NULL, NULL, va.follow ? DROVER_EXIT_OK : -1);
     }
     close(fd);

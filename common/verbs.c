@@ -36,6 +36,10 @@ const struct verb verb_table[VERB__COUNT] = {
      "stop every worker gracefully and exit the daemon"},
     {VERB_HEALTH, "health", "[POOL] [--json]", 0, 1, VERB_READONLY | VERB_JSON,
      "exit 0 if every wanted worker runs, none is fatal and no rollout halted; else say why"},
+    {VERB_EVENTS, "events", "[POOL] [-f] [--json]", 0, 1, VERB_READONLY | VERB_JSON | VERB_FOLLOW,
+     "recent state changes of workers (exits, backoff, fatal, reloads); -f follows them"},
+    {VERB_TOP, "top", "[POOL] [-n COUNT] [-d SECONDS]", 0, VERB_MAX_POS, VERB_READONLY | VERB_LOCAL | VERB_OWN_OPTS,
+     "a live view of pools and workers, refreshed every second (q quits; see drover(1))"},
 };
 /* clang-format on */
 
@@ -58,21 +62,28 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
         return parse_error(err, errsz, "no verb given");
     v = verb_find(argv[0]);
     if (v == NULL) {
+        /* Never suggest a verb that changes something (a typo must not lead to a stop). */
         const char *names[VERB__COUNT + 1];
+        size_t n = 0;
         for (size_t i = 0; i < VERB__COUNT; i++)
-            names[i] = verb_table[i].name;
-        names[VERB__COUNT] = NULL;
+            if (verb_table[i].flags & VERB_READONLY)
+                names[n++] = verb_table[i].name;
+        names[n] = NULL;
         const char *s = suggest_nearest(argv[0], names);
         if (s != NULL)
             return parse_error(err, errsz, "unknown verb '%s' (did you mean '%s'?)", argv[0], s);
-        return parse_error(err, errsz, "unknown verb '%s' (see drover --help)", argv[0]);
+        char list[512] = "";
+        for (size_t i = 0; i < VERB__COUNT; i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                     verb_table[i].name);
+        return parse_error(err, errsz, "unknown verb '%s' (verbs: %s)", argv[0], list);
     }
     out->verb = v;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
-        if (options_done || a[0] != '-' || a[1] == '\0') {
+        if (options_done || a[0] != '-' || a[1] == '\0' || (v->flags & VERB_OWN_OPTS)) {
             if (out->npos >= v->max_args)
                 return parse_error(err, errsz, "too many arguments; usage: drover %s%s%s", v->name,
                                    v->usage[0] ? " " : "", v->usage);

@@ -26,6 +26,8 @@ enum verb_id {
     VERB_METRICS,
     VERB_SHUTDOWN,
     VERB_HEALTH,
+    VERB_EVENTS,
+    VERB_TOP,
     VERB__COUNT
 };
 
@@ -41,6 +43,7 @@ enum verb_id {
 #define VERB_TLS                                                                                   \
     0x200 /* accepts --tls, --tls-ca FILE, --tls-cert FILE, --tls-key FILE, --tls-name NAME (call) \
            */
+#define VERB_OWN_OPTS 0x400 /* every argument is positional: the verb parses its own (top) */
 
 struct verb {
     enum verb_id id;

@@ -437,7 +437,14 @@ void control_farewell(void)
                 control_out(c, "droverd stopped\n");
             control_finish(c, droverd.exit_status == 0 ? DROVER_EXIT_OK : DROVER_EXIT_FAILED);
         }
-        /* Last chance to deliver: one non-blocking write, whatever fits. */
-        evbuffer_write(bufferevent_get_output(c->bev), bufferevent_getfd(c->bev));
+        /*
+         * Last chance to deliver: non-blocking writes, whatever fits. The bufferevent keeps
+         * its output frozen at the front (only it drains it), so thaw it first; one
+         * evbuffer_write takes a bounded number of chains, and a follower holds many.
+         */
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        evbuffer_unfreeze(out, 1);
+        while (evbuffer_get_length(out) > 0 && evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
+            ;
     }
 }

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "control.h"
 #include "droverd.h"
+#include "events.h"
 #include "keys.h"
 #include "linger.h"
 #include "listen.h"
@@ -461,6 +462,7 @@ static void teardown(void)
 {
     struct pool *p;
 
+    events_close();
     control_farewell();
     while ((p = TAILQ_FIRST(&droverd.pools)) != NULL)
         pool_destroy(p);

@@ -19,6 +19,7 @@
 
 #include "cgroup.h"
 #include "check.h"
+#include "events.h"
 #include "log.h"
 #include "output.h"
 #include "parse.h"
@@ -479,6 +480,89 @@ static void slot_spawn_now(struct slot *s, uint64_t now, struct slot_action *act
     }
 }
 
+/* The cause the caller of the next slot_event() gives (events.h, plus one); 0: from the event. */
+static unsigned char cause_hint;
+/* The pid of the worker whose exit is being settled, for its event. */
+static pid_t settle_pid;
+
+/* Remember why a stop or restart was asked, for the event its exit records later. */
+static void slot_note_cause(struct slot *s, enum slot_event ev)
+{
+    unsigned char hint = cause_hint;
+
+    cause_hint = 0;
+    if (hint != 0)
+        s->event_cause = hint;
+    else if (ev == SLOT_EV_STOP)
+        s->event_cause = 1 + (droverd.shutting_down ? EVC_SHUTDOWN : EVC_STOP);
+    else if (s->event_cause == 0 && ev == SLOT_EV_RESTART)
+        s->event_cause = 1 + EVC_RESTART;
+    else if (ev == SLOT_EV_FAIL || ev == SLOT_EV_FAIL_STOP)
+        s->event_cause = 1 + EVC_FAILED;
+}
+
+/* A change of state goes into the event ring (drover events), with its cause. */
+static void slot_record_event(struct slot *s, enum slot_state from, enum slot_event ev,
+                              const struct slot_action *act, uint64_t now)
+{
+    struct pool *p = s->pool;
+    enum slot_state to = s->fsm.state;
+    enum event_cause c;
+    char how[64] = "", detail[112] = "", delay[32];
+    pid_t pid = s->pid;
+
+    if (from == to)
+        return;
+    if (ev == SLOT_EV_EXITED) {
+        describe_wait_status(s->fsm.exit_wstatus, how, sizeof(how));
+        pid = settle_pid;
+    }
+    /* A worker that could not exec, or a fork that failed here: say what went wrong. */
+    if (s->exec_error != NULL && act->crashed && (ev != SLOT_EV_EXITED || from == SLOT_STARTING))
+        snprintf(how, sizeof(how), "%s", s->exec_error);
+    if (act->became_fatal) {
+        c = EVC_FATAL;
+        snprintf(detail, sizeof(detail), "%s%smore than %u crashes in the window", how,
+                 how[0] ? "; " : "", p->policy.crash_limit);
+    } else if (to == SLOT_BACKOFF) {
+        c = EVC_BACKOFF;
+        format_duration_short(s->fsm.deadline > now ? s->fsm.deadline - now : 0, delay,
+                              sizeof(delay));
+        snprintf(detail, sizeof(detail), "%s%srestart in %s", how, how[0] ? "; " : "", delay);
+    } else if (ev == SLOT_EV_SPAWN_FAILED) {
+        c = EVC_SPAWN_FAIL;
+        snprintf(detail, sizeof(detail), "%s", s->exec_error != NULL ? s->exec_error : "");
+    } else if (ev == SLOT_EV_EXITED && from == SLOT_STOPPING && s->event_cause != 0) {
+        c = (enum event_cause)(s->event_cause - 1);
+        snprintf(detail, sizeof(detail), "%s", how);
+    } else if (ev == SLOT_EV_EXITED) {
+        c = s->fsm.fail_reason != NULL ? EVC_FAILED : EVC_EXITED;
+        snprintf(detail, sizeof(detail), "%s%s%s", how, s->fsm.fail_reason ? ": " : "",
+                 s->fsm.fail_reason ? s->fsm.fail_reason : "");
+    } else if (to == SLOT_RUNNING) {
+        c = EVC_READY;
+    } else if (ev == SLOT_EV_TIMER && from == SLOT_BACKOFF) {
+        c = EVC_SPAWNED;
+    } else if (ev == SLOT_EV_RESET) {
+        c = EVC_RELOAD;
+    } else if (ev == SLOT_EV_START) {
+        c = EVC_START;
+    } else if (s->event_cause != 0) {
+        c = (enum event_cause)(s->event_cause - 1);
+        if (c == EVC_FAILED && s->fsm.fail_reason != NULL)
+            snprintf(detail, sizeof(detail), "%s", s->fsm.fail_reason);
+    } else {
+        c = ev == SLOT_EV_TIMER ? EVC_FAILED : EVC_START;
+        if (s->fsm.fail_reason != NULL)
+            snprintf(detail, sizeof(detail), "%s", s->fsm.fail_reason);
+    }
+    events_record(p->name, (long)s->index, pid, slot_state_name(from), slot_state_name(to), c,
+                  detail);
+    /* The stop or restart asked for is over once the slot left stopping. */
+    if (to != SLOT_STOPPING)
+        s->event_cause = 0;
+}
+
 /* Carry out what the state machine decided, and tell everyone who cares. */
 static void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum slot_event ev,
                        struct slot_action *act, uint64_t now)
@@ -496,6 +580,7 @@ static void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum s
     else if (act->spawn)
         slot_spawn_now(s, now, act);
     slot_log_transition(s, from, act);
+    slot_record_event(s, from, ev, act, now);
     slot_arm_timer(s);
     if (from != s->fsm.state) {
         log_debug("pool %s slot %u: %s -> %s (%s)", p->name, s->index, slot_state_name(from),
@@ -588,6 +673,7 @@ void slot_event(struct slot *s, enum slot_event ev, const char *reason)
     uint64_t now = mono_now();
 
     ev = slot_event_in_shutdown(s, ev);
+    slot_note_cause(s, ev);
     if (s->spawn_queued) {
         slot_event_queued(s, ev, now);
         return;
@@ -643,7 +729,9 @@ static void slot_exit_settle(struct slot *s, pid_t pid, int wstatus)
     slot_step(&s->fsm, &p->policy, SLOT_EV_EXITED, wstatus, NULL, now, &act);
     if (p->route != NULL)
         route_slot_exited(p->route, s);
+    settle_pid = pid;
     slot_apply(s, from, was_up, SLOT_EV_EXITED, &act, now);
+    settle_pid = 0;
 }
 
 /* cgroup.events says a slot's cgroup is empty (registered with cgroup_set_empty_hook). */
@@ -726,6 +814,9 @@ static void pool_route_fail(struct slot *s, const char *why)
 
 static void pool_route_restart(struct slot *s)
 {
+    /* A restart the route had deferred keeps its cause; one of its own is max_requests. */
+    if (s->event_cause == 0)
+        cause_hint = 1 + EVC_RECYCLED;
     slot_event(s, SLOT_EV_RESTART, NULL);
 }
 
@@ -1073,6 +1164,7 @@ static void pool_rollout_halt(struct pool *p, struct slot *failed)
     free(p->halt_reason);
     xasprintf(&p->halt_reason, "%s:%u %s", p->name, failed->index, why);
     log_warnx("pool %s: rollout halted: %s", p->name, p->halt_reason);
+    events_record(p->name, -1, 0, NULL, NULL, EVC_HALTED, p->halt_reason);
     for (unsigned i = 0; i < p->nslots; i++)
         if (p->slots[i] != NULL)
             p->slots[i]->rolling = p->slots[i]->probation = false;
@@ -1146,6 +1238,7 @@ static void pool_rolling_advance(struct pool *p)
         s->replaced = !p->rolling_back;
         if (s->fsm.state == SLOT_RUNNING || s->fsm.state == SLOT_STARTING) {
             slot_probation_begin(s);
+            cause_hint = 1 + EVC_RELOAD;
             slot_event(s, SLOT_EV_RESTART, NULL);
             return;
         }

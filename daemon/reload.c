@@ -2,11 +2,13 @@
 /* Reloading the configuration (see reload.h). */
 #include "reload.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cgroup.h"
 #include "droverd.h"
+#include "events.h"
 #include "keys.h"
 #include "log.h"
 #include "notify.h"
@@ -105,6 +107,12 @@ static void log_changes(const struct config_diff *diff)
     char *text = config_diff_describe(diff), *save = NULL;
 
     log_info("reload: %s", diff->n == 0 ? "no changes" : "applied");
+    if (diff->n > 0) {
+        char what[64];
+        snprintf(what, sizeof(what), "applied: %zu change%s", (size_t)diff->n,
+                 diff->n == 1 ? "" : "s");
+        events_record(NULL, -1, 0, NULL, NULL, EVC_RELOAD, what);
+    }
     if (diff->n > 0)
         for (char *line = strtok_r(text, "\n", &save); line != NULL;
              line = strtok_r(NULL, "\n", &save))

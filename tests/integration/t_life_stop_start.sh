@@ -103,7 +103,9 @@ assert_eq "$(pool_pids a)" "$after" "pool a untouched by a refused restart"
 expect_exit 2 "stop without a target" dv stop
 expect_exit 2 "restart with a bad slot" dv restart a:x
 expect_exit 2 "an unknown verb" dv stoop a
-assert_contains "$RUN_ERR" "did you mean 'stop'" "stderr of an unknown verb"
+assert_contains "$RUN_ERR" "unknown verb 'stoop' (verbs: status, start, stop," "stderr of an unknown verb (never a suggestion to stop)"
+expect_exit 2 "an unknown verb near a read-only one" dv stauts
+assert_contains "$RUN_ERR" "did you mean 'status'" "stderr of a typo of status"
 expect_exit 2 "an unknown option" dv stop a --bogus
 expect_exit 2 "no verb" dv
 expect_exit 3 "a socket nobody listens on" "$DROVER" -s "$T/nobody.sock" stop a

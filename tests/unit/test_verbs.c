@@ -130,12 +130,23 @@ static void test_unknown_verb(void **state)
 {
     (void)state;
     PARSE_BAD("unknown verb 'stauts' (did you mean 'status'?)", "stauts");
-    PARSE_BAD("unknown verb 'restrat' (did you mean 'restart'?)", "restrat");
-    PARSE_BAD("unknown verb 'reloda' (did you mean 'reload'?)", "reloda");
+    /* Only read-only verbs are suggested: a typo must never lead to a destructive one. */
+    PARSE_BAD("unknown verb 'restrat' (verbs: status, start, stop, restart, reload, scale, signal, "
+              "logs, call, check, metrics, shutdown, health, events, top)",
+              "restrat");
+    PARSE_BAD("unknown verb 'stpo' (verbs: status, start, stop, restart, reload, scale, signal, "
+              "logs, call, check, metrics, shutdown, health, events, top)",
+              "stpo");
+    PARSE_BAD("unknown verb 'evnets' (did you mean 'events'?)", "evnets");
     PARSE_BAD("unknown verb 'Status' (did you mean 'status'?)", "Status");
-    PARSE_BAD("unknown verb 'frobnicate' (see drover --help)", "frobnicate");
-    PARSE_BAD("unknown verb '' (see drover --help)", "");
-    PARSE_BAD("unknown verb '--json' (see drover --help)", "--json");
+    PARSE_BAD("unknown verb 'frobnicate' (verbs: status, start, stop, restart, reload, scale, "
+              "signal, logs, call, check, metrics, shutdown, health, events, top)",
+              "frobnicate");
+#define ALL_VERBS                                                                                  \
+    "(verbs: status, start, stop, restart, reload, scale, signal, logs, call, check, metrics, "    \
+    "shutdown, health, events, top)"
+    PARSE_BAD("unknown verb '' " ALL_VERBS, "");
+    PARSE_BAD("unknown verb '--json' " ALL_VERBS, "--json");
 }
 
 static void test_status(void **state)
