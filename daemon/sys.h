@@ -72,8 +72,9 @@ int sys_listen_tcp(const char *spec, char *err, size_t errsz);
  * the fd, to keep open for as long as the lock is wanted (close-on-exec: no worker holds
  * it; never open the file again, or closing that fd drops the lock); or -1 with the reason
  * in err, and errno EWOULDBLOCK and *holder set (the kernel's F_GETLK answer; 0 when the
- * holder is in another pid namespace and wrote no pid) when another process holds it. The file is never removed: a stale one is simply
- * locked again, and no process can lock a file another unlinked and re-created.
+ * holder is in another pid namespace and wrote no pid) when another process holds it. The file is
+ * never removed: a stale one is simply locked again, and no process can lock a file another
+ * unlinked and re-created.
  */
 int sys_lock_file(const char *path, pid_t *holder, char *err, size_t errsz);
 
