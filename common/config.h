@@ -117,8 +117,8 @@ struct pool_config {
     char *tls_key;             /* and this private key */
     char *tls_client_ca;       /* clients must present a certificate this CA signed */
     uint64_t tls_handshake_timeout_us;
-    int insecure_tcp; /* 1: a non-loopback tcp: listen without TLS is wanted */
-    struct cg_limits limits;   /* memory_max ... cpu_weight: each worker's cgroup */
+    int insecure_tcp;        /* 1: a non-loopback tcp: listen without TLS is wanted */
+    struct cg_limits limits; /* memory_max ... cpu_weight: each worker's cgroup */
 
     /* Resolved while loading. */
     char **argv;     /* command split into words */

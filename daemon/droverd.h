@@ -79,7 +79,7 @@ struct slot {
     bool cg_waiting;             /* main process reaped; waiting for its cgroup to be empty */
     pid_t cg_exit_pid;           /* while cg_waiting: the reaped pid and how it ended */
     int cg_wstatus;
-    char *oom_exit;    /* "killed by the OOM killer (memory_max 512M)": how the last one ended */
+    char *oom_exit; /* "killed by the OOM killer (memory_max 512M)": how the last one ended */
     uint64_t cg_cpu_base_us;      /* the cgroup's CPU time when this worker started (usage.c) */
     struct slot_recycle *recycle; /* memory_recycle (recycle.c), NULL until first checked */
     bool spawn_queued;            /* starting, waiting for its turn to fork (pool.c) */
@@ -118,7 +118,7 @@ struct pool {
     uint64_t exits_signal;
     uint64_t exits_failed; /* killed by droverd as broken */
     uint64_t spawn_failures;
-    uint64_t oom_kills; /* workers the OOM killer ended (memory.events oom_kill) */
+    uint64_t oom_kills;          /* workers the OOM killer ended (memory.events oom_kill) */
     uint64_t recycles_memory;    /* workers recycled for memory_recycle */
     struct event *recycle_timer; /* memory_recycle's check (recycle.c); NULL when not set */
 };
