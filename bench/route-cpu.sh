@@ -45,13 +45,14 @@ start() {
             case $sys in msg1) echo 'worker_inflight = 1' ;; msgN) echo "worker_inflight = $INFLIGHT" ;; esac
         } >"$d/d.ini"
         valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" "$B/droverd" -c "$d/d.ini" \
-            2>>"$d/valgrind.err" &
+            >/dev/null 2>>"$d/valgrind.err" &
         ;;
     nginx)
-        "$B/echo-worker" --listen "$d/w0.sock" &
-        bench_track $!
-        "$B/echo-worker" --listen "$d/w1.sock" &
-        bench_track $!
+        # (not on our stdout: instructions runs in $(...), which waits for it to close)
+        "$B/echo-worker" --listen "$d/w0.sock" >/dev/null 2>&1 &
+        extra+=($!)
+        "$B/echo-worker" --listen "$d/w1.sock" >/dev/null 2>&1 &
+        extra+=($!)
         wait_socket "$d/w0.sock"
         wait_socket "$d/w1.sock"
         local user=""
@@ -60,7 +61,7 @@ start() {
             -e 's|^worker_processes auto;.*|worker_processes 1;\nmaster_process off;|' \
             -e 's|nginx.sock|r.sock|' "$bench_dir/nginx/stream.conf.in" >"$d/nginx.conf"
         valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" nginx -p "$d" -c "$d/nginx.conf" \
-            -e "$d/nginx-error.log" 2>>"$d/valgrind.err" &
+            -e "$d/nginx-error.log" >/dev/null 2>>"$d/valgrind.err" &
         ;;
     esac
     router=$!
@@ -71,11 +72,13 @@ start() {
 
 # instructions SYSTEM CLIENTS N: Ir of a fresh router that answered N requests
 instructions() {
-    local sys=$1 c=$2 n=$3 d=$T/$1-$2-$3 proto=()
+    local sys=$1 c=$2 n=$3 d=$T/$1-$2-$3 proto=() p
+    extra=()
     start "$sys" "$d"
     [ "$sys" = nginx ] && proto=(-r)
     "$B/workclient" "${proto[@]}" -c "$c" -z "$SIZE" -n "$n" -s "$d/r.sock" >"$d/wc.json" 2>>"$T/wc.err"
     bench_stop "$router"
+    for p in "${extra[@]}"; do bench_stop "$p"; done
     sleep 0.5
     awk '/^summary:|^totals:/ {print $2; exit}' "$d/cg.out"
 }

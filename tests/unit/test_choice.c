@@ -55,6 +55,42 @@ static void release(int i)
     choice_release(&fx.c, &fx.node[i]);
 }
 
+/* choice_take_if: busy nodes only where the predicate allows; idle ones always. */
+static bool not_node1(struct choice_node *n, void *arg)
+{
+    (void)arg;
+    return n != &fx.node[1];
+}
+
+static int take_if(void)
+{
+    struct choice_node *n = choice_take_if(&fx.c, not_node1, NULL);
+
+    return n == NULL ? -1 : (int)(n - fx.node);
+}
+
+static void test_take_if(void **state)
+{
+    (void)state;
+    init(4, 2);
+    /* Idle nodes are taken whatever the predicate says. */
+    assert_int_equal(take_if(), 0);
+    assert_int_equal(take_if(), 1);
+    /* Both busy: node 1 is refused, so node 0 takes more, up to capacity. */
+    assert_int_equal(take_if(), 0);
+    assert_int_equal(take_if(), 0);
+    assert_int_equal(take_if(), 0);
+    assert_int_equal(fx.node[0].load, 4);
+    assert_int_equal(fx.node[1].load, 1);
+    assert_int_equal(take_if(), -1);
+    /* Plain choice_take still gives node 1 its share. */
+    assert_int_equal(take(), 1);
+    /* Released to idle, node 1 is taken again by choice_take_if. */
+    release(1);
+    release(1);
+    assert_int_equal(take_if(), 1);
+}
+
 static void test_round_robin(void **state)
 {
     (void)state;
@@ -314,6 +350,7 @@ int main(void)
         cmocka_unit_test_teardown(test_set_capacity_grow, teardown),
         cmocka_unit_test_teardown(test_set_capacity_shrink, teardown),
         cmocka_unit_test_teardown(test_set_capacity_keeps_unlisted_out, teardown),
+        cmocka_unit_test_teardown(test_take_if, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
