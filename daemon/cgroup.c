@@ -23,6 +23,7 @@
 
 #include "cgroupfs.h"
 #include "config.h"
+#include "keys.h"
 #include "list.h"
 #include "log.h"
 #include "parse.h"
@@ -431,7 +432,18 @@ int cgroup_accept_limits(const struct config *cfg, struct config_errors *errs)
     if (!cg.on || need == 0)
         return 0;
     if (enable_controllers(cg.base, need, err, sizeof(err)) != 0) {
-        config_errors_add(errs, cfg->path, 0, "%s", err);
+        /* Named at the first limit that needs it (a given PATH that holds processes, say). */
+        TAILQ_FOREACH(pc, &cfg->pools, entry) {
+            for (int k = 0; k < CG_KEY__COUNT; k++) {
+                const char *name = cg_limit_key_name((enum cg_limit_key)k);
+                const struct key_origin *o =
+                    &pc->origin[key_section_index(key_find(KEY_POOL, name))];
+                if (!cg_limit_key_set(&pc->limits, (enum cg_limit_key)k))
+                    continue;
+                config_errors_add(errs, o->file, o->line, "%s: cannot be applied: %s", name, err);
+                return -1;
+            }
+        }
         return -1;
     }
     return 0;
