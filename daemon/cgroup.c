@@ -128,6 +128,21 @@ static int move_self(char *err, size_t errsz)
 
 static void inotify_cb(evutil_socket_t fd, short what, void *arg);
 
+/*
+ * Let the cgroups below dir account memory and pids (memory.current, memory.peak,
+ * pids.current for status, metrics and memory_recycle), where dir's parent offers
+ * those controllers; one write each, since one missing controller fails a write of
+ * both. Best effort: without them the figures come from /proc (usage.c).
+ */
+static void enable_accounting(const char *dir)
+{
+    char path[CG_PATH_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+    (void)write_file(path, "+memory");
+    (void)write_file(path, "+pids");
+}
+
 int cgroup_setup(const char *setting, struct event_base *base, char *err, size_t errsz)
 {
     struct cg_facts f = {0};
@@ -172,6 +187,7 @@ int cgroup_setup(const char *setting, struct event_base *base, char *err, size_t
     cg.inotify_ev = event_new(base, cg.inotify_fd, EV_READ | EV_PERSIST, inotify_cb, NULL);
     event_add(cg.inotify_ev, NULL);
     cg.on = true;
+    enable_accounting(cg.base);
     snprintf(cg.reason, sizeof(cg.reason), "%s", why);
     log_info("containment on: workers in cgroups below %s (%s)", cgroup_base(), why);
     return 0;
@@ -276,6 +292,7 @@ int cgroup_slot_open_procs(struct cgroup_slot *c, char *err, size_t errsz)
     if (c->wd < 0) {
         if (mkdir(c->pool_dir, 0755) != 0 && errno != EEXIST)
             return parse_error(err, errsz, "cgroup: mkdir %s: %s", c->pool_dir, strerror(errno));
+        enable_accounting(c->pool_dir);
         if (mkdir(c->dir, 0755) != 0 && errno != EEXIST)
             return parse_error(err, errsz, "cgroup: mkdir %s: %s", c->dir, strerror(errno));
         snprintf(path, sizeof(path), "%s/cgroup.events", c->dir);
