@@ -357,10 +357,10 @@ static void test_call(void **state)
     assert_null(a.tls_ca);
     PARSE_BAD("--tls-ca needs a file name", "call", "web", "--tls-ca");
     PARSE_BAD("unknown option '--tls-x' for call", "call", "web", "--tls-x", "y");
-    PARSE_BAD("unknown option '--tls-ca' for status; usage: drover status [POOL] [--json]", "status",
-              "--tls-ca", "x");
+    PARSE_BAD("unknown option '--tls-ca' for status; usage: drover status [POOL] [--json]",
+              "status", "--tls-ca", "x");
 #define CALL_USAGE                                                                                 \
-    "usage: drover call POOL [DATA] [--timeout DURATION] [--tls-ca FILE] [--tls-cert FILE "       \
+    "usage: drover call POOL [DATA] [--timeout DURATION] [--tls-ca FILE] [--tls-cert FILE "        \
     "--tls-key FILE] [--tls-name NAME]"
     PARSE_BAD("missing arguments; " CALL_USAGE, "call");
     PARSE_BAD("too many arguments; " CALL_USAGE, "call", "web", "a", "b");
