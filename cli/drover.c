@@ -41,19 +41,24 @@ static void usage(FILE *fp)
 {
     fprintf(fp, "usage: drover [-s SOCKET] VERB [ARGS] [--json]\n\n");
     verbs_print_help(fp);
-    fprintf(fp,
-            "\noptions:\n"
-            "  -s, --socket PATH  droverd's control socket (default: $DROVER_SOCKET, else\n"
-            "                     /run/drover/drover.sock as root, $XDG_RUNTIME_DIR/drover.sock\n"
-            "                     otherwise, or /run/drover/drover.sock when that one is absent)\n"
-            "  --json             JSON on stdout for scripts (every verb but metrics; errors as\n"
-            "                     {\"error\": ..., \"exit\": N}); shapes in docs/json.md\n"
-            "  -h, --help         this text\n"
-
-            "  -V, --version      print the version\n"
-            "drover's options may come before or after the verb (-sPATH too), until a --.\n"
-            "\nexit status: 0 done, 1 refused or failed, 2 usage, 3 droverd not reachable,\n"
-            "4 call --timeout passed without a reply\n");
+    fprintf(
+        fp,
+        "\noptions:\n"
+        "  -s, --socket PATH  droverd's control socket (default: $DROVER_SOCKET, else\n"
+        "                     /run/drover/drover.sock as root, $XDG_RUNTIME_DIR/drover.sock\n"
+        "                     otherwise, or /run/drover/drover.sock when that one is absent)\n"
+        "  --json             JSON on stdout for scripts (every verb but metrics; errors as\n"
+        "                     {\"error\": ..., \"exit\": N}); shapes in docs/json.md\n"
+        "  -h, --help         this text\n"
+        "  -V, --version      print the version\n"
+        "drover's options may come before or after the verb (-sPATH too), until a --.\n"
+        "\ncall over TLS (a tcp: pool with tls_cert; droverd tells the CLI, --tls forces it):\n"
+        "  --tls-ca FILE      CA certificate(s) that signed droverd's (default: system store)\n"
+        "  --tls-cert FILE    client certificate, for a pool with tls_client_ca (with --tls-key)\n"
+        "  --tls-key FILE     its private key\n"
+        "  --tls-name NAME    the name droverd's certificate must carry (default: the listen IP)\n"
+        "\nexit status: 0 done, 1 refused or failed, 2 usage, 3 droverd not reachable,\n"
+        "4 call --timeout passed without a reply\n");
 }
 
 /*

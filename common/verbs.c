@@ -25,7 +25,7 @@ const struct verb verb_table[VERB__COUNT] = {
      "send a signal to process groups, or --main: worker processes only (--group: groups)"},
     {VERB_LOGS, "logs", "POOL [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
      "print a pool's captured output; -f follows it"},
-    {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-name NAME] [--json]", 1, 2,
+    {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION] [--tls-* ...] [--json]", 1, 2,
      VERB_READONLY | VERB_TIMEOUT | VERB_TLS | VERB_JSON,
      "send one request (DATA or stdin) to a routed pool and print the reply"},
     {VERB_CHECK, "check", "[-c FILE] [--json]", 0, 0, VERB_LOCAL | VERB_CONFIG | VERB_JSON,

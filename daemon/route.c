@@ -200,7 +200,8 @@ const char *route_listen(const struct route *r)
 void route_free(struct route *r, bool keep_socket)
 {
     route_release_clients(r);
-    tls_server_free(r->tls);
+    tls_server_free(r->tls); /* handshakes in progress close; relays live on */
+    r->tls = NULL;
     listener_close(r->listener, keep_socket);
     link_group_free(&r->links);
     if (r->queue_ev != NULL)

@@ -20,6 +20,8 @@
 #include "tls.h"
 #include "xmalloc.h"
 
+#define RELAY_LINGER_SEC 10 /* to take the last replies once the router closed, between writes */
+
 struct tls_handshake {
     LIST_ENTRY(tls_handshake) entry;
     struct tls_server *ts;
@@ -134,8 +136,11 @@ static void relay_plain_event_cb(struct bufferevent *bev, short what, void *arg)
     struct relay *rl = arg;
 
     if ((what & BEV_EVENT_EOF) && out_len(rl->tls) > 0) {
+        /* Like linger.c: a client that takes none of it for a while is let go. */
+        struct timeval tv = {RELAY_LINGER_SEC, 0};
         rl->plain_eof = true;
         bufferevent_disable(bev, EV_READ | EV_WRITE);
+        bufferevent_set_timeouts(rl->tls, NULL, &tv);
         return;
     }
     relay_free(rl);

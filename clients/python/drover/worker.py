@@ -18,8 +18,8 @@ the function is imported, and WATCHDOG=1 when the pool sets watchdog.
 Security: the generic runtime runs whatever importable function a request
 names, and pickle runs code while unpickling: whoever can connect to the
 pool's work socket can run code as the workers' user. The socket's
-socket_mode / socket_group decide who that is; for tcp: pools put a TLS
-terminator requiring client certificates in front. A worker serving one
+socket_mode / socket_group decide who that is; for tcp: pools require client
+certificates (the pool's tls_cert, tls_key and tls_client_ca). A worker serving one
 function accepts only the raw and JSON codecs unless given --pickle.
 """
 import argparse
