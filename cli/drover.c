@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -655,6 +656,20 @@ static int split_args(int argc, char **argv, char **vargv, const char **socket_p
     return vargc;
 }
 
+/* Columns of the terminal on stdout; else $COLUMNS; else 80. */
+static unsigned terminal_width(void)
+{
+    struct winsize ws;
+    const char *env = getenv("COLUMNS");
+    uint64_t n;
+
+    if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+        return ws.ws_col;
+    if (env != NULL && parse_uint(env, 20, 100000, &n, NULL, 0) == 0)
+        return (unsigned)n;
+    return 80;
+}
+
 int main(int argc, char **argv)
 {
     const char *socket_path = getenv("DROVER_SOCKET");
@@ -667,7 +682,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--json") == 0)
             cli_json = true;
-    char **vargv = xcalloc((size_t)argc + 1, sizeof(*vargv));
+    char **vargv = xcalloc((size_t)argc + 2, sizeof(*vargv)); /* + --width */
     int vargc = split_args(argc, argv, vargv, &socket_path, &exit_now);
     if (vargc < 0) {
         free(vargv);
@@ -697,6 +712,14 @@ int main(int argc, char **argv)
         status = run_call(socket_path, &va);
         free(vargv);
         return cli_finish(status);
+    }
+    char width_arg[32];
+    if (va.verb->flags & VERB_WIDTH && !va.json && !va.wide && va.width == 0) {
+        /* droverd cuts the text rows to what this terminal shows. */
+        snprintf(width_arg, sizeof(width_arg), "--width=%u", terminal_width());
+        memmove(vargv + 2, vargv + 1, (size_t)(vargc - 1) * sizeof(*vargv));
+        vargv[1] = width_arg; /* before any "--" */
+        vargc++;
     }
     fd = connect_control(socket_path);
     send_command(fd, vargc, vargv);

@@ -9,8 +9,9 @@
 
 /* clang-format off */
 const struct verb verb_table[VERB__COUNT] = {
-    {VERB_STATUS, "status", "[POOL] [--json]", 0, 1, VERB_READONLY | VERB_JSON,
-     "show every worker: pid, state, uptime, restarts, last exit, CPU, RSS, requests"},
+    {VERB_STATUS, "status", "[POOL[:SLOT]] [--pools] [--wide] [--json]", 0, 1,
+     VERB_READONLY | VERB_JSON | VERB_WIDTH,
+     "pools, then every worker: pid, state, uptime, restarts, last exit, CPU, RSS, requests"},
     {VERB_START, "start", "POOL[:SLOT]|all ... [--no-wait] [--json]", 1, VERB_MAX_POS, VERB_WAIT | VERB_JSON,
      "start stopped or fatal workers and wait until they count as started (start_grace)"},
     {VERB_STOP, "stop", "POOL[:SLOT]|all ... [--no-wait] [--json]", 1, VERB_MAX_POS, VERB_WAIT | VERB_JSON,
@@ -23,7 +24,7 @@ const struct verb verb_table[VERB__COUNT] = {
      "change a pool's worker count live"},
     {VERB_SIGNAL, "signal", "POOL[:SLOT]|all SIGNAL [--main] [--json]", 2, 2, VERB_SIG_TO | VERB_JSON,
      "send a signal to process groups, or --main: worker processes only (--group: groups)"},
-    {VERB_LOGS, "logs", "POOL [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
+    {VERB_LOGS, "logs", "POOL[:SLOT] [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
      "print a pool's captured output; -f follows it"},
     {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION] [--json]", 1, 2, VERB_READONLY | VERB_TIMEOUT | VERB_JSON,
      "send one request (DATA or stdin) to a routed pool and print the reply"},
@@ -110,6 +111,17 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
                 return parse_error(err, errsz, "--timeout needs a duration, like 5s or 500ms");
             if (parse_duration(val, &out->timeout_us, why, sizeof(why)) != 0)
                 return parse_error(err, errsz, "--timeout: %s", why);
+        } else if (strcmp(a, "--wide") == 0 && (v->flags & VERB_WIDTH)) {
+            out->wide = true;
+        } else if (strcmp(a, "--pools") == 0 && (v->flags & VERB_WIDTH)) {
+            out->pools_only = true;
+        } else if ((strcmp(a, "--width") == 0 || strncmp(a, "--width=", 8) == 0) &&
+                   (v->flags & VERB_WIDTH)) {
+            const char *val = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            uint64_t n;
+            if (val == NULL || parse_uint(val, 20, 100000, &n, NULL, 0) != 0)
+                return parse_error(err, errsz, "--width needs a column count (20 to 100000)");
+            out->width = (unsigned)n;
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) &&
                    (v->flags & VERB_CONFIG)) {
             if (i + 1 >= argc)

@@ -38,6 +38,7 @@ enum verb_id {
 #define VERB_CONFIG   0x40  /* accepts -c FILE */
 #define VERB_SIG_TO   0x80  /* accepts --main and --group (signal) */
 #define VERB_TIMEOUT  0x100 /* accepts --timeout DURATION */
+#define VERB_WIDTH    0x200 /* accepts --wide, --width N and --pools (status) */
 
 struct verb {
     enum verb_id id;
@@ -66,6 +67,9 @@ struct verb_args {
     bool main_only;      /* --main: the worker process only */
     bool group;          /* --group: the worker's process group */
     uint64_t timeout_us; /* --timeout; 0 = none */
+    unsigned width;      /* --width N: cut text rows to N columns; 0 = no limit (--wide) */
+    bool wide;           /* --wide: full rows whatever the width */
+    bool pools_only;     /* --pools: the pool summary alone */
 };
 
 /*

@@ -29,6 +29,7 @@ struct follower {
     struct log_follower lf;
     char *pool; /* named in each --json line */
     bool json;  /* --json: one object per line (docs/json.md) */
+    long slot;  /* logs POOL:SLOT: that worker's lines only; else -1 */
     struct control_client *client;
     struct pool_log *log;
     bool attached;
@@ -79,6 +80,50 @@ static unsigned tail_file(const char *path, unsigned want, size_t budget, struct
         evbuffer_add(out, buf + start, len - start);
     free(buf);
     return want == 0 ? 0 : lines;
+}
+
+/* Is this "TIME [SLOT] text" line one of slot's? */
+static bool line_of_slot(const char *line, size_t len, long slot)
+{
+    const char *sp = memchr(line, ' ', len);
+    char want[32];
+    int n = snprintf(want, sizeof(want), " [%ld] ", slot);
+
+    return sp != NULL && (size_t)(line + len - sp) >= (size_t)n && memcmp(sp, want, (size_t)n) == 0;
+}
+
+/* The last `want` of slot's lines in buf, moved to out (the rest is dropped). */
+static void keep_slot_lines(struct evbuffer *buf, long slot, unsigned want, struct evbuffer *out)
+{
+    size_t len = evbuffer_get_length(buf), start;
+    char *text = xmalloc(len + 1);
+    unsigned kept = 0;
+
+    evbuffer_remove(buf, text, len);
+    /* Walk back line by line, marking the lines kept with their start; then emit in order. */
+    size_t *starts = xcalloc(want + 1, sizeof(*starts)), *ends = xcalloc(want + 1, sizeof(*ends));
+    size_t end = len;
+    while (end > 0 && kept < want) {
+        size_t e = end;
+        if (text[e - 1] == '\n')
+            e--;
+        start = e;
+        while (start > 0 && text[start - 1] != '\n')
+            start--;
+        if (line_of_slot(text + start, e - start, slot)) {
+            starts[kept] = start;
+            ends[kept] = e;
+            kept++;
+        }
+        end = start;
+    }
+    for (unsigned i = kept; i > 0; i--) {
+        evbuffer_add(out, text + starts[i - 1], ends[i - 1] - starts[i - 1]);
+        evbuffer_add(out, "\n", 1);
+    }
+    free(starts);
+    free(ends);
+    free(text);
 }
 
 /*
@@ -163,6 +208,8 @@ static void follower_line(void *arg, const char *line, size_t len)
 {
     struct follower *f = arg;
 
+    if (f->slot >= 0 && !line_of_slot(line, len, f->slot))
+        return;
     if (evbuffer_get_length(f->pending) == 0)
         event_active(f->flush_ev, 0, 0);
     evbuffer_add(f->pending, line, len);
@@ -212,15 +259,23 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
     if (want > 0) {
         /* When the current file is short, the lines before it are in POOL.log.1. */
         struct evbuffer *cur = evbuffer_new();
-        unsigned got = tail_file(pool_log_path(p->log), want, LOGS_MAX_READ, cur);
-        if (got < want) {
+        /* One slot's lines: read as much as allowed, keep the last `want` of them. */
+        unsigned read_lines = ctx->slot >= 0 ? 1000000 : want;
+        unsigned got = tail_file(pool_log_path(p->log), read_lines, LOGS_MAX_READ, cur);
+        if (got < read_lines) {
             char *older;
             xasprintf(&older, "%s.1", pool_log_path(p->log));
-            tail_file(older, want - got, LOGS_MAX_READ, out);
+            tail_file(older, read_lines - got, LOGS_MAX_READ, out);
             free(older);
         }
         evbuffer_add_buffer(out, cur);
         evbuffer_free(cur);
+        if (ctx->slot >= 0) {
+            struct evbuffer *all = out;
+            out = evbuffer_new();
+            keep_slot_lines(all, ctx->slot, want, out);
+            evbuffer_free(all);
+        }
     }
     if (ctx->args.json) {
         struct evbuffer *lines = out;
@@ -236,6 +291,7 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
     f->client = ctx->client;
     f->pool = xstrdup(p->name);
     f->json = ctx->args.json;
+    f->slot = ctx->slot;
     f->log = p->log;
     f->lf.line_cb = follower_line;
     f->lf.closed_cb = follower_log_closed;
@@ -251,5 +307,6 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_logs_entry = {
     .verb = VERB_LOGS,
     .target = CMD_TARGET_POOL,
+    .slot_ok = true,
     .exec = cmd_logs_exec,
 };

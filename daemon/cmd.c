@@ -117,6 +117,26 @@ static enum cmd_retval resolve_slots(struct cmd_ctx *ctx, const char *const *nam
     return CMD_DONE;
 }
 
+/* "POOL:SLOT" for a verb that shows one slot (status, logs). */
+static enum cmd_retval resolve_pool_slot(struct cmd_ctx *ctx, const char *name)
+{
+    char err[PARSE_ERR_MAX], pool_name[128];
+
+    if (verb_parse_target(name, pool_name, sizeof(pool_name), &ctx->slot, err, sizeof(err)) != 0 ||
+        pool_name[0] == '\0') {
+        cmd_error(ctx, "%s", pool_name[0] == '\0' ? "expected POOL or POOL:SLOT" : err);
+        return CMD_USAGE;
+    }
+    if ((ctx->pool = find_pool(ctx, pool_name)) == NULL)
+        return CMD_FAILED;
+    if (ctx->slot >= 0 && pool_slot(ctx->pool, (unsigned)ctx->slot) == NULL) {
+        cmd_error(ctx, "pool %s has no slot %ld (it has %u worker%s)", ctx->pool->name, ctx->slot,
+                  ctx->pool->target, ctx->pool->target == 1 ? "" : "s");
+        return CMD_FAILED;
+    }
+    return CMD_DONE;
+}
+
 static enum cmd_retval resolve_target(const struct cmd_entry *e, struct cmd_ctx *ctx)
 {
     switch (e->target) {
@@ -127,6 +147,8 @@ static enum cmd_retval resolve_target(const struct cmd_entry *e, struct cmd_ctx 
             break;
         /* fall through */
     case CMD_TARGET_POOL:
+        if (e->slot_ok && strchr(ctx->args.pos[0], ':') != NULL)
+            return resolve_pool_slot(ctx, ctx->args.pos[0]);
         if ((ctx->pool = find_pool(ctx, ctx->args.pos[0])) == NULL)
             return CMD_FAILED;
         break;
@@ -165,7 +187,7 @@ static enum cmd_retval run(struct cmd_ctx *ctx, char **argv, int argc)
 
 void cmd_dispatch(struct control_client *c, int argc, char **argv)
 {
-    struct cmd_ctx ctx = {.client = c};
+    struct cmd_ctx ctx = {.client = c, .slot = -1};
 
     switch (run(&ctx, argv, argc)) {
     case CMD_DONE:

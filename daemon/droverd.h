@@ -81,6 +81,10 @@ struct slot {
     bool spawn_queued; /* starting, waiting for its turn to fork (pool.c) */
     SLIST_ENTRY(slot) pid_link;
     TAILQ_ENTRY(slot) spawn_entry;
+    /* CPU % over a recent window: the sample the last status took (view.c); no timer. */
+    pid_t cpu_sample_pid;
+    uint64_t cpu_sample_us, cpu_sample_at;
+    double cpu_recent_percent, cpu_recent_window_s; /* < 0 window: none yet */
 };
 
 struct pool {
