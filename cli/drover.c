@@ -656,6 +656,51 @@ static int split_args(int argc, char **argv, char **vargv, const char **socket_p
     return vargc;
 }
 
+/*
+ * drover version: this CLI's version, and the running droverd's when it
+ * answers (exit 0 either way: the CLI's version is an answer too).
+ */
+static int run_version(const char *socket_path, const struct verb_args *va)
+{
+    char *argv[] = {"version"}, *answer = NULL, daemon_version[64] = "";
+    size_t answer_len = 0;
+    int fd = connect_unix(socket_path), protocol = 0;
+
+    if (fd >= 0) {
+        send_command(fd, 1, argv);
+        if (read_reply(fd, &answer, &answer_len, -1) == DROVER_EXIT_OK && answer != NULL &&
+            sscanf(answer, "droverd %63s (control protocol %d)", daemon_version, &protocol) != 2)
+            daemon_version[0] = '\0';
+        close(fd);
+        free(answer);
+    }
+    if (va->json) {
+        struct evbuffer *out = evbuffer_new();
+        struct json j;
+        json_init(&j, out);
+        json_object_begin(&j);
+        json_kv_str(&j, "cli_version", DROVER_VERSION);
+        json_kv_str(&j, "daemon_version", daemon_version[0] != '\0' ? daemon_version : NULL);
+        json_kv_int(&j, "protocol", PROTO_VERSION);
+        if (daemon_version[0] != '\0')
+            json_kv_int(&j, "daemon_protocol", protocol);
+        else
+            json_kv_null(&j, "daemon_protocol");
+        json_object_end(&j);
+        cli_print_json(out);
+        evbuffer_free(out);
+    } else {
+        printf("drover %s (control protocol %d)\n", DROVER_VERSION, PROTO_VERSION);
+        if (daemon_version[0] != '\0')
+            printf("droverd %s (control protocol %d)\n", daemon_version, protocol);
+        else
+            printf("droverd: not reachable at %s\n", socket_path);
+    }
+    free(cli_errors); /* a droverd that is not there is part of the answer, not an error */
+    cli_errors = NULL;
+    return DROVER_EXIT_OK;
+}
+
 /* Columns of the terminal on stdout; else $COLUMNS; else 80. */
 static unsigned terminal_width(void)
 {
@@ -707,6 +752,11 @@ int main(int argc, char **argv)
          */
         if (access(socket_path, F_OK) != 0 && access(CONTROL_SYSTEM_SOCKET, F_OK) == 0)
             socket_path = CONTROL_SYSTEM_SOCKET;
+    }
+    if (va.verb->id == VERB_VERSION) {
+        status = run_version(socket_path, &va);
+        free(vargv);
+        return cli_finish(status);
     }
     if (va.verb->id == VERB_CALL) {
         status = run_call(socket_path, &va);

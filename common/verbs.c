@@ -20,8 +20,8 @@ const struct verb verb_table[VERB__COUNT] = {
      "stop and start workers and wait until they count as started again"},
     {VERB_RELOAD, "reload", "[--json] [--no-wait]", 0, 0, VERB_JSON | VERB_WAIT,
      "re-read the configuration, apply only what changed, wait for rolling restarts to start"},
-    {VERB_SCALE, "scale", "POOL N [--json]", 2, 2, VERB_JSON,
-     "change a pool's worker count live"},
+    {VERB_SCALE, "scale", "POOL N|+N|-N|auto|auto*K [--json]", 2, 2, VERB_JSON,
+     "change a pool's worker count live: to N, by +N or -N, or to one per CPU"},
     {VERB_SIGNAL, "signal", "POOL[:SLOT]|all SIGNAL [--main] [--json]", 2, 2, VERB_SIG_TO | VERB_JSON,
      "send a signal to process groups, or --main: worker processes only (--group: groups)"},
     {VERB_LOGS, "logs", "POOL[:SLOT] [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
@@ -36,6 +36,8 @@ const struct verb verb_table[VERB__COUNT] = {
      "stop every worker gracefully and exit the daemon"},
     {VERB_HEALTH, "health", "[POOL] [--json]", 0, 1, VERB_READONLY | VERB_JSON,
      "exit 0 if every wanted worker runs, none is fatal and no rollout halted; else say why"},
+    {VERB_VERSION, "version", "[--json]", 0, 0, VERB_READONLY | VERB_JSON,
+     "print drover's and the running droverd's versions and the control protocol"},
 };
 /* clang-format on */
 
@@ -72,7 +74,8 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
-        if (options_done || a[0] != '-' || a[1] == '\0') {
+        /* "-1" is a number (scale POOL -1), not an option. */
+        if (options_done || a[0] != '-' || a[1] == '\0' || (a[1] >= '0' && a[1] <= '9')) {
             if (out->npos >= v->max_args)
                 return parse_error(err, errsz, "too many arguments; usage: drover %s%s%s", v->name,
                                    v->usage[0] ? " " : "", v->usage);

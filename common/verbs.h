@@ -26,6 +26,7 @@ enum verb_id {
     VERB_METRICS,
     VERB_SHUTDOWN,
     VERB_HEALTH,
+    VERB_VERSION,
     VERB__COUNT
 };
 

@@ -19,10 +19,10 @@
 
 /* In enum verb_id order. */
 static const struct cmd_entry *const cmd_entries[] = {
-    &cmd_status_entry, &cmd_start_entry, &cmd_stop_entry,    &cmd_restart_entry,
-    &cmd_reload_entry, &cmd_scale_entry, &cmd_signal_entry,  &cmd_logs_entry,
-    &cmd_call_entry,   &cmd_check_entry, &cmd_metrics_entry, &cmd_shutdown_entry,
-    &cmd_health_entry,
+    &cmd_status_entry, &cmd_start_entry,   &cmd_stop_entry,    &cmd_restart_entry,
+    &cmd_reload_entry, &cmd_scale_entry,   &cmd_signal_entry,  &cmd_logs_entry,
+    &cmd_call_entry,   &cmd_check_entry,   &cmd_metrics_entry, &cmd_shutdown_entry,
+    &cmd_health_entry, &cmd_version_entry,
 };
 _Static_assert(sizeof(cmd_entries) / sizeof(cmd_entries[0]) == VERB__COUNT,
                "every verb of common/verbs.c needs its cmd_entry here");

@@ -81,6 +81,7 @@ extern const struct cmd_entry cmd_check_entry;
 extern const struct cmd_entry cmd_metrics_entry;
 extern const struct cmd_entry cmd_shutdown_entry;
 extern const struct cmd_entry cmd_health_entry;
+extern const struct cmd_entry cmd_version_entry;
 
 /* Run what a client sent (argv[0] is the verb): control.h's dispatch function. */
 void cmd_dispatch(struct control_client *c, int argc, char **argv);

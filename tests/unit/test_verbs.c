@@ -264,9 +264,11 @@ static void test_reload_scale_signal(void **state)
     PARSE_OK(&a, "scale", "web", "4");
     assert_int_equal(a.npos, 2);
     assert_string_equal(a.pos[1], "4");
-    PARSE_BAD("missing arguments; usage: drover scale POOL N [--json]", "scale", "web");
-    PARSE_BAD("missing arguments; usage: drover scale POOL N [--json]", "scale");
-    PARSE_BAD("too many arguments; usage: drover scale POOL N [--json]", "scale", "web", "4", "5");
+    PARSE_BAD("missing arguments; usage: drover scale POOL N|+N|-N|auto|auto*K [--json]", "scale",
+              "web");
+    PARSE_BAD("missing arguments; usage: drover scale POOL N|+N|-N|auto|auto*K [--json]", "scale");
+    PARSE_BAD("too many arguments; usage: drover scale POOL N|+N|-N|auto|auto*K [--json]", "scale",
+              "web", "4", "5");
     PARSE_OK(&a, "scale", "web", "4", "--json");
     assert_true(a.json);
 
