@@ -24,7 +24,7 @@ const struct verb verb_table[VERB__COUNT] = {
      "change a pool's worker count live: to N, by +N or -N, or to one per CPU"},
     {VERB_SIGNAL, "signal", "POOL[:SLOT]|all SIGNAL [--main] [--json]", 2, 2, VERB_SIG_TO | VERB_JSON,
      "send a signal to process groups, or --main: worker processes only (--group: groups)"},
-    {VERB_LOGS, "logs", "POOL[:SLOT] [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
+    {VERB_LOGS, "logs", "POOL[:SLOT]|all [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
      "print a pool's captured output; -f follows it"},
     {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION] [--json]", 1, 2, VERB_READONLY | VERB_TIMEOUT | VERB_JSON,
      "send one request (DATA or stdin) to a routed pool and print the reply"},

@@ -244,12 +244,79 @@ static bool follower_never_done(struct control_client *c, void *arg)
     return false;
 }
 
+struct merged_line {
+    const char *pool;
+    char *line; /* "TIME [SLOT] text", no newline */
+};
+
+static int merged_line_cmp(const void *a, const void *b)
+{
+    const struct merged_line *x = a, *y = b;
+    int c = strcmp(x->line, y->line); /* lines start with the time: in order of writing */
+    return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+/*
+ * drover logs all: the last N lines of every pool that captures output, in
+ * time order, each after its pool's name (--json: the pool in each object).
+ */
+static enum cmd_retval logs_all(struct cmd_ctx *ctx)
+{
+    struct merged_line *v = NULL;
+    size_t n = 0;
+    struct pool *p;
+    struct evbuffer *out = evbuffer_new();
+
+    if (ctx->args.follow) {
+        cmd_error(ctx, "logs all -f is not supported; follow one pool (drover logs POOL -f)");
+        evbuffer_free(out);
+        return CMD_USAGE;
+    }
+    TAILQ_FOREACH(p, &droverd.pools, entry) {
+        if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG || ctx->args.lines == 0)
+            continue;
+        struct evbuffer *buf = evbuffer_new();
+        tail_file(pool_log_path(p->log), ctx->args.lines, LOGS_MAX_READ, buf);
+        size_t len = evbuffer_get_length(buf);
+        char *text = xmalloc(len + 1), *line, *save = NULL;
+        evbuffer_remove(buf, text, len);
+        text[len] = '\0';
+        evbuffer_free(buf);
+        for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+            v = xreallocarray(v, n + 1, sizeof(*v));
+            v[n].pool = p->name;
+            v[n].line = xstrdup(line);
+            n++;
+        }
+        free(text);
+    }
+    qsort(v, n, sizeof(*v), merged_line_cmp);
+    for (size_t i = n > ctx->args.lines ? n - ctx->args.lines : 0; i < n; i++) {
+        if (ctx->args.json) {
+            struct evbuffer *one = evbuffer_new();
+            evbuffer_add_printf(one, "%s\n", v[i].line);
+            logs_json_lines(v[i].pool, one, out);
+            evbuffer_free(one);
+        } else {
+            evbuffer_add_printf(out, "%s %s\n", v[i].pool, v[i].line);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i].line);
+    free(v);
+    control_out_buffer(ctx->client, out);
+    evbuffer_free(out);
+    return CMD_DONE;
+}
+
 static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
 {
     struct pool *p = ctx->pool;
     struct evbuffer *out;
     unsigned want = ctx->args.lines;
 
+    if (p == NULL)
+        return logs_all(ctx);
     if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG) {
         cmd_error(ctx, "pool %s does not capture its output (stdout = %s)", p->name,
                   p->cfg->stdout_mode == STDOUT_NULL ? "null" : "inherit");

@@ -147,6 +147,8 @@ static enum cmd_retval resolve_target(const struct cmd_entry *e, struct cmd_ctx 
             break;
         /* fall through */
     case CMD_TARGET_POOL:
+        if (e->slot_ok && strcmp(ctx->args.pos[0], "all") == 0)
+            break; /* ctx->pool stays NULL: every pool (status, logs) */
         if (e->slot_ok && strchr(ctx->args.pos[0], ':') != NULL)
             return resolve_pool_slot(ctx, ctx->args.pos[0]);
         if ((ctx->pool = find_pool(ctx, ctx->args.pos[0])) == NULL)

@@ -3,7 +3,7 @@
 # in blanks; with a fatal slot's long INFO every line fits 80 columns when stdout is not a
 # terminal (and $COLUMNS when set), cut with "..."; --wide and --json keep the full text;
 # `status --pools` prints the summary alone; `status POOL:SLOT` and `logs POOL:SLOT` show that
-# one worker (its lines only, -n counting them). CPU: a worker that burned CPU at first and
+# one worker (its lines only, -n counting them); `logs all` merges every pool's lines. CPU: a worker that burned CPU at first and
 # now sleeps has a high lifetime cpu_percent but a recent one near 0 (cpu_percent_recent,
 # measured since the previous status call), and the text CPU column shows the recent one.
 . "$(dirname "$0")/lib.sh"

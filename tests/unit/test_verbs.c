@@ -325,15 +325,16 @@ static void test_logs(void **state)
     PARSE_BAD("-n needs a line count (0 to 1000000)", "logs", "web", "-n", "1000001");
     PARSE_BAD("-n needs a line count (0 to 1000000)", "logs", "web", "-nfoo");
     PARSE_BAD("-n needs a line count (0 to 1000000)", "logs", "web", "--lines");
-    PARSE_BAD("missing arguments; usage: drover logs POOL[:SLOT] [-n N] [-f] [--json]", "logs");
-    PARSE_BAD("missing arguments; usage: drover logs POOL[:SLOT] [-n N] [-f] [--json]", "logs",
+    PARSE_BAD("missing arguments; usage: drover logs POOL[:SLOT]|all [-n N] [-f] [--json]", "logs");
+    PARSE_BAD("missing arguments; usage: drover logs POOL[:SLOT]|all [-n N] [-f] [--json]", "logs",
               "-f");
-    PARSE_BAD("too many arguments; usage: drover logs POOL[:SLOT] [-n N] [-f] [--json]", "logs",
+    PARSE_BAD("too many arguments; usage: drover logs POOL[:SLOT]|all [-n N] [-f] [--json]", "logs",
               "a", "b");
     PARSE_OK(&a, "logs", "web", "--json");
     assert_true(a.json);
-    PARSE_BAD("unknown option '-F' for logs; usage: drover logs POOL[:SLOT] [-n N] [-f] [--json]",
-              "logs", "web", "-F");
+    PARSE_BAD(
+        "unknown option '-F' for logs; usage: drover logs POOL[:SLOT]|all [-n N] [-f] [--json]",
+        "logs", "web", "-F");
 }
 
 static void test_call(void **state)
