@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -672,6 +673,65 @@ static int split_args(int argc, char **argv, char **vargv, const char **socket_p
     return vargc;
 }
 
+/*
+ * drover version: this CLI's version, and the running droverd's when it
+ * answers (exit 0 either way: the CLI's version is an answer too).
+ */
+static int run_version(const char *socket_path, const struct verb_args *va)
+{
+    char *argv[] = {"version"}, *answer = NULL, daemon_version[64] = "";
+    size_t answer_len = 0;
+    int fd = connect_unix(socket_path), protocol = 0;
+
+    if (fd >= 0) {
+        send_command(fd, 1, argv);
+        if (read_reply(fd, &answer, &answer_len, -1) == DROVER_EXIT_OK && answer != NULL &&
+            sscanf(answer, "droverd %63s (control protocol %d)", daemon_version, &protocol) != 2)
+            daemon_version[0] = '\0';
+        close(fd);
+        free(answer);
+    }
+    if (va->json) {
+        struct evbuffer *out = evbuffer_new();
+        struct json j;
+        json_init(&j, out);
+        json_object_begin(&j);
+        json_kv_str(&j, "cli_version", DROVER_VERSION);
+        json_kv_str(&j, "daemon_version", daemon_version[0] != '\0' ? daemon_version : NULL);
+        json_kv_int(&j, "protocol", PROTO_VERSION);
+        if (daemon_version[0] != '\0')
+            json_kv_int(&j, "daemon_protocol", protocol);
+        else
+            json_kv_null(&j, "daemon_protocol");
+        json_object_end(&j);
+        cli_print_json(out);
+        evbuffer_free(out);
+    } else {
+        printf("drover %s (control protocol %d)\n", DROVER_VERSION, PROTO_VERSION);
+        if (daemon_version[0] != '\0')
+            printf("droverd %s (control protocol %d)\n", daemon_version, protocol);
+        else
+            printf("droverd: not reachable at %s\n", socket_path);
+    }
+    free(cli_errors); /* a droverd that is not there is part of the answer, not an error */
+    cli_errors = NULL;
+    return DROVER_EXIT_OK;
+}
+
+/* Columns of the terminal on stdout; else $COLUMNS; else 80. */
+static unsigned terminal_width(void)
+{
+    struct winsize ws;
+    const char *env = getenv("COLUMNS");
+    uint64_t n;
+
+    if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+        return ws.ws_col;
+    if (env != NULL && parse_uint(env, 20, 100000, &n, NULL, 0) == 0)
+        return (unsigned)n;
+    return 80;
+}
+
 int main(int argc, char **argv)
 {
     const char *socket_path = getenv("DROVER_SOCKET");
@@ -684,7 +744,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--json") == 0)
             cli_json = true;
-    char **vargv = xcalloc((size_t)argc + 1, sizeof(*vargv));
+    char **vargv = xcalloc((size_t)argc + 2, sizeof(*vargv)); /* + --width */
     int vargc = split_args(argc, argv, vargv, &socket_path, &exit_now);
     if (vargc < 0) {
         free(vargv);
@@ -715,10 +775,23 @@ int main(int argc, char **argv)
         free(vargv);
         return status;
     }
+    if (va.verb->id == VERB_VERSION) {
+        status = run_version(socket_path, &va);
+        free(vargv);
+        return cli_finish(status);
+    }
     if (va.verb->id == VERB_CALL) {
         status = run_call(socket_path, &va);
         free(vargv);
         return cli_finish(status);
+    }
+    char width_arg[32];
+    if (va.verb->flags & VERB_WIDTH && !va.json && !va.wide && va.width == 0) {
+        /* droverd cuts the text rows to what this terminal shows. */
+        snprintf(width_arg, sizeof(width_arg), "--width=%u", terminal_width());
+        memmove(vargv + 2, vargv + 1, (size_t)(vargc - 1) * sizeof(*vargv));
+        vargv[1] = width_arg; /* before any "--" */
+        vargc++;
     }
     fd = connect_control(socket_path);
     send_command(fd, vargc, vargv);

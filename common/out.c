@@ -46,24 +46,59 @@ size_t table_rows(const struct table *t)
 
 void table_render(const struct table *t, struct evbuffer *out)
 {
-    size_t *width = xcalloc(t->ncols, sizeof(*width));
+    table_render_width(t, out, 0);
+}
+
+void text_line_width(struct evbuffer *out, const char *text, size_t width)
+{
+    size_t len = strlen(text);
+
+    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\n'))
+        len--;
+    /* Cut at a character, not inside a UTF-8 sequence; columns are counted as bytes. */
+    if (width > 3 && len > width) {
+        len = width - 3;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+            len--;
+        evbuffer_add(out, text, len);
+        evbuffer_add(out, "...\n", 4);
+    } else {
+        evbuffer_add(out, text, len);
+        evbuffer_add(out, "\n", 1);
+    }
+}
+
+void table_render_width(const struct table *t, struct evbuffer *out, size_t width)
+{
+    size_t *colw = xcalloc(t->ncols, sizeof(*colw));
     size_t nrows = t->ncells / t->ncols;
+    struct evbuffer *line = evbuffer_new();
 
     for (size_t i = 0; i < nrows * t->ncols; i++) {
         size_t len = strlen(t->cells[i]);
-        if (len > width[i % t->ncols])
-            width[i % t->ncols] = len;
+        if (len > colw[i % t->ncols])
+            colw[i % t->ncols] = len;
     }
     for (size_t r = 0; r < nrows; r++) {
+        size_t len;
+        char *text;
+
         for (size_t c = 0; c < t->ncols; c++) {
             const char *cell = t->cells[r * t->ncols + c];
             if (c + 1 == t->ncols)
-                evbuffer_add_printf(out, "%s\n", cell);
+                evbuffer_add_printf(line, "%s", cell);
             else
-                evbuffer_add_printf(out, "%-*s  ", (int)width[c], cell);
+                evbuffer_add_printf(line, "%-*s  ", (int)colw[c], cell);
         }
+        len = evbuffer_get_length(line);
+        text = xmalloc(len + 1);
+        evbuffer_remove(line, text, len);
+        text[len] = '\0';
+        text_line_width(out, text, width);
+        free(text);
     }
-    free(width);
+    evbuffer_free(line);
+    free(colw);
 }
 
 void table_free(struct table *t)

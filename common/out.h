@@ -17,6 +17,10 @@ struct table;
 struct table *table_new(size_t ncols, const char *const headers[]);
 void table_cell(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void table_render(const struct table *t, struct evbuffer *out);
+/* Rows without trailing blanks, each cut to width columns ("..." at the cut); 0 = no limit. */
+void table_render_width(const struct table *t, struct evbuffer *out, size_t width);
+/* One line of text (no newline needed) the same way: trailing blanks gone, cut to width. */
+void text_line_width(struct evbuffer *out, const char *text, size_t width);
 size_t table_rows(const struct table *t);
 void table_free(struct table *t);
 

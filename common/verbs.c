@@ -9,8 +9,9 @@
 
 /* clang-format off */
 const struct verb verb_table[VERB__COUNT] = {
-    {VERB_STATUS, "status", "[POOL] [--json]", 0, 1, VERB_READONLY | VERB_JSON,
-     "show every worker: pid, state, uptime, restarts, last exit, CPU, RSS, requests"},
+    {VERB_STATUS, "status", "[POOL[:SLOT]] [--pools] [--wide] [--json]", 0, 1,
+     VERB_READONLY | VERB_JSON | VERB_WIDTH,
+     "pools, then every worker: pid, state, uptime, restarts, last exit, CPU, RSS, requests"},
     {VERB_START, "start", "POOL[:SLOT]|all ... [--no-wait] [--json]", 1, VERB_MAX_POS, VERB_WAIT | VERB_JSON,
      "start stopped or fatal workers and wait until they count as started (start_grace)"},
     {VERB_STOP, "stop", "POOL[:SLOT]|all ... [--no-wait] [--json]", 1, VERB_MAX_POS, VERB_WAIT | VERB_JSON,
@@ -19,11 +20,11 @@ const struct verb verb_table[VERB__COUNT] = {
      "stop and start workers and wait until they count as started again"},
     {VERB_RELOAD, "reload", "[--json] [--no-wait]", 0, 0, VERB_JSON | VERB_WAIT,
      "re-read the configuration, apply only what changed, wait for rolling restarts to start"},
-    {VERB_SCALE, "scale", "POOL N [--json]", 2, 2, VERB_JSON,
-     "change a pool's worker count live"},
+    {VERB_SCALE, "scale", "POOL N|+N|-N|auto|auto*K [--json]", 2, 2, VERB_JSON,
+     "change a pool's worker count live: to N, by +N or -N, or to one per CPU"},
     {VERB_SIGNAL, "signal", "POOL[:SLOT]|all SIGNAL [--main] [--json]", 2, 2, VERB_SIG_TO | VERB_JSON,
      "send a signal to process groups, or --main: worker processes only (--group: groups)"},
-    {VERB_LOGS, "logs", "POOL [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
+    {VERB_LOGS, "logs", "POOL[:SLOT]|all [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
      "print a pool's captured output; -f follows it"},
     {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION] [--tls-* ...] [--json]", 1, 2,
      VERB_READONLY | VERB_TIMEOUT | VERB_TLS | VERB_JSON,
@@ -40,6 +41,8 @@ const struct verb verb_table[VERB__COUNT] = {
      "recent state changes of workers (exits, backoff, fatal, reloads); -f follows them"},
     {VERB_TOP, "top", "[POOL] [-n COUNT] [-d SECONDS]", 0, VERB_MAX_POS, VERB_READONLY | VERB_LOCAL | VERB_OWN_OPTS,
      "a live view of pools and workers, refreshed every second (q quits; see drover(1))"},
+    {VERB_VERSION, "version", "[--json]", 0, 0, VERB_READONLY | VERB_JSON,
+     "print drover's and the running droverd's versions and the control protocol"},
 };
 /* clang-format on */
 
@@ -83,7 +86,9 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
-        if (options_done || a[0] != '-' || a[1] == '\0' || (v->flags & VERB_OWN_OPTS)) {
+        /* "-1" is a number (scale POOL -1), not an option. */
+        if (options_done || a[0] != '-' || a[1] == '\0' || (v->flags & VERB_OWN_OPTS) ||
+            (a[1] >= '0' && a[1] <= '9')) {
             if (out->npos >= v->max_args)
                 return parse_error(err, errsz, "too many arguments; usage: drover %s%s%s", v->name,
                                    v->usage[0] ? " " : "", v->usage);
@@ -137,6 +142,17 @@ int verb_parse(int argc, char *const argv[], struct verb_args *out, char *err, s
             if (i + 1 >= argc)
                 return parse_error(err, errsz, "%s needs a %s", a, k == 3 ? "name" : "file name");
             *dest[k] = argv[++i];
+        } else if (strcmp(a, "--wide") == 0 && (v->flags & VERB_WIDTH)) {
+            out->wide = true;
+        } else if (strcmp(a, "--pools") == 0 && (v->flags & VERB_WIDTH)) {
+            out->pools_only = true;
+        } else if ((strcmp(a, "--width") == 0 || strncmp(a, "--width=", 8) == 0) &&
+                   (v->flags & VERB_WIDTH)) {
+            const char *val = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            uint64_t n;
+            if (val == NULL || parse_uint(val, 20, 100000, &n, NULL, 0) != 0)
+                return parse_error(err, errsz, "--width needs a column count (20 to 100000)");
+            out->width = (unsigned)n;
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) &&
                    (v->flags & VERB_CONFIG)) {
             if (i + 1 >= argc)

@@ -28,6 +28,7 @@ enum verb_id {
     VERB_HEALTH,
     VERB_EVENTS,
     VERB_TOP,
+    VERB_VERSION,
     VERB__COUNT
 };
 
@@ -44,6 +45,7 @@ enum verb_id {
     0x200 /* accepts --tls, --tls-ca FILE, --tls-cert FILE, --tls-key FILE, --tls-name NAME (call) \
            */
 #define VERB_OWN_OPTS 0x400 /* every argument is positional: the verb parses its own (top) */
+#define VERB_WIDTH    0x800 /* accepts --wide, --width N and --pools (status) */
 
 struct verb {
     enum verb_id id;
@@ -74,6 +76,9 @@ struct verb_args {
     uint64_t timeout_us; /* --timeout; 0 = none */
     bool tls;            /* --tls or any --tls-*: speak TLS even if droverd does not say so */
     const char *tls_ca, *tls_cert, *tls_key, *tls_name;
+    unsigned width;  /* --width N: cut text rows to N columns; 0 = no limit (--wide) */
+    bool wide;       /* --wide: full rows whatever the width */
+    bool pools_only; /* --pools: the pool summary alone */
 };
 
 /*

@@ -29,6 +29,7 @@ struct follower {
     struct log_follower lf;
     char *pool; /* named in each --json line */
     bool json;  /* --json: one object per line (docs/json.md) */
+    long slot;  /* logs POOL:SLOT: that worker's lines only; else -1 */
     struct control_client *client;
     struct pool_log *log;
     bool attached;
@@ -79,6 +80,50 @@ static unsigned tail_file(const char *path, unsigned want, size_t budget, struct
         evbuffer_add(out, buf + start, len - start);
     free(buf);
     return want == 0 ? 0 : lines;
+}
+
+/* Is this "TIME [SLOT] text" line one of slot's? */
+static bool line_of_slot(const char *line, size_t len, long slot)
+{
+    const char *sp = memchr(line, ' ', len);
+    char want[32];
+    int n = snprintf(want, sizeof(want), " [%ld] ", slot);
+
+    return sp != NULL && (size_t)(line + len - sp) >= (size_t)n && memcmp(sp, want, (size_t)n) == 0;
+}
+
+/* The last `want` of slot's lines in buf, moved to out (the rest is dropped). */
+static void keep_slot_lines(struct evbuffer *buf, long slot, unsigned want, struct evbuffer *out)
+{
+    size_t len = evbuffer_get_length(buf), start;
+    char *text = xmalloc(len + 1);
+    unsigned kept = 0;
+
+    evbuffer_remove(buf, text, len);
+    /* Walk back line by line, marking the lines kept with their start; then emit in order. */
+    size_t *starts = xcalloc(want + 1, sizeof(*starts)), *ends = xcalloc(want + 1, sizeof(*ends));
+    size_t end = len;
+    while (end > 0 && kept < want) {
+        size_t e = end;
+        if (text[e - 1] == '\n')
+            e--;
+        start = e;
+        while (start > 0 && text[start - 1] != '\n')
+            start--;
+        if (line_of_slot(text + start, e - start, slot)) {
+            starts[kept] = start;
+            ends[kept] = e;
+            kept++;
+        }
+        end = start;
+    }
+    for (unsigned i = kept; i > 0; i--) {
+        evbuffer_add(out, text + starts[i - 1], ends[i - 1] - starts[i - 1]);
+        evbuffer_add(out, "\n", 1);
+    }
+    free(starts);
+    free(ends);
+    free(text);
 }
 
 /*
@@ -163,6 +208,8 @@ static void follower_line(void *arg, const char *line, size_t len)
 {
     struct follower *f = arg;
 
+    if (f->slot >= 0 && !line_of_slot(line, len, f->slot))
+        return;
     if (evbuffer_get_length(f->pending) == 0)
         event_active(f->flush_ev, 0, 0);
     evbuffer_add(f->pending, line, len);
@@ -197,12 +244,79 @@ static bool follower_never_done(struct control_client *c, void *arg)
     return false;
 }
 
+struct merged_line {
+    const char *pool;
+    char *line; /* "TIME [SLOT] text", no newline */
+};
+
+static int merged_line_cmp(const void *a, const void *b)
+{
+    const struct merged_line *x = a, *y = b;
+    int c = strcmp(x->line, y->line); /* lines start with the time: in order of writing */
+    return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+/*
+ * drover logs all: the last N lines of every pool that captures output, in
+ * time order, each after its pool's name (--json: the pool in each object).
+ */
+static enum cmd_retval logs_all(struct cmd_ctx *ctx)
+{
+    struct merged_line *v = NULL;
+    size_t n = 0;
+    struct pool *p;
+    struct evbuffer *out = evbuffer_new();
+
+    if (ctx->args.follow) {
+        cmd_error(ctx, "logs all -f is not supported; follow one pool (drover logs POOL -f)");
+        evbuffer_free(out);
+        return CMD_USAGE;
+    }
+    TAILQ_FOREACH(p, &droverd.pools, entry) {
+        if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG || ctx->args.lines == 0)
+            continue;
+        struct evbuffer *buf = evbuffer_new();
+        tail_file(pool_log_path(p->log), ctx->args.lines, LOGS_MAX_READ, buf);
+        size_t len = evbuffer_get_length(buf);
+        char *text = xmalloc(len + 1), *line, *save = NULL;
+        evbuffer_remove(buf, text, len);
+        text[len] = '\0';
+        evbuffer_free(buf);
+        for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+            v = xreallocarray(v, n + 1, sizeof(*v));
+            v[n].pool = p->name;
+            v[n].line = xstrdup(line);
+            n++;
+        }
+        free(text);
+    }
+    qsort(v, n, sizeof(*v), merged_line_cmp);
+    for (size_t i = n > ctx->args.lines ? n - ctx->args.lines : 0; i < n; i++) {
+        if (ctx->args.json) {
+            struct evbuffer *one = evbuffer_new();
+            evbuffer_add_printf(one, "%s\n", v[i].line);
+            logs_json_lines(v[i].pool, one, out);
+            evbuffer_free(one);
+        } else {
+            evbuffer_add_printf(out, "%s %s\n", v[i].pool, v[i].line);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i].line);
+    free(v);
+    control_out_buffer(ctx->client, out);
+    evbuffer_free(out);
+    return CMD_DONE;
+}
+
 static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
 {
     struct pool *p = ctx->pool;
     struct evbuffer *out;
     unsigned want = ctx->args.lines;
 
+    if (p == NULL)
+        return logs_all(ctx);
     if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG) {
         cmd_error(ctx, "pool %s does not capture its output (stdout = %s)", p->name,
                   p->cfg->stdout_mode == STDOUT_NULL ? "null" : "inherit");
@@ -212,15 +326,23 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
     if (want > 0) {
         /* When the current file is short, the lines before it are in POOL.log.1. */
         struct evbuffer *cur = evbuffer_new();
-        unsigned got = tail_file(pool_log_path(p->log), want, LOGS_MAX_READ, cur);
-        if (got < want) {
+        /* One slot's lines: read as much as allowed, keep the last `want` of them. */
+        unsigned read_lines = ctx->slot >= 0 ? 1000000 : want;
+        unsigned got = tail_file(pool_log_path(p->log), read_lines, LOGS_MAX_READ, cur);
+        if (got < read_lines) {
             char *older;
             xasprintf(&older, "%s.1", pool_log_path(p->log));
-            tail_file(older, want - got, LOGS_MAX_READ, out);
+            tail_file(older, read_lines - got, LOGS_MAX_READ, out);
             free(older);
         }
         evbuffer_add_buffer(out, cur);
         evbuffer_free(cur);
+        if (ctx->slot >= 0) {
+            struct evbuffer *all = out;
+            out = evbuffer_new();
+            keep_slot_lines(all, ctx->slot, want, out);
+            evbuffer_free(all);
+        }
     }
     if (ctx->args.json) {
         struct evbuffer *lines = out;
@@ -236,6 +358,7 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
     f->client = ctx->client;
     f->pool = xstrdup(p->name);
     f->json = ctx->args.json;
+    f->slot = ctx->slot;
     f->log = p->log;
     f->lf.line_cb = follower_line;
     f->lf.closed_cb = follower_log_closed;
@@ -251,5 +374,6 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_logs_entry = {
     .verb = VERB_LOGS,
     .target = CMD_TARGET_POOL,
+    .slot_ok = true,
     .exec = cmd_logs_exec,
 };

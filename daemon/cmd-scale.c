@@ -4,12 +4,36 @@
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "droverd.h"
 #include "control.h"
 #include "parse.h"
 #include "pool.h"
 #include "route.h"
 #include "out.h"
 #include "xmalloc.h"
+
+/* N, +N, -N (from the current count, not below 0), auto or auto*K (one per usable CPU). */
+static int scale_target(const char *s, unsigned current, unsigned ncpu, uint64_t *n, char *err,
+                        size_t errsz)
+{
+    struct workers_spec spec;
+
+    if (s[0] == '+' || s[0] == '-') {
+        uint64_t d;
+        if (parse_uint(s + 1, 0, WORKERS_MAX, &d, err, errsz) != 0)
+            return -1;
+        if (s[0] == '-')
+            *n = d >= current ? 0 : current - d;
+        else
+            *n = current + d > WORKERS_MAX ? WORKERS_MAX : current + d;
+        return 0;
+    }
+    if (parse_workers(s, &spec, err, errsz) != 0)
+        return -1;
+    *n = spec.is_auto ? workers_resolve(&spec, ncpu) : spec.count;
+    return 0;
+}
 
 static enum cmd_retval cmd_scale_exec(struct cmd_ctx *ctx)
 {
@@ -19,7 +43,8 @@ static enum cmd_retval cmd_scale_exec(struct cmd_ctx *ctx)
     unsigned before;
     char *warning = NULL;
 
-    if (parse_uint(ctx->args.pos[1], 0, WORKERS_MAX, &n, err, sizeof(err)) != 0) {
+    if (scale_target(ctx->args.pos[1], p->target, droverd.config->ncpu, &n, err, sizeof(err)) !=
+        0) {
         cmd_error(ctx, "worker count: %s", err);
         return CMD_USAGE;
     }

@@ -22,10 +22,12 @@
 #include "sys.h"
 #include "usage.h"
 #include "view.h"
+#include "xmalloc.h"
 
 #define STATUS_JSON_VERSION 1
 
-static void status_text(struct evbuffer *out, const struct daemon_view *dv)
+static void status_text(struct evbuffer *out, const struct daemon_view *dv, long slot, size_t width,
+                        bool pools_only)
 {
     static const char *const slot_cols[] = {"POOL",   "SLOT",     "PID",       "STATE",
                                             "UPTIME", "RESTARTS", "LAST EXIT", "CPU",
@@ -43,6 +45,8 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
 
         for (const struct slot_view *v = pv->slots; v < pv->slots + pv->nslots; v++) {
             char up[32] = "-", rss[32] = "-";
+            if (slot >= 0 && v->index != (unsigned long)slot)
+                continue;
             if (v->uptime_s >= 0)
                 format_duration_short((uint64_t)(v->uptime_s * 1e6), up, sizeof(up));
             if (v->has_usage)
@@ -57,8 +61,9 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
             table_cell(slots, "%s", up);
             table_cell(slots, "%u", v->s->fsm.restarts);
             table_cell(slots, "%s", v->last_exit);
+            /* The recent figure, as top shows; the lifetime one until a window exists. */
             if (v->has_usage)
-                table_cell(slots, "%.1f%%", v->cpu_percent);
+                table_cell(slots, "%.1f%%", v->cpu_recent >= 0 ? v->cpu_recent : v->cpu_percent);
             else
                 table_cell(slots, "-");
             table_cell(slots, "%s", rss);
@@ -87,19 +92,23 @@ static void status_text(struct evbuffer *out, const struct daemon_view *dv)
         else
             table_cell(pools, "-");
     }
-    if (table_rows(slots) > 0)
-        table_render(slots, out);
+    /* The summary first: with many workers it must not scroll away. */
     if (table_rows(pools) > 0) {
-        if (table_rows(slots) > 0)
-            evbuffer_add(out, "\n", 1);
-        table_render(pools, out);
+        table_render_width(pools, out, width);
         view_foreach_pool(dv, pv) {
-            if (pv->p->halt_reason != NULL)
-                evbuffer_add_printf(out, "pool %s: rollout halted: %s\n", pv->p->name,
-                                    pv->p->halt_reason);
+            if (pv->p->halt_reason != NULL) {
+                char *line;
+                xasprintf(&line, "pool %s: rollout halted: %s", pv->p->name, pv->p->halt_reason);
+                text_line_width(out, line, width);
+                free(line);
+            }
         }
     } else {
         evbuffer_add_printf(out, "no pools configured\n");
+    }
+    if (table_rows(slots) > 0 && !pools_only) {
+        evbuffer_add(out, "\n", 1);
+        table_render_width(slots, out, width);
     }
     if (dv->adopted > 0)
         evbuffer_add_printf(out, "\nadopted: %u process%s (orphans reparented to droverd)\n",
@@ -195,6 +204,9 @@ static void status_json_slot(struct json *j, const struct slot_view *v)
     status_kv_int_or_null(j, "cpu", v->cpu >= 0, v->cpu);
     status_kv_seconds(j, "cpu_seconds", v->has_usage ? (double)v->usage.cpu_us / 1e6 : -1);
     status_kv_seconds(j, "cpu_percent", v->has_usage ? v->cpu_percent : -1);
+    status_kv_seconds(j, "cpu_percent_recent", v->cpu_recent);
+    status_kv_seconds(j, "cpu_recent_window_seconds",
+                      v->cpu_recent >= 0 ? v->cpu_recent_window_s : -1);
     if (v->has_usage)
         json_kv_uint(j, "rss_bytes", v->usage.rss_bytes);
     else
@@ -268,16 +280,21 @@ static void status_json_cpus(struct json *j, const struct config *cfg)
 
 /* The format is documented in docs/status-json.md: change both together. */
 /* Whether workers are contained, and why (not): the last line of the whole status. */
-static void status_text_containment(struct evbuffer *out)
+static void status_text_containment(struct evbuffer *out, size_t width)
 {
+    char *line;
+
     if (cgroup_enabled())
-        evbuffer_add_printf(out, "\ncontainment: on, a cgroup per worker below %s (%s)\n",
-                            cgroup_base(), cgroup_reason());
+        xasprintf(&line, "containment: on, a cgroup per worker below %s (%s)", cgroup_base(),
+                  cgroup_reason());
     else
-        evbuffer_add_printf(out, "\ncontainment: off, no cgroups (%s)\n", cgroup_reason());
+        xasprintf(&line, "containment: off, no cgroups (%s)", cgroup_reason());
+    evbuffer_add(out, "\n", 1);
+    text_line_width(out, line, width);
+    free(line);
 }
 
-static void status_json(struct evbuffer *out, const struct daemon_view *dv)
+static void status_json(struct evbuffer *out, const struct daemon_view *dv, long slot)
 {
     struct json j;
 
@@ -312,7 +329,8 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv)
         status_json_route(&j, pv);
         json_kv_array(&j, "slots");
         for (const struct slot_view *v = pv->slots; v < pv->slots + pv->nslots; v++)
-            status_json_slot(&j, v);
+            if (slot < 0 || v->index == (unsigned long)slot)
+                status_json_slot(&j, v);
         json_array_end(&j);
         json_object_end(&j);
     }
@@ -327,12 +345,13 @@ static enum cmd_retval cmd_status_exec(struct cmd_ctx *ctx)
 
     daemon_view_fill(&dv, ctx->pool, true);
     if (ctx->args.json)
-        status_json(out, &dv);
+        status_json(out, &dv, ctx->slot);
     else
-        status_text(out, &dv);
+        status_text(out, &dv, ctx->slot, ctx->args.wide ? 0 : ctx->args.width,
+                    ctx->args.pools_only);
     /* The daemon-wide line goes with the whole status, not with one pool's rows. */
     if (!ctx->args.json && ctx->pool == NULL)
-        status_text_containment(out);
+        status_text_containment(out, ctx->args.wide ? 0 : ctx->args.width);
     daemon_view_free(&dv);
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);
@@ -342,5 +361,6 @@ static enum cmd_retval cmd_status_exec(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_status_entry = {
     .verb = VERB_STATUS,
     .target = CMD_TARGET_POOL_OPT,
+    .slot_ok = true,
     .exec = cmd_status_exec,
 };

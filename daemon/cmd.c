@@ -22,7 +22,7 @@ static const struct cmd_entry *const cmd_entries[] = {
     &cmd_status_entry, &cmd_start_entry,  &cmd_stop_entry,    &cmd_restart_entry,
     &cmd_reload_entry, &cmd_scale_entry,  &cmd_signal_entry,  &cmd_logs_entry,
     &cmd_call_entry,   &cmd_check_entry,  &cmd_metrics_entry, &cmd_shutdown_entry,
-    &cmd_health_entry, &cmd_events_entry, &cmd_top_entry,
+    &cmd_health_entry, &cmd_events_entry, &cmd_top_entry,     &cmd_version_entry,
 };
 _Static_assert(sizeof(cmd_entries) / sizeof(cmd_entries[0]) == VERB__COUNT,
                "every verb of common/verbs.c needs its cmd_entry here");
@@ -124,6 +124,26 @@ static enum cmd_retval resolve_slots(struct cmd_ctx *ctx, const char *const *nam
     return CMD_DONE;
 }
 
+/* "POOL:SLOT" for a verb that shows one slot (status, logs). */
+static enum cmd_retval resolve_pool_slot(struct cmd_ctx *ctx, const char *name)
+{
+    char err[PARSE_ERR_MAX], pool_name[128];
+
+    if (verb_parse_target(name, pool_name, sizeof(pool_name), &ctx->slot, err, sizeof(err)) != 0 ||
+        pool_name[0] == '\0') {
+        cmd_error(ctx, "%s", pool_name[0] == '\0' ? "expected POOL or POOL:SLOT" : err);
+        return CMD_USAGE;
+    }
+    if ((ctx->pool = find_pool(ctx, pool_name)) == NULL)
+        return CMD_FAILED;
+    if (ctx->slot >= 0 && pool_slot(ctx->pool, (unsigned)ctx->slot) == NULL) {
+        cmd_error(ctx, "pool %s has no slot %ld (it has %u worker%s)", ctx->pool->name, ctx->slot,
+                  ctx->pool->target, ctx->pool->target == 1 ? "" : "s");
+        return CMD_FAILED;
+    }
+    return CMD_DONE;
+}
+
 static enum cmd_retval resolve_target(const struct cmd_entry *e, struct cmd_ctx *ctx)
 {
     switch (e->target) {
@@ -134,6 +154,10 @@ static enum cmd_retval resolve_target(const struct cmd_entry *e, struct cmd_ctx 
             break;
         /* fall through */
     case CMD_TARGET_POOL:
+        if (e->slot_ok && strcmp(ctx->args.pos[0], "all") == 0)
+            break; /* ctx->pool stays NULL: every pool (status, logs) */
+        if (e->slot_ok && strchr(ctx->args.pos[0], ':') != NULL)
+            return resolve_pool_slot(ctx, ctx->args.pos[0]);
         if ((ctx->pool = find_pool(ctx, ctx->args.pos[0])) == NULL)
             return CMD_FAILED;
         break;
@@ -172,7 +196,7 @@ static enum cmd_retval run(struct cmd_ctx *ctx, char **argv, int argc)
 
 void cmd_dispatch(struct control_client *c, int argc, char **argv)
 {
-    struct cmd_ctx ctx = {.client = c};
+    struct cmd_ctx ctx = {.client = c, .slot = -1};
 
     switch (run(&ctx, argv, argc)) {
     case CMD_DONE:

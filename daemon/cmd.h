@@ -56,11 +56,13 @@ struct cmd_ctx {
     struct pool *pool;          /* CMD_TARGET_POOL, CMD_TARGET_POOL_OPT */
     struct target_list targets; /* CMD_TARGET_SLOT, CMD_TARGET_SLOTS */
     int signo;                  /* signal: parsed by its check */
+    long slot;                  /* POOL:SLOT given to an entry with slot_ok; else -1 */
 };
 
 struct cmd_entry {
     enum verb_id verb;
     enum cmd_target target;
+    bool slot_ok; /* CMD_TARGET_POOL(_OPT) may name one slot: POOL:SLOT (ctx->slot) */
     /* Optional: check the arguments before the target is resolved (as tmux parses them first). */
     enum cmd_retval (*check)(struct cmd_ctx *ctx);
     enum cmd_retval (*exec)(struct cmd_ctx *ctx);
@@ -81,6 +83,7 @@ extern const struct cmd_entry cmd_shutdown_entry;
 extern const struct cmd_entry cmd_health_entry;
 extern const struct cmd_entry cmd_events_entry;
 extern const struct cmd_entry cmd_top_entry;
+extern const struct cmd_entry cmd_version_entry;
 
 /* Run what a client sent (argv[0] is the verb): control.h's dispatch function. */
 void cmd_dispatch(struct control_client *c, int argc, char **argv);

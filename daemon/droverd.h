@@ -86,6 +86,10 @@ struct slot {
     unsigned char event_cause; /* events.h: 1 + the cause of the stop/restart under way; 0 none */
     SLIST_ENTRY(slot) pid_link;
     TAILQ_ENTRY(slot) spawn_entry;
+    /* CPU % over a recent window: the sample the last status took (view.c); no timer. */
+    pid_t cpu_sample_pid;
+    uint64_t cpu_sample_us, cpu_sample_at;
+    double cpu_recent_percent, cpu_recent_window_s; /* < 0 window: none yet */
 };
 
 struct pool {

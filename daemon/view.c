@@ -83,7 +83,41 @@ static void slot_view_info(struct slot_view *v, const struct slot *s, uint64_t n
     }
 }
 
-static void slot_view_fill(struct slot_view *v, const struct slot *s, uint64_t now, bool with_usage)
+/*
+ * CPU % since the previous status call, from the sample the slot keeps (no
+ * timer: the reader drives it). A sample older than 10 s is replaced without
+ * being used, a window under 200 ms keeps the last figure (two calls in a row
+ * would divide noise), and a new process starts over.
+ */
+#define CPU_WINDOW_MIN_US 200000
+#define CPU_WINDOW_MAX_US 10000000
+static void slot_cpu_recent(struct slot_view *v, struct slot *s, uint64_t now)
+{
+    uint64_t dt = now - s->cpu_sample_at;
+
+    v->cpu_recent = -1;
+    if (!v->has_usage)
+        return;
+    if (s->cpu_sample_pid == s->pid && dt < CPU_WINDOW_MIN_US && s->cpu_recent_window_s > 0) {
+        v->cpu_recent = s->cpu_recent_percent;
+        v->cpu_recent_window_s = s->cpu_recent_window_s;
+        return;
+    }
+    if (s->cpu_sample_pid == s->pid && dt >= CPU_WINDOW_MIN_US && dt <= CPU_WINDOW_MAX_US &&
+        v->usage.cpu_us >= s->cpu_sample_us) {
+        s->cpu_recent_percent = (double)(v->usage.cpu_us - s->cpu_sample_us) / (double)dt * 100.0;
+        s->cpu_recent_window_s = (double)dt / 1e6;
+        v->cpu_recent = s->cpu_recent_percent;
+        v->cpu_recent_window_s = s->cpu_recent_window_s;
+    } else if (s->cpu_sample_pid != s->pid) {
+        s->cpu_recent_window_s = -1;
+    }
+    s->cpu_sample_pid = s->pid;
+    s->cpu_sample_us = v->usage.cpu_us;
+    s->cpu_sample_at = now;
+}
+
+static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now, bool with_usage)
 {
     const struct slot_fsm *f = &s->fsm;
     const struct pool_config *pc = s->pool->cfg;
@@ -109,6 +143,7 @@ static void slot_view_fill(struct slot_view *v, const struct slot *s, uint64_t n
     v->has_recycle = recycle_slot_info(s, &v->recycle);
     if (v->has_usage && v->uptime_s > 0)
         v->cpu_percent = (double)v->usage.cpu_us / 1e6 / v->uptime_s * 100.0;
+    slot_cpu_recent(v, s, now);
     v->inflight = s->pool->route != NULL ? route_slot_inflight(s->pool->route, s) : 0;
 
     if (f->has_exit) {

@@ -30,15 +30,17 @@ struct slot_view {
     struct worker_usage wu;  /* every figure and its source (only when asked for) */
     bool has_recycle;        /* the slot's last memory recycle, in recycle */
     struct recycle_info recycle;
-    double cpu_percent;  /* of one CPU over the process's life; 0 without usage */
-    double uptime_s;     /* < 0 when no process */
-    double exit_ago_s;   /* < 0 when it never exited */
-    double next_start_s; /* < 0 unless in backoff; 0 when the start is due */
-    int cpu;             /* pinned CPU or -1 */
-    unsigned inflight;   /* requests at its worker now */
-    char last_exit[128]; /* "exit 1, 3s ago" or "-" */
-    char info[256];      /* why it is where it is, as the INFO column says it */
-    const char *cgroup;  /* its cgroup as /proc/PID/cgroup names it; NULL without containment */
+    double cpu_percent; /* of one CPU over the process's life; 0 without usage */
+    double cpu_recent;  /* of one CPU since the previous status (<= 10 s); < 0 when unknown */
+    double cpu_recent_window_s; /* the window cpu_recent covers */
+    double uptime_s;            /* < 0 when no process */
+    double exit_ago_s;          /* < 0 when it never exited */
+    double next_start_s;        /* < 0 unless in backoff; 0 when the start is due */
+    int cpu;                    /* pinned CPU or -1 */
+    unsigned inflight;          /* requests at its worker now */
+    char last_exit[128];        /* "exit 1, 3s ago" or "-" */
+    char info[256];             /* why it is where it is, as the INFO column says it */
+    const char *cgroup; /* its cgroup as /proc/PID/cgroup names it; NULL without containment */
 };
 
 /* One pool as shown, with its existing slots in index order. */

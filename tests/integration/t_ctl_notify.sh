@@ -101,7 +101,7 @@ assert_eq "$(cat "$T/slow.ready")" "$slow_pid" "pid that made the mark before RE
 wait_for 5 "slow worker running after READY=1" state_is slow 0 running
 assert_eq "$(slot_field slow 0 pid)" "$slow_pid" "slow worker's pid after READY=1"
 assert_eq "$(slot_field slow 0 status_text)" serving "status_text after READY=1"
-assert_contains "$(dv status slow)" "serving" "text status shows STATUS="
+assert_contains "$(dv status slow --wide)" "serving" "text status shows STATUS="
 
 # ---- watchdog ------------------------------------------------------------------------
 # The worker waits for wd.go, sends READY=1, then WATCHDOG=1 for 1.5 s (watchdog = 600ms),

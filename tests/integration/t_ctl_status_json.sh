@@ -144,13 +144,15 @@ out=$(dv status nosuch --json 2>&1)
 assert_eq "$?" 1 "exit status of status --json on an unknown pool"
 
 # ---- the text table ------------------------------------------------------------------
-dv status >"$T/status.txt" || fail "status failed"
+dv status --wide >"$T/status.txt" || fail "status failed"
 dv status --json >"$T/status.json" || fail "status --json failed"
 python3 - "$T/status.txt" "$T/status.json" <<'PY' || fail "the status table is not as documented (see above):"$'\n'"$(cat "$T/status.txt")"
 import json, re, sys
 lines = open(sys.argv[1]).read().split("\n")
 s = json.load(open(sys.argv[2]))
-head = lines[0]
+# The pool summary comes first; the workers' table is the one whose header has SLOT.
+first = next(i for i, l in enumerate(lines) if l.startswith("POOL") and "SLOT" in l)
+head = lines[first]
 want = ["POOL", "SLOT", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT", "CPU", "RSS", "REQ"]
 cols = []
 for w in want:
@@ -162,9 +164,9 @@ if [c[1] for c in cols] != sorted(c[1] for c in cols):
     sys.exit("columns out of order: %r" % cols)
 starts = [c[1] for c in cols] + [None]
 rows = {}
-for line in lines[1:]:
+for line in lines[first + 1:]:
     if not line.strip():
-        break  # the pool table follows
+        break  # the containment line follows
     cells = [line[starts[i]:starts[i + 1]].strip() if starts[i + 1] else line[starts[i]:].split("  ")[0].strip()
              for i in range(len(cols))]
     for i, c in enumerate(cols):

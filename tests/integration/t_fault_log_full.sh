@@ -70,7 +70,7 @@ wc_clean "$T/wc_full" "message pool on a full disk"
 probe_check "$T/probe_full" $((1000 * SLOWDOWN)) "status on a full disk"
 m=$(metric drover_pool_log_dropped_bytes_total 'pool="chat"')
 [ "$m" != none ] && [ "$m" -ge "$d1" ] || fail "drover_pool_log_dropped_bytes_total{pool=\"chat\"} is $m, status said $d1"
-out=$(dv status) || fail "status failed"
+out=$(dv status --wide) || fail "status failed"
 log "drover status (pools):"
 grep -E '^(POOL|chat|msg) ' <<<"$out" >&2 || true
 case $out in *DROPPED*) ;; *) fail "drover status has no LOG DROPPED column: $out" ;; esac

@@ -30,7 +30,7 @@ start_daemon
 samples=""
 deadline=$(($(now_ms) + 10000))
 while :; do
-    text=$(dv status crashy) || fail "drover status crashy failed"
+    text=$(dv status crashy --wide) || fail "drover status crashy failed"
     row=$(printf '%s\n' "$text" | awk '$1 == "crashy" && $2 == "0"')
     case "$row" in *backoff*) assert_contains "$row" "restart in" "text status of a slot in backoff" ;; esac
     sample=$(slot_json crashy 0 "'%s:%s:%s' % (x['state'], x['crash_streak'], x['next_start_in_seconds'])")
@@ -64,7 +64,7 @@ assert_eq "$(slot_json crashy 0 "x['restarts']")" 4 "restarts before fatal"
 assert_eq "$(slot_json crashy 0 "x['last_exit']['code']")" 1 "last exit code of the fatal slot"
 assert_eq "$(slot_json crashy 0 "x['next_start_in_seconds']")" None "a fatal slot has no next start"
 assert_contains "$(slot_json crashy 0 "x['info']")" "drover start crashy:0" "info of a fatal slot"
-text=$(dv status) || fail "drover status failed"
+text=$(dv status --wide) || fail "drover status failed"
 row=$(printf '%s\n' "$text" | awk '$1 == "crashy" && $2 == "0"')
 assert_contains "$row" "fatal" "text status row of the fatal slot"
 assert_contains "$row" "exit 1" "text status row of the fatal slot"

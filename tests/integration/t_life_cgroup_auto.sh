@@ -22,7 +22,7 @@ start_daemon
 wait_for 20 "pool p running" pool_running p
 assert_eq "$(status_json "s['containment']['cgroups']")" False "containment outside a delegated cgroup"
 assert_eq "$(slot_field p 0 cgroup)" None "a worker's cgroup without containment"
-assert_contains "$(dv status)" "containment: off" "text status"
+assert_contains "$(dv status --wide)" "containment: off" "text status"
 [ "$own" = / ] && assert_contains "$(status_json "s['containment']['reason']")" "holds other processes" "reason"
 [ -e "$CG_MOUNT${own%/}/pool-p" ] && fail "droverd created cgroups in a cgroup not delegated to it"
 dv shutdown >/dev/null || fail "shutdown failed"

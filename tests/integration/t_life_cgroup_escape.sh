@@ -37,7 +37,7 @@ done
 # Status: containment on below our cgroup, each worker in its slot's cgroup.
 assert_eq "$(status_json "s['containment']['cgroups']")" True "containment.cgroups"
 assert_eq "$(status_json "s['containment']['cgroup']")" "$CG_REL" "containment.cgroup"
-text=$(dv status) || fail "drover status failed"
+text=$(dv status --wide) || fail "drover status failed"
 assert_contains "$text" "containment: on" "text status"
 assert_contains "$text" "$CG_REL/pool-esc/slot-1" "text status shows the worker's cgroup"
 for p in esc gone last; do

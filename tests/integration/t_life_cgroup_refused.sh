@@ -31,7 +31,7 @@ start_daemon
 failed() { slot_true p 0 "'cgroup: mkdir' in (x['error'] or '') and x['pid'] is None"; }
 wait_for 20 "a failed spawn" failed
 assert_contains "$(slot_field p 0 error)" "cgroup: mkdir $CG/pool-p" "the reason"
-assert_contains "$(dv status)" "cgroup: mkdir $CG/pool-p" "the reason in the text status"
+assert_contains "$(dv status --wide)" "cgroup: mkdir $CG/pool-p" "the reason in the text status"
 grep -q "pool p slot 0: cgroup: mkdir $CG/pool-p" "$T/droverd.log" || fail "no log line for the failed spawn"
 ls "$T"/rec/cg.* >/dev/null 2>&1 && fail "the worker ran although its cgroup could not be made"
 

@@ -53,7 +53,7 @@ status_all "after failed checks" \
     "slot('web', 0)['last_exit']['crash'] == True" \
     "slot('web', 0)['crashes'] >= 1" \
     "slot('web', 1)['pid'] == $w1"
-run_capture dv status web
+run_capture dv status web --wide
 assert_contains "$RUN_OUT" "last exit: liveness check failed: exit 3" "status INFO"
 file_has "$T/droverd.log" "pool web slot 0: pid $w0: liveness check failed \(3 of 3 in a row\): exit 3" ||
     fail "the log does not count the failed checks of web:0"

@@ -81,7 +81,7 @@ expect_exit 1 "drover start of a slot whose directory is gone" dv start nodir:0
 assert_contains "$RUN_ERR" "chdir" "drover start's reason"
 
 # The text table must say why as well; checked last so the recovery below is still tested.
-text=$(dv status) || fail "drover status failed"
+text=$(dv status --wide) || fail "drover status failed"
 
 # stop of a slot in backoff: stopped at once, and it stays down.
 expect_exit 0 "drover stop nodir while it backs off" dv stop nodir
@@ -98,7 +98,7 @@ assert_eq "$(slot_json noexec 0 "x['error']")" None "error of noexec once it run
 assert_eq "$(slot_json nodir 0 "x['error']")" None "error of nodir once it runs again"
 assert_eq "$(readlink "/proc/$(slot_field nodir 0 pid)/cwd")" "$T/wd" "cwd of the nodir worker"
 
-row=$(printf '%s\n' "$text" | awk '$1 == "noexec"' | head -n 1)
+row=$(printf '%s\n' "$text" | awk '$1 == "noexec" && $2 == "0"')
 assert_contains "$row" "Permission denied" "drover status (text) row of a slot backing off because exec fails"
-row=$(printf '%s\n' "$text" | awk '$1 == "nodir"' | head -n 1)
+row=$(printf '%s\n' "$text" | awk '$1 == "nodir" && $2 == "0"')
 assert_contains "$row" "No such file or directory" "drover status (text) row of a slot backing off because chdir fails"

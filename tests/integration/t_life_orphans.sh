@@ -76,7 +76,7 @@ done
 adopted_is() { [ "$(status_json "s['daemon']['adopted']")" = "$1" ]; }
 wait_for 5 "status: 4 adopted" adopted_is 4
 assert_eq "$(metric drover_adopted_processes)" 4 "drover_adopted_processes"
-assert_contains "$(dv status)" "adopted: 4 processes" "drover status (text)"
+assert_contains "$(dv status --wide)" "adopted: 4 processes" "drover status (text)"
 
 t0=$(now_ms)
 kill -TERM "$DAEMON_PID"

@@ -39,7 +39,7 @@ status_all "slot 1 after its worker was killed" \
     "slot('life', 1)['uptime_seconds'] <= slot('life', 1)['last_exit']['seconds_ago'] + 0.5"
 
 # The text table says the same.
-text=$(dv status) || fail "drover status failed"
+text=$(dv status --wide) || fail "drover status failed"
 row=$(printf '%s\n' "$text" | awk '$1 == "life" && $2 == "1"')
 [ -n "$row" ] || fail "no row for life 1 in: $text"
 assert_contains "$row" "$q1" "status row of slot 1 shows the new pid"

@@ -45,8 +45,8 @@ status_all "slots that must stay down" \
     "slot('onfail1', 0)['last_exit']['code'] == 1" \
     "slot('always0', 0)['last_exit']['code'] == 0"
 
-text=$(dv status) || fail "drover status failed"
-row=$(printf '%s\n' "$text" | awk '$1 == "never1"')
+text=$(dv status --wide) || fail "drover status failed"
+row=$(printf '%s\n' "$text" | awk '$1 == "never1" && $2 == "0"')
 assert_contains "$row" "stopped" "text status of never1"
 assert_contains "$row" "exit 1" "text status of never1"
 

@@ -73,6 +73,6 @@ wait_for 10 "slow:0 running again" state_is slow 0 running
 status_all "slow:0 inside its 30s grace" \
     "slot('slow', 0)['started'] == False" "pool('slow')['started'] == 0" \
     "'in start_grace' in slot('slow', 0)['info']"
-dv status slow | grep -q "in start_grace: counts as started in" ||
+dv status slow --wide | grep -q "in start_grace: counts as started in" ||
     fail "status text does not show the grace: $(dv status slow)"
 finish_checks

@@ -118,10 +118,10 @@ assert_eq "$(slot_sum line requests)" "$(pool_route line requests)" "line per-wo
 for k in queued inflight retries failed timeouts busy; do
     assert_eq "$(pool_route len "$k")" 0 "len route $k after the load"
 done
-text=$(dv status) || fail "status failed"
+text=$(dv status --wide) || fail "status failed"
 for col in REQS QUEUE INFLIGHT RETRIES FAILED; do assert_contains "$text" "$col"; done
 # Columns: POOL SLOT PID STATE UPTIME RESTARTS LAST-EXIT(-) CPU RSS REQS
-assert_eq "$(dv status len | awk '$1=="len" && $2=="0" {print $10}')" "$(slot_field len 0 requests)" \
+assert_eq "$(dv status len --wide | awk '$1=="len" && $2=="0" {print $10}')" "$(slot_field len 0 requests)" \
     "status text REQS of len slot 0"
 
 # Queue and inflight while a slow request holds the only worker of pool one
@@ -150,7 +150,7 @@ one_busy() {
 }
 wait_for 5 "pool one: 1 in flight (on slot 0) and 2 queued, in one status" one_busy
 # Columns: POOL WORKERS MODE LISTEN QUEUE INFLIGHT RETRIES FAILED BUSY
-assert_eq "$(dv status one | awk '$1=="one" && $3=="message" {print $5 "/" $6}')" "2/1" \
+assert_eq "$(dv status one --wide | awk '$1=="one" && $3=="message" {print $5 "/" $6}')" "2/1" \
     "status text QUEUE/INFLIGHT of pool one"
 wait "$slow_pid" || fail "slow client failed"
 assert_eq "$(cat "$T/slow.out")" ok "replies to the slow client"

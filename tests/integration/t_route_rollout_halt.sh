@@ -51,7 +51,7 @@ assert_contains "$RUN_ERR" "pool web: command, environment changed" "reload stde
 status_all "after the halted reload" \
     "pool('web')['rollout_halted'] == 'web:0 exited with status 7 within start_grace (500ms)'" \
     "slot('web', 1)['pid'] == $w1" "slot('web', 2)['pid'] == $w2"
-dv status | grep -q "^pool web: rollout halted: web:0 exited with status 7" ||
+dv status --wide | grep -q "^pool web: rollout halted: web:0 exited with status 7" ||
     fail "status text lacks the halt: $(dv status)"
 assert_eq "$(metric drover_pool_rollout_halted 'pool="web"')" 1 "drover_pool_rollout_halted{web}"
 assert_eq "$(metric drover_pool_rollout_halted 'pool="down"')" 0 "drover_pool_rollout_halted{down}"

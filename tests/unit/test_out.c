@@ -486,7 +486,7 @@ static void test_table_wide_header_and_empty_cells(void **state)
     table_render(t, f->buf);
     table_free(t);
     assert_string_equal(text(f), "RESTARTS  X    LAST EXIT\n"
-                                 "          50%  \n"
+                                 "          50%\n"
                                  "1         -    killed by KILL\n");
 }
 

@@ -170,17 +170,23 @@ static void test_status(void **state)
     PARSE_OK(&a, "status", "--json", "web");
     assert_true(a.json);
     assert_string_equal(a.pos[0], "web");
-    PARSE_BAD("too many arguments; usage: drover status [POOL] [--json]", "status", "a", "b");
-    PARSE_BAD("unknown option '--no-wait' for status; usage: drover status [POOL] [--json]",
+    PARSE_BAD("too many arguments; usage: drover status [POOL[:SLOT]] [--pools] [--wide] [--json]",
+              "status", "a", "b");
+    PARSE_BAD("unknown option '--no-wait' for status; usage: drover status [POOL[:SLOT]] [--pools] "
+              "[--wide] [--json]",
               "status", "--no-wait");
-    PARSE_BAD("unknown option '-n' for status; usage: drover status [POOL] [--json]", "status",
-              "-n", "5");
-    PARSE_BAD("unknown option '-f' for status; usage: drover status [POOL] [--json]", "status",
-              "-f");
-    PARSE_BAD("unknown option '-c' for status; usage: drover status [POOL] [--json]", "status",
-              "-c", "x");
-    PARSE_BAD("unknown option '--jsn' for status; usage: drover status [POOL] [--json]", "status",
-              "--jsn");
+    PARSE_BAD("unknown option '-n' for status; usage: drover status [POOL[:SLOT]] [--pools] "
+              "[--wide] [--json]",
+              "status", "-n", "5");
+    PARSE_BAD("unknown option '-f' for status; usage: drover status [POOL[:SLOT]] [--pools] "
+              "[--wide] [--json]",
+              "status", "-f");
+    PARSE_BAD("unknown option '-c' for status; usage: drover status [POOL[:SLOT]] [--pools] "
+              "[--wide] [--json]",
+              "status", "-c", "x");
+    PARSE_BAD("unknown option '--jsn' for status; usage: drover status [POOL[:SLOT]] [--pools] "
+              "[--wide] [--json]",
+              "status", "--jsn");
 }
 
 static void test_double_dash(void **state)
@@ -269,9 +275,11 @@ static void test_reload_scale_signal(void **state)
     PARSE_OK(&a, "scale", "web", "4");
     assert_int_equal(a.npos, 2);
     assert_string_equal(a.pos[1], "4");
-    PARSE_BAD("missing arguments; usage: drover scale POOL N [--json]", "scale", "web");
-    PARSE_BAD("missing arguments; usage: drover scale POOL N [--json]", "scale");
-    PARSE_BAD("too many arguments; usage: drover scale POOL N [--json]", "scale", "web", "4", "5");
+    PARSE_BAD("missing arguments; usage: drover scale POOL N|+N|-N|auto|auto*K [--json]", "scale",
+              "web");
+    PARSE_BAD("missing arguments; usage: drover scale POOL N|+N|-N|auto|auto*K [--json]", "scale");
+    PARSE_BAD("too many arguments; usage: drover scale POOL N|+N|-N|auto|auto*K [--json]", "scale",
+              "web", "4", "5");
     PARSE_OK(&a, "scale", "web", "4", "--json");
     assert_true(a.json);
 
@@ -328,13 +336,16 @@ static void test_logs(void **state)
     PARSE_BAD("-n needs a line count (0 to 1000000)", "logs", "web", "-n", "1000001");
     PARSE_BAD("-n needs a line count (0 to 1000000)", "logs", "web", "-nfoo");
     PARSE_BAD("-n needs a line count (0 to 1000000)", "logs", "web", "--lines");
-    PARSE_BAD("missing arguments; usage: drover logs POOL [-n N] [-f] [--json]", "logs");
-    PARSE_BAD("missing arguments; usage: drover logs POOL [-n N] [-f] [--json]", "logs", "-f");
-    PARSE_BAD("too many arguments; usage: drover logs POOL [-n N] [-f] [--json]", "logs", "a", "b");
+    PARSE_BAD("missing arguments; usage: drover logs POOL[:SLOT]|all [-n N] [-f] [--json]", "logs");
+    PARSE_BAD("missing arguments; usage: drover logs POOL[:SLOT]|all [-n N] [-f] [--json]", "logs",
+              "-f");
+    PARSE_BAD("too many arguments; usage: drover logs POOL[:SLOT]|all [-n N] [-f] [--json]", "logs",
+              "a", "b");
     PARSE_OK(&a, "logs", "web", "--json");
     assert_true(a.json);
-    PARSE_BAD("unknown option '-F' for logs; usage: drover logs POOL [-n N] [-f] [--json]", "logs",
-              "web", "-F");
+    PARSE_BAD(
+        "unknown option '-F' for logs; usage: drover logs POOL[:SLOT]|all [-n N] [-f] [--json]",
+        "logs", "web", "-F");
 }
 
 static void test_call(void **state)
