@@ -132,19 +132,19 @@ static void test_unknown_verb(void **state)
     PARSE_BAD("unknown verb 'stauts' (did you mean 'status'?)", "stauts");
     /* Only read-only verbs are suggested: a typo must never lead to a destructive one. */
     PARSE_BAD("unknown verb 'restrat' (verbs: status, start, stop, restart, reload, scale, signal, "
-              "logs, call, check, metrics, shutdown, health, events, top)",
+              "logs, call, check, metrics, shutdown, health, events, top, version)",
               "restrat");
     PARSE_BAD("unknown verb 'stpo' (verbs: status, start, stop, restart, reload, scale, signal, "
-              "logs, call, check, metrics, shutdown, health, events, top)",
+              "logs, call, check, metrics, shutdown, health, events, top, version)",
               "stpo");
     PARSE_BAD("unknown verb 'evnets' (did you mean 'events'?)", "evnets");
     PARSE_BAD("unknown verb 'Status' (did you mean 'status'?)", "Status");
     PARSE_BAD("unknown verb 'frobnicate' (verbs: status, start, stop, restart, reload, scale, "
-              "signal, logs, call, check, metrics, shutdown, health, events, top)",
+              "signal, logs, call, check, metrics, shutdown, health, events, top, version)",
               "frobnicate");
 #define ALL_VERBS                                                                                  \
     "(verbs: status, start, stop, restart, reload, scale, signal, logs, call, check, metrics, "    \
-    "shutdown, health, events, top)"
+    "shutdown, health, events, top, version)"
     PARSE_BAD("unknown verb '' " ALL_VERBS, "");
     PARSE_BAD("unknown verb '--json' " ALL_VERBS, "--json");
 }
@@ -376,7 +376,8 @@ static void test_call(void **state)
     assert_null(a.tls_ca);
     PARSE_BAD("--tls-ca needs a file name", "call", "web", "--tls-ca");
     PARSE_BAD("unknown option '--tls-x' for call", "call", "web", "--tls-x", "y");
-    PARSE_BAD("unknown option '--tls-ca' for status; usage: drover status [POOL] [--json]",
+    PARSE_BAD("unknown option '--tls-ca' for status; usage: drover status [POOL[:SLOT]] [--pools] "
+              "[--wide] [--json]",
               "status", "--tls-ca", "x");
 #define CALL_USAGE "usage: drover call POOL [DATA] [--timeout DURATION] [--tls-* ...] [--json]"
     PARSE_BAD("missing arguments; " CALL_USAGE, "call");
