@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what drover needs from Debian 12's packages.
 #   scripts/deps.sh          build and run: compiler, cmake, libevent, inih, ncurses
-#   scripts/deps.sh --test   also what the test suite uses (cmocka, clang for
+#   scripts/deps.sh --test   also what the test suite uses (cmocka, tmux and zsh for
+#                            the CLI's view and completion, clang for
 #                            fuzzing, promtool, valgrind, systemd tools, python3,
 #                            pytest for the Python client's tests, lintian for
 #                            the package)
@@ -11,7 +12,7 @@
 set -eu
 
 build_pkgs="gcc make cmake pkg-config libevent-dev libinih-dev libncurses-dev libcmocka-dev"
-test_pkgs="clang tmux clang-format libclang-rt-14-dev valgrind python3 python3-pytest python3-yaml systemd util-linux procps iproute2 dpkg-dev file lintian"
+test_pkgs="clang tmux zsh clang-format libclang-rt-14-dev valgrind python3 python3-pytest python3-yaml systemd util-linux procps iproute2 dpkg-dev file lintian"
 system_pkgs="qemu-system-x86 qemu-utils debootstrap e2fsprogs"
 
 pkgs=$build_pkgs

@@ -4,7 +4,7 @@
 # request (COMP_LINE, COMP_WORDS, COMP_CWORD, then the function) answers the
 # verbs of `drover --help`, a verb's options, the running droverd's pools and
 # POOL:SLOT (after the colon, as bash splits words there), and the config
-# file's pools when no droverd answers. zsh's script loads, if zsh is there.
+# file's pools when no droverd answers; zsh's function answers the same.
 . "$(dirname "$0")/lib.sh"
 
 COMPLETIONS="$SRC/completions"
@@ -50,10 +50,22 @@ assert_eq "$(complete_bash "drover --socket=$SOCK logs j")" "jobs jobs:0" "--soc
 # No droverd at the socket: the config file's pools.
 assert_eq "$(complete_bash "drover -s $T/nobody.sock stop " "$CONF")" "all web jobs" "pools from the config file"
 
+# zsh: the function loads, and answers with compadd (stubbed here: a completion
+# widget needs a terminal) for verbs, options and targets.
+complete_zsh() {
+    PATH="$(dirname "$DROVER"):$PATH" zsh -f -c '
+        fpath=($1 $fpath)
+        autoload -Uz +X _drover || exit 1
+        compadd() { [[ $1 == -- ]] && shift; print -r -- "$@"; }
+        words=(${(z)2}); [[ $2 == *" " ]] && words+=("")
+        CURRENT=$#words; PREFIX=$words[CURRENT]
+        _drover' _ "$COMPLETIONS" "$1"
+}
 if command -v zsh >/dev/null; then
-    zsh -fc "autoload -Uz compinit && compinit -u -d $T/zcompdump && fpath=($COMPLETIONS \$fpath) && autoload -Uz _drover && whence -w _drover" |
-        grep -q 'function' || fail "zsh does not load _drover"
+    assert_eq "$(complete_zsh "drover ")" "${verbs% }" "zsh: verbs"
+    assert_eq "$(complete_zsh "drover -s $SOCK stop ")" "all web web:0 web:1 jobs jobs:0" "zsh: stop targets"
+    assert_eq "$(complete_zsh "drover -s $SOCK events --")" "-f --json" "zsh: events options"
 else
-    log "zsh not installed: its completion is not loaded here"
+    log "zsh not installed: its completion is not tested here"
 fi
 finish_checks
