@@ -103,7 +103,9 @@ assert len(ev) == 1024, len(ev)
 seqs = [e["seq"] for e in ev]
 assert seqs == list(range(seqs[0], seqs[0] + 1024)), "not consecutive"
 assert seqs[0] > 1' || fail "the ring does not hold exactly the last 1024 events"
-[ $((rss1 - rss0)) -lt 4096 ] || fail "droverd grew by $((rss1 - rss0)) KiB with a follower that does not read"
+# (Not under ASan or valgrind, whose allocators keep freed memory.)
+[ "$RSS_CHECKS" = 0 ] || [ $((rss1 - rss0)) -lt 4096 ] ||
+    fail "droverd grew by $((rss1 - rss0)) KiB with a follower that does not read"
 cat "$T/slow.fifo" >"$T/slow.out" &
 track_pid $!
 exec 7<&-
