@@ -240,8 +240,12 @@ static void fmt_num(char *buf, size_t sz, double v, const char *fmt)
         snprintf(buf, sz, fmt, v);
 }
 
-#define POOL_HEADER                                                                                \
-    "POOL          WANT  RUN STRT BOFF FATL STOP  QUEUE  INFL   REQ/S  RETRIES  FAILED"
+/* Both formats fit in 80 columns (the last exit is cut to the width). */
+#define POOL_FMT_S "%-12.12s %5s %4s %4s %4s %4s %4s %6s %5s %7s %7s %6s"
+#define POOL_FMT   "%-12.12s %5d %4d %4d %4d %4d %4d %6s %5s %7s %7s %6s"
+#define POOL_HEADER_ARGS                                                                           \
+    "POOL", "WANT", "RUN", "STRT", "BOFF", "FATL", "STOP", "QUEUE", "INFL", "REQ/S", "RETRIES",    \
+        "FAILED"
 #define WORKER_HEADER "  SLOT     PID STATE      UPTIME  RESTARTS  CPU%    MEM   REQ/S  LAST EXIT"
 
 static void format_pool(char *line, size_t sz, const struct prow *p)
@@ -253,8 +257,8 @@ static void format_pool(char *line, size_t sz, const struct prow *p)
     fmt_num(r, sizeof(r), p->routed ? p->reqps : -1, "%.1f");
     fmt_num(re, sizeof(re), p->routed ? p->retries : -1, "%.0f");
     fmt_num(f, sizeof(f), p->routed ? p->failed : -1, "%.0f");
-    snprintf(line, sz, "%-12.12s %5d %4d %4d %4d %4d %4d %6s %5s %7s %8s %7s", p->name, p->want,
-             p->running, p->starting, p->backoff, p->fatal, p->stopped, q, inf, r, re, f);
+    snprintf(line, sz, POOL_FMT, p->name, p->want, p->running, p->starting, p->backoff, p->fatal,
+             p->stopped, q, inf, r, re, f);
 }
 
 static void format_worker(char *line, size_t sz, const struct wrow *w)
@@ -304,7 +308,8 @@ static void render(const struct view *v, line_fn emit, void *arg)
         if (!pool_shown(p))
             continue;
         if (!pool_header_shown) {
-            emit(arg, 2, POOL_HEADER);
+            snprintf(line, sizeof(line), POOL_FMT_S, POOL_HEADER_ARGS);
+            emit(arg, 2, line);
             pool_header_shown = true;
         }
         format_pool(line, sizeof(line), p);
@@ -318,10 +323,13 @@ static void render(const struct view *v, line_fn emit, void *arg)
     }
 }
 
+/* Piped: lines cut to $COLUMNS, or 80. */
+static int plain_width = 80;
+
 static void emit_plain(void *arg, int attr, const char *line)
 {
     (void)attr;
-    fprintf(arg, "%s\n", line);
+    fprintf(arg, "%.*s\n", plain_width, line);
 }
 
 struct screen {
@@ -464,6 +472,10 @@ static int run_plain(uint64_t delay_us, long count)
 {
     struct view cur = {0}, prev = {0};
     int status = DROVER_EXIT_OK;
+    const char *cols = getenv("COLUMNS");
+
+    if (cols != NULL && atoi(cols) >= 40)
+        plain_width = atoi(cols);
 
     for (long n = 0; count < 0 || n < count; n++) {
         if (n > 0) {

@@ -195,6 +195,10 @@ install(FILES examples/drover_worker.h examples/echo-worker.c
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 # tmpfiles.d and sysusers.d name no install paths: installed as they are.
+# Shell completion for drover: verbs, options, pools and POOL:SLOT (completions/).
+install(FILES completions/drover.bash
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/bash-completion/completions RENAME drover)
+install(FILES completions/_drover DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/zsh/vendor-completions)
 install(FILES systemd/drover.tmpfiles.conf DESTINATION "${DROVER_TMPFILESDIR}" RENAME drover.conf)
 install(FILES systemd/drover.sysusers.conf DESTINATION "${DROVER_SYSUSERSDIR}" RENAME drover.conf)
 
@@ -360,7 +364,7 @@ if(DROVER_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_drover_deb_depends}")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "libc6, libevent-core-2.1-7 (>= 2.1.8), libevent-openssl-2.1-7 (>= 2.1.8), libssl3, libinih1, ${_drover_deb_depends}")
+      "libc6, libevent-core-2.1-7 (>= 2.1.8), libevent-openssl-2.1-7 (>= 2.1.8), libssl3, libinih1, libncursesw6 (>= 6), libtinfo6 (>= 6), ${_drover_deb_depends}")
 endif()
 # python3: the Python client package (clients/python) installed with drover;
 # droverd and drover do not need it, so it is recommended, not required.

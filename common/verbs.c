@@ -40,7 +40,7 @@ const struct verb verb_table[VERB__COUNT] = {
     {VERB_EVENTS, "events", "[POOL] [-f] [--json]", 0, 1, VERB_READONLY | VERB_JSON | VERB_FOLLOW,
      "recent state changes of workers (exits, backoff, fatal, reloads); -f follows them"},
     {VERB_TOP, "top", "[POOL] [-n COUNT] [-d SECONDS]", 0, VERB_MAX_POS, VERB_READONLY | VERB_LOCAL | VERB_OWN_OPTS,
-     "a live view of pools and workers, refreshed every second (q quits; see drover(1))"},
+     "live view of pools and workers; keys c/m/r/s sort, / filter by pool, q quit"},
     {VERB_VERSION, "version", "[--json]", 0, 0, VERB_READONLY | VERB_JSON,
      "print drover's and the running droverd's versions and the control protocol"},
 };

@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define EVENTS_RING       1024        /* events kept; documented in docs/events-json.md */
-#define EVENTS_MAX_BEHIND (256 << 10) /* bytes a follower may leave unread before events drop */
+#define EVENTS_RING       1024       /* events kept; documented in docs/events-json.md */
+#define EVENTS_MAX_BEHIND (64 << 10) /* bytes a follower may leave unread before events drop */
 
 struct evbuffer;
 struct control_client;

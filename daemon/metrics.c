@@ -16,6 +16,7 @@
 
 #include "control.h"
 #include "droverd.h"
+#include "events.h"
 #include "health.h"
 #include "http.h"
 #include "parse.h"
@@ -300,6 +301,12 @@ void metrics_render(struct evbuffer *out)
            "Control connections refused (not permitted, malformed, over the cap).");
     evbuffer_add_printf(out, "drover_control_rejected_total %llu\n",
                         (unsigned long long)control_rejected());
+    family(out, "drover_events_total", "counter", "Worker state changes recorded (drover events).");
+    evbuffer_add_printf(out, "drover_events_total %llu\n", (unsigned long long)events_recorded());
+    family(out, "drover_events_dropped_total", "counter",
+           "Events not sent to an `events -f` reader that fell too far behind.");
+    evbuffer_add_printf(out, "drover_events_dropped_total %llu\n",
+                        (unsigned long long)events_dropped());
     family(out, "drover_http_rejected_total", "counter",
            "metrics_listen connections closed unanswered (over the cap, malformed, too slow).");
     evbuffer_add_printf(out, "drover_http_rejected_total %llu\n",

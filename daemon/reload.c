@@ -107,12 +107,6 @@ static void log_changes(const struct config_diff *diff)
     char *text = config_diff_describe(diff), *save = NULL;
 
     log_info("reload: %s", diff->n == 0 ? "no changes" : "applied");
-    if (diff->n > 0) {
-        char what[64];
-        snprintf(what, sizeof(what), "applied: %zu change%s", (size_t)diff->n,
-                 diff->n == 1 ? "" : "s");
-        events_record(NULL, -1, 0, NULL, NULL, EVC_RELOAD, what);
-    }
     if (diff->n > 0)
         for (char *line = strtok_r(text, "\n", &save); line != NULL;
              line = strtok_r(NULL, "\n", &save))
@@ -157,6 +151,13 @@ int reload_apply(struct config *new, struct reload_report *out)
     keep_daemon_restart_keys(new, old);
     droverd.config = new;
     log_set_level(new->daemon.log_level);
+    if (out->diff.n > 0) {
+        /* In the event ring before the changes it causes. */
+        char what[64];
+        snprintf(what, sizeof(what), "applied: %zu change%s", out->diff.n,
+                 out->diff.n == 1 ? "" : "s");
+        events_record(NULL, -1, 0, NULL, NULL, EVC_RELOAD, what);
+    }
 
     /* Pools that left the config stop; the rest follow their new settings. */
     for (size_t i = 0; i < out->diff.n; i++) {

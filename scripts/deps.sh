@@ -1,8 +1,10 @@
 #!/bin/sh
 # Install what drover needs from Debian 12's packages.
 #   scripts/deps.sh          build and run: compiler, cmake, libevent (with its OpenSSL
-#                            bufferevents), OpenSSL (libssl-dev: TLS on tcp: pools), inih
-#   scripts/deps.sh --test   also what the test suite uses (cmocka, clang for
+#                            bufferevents), OpenSSL (libssl-dev: TLS on tcp: pools), inih,
+#                            ncurses (drover top)
+#   scripts/deps.sh --test   also what the test suite uses (cmocka, tmux and zsh for
+#                            the CLI's view and completion, openssl for test certificates, clang for
 #                            fuzzing, promtool, valgrind, systemd tools, python3,
 #                            pytest for the Python client's tests, lintian for
 #                            the package)
@@ -11,8 +13,8 @@
 # The options combine: scripts/deps.sh --test --system.
 set -eu
 
-build_pkgs="gcc make cmake pkg-config libevent-dev libssl-dev libinih-dev libcmocka-dev"
-test_pkgs="openssl clang clang-format libclang-rt-14-dev valgrind python3 python3-pytest python3-yaml systemd util-linux procps iproute2 dpkg-dev file lintian"
+build_pkgs="gcc make cmake pkg-config libevent-dev libssl-dev libinih-dev libncurses-dev libcmocka-dev"
+test_pkgs="openssl clang tmux zsh clang-format libclang-rt-14-dev valgrind python3 python3-pytest python3-yaml systemd util-linux procps iproute2 dpkg-dev file lintian"
 system_pkgs="qemu-system-x86 qemu-utils debootstrap e2fsprogs"
 
 pkgs=$build_pkgs

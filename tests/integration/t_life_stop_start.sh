@@ -103,7 +103,8 @@ assert_eq "$(pool_pids a)" "$after" "pool a untouched by a refused restart"
 expect_exit 2 "stop without a target" dv stop
 expect_exit 2 "restart with a bad slot" dv restart a:x
 expect_exit 2 "an unknown verb" dv stoop a
-assert_contains "$RUN_ERR" "unknown verb 'stoop' (verbs: status, start, stop," "stderr of an unknown verb (never a suggestion to stop)"
+assert_contains "$RUN_ERR" "unknown verb 'stoop'" "stderr of an unknown verb"
+case "$RUN_ERR" in *"'stop'"*) fail "an unknown verb was answered with a suggestion to stop: $RUN_ERR" ;; esac
 expect_exit 2 "an unknown verb near a read-only one" dv stauts
 assert_contains "$RUN_ERR" "did you mean 'status'" "stderr of a typo of status"
 expect_exit 2 "an unknown option" dv stop a --bogus

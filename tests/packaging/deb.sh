@@ -138,7 +138,8 @@ for f in /usr/sbin/droverd /usr/bin/drover /usr/libexec/drover/echo-worker \
     /usr/lib/tmpfiles.d/drover.conf /usr/lib/sysusers.d/drover.conf /etc/logrotate.d/drover \
     /etc/drover/drover.ini /etc/drover/conf.d/echo.ini \
     /usr/share/man/man8/droverd.8.gz /usr/share/man/man1/drover.1.gz /usr/share/man/man5/drover.ini.5.gz \
-    /usr/share/doc/drover/changelog.gz /usr/share/doc/drover/copyright; do
+    /usr/share/doc/drover/changelog.gz /usr/share/doc/drover/copyright \
+    /usr/share/bash-completion/completions/drover /usr/share/zsh/vendor-completions/_drover; do
     [ -f "$f" ] || fail "$f is not installed"
 done
 grep -qx 'ExecStart=/usr/sbin/droverd -c /etc/drover/drover.ini' "$UNIT" ||
