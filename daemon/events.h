@@ -38,7 +38,7 @@ enum event_cause {
     EVC_RECYCLED,   /* max_requests reached */
     EVC_RELOAD,     /* a rolling restart of a reload, or the reload itself (pool-wide) */
     EVC_HALTED,     /* a rollout halted (pool-wide) */
-    EVC_OOM,        /* killed by the kernel's OOM killer (reserved: cgroups name it) */
+    EVC_OOM,        /* killed by the kernel's OOM killer in its cgroup (memory.events oom_kill) */
     EVC__COUNT
 };
 

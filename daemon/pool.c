@@ -515,6 +515,8 @@ static void slot_record_event(struct slot *s, enum slot_state from, enum slot_ev
         return;
     if (ev == SLOT_EV_EXITED) {
         describe_wait_status(s->fsm.exit_wstatus, how, sizeof(how));
+        if (s->oom_exit != NULL) /* "killed by the OOM killer (memory_max 512M)", not "by KILL" */
+            snprintf(how, sizeof(how), "%s", s->oom_exit);
         pid = settle_pid;
     }
     /* A worker that could not exec, or a fork that failed here: say what went wrong. */
@@ -525,7 +527,7 @@ static void slot_record_event(struct slot *s, enum slot_state from, enum slot_ev
         snprintf(detail, sizeof(detail), "%s%smore than %u crashes in the window", how,
                  how[0] ? "; " : "", p->policy.crash_limit);
     } else if (to == SLOT_BACKOFF) {
-        c = EVC_BACKOFF;
+        c = ev == SLOT_EV_EXITED && s->oom_exit != NULL ? EVC_OOM : EVC_BACKOFF;
         format_duration_short(s->fsm.deadline > now ? s->fsm.deadline - now : 0, delay,
                               sizeof(delay));
         snprintf(detail, sizeof(detail), "%s%srestart in %s", how, how[0] ? "; " : "", delay);
@@ -536,7 +538,7 @@ static void slot_record_event(struct slot *s, enum slot_state from, enum slot_ev
         c = (enum event_cause)(s->event_cause - 1);
         snprintf(detail, sizeof(detail), "%s", how);
     } else if (ev == SLOT_EV_EXITED) {
-        c = s->fsm.fail_reason != NULL ? EVC_FAILED : EVC_EXITED;
+        c = s->fsm.fail_reason != NULL ? EVC_FAILED : s->oom_exit != NULL ? EVC_OOM : EVC_EXITED;
         snprintf(detail, sizeof(detail), "%s%s%s", how, s->fsm.fail_reason ? ": " : "",
                  s->fsm.fail_reason ? s->fsm.fail_reason : "");
     } else if (to == SLOT_RUNNING) {

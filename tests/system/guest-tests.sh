@@ -465,6 +465,11 @@ EOF
         die "no journal line naming the OOM kill"
     drover metrics | grep -qx 'drover_worker_oom_kills_total{pool="t-oom"} 1' ||
         die "metric: $(drover metrics | grep oom)"
+    drover events --json t-oom | python3 -c '
+import json, sys
+ev = [json.loads(l) for l in sys.stdin if l.strip()]
+sys.exit(0 if any(e.get("cause") == "oom" and "OOM killer (memory_max 64M)" in e["detail"] for e in ev) else 1)' ||
+        die "no oom event: $(drover events t-oom | tail -5)"
     # systemd saw the OOM kill in its unit too; OOMPolicy=continue keeps the service running.
     active_is active || die "drover.service is $(systemctl is-active drover) after a worker's OOM kill"
     [ "$(prop OOMPolicy)" = continue ] || die "OOMPolicy=$(prop OOMPolicy)"
