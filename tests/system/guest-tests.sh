@@ -493,6 +493,8 @@ sys.exit(0 if any(e.get("cause") == "oom" and "OOM killer (memory_max 64M)" in e
     [ "$(cat "$cg/memory.high")" = max ] || die "memory.high after reload $(cat "$cg/memory.high")"
     active_is active || die "drover.service is $(systemctl is-active drover) at the end"
     rm -rf "$d"
+}
+
 # ---- issue 12, cgrecycle: per-worker accounting from the cgroup, memory_recycle ----
 # (kept apart from the limits' tests above, another part of issue 12)
 # slot0 POOL EXPR: EXPR on slot 0 of POOL in `drover status --json` (bound to x); "" when none.
