@@ -79,7 +79,8 @@ def results(want):
     return lambda d: [w["result"] for w in d["workers"]] == want or [w["result"] for w in d["workers"]]
 
 # One case per verb; shutdown runs last. Verbs a script does not read as JSON, and why:
-EXEMPT = {"metrics": "its output is the Prometheus text format, already machine-readable"}
+EXEMPT = {"metrics": "its output is the Prometheus text format, already machine-readable",
+          "top": "an interactive view for people; what it shows is status --json"}
 CASES = {
     "status": lambda: check("status --json", ["status", "--json"], 0, ["pools"]),
     "health": lambda: check("health --json", ["health", "--json"], 0, ["healthy", "reasons", "pools"]),
@@ -116,8 +117,9 @@ CASES = {
               ["file", "ok", "errors"], expect=lambda d: d["ok"] is False and len(d["errors"]) >= 1)),
     "version": lambda: check("version --json", ["version", "--json"], 0,
                              ["cli_version", "daemon_version", "protocol"]),
-    # Added by another change (drover events); its shape is documented in docs/json.md.
-    "events": lambda: check("events --json", ["events", "--json"], 0, [], lines=True),
+    "events": lambda: check("events --json", ["events", "--json"], 0,
+                            ["seq", "time", "pool", "slot", "pid", "from", "to", "cause", "detail"],
+                            lines=True),
     "shutdown": lambda: check("shutdown --json", ["shutdown", "--json"], 0, ["stopped"],
                               expect=lambda d: d["stopped"] is True or d),
 }
