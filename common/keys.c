@@ -987,7 +987,7 @@ const struct key key_table[] = {
         .default_value = "1024",
         .reload = RELOAD_LIVE,
         .max = 1000000,
-        .help = "message mode: requests waiting beyond this are answered BUSY at once.",
+        .help = "message mode: requests waiting for a worker (not those in its window) beyond this are answered BUSY at once.",
     },
     {
         .section = KEY_POOL,

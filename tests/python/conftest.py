@@ -188,6 +188,9 @@ workers = 1
 listen = {t}/slow.sock
 environment = {env}
 max_queue = 2
+# One request at a time, so the third of a burst waits and the fifth is BUSY (the adaptive
+# default window would put up to 16 of them on the worker at once).
+worker_inflight = 1
 
 [pool:noworkers]
 command = {py} -m drover.worker pytasks:sleepy
