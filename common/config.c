@@ -1102,5 +1102,6 @@ int config_check_limits(const struct config *cfg, const struct cg_probe *probe,
                 config_errors_add(errs, o->file, o->line, "%s: %s", name, why);
         }
     }
+    config_errors_sort(errs); /* the keys were visited in limit order, not line order */
     return errs->n > before ? -1 : 0;
 }

@@ -33,6 +33,13 @@ refused "containment is off (cgroup = off"
 printf 'cgroup = off\n[pool:p]\ncommand = /bin/sleep 3600\nworkers = 1\nmemory_max = max\n' | write_config
 run_capture "$DROVER" check -c "$CONF"
 assert_eq "$RUN_RC" 0 "drover check of memory_max = max without containment"
+# Several refused, in the order of their lines (not of the limits' table).
+printf 'cgroup = off\n[pool:p]\ncommand = /bin/sleep 3600\nworkers = 1\ncpu_weight = 200\npids_max = 9\nmemory_max = 64M\n' | write_config
+run_capture "$DROVER" check -c "$CONF"
+assert_eq "$RUN_RC" 1 "drover check of three limits without containment"
+assert_eq "$(grep -o '^[^ ]*:[0-9]*: [a-z_]*' <<<"$RUN_ERR" | sed 's/^.*:\([0-9]*\): /\1 /' | tr '\n' ',')" \
+    "$(grep -n '^cpu_weight\|^pids_max\|^memory_max' "$CONF" | sed 's/^\([0-9]*\):\([a-z_]*\) .*/\1 \2/' | tr '\n' ',')" \
+    "refusals sorted by line"
 
 if grep -qw memory "$CG/cgroup.controllers"; then
     log "ok (the memory controller is available here: the refusal with containment on is not testable)"

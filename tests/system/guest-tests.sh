@@ -460,7 +460,7 @@ EOF
     [ "$(cat "$(slot_cg t-oom)/memory.max")" = $((64 << 20)) ] || die "t-oom memory.max"
     wait_for 60 "t-oom replaced" slot_is t-oom 'x["state"] == "running" and x["pid"] is not None'
     slot_is t-oom 'x["last_exit"]["reason"] == "killed by the OOM killer (memory_max 64M)"' || die "last_exit.reason"
-    drover status t-oom | grep -q "killed by the OOM killer (memory_max 64M)" || die "text status: $(drover status t-oom)"
+    drover status --wide t-oom | grep -q "killed by the OOM killer (memory_max 64M)" || die "text status: $(drover status --wide t-oom)"
     journal_has "$cur" "pool t-oom slot 0: pid [0-9]+ exited unexpectedly: killed by the OOM killer \(memory_max 64M\)" ||
         die "no journal line naming the OOM kill"
     drover metrics | grep -qx 'drover_worker_oom_kills_total{pool="t-oom"} 1' ||
