@@ -32,13 +32,15 @@
 #define WD_BUCKETS 256
 
 struct cgroup_slot {
-    char *dir;          /* the absolute directory */
-    char *pool_dir;     /* its parent, BASE/pool-NAME */
-    size_t rel_off;     /* where the hierarchy's path starts in dir */
-    int wd;             /* inotify watch on cgroup.events, or -1 before it exists */
-    int oom_wd;         /* inotify watch on memory.events, or -1 (no memory controller) */
-    uint64_t oom_kills; /* memory.events oom_kill as last read */
-    uint64_t oom_taken; /* ... as cgroup_slot_take_oom last reported it */
+    char *dir;           /* the absolute directory */
+    char *pool_dir;      /* its parent, BASE/pool-NAME */
+    size_t rel_off;      /* where the hierarchy's path starts in dir */
+    int wd;              /* inotify watch on cgroup.events, or -1 before it exists */
+    int oom_wd;          /* inotify watch on memory.events, or -1 (no memory controller) */
+    uint64_t oom_kills;  /* memory.events oom_kill as last read */
+    uint64_t oom_taken;  /* ... as cgroup_slot_take_oom last reported it */
+    bool limits_written; /* limits holds what the slot's files say (the dir outlives workers) */
+    struct cg_limits limits;
     void *owner;
     SLIST_ENTRY(cgroup_slot) wd_link;
     SLIST_ENTRY(cgroup_slot) oom_link;
@@ -128,19 +130,20 @@ static int move_self(char *err, size_t errsz)
 
 static void inotify_cb(evutil_socket_t fd, short what, void *arg);
 
+static int enable_controllers(const char *dir, unsigned need, char *err, size_t errsz);
+
 /*
  * Let the cgroups below dir account memory and pids (memory.current, memory.peak,
  * pids.current for status, metrics and memory_recycle), where dir's parent offers
- * those controllers; one write each, since one missing controller fails a write of
+ * those controllers; one at a time, since one missing controller fails a write of
  * both. Best effort: without them the figures come from /proc (usage.c).
  */
 static void enable_accounting(const char *dir)
 {
-    char path[CG_PATH_MAX + 32];
+    char ignored[PARSE_ERR_MAX];
 
-    snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
-    (void)write_file(path, "+memory");
-    (void)write_file(path, "+pids");
+    (void)enable_controllers(dir, CG_CTRL_MEMORY, ignored, sizeof(ignored));
+    (void)enable_controllers(dir, CG_CTRL_PIDS, ignored, sizeof(ignored));
 }
 
 int cgroup_setup(const char *setting, struct event_base *base, char *err, size_t errsz)
@@ -295,6 +298,7 @@ int cgroup_slot_open_procs(struct cgroup_slot *c, char *err, size_t errsz)
         enable_accounting(c->pool_dir);
         if (mkdir(c->dir, 0755) != 0 && errno != EEXIST)
             return parse_error(err, errsz, "cgroup: mkdir %s: %s", c->dir, strerror(errno));
+        c->limits_written = false; /* a new directory has the kernel's defaults */
         snprintf(path, sizeof(path), "%s/cgroup.events", c->dir);
         c->wd = inotify_add_watch(cg.inotify_fd, path, IN_MODIFY);
         if (c->wd < 0)
@@ -478,6 +482,13 @@ static int slot_write(const struct cgroup_slot *c, const char *file, const char 
     return 0;
 }
 
+static bool same_limits(const struct cg_limits *a, const struct cg_limits *b)
+{
+    return a->memory_max == b->memory_max && a->memory_high == b->memory_high &&
+           a->pids_max == b->pids_max && a->cpu_quota == b->cpu_quota &&
+           a->cpu_weight == b->cpu_weight;
+}
+
 int cgroup_slot_apply_limits(struct cgroup_slot *c, const struct cg_limits *l, char *err,
                              size_t errsz)
 {
@@ -485,6 +496,10 @@ int cgroup_slot_apply_limits(struct cgroup_slot *c, const struct cg_limits *l, c
     unsigned need = cg_limits_controllers(l);
 
     if (c == NULL || c->wd < 0)
+        return 0;
+    /* The slot's cgroup keeps its files from one worker to the next: write them when they change.
+     */
+    if (c->limits_written && same_limits(&c->limits, l))
         return 0;
     /* The base's first (start or reload did it; again here in case someone undid it). */
     if (enable_controllers(cg.base, need, err, errsz) != 0 ||
@@ -528,6 +543,8 @@ int cgroup_slot_apply_limits(struct cgroup_slot *c, const struct cg_limits *l, c
         if (slot_write(c, "cpu.weight", text, err, errsz) != 0)
             return -1;
     }
+    c->limits = *l;
+    c->limits_written = true;
     return 0;
 }
 

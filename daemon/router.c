@@ -315,19 +315,30 @@ static void queue_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The adaptive window: a busy worker takes more while its oldest request is recent. */
+struct prefetch_test {
+    const struct route *r;
+    uint64_t now; /* read once per take, at the first busy worker asked about; 0 before */
+};
+
 static bool prefetch_ok(struct choice_node *n, void *arg)
 {
-    const struct route *r = arg;
+    struct prefetch_test *t = arg;
     const struct request *q = TAILQ_FIRST(&link_of(n)->inflight);
 
-    return q == NULL || mono_now() - q->dispatched_at < r->prefetch_max_age_us;
+    if (q == NULL)
+        return true;
+    if (t->now == 0)
+        t->now = mono_now();
+    return t->now - q->dispatched_at < t->r->prefetch_max_age_us;
 }
 
 static struct choice_node *router_take(struct route *r)
 {
+    struct prefetch_test t = {.r = r};
+
     if (r->prefetch_max_age_us == 0)
         return choice_take(&r->choice);
-    return choice_take_if(&r->choice, prefetch_ok, r);
+    return choice_take_if(&r->choice, prefetch_ok, &t);
 }
 
 /* A new request from a client: to a worker now, to the queue, or BUSY. */
