@@ -14,10 +14,11 @@
 #include "cgroupfs.h"
 #include "parse.h"
 
-int cg_parse_u64(const char *text, uint64_t *out)
+/* The decimal number at *pp into *out, *pp past it; -1 without a digit or past UINT64_MAX. */
+static int parse_digits(const char **pp, uint64_t *out)
 {
     uint64_t v = 0;
-    const char *p = text;
+    const char *p = *pp;
 
     if (!isdigit((unsigned char)*p))
         return -1;
@@ -26,7 +27,17 @@ int cg_parse_u64(const char *text, uint64_t *out)
             return -1;
         v = v * 10 + (uint64_t)(*p - '0');
     }
-    if (*p != '\0' && *p != '\n')
+    *pp = p;
+    *out = v;
+    return 0;
+}
+
+int cg_parse_u64(const char *text, uint64_t *out)
+{
+    uint64_t v;
+    const char *p = text;
+
+    if (parse_digits(&p, &v) != 0 || (*p != '\0' && *p != '\n'))
         return -1;
     *out = v;
     return 0;
@@ -41,18 +52,9 @@ int cg_parse_keyed(const char *text, const char *key, uint64_t *out)
         if (strncmp(line, key, klen) == 0 &&
             (line[klen] == ' ' || line[klen] == '\t' || line[klen] == ':')) {
             const char *p = line + klen + (line[klen] == ':');
-            uint64_t v = 0;
             while (*p == ' ' || *p == '\t')
                 p++;
-            if (!isdigit((unsigned char)*p))
-                return -1;
-            for (; isdigit((unsigned char)*p); p++) {
-                if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-                    return -1;
-                v = v * 10 + (uint64_t)(*p - '0');
-            }
-            *out = v;
-            return 0;
+            return parse_digits(&p, out);
         }
         line = next != NULL ? next + 1 : NULL;
     }

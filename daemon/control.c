@@ -354,13 +354,11 @@ static void client_accept(int fd)
     c->uid = cred.uid;
     c->gid = cred.gid;
     c->pid = cred.pid;
-    c->bev = bufferevent_socket_new(droverd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = acceptor_bufferevent(fd, client_read_cb, client_write_cb, client_event_cb, c);
     if (c->bev == NULL) {
-        close(fd);
         free(c);
         return;
     }
-    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
     /* Never buffer more than one maximal command from a client. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_HEADER_SIZE + PROTO_MAX_REQUEST);
     /* Big writes, so a `logs -f` client that reads fast keeps up with a chatty pool. */

@@ -236,13 +236,11 @@ static void client_accept(int fd)
         return;
     }
     c = xcalloc(1, sizeof(*c));
-    c->bev = bufferevent_socket_new(droverd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = acceptor_bufferevent(fd, client_read_cb, client_write_cb, client_event_cb, c);
     if (c->bev == NULL) {
-        close(fd);
         free(c);
         return;
     }
-    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, HTTP_MAX_REQUEST);
     c->deadline = evtimer_new(droverd.base, client_deadline_cb, c);
     event_add(c->deadline, &tv);

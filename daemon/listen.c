@@ -9,6 +9,7 @@
 #include "listen.h"
 
 #include <errno.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -352,4 +353,18 @@ void listener_update_all(void)
 
     TAILQ_FOREACH(ls, &listeners, entry)
         listener_update(ls);
+}
+
+struct bufferevent *acceptor_bufferevent(int fd, bufferevent_data_cb readcb,
+                                         bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
+                                         void *arg)
+{
+    struct bufferevent *bev = bufferevent_socket_new(droverd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+
+    if (bev == NULL) {
+        close(fd);
+        return NULL;
+    }
+    bufferevent_setcb(bev, readcb, writecb, eventcb, arg);
+    return bev;
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <event2/bufferevent.h>
 
 #include "config.h"
 
@@ -78,5 +79,12 @@ void acceptor_start(struct acceptor *a, int fd, int batch, const char *what,
                     void (*accepted)(int fd));
 /* Stop accepting and free the events (the owner closes the socket). */
 void acceptor_stop(struct acceptor *a);
+/*
+ * An accepted connection as a bufferevent that closes it when freed, with
+ * these callbacks; NULL, with fd closed, when libevent cannot make one.
+ */
+struct bufferevent *acceptor_bufferevent(int fd, bufferevent_data_cb readcb,
+                                         bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
+                                         void *arg);
 
 #endif
