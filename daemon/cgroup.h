@@ -3,11 +3,11 @@
  * Containment with cgroup v2: droverd's delegated subtree (or the one given
  * by `cgroup = PATH`), one cgroup per pool and one per worker slot below it
  * (BASE/pool-NAME/slot-N; droverd itself moves to BASE/droverd when BASE is
- * its own cgroup). pool.c prepares a slot's cgroup and hands spawn.c an open
+ * its own cgroup). worker.c prepares a slot's cgroup and hands spawn.c an open
  * cgroup.procs fd the child writes itself into before exec; stopping signals
  * every process in the slot's cgroup and ends with cgroup.kill; one inotify
- * fd watches each slot's cgroup.events and tells pool.c (through the hook it
- * registered) when a cgroup is empty. Never calls pool.c directly. When
+ * fd watches each slot's cgroup.events and tells worker.c (through the hook it
+ * registered) when a cgroup is empty. Never calls the pool layer directly. When
  * containment is off every function here is a no-op returning "none".
  */
 #ifndef DROVER_CGROUP_H

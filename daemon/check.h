@@ -7,8 +7,8 @@
  * without a check has no timer. Check processes are droverd's children:
  * reap.c hands their exits here.
  *
- * pool.c tells this module when a slot's state changed or its pool's
- * config did; the verdict goes back through the hook given to check_init(),
+ * worker.c tells this module when a slot's state changed, pool_settings.c
+ * when its pool's config did; the verdict goes back through the hook given to check_init(),
  * so this module never includes pool.h.
  */
 #ifndef DROVER_CHECK_H

@@ -82,7 +82,7 @@ struct slot {
     char *oom_exit; /* "killed by the OOM killer (memory_max 512M)": how the last one ended */
     uint64_t cg_cpu_base_us;      /* the cgroup's CPU time when this worker started (usage.c) */
     struct slot_recycle *recycle; /* memory_recycle (recycle.c), NULL until first checked */
-    bool spawn_queued;            /* starting, waiting for its turn to fork (pool.c) */
+    bool spawn_queued;            /* starting, waiting for its turn to fork (spawn_queue.c) */
     unsigned char event_cause; /* events.h: 1 + the cause of the stop/restart under way; 0 none */
     SLIST_ENTRY(slot) pid_link;
     TAILQ_ENTRY(slot) spawn_entry;

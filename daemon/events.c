@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The event ring and its followers (see events.h). pool.c records a slot's
- * change of state where it applies the state machine's decision; reload.c
- * and pool.c's rollout halt record pool-wide events. cmd-events.c serves
+ * The event ring and its followers (see events.h). transition.c records a
+ * slot's change of state where worker.c applies the state machine's
+ * decision; reload.c and rollout.c's halt record pool-wide events. cmd-events.c serves
  * `drover events`.
  */
 #include "events.h"

@@ -2,8 +2,8 @@
 /*
  * What every worker of a pool starts with, from the pool's config: the
  * shared environment, the supplementary groups for `user`, and who and
- * where its processes run. Used by pool.c when a pool is created or
- * reconfigured and by pool.c and check.c for each spawn; changes no pool
+ * where its processes run. Used by pool_settings.c when a pool is created or
+ * reconfigured and by worker.c and check.c for each spawn; changes no pool
  * or slot.
  */
 #ifndef DROVER_POOL_ENV_H

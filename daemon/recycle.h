@@ -13,7 +13,7 @@
  * over it, so the requests a recycled worker still has to finish would be
  * slowed; and memory.high is the operator's own limit (memory_high).
  *
- * pool.c tells this module about its pools and slots; the decision goes
+ * The pool layer tells this module about its pools and slots; the decision goes
  * back through the hook given to recycle_set_hook(), which retires the
  * worker like max_requests (routed pools) or restarts it with stop_signal
  * (others). Never includes pool.h.

@@ -3,7 +3,7 @@
  * Routing work to a pool: the front pool.c talks to. It owns a routed
  * pool's listening socket (listen.c) and, per mode, what each worker gets
  * (fd 3 and variables) and how work reaches it (router.c for message mode,
- * handoff.c for handoff mode; shared mode is here). pool.c tells it about
+ * handoff.c for handoff mode; shared mode is here). worker.c tells it about
  * every worker's life; the route changes a slot only through the hooks
  * pool.c gave to route_new() (fail, restart, stop), and tells the pool it
  * drained through them too. It never includes pool.h.
