@@ -315,7 +315,7 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
     else
         plan.fd_stdout = -1;
     if (pc->stdout_mode == STDOUT_LOG && s->output != NULL)
-        plan.fd_stderr = output_pipe_write_fd(s->output);
+        plan.fd_stderr = output_pipe_err_fd(s->output, pc->log_stderr == LOG_STDERR_MARKED);
     else if (pc->stdout_mode == STDOUT_NULL)
         plan.fd_stderr = droverd.devnull;
     else
@@ -862,7 +862,7 @@ static void pool_route_drained(void *pool)
 
 /*
  * Every client costs one fd. Whatever the fd limit, keep enough for the
- * control socket, log files and restarting every worker (a pipe and a
+ * control socket, log files and restarting every worker (output pipes and a
  * socket pair each), so a flood of clients cannot lock the operator out.
  */
 static unsigned pools_client_budget(void)
@@ -873,7 +873,7 @@ static unsigned pools_client_budget(void)
     TAILQ_FOREACH(p, &droverd.pools, entry)
         slots += p->nslots;
     rlim_t limit = droverd.nofile_raised;
-    rlim_t reserve = FD_RESERVE + 6 * (rlim_t)slots;
+    rlim_t reserve = FD_RESERVE + 8 * (rlim_t)slots;
     if (limit <= reserve)
         return 0;
     return limit - reserve > UINT_MAX ? UINT_MAX : (unsigned)(limit - reserve);
