@@ -308,13 +308,19 @@ static enum cmd_retval logs_follow(struct cmd_ctx *ctx, struct pool *pool)
 struct merged_line {
     const char *pool;
     char *line; /* "TIME [SLOT] text", no newline */
+    size_t seq; /* its place among all the lines read: a pool's file is in order already */
 };
 
+/* By time (lines start with it), then as read: equal times keep their pool's order. */
 static int merged_line_cmp(const void *a, const void *b)
 {
     const struct merged_line *x = a, *y = b;
-    int c = strcmp(x->line, y->line); /* lines start with the time: in order of writing */
-    return c != 0 ? c : (x < y ? -1 : x > y);
+    size_t xt = strcspn(x->line, " "), yt = strcspn(y->line, " ");
+    int c = memcmp(x->line, y->line, xt < yt ? xt : yt);
+
+    if (c == 0 && xt != yt)
+        c = xt < yt ? -1 : 1;
+    return c != 0 ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
 }
 
 /*
@@ -342,6 +348,7 @@ static enum cmd_retval logs_all(struct cmd_ctx *ctx)
             v = xreallocarray(v, n + 1, sizeof(*v));
             v[n].pool = p->name;
             v[n].line = xstrdup(line);
+            v[n].seq = n;
             n++;
         }
         free(text);

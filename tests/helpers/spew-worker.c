@@ -26,6 +26,7 @@
  *   --line-bytes N       length of the chatter lines (default 120)
  *   --spew-stdout        a thread writes lines of 4 KiB to stdout as fast as
  *                        the pipe takes them, forever
+ *   --spew-stderr        the same on stderr (lines of 'e')
  *   --spew-fd3           a thread writes 64 KiB blocks of junk to fd 3 as
  *                        fast as the socket takes them, forever
  *   --progress FILE      every 50 ms, FILE holds one line:
@@ -177,6 +178,18 @@ static void *spew_stdout_thread(void *arg)
     return NULL;
 }
 
+static void *spew_stderr_thread(void *arg)
+{
+    static char block[4096];
+
+    (void)arg;
+    memset(block, 'e', sizeof(block));
+    block[sizeof(block) - 1] = '\n';
+    while (write_all(2, block, sizeof(block)) == 0)
+        ;
+    return NULL;
+}
+
 static void *spew_fd3_thread(void *arg)
 {
     static char block[65536];
@@ -279,14 +292,14 @@ static void usage(void)
     fprintf(stderr,
             "usage: spew-worker [--out TEXT] [--err TEXT] [--lines N] [--width W] "
             "[--burst N] [--term-delay MS] [--term-wait FILE] [--tag WORD] [--echo] [--log-each] "
-            "[--chatter US] [--line-bytes N] [--spew-stdout] [--spew-fd3] "
+            "[--chatter US] [--line-bytes N] [--spew-stdout] [--spew-stderr] [--spew-fd3] "
             "[--progress FILE] [--exit-after MIN MAX]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int echo = 0, log_each = 0, spew_stdout = 0, spew_fd3 = 0;
+    int echo = 0, log_each = 0, spew_stdout = 0, spew_stderr = 0, spew_fd3 = 0;
     long exit_min = -1, exit_max = -1;
     const char *out = NULL, *err = NULL, *term_wait = NULL;
     long lines = 0, width = 64, term_delay = -1, ticks = 0, burst = 0;
@@ -327,6 +340,8 @@ int main(int argc, char **argv)
             line_bytes = (size_t)atol(argv[++i]);
         else if (strcmp(a, "--spew-stdout") == 0)
             spew_stdout = 1;
+        else if (strcmp(a, "--spew-stderr") == 0)
+            spew_stderr = 1;
         else if (strcmp(a, "--spew-fd3") == 0)
             spew_fd3 = 1;
         else if (strcmp(a, "--progress") == 0 && more >= 1)
@@ -378,6 +393,8 @@ int main(int argc, char **argv)
         start_thread(chatter_thread, NULL);
     if (spew_stdout)
         start_thread(spew_stdout_thread, NULL);
+    if (spew_stderr)
+        start_thread(spew_stderr_thread, NULL);
     if (spew_fd3)
         start_thread(spew_fd3_thread, NULL);
 

@@ -6,11 +6,13 @@
 #    both streams share one pipe and every line reads "[SLOT]" as before;
 #  - an unfinished stdout line is not cut by a stderr line written meanwhile; two floods at once
 #    (50 000 lines on each stream) land whole, each line in its stream; a worker that closes its
-#    stderr keeps running and logging stdout;
+#    stderr keeps running and logging stdout; a worker spewing 4 KiB lines on stderr alone, as
+#    fast as droverd takes them, is drained (status answers within 1 s), its lines are marked
+#    and whole, and the log rotates within log_max_size x (log_keep + 1);
 #  - `logs all -f` (and with --json) follows every pool's lines, each with its pool's name,
 #    including a pool a reload adds, and ends quietly with exit 0 when droverd shuts down.
 . "$(dirname "$0")/lib.sh"
-uses proc
+uses fault
 
 LOG="$T/log"
 write_config <<EOF
@@ -35,9 +37,15 @@ log_max_size = 64M
 [pool:closed]
 command = /bin/sh -c 'exec 2>&-; echo closed-still-logs; exec sleep 1000'
 workers = 1
+
+[pool:errspew]
+command = $SPEW_WORKER --out errspew-ready --spew-stderr
+workers = 1
+log_max_size = 1M
+log_keep = 1
 EOF
 start_daemon
-for p in app merged partial flood closed; do
+for p in app merged partial flood closed errspew; do
     wait_for 10 "pool $p running" pool_running "$p"
 done
 
@@ -97,6 +105,30 @@ assert (out, err) == (50000, 50000), "%d stdout and %d stderr lines" % (out, err
 PY
 wait_for 5 "a worker with stderr closed logs its stdout" file_has "$LOG/closed.log" "\[0\] closed-still-logs\$"
 state_is closed 0 running || fail "the worker with stderr closed is not running"
+
+# ---- a worker spewing on stderr alone ----------------------------------------------------
+wait_for 5 "stderr spew logged" file_has "$LOG/errspew.log" "\[0:stderr\] eeee"
+status_probe 3 "$T/probe"
+probe_check "$T/probe" $((1000 * SLOWDOWN)) "status next to a worker spewing on stderr"
+wait_for 10 "errspew's log rotated" test -f "$LOG/errspew.log.1"
+expect_exit 0 "stop errspew" dv stop errspew
+for f in "$LOG/errspew.log" "$LOG/errspew.log.1"; do
+    size=$(stat -c %s "$f")
+    [ "$size" -le 1048576 ] || fail "$f is $size bytes, over log_max_size = 1M"
+done
+cat "$LOG/errspew.log.1" "$LOG/errspew.log" | python3 -c '
+import re, sys
+n = 0
+for l in sys.stdin:
+    m = re.fullmatch(r"\S+ \[0(:stderr)?\] (.*)\n", l)
+    assert m, "malformed line %r" % l[:80]
+    if m.group(2) == "errspew-ready":
+        assert not m.group(1), "stdout line marked"
+        continue
+    assert m.group(1) and m.group(2) == "e" * 4095, "a cut or unmarked stderr line: %r" % l[:80]
+    n += 1
+assert n > 100, "only %d stderr lines" % n
+' || fail "the stderr spew did not land whole and marked (see above)"
 
 # ---- logs all -f, text and JSON; a pool a reload adds; shutdown ends it quietly ------
 dv logs all -f -n 0 >"$T/all.out" 2>"$T/all.err" &
