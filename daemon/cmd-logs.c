@@ -353,7 +353,8 @@ static enum cmd_retval logs_all(struct cmd_ctx *ctx)
         }
         free(text);
     }
-    qsort(v, n, sizeof(*v), merged_line_cmp);
+    if (n > 0)
+        qsort(v, n, sizeof(*v), merged_line_cmp);
     for (size_t i = n > ctx->args.lines ? n - ctx->args.lines : 0; i < n; i++) {
         if (ctx->args.json) {
             struct evbuffer *one = evbuffer_new();

@@ -56,7 +56,7 @@ struct output_pipe {
     struct pool_log *log;
     unsigned slot;
     struct output_stream out, err;
-    bool err_failed; /* making the stderr pipe failed (logged once) */
+    bool err_failed; /* making the stderr pipe failed (logged once per slot) */
 };
 
 static void pool_log_open(struct pool_log *log)
@@ -415,9 +415,11 @@ int output_pipe_err_fd(struct output_pipe *op, bool marked)
 {
     if (!marked)
         return op->out.wfd;
-    if (op->err.rfd < 0 && !op->err_failed && output_stream_open(&op->err) != 0) {
-        log_warn("pool %s slot %u: stderr pipe (its lines go to the stdout pipe, unmarked)",
-                 pool_log_name(op->log), op->slot);
+    /* Tried again at each start: fds may be back. */
+    if (op->err.rfd < 0 && output_stream_open(&op->err) != 0) {
+        if (!op->err_failed)
+            log_warn("pool %s slot %u: stderr pipe (its lines go to the stdout pipe, unmarked)",
+                     pool_log_name(op->log), op->slot);
         op->err_failed = true;
     }
     return op->err.rfd >= 0 ? op->err.wfd : op->out.wfd;

@@ -66,7 +66,8 @@ int output_pipe_write_fd(const struct output_pipe *op);
 /*
  * The end given to workers as stderr: with marked, the stderr pipe (made at
  * the first call); the stdout pipe when merged, or when the stderr pipe
- * cannot be made (out of fds: logged once, the lines are then unmarked).
+ * cannot be made (out of fds: logged once, the lines are then unmarked;
+ * tried again at the next call).
  */
 int output_pipe_err_fd(struct output_pipe *op, bool marked);
 /* Read whatever is waiting now (a worker just exited). */

@@ -174,4 +174,5 @@ wait_for 10 "logs all -f --json ended" dead "$ALLJ"
 wait "$ALLJ"
 assert_eq "$?" 0 "logs all -f --json exit status at shutdown"
 wait_daemon_exit 20
+assert_eq "$DAEMON_STATUS" 0 "droverd's exit status (LeakSanitizer's too under ASan)"
 finish_checks
