@@ -166,27 +166,18 @@ static void *chatter_thread(void *arg)
     return NULL;
 }
 
-static void *spew_stdout_thread(void *arg)
+/* arg: the fd, 1 or 2: 4 KiB lines of 's' on stdout (counted), of 'e' on stderr. */
+static void *spew_lines_thread(void *arg)
 {
-    static char block[4096];
+    static char blocks[2][4096];
+    int fd = (int)(intptr_t)arg;
+    char *block = blocks[fd == 2];
 
-    (void)arg;
-    memset(block, 's', sizeof(block));
-    block[sizeof(block) - 1] = '\n';
-    while (write_all(1, block, sizeof(block)) == 0)
-        atomic_fetch_add(&stdout_bytes, sizeof(block));
-    return NULL;
-}
-
-static void *spew_stderr_thread(void *arg)
-{
-    static char block[4096];
-
-    (void)arg;
-    memset(block, 'e', sizeof(block));
-    block[sizeof(block) - 1] = '\n';
-    while (write_all(2, block, sizeof(block)) == 0)
-        ;
+    memset(block, fd == 2 ? 'e' : 's', 4096);
+    block[4095] = '\n';
+    while (write_all(fd, block, 4096) == 0)
+        if (fd == 1)
+            atomic_fetch_add(&stdout_bytes, 4096);
     return NULL;
 }
 
@@ -392,9 +383,9 @@ int main(int argc, char **argv)
     if (chatter_us >= 0)
         start_thread(chatter_thread, NULL);
     if (spew_stdout)
-        start_thread(spew_stdout_thread, NULL);
+        start_thread(spew_lines_thread, (void *)(intptr_t)1);
     if (spew_stderr)
-        start_thread(spew_stderr_thread, NULL);
+        start_thread(spew_lines_thread, (void *)(intptr_t)2);
     if (spew_fd3)
         start_thread(spew_fd3_thread, NULL);
 
