@@ -22,6 +22,7 @@
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum cpu_affinity { AFFINITY_NONE, AFFINITY_CORE };
 enum stdout_mode { STDOUT_LOG, STDOUT_INHERIT, STDOUT_NULL };
+enum log_stderr { LOG_STDERR_MARKED, LOG_STDERR_MERGED };
 enum ready_mode { READY_EXEC, READY_NOTIFY };
 enum on_fatal { ON_FATAL_STAY, ON_FATAL_EXIT };
 enum route_mode { ROUTE_MESSAGE, ROUTE_HANDOFF, ROUTE_SHARED };
@@ -44,7 +45,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 11
-#define POOL_KEY_COUNT   53
+#define POOL_KEY_COUNT   54
 
 struct daemon_config {
     char *control_socket;
@@ -96,6 +97,7 @@ struct pool_config {
     int stdout_mode; /* enum stdout_mode */
     uint64_t log_max_size;
     unsigned log_keep;
+    int log_stderr; /* enum log_stderr */
     char *listen;
     mode_t socket_mode;
     char *socket_group;

@@ -29,6 +29,7 @@ static const char *const restart_choices[] = {"always", "on-failure", "never", N
 static const char *const on_fatal_choices[] = {"stay", "exit", NULL};
 static const char *const ready_choices[] = {"exec", "notify", NULL};
 static const char *const stdout_choices[] = {"log", "inherit", "null", NULL};
+static const char *const log_stderr_choices[] = {"marked", "merged", NULL};
 static const char *const mode_choices[] = {"message", "handoff", "shared", NULL};
 static const char *const framing_choices[] = {"length", "line", NULL};
 static const char *const work_fd_choices[] = {"3", "stdio", NULL};
@@ -874,6 +875,16 @@ const struct key key_table[] = {
         .reload = RELOAD_LIVE,
         .max = 100,
         .help = "Rotated files kept: POOL.log.1 ... POOL.log.N.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "log_stderr",
+        .kind = KT_CHOICE,
+        .offset = P(log_stderr),
+        .default_value = "marked",
+        .reload = RELOAD_RESTART,
+        .choices = log_stderr_choices,
+        .help = "With stdout = log: marked (stderr has a pipe of its own; its lines read [SLOT:stderr] in POOL.log) or merged (one pipe for both, every line [SLOT], two fds fewer per worker in droverd).",
     },
     {
         .section = KEY_POOL,

@@ -25,7 +25,7 @@ const struct verb verb_table[VERB__COUNT] = {
     {VERB_SIGNAL, "signal", "POOL[:SLOT]|all SIGNAL [--main] [--json]", 2, 2, VERB_SIG_TO | VERB_JSON,
      "send a signal to process groups, or --main: worker processes only (--group: groups)"},
     {VERB_LOGS, "logs", "POOL[:SLOT]|all [-n N] [-f] [--json]", 1, 1, VERB_READONLY | VERB_LINES | VERB_FOLLOW | VERB_JSON,
-     "print a pool's captured output; -f follows it"},
+     "print a pool's captured output (all: every pool's, merged; stderr lines read [SLOT:stderr]); -f follows it"},
     {VERB_CALL, "call", "POOL [DATA] [--timeout DURATION] [--tls-* ...] [--json]", 1, 2,
      VERB_READONLY | VERB_TIMEOUT | VERB_TLS | VERB_JSON,
      "send one request (DATA or stdin) to a routed pool and print the reply"},

@@ -119,9 +119,10 @@ static void check_start(struct slot_check *c)
     plan.pid_env[0] = plan.pid_env[1] = -1;
     plan.fd_stdin = droverd.devnull;
     /* The check's output goes where the worker's goes: the pool's log shows why it failed. */
-    if (pc->stdout_mode == STDOUT_LOG && s->output != NULL)
-        plan.fd_stdout = plan.fd_stderr = output_pipe_write_fd(s->output);
-    else if (pc->stdout_mode == STDOUT_INHERIT)
+    if (pc->stdout_mode == STDOUT_LOG && s->output != NULL) {
+        plan.fd_stdout = output_pipe_write_fd(s->output);
+        plan.fd_stderr = output_pipe_err_fd(s->output, pc->log_stderr == LOG_STDERR_MARKED);
+    } else if (pc->stdout_mode == STDOUT_INHERIT)
         plan.fd_stdout = plan.fd_stderr = -1;
     else
         plan.fd_stdout = plan.fd_stderr = droverd.devnull;

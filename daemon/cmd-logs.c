@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * drover logs POOL [-n N] [-f]: the last N lines of the pool's log file,
- * then (with -f) every new line as it is written, until the client leaves.
- * A follower that falls more than CONTROL_MAX_OUTPUT behind is dropped.
+ * drover logs POOL|all [-n N] [-f]: the last N lines of the pool's log file
+ * (of every pool's, merged), then (with -f) every new line as it is written,
+ * until the client leaves. A follower that falls more than
+ * CONTROL_MAX_OUTPUT behind is dropped.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -27,9 +28,9 @@
 
 struct follower {
     struct log_follower lf;
-    char *pool; /* named in each --json line */
-    bool json;  /* --json: one object per line (docs/json.md) */
-    long slot;  /* logs POOL:SLOT: that worker's lines only; else -1 */
+    bool all;  /* logs all -f: every pool's lines, each after its pool's name */
+    bool json; /* --json: one object per line (docs/json.md) */
+    long slot; /* logs POOL:SLOT: that worker's lines only; else -1 */
     struct control_client *client;
     struct pool_log *log;
     bool attached;
@@ -82,14 +83,74 @@ static unsigned tail_file(const char *path, unsigned want, size_t budget, struct
     return want == 0 ? 0 : lines;
 }
 
-/* Is this "TIME [SLOT] text" line one of slot's? */
+enum line_stream { STREAM_UNKNOWN, STREAM_STDOUT, STREAM_STDERR };
+
+/* A log line taken apart: "TIME [SLOT] text" or "TIME [SLOT:stderr] text". */
+struct log_line {
+    size_t time_len; /* the time is line[0 .. time_len) */
+    unsigned long slot;
+    enum line_stream stream; /* STREAM_UNKNOWN: not of that shape (text is the whole line) */
+    const char *text;
+};
+
+static void log_line_parse(const char *line, size_t len, struct log_line *ll)
+{
+    const char *end = line + len, *sp = memchr(line, ' ', len), *p;
+    static const char mark[] = OUTPUT_STDERR_MARK;
+    size_t mlen = sizeof(mark) - 1;
+
+    *ll = (struct log_line){.stream = STREAM_UNKNOWN, .text = line};
+    if (sp == NULL || end - sp < 4 || sp[1] != '[' || sp[2] < '0' || sp[2] > '9')
+        return;
+    unsigned long slot = 0;
+    for (p = sp + 2; p < end && *p >= '0' && *p <= '9'; p++)
+        slot = slot * 10 + (unsigned long)(*p - '0');
+    enum line_stream stream = STREAM_STDOUT;
+    if ((size_t)(end - p) >= mlen && memcmp(p, mark, mlen) == 0) {
+        stream = STREAM_STDERR;
+        p += mlen;
+    }
+    if (p >= end || *p != ']')
+        return;
+    p++;
+    if (p < end && *p == ' ')
+        p++;
+    *ll = (struct log_line){
+        .time_len = (size_t)(sp - line), .slot = slot, .stream = stream, .text = p};
+}
+
+/* Is this log line one of slot's (either stream)? */
 static bool line_of_slot(const char *line, size_t len, long slot)
 {
-    const char *sp = memchr(line, ' ', len);
-    char want[32];
-    int n = snprintf(want, sizeof(want), " [%ld] ", slot);
+    struct log_line ll;
 
-    return sp != NULL && (size_t)(line + len - sp) >= (size_t)n && memcmp(sp, want, (size_t)n) == 0;
+    log_line_parse(line, len, &ll);
+    return ll.stream != STREAM_UNKNOWN && ll.slot == (unsigned long)slot;
+}
+
+/* One log line (no newline) as one JSON object on a line of its own. */
+static void log_line_json(const char *pool, const char *line, size_t len, struct evbuffer *out)
+{
+    struct log_line ll;
+    struct json j;
+
+    log_line_parse(line, len, &ll);
+    json_init(&j, out);
+    json_object_begin(&j);
+    json_kv_str(&j, "pool", pool);
+    if (ll.stream != STREAM_UNKNOWN) {
+        json_key(&j, "time");
+        json_string_len(&j, line, ll.time_len);
+        json_kv_uint(&j, "slot", ll.slot);
+        json_kv_str(&j, "stream", ll.stream == STREAM_STDERR ? "stderr" : "stdout");
+    } else {
+        json_kv_null(&j, "time");
+        json_kv_null(&j, "slot");
+        json_kv_null(&j, "stream");
+    }
+    json_key(&j, "line");
+    json_string_len(&j, ll.text, (size_t)(line + len - ll.text));
+    json_object_end(&j);
 }
 
 /* The last `want` of slot's lines in buf, moved to out (the rest is dropped). */
@@ -127,8 +188,8 @@ static void keep_slot_lines(struct evbuffer *buf, long slot, unsigned want, stru
 }
 
 /*
- * --json: each "TIME [SLOT] text" line of in as one JSON object on a line of
- * its own (JSON Lines), moved to out. A line of another shape keeps its text.
+ * --json: each line of in as one JSON object on a line of its own (JSON
+ * Lines), moved to out. A line of another shape keeps its text.
  */
 static void logs_json_lines(const char *pool, struct evbuffer *in, struct evbuffer *out)
 {
@@ -138,48 +199,19 @@ static void logs_json_lines(const char *pool, struct evbuffer *in, struct evbuff
     evbuffer_remove(in, text, len);
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p)), *lineend = nl != NULL ? nl : end;
-        char *sp = memchr(p, ' ', (size_t)(lineend - p));
-        unsigned long slot = 0;
-        char *after = NULL;
-        struct json j;
-
-        /* "2026-11-23T10:04:05.123 [3] text" */
-        if (sp != NULL && sp + 1 < lineend && sp[1] == '[') {
-            slot = strtoul(sp + 2, &after, 10);
-            if (after == sp + 2 || after >= lineend || after[0] != ']')
-                after = NULL;
-        }
-        json_init(&j, out);
-        json_object_begin(&j);
-        json_kv_str(&j, "pool", pool);
-        if (after != NULL) {
-            json_key(&j, "time");
-            json_string_len(&j, p, (size_t)(sp - p));
-            json_kv_uint(&j, "slot", slot);
-            after += after + 1 < lineend && after[1] == ' ' ? 2 : 1;
-        } else {
-            json_kv_null(&j, "time");
-            json_kv_null(&j, "slot");
-            after = p;
-        }
-        json_key(&j, "line");
-        json_string_len(&j, after, (size_t)(lineend - after));
-        json_object_end(&j);
+        log_line_json(pool, p, (size_t)(lineend - p), out);
         p = nl != NULL ? nl + 1 : end;
     }
     free(text);
 }
 
-static void follower_send(struct follower *f)
+static void follower_unfollow(struct follower *f)
 {
-    if (f->json) {
-        struct evbuffer *out = evbuffer_new();
-        logs_json_lines(f->pool, f->pending, out);
-        control_out_buffer(f->client, out);
-        evbuffer_free(out);
-    } else {
-        control_out_buffer(f->client, f->pending);
-    }
+    if (f->all)
+        pool_log_unfollow_all(&f->lf);
+    else
+        pool_log_unfollow(f->log, &f->lf);
+    f->attached = false;
 }
 
 /* Send what this loop pass gathered as one message, not one per line. */
@@ -194,17 +226,17 @@ static void follower_flush_cb(evutil_socket_t fd, short what, void *arg)
     if (control_pending(f->client) > CONTROL_MAX_OUTPUT) {
         log_warnx("control uid %u: logs -f client is too slow; dropped",
                   (unsigned)control_client_uid(f->client));
-        pool_log_unfollow(f->log, &f->lf);
-        f->attached = false;
+        follower_unfollow(f);
         evbuffer_drain(f->pending, evbuffer_get_length(f->pending));
         control_err(f->client, "too far behind the log; stopped following\n");
         control_finish(f->client, DROVER_EXIT_FAILED);
         return;
     }
-    follower_send(f);
+    control_out_buffer(f->client, f->pending);
 }
 
-static void follower_line(void *arg, const char *line, size_t len)
+/* A new line (with its newline): kept, in the shape the client asked for, until the flush. */
+static void follower_line(void *arg, const char *pool, const char *line, size_t len)
 {
     struct follower *f = arg;
 
@@ -212,7 +244,13 @@ static void follower_line(void *arg, const char *line, size_t len)
         return;
     if (evbuffer_get_length(f->pending) == 0)
         event_active(f->flush_ev, 0, 0);
-    evbuffer_add(f->pending, line, len);
+    if (f->json) {
+        log_line_json(pool, line, len > 0 ? len - 1 : 0, f->pending);
+    } else {
+        if (f->all)
+            evbuffer_add_printf(f->pending, "%s ", pool);
+        evbuffer_add(f->pending, line, len);
+    }
 }
 
 static void follower_log_closed(void *arg)
@@ -220,7 +258,7 @@ static void follower_log_closed(void *arg)
     struct follower *f = arg;
 
     f->attached = false;
-    follower_send(f); /* the last lines first */
+    control_out_buffer(f->client, f->pending); /* the last lines first */
     control_err(f->client, "the pool was removed\n");
     control_finish(f->client, DROVER_EXIT_OK);
 }
@@ -230,10 +268,9 @@ static void follower_free(void *arg)
     struct follower *f = arg;
 
     if (f->attached)
-        pool_log_unfollow(f->log, &f->lf);
+        follower_unfollow(f);
     event_free(f->flush_ev);
     evbuffer_free(f->pending);
-    free(f->pool);
     free(f);
 }
 
@@ -244,16 +281,46 @@ static bool follower_never_done(struct control_client *c, void *arg)
     return false;
 }
 
+/* -f: follow pool's log, or every pool's (those a reload adds too) when pool is NULL. */
+static enum cmd_retval logs_follow(struct cmd_ctx *ctx, struct pool *pool)
+{
+    struct follower *f = xcalloc(1, sizeof(*f));
+
+    f->client = ctx->client;
+    f->all = pool == NULL;
+    f->json = ctx->args.json;
+    f->slot = ctx->slot;
+    f->log = pool != NULL ? pool->log : NULL;
+    f->lf.line_cb = follower_line;
+    f->lf.closed_cb = follower_log_closed;
+    f->lf.arg = f;
+    f->attached = true;
+    f->pending = evbuffer_new();
+    f->flush_ev = event_new(droverd.base, -1, 0, follower_flush_cb, f);
+    if (f->all)
+        pool_log_follow_all(&f->lf);
+    else
+        pool_log_follow(f->log, &f->lf);
+    control_wait(ctx->client, follower_never_done, f, follower_free);
+    return CMD_WAIT;
+}
+
 struct merged_line {
     const char *pool;
     char *line; /* "TIME [SLOT] text", no newline */
+    size_t seq; /* its place among all the lines read: a pool's file is in order already */
 };
 
+/* By time (lines start with it), then as read: equal times keep their pool's order. */
 static int merged_line_cmp(const void *a, const void *b)
 {
     const struct merged_line *x = a, *y = b;
-    int c = strcmp(x->line, y->line); /* lines start with the time: in order of writing */
-    return c != 0 ? c : (x < y ? -1 : x > y);
+    size_t xt = strcspn(x->line, " "), yt = strcspn(y->line, " ");
+    int c = memcmp(x->line, y->line, xt < yt ? xt : yt);
+
+    if (c == 0 && xt != yt)
+        c = xt < yt ? -1 : 1;
+    return c != 0 ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
 }
 
 /*
@@ -267,11 +334,6 @@ static enum cmd_retval logs_all(struct cmd_ctx *ctx)
     struct pool *p;
     struct evbuffer *out = evbuffer_new();
 
-    if (ctx->args.follow) {
-        cmd_error(ctx, "logs all -f is not supported; follow one pool (drover logs POOL -f)");
-        evbuffer_free(out);
-        return CMD_USAGE;
-    }
     TAILQ_FOREACH(p, &droverd.pools, entry) {
         if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG || ctx->args.lines == 0)
             continue;
@@ -286,11 +348,13 @@ static enum cmd_retval logs_all(struct cmd_ctx *ctx)
             v = xreallocarray(v, n + 1, sizeof(*v));
             v[n].pool = p->name;
             v[n].line = xstrdup(line);
+            v[n].seq = n;
             n++;
         }
         free(text);
     }
-    qsort(v, n, sizeof(*v), merged_line_cmp);
+    if (n > 0)
+        qsort(v, n, sizeof(*v), merged_line_cmp);
     for (size_t i = n > ctx->args.lines ? n - ctx->args.lines : 0; i < n; i++) {
         if (ctx->args.json) {
             struct evbuffer *one = evbuffer_new();
@@ -306,7 +370,7 @@ static enum cmd_retval logs_all(struct cmd_ctx *ctx)
     free(v);
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);
-    return CMD_DONE;
+    return ctx->args.follow ? logs_follow(ctx, NULL) : CMD_DONE;
 }
 
 static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
@@ -352,23 +416,7 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
     }
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);
-    if (!ctx->args.follow)
-        return CMD_DONE;
-    struct follower *f = xcalloc(1, sizeof(*f));
-    f->client = ctx->client;
-    f->pool = xstrdup(p->name);
-    f->json = ctx->args.json;
-    f->slot = ctx->slot;
-    f->log = p->log;
-    f->lf.line_cb = follower_line;
-    f->lf.closed_cb = follower_log_closed;
-    f->lf.arg = f;
-    f->attached = true;
-    f->pending = evbuffer_new();
-    f->flush_ev = event_new(droverd.base, -1, 0, follower_flush_cb, f);
-    pool_log_follow(p->log, &f->lf);
-    control_wait(ctx->client, follower_never_done, f, follower_free);
-    return CMD_WAIT;
+    return ctx->args.follow ? logs_follow(ctx, p) : CMD_DONE;
 }
 
 const struct cmd_entry cmd_logs_entry = {

@@ -38,13 +38,25 @@ struct pool_log {
     TAILQ_HEAD(, log_follower) followers;
 };
 
-struct output_pipe {
-    struct pool_log *log;
-    unsigned slot;
-    int rfd, wfd;
+/* Every-pool followers (drover logs all -f): pools come and go under them. */
+static TAILQ_HEAD(, log_follower) all_followers = TAILQ_HEAD_INITIALIZER(all_followers);
+
+/* One stream of a slot: stdout (which has stderr too when merged), or stderr. */
+struct output_stream {
+    struct output_pipe *op;
+    bool err;
+    int rfd, wfd; /* -1 while not made */
     struct event *ev;
     char *partial; /* the start of a line not yet ended, if any */
     size_t partial_len;
+};
+
+struct output_pipe {
+    struct event_base *base;
+    struct pool_log *log;
+    unsigned slot;
+    struct output_stream out, err;
+    bool err_failed; /* making the stderr pipe failed (logged once per slot) */
 };
 
 static void pool_log_open(struct pool_log *log)
@@ -130,6 +142,11 @@ void pool_log_reopen(struct pool_log *log)
     pool_log_open(log);
 }
 
+const char *pool_log_name(const struct pool_log *log)
+{
+    return log->name;
+}
+
 const char *pool_log_path(const struct pool_log *log)
 {
     return log->path;
@@ -198,11 +215,12 @@ static void pool_log_drop(struct pool_log *log, size_t n, int error)
     }
 }
 
-void pool_log_line(struct pool_log *log, unsigned slot, const char *line, size_t len)
+void pool_log_line(struct pool_log *log, unsigned slot, bool err, const char *line, size_t len)
 {
-    char head[64];
+    char head[80];
     struct iovec iov[3];
-    int hlen = snprintf(head, sizeof(head), "%s [%u] ", log_stamp(), slot);
+    int hlen = snprintf(head, sizeof(head), "%s [%u%s] ", log_stamp(), slot,
+                        err ? OUTPUT_STDERR_MARK : "");
     size_t total = (size_t)hlen + len + 1;
     struct log_follower *f, *next;
 
@@ -235,13 +253,15 @@ void pool_log_line(struct pool_log *log, unsigned slot, const char *line, size_t
         }
     }
 
-    if (!TAILQ_EMPTY(&log->followers)) {
+    if (!TAILQ_EMPTY(&log->followers) || !TAILQ_EMPTY(&all_followers)) {
         char *full = xmalloc(total);
         memcpy(full, head, (size_t)hlen);
         memcpy(full + hlen, line, len);
         full[total - 1] = '\n';
         TAILQ_FOREACH_SAFE(f, &log->followers, entry, next)
-            f->line_cb(f->arg, full, total);
+            f->line_cb(f->arg, log->name, full, total);
+        TAILQ_FOREACH_SAFE(f, &all_followers, entry, next)
+            f->line_cb(f->arg, log->name, full, total);
         free(full);
     }
 }
@@ -256,100 +276,159 @@ void pool_log_unfollow(struct pool_log *log, struct log_follower *f)
     TAILQ_REMOVE(&log->followers, f, entry);
 }
 
+void pool_log_follow_all(struct log_follower *f)
+{
+    TAILQ_INSERT_TAIL(&all_followers, f, entry);
+}
+
+void pool_log_unfollow_all(struct log_follower *f)
+{
+    TAILQ_REMOVE(&all_followers, f, entry);
+}
+
 /*
  * Log every complete line of buf (after what was kept from the last read);
  * keep an unfinished line for next time, or write it as a line of its own
  * when it reaches LINE_MAX_BYTES or when flush_all is set.
  */
-static void output_pipe_lines(struct output_pipe *op, const char *buf, size_t len, int flush_all)
+static void output_stream_lines(struct output_stream *st, const char *buf, size_t len,
+                                int flush_all)
 {
     const char *p = buf, *end = buf + len;
+    struct output_pipe *op = st->op;
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (nl == NULL)
             break;
-        if (op->partial_len > 0) {
+        if (st->partial_len > 0) {
             size_t n = (size_t)(nl - p);
-            op->partial = xreallocarray(op->partial, op->partial_len + n + 1, 1);
-            memcpy(op->partial + op->partial_len, p, n);
-            pool_log_line(op->log, op->slot, op->partial, op->partial_len + n);
-            op->partial_len = 0;
+            st->partial = xreallocarray(st->partial, st->partial_len + n + 1, 1);
+            memcpy(st->partial + st->partial_len, p, n);
+            pool_log_line(op->log, op->slot, st->err, st->partial, st->partial_len + n);
+            st->partial_len = 0;
         } else {
-            pool_log_line(op->log, op->slot, p, (size_t)(nl - p));
+            pool_log_line(op->log, op->slot, st->err, p, (size_t)(nl - p));
         }
         p = nl + 1;
     }
     if (p < end) {
         size_t n = (size_t)(end - p);
-        op->partial = xreallocarray(op->partial, op->partial_len + n + 1, 1);
-        memcpy(op->partial + op->partial_len, p, n);
-        op->partial_len += n;
+        st->partial = xreallocarray(st->partial, st->partial_len + n + 1, 1);
+        memcpy(st->partial + st->partial_len, p, n);
+        st->partial_len += n;
     }
-    if (op->partial_len > 0 && (flush_all || op->partial_len >= LINE_MAX_BYTES)) {
-        pool_log_line(op->log, op->slot, op->partial, op->partial_len);
-        op->partial_len = 0;
+    if (st->partial_len > 0 && (flush_all || st->partial_len >= LINE_MAX_BYTES)) {
+        pool_log_line(op->log, op->slot, st->err, st->partial, st->partial_len);
+        st->partial_len = 0;
     }
-    if (op->partial_len == 0 && op->partial != NULL) {
-        free(op->partial);
-        op->partial = NULL;
+    if (st->partial_len == 0 && st->partial != NULL) {
+        free(st->partial);
+        st->partial = NULL;
     }
 }
 
-static void output_pipe_read(struct output_pipe *op)
+static void output_stream_read(struct output_stream *st)
 {
     /* One buffer for every pipe: droverd is single-threaded, and idle slots then cost nothing. */
     static char buf[65536];
 
+    if (st->rfd < 0)
+        return;
     /* Bounded per wake-up, so a chatty worker cannot starve the loop. */
     for (int rounds = 0; rounds < 4; rounds++) {
-        ssize_t n = read(op->rfd, buf, sizeof(buf));
+        ssize_t n = read(st->rfd, buf, sizeof(buf));
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
                 continue;
             break;
         }
-        output_pipe_lines(op, buf, (size_t)n, 0);
+        output_stream_lines(st, buf, (size_t)n, 0);
         if ((size_t)n < sizeof(buf))
             break;
     }
 }
 
-static void output_pipe_read_cb(evutil_socket_t fd, short what, void *arg)
+static void output_stream_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    output_pipe_read(arg);
+    output_stream_read(arg);
+}
+
+static int output_stream_open(struct output_stream *st)
+{
+    int fds[2];
+
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    /* Only our end is non-blocking: a worker writing to a full pipe simply waits. */
+    sys_set_nonblock_cloexec(fds[0]);
+    st->rfd = fds[0];
+    st->wfd = fds[1];
+    st->ev = event_new(st->op->base, st->rfd, EV_READ | EV_PERSIST, output_stream_read_cb, st);
+    event_add(st->ev, NULL);
+    return 0;
+}
+
+static void output_stream_drain(struct output_stream *st)
+{
+    output_stream_read(st);
+    output_stream_lines(st, "", 0, 1);
+}
+
+static void output_stream_close(struct output_stream *st)
+{
+    if (st->rfd >= 0) {
+        output_stream_drain(st);
+        event_free(st->ev);
+        close(st->rfd);
+        close(st->wfd);
+    }
+    free(st->partial);
 }
 
 struct output_pipe *output_pipe_new(struct event_base *base, struct pool_log *log, unsigned slot)
 {
-    struct output_pipe *op;
-    int fds[2];
+    struct output_pipe *op = xcalloc(1, sizeof(*op));
 
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return NULL;
-    /* Only our end is non-blocking: a worker writing to a full pipe simply waits. */
-    sys_set_nonblock_cloexec(fds[0]);
-    op = xcalloc(1, sizeof(*op));
+    op->base = base;
     op->log = log;
     op->slot = slot;
-    op->rfd = fds[0];
-    op->wfd = fds[1];
-    op->ev = event_new(base, op->rfd, EV_READ | EV_PERSIST, output_pipe_read_cb, op);
-    event_add(op->ev, NULL);
+    op->out = (struct output_stream){.op = op, .err = false, .rfd = -1, .wfd = -1};
+    op->err = (struct output_stream){.op = op, .err = true, .rfd = -1, .wfd = -1};
+    if (output_stream_open(&op->out) != 0) {
+        int e = errno;
+        free(op);
+        errno = e;
+        return NULL;
+    }
     return op;
 }
 
 int output_pipe_write_fd(const struct output_pipe *op)
 {
-    return op->wfd;
+    return op->out.wfd;
+}
+
+int output_pipe_err_fd(struct output_pipe *op, bool marked)
+{
+    if (!marked)
+        return op->out.wfd;
+    /* Tried again at each start: fds may be back. */
+    if (op->err.rfd < 0 && output_stream_open(&op->err) != 0) {
+        if (!op->err_failed)
+            log_warn("pool %s slot %u: stderr pipe (its lines go to the stdout pipe, unmarked)",
+                     pool_log_name(op->log), op->slot);
+        op->err_failed = true;
+    }
+    return op->err.rfd >= 0 ? op->err.wfd : op->out.wfd;
 }
 
 void output_pipe_drain(struct output_pipe *op)
 {
-    output_pipe_read(op);
-    output_pipe_lines(op, "", 0, 1);
+    output_stream_drain(&op->out);
+    output_stream_drain(&op->err);
 }
 
 void output_pipe_set_log(struct output_pipe *op, struct pool_log *log)
@@ -361,10 +440,7 @@ void output_pipe_free(struct output_pipe *op)
 {
     if (op == NULL)
         return;
-    output_pipe_drain(op);
-    event_free(op->ev);
-    close(op->rfd);
-    close(op->wfd);
-    free(op->partial);
+    output_stream_close(&op->out);
+    output_stream_close(&op->err);
     free(op);
 }

@@ -132,7 +132,7 @@ static void pool_route_drained(void *pool)
 
 /*
  * Every client costs one fd. Whatever the fd limit, keep enough for the
- * control socket, log files and restarting every worker (a pipe and a
+ * control socket, log files and restarting every worker (output pipes and a
  * socket pair each), so a flood of clients cannot lock the operator out.
  */
 static unsigned pools_client_budget(void)
@@ -143,7 +143,7 @@ static unsigned pools_client_budget(void)
     TAILQ_FOREACH(p, &droverd.pools, entry)
         slots += p->nslots;
     rlim_t limit = droverd.nofile_raised;
-    rlim_t reserve = FD_RESERVE + 6 * (rlim_t)slots;
+    rlim_t reserve = FD_RESERVE + 8 * (rlim_t)slots;
     if (limit <= reserve)
         return 0;
     return limit - reserve > UINT_MAX ? UINT_MAX : (unsigned)(limit - reserve);

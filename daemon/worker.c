@@ -205,7 +205,7 @@ static int slot_spawn(struct slot *s, char *err, size_t errsz)
     else
         plan.fd_stdout = -1;
     if (pc->stdout_mode == STDOUT_LOG && s->output != NULL)
-        plan.fd_stderr = output_pipe_write_fd(s->output);
+        plan.fd_stderr = output_pipe_err_fd(s->output, pc->log_stderr == LOG_STDERR_MARKED);
     else if (pc->stdout_mode == STDOUT_NULL)
         plan.fd_stderr = droverd.devnull;
     else

@@ -26,6 +26,7 @@
  *   --line-bytes N       length of the chatter lines (default 120)
  *   --spew-stdout        a thread writes lines of 4 KiB to stdout as fast as
  *                        the pipe takes them, forever
+ *   --spew-stderr        the same on stderr (lines of 'e')
  *   --spew-fd3           a thread writes 64 KiB blocks of junk to fd 3 as
  *                        fast as the socket takes them, forever
  *   --progress FILE      every 50 ms, FILE holds one line:
@@ -165,15 +166,18 @@ static void *chatter_thread(void *arg)
     return NULL;
 }
 
-static void *spew_stdout_thread(void *arg)
+/* arg: the fd, 1 or 2: 4 KiB lines of 's' on stdout (counted), of 'e' on stderr. */
+static void *spew_lines_thread(void *arg)
 {
-    static char block[4096];
+    static char blocks[2][4096];
+    int fd = (int)(intptr_t)arg;
+    char *block = blocks[fd == 2];
 
-    (void)arg;
-    memset(block, 's', sizeof(block));
-    block[sizeof(block) - 1] = '\n';
-    while (write_all(1, block, sizeof(block)) == 0)
-        atomic_fetch_add(&stdout_bytes, sizeof(block));
+    memset(block, fd == 2 ? 'e' : 's', 4096);
+    block[4095] = '\n';
+    while (write_all(fd, block, 4096) == 0)
+        if (fd == 1)
+            atomic_fetch_add(&stdout_bytes, 4096);
     return NULL;
 }
 
@@ -279,14 +283,14 @@ static void usage(void)
     fprintf(stderr,
             "usage: spew-worker [--out TEXT] [--err TEXT] [--lines N] [--width W] "
             "[--burst N] [--term-delay MS] [--term-wait FILE] [--tag WORD] [--echo] [--log-each] "
-            "[--chatter US] [--line-bytes N] [--spew-stdout] [--spew-fd3] "
+            "[--chatter US] [--line-bytes N] [--spew-stdout] [--spew-stderr] [--spew-fd3] "
             "[--progress FILE] [--exit-after MIN MAX]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int echo = 0, log_each = 0, spew_stdout = 0, spew_fd3 = 0;
+    int echo = 0, log_each = 0, spew_stdout = 0, spew_stderr = 0, spew_fd3 = 0;
     long exit_min = -1, exit_max = -1;
     const char *out = NULL, *err = NULL, *term_wait = NULL;
     long lines = 0, width = 64, term_delay = -1, ticks = 0, burst = 0;
@@ -327,6 +331,8 @@ int main(int argc, char **argv)
             line_bytes = (size_t)atol(argv[++i]);
         else if (strcmp(a, "--spew-stdout") == 0)
             spew_stdout = 1;
+        else if (strcmp(a, "--spew-stderr") == 0)
+            spew_stderr = 1;
         else if (strcmp(a, "--spew-fd3") == 0)
             spew_fd3 = 1;
         else if (strcmp(a, "--progress") == 0 && more >= 1)
@@ -377,7 +383,9 @@ int main(int argc, char **argv)
     if (chatter_us >= 0)
         start_thread(chatter_thread, NULL);
     if (spew_stdout)
-        start_thread(spew_stdout_thread, NULL);
+        start_thread(spew_lines_thread, (void *)(intptr_t)1);
+    if (spew_stderr)
+        start_thread(spew_lines_thread, (void *)(intptr_t)2);
     if (spew_fd3)
         start_thread(spew_fd3_thread, NULL);
 

@@ -104,7 +104,7 @@ CASES = {
                             ["signal", "sent", "sent_main_only"],
                             expect=lambda d: (d["signal"], d["sent"]) == ("CONT", 1) or d),
     "logs": lambda: check("logs --json", ["logs", "talk", "-n", "5", "--json"], 0,
-                          ["pool", "time", "slot", "line"], lines=True,
+                          ["pool", "time", "slot", "stream", "line"], lines=True,
                           expect=lambda ds: any(d["line"] == "hello from talk" and d["slot"] == 0
                                                 for d in ds) or ds),
     "call": lambda: check("call --json", ["call", "web", "ping", "--json"], 0, ["pool", "reply"],

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Log capture: worker stdout and stderr land in $log_dir/POOL.log as
-# "TIME [SLOT] line"; `drover logs POOL -n N` prints the last N lines (from
+# "TIME [SLOT] line" and "TIME [SLOT:stderr] line" (t_ctl_logs_streams has
+# more); `drover logs POOL -n N` prints the last N lines (from
 # the rotated file too when needed); `logs -f` follows new lines; the file
 # rotates at log_max_size keeping log_keep files; after mv + SIGUSR1 droverd
 # writes a new POOL.log; stdout = null and inherit capture nothing and
@@ -46,7 +47,7 @@ done
 stamp='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}'
 for slot in 0 1; do
     wait_for 5 "app slot $slot stdout captured" file_has "$LOG/app.log" "^$stamp \[$slot\] hello-out w$slot\$"
-    wait_for 5 "app slot $slot stderr captured" file_has "$LOG/app.log" "^$stamp \[$slot\] hello-err w$slot\$"
+    wait_for 5 "app slot $slot stderr captured" file_has "$LOG/app.log" "^$stamp \[$slot:stderr\] hello-err w$slot\$"
 done
 assert_eq "$(status_json "next(p['log_file'] for p in s['pools'] if p['name']=='app')")" "$LOG/app.log" "log_file in status --json"
 
@@ -68,7 +69,7 @@ wait_for 5 "follower printed the last line" test -s "$T/follow.out"
 assert_eq "$(head -n 1 "$T/follow.out")" "$(tail -n 1 "$LOG/app.log")" "first line of logs -f -n 1"
 dv signal app USR2 >/dev/null || fail "signal failed"
 for want in 'tick 2 out w0' 'tick 2 err w0' 'tick 2 out w1' 'tick 2 err w1'; do
-    wait_for 5 "follower shows '$want'" grep -qE "^$stamp \[[01]\] $want\$" "$T/follow.out"
+    wait_for 5 "follower shows '$want'" grep -qE "^$stamp \[[01](:stderr)?\] $want\$" "$T/follow.out"
 done
 alive "$follower" || fail "logs -f ended by itself: $(cat "$T/follow.err")"
 kill "$follower"

@@ -397,6 +397,7 @@ static const struct {
     {KEY_POOL, "stdout", "null", "null"},
     {KEY_POOL, "log_max_size", "20M", "20971520"},
     {KEY_POOL, "log_keep", "3", "3"},
+    {KEY_POOL, "log_stderr", "merged", "merged"},
     {KEY_POOL, "listen", "thumbs.sock", "/etc/drover/thumbs.sock"},
     {KEY_POOL, "socket_mode", "0600", "0600"},
     {KEY_POOL, "socket_group", "nogroup", "nogroup"},
@@ -430,7 +431,7 @@ static void test_good_value_for_every_key(void **state)
 {
     struct daemon_config dc;
     struct pool_config pc;
-    bool covered[64] = {false};
+    bool covered[DAEMON_KEY_COUNT + POOL_KEY_COUNT] = {false};
 
     (void)state;
     memset(&dc, 0, sizeof(dc));
@@ -536,6 +537,7 @@ static void test_bad_choices(void **state)
     bad(KEY_POOL, "restart", "sometimes",
         "invalid value 'sometimes' (expected one of: always, on-failure, never)");
     bad(KEY_POOL, "stdout", "LOG", "invalid value 'LOG' (expected one of: log, inherit, null)");
+    bad(KEY_POOL, "log_stderr", "file", "invalid value 'file' (expected one of: marked, merged)");
     bad(KEY_POOL, "mode", "", "invalid value '' (expected one of: message, handoff, shared)");
     bad(KEY_POOL, "framing", "lines", "invalid value 'lines' (expected one of: length, line)");
     bad(KEY_POOL, "work_fd", "4", "invalid value '4' (expected one of: 3, stdio)");
