@@ -1309,7 +1309,8 @@ bool pools_all_settled(void)
             if (s == NULL || s->removing)
                 continue;
             /* Running is not enough: started (start_grace or READY=1), as drover start waits. */
-            if (!s->fsm.up && s->fsm.state != SLOT_FATAL && s->fsm.want_up)
+            if (!(s->fsm.state == SLOT_RUNNING && s->fsm.up) && s->fsm.state != SLOT_FATAL &&
+                s->fsm.want_up)
                 return false;
         }
     return true;
