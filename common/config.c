@@ -661,9 +661,14 @@ static void resolve_command(struct loader *ld, const char *key, const char *comm
         char *dir = dir_of(o->file);
         *exec_path = path_resolve(dir, (*argv)[0]);
         free(dir);
+        struct stat st;
+        /* A directory passes access(X_OK) (and root passes it for any directory): exec fails. */
         if (ld->env->check_paths && access(*exec_path, X_OK) != 0)
             config_errors_add(ld->errs, o->file, o->line, "%s: %s: %s", key, *exec_path,
                               strerror(errno));
+        else if (ld->env->check_paths && stat(*exec_path, &st) == 0 && !S_ISREG(st.st_mode))
+            config_errors_add(ld->errs, o->file, o->line, "%s: %s: not a regular file", key,
+                              *exec_path);
     } else if (ld->env->check_paths) {
         *exec_path = find_in_path((*argv)[0]);
         if (*exec_path == NULL)

@@ -816,7 +816,7 @@ const struct key key_table[] = {
         .reload = RELOAD_LIVE,
         .min = 1,
         .max = 1000,
-        .help = "Failed checks in a row that restart the worker (stop_signal, then SIGKILL), counted as a crash.",
+        .help = "Failed checks in a row that restart the worker (stop_signal, then SIGKILL; no new requests meanwhile), counted as a crash.",
     },
     {
         .section = KEY_POOL,

@@ -362,7 +362,9 @@ bool pools_all_settled(void)
             struct slot *s = p->slots[i];
             if (s == NULL || s->removing)
                 continue;
-            if (s->fsm.state != SLOT_RUNNING && s->fsm.state != SLOT_FATAL && s->fsm.want_up)
+            /* Running is not enough: started (start_grace or READY=1), as drover start waits. */
+            if (!(s->fsm.state == SLOT_RUNNING && s->fsm.up) && s->fsm.state != SLOT_FATAL &&
+                s->fsm.want_up)
                 return false;
         }
     return true;

@@ -101,9 +101,10 @@ void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_worker
 {
     /*
      * A halted pool keeps running the settings it was rolled back to until a
-     * reload changes it again; a reload that leaves it alone keeps that.
+     * reload changes it again; a reload that leaves it alone keeps that (and
+     * reload.c gives it its live changes as those settings, pc == p->cfg).
      */
-    if (p->halt_reason != NULL && !restart_workers)
+    if (p->halt_reason != NULL && !restart_workers && pc != p->cfg)
         return;
     if (restart_workers) {
         /* Roll back to what the unreplaced workers run: the start of an unfinished rollout. */

@@ -274,6 +274,8 @@ static enum slot_state slot_route_state(const struct slot *s)
 {
     if (s->probation && s->fsm.state == SLOT_RUNNING && !s->fsm.up)
         return SLOT_STARTING;
+    if (s->fsm.pending_fail != NULL) /* being replaced (failed checks): no new work */
+        return SLOT_STOPPING;
     return s->fsm.state;
 }
 
@@ -318,7 +320,8 @@ void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum slot_eve
         log_debug("pool %s slot %u: %s -> %s (%s)", p->name, s->index, slot_state_name(from),
                   slot_state_name(s->fsm.state), slot_event_name(ev));
     }
-    if ((from != s->fsm.state || was_up != s->fsm.up) && p->route != NULL)
+    if ((from != s->fsm.state || was_up != s->fsm.up || s->fsm.pending_fail != NULL) &&
+        p->route != NULL)
         route_slot_state(p->route, s, slot_route_state(s));
     if (act->became_fatal && p->cfg->on_fatal == ON_FATAL_EXIT && !droverd.shutting_down) {
         log_warnx("pool %s: on_fatal = exit: shutting droverd down", p->name);
