@@ -182,6 +182,7 @@ static struct slot *slot_new(struct pool *p, unsigned index)
     s->index = index;
     s->exec_fd = -1;
     slot_fsm_init(&s->fsm, &p->policy);
+    s->fsm.gate = &p->crash_gate;
     s->timer = evtimer_new(droverd.base, slot_timer_cb, s);
     s->cg = cgroup_slot_new(p->name, index, s);
     if (p->cfg->stdout_mode == STDOUT_LOG) {
@@ -893,6 +894,8 @@ struct pool *pool_create(struct pool_config *pc, char *err, size_t errsz)
     p->name = xstrdup(pc->name);
     p->cfg = pc;
     policy_from_config(pc, &p->policy);
+    restart_gate_set(&p->crash_gate, pc->crash_restart_rate.count,
+                     pc->crash_restart_rate.window_us);
     p->env_base = pool_env_build(pc);
     pool_load_groups(p);
     if (pc->stdout_mode == STDOUT_LOG)
@@ -1070,6 +1073,8 @@ static void pool_apply_settings(struct pool *p, struct pool_config *pc)
 {
     p->cfg = pc;
     policy_from_config(pc, &p->policy);
+    restart_gate_set(&p->crash_gate, pc->crash_restart_rate.count,
+                     pc->crash_restart_rate.window_us);
     free_strv(p->env_base);
     p->env_base = pool_env_build(pc);
     pool_load_groups(p);
