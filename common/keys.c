@@ -241,7 +241,7 @@ static int parse_crash_limit_key(const struct key *k, struct key_ctx *ctx, const
     if (parse_crash_limit(value, &cl->count, &cl->window_us, ctx->err, ctx->errsz) != 0) {
         if (strcmp(k->name, "crash_limit") != 0)
             snprintf(ctx->err, ctx->errsz,
-                     "invalid %s '%s' (expected COUNT/WINDOW like 20/1s, or none)", k->name, value);
+                     "invalid %s '%s' (expected COUNT/WINDOW like 10/1s, or none)", k->name, value);
         return -1;
     }
     return 0;
@@ -727,7 +727,7 @@ const struct key key_table[] = {
         .name = "crash_restart_rate",
         .kind = KT_CRASH_LIMIT,
         .offset = P(crash_restart_rate),
-        .default_value = "20/1s",
+        .default_value = "10/1s",
         .reload = RELOAD_LIVE,
         .help = "Restarts of crash-looping workers (after a failed start, or from a slot's "
                 "second quick crash in a row), across the pool: COUNT at once, then COUNT per "

@@ -6,10 +6,15 @@
 
 void restart_gate_set(struct restart_gate *g, unsigned count, uint64_t window_us)
 {
-    g->interval_us = count > 0 ? window_us / count : 0;
-    if (count > 0 && g->interval_us == 0)
-        g->interval_us = 1;
-    g->burst_us = count > 0 ? g->interval_us * (count - 1) : 0;
+    uint64_t interval = count > 0 ? window_us / count : 0;
+
+    if (count > 0 && interval == 0)
+        interval = 1;
+    /* The same budget again (a reload that left it alone) keeps what was given. */
+    if (interval == g->interval_us && (count > 0 ? interval * (count - 1) : 0) == g->burst_us)
+        return;
+    g->interval_us = interval;
+    g->burst_us = count > 0 ? interval * (count - 1) : 0;
     g->next_us = 0;
 }
 

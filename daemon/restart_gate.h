@@ -20,7 +20,10 @@ struct restart_gate {
     uint64_t next_us;     /* when the pace allows the next restart, were there no burst */
 };
 
-/* Set the budget to count restarts per window_us (count 0: no limit); forgets the past. */
+/*
+ * Set the budget to count restarts per window_us (count 0: no limit). A new budget
+ * forgets the restarts given; the same one again (a reload that kept it) does not.
+ */
 void restart_gate_set(struct restart_gate *g, unsigned count, uint64_t window_us);
 /*
  * A crash restart is due at now: the time it may happen (now, or later when the

@@ -14,18 +14,20 @@
 #  - `drover stop` ends the storm at once, and no zombie is left behind;
 #  - then a storm with restart_delay = 0 and no crash_limit (the first two
 #    crashes restart at once, then the backoff doubles from 1 ms; the default
-#    crash_restart_rate, 20/1s, paces the pool's restarts as a whole): droverd
+#    crash_restart_rate, 10/1s, paces the pool's restarts as a whole): droverd
 #    must still answer `drover status` (99% within 1 s, none after 5 s) and
 #    serve the calm pool; reaping and restarting (a bounded batch per loop
 #    pass) may not keep it from its other work;
 #  - the same storm (restart_delay = 0, restart_delay_max = 50ms: it never calms
 #    down) while a CPU hog keeps every CPU busy, with the default crash_restart_rate
-#    (20/1s: the pool's restarts after failed starts wait their turn past 20 a
+#    (10/1s: the pool's restarts after failed starts wait their turn past 10 a
 #    second): the pool restarts no faster than that budget (its exits are counted),
 #    every `drover status` answers, its p99 under 100 ms (x SLOWDOWN; raised to its
 #    p99 under the same hog without the storm plus 50 ms only where the machine alone
 #    is slower than that, and logged), and the calm pool keeps at least half of its
-#    pace under the same hog without the storm (issue 15's bounds); the storm and
+#    pace under the same hog without the storm (issue 15's bounds; "without the
+#    storm" is measured before and after it, and the worse of the two counts, as
+#    other load on a shared machine comes and goes); the storm and
 #    doomed pools above set crash_restart_rate = none, to test the backoff alone;
 #  - a pool of 500 workers starting (next to the hog): status answers while they
 #    start (p99 at most 500 ms above its p99 without them plus twice the p99 of
@@ -275,14 +277,24 @@ wc_clean "$T/wc_hog_storm" "calm pool next to the storm under a CPU hog"
 hog_storm_rps=$(wc_get "$T/wc_hog_storm" rps)
 hog_storm_p99=$(p99_of "$T/probe_hog_storm")
 hog_fails=$(grep -c '^fail' "$T/probe_hog_storm")
-log "CPU hog + storm (64 workers, restart_delay = 0, crash_restart_rate ${HOGSTORM_RATE:-20/1s (default)}, $hog_exits exits in ${hog_ms} ms): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms over $(wc -l <"$T/probe_hog_storm") calls (without the storm ${hog_base_p99} ms); droverd CPU $((self2 - self1)) ms, its reaped workers' $((kids2 - kids1)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+log "CPU hog + storm (64 workers, restart_delay = 0, crash_restart_rate ${HOGSTORM_RATE:-10/1s (default)}, $hog_exits exits in ${hog_ms} ms): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms over $(wc -l <"$T/probe_hog_storm") calls (without the storm ${hog_base_p99} ms); droverd CPU $((self2 - self1)) ms, its reaped workers' $((kids2 - kids1)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$hog_exits" -ge 64 ] || fail_later "the storm under the hog had only $hog_exits exits: it did not storm"
 [ "$hog_fails" = 0 ] || fail_later "storm under a CPU hog: $hog_fails status calls failed"
-# The budget holds: 64 first starts (never held), then at most 20 at once and 20 a second.
+# The budget holds: 64 first starts (never held), then at most 10 at once and 10 a second.
 if [ -z "${HOGSTORM_RATE:-}" ]; then
-    [ "$hog_exits" -le $((64 + 20 + 20 * (hog_ms + 999) / 1000)) ] ||
-        fail_later "the storm under the hog had $hog_exits exits in ${hog_ms} ms: faster than crash_restart_rate = 20/1s allows"
+    [ "$hog_exits" -le $((64 + 10 + 10 * (hog_ms + 999) / 1000)) ] ||
+        fail_later "the storm under the hog had $hog_exits exits in ${hog_ms} ms: faster than crash_restart_rate = 10/1s allows"
 fi
+# The hog alone again, after the storm: the machine (shared, on a CI host or a developer's)
+# may have changed meanwhile; the storm is judged against the worse of the two.
+wc_start "$T/wc_hog_after" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
+status_probe_py 5 "$T/probe_hog_after"
+wc_wait "$T/wc_hog_after"
+hog_after_rps=$(wc_get "$T/wc_hog_after" rps)
+hog_after_p99=$(p99_of "$T/probe_hog_after")
+log "CPU hog, no storm, after it: calm pool $hog_after_rps requests/s, status p99 ${hog_after_p99} ms (before the storm: $hog_base_rps, ${hog_base_p99} ms)"
+[ "$hog_after_rps" -lt "$hog_base_rps" ] && hog_base_rps=$hog_after_rps
+[ "$hog_after_p99" -gt "$hog_base_p99" ] && hog_base_p99=$hog_after_p99
 # Issue 15's bounds: status p99 under 100 ms and half the calm pool's pace, next to the hog.
 storm_status_max=$((100 * SLOWDOWN))
 if [ $((hog_base_p99 + 50)) -gt "$storm_status_max" ]; then
@@ -292,7 +304,7 @@ fi
 [ "$hog_storm_p99" -le "$storm_status_max" ] ||
     fail_later "storm under a CPU hog: status p99 ${hog_storm_p99} ms, over ${storm_status_max} ms (without the storm ${hog_base_p99} ms)"
 [ $((hog_storm_rps * 2)) -ge "$hog_base_rps" ] ||
-    fail_later "storm under a CPU hog: the calm pool served $hog_storm_rps requests/s, less than half of its $hog_base_rps without the storm"
+    fail_later "storm under a CPU hog: the calm pool served $hog_storm_rps requests/s, less than half of its $hog_base_rps without the storm (the lower of before and after it)"
 
 # Many workers starting, under the hog: status answers between the batches of forks.
 t0=$(now_ms)

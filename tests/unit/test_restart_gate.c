@@ -5,7 +5,7 @@
  * WINDOW/COUNT; times given in the order asked (the longest waiting goes
  * first); a calm spell refills the burst, never more; the bound of COUNT per
  * WINDOW plus the burst over any stretch of time; a count larger than the
- * window in microseconds; set forgets the past.
+ * window in microseconds; a new budget forgets the past, the same one keeps it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +23,7 @@
 /* count 0 is no limit: every restart goes at the time it is due. */
 static void test_no_limit(void **state)
 {
-    struct restart_gate g;
+    struct restart_gate g = {0};
 
     (void)state;
     restart_gate_set(&g, 0, SEC);
@@ -35,7 +35,7 @@ static void test_no_limit(void **state)
 /* 4/1s: four at once, then one every 250 ms, each given the next free time. */
 static void test_burst_then_pace(void **state)
 {
-    struct restart_gate g;
+    struct restart_gate g = {0};
 
     (void)state;
     restart_gate_set(&g, 4, SEC);
@@ -51,7 +51,7 @@ static void test_burst_then_pace(void **state)
 /* A restart asked for at the time it was given goes then, and the pace goes on from there. */
 static void test_given_time_is_kept(void **state)
 {
-    struct restart_gate g;
+    struct restart_gate g = {0};
     uint64_t at;
 
     (void)state;
@@ -66,7 +66,7 @@ static void test_given_time_is_kept(void **state)
 /* After a calm spell the burst is back, but never more than COUNT at once. */
 static void test_calm_refills_burst_only(void **state)
 {
-    struct restart_gate g;
+    struct restart_gate g = {0};
     uint64_t later = T0 + 3600 * SEC;
 
     (void)state;
@@ -81,7 +81,7 @@ static void test_calm_refills_burst_only(void **state)
 /* A partial refill: 150 ms of calm at 100 ms per restart gives one back (and half of the next). */
 static void test_partial_refill(void **state)
 {
-    struct restart_gate g;
+    struct restart_gate g = {0};
 
     (void)state;
     restart_gate_set(&g, 2, 200 * MS);
@@ -102,7 +102,7 @@ static void test_partial_refill(void **state)
  */
 static void test_bound_over_any_stretch(void **state)
 {
-    struct restart_gate g;
+    struct restart_gate g = {0};
     uint64_t given[2000], now = T0;
     const unsigned count = 20;
     const uint64_t window = SEC, interval = window / count;
@@ -131,7 +131,7 @@ static void test_bound_over_any_stretch(void **state)
 /* More than one restart per microsecond asked for: the interval is at least 1 us, never 0. */
 static void test_count_beyond_window(void **state)
 {
-    struct restart_gate g;
+    struct restart_gate g = {0};
 
     (void)state;
     restart_gate_set(&g, 10, 5);
@@ -141,15 +141,17 @@ static void test_count_beyond_window(void **state)
     assert_int_equal(restart_gate_take(&g, T0), T0 + 1);
 }
 
-/* set (a reload) forgets the restarts given: the new budget starts full. */
+/* A new budget (a reload that changed it) starts full; the same one again keeps its past. */
 static void test_set_forgets(void **state)
 {
-    struct restart_gate g;
+    struct restart_gate g = {0};
 
     (void)state;
     restart_gate_set(&g, 1, SEC);
     restart_gate_take(&g, T0);
     assert_int_equal(restart_gate_take(&g, T0), T0 + SEC);
+    restart_gate_set(&g, 1, SEC);
+    assert_int_equal(restart_gate_take(&g, T0), T0 + 2 * SEC);
     restart_gate_set(&g, 2, SEC);
     assert_int_equal(restart_gate_take(&g, T0), T0);
     assert_int_equal(restart_gate_take(&g, T0), T0);

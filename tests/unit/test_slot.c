@@ -1463,6 +1463,7 @@ static void gate_on(unsigned count, uint64_t window, uint64_t grace)
     m.p.crash_limit = 0;
     m.p.start_grace_us = grace;
     reinit();
+    memset(&gate, 0, sizeof(gate)); /* each test its own budget */
     restart_gate_set(&gate, count, window);
     m.f.gate = &gate;
 }
