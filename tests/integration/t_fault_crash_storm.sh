@@ -22,9 +22,11 @@
 #    down) while a CPU hog keeps every CPU busy, with the default crash_restart_rate
 #    (10/1s: the pool's restarts after failed starts wait their turn past 10 a
 #    second): the pool restarts no faster than that budget (its exits are counted),
-#    every `drover status` answers, its p99 under 100 ms (x SLOWDOWN; raised to its
-#    p99 under the same hog without the storm plus 50 ms only where the machine alone
-#    is slower than that, and logged), and the calm pool keeps at least half of its
+#    every `drover status` answers, its p99 under 100 ms (x SLOWDOWN; raised, and
+#    logged, only where the machine alone is slower: to its p99 under the same hog
+#    without the storm plus 50 ms, or to twice the p99 of starting a process here
+#    under the hog, as a status call can wait for one restart's vfork), and the
+#    calm pool keeps at least half of its
 #    pace under the same hog without the storm (issue 15's bounds; "without the
 #    storm" is measured before and after it, and the worse of the two counts, as
 #    other load on a shared machine comes and goes); the storm and
@@ -97,6 +99,10 @@ restart_delay = 0
 restart_delay_max = 50ms
 crash_limit = none
 ${HOGSTORM_RATE:+crash_restart_rate = $HOGSTORM_RATE}
+# Every run of this storm is a failed start, so every restart takes from the budget and
+# the exit count below can be held to it: under the hog an exit can take over 1 s (the
+# default start_grace) to get the CPU, and a started worker's crash restarts at once.
+start_grace = 10s
 
 [pool:many]
 command = /bin/sleep 1000
@@ -296,10 +302,17 @@ log "CPU hog, no storm, after it: calm pool $hog_after_rps requests/s, status p9
 [ "$hog_after_rps" -lt "$hog_base_rps" ] && hog_base_rps=$hog_after_rps
 [ "$hog_after_p99" -gt "$hog_base_p99" ] && hog_base_p99=$hog_after_p99
 # Issue 15's bounds: status p99 under 100 ms and half the calm pool's pace, next to the hog.
+# A status call can also wait for one restart's vfork, which lasts until the child, late
+# for a CPU on a loaded machine, reaches its exec: where starting a process here (under
+# the hog, measured above) takes more than 50 ms at p99, the bound is twice that.
 storm_status_max=$((100 * SLOWDOWN))
 if [ $((hog_base_p99 + 50)) -gt "$storm_status_max" ]; then
     storm_status_max=$((hog_base_p99 + 50))
     log "status p99 under the hog alone is ${hog_base_p99} ms: the storm's bound is raised to ${storm_status_max} ms"
+fi
+if [ $((2 * spawn_p99)) -gt "$storm_status_max" ]; then
+    storm_status_max=$((2 * spawn_p99))
+    log "a process start under the hog takes ${spawn_p99} ms at p99 on this machine: the storm's status bound is raised to ${storm_status_max} ms"
 fi
 [ "$hog_storm_p99" -le "$storm_status_max" ] ||
     fail_later "storm under a CPU hog: status p99 ${hog_storm_p99} ms, over ${storm_status_max} ms (without the storm ${hog_base_p99} ms)"
