@@ -90,9 +90,12 @@ prepare() {
             printf '[pool:w]\ncommand = %s\nworkers = %s\nstdout = null\n' "$worker" "$n"
             printf 'environment = STAMP_SOCKET=%s\n' "$dir/stamp.sock"
             # A worker up longer than restart_delay_max is healthy: restarted at once.
+            # start_grace as long: a victim counts as started too, so its restart never
+            # waits for crash_restart_rate (which paces restarts after failed starts).
             # The crash loop runs under the defaults.
             [ "$(basename "$worker")" = crash-worker ] ||
-                printf 'restart_delay_max = %sms\ncrash_limit = none\n' "$RESTART_DELAY_MAX_MS"
+                printf 'restart_delay_max = %sms\nstart_grace = %sms\ncrash_limit = none\n' \
+                    "$RESTART_DELAY_MAX_MS" "$RESTART_DELAY_MAX_MS"
         } >"$dir/drover.ini"
         sup=("$B/droverd" -c "$dir/drover.ini")
         stop=(--stop-signal TERM)

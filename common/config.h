@@ -45,7 +45,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 11
-#define POOL_KEY_COUNT   54
+#define POOL_KEY_COUNT   55
 
 struct daemon_config {
     char *control_socket;
@@ -81,6 +81,7 @@ struct pool_config {
     uint64_t restart_delay_us;
     uint64_t restart_delay_max_us;
     struct crash_limit crash_limit;
+    struct crash_limit crash_restart_rate;
     int on_fatal; /* enum on_fatal */
     int ready;    /* enum ready_mode */
     uint64_t start_timeout_us;

@@ -239,8 +239,13 @@ static int parse_crash_limit_key(const struct key *k, struct key_ctx *ctx, const
 {
     struct crash_limit *cl = field;
 
-    (void)k;
-    return parse_crash_limit(value, &cl->count, &cl->window_us, ctx->err, ctx->errsz);
+    if (parse_crash_limit(value, &cl->count, &cl->window_us, ctx->err, ctx->errsz) != 0) {
+        if (strcmp(k->name, "crash_limit") != 0)
+            snprintf(ctx->err, ctx->errsz,
+                     "invalid %s '%s' (expected COUNT/WINDOW like 10/1s, or none)", k->name, value);
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_environment_key(const struct key *k, struct key_ctx *ctx, const char *value,
@@ -717,6 +722,18 @@ const struct key key_table[] = {
         .default_value = "10/60s",
         .reload = RELOAD_LIVE,
         .help = "More crashes than COUNT within WINDOW make the slot fatal; none disables.",
+    },
+    {
+        .section = KEY_POOL,
+        .name = "crash_restart_rate",
+        .kind = KT_CRASH_LIMIT,
+        .offset = P(crash_restart_rate),
+        .default_value = "10/1s",
+        .reload = RELOAD_LIVE,
+        .help = "Restarts of crash-looping workers (after a failed start, or from a slot's "
+                "second quick crash in a row), across the pool: COUNT at once, then COUNT per "
+                "WINDOW evenly paced, oldest first; none disables. A crash after a healthy run, a "
+                "first start and an operator's start never wait.",
     },
     {
         .section = KEY_POOL,

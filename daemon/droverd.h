@@ -97,6 +97,7 @@ struct pool {
     char *name;
     struct pool_config *cfg; /* points into droverd.config */
     struct slot_policy policy;
+    struct restart_gate crash_gate; /* crash_restart_rate, which every slot's fsm asks */
     struct slot **slots;
     unsigned nslots; /* slots allocated, including those being removed */
     unsigned target; /* workers wanted */

@@ -41,6 +41,8 @@ void pool_settings_init(struct pool *p, struct pool_config *pc)
 {
     p->cfg = pc;
     policy_from_config(pc, &p->policy);
+    restart_gate_set(&p->crash_gate, pc->crash_restart_rate.count,
+                     pc->crash_restart_rate.window_us);
     p->env_base = pool_env_build(pc);
     pool_load_groups(p);
     if (pc->stdout_mode == STDOUT_LOG)
@@ -66,6 +68,8 @@ void pool_apply_settings(struct pool *p, struct pool_config *pc)
 {
     p->cfg = pc;
     policy_from_config(pc, &p->policy);
+    restart_gate_set(&p->crash_gate, pc->crash_restart_rate.count,
+                     pc->crash_restart_rate.window_us);
     free_strv(p->env_base);
     p->env_base = pool_env_build(pc);
     pool_load_groups(p);

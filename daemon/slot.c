@@ -101,6 +101,24 @@ static bool wants_restart(const struct slot_policy *p, int wstatus, bool judged_
 }
 
 /*
+ * A restart after a failed start (an exit before the worker counted as started:
+ * start_grace, or READY=1) or within a crash streak (the second quick crash in a
+ * row or later) is due now: how long the pool's crash restart budget makes it
+ * wait. A crash after a healthy run never waits, and while the budget has room
+ * (it holds COUNT at once) nothing does: a single crash restarts at once.
+ */
+static uint64_t gate_wait(struct slot_fsm *f, uint64_t now)
+{
+    uint64_t at;
+
+    if (f->gate == NULL || (f->up && f->streak < 2))
+        return 0;
+    at = restart_gate_take(f->gate, now);
+    f->gate_granted = at > now;
+    return at - now;
+}
+
+/*
  * The worker went away without being asked to (or never started). Count it,
  * then restart at once, back off, go fatal, or stay stopped per policy.
  */
@@ -136,6 +154,9 @@ static void on_crash(struct slot_fsm *f, const struct slot_policy *p, bool resta
     if (delay < min_delay)
         delay = min_delay;
     f->streak++;
+    f->gate_granted = false;
+    if (delay == 0)
+        delay = gate_wait(f, now);
     if (delay == 0) {
         spawn_now(f, p, now, act);
         return;
@@ -269,9 +290,17 @@ void slot_step(struct slot_fsm *f, const struct slot_policy *p, enum slot_event 
             break; /* stale or early: nothing is due */
         f->deadline = 0;
         switch (f->state) {
-        case SLOT_BACKOFF:
+        case SLOT_BACKOFF: {
+            /* The backoff is over; the pool's crash restart budget may hold it longer. */
+            uint64_t wait = f->gate_granted ? 0 : gate_wait(f, now);
+            if (wait > 0) {
+                f->deadline = now + wait;
+                break;
+            }
+            f->gate_granted = false;
             spawn_now(f, p, now, act);
             break;
+        }
         case SLOT_STOPPING:
             if (!f->kill_sent) {
                 f->kill_sent = true;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "backoff.h"
+#include "restart_gate.h"
 
 enum slot_state {
     SLOT_STOPPED,
@@ -81,6 +82,13 @@ struct slot_fsm {
     unsigned restarts;       /* spawns after the first */
     unsigned crashes;        /* exits the daemon did not ask for, in total */
     struct crash_window window;
+    /*
+     * The pool's crash restart budget (crash_restart_rate), or NULL: a restart after
+     * a failed start or in a crash streak waits for it; gate_granted: the backoff's
+     * deadline is the time the budget gave, so the restart goes at it.
+     */
+    struct restart_gate *gate;
+    bool gate_granted;
 
     /* The last exit, for status. */
     bool has_exit;

@@ -72,6 +72,7 @@ struct slot *slot_new(struct pool *p, unsigned index)
     s->index = index;
     s->exec_fd = -1;
     slot_fsm_init(&s->fsm, &p->policy);
+    s->fsm.gate = &p->crash_gate;
     s->timer = evtimer_new(droverd.base, slot_timer_cb, s);
     s->cg = cgroup_slot_new(p->name, index, s);
     if (p->cfg->stdout_mode == STDOUT_LOG) {

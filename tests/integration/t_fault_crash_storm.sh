@@ -13,21 +13,28 @@
 #    crashes per slot and stays down;
 #  - `drover stop` ends the storm at once, and no zombie is left behind;
 #  - then a storm with restart_delay = 0 and no crash_limit (the first two
-#    crashes restart at once, then the backoff doubles from 1 ms): droverd
+#    crashes restart at once, then the backoff doubles from 1 ms; the default
+#    crash_restart_rate, 10/1s, paces the pool's restarts as a whole): droverd
 #    must still answer `drover status` (99% within 1 s, none after 5 s) and
 #    serve the calm pool; reaping and restarting (a bounded batch per loop
 #    pass) may not keep it from its other work;
 #  - the same storm (restart_delay = 0, restart_delay_max = 50ms: it never calms
-#    down) while a CPU hog keeps every CPU busy: every `drover status` answers,
-#    its p99 at most 500 ms above its p99 without the storm (the same hog, the
-#    same test) plus twice the p99 of starting a process on this machine under
-#    the hog (a status call can wait for one fork; measured in the same test),
-#    and the calm pool is served (1/300 of its pace without the
-#    storm, as above). Issue 15 asks for 100 ms and half the pace: the figures are
-#    logged (with droverd's own CPU time and its reaped workers', which show where
-#    the time goes) and in docs/RELIABILITY.md, which says why they are not met yet;
-#  - a pool of 500 workers starting (next to the hog): status answers within the
-#    same bound while they start.
+#    down) while a CPU hog keeps every CPU busy, with the default crash_restart_rate
+#    (10/1s: the pool's restarts after failed starts wait their turn past 10 a
+#    second): the pool restarts no faster than that budget (its exits are counted),
+#    every `drover status` answers, its p99 under 100 ms (x SLOWDOWN; raised, and
+#    logged, only where the machine alone is slower: to its p99 under the same hog
+#    without the storm plus 50 ms, or to twice the p99 of starting a process here
+#    under the hog, as a status call can wait for one restart's vfork), and the
+#    calm pool keeps at least half of its
+#    pace under the same hog without the storm (issue 15's bounds; "without the
+#    storm" is measured before and after it, and the worse of the two counts, as
+#    other load on a shared machine comes and goes); the storm and
+#    doomed pools above set crash_restart_rate = none, to test the backoff alone;
+#  - a pool of 500 workers starting (next to the hog): status answers while they
+#    start (p99 at most 500 ms above its p99 without them plus twice the p99 of
+#    starting a process on this machine under the hog, measured in the same test:
+#    a status call can wait for one fork).
 # The status probes send `status` from one Python process (status_probe_py): they
 # time droverd, not the fork and exec of a CLI, which a loaded machine makes slow.
 . "$(dirname "$0")/lib.sh"
@@ -60,6 +67,7 @@ workers = 64
 restart_delay = 5ms
 restart_delay_max = ${STORM_DELAY_MAX_MS}ms
 crash_limit = none
+crash_restart_rate = none
 
 [pool:doomed]
 command = $STORM_CMD
@@ -67,6 +75,7 @@ workers = 4
 restart_delay = 1ms
 restart_delay_max = 10ms
 crash_limit = 5/30s
+crash_restart_rate = none
 
 [pool:calm]
 command = $ECHO_WORKER
@@ -89,6 +98,11 @@ workers = 0
 restart_delay = 0
 restart_delay_max = 50ms
 crash_limit = none
+${HOGSTORM_RATE:+crash_restart_rate = $HOGSTORM_RATE}
+# Every run of this storm is a failed start, so every restart takes from the budget and
+# the exit count below can be held to it: under the hog an exit can take over 1 s (the
+# default start_grace) to get the CPU, and a started worker's crash restarts at once.
+start_grace = 10s
 
 [pool:many]
 command = /bin/sleep 1000
@@ -253,26 +267,57 @@ spawn_p99=$(p99_of "$T/spawn_hog")
 status_bound=$((hog_base_p99 + 500 * SLOWDOWN + 2 * spawn_p99))
 log "CPU hog: starting /bin/sh takes $(wc -l <"$T/spawn_hog") tries, p99 ${spawn_p99} ms; status bound under the storm ${status_bound} ms"
 log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms; droverd CPU $((self1 - self0)) ms, its reaped workers' $((kids1 - kids0)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-# The storm, under the hog.
+# The storm, under the hog, at the default crash_restart_rate (HOGSTORM_RATE sets another,
+# e.g. none to see the storm without it).
+t_hog=$(now_ms)
 expect_exit 0 "drover scale hogstorm 64" timeout 60 "$DROVER" -s "$SOCK" scale hogstorm 64
 wc_start "$T/wc_hog_storm" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
 status_probe_py 5 "$T/probe_hog_storm"
 wc_wait "$T/wc_hog_storm"
 read -r self2 kids2 <<<"$(cpu_ms "$DAEMON_PID")"
 hog_exits=$(timeout 30 "$DROVER" -s "$SOCK" metrics | awk '$1 ~ /^drover_pool_exits_total\{pool="hogstorm"/ {t += $2} END {print t + 0}')
+hog_ms=$(($(now_ms) - t_hog))
 run_capture timeout 60 "$DROVER" -s "$SOCK" stop hogstorm
 [ "$RUN_RC" = 0 ] || fail_later "drover stop hogstorm: exit $RUN_RC: $RUN_ERR"
 wc_clean "$T/wc_hog_storm" "calm pool next to the storm under a CPU hog"
 hog_storm_rps=$(wc_get "$T/wc_hog_storm" rps)
 hog_storm_p99=$(p99_of "$T/probe_hog_storm")
 hog_fails=$(grep -c '^fail' "$T/probe_hog_storm")
-log "CPU hog + storm (64 workers, restart_delay = 0, $hog_exits exits): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms over $(wc -l <"$T/probe_hog_storm") calls (without the storm ${hog_base_p99} ms); droverd CPU $((self2 - self1)) ms, its reaped workers' $((kids2 - kids1)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+log "CPU hog + storm (64 workers, restart_delay = 0, crash_restart_rate ${HOGSTORM_RATE:-10/1s (default)}, $hog_exits exits in ${hog_ms} ms): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms over $(wc -l <"$T/probe_hog_storm") calls (without the storm ${hog_base_p99} ms); droverd CPU $((self2 - self1)) ms, its reaped workers' $((kids2 - kids1)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$hog_exits" -ge 64 ] || fail_later "the storm under the hog had only $hog_exits exits: it did not storm"
 [ "$hog_fails" = 0 ] || fail_later "storm under a CPU hog: $hog_fails status calls failed"
-[ "$hog_storm_p99" -le "$status_bound" ] ||
-    fail_later "storm under a CPU hog: status p99 ${hog_storm_p99} ms, more than 500 ms above its ${hog_base_p99} ms without the storm plus twice a process start's p99 (${spawn_p99} ms)"
-[ $((hog_storm_rps * 300)) -ge "$hog_base_rps" ] ||
-    fail_later "storm under a CPU hog: the calm pool served $hog_storm_rps requests/s, less than 1/300 of its $hog_base_rps without the storm"
+# The budget holds: 64 first starts (never held), then at most 10 at once and 10 a second.
+if [ -z "${HOGSTORM_RATE:-}" ]; then
+    [ "$hog_exits" -le $((64 + 10 + 10 * (hog_ms + 999) / 1000)) ] ||
+        fail_later "the storm under the hog had $hog_exits exits in ${hog_ms} ms: faster than crash_restart_rate = 10/1s allows"
+fi
+# The hog alone again, after the storm: the machine (shared, on a CI host or a developer's)
+# may have changed meanwhile; the storm is judged against the worse of the two.
+wc_start "$T/wc_hog_after" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
+status_probe_py 5 "$T/probe_hog_after"
+wc_wait "$T/wc_hog_after"
+hog_after_rps=$(wc_get "$T/wc_hog_after" rps)
+hog_after_p99=$(p99_of "$T/probe_hog_after")
+log "CPU hog, no storm, after it: calm pool $hog_after_rps requests/s, status p99 ${hog_after_p99} ms (before the storm: $hog_base_rps, ${hog_base_p99} ms)"
+[ "$hog_after_rps" -lt "$hog_base_rps" ] && hog_base_rps=$hog_after_rps
+[ "$hog_after_p99" -gt "$hog_base_p99" ] && hog_base_p99=$hog_after_p99
+# Issue 15's bounds: status p99 under 100 ms and half the calm pool's pace, next to the hog.
+# A status call can also wait for one restart's vfork, which lasts until the child, late
+# for a CPU on a loaded machine, reaches its exec: where starting a process here (under
+# the hog, measured above) takes more than 50 ms at p99, the bound is twice that.
+storm_status_max=$((100 * SLOWDOWN))
+if [ $((hog_base_p99 + 50)) -gt "$storm_status_max" ]; then
+    storm_status_max=$((hog_base_p99 + 50))
+    log "status p99 under the hog alone is ${hog_base_p99} ms: the storm's bound is raised to ${storm_status_max} ms"
+fi
+if [ $((2 * spawn_p99)) -gt "$storm_status_max" ]; then
+    storm_status_max=$((2 * spawn_p99))
+    log "a process start under the hog takes ${spawn_p99} ms at p99 on this machine: the storm's status bound is raised to ${storm_status_max} ms"
+fi
+[ "$hog_storm_p99" -le "$storm_status_max" ] ||
+    fail_later "storm under a CPU hog: status p99 ${hog_storm_p99} ms, over ${storm_status_max} ms (without the storm ${hog_base_p99} ms)"
+[ $((hog_storm_rps * 2)) -ge "$hog_base_rps" ] ||
+    fail_later "storm under a CPU hog: the calm pool served $hog_storm_rps requests/s, less than half of its $hog_base_rps without the storm (the lower of before and after it)"
 
 # Many workers starting, under the hog: status answers between the batches of forks.
 t0=$(now_ms)
@@ -284,7 +329,11 @@ log "500 workers starting under the hog: $many_running running after $(($(now_ms
 [ "$(grep -c '^fail' "$T/probe_many")" = 0 ] || fail_later "status failed while 500 workers started"
 [ "$many_p99" -le "$status_bound" ] ||
     fail_later "500 workers starting under a CPU hog: status p99 ${many_p99} ms, more than 500 ms above its ${hog_base_p99} ms plus twice a process start's p99 (${spawn_p99} ms)"
-kill -KILL "${hogs[@]}" 2>/dev/null
+# The same 500 workers once all run, still under the hog: what status costs for their
+# number alone (each status reads every worker's CPU and memory), no fork in the way.
 wait_for 120 "500 workers running" pool_running many 500
+status_probe_py 3 "$T/probe_many_running"
+log "500 workers running under the hog: status p99 $(p99_of "$T/probe_many_running") ms over $(wc -l <"$T/probe_many_running") calls"
+kill -KILL "${hogs[@]}" 2>/dev/null
 run_capture timeout 120 "$DROVER" -s "$SOCK" stop many
 finish_checks

@@ -21,6 +21,9 @@ worker_inflight = 2
 restart_delay = 0
 restart_delay_max = 50ms
 crash_limit = none
+# 25 kills a second of workers younger than start_grace is a crash storm, which
+# crash_restart_rate would pace; this test is about routing under kills
+crash_restart_rate = none
 EOF2
 start_daemon
 wait_for 10 "ho running" pool_running ho 3

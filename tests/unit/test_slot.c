@@ -5,7 +5,8 @@
  * is driven with an explicit time, and the action, the new state and the
  * deadline are checked. Then the longer stories: backoff growth and cap,
  * healthy runs, crash_limit, restart policies, ready = notify, watchdog,
- * FAIL, stop and restart in every state, stale timers, spawn failures.
+ * FAIL, stop and restart in every state, stale timers, spawn failures,
+ * and the pool's crash restart budget (which restarts wait for it, which never).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -1450,6 +1451,142 @@ static void test_reset_fatal_stopped_stays(void **state)
     state_is(SLOT_STOPPED); /* the operator's stop stands */
 }
 
+/* --- the pool's crash restart budget (crash_restart_rate) ----------------- */
+
+static struct restart_gate gate;
+
+/* A pool budget of count restarts per window, restart_delay 0, no crash_limit. */
+static void gate_on(unsigned count, uint64_t window, uint64_t grace)
+{
+    m.p.restart_delay_us = 0;
+    m.p.restart_delay_max_us = 30 * SEC;
+    m.p.crash_limit = 0;
+    m.p.start_grace_us = grace;
+    reinit();
+    memset(&gate, 0, sizeof(gate)); /* each test its own budget */
+    restart_gate_set(&gate, count, window);
+    m.f.gate = &gate;
+}
+
+/* Start and exec at now (not yet up while start_grace runs), then exit at now + ran. */
+static void run_and_crash(uint64_t now, uint64_t ran)
+{
+    ev(SLOT_EV_READY, now);
+    exited(EXIT_CODE(1), now + ran);
+}
+
+/* A failed start restarts at once while the budget has room; past it, it waits its turn. */
+static void test_gate_failed_start_waits(void **state)
+{
+    (void)state;
+    gate_on(1, SEC, SEC);
+    to_starting(T0);
+    run_and_crash(T0, 10 * MS);
+    act_is(true, 0, false, true); /* the budget's one restart */
+    state_is(SLOT_STARTING);
+    run_and_crash(T0 + 10 * MS, 10 * MS);
+    act_is(false, 0, false, true);
+    state_is(SLOT_BACKOFF); /* restart_delay 0, but the budget is spent */
+    assert_int_equal(m.f.deadline, T0 + 10 * MS + SEC);
+    ev(SLOT_EV_TIMER, T0 + 10 * MS + SEC);
+    act_is(true, 0, false, false);
+    state_is(SLOT_STARTING);
+    /* That start was the time given, not a second one taken: the next is one interval on. */
+    assert_int_equal(restart_gate_take(&gate, T0 + 10 * MS + SEC), T0 + 10 * MS + 2 * SEC);
+}
+
+/* A crash after a healthy run (started, first of its streak) never waits, budget or not. */
+static void test_gate_healthy_crash_never_waits(void **state)
+{
+    (void)state;
+    gate_on(1, 10 * SEC, 0);
+    restart_gate_take(&gate, T0);
+    restart_gate_take(&gate, T0); /* spent for 20 s */
+    to_running(T0);
+    assert_true(m.f.up);
+    exited(KILLED(SIGKILL), T0 + 60 * SEC);
+    act_is(true, 0, false, true);
+    state_is(SLOT_STARTING);
+    assert_int_equal(restart_gate_take(&gate, T0 + 60 * SEC), T0 + 60 * SEC); /* not used */
+}
+
+/* Started workers that crash quickly: the first crash of the streak is free, the next wait. */
+static void test_gate_streak_of_started_workers(void **state)
+{
+    (void)state;
+    gate_on(1, 10 * SEC, 0);
+    restart_gate_take(&gate, T0); /* spent until T0 + 10 s */
+    to_running(T0);
+    exited(EXIT_CODE(1), T0 + 5 * MS);
+    act_is(true, 0, false, true); /* streak 1: at once */
+    ev(SLOT_EV_READY, T0 + 5 * MS);
+    exited(EXIT_CODE(1), T0 + 10 * MS);
+    state_is(SLOT_BACKOFF); /* streak 2: restart_delay 0 would go at once; the budget says no */
+    assert_int_equal(m.f.deadline, T0 + 10 * SEC);
+}
+
+/* A backoff runs first; when it is over, a spent budget holds the slot in backoff longer. */
+static void test_gate_after_backoff(void **state)
+{
+    (void)state;
+    gate_on(1, 10 * SEC, SEC);
+    m.p.restart_delay_us = 100 * MS;
+    to_starting(T0);
+    run_and_crash(T0, MS);
+    act_is(true, 0, false, true); /* first crash: at once, the budget's one restart */
+    run_and_crash(T0 + MS, MS);
+    state_is(SLOT_BACKOFF);
+    assert_int_equal(m.f.deadline, T0 + 2 * MS + 100 * MS); /* the backoff asks nothing yet */
+    ev(SLOT_EV_TIMER, T0 + 102 * MS);
+    act_none();
+    state_is(SLOT_BACKOFF);
+    assert_int_equal(m.f.deadline, T0 + MS + 10 * SEC); /* its turn: 10 s after the first */
+    ev(SLOT_EV_TIMER, T0 + 5 * SEC);                    /* early: nothing */
+    act_none();
+    ev(SLOT_EV_TIMER, T0 + MS + 10 * SEC);
+    act_is(true, 0, false, false);
+    state_is(SLOT_STARTING);
+}
+
+/* An operator's start, a stop and a reload's reset act at once on a slot the budget holds. */
+static void test_gate_operator_not_held(void **state)
+{
+    (void)state;
+    gate_on(1, 10 * SEC, SEC);
+    to_starting(T0);
+    run_and_crash(T0, MS);
+    run_and_crash(T0 + MS, MS);
+    state_is(SLOT_BACKOFF);
+    ev(SLOT_EV_START, T0 + 3 * MS);
+    act_is(true, 0, false, false);
+    run_and_crash(T0 + 3 * MS, MS);
+    state_is(SLOT_BACKOFF);
+    ev(SLOT_EV_STOP, T0 + 5 * MS);
+    state_is(SLOT_STOPPED);
+    assert_int_equal(m.f.deadline, 0);
+    ev(SLOT_EV_START, T0 + 6 * MS);
+    run_and_crash(T0 + 6 * MS, MS);
+    run_and_crash(T0 + 7 * MS, MS);
+    state_is(SLOT_BACKOFF);
+    ev(SLOT_EV_RESET, T0 + 9 * MS);
+    act_is(true, 0, false, false);
+}
+
+/* crash_restart_rate = none: a gate without a limit, the backoff alone as before. */
+static void test_gate_none(void **state)
+{
+    (void)state;
+    gate_on(0, 0, SEC);
+    to_starting(T0);
+    for (int i = 0; i < 2; i++) {
+        run_and_crash(T0 + (uint64_t)i * MS, MS);
+        act_is(true, 0, false, true); /* the first two crashes restart at once */
+    }
+    run_and_crash(T0 + 2 * MS, MS);
+    state_is(SLOT_BACKOFF);
+    assert_int_equal(m.f.deadline, T0 + 3 * MS + 2 * BACKOFF_SEED_US);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1535,6 +1672,12 @@ int main(void)
         T(test_reset_backoff_starts_now),
         T(test_reset_fatal_starts_now),
         T(test_reset_fatal_stopped_stays),
+        T(test_gate_failed_start_waits),
+        T(test_gate_healthy_crash_never_waits),
+        T(test_gate_streak_of_started_workers),
+        T(test_gate_after_backoff),
+        T(test_gate_operator_not_held),
+        T(test_gate_none),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
