@@ -381,6 +381,7 @@ static const struct {
     {KEY_POOL, "restart_delay", "250ms", "250ms"},
     {KEY_POOL, "restart_delay_max", "1min", "1m"},
     {KEY_POOL, "crash_limit", "5/30s", "5/30s"},
+    {KEY_POOL, "crash_restart_rate", "50/2s", "50/2s"},
     {KEY_POOL, "on_fatal", "exit", "exit"},
     {KEY_POOL, "ready", "notify", "notify"},
     {KEY_POOL, "start_timeout", "5s", "5s"},
