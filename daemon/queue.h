@@ -4,7 +4,7 @@
  * first, bounded by max_queue, and the bookkeeping of a request's
  * deliveries (attempts, give up after max_attempts). A pure module: no
  * libevent, no system calls, no logging, so tests/unit/test_queue.c walks
- * every case. The router (router.c) owns the requests; this module only
+ * every case. The router (router*.c) owns the requests; this module only
  * files them and never frees one.
  */
 #ifndef DROVER_QUEUE_H
