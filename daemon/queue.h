@@ -19,6 +19,9 @@
 struct client;
 struct evbuffer;
 
+/* Frames up to this size live in the request itself (sizeof(struct request): 248 bytes). */
+#define REQUEST_INLINE 144
+
 enum request_state {
     REQ_QUEUED,   /* waiting in a queue for a worker */
     REQ_INFLIGHT, /* sent to a worker, not answered yet */
@@ -38,6 +41,8 @@ struct request {
     unsigned char *data; /* the frame exactly as a worker receives it */
     size_t len;
     struct evbuffer *reply; /* the client-ready reply, when it cannot be written yet */
+    /* A small frame's bytes, held here: data points to them (no allocation, router_reply.c). */
+    unsigned char inline_data[REQUEST_INLINE];
 };
 
 TAILQ_HEAD(request_list, request);

@@ -307,6 +307,7 @@ static void client_bad_frame(struct client *c, const char *why)
 static int client_parse(struct client *c)
 {
     struct route *r = c->route;
+    uint64_t now = 0;
 
     for (;;) {
         size_t avail = evbuffer_get_length(c->in);
@@ -327,12 +328,11 @@ static int client_parse(struct client *c)
             return -1;
         }
         frame_len = f.frame_len;
-        q = xcalloc(1, sizeof(*q));
-        q->client = c;
-        q->received_at = mono_now();
+        /* Frames read together arrived together: one clock read for them. */
+        if (now == 0)
+            now = mono_now();
         /* Kept whole, because a retry sends exactly the same bytes again. */
-        q->len = frame_len;
-        q->data = xmalloc(frame_len);
+        q = request_new(c, frame_len, now);
         evbuffer_remove(c->in, q->data, frame_len);
         c->held_items += frame_len;
         TAILQ_INSERT_TAIL(&c->pending, q, client_entry);

@@ -56,6 +56,14 @@ struct client {
 /* Bytes the clients of every pool hold, against buffer_limit. */
 struct budget *router_daemon_budget(void);
 
+/*
+ * A request for len bytes of frame (q->data, to be filled), from a free
+ * list of recent ones when it can; len up to REQUEST_INLINE needs no
+ * allocation of its own.
+ */
+struct request *request_new(struct client *c, size_t len, uint64_t now);
+/* Its frame is no longer needed (answered): let go of the bytes. */
+void request_drop_data(struct request *q);
 void request_free(struct request *q);
 /* Tell the pool's and the daemon's budgets what the client holds now. */
 void client_account(struct client *c);
