@@ -303,6 +303,19 @@ static void client_bad_frame(struct client *c, const char *why)
     client_close(c);
 }
 
+/* A frame's bytes out of the input: straight from its first chain when that holds them. */
+static void take_bytes(struct evbuffer *in, unsigned char *dst, size_t len)
+{
+    struct evbuffer_iovec v;
+
+    if (evbuffer_peek(in, (ev_ssize_t)len, NULL, &v, 1) == 1 && v.iov_len >= len) {
+        memcpy(dst, v.iov_base, len);
+        evbuffer_drain(in, len);
+    } else {
+        evbuffer_remove(in, dst, len);
+    }
+}
+
 /* Cut complete frames out of the client's input and submit them. Returns -1 if closed. */
 static int client_parse(struct client *c)
 {
@@ -333,7 +346,7 @@ static int client_parse(struct client *c)
             now = mono_now();
         /* Kept whole, because a retry sends exactly the same bytes again. */
         q = request_new(c, frame_len, now);
-        evbuffer_remove(c->in, q->data, frame_len);
+        take_bytes(c->in, q->data, frame_len);
         c->held_items += frame_len;
         TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
         c->npending++;

@@ -162,6 +162,7 @@ static void read_replies(struct route *r, struct worker_link *l)
         struct frame f;
         enum frame_result fr;
         struct request *q;
+        struct evbuffer_iovec first;
 
         if (avail == 0)
             return;
@@ -183,11 +184,20 @@ static void read_replies(struct route *r, struct worker_link *l)
         l->ninflight--;
         r->inflight_total--;
         choice_release(&r->choice, &l->node);
-        evbuffer_drain(l->in, f.body_off);
         r->requests++;
         l->slot->requests++;
-        request_complete(r, q, FRAME_STATUS_OK, l->in, f.body_len, NULL);
-        evbuffer_drain(l->in, f.frame_len - f.body_off - f.body_len);
+        /* A small reply lying whole in the first chain is copied from there, one drain. */
+        if (f.body_len <= REPLY_FLAT_MAX &&
+            evbuffer_peek(l->in, (ev_ssize_t)f.frame_len, NULL, &first, 1) == 1 &&
+            first.iov_len >= f.frame_len) {
+            request_complete(r, q, FRAME_STATUS_OK, NULL,
+                             (const unsigned char *)first.iov_base + f.body_off, f.body_len, NULL);
+            evbuffer_drain(l->in, f.frame_len);
+        } else {
+            evbuffer_drain(l->in, f.body_off);
+            request_complete(r, q, FRAME_STATUS_OK, l->in, NULL, f.body_len, NULL);
+            evbuffer_drain(l->in, f.frame_len - f.body_off - f.body_len);
+        }
         if (r->recycle_memory)
             r->hooks.request_done(l->slot);
         if (l->ninflight == 0) {

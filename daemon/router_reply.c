@@ -159,13 +159,32 @@ static void reply_copy(struct evbuffer *src, struct evbuffer *dst, size_t len)
     evbuffer_drain(src, len);
 }
 
+/* A small reply whose bytes lie in one piece: header, body and trailer in one evbuffer_add. */
+static void reply_add_flat(const struct route *r, struct evbuffer *dst, char status,
+                           const unsigned char *body, size_t len)
+{
+    unsigned char buf[FRAME_LENGTH_HEADER + 1 + REPLY_FLAT_MAX + 1];
+    size_t n = 0;
+
+    if (r->framing == FRAMING_LENGTH) {
+        frame_length_encode(buf, (uint32_t)(len + 1));
+        n = FRAME_LENGTH_HEADER;
+    }
+    buf[n++] = (unsigned char)status;
+    memcpy(buf + n, body, len);
+    n += len;
+    if (r->framing == FRAMING_LINE)
+        buf[n++] = '\n';
+    evbuffer_add(dst, buf, n);
+}
+
 /*
- * The request has its answer: body bytes taken from src (a worker's
- * reply), or an error text. Written at once when it is the client's oldest
- * outstanding request; kept otherwise.
+ * The request has its answer: body_len bytes at body (flat), or taken
+ * from src (a worker's reply), or an error text. Written at once when it
+ * is the client's oldest outstanding request; kept otherwise.
  */
 void request_complete(struct route *r, struct request *q, char status, struct evbuffer *src,
-                      size_t body_len, const char *error)
+                      const unsigned char *body, size_t body_len, const char *error)
 {
     struct client *c = q->client;
     struct evbuffer *dst;
@@ -174,7 +193,7 @@ void request_complete(struct route *r, struct request *q, char status, struct ev
     record_latency(r, q);
     if (c == NULL) {
         /* The client left; the reply goes nowhere. */
-        if (src != NULL)
+        if (src != NULL && body == NULL)
             evbuffer_drain(src, body_len);
         request_free(q);
         return;
@@ -184,14 +203,20 @@ void request_complete(struct route *r, struct request *q, char status, struct ev
     c->held_items -= q->len;
     request_drop_data(q);
     dst = TAILQ_FIRST(&c->pending) == q ? c->out : (q->reply = evbuffer_new());
-    reply_header(r, dst, status, len);
-    if (error != NULL)
-        evbuffer_add(dst, error, len);
-    else if (body_len < REPLY_COPY_MAX && (dst != c->out || evbuffer_get_length(c->out) > 0))
-        reply_copy(src, dst, body_len);
-    else
-        evbuffer_remove_buffer(src, dst, body_len);
-    reply_trailer(r, dst);
+    if (error == NULL && body != NULL && body_len <= REPLY_FLAT_MAX) {
+        reply_add_flat(r, dst, status, body, body_len);
+    } else {
+        reply_header(r, dst, status, len);
+        if (error != NULL)
+            evbuffer_add(dst, error, len);
+        else if (body != NULL)
+            evbuffer_add(dst, body, body_len);
+        else if (body_len < REPLY_COPY_MAX && (dst != c->out || evbuffer_get_length(c->out) > 0))
+            reply_copy(src, dst, body_len);
+        else
+            evbuffer_remove_buffer(src, dst, body_len);
+        reply_trailer(r, dst);
+    }
     if (dst == c->out) {
         TAILQ_REMOVE(&c->pending, q, client_entry);
         c->npending--;
@@ -209,5 +234,5 @@ void request_fail(struct route *r, struct request *q, const char *code, const ch
     char text[256];
 
     snprintf(text, sizeof(text), "%s %s", code, why);
-    request_complete(r, q, FRAME_STATUS_ERROR, NULL, 0, text);
+    request_complete(r, q, FRAME_STATUS_ERROR, NULL, NULL, 0, text);
 }

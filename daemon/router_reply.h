@@ -67,14 +67,17 @@ void request_drop_data(struct request *q);
 void request_free(struct request *q);
 /* Tell the pool's and the daemon's budgets what the client holds now. */
 void client_account(struct client *c);
+/* Replies up to this size that lie in one piece go to a client with one evbuffer_add. */
+#define REPLY_FLAT_MAX 4000
+
 /*
- * The request has its answer: body_len bytes taken from src (a worker's
- * reply), or an error text. Into the client's output at once when it is
- * the client's oldest outstanding request; kept otherwise. A request whose
- * client left is freed.
+ * The request has its answer: body_len bytes at body (src is then left
+ * alone), or taken from src (a worker's reply), or an error text. Into the
+ * client's output at once when it is the client's oldest outstanding
+ * request; kept otherwise. A request whose client left is freed.
  */
 void request_complete(struct route *r, struct request *q, char status, struct evbuffer *src,
-                      size_t body_len, const char *error);
+                      const unsigned char *body, size_t body_len, const char *error);
 /* Answer "-CODE why". */
 void request_fail(struct route *r, struct request *q, const char *code, const char *why);
 
