@@ -6,9 +6,11 @@
  * life: request_complete puts "+" and the reply, or an error text, in the
  * client's output in the order of its requests, keeps a reply that must
  * wait for older ones, and tells the budgets (budget.c) what the client
- * holds. Calls only budget.c, frame.c and libevent's evbuffer; never
- * writes a socket (router.c flushes dirty clients) and never calls up into
- * router_dispatch.c or router.c.
+ * holds. Also a request's start: request_new takes one from a bounded
+ * free list, with a small frame's bytes inline. Calls only budget.c,
+ * frame.c and libevent's evbuffer; never writes a socket (router.c
+ * flushes dirty clients) and never calls up into router_dispatch.c or
+ * router.c.
  */
 #ifndef DROVER_ROUTER_REPLY_H
 #define DROVER_ROUTER_REPLY_H
