@@ -49,7 +49,20 @@ enum frame_result frame_evbuffer_decode(struct evbuffer *buf, int framing, size_
                                         struct frame *out)
 {
     size_t avail = evbuffer_get_length(buf);
+    struct evbuffer_iovec first;
 
+    /*
+     * Most frames lie whole in the buffer's first chain: decode them there,
+     * without copying the header out. What the first chain alone cannot
+     * decide (a frame that goes on into the next chain) is decided below.
+     */
+    if (avail > 0 && evbuffer_peek(buf, -1, NULL, &first, 1) >= 1) {
+        enum frame_result fr = framing == 0
+                                   ? frame_length_decode(first.iov_base, first.iov_len, max, out)
+                                   : frame_line_decode(first.iov_base, first.iov_len, max, out);
+        if (fr != FRAME_INCOMPLETE || first.iov_len >= avail)
+            return fr;
+    }
     if (framing == 0) {
         unsigned char hdr[FRAME_LENGTH_HEADER];
         uint32_t n;

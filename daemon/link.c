@@ -134,13 +134,40 @@ void link_fail(struct worker_link *l, const char *why)
     link_close_socket(l);
 }
 
+/*
+ * Into an empty buffer, the bytes are read into one static buffer and
+ * added: the buffer's chain is then sized to what arrived (a few hundred
+ * bytes for small requests, from malloc's fast bins), where reserving max
+ * bytes took a 64 KiB chain for every read and gave it back to the heap as
+ * soon as the frames were cut out (a large malloc and free, with
+ * consolidation, per request: bench/RESULTS.md, issue 16). A buffer that
+ * holds part of a frame takes the rest in place, sized as before.
+ */
+static ssize_t buffer_read_empty(struct evbuffer *buf, int fd, size_t max)
+{
+    static unsigned char tmp[READ_CHUNK];
+    ssize_t n;
+
+    if (max > sizeof(tmp))
+        max = sizeof(tmp);
+    do
+        n = read(fd, tmp, max);
+    while (n < 0 && errno == EINTR);
+    if (n > 0 && evbuffer_add(buf, tmp, (size_t)n) != 0)
+        return -1;
+    return n;
+}
+
 ssize_t buffer_read(struct evbuffer *buf, int fd, size_t max)
 {
     struct evbuffer_iovec v[2];
-    int nv = evbuffer_reserve_space(buf, (ev_ssize_t)max, v, 2);
     struct iovec iov[2];
     ssize_t n;
+    int nv;
 
+    if (evbuffer_get_length(buf) == 0)
+        return buffer_read_empty(buf, fd, max);
+    nv = evbuffer_reserve_space(buf, (ev_ssize_t)max, v, 2);
     if (nv <= 0)
         return -1;
     for (int i = 0; i < nv; i++) {

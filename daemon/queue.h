@@ -4,7 +4,7 @@
  * first, bounded by max_queue, and the bookkeeping of a request's
  * deliveries (attempts, give up after max_attempts). A pure module: no
  * libevent, no system calls, no logging, so tests/unit/test_queue.c walks
- * every case. The router (router.c) owns the requests; this module only
+ * every case. The router (router*.c) owns the requests; this module only
  * files them and never frees one.
  */
 #ifndef DROVER_QUEUE_H
@@ -18,6 +18,9 @@
 
 struct client;
 struct evbuffer;
+
+/* Frames up to this size live in the request itself (sizeof(struct request): 248 bytes). */
+#define REQUEST_INLINE 144
 
 enum request_state {
     REQ_QUEUED,   /* waiting in a queue for a worker */
@@ -38,6 +41,8 @@ struct request {
     unsigned char *data; /* the frame exactly as a worker receives it */
     size_t len;
     struct evbuffer *reply; /* the client-ready reply, when it cannot be written yet */
+    /* A small frame's bytes, held here: data points to them (no allocation, router_reply.c). */
+    unsigned char inline_data[REQUEST_INLINE];
 };
 
 TAILQ_HEAD(request_list, request);

@@ -3,7 +3,8 @@
  * What route.c (the front pool.c talks to) shares with the modes below it:
  * struct route, and the operations each mode implements (message_ops in
  * router.c, handoff_ops in handoff.c, shared_ops in route.c). Only those
- * three files read struct route's fields; the modes never call route.c,
+ * files (and router.c's layers, router_dispatch.c and router_reply.c) read
+ * struct route's fields; the modes never call route.c,
  * they reach the pool through r->hooks and the sockets through listen.h
  * and link.h.
  */

@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Message mode (see router.h and docs/protocol.md). A request's path:
- * client_read_cb -> client_parse -> router_submit -> dispatch (queued in
- * the worker's link for the end of the pass, link.c) ... the worker's
- * reply -> router_link_readable -> read_replies -> request_complete ->
- * the client's output, written by router_flush at the end of the callback.
+ * Message mode, top layer (see router.h and docs/protocol.md): client
+ * connections and the mode's operations. Owns clients (accept, read within
+ * the budgets, parse frames, write replies, hang-ups, the partial-frame
+ * deadline), the end-of-callback flush of replies to clients, the heap
+ * trim, and every libevent callback of the mode (clients', the queue
+ * timer's, the links'). Calls down: router_dispatch.c (a request to a
+ * worker, replies, retries) and router_reply.c (answers, budgets);
+ * neither calls back up. A request's path: client_read_cb -> client_parse
+ * -> router_submit -> dispatch (queued in the worker's link for the end of
+ * the pass, link.c) ... the worker's reply -> router_link_readable ->
+ * read_replies -> request_complete -> the client's output, written by
+ * router_flush at the end of the callback.
  */
 #include "router.h"
 
@@ -27,7 +34,8 @@
 #include "listen.h"
 #include "linger.h"
 #include "log.h"
-#include "parse.h"
+#include "router_dispatch.h"
+#include "router_reply.h"
 #include "sys.h"
 #include "xmalloc.h"
 
@@ -43,43 +51,14 @@
 #define TRIM_HIGH        (1u << 20)
 #define TRIM_LOW         (256u << 10)
 #define TRIM_INTERVAL_US (1 * USEC_PER_SEC) /* at most one trim a second; a due one waits */
-#define READ_MIN         4096  /* the least one read of a client takes, whatever its budgets say */
-#define REPLY_COPY_MAX   32768 /* smaller replies held for a client are copied, not moved */
 
 const double route_latency_bounds_s[ROUTE_LATENCY_NBUCKETS] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
     0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
 const size_t route_latency_nbounds = ROUTE_LATENCY_NBUCKETS;
 
-struct client {
-    TAILQ_ENTRY(client) entry;
-    TAILQ_ENTRY(client) dirty_entry;
-    struct route *route;
-    int fd;
-    struct event *rev, *wev, *partial_ev;
-    struct evbuffer *in, *out;
-    struct request_list pending;
-    unsigned npending;
-    bool reading;           /* read event armed */
-    bool eof;               /* the client finished sending */
-    bool dirty;             /* output waiting for the end-of-callback flush */
-    uint64_t partial_since; /* when bytes of an incomplete frame started waiting; 0 = none */
-    /*
-     * Memory: held_items is the bytes of its requests' data and of replies
-     * waiting for older ones; held, what the budgets were last told (those
-     * plus the unparsed input and the unwritten output).
-     */
-    uint64_t held_items, held;
-    /* While not reading: tells when the client hangs up (NULL: the backend cannot). */
-    struct event *hup_ev;
-    bool hup_watch; /* hup_ev is added */
-    bool hup_seen;  /* it half-closed while not read: stop watching */
-};
-
 /* Client connections of every pool, against what the fd limit leaves them. */
 static unsigned clients_total;
-/* Bytes the clients of every pool hold, against buffer_limit. */
-static struct budget daemon_budget;
 static uint64_t last_trim;
 static struct event *trim_ev; /* a trim that was due too soon after the last one */
 
@@ -91,444 +70,6 @@ static int client_parse(struct client *c);
 unsigned router_clients_total(void)
 {
     return clients_total;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Requests and replies                                                                     */
-
-static void request_free(struct request *q)
-{
-    if (q->reply != NULL)
-        evbuffer_free(q->reply);
-    free(q->data);
-    free(q);
-}
-
-static void client_mark_dirty(struct client *c)
-{
-    if (!c->dirty) {
-        c->dirty = true;
-        TAILQ_INSERT_TAIL(&c->route->dirty_clients, c, dirty_entry);
-    }
-}
-
-/* Reply header for a payload of len bytes with this status, into out. */
-static void reply_header(const struct route *r, struct evbuffer *out, char status, size_t len)
-{
-    if (r->framing == FRAMING_LENGTH) {
-        unsigned char hdr[FRAME_LENGTH_HEADER + 1];
-        frame_length_encode(hdr, (uint32_t)(len + 1));
-        hdr[FRAME_LENGTH_HEADER] = (unsigned char)status;
-        evbuffer_add(out, hdr, sizeof(hdr));
-    } else {
-        evbuffer_add(out, &status, 1);
-    }
-}
-
-static void reply_trailer(const struct route *r, struct evbuffer *out)
-{
-    if (r->framing == FRAMING_LINE)
-        evbuffer_add(out, "\n", 1);
-}
-
-static void record_latency(struct route *r, const struct request *q)
-{
-    double s = (double)(mono_now() - q->received_at) / 1e6;
-    size_t b = 0;
-
-    while (b < ROUTE_LATENCY_NBUCKETS && s > route_latency_bounds_s[b])
-        b++;
-    if (b < ROUTE_LATENCY_NBUCKETS)
-        r->buckets[b]++;
-    r->latency_count++;
-    r->latency_sum += s;
-}
-
-/* Tell the pool's and the daemon's budgets what the client holds now. */
-static void client_account(struct client *c)
-{
-    uint64_t now = c->held_items + evbuffer_get_length(c->in) + evbuffer_get_length(c->out);
-
-    if (now == c->held)
-        return;
-    budget_change(&c->route->budget, c->held, now);
-    budget_change(&daemon_budget, c->held, now);
-    c->held = now;
-}
-
-/* Write every answered request at the head of the client's list, in order. */
-static void client_flush_done(struct client *c)
-{
-    struct request *q;
-
-    while ((q = TAILQ_FIRST(&c->pending)) != NULL && q->state == REQ_DONE) {
-        TAILQ_REMOVE(&c->pending, q, client_entry);
-        c->npending--;
-        c->held_items -= evbuffer_get_length(q->reply);
-        evbuffer_add_buffer(c->out, q->reply);
-        request_free(q);
-        client_mark_dirty(c);
-    }
-}
-
-/*
- * A small reply that will be kept a while (the client has not taken the
- * ones before it) is copied, packed behind them: moved, it would keep the
- * whole read chain it arrived in (up to 64 KiB for a few bytes).
- */
-static void reply_copy(struct evbuffer *src, struct evbuffer *dst, size_t len)
-{
-    struct evbuffer_iovec v[4];
-    int n = evbuffer_peek(src, (ev_ssize_t)len, NULL, v, 4);
-    size_t left = len;
-
-    if (n < 0 || n > 4) {
-        evbuffer_remove_buffer(src, dst, len);
-        return;
-    }
-    for (int i = 0; i < n && left > 0; i++) {
-        size_t take = v[i].iov_len < left ? v[i].iov_len : left;
-        evbuffer_add(dst, v[i].iov_base, take);
-        left -= take;
-    }
-    evbuffer_drain(src, len);
-}
-
-/*
- * The request has its answer: body bytes taken from src (a worker's
- * reply), or an error text. Written at once when it is the client's oldest
- * outstanding request; kept otherwise.
- */
-static void request_complete(struct route *r, struct request *q, char status, struct evbuffer *src,
-                             size_t body_len, const char *error)
-{
-    struct client *c = q->client;
-    struct evbuffer *dst;
-    size_t len = error != NULL ? strlen(error) : body_len;
-
-    record_latency(r, q);
-    if (c == NULL) {
-        /* The client left; the reply goes nowhere. */
-        if (src != NULL)
-            evbuffer_drain(src, body_len);
-        request_free(q);
-        return;
-    }
-    q->state = REQ_DONE;
-    /* Answered: its bytes are not sent again. */
-    c->held_items -= q->len;
-    free(q->data);
-    q->data = NULL;
-    dst = TAILQ_FIRST(&c->pending) == q ? c->out : (q->reply = evbuffer_new());
-    reply_header(r, dst, status, len);
-    if (error != NULL)
-        evbuffer_add(dst, error, len);
-    else if (body_len < REPLY_COPY_MAX && (dst != c->out || evbuffer_get_length(c->out) > 0))
-        reply_copy(src, dst, body_len);
-    else
-        evbuffer_remove_buffer(src, dst, body_len);
-    reply_trailer(r, dst);
-    if (dst == c->out) {
-        TAILQ_REMOVE(&c->pending, q, client_entry);
-        c->npending--;
-        request_free(q);
-        client_mark_dirty(c);
-        client_flush_done(c);
-    } else {
-        c->held_items += evbuffer_get_length(dst);
-    }
-    client_account(c);
-}
-
-static void request_fail(struct route *r, struct request *q, const char *code, const char *why)
-{
-    char text[256];
-
-    snprintf(text, sizeof(text), "%s %s", code, why);
-    request_complete(r, q, FRAME_STATUS_ERROR, NULL, 0, text);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Requests to workers                                                                      */
-
-static void dispatch(struct route *r, struct request *q, struct worker_link *l)
-{
-    link_count_delivery(l, r->max_requests);
-    queue_mark_dispatched(q, mono_now());
-    TAILQ_INSERT_TAIL(&l->inflight, q, entry);
-    l->ninflight++;
-    r->inflight_total++;
-    evbuffer_add(l->out, q->data, q->len);
-    link_mark_dirty(l);
-    /* One lazy timer per worker: armed for the oldest request, re-armed when it fires early. */
-    if (!l->timeout_armed)
-        link_arm_timeout(l, r->request_timeout_us);
-}
-
-static void queue_timeout_cb(evutil_socket_t fd, short what, void *arg);
-
-/*
- * queue_timeout: one lazy timer per pool, armed for the oldest waiting
- * request when none is armed; when it fires it answers what expired and
- * re-arms for the next (no timer per request).
- */
-static void queue_timer_arm(struct route *r)
-{
-    uint64_t after = r->queue_timeout_us;
-
-    if (r->queue_timer_armed || after == 0)
-        return;
-    if (r->queue_ev == NULL)
-        r->queue_ev = evtimer_new(droverd.base, queue_timeout_cb, r);
-    struct timeval tv = {(time_t)(after / 1000000), (suseconds_t)(after % 1000000)};
-    event_add(r->queue_ev, &tv);
-    r->queue_timer_armed = true;
-}
-
-static void queue_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct route *r = arg;
-    uint64_t now = mono_now(), next;
-    struct request *q;
-
-    (void)fd;
-    (void)what;
-    r->queue_timer_armed = false;
-    if (r->queue_timeout_us == 0)
-        return;
-    while ((q = queue_take_expired(&r->queue, now, r->queue_timeout_us)) != NULL) {
-        char why[96], t[32];
-        r->queue_timeouts++;
-        format_duration(r->queue_timeout_us, t, sizeof(t));
-        snprintf(why, sizeof(why), "no worker took the request within %s (queue_timeout)", t);
-        request_fail(r, q, "TIMEOUT", why);
-    }
-    next = queue_next_expiry(&r->queue, r->queue_timeout_us);
-    if (next != 0) {
-        uint64_t after = next > now ? next - now : 1;
-        struct timeval tv = {(time_t)(after / 1000000), (suseconds_t)(after % 1000000)};
-        event_add(r->queue_ev, &tv);
-        r->queue_timer_armed = true;
-    }
-    router_flush(r);
-    route_check_drained(r);
-}
-
-/* The adaptive window: a busy worker takes more while its oldest request is recent. */
-struct prefetch_test {
-    const struct route *r;
-    uint64_t now; /* read once per take, at the first busy worker asked about; 0 before */
-};
-
-static bool prefetch_ok(struct choice_node *n, void *arg)
-{
-    struct prefetch_test *t = arg;
-    const struct request *q = TAILQ_FIRST(&link_of(n)->inflight);
-
-    if (q == NULL)
-        return true;
-    if (t->now == 0)
-        t->now = mono_now();
-    return t->now - q->dispatched_at < t->r->prefetch_max_age_us;
-}
-
-static struct choice_node *router_take(struct route *r)
-{
-    struct prefetch_test t = {.r = r};
-
-    if (r->prefetch_max_age_us == 0)
-        return choice_take(&r->choice);
-    return choice_take_if(&r->choice, prefetch_ok, &t);
-}
-
-/* A new request from a client: to a worker now, to the queue, or BUSY. */
-static void router_submit(struct route *r, struct request *q)
-{
-    struct choice_node *n;
-
-    if (queue_empty(&r->queue) && (n = router_take(r)) != NULL) {
-        dispatch(r, q, link_of(n));
-        return;
-    }
-    q->queued_at = q->received_at;
-    if (queue_submit(&r->queue, q, r->max_queue) == QUEUE_BUSY) {
-        char why[64];
-        r->busy++;
-        snprintf(why, sizeof(why), "queue full (%u waiting)", r->queue.n);
-        request_fail(r, q, "BUSY", why);
-        return;
-    }
-    queue_timer_arm(r);
-}
-
-/* Give queued requests to workers with room, oldest first. */
-static void router_dispatch_queued(struct route *r)
-{
-    struct choice_node *n;
-
-    while (queue_first(&r->queue) != NULL && (n = router_take(r)) != NULL)
-        dispatch(r, queue_next(&r->queue), link_of(n));
-}
-
-static void router_pump(struct route *r)
-{
-    router_dispatch_queued(r);
-    /* Requests left waiting get their queue_timeout (it may have been set by a reload). */
-    if (!queue_empty(&r->queue))
-        queue_timer_arm(r);
-    router_flush(r);
-}
-
-/*
- * A large reply (READ_MIN or more) read so far in part: read just its rest
- * next, so the rest lands in a chain of its size and the next reply starts
- * a chain of its own. Otherwise the chain that ends one
- * big reply begins the next, and each reply held for a client that does not
- * read keeps two chains' worth of memory (bench/RESULTS.md, memory).
- */
-static void reply_read_hint(const struct route *r, struct worker_link *l, size_t avail)
-{
-    unsigned char hdr[FRAME_LENGTH_HEADER];
-    size_t want;
-
-    l->read_hint = 0;
-    if (r->framing != FRAMING_LENGTH || avail < FRAME_LENGTH_HEADER ||
-        evbuffer_copyout(l->in, hdr, sizeof(hdr)) != (ev_ssize_t)sizeof(hdr))
-        return;
-    want = FRAME_LENGTH_HEADER +
-           ((size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | (size_t)hdr[3]);
-    if (want > avail && want >= READ_MIN && want - avail < READ_CHUNK)
-        l->read_hint = want - avail;
-}
-
-/* Replies from a worker, in the order of its requests. */
-static void read_replies(struct route *r, struct worker_link *l)
-{
-    l->read_hint = 0;
-    for (;;) {
-        size_t avail = evbuffer_get_length(l->in);
-        struct frame f;
-        enum frame_result fr;
-        struct request *q;
-
-        if (avail == 0)
-            return;
-        fr = frame_evbuffer_decode(l->in, r->framing, r->max_frame, &f);
-        if (fr == FRAME_INCOMPLETE) {
-            reply_read_hint(r, l, avail);
-            return;
-        }
-        if (fr == FRAME_TOO_BIG) {
-            link_fail(l, "sent a reply larger than max_frame");
-            return;
-        }
-        q = TAILQ_FIRST(&l->inflight);
-        if (q == NULL) {
-            link_fail(l, "sent a reply with no request pending");
-            return;
-        }
-        TAILQ_REMOVE(&l->inflight, q, entry);
-        l->ninflight--;
-        r->inflight_total--;
-        choice_release(&r->choice, &l->node);
-        evbuffer_drain(l->in, f.body_off);
-        r->requests++;
-        l->slot->requests++;
-        request_complete(r, q, FRAME_STATUS_OK, l->in, f.body_len, NULL);
-        evbuffer_drain(l->in, f.frame_len - f.body_off - f.body_len);
-        if (r->recycle_memory)
-            r->hooks.request_done(l->slot);
-        if (l->ninflight == 0) {
-            link_disarm_timeout(l);
-            link_idle(l);
-        }
-        if (l->fd < 0)
-            return;
-    }
-}
-
-static void router_link_readable(void *owner, struct worker_link *l)
-{
-    struct route *r = owner;
-    bool was_dirty;
-
-    read_replies(r, l);
-    was_dirty = l->dirty;
-    router_dispatch_queued(r);
-    /*
-     * Requests taken from the queue for the worker that just answered go
-     * out before the replies are written, so the worker is busy again
-     * while clients read. (Requests clients sent in this pass still wait
-     * for the end of it, to go out together.)
-     */
-    if (l->dirty && !was_dirty)
-        link_write_now(l);
-    router_flush(r);
-    route_check_drained(r);
-}
-
-static void router_link_timeout(void *owner, struct worker_link *l)
-{
-    struct route *r = owner;
-    struct request *q = TAILQ_FIRST(&l->inflight);
-    uint64_t now = mono_now();
-
-    if (q == NULL)
-        return;
-    if (now - q->dispatched_at < r->request_timeout_us) {
-        link_arm_timeout(l, q->dispatched_at + r->request_timeout_us - now);
-        return;
-    }
-    q->timed_out = true;
-    r->timeouts++;
-    link_fail(l, "did not answer within request_timeout");
-    router_flush(r);
-}
-
-static void router_links_flushed(void *owner)
-{
-    router_flush(owner);
-}
-
-/* The worker is gone: its unanswered requests go back to the head of the queue, or fail. */
-static void router_worker_gone(struct route *r, struct worker_link *l)
-{
-    struct request *q;
-
-    /* Newest first, each inserted at the head, so the oldest ends up first. */
-    while ((q = TAILQ_LAST(&l->inflight, request_list)) != NULL) {
-        TAILQ_REMOVE(&l->inflight, q, entry);
-        l->ninflight--;
-        r->inflight_total--;
-        if (q->client == NULL) {
-            r->abandoned++; /* its client went away: not delivered again */
-            request_free(q);
-            continue;
-        }
-        /* At the shutdown's deadline nothing will serve it: answer at once. */
-        if (droverd.shutdown_forced || queue_give_up(q, r->max_attempts)) {
-            char why[128];
-            r->failed++;
-            if (droverd.shutdown_forced) {
-                request_fail(r, q, "FAILED", "droverd shut down (shutdown_timeout)");
-            } else if (q->timed_out) {
-                char t[32];
-                format_duration(r->request_timeout_us, t, sizeof(t));
-                snprintf(why, sizeof(why), "no reply within %s (%u attempt%s)", t, q->attempts,
-                         q->attempts == 1 ? "" : "s");
-                request_fail(r, q, "TIMEOUT", why);
-            } else {
-                snprintf(why, sizeof(why), "the worker died (%u attempt%s)", q->attempts,
-                         q->attempts == 1 ? "" : "s");
-                request_fail(r, q, "FAILED", why);
-            }
-            continue;
-        }
-        r->retries++;
-        q->queued_at = mono_now();
-        queue_requeue_front(&r->queue, q);
-        queue_timer_arm(r);
-    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -551,8 +92,9 @@ static bool client_within_budget(const struct client *c)
         return true;
     if (c->held >= r->client_buffer)
         return false;
-    daemon_budget.limit = droverd.config != NULL ? droverd.config->daemon.buffer_limit : 0;
-    return budget_may_read(&r->budget, c->held) && budget_may_read(&daemon_budget, c->held);
+    router_daemon_budget()->limit =
+        droverd.config != NULL ? droverd.config->daemon.buffer_limit : 0;
+    return budget_may_read(&r->budget, c->held) && budget_may_read(router_daemon_budget(), c->held);
 }
 
 /*
@@ -564,7 +106,8 @@ static size_t client_read_size(const struct client *c)
 {
     const struct route *r = c->route;
     uint64_t room = r->client_buffer > c->held ? r->client_buffer - c->held : 0;
-    uint64_t pool = budget_room(&r->budget, c->held), all = budget_room(&daemon_budget, c->held);
+    uint64_t pool = budget_room(&r->budget, c->held),
+             all = budget_room(router_daemon_budget(), c->held);
 
     if (pool < room)
         room = pool;
@@ -625,7 +168,7 @@ static void client_free(struct client *c)
     r->nclients--;
     clients_total--;
     budget_change(&r->budget, c->held, 0);
-    budget_change(&daemon_budget, c->held, 0);
+    budget_change(router_daemon_budget(), c->held, 0);
     event_free(c->rev);
     if (c->hup_ev != NULL)
         event_free(c->hup_ev);
@@ -720,7 +263,7 @@ static void router_trim(void)
 {
     uint64_t now;
 
-    if (daemon_budget.peak < TRIM_HIGH || daemon_budget.held > TRIM_LOW)
+    if (router_daemon_budget()->peak < TRIM_HIGH || router_daemon_budget()->held > TRIM_LOW)
         return;
     now = mono_now();
     if (now - last_trim < TRIM_INTERVAL_US) {
@@ -732,7 +275,7 @@ static void router_trim(void)
             event_add(trim_ev, &tv);
         return;
     }
-    if (budget_trim_due(&daemon_budget, TRIM_HIGH, TRIM_LOW)) {
+    if (budget_trim_due(router_daemon_budget(), TRIM_HIGH, TRIM_LOW)) {
         malloc_trim(0);
         last_trim = now;
     }
@@ -760,10 +303,24 @@ static void client_bad_frame(struct client *c, const char *why)
     client_close(c);
 }
 
+/* A frame's bytes out of the input: straight from its first chain when that holds them. */
+static void take_bytes(struct evbuffer *in, unsigned char *dst, size_t len)
+{
+    struct evbuffer_iovec v;
+
+    if (evbuffer_peek(in, (ev_ssize_t)len, NULL, &v, 1) == 1 && v.iov_len >= len) {
+        memcpy(dst, v.iov_base, len);
+        evbuffer_drain(in, len);
+    } else {
+        evbuffer_remove(in, dst, len);
+    }
+}
+
 /* Cut complete frames out of the client's input and submit them. Returns -1 if closed. */
 static int client_parse(struct client *c)
 {
     struct route *r = c->route;
+    uint64_t now = 0;
 
     for (;;) {
         size_t avail = evbuffer_get_length(c->in);
@@ -784,13 +341,12 @@ static int client_parse(struct client *c)
             return -1;
         }
         frame_len = f.frame_len;
-        q = xcalloc(1, sizeof(*q));
-        q->client = c;
-        q->received_at = mono_now();
+        /* Frames read together arrived together: one clock read for them. */
+        if (now == 0)
+            now = mono_now();
         /* Kept whole, because a retry sends exactly the same bytes again. */
-        q->len = frame_len;
-        q->data = xmalloc(frame_len);
-        evbuffer_remove(c->in, q->data, frame_len);
+        q = request_new(c, frame_len, now);
+        take_bytes(c->in, q->data, frame_len);
         c->held_items += frame_len;
         TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
         c->npending++;
@@ -905,6 +461,8 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
     router_flush(r);
 }
 
+static void queue_timeout_cb(evutil_socket_t fd, short what, void *arg);
+
 static void client_new(struct route *r, int fd)
 {
     struct client *c = xcalloc(1, sizeof(*c));
@@ -919,6 +477,9 @@ static void client_new(struct route *r, int fd)
     c->partial_ev = evtimer_new(droverd.base, client_partial_cb, c);
     if (event_base_get_features(droverd.base) & EV_FEATURE_EARLY_CLOSE)
         c->hup_ev = event_new(droverd.base, fd, EV_CLOSED | EV_PERSIST, client_hup_cb, c);
+    /* The queue_timeout timer (router_dispatch.c arms it): requests exist only with clients. */
+    if (r->queue_ev == NULL)
+        r->queue_ev = evtimer_new(droverd.base, queue_timeout_cb, r);
     TAILQ_INSERT_TAIL(&r->clients, c, entry);
     r->nclients++;
     clients_total++;
@@ -926,7 +487,47 @@ static void client_new(struct route *r, int fd)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* The mode's operations (route_mode.h)                                                     */
+/* The mode's operations (route_mode.h) and the callbacks that end with a flush              */
+
+static void queue_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct route *r = arg;
+
+    (void)fd;
+    (void)what;
+    if (!router_queue_expire(r))
+        return;
+    router_flush(r);
+    route_check_drained(r);
+}
+
+static void router_pump(struct route *r)
+{
+    router_dispatch_pump(r);
+    router_flush(r);
+}
+
+static void router_link_readable(void *owner, struct worker_link *l)
+{
+    struct route *r = owner;
+
+    router_replies_readable(r, l);
+    router_flush(r);
+    route_check_drained(r);
+}
+
+static void router_link_timeout(void *owner, struct worker_link *l)
+{
+    struct route *r = owner;
+
+    if (router_link_timed_out(r, l))
+        router_flush(r);
+}
+
+static void router_links_flushed(void *owner)
+{
+    router_flush(owner);
+}
 
 static int router_prepare_spawn(struct route *r, struct slot *s, struct route_spawn *rs, char *err,
                                 size_t errsz)

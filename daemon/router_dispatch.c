@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: ISC */
+/* Message mode: requests to workers, replies back, retries (see router_dispatch.h). */
+#include "router_dispatch.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "droverd.h"
+#include "frame.h"
+#include "parse.h"
+#include "router_reply.h"
+#include "sys.h"
+
+static void dispatch(struct route *r, struct request *q, struct worker_link *l)
+{
+    link_count_delivery(l, r->max_requests);
+    queue_mark_dispatched(q, mono_now());
+    TAILQ_INSERT_TAIL(&l->inflight, q, entry);
+    l->ninflight++;
+    r->inflight_total++;
+    evbuffer_add(l->out, q->data, q->len);
+    link_mark_dirty(l);
+    /* One lazy timer per worker: armed for the oldest request, re-armed when it fires early. */
+    if (!l->timeout_armed)
+        link_arm_timeout(l, r->request_timeout_us);
+}
+
+/*
+ * queue_timeout: one lazy timer per pool, armed for the oldest waiting
+ * request when none is armed; when it fires it answers what expired and
+ * re-arms for the next (no timer per request).
+ */
+static void queue_timer_arm(struct route *r)
+{
+    uint64_t after = r->queue_timeout_us;
+
+    if (r->queue_timer_armed || after == 0 || r->queue_ev == NULL)
+        return;
+    struct timeval tv = {(time_t)(after / 1000000), (suseconds_t)(after % 1000000)};
+    event_add(r->queue_ev, &tv);
+    r->queue_timer_armed = true;
+}
+
+bool router_queue_expire(struct route *r)
+{
+    uint64_t now = mono_now(), next;
+    struct request *q;
+
+    r->queue_timer_armed = false;
+    if (r->queue_timeout_us == 0)
+        return false;
+    while ((q = queue_take_expired(&r->queue, now, r->queue_timeout_us)) != NULL) {
+        char why[96], t[32];
+        r->queue_timeouts++;
+        format_duration(r->queue_timeout_us, t, sizeof(t));
+        snprintf(why, sizeof(why), "no worker took the request within %s (queue_timeout)", t);
+        request_fail(r, q, "TIMEOUT", why);
+    }
+    next = queue_next_expiry(&r->queue, r->queue_timeout_us);
+    if (next != 0) {
+        uint64_t after = next > now ? next - now : 1;
+        struct timeval tv = {(time_t)(after / 1000000), (suseconds_t)(after % 1000000)};
+        event_add(r->queue_ev, &tv);
+        r->queue_timer_armed = true;
+    }
+    return true;
+}
+
+/* The adaptive window: a busy worker takes more while its oldest request is recent. */
+struct prefetch_test {
+    const struct route *r;
+    uint64_t now; /* read once per take, at the first busy worker asked about; 0 before */
+};
+
+static bool prefetch_ok(struct choice_node *n, void *arg)
+{
+    struct prefetch_test *t = arg;
+    const struct request *q = TAILQ_FIRST(&link_of(n)->inflight);
+
+    if (q == NULL)
+        return true;
+    if (t->now == 0)
+        t->now = mono_now();
+    return t->now - q->dispatched_at < t->r->prefetch_max_age_us;
+}
+
+static struct choice_node *router_take(struct route *r)
+{
+    struct prefetch_test t = {.r = r};
+
+    if (r->prefetch_max_age_us == 0)
+        return choice_take(&r->choice);
+    return choice_take_if(&r->choice, prefetch_ok, &t);
+}
+
+void router_submit(struct route *r, struct request *q)
+{
+    struct choice_node *n;
+
+    if (queue_empty(&r->queue) && (n = router_take(r)) != NULL) {
+        dispatch(r, q, link_of(n));
+        return;
+    }
+    q->queued_at = q->received_at;
+    if (queue_submit(&r->queue, q, r->max_queue) == QUEUE_BUSY) {
+        char why[64];
+        r->busy++;
+        snprintf(why, sizeof(why), "queue full (%u waiting)", r->queue.n);
+        request_fail(r, q, "BUSY", why);
+        return;
+    }
+    queue_timer_arm(r);
+}
+
+/* Give queued requests to workers with room, oldest first. */
+static void router_dispatch_queued(struct route *r)
+{
+    struct choice_node *n;
+
+    while (queue_first(&r->queue) != NULL && (n = router_take(r)) != NULL)
+        dispatch(r, queue_next(&r->queue), link_of(n));
+}
+
+void router_dispatch_pump(struct route *r)
+{
+    router_dispatch_queued(r);
+    /* Requests left waiting get their queue_timeout (it may have been set by a reload). */
+    if (!queue_empty(&r->queue))
+        queue_timer_arm(r);
+}
+
+/*
+ * A large reply (READ_MIN or more) read so far in part: read just its rest
+ * next, so the rest lands in a chain of its size and the next reply starts
+ * a chain of its own. Otherwise the chain that ends one
+ * big reply begins the next, and each reply held for a client that does not
+ * read keeps two chains' worth of memory (bench/RESULTS.md, memory).
+ */
+static void reply_read_hint(const struct route *r, struct worker_link *l, size_t avail)
+{
+    unsigned char hdr[FRAME_LENGTH_HEADER];
+    size_t want;
+
+    l->read_hint = 0;
+    if (r->framing != FRAMING_LENGTH || avail < FRAME_LENGTH_HEADER ||
+        evbuffer_copyout(l->in, hdr, sizeof(hdr)) != (ev_ssize_t)sizeof(hdr))
+        return;
+    want = FRAME_LENGTH_HEADER +
+           ((size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | (size_t)hdr[3]);
+    if (want > avail && want >= READ_MIN && want - avail < READ_CHUNK)
+        l->read_hint = want - avail;
+}
+
+/* Replies from a worker, in the order of its requests. */
+static void read_replies(struct route *r, struct worker_link *l)
+{
+    l->read_hint = 0;
+    for (;;) {
+        size_t avail = evbuffer_get_length(l->in);
+        struct frame f;
+        enum frame_result fr;
+        struct request *q;
+        struct evbuffer_iovec first;
+
+        if (avail == 0)
+            return;
+        fr = frame_evbuffer_decode(l->in, r->framing, r->max_frame, &f);
+        if (fr == FRAME_INCOMPLETE) {
+            reply_read_hint(r, l, avail);
+            return;
+        }
+        if (fr == FRAME_TOO_BIG) {
+            link_fail(l, "sent a reply larger than max_frame");
+            return;
+        }
+        q = TAILQ_FIRST(&l->inflight);
+        if (q == NULL) {
+            link_fail(l, "sent a reply with no request pending");
+            return;
+        }
+        TAILQ_REMOVE(&l->inflight, q, entry);
+        l->ninflight--;
+        r->inflight_total--;
+        choice_release(&r->choice, &l->node);
+        r->requests++;
+        l->slot->requests++;
+        /* A small reply lying whole in the first chain is copied from there, one drain. */
+        if (f.body_len <= REPLY_FLAT_MAX &&
+            evbuffer_peek(l->in, (ev_ssize_t)f.frame_len, NULL, &first, 1) == 1 &&
+            first.iov_len >= f.frame_len) {
+            request_complete(r, q, FRAME_STATUS_OK, NULL,
+                             (const unsigned char *)first.iov_base + f.body_off, f.body_len, NULL);
+            evbuffer_drain(l->in, f.frame_len);
+        } else {
+            evbuffer_drain(l->in, f.body_off);
+            request_complete(r, q, FRAME_STATUS_OK, l->in, NULL, f.body_len, NULL);
+            evbuffer_drain(l->in, f.frame_len - f.body_off - f.body_len);
+        }
+        if (r->recycle_memory)
+            r->hooks.request_done(l->slot);
+        if (l->ninflight == 0) {
+            link_disarm_timeout(l);
+            link_idle(l);
+        }
+        if (l->fd < 0)
+            return;
+    }
+}
+
+void router_replies_readable(struct route *r, struct worker_link *l)
+{
+    bool was_dirty;
+
+    read_replies(r, l);
+    was_dirty = l->dirty;
+    router_dispatch_queued(r);
+    /*
+     * Requests taken from the queue for the worker that just answered go
+     * out before the replies are written, so the worker is busy again
+     * while clients read. (Requests clients sent in this pass still wait
+     * for the end of it, to go out together.)
+     */
+    if (l->dirty && !was_dirty)
+        link_write_now(l);
+}
+
+bool router_link_timed_out(struct route *r, struct worker_link *l)
+{
+    struct request *q = TAILQ_FIRST(&l->inflight);
+    uint64_t now = mono_now();
+
+    if (q == NULL)
+        return false;
+    if (now - q->dispatched_at < r->request_timeout_us) {
+        link_arm_timeout(l, q->dispatched_at + r->request_timeout_us - now);
+        return false;
+    }
+    q->timed_out = true;
+    r->timeouts++;
+    link_fail(l, "did not answer within request_timeout");
+    return true;
+}
+
+void router_worker_gone(struct route *r, struct worker_link *l)
+{
+    struct request *q;
+
+    /* Newest first, each inserted at the head, so the oldest ends up first. */
+    while ((q = TAILQ_LAST(&l->inflight, request_list)) != NULL) {
+        TAILQ_REMOVE(&l->inflight, q, entry);
+        l->ninflight--;
+        r->inflight_total--;
+        if (q->client == NULL) {
+            r->abandoned++; /* its client went away: not delivered again */
+            request_free(q);
+            continue;
+        }
+        /* At the shutdown's deadline nothing will serve it: answer at once. */
+        if (droverd.shutdown_forced || queue_give_up(q, r->max_attempts)) {
+            char why[128];
+            r->failed++;
+            if (droverd.shutdown_forced) {
+                request_fail(r, q, "FAILED", "droverd shut down (shutdown_timeout)");
+            } else if (q->timed_out) {
+                char t[32];
+                format_duration(r->request_timeout_us, t, sizeof(t));
+                snprintf(why, sizeof(why), "no reply within %s (%u attempt%s)", t, q->attempts,
+                         q->attempts == 1 ? "" : "s");
+                request_fail(r, q, "TIMEOUT", why);
+            } else {
+                snprintf(why, sizeof(why), "the worker died (%u attempt%s)", q->attempts,
+                         q->attempts == 1 ? "" : "s");
+                request_fail(r, q, "FAILED", why);
+            }
+            continue;
+        }
+        r->retries++;
+        q->queued_at = mono_now();
+        queue_requeue_front(&r->queue, q);
+        queue_timer_arm(r);
+    }
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Message mode, bottom layer: a request's answer on its way to its client.
+ * Owns struct client's reply side (the pending list in arrival order, the
+ * output buffer, held_items, the dirty mark) and the end of a request's
+ * life: request_complete puts "+" and the reply, or an error text, in the
+ * client's output in the order of its requests, keeps a reply that must
+ * wait for older ones, and tells the budgets (budget.c) what the client
+ * holds. Also a request's start: request_new takes one from a bounded
+ * free list, with a small frame's bytes inline. Calls only budget.c,
+ * frame.c and libevent's evbuffer; never writes a socket (router.c
+ * flushes dirty clients) and never calls up into router_dispatch.c or
+ * router.c.
+ */
+#ifndef DROVER_ROUTER_REPLY_H
+#define DROVER_ROUTER_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "budget.h"
+#include "list.h"
+#include "queue.h"
+#include "route_mode.h"
+
+#define READ_MIN 4096 /* the least one read takes (a client's or a partial reply's rest) */
+
+/*
+ * A client connection. router.c owns it (sockets, events, reading);
+ * router_reply.c writes its replies into out in order.
+ */
+struct client {
+    TAILQ_ENTRY(client) entry;
+    TAILQ_ENTRY(client) dirty_entry;
+    struct route *route;
+    int fd;
+    struct event *rev, *wev, *partial_ev;
+    struct evbuffer *in, *out;
+    struct request_list pending;
+    unsigned npending;
+    bool reading;           /* read event armed */
+    bool eof;               /* the client finished sending */
+    bool dirty;             /* output waiting for the end-of-callback flush */
+    uint64_t partial_since; /* when bytes of an incomplete frame started waiting; 0 = none */
+    /*
+     * Memory: held_items is the bytes of its requests' data and of replies
+     * waiting for older ones; held, what the budgets were last told (those
+     * plus the unparsed input and the unwritten output).
+     */
+    uint64_t held_items, held;
+    /* While not reading: tells when the client hangs up (NULL: the backend cannot). */
+    struct event *hup_ev;
+    bool hup_watch; /* hup_ev is added */
+    bool hup_seen;  /* it half-closed while not read: stop watching */
+};
+
+/* Bytes the clients of every pool hold, against buffer_limit. */
+struct budget *router_daemon_budget(void);
+
+/*
+ * A request for len bytes of frame (q->data, to be filled), from a free
+ * list of recent ones when it can; len up to REQUEST_INLINE needs no
+ * allocation of its own.
+ */
+struct request *request_new(struct client *c, size_t len, uint64_t now);
+/* Its frame is no longer needed (answered): let go of the bytes. */
+void request_drop_data(struct request *q);
+void request_free(struct request *q);
+/* Tell the pool's and the daemon's budgets what the client holds now. */
+void client_account(struct client *c);
+/* Replies up to this size that lie in one piece go to a client with one evbuffer_add. */
+#define REPLY_FLAT_MAX 4000
+
+/*
+ * The request has its answer: body_len bytes at body (src is then left
+ * alone), or taken from src (a worker's reply), or an error text. Into the
+ * client's output at once when it is the client's oldest outstanding
+ * request; kept otherwise. A request whose client left is freed.
+ */
+void request_complete(struct route *r, struct request *q, char status, struct evbuffer *src,
+                      const unsigned char *body, size_t body_len, const char *error);
+/* Answer "-CODE why". */
+void request_fail(struct route *r, struct request *q, const char *code, const char *why);
+
+#endif
