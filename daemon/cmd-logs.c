@@ -307,7 +307,8 @@ static enum cmd_retval logs_follow(struct cmd_ctx *ctx, struct pool *pool)
 
 struct merged_line {
     const char *pool;
-    char *line; /* "TIME [SLOT] text", no newline */
+    char *line; /* "TIME [SLOT] text", no newline; may hold NUL bytes a worker wrote */
+    size_t len;
     size_t seq; /* its place among all the lines read: a pool's file is in order already */
 };
 
@@ -315,7 +316,9 @@ struct merged_line {
 static int merged_line_cmp(const void *a, const void *b)
 {
     const struct merged_line *x = a, *y = b;
-    size_t xt = strcspn(x->line, " "), yt = strcspn(y->line, " ");
+    const char *xs = memchr(x->line, ' ', x->len), *ys = memchr(y->line, ' ', y->len);
+    size_t xt = xs != NULL ? (size_t)(xs - x->line) : x->len;
+    size_t yt = ys != NULL ? (size_t)(ys - y->line) : y->len;
     int c = memcmp(x->line, y->line, xt < yt ? xt : yt);
 
     if (c == 0 && xt != yt)
@@ -340,16 +343,22 @@ static enum cmd_retval logs_all(struct cmd_ctx *ctx)
         struct evbuffer *buf = evbuffer_new();
         tail_file(pool_log_path(p->log), ctx->args.lines, LOGS_MAX_READ, buf);
         size_t len = evbuffer_get_length(buf);
-        char *text = xmalloc(len + 1), *line, *save = NULL;
+        char *text = xmalloc(len + 1), *line = text, *end = text + len;
         evbuffer_remove(buf, text, len);
-        text[len] = '\0';
         evbuffer_free(buf);
-        for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-            v = xreallocarray(v, n + 1, sizeof(*v));
-            v[n].pool = p->name;
-            v[n].line = xstrdup(line);
-            v[n].seq = n;
-            n++;
+        /* By length, not as C strings: a line keeps the NUL bytes its worker wrote. */
+        while (line < end) {
+            char *nl = memchr(line, '\n', (size_t)(end - line)), *stop = nl != NULL ? nl : end;
+            if (stop > line) {
+                v = xreallocarray(v, n + 1, sizeof(*v));
+                v[n].pool = p->name;
+                v[n].len = (size_t)(stop - line);
+                v[n].line = xmalloc(v[n].len + 1);
+                memcpy(v[n].line, line, v[n].len);
+                v[n].seq = n;
+                n++;
+            }
+            line = stop + 1;
         }
         free(text);
     }
@@ -357,12 +366,11 @@ static enum cmd_retval logs_all(struct cmd_ctx *ctx)
         qsort(v, n, sizeof(*v), merged_line_cmp);
     for (size_t i = n > ctx->args.lines ? n - ctx->args.lines : 0; i < n; i++) {
         if (ctx->args.json) {
-            struct evbuffer *one = evbuffer_new();
-            evbuffer_add_printf(one, "%s\n", v[i].line);
-            logs_json_lines(v[i].pool, one, out);
-            evbuffer_free(one);
+            log_line_json(v[i].pool, v[i].line, v[i].len, out);
         } else {
-            evbuffer_add_printf(out, "%s %s\n", v[i].pool, v[i].line);
+            evbuffer_add_printf(out, "%s ", v[i].pool);
+            evbuffer_add(out, v[i].line, v[i].len);
+            evbuffer_add(out, "\n", 1);
         }
     }
     for (size_t i = 0; i < n; i++)
