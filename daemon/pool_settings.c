@@ -14,6 +14,7 @@
 #include "pool_env.h"
 #include "recycle.h"
 #include "route.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 static void policy_from_config(const struct pool_config *pc, struct slot_policy *sp)
@@ -68,14 +69,19 @@ void pool_apply_settings(struct pool *p, struct pool_config *pc)
 {
     p->cfg = pc;
     policy_from_config(pc, &p->policy);
-    restart_gate_set(&p->crash_gate, pc->crash_restart_rate.count,
-                     pc->crash_restart_rate.window_us);
+    bool gate_changed = restart_gate_set(&p->crash_gate, pc->crash_restart_rate.count,
+                                         pc->crash_restart_rate.window_us);
     free_strv(p->env_base);
     p->env_base = pool_env_build(pc);
     pool_load_groups(p);
-    for (unsigned i = 0; i < p->nslots; i++)
-        if (p->slots[i] != NULL)
-            slot_fsm_policy_changed(&p->slots[i]->fsm, &p->policy);
+    for (unsigned i = 0; i < p->nslots; i++) {
+        if (p->slots[i] == NULL)
+            continue;
+        slot_fsm_policy_changed(&p->slots[i]->fsm, &p->policy);
+        /* Restarts held for the old budget's times ask the new one (none: at once). */
+        if (gate_changed)
+            slot_gate_changed(p->slots[i]);
+    }
     if (p->log != NULL) {
         pool_log_configure(p->log, pc->log_max_size, pc->log_keep);
         pool_log_set_dir(p->log, droverd.config->daemon.log_dir);

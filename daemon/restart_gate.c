@@ -4,7 +4,7 @@
  */
 #include "restart_gate.h"
 
-void restart_gate_set(struct restart_gate *g, unsigned count, uint64_t window_us)
+bool restart_gate_set(struct restart_gate *g, unsigned count, uint64_t window_us)
 {
     uint64_t interval = count > 0 ? window_us / count : 0;
 
@@ -12,10 +12,11 @@ void restart_gate_set(struct restart_gate *g, unsigned count, uint64_t window_us
         interval = 1;
     /* The same budget again (a reload that left it alone) keeps what was given. */
     if (interval == g->interval_us && (count > 0 ? interval * (count - 1) : 0) == g->burst_us)
-        return;
+        return false;
     g->interval_us = interval;
     g->burst_us = count > 0 ? interval * (count - 1) : 0;
     g->next_us = 0;
+    return true;
 }
 
 uint64_t restart_gate_take(struct restart_gate *g, uint64_t now)

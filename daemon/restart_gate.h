@@ -12,6 +12,7 @@
 #ifndef DROVER_RESTART_GATE_H
 #define DROVER_RESTART_GATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct restart_gate {
@@ -22,9 +23,11 @@ struct restart_gate {
 
 /*
  * Set the budget to count restarts per window_us (count 0: no limit). A new budget
- * forgets the restarts given; the same one again (a reload that kept it) does not.
+ * forgets the restarts given and returns true (the times it gave are void: see
+ * slot_fsm_gate_changed); the same one again (a reload that kept it) does not, and
+ * returns false.
  */
-void restart_gate_set(struct restart_gate *g, unsigned count, uint64_t window_us);
+bool restart_gate_set(struct restart_gate *g, unsigned count, uint64_t window_us);
 /*
  * A crash restart is due at now: the time it may happen (now, or later when the
  * budget is spent). That time is taken: the next caller gets a later one.

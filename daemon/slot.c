@@ -33,6 +33,16 @@ void slot_fsm_policy_changed(struct slot_fsm *f, const struct slot_policy *p)
         crash_window_reset(&f->window, p->crash_limit);
 }
 
+bool slot_fsm_gate_changed(struct slot_fsm *f, uint64_t now)
+{
+    if (f->state != SLOT_BACKOFF || !f->gate_granted)
+        return false;
+    /* The time the old budget gave is void: due now, to ask the new one. */
+    f->gate_granted = false;
+    f->deadline = now;
+    return true;
+}
+
 bool slot_state_has_process(enum slot_state s)
 {
     return s == SLOT_STARTING || s == SLOT_RUNNING || s == SLOT_STOPPING;

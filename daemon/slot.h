@@ -110,6 +110,12 @@ void slot_fsm_init(struct slot_fsm *f, const struct slot_policy *p);
 void slot_fsm_free(struct slot_fsm *f);
 /* The policy changed (reload): resize the crash window. */
 void slot_fsm_policy_changed(struct slot_fsm *f, const struct slot_policy *p);
+/*
+ * The pool's crash restart budget changed (reload): a restart held in backoff for a
+ * time the old budget gave is due at now, to ask the new one (crash_restart_rate =
+ * none then restarts it at once). Returns true when the deadline moved.
+ */
+bool slot_fsm_gate_changed(struct slot_fsm *f, uint64_t now);
 
 /*
  * Apply one event at time now. detail is the wait status for

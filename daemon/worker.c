@@ -267,6 +267,12 @@ static void slot_arm_timer(struct slot *s)
     s->timer_at = deadline;
 }
 
+void slot_gate_changed(struct slot *s)
+{
+    if (slot_fsm_gate_changed(&s->fsm, mono_now()))
+        slot_arm_timer(s);
+}
+
 /*
  * The state the route sees. In a rollout a new worker takes work only once
  * it counts as started, so requests never go to one that crashes at once.

@@ -34,6 +34,8 @@ struct slot *slot_find_pid(pid_t pid);
 
 /* Feed one event to a slot and carry out the decision. */
 void slot_event(struct slot *s, enum slot_event ev, const char *reason);
+/* The pool's crash restart budget changed: a restart it held asks the new one now. */
+void slot_gate_changed(struct slot *s);
 /* Carry out what slot_step() decided for s (from, was_up: before the step). */
 void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum slot_event ev,
                 struct slot_action *act, uint64_t now);

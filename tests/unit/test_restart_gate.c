@@ -147,17 +147,18 @@ static void test_set_forgets(void **state)
     struct restart_gate g = {0};
 
     (void)state;
-    restart_gate_set(&g, 1, SEC);
+    assert_true(restart_gate_set(&g, 1, SEC));
     restart_gate_take(&g, T0);
     assert_int_equal(restart_gate_take(&g, T0), T0 + SEC);
-    restart_gate_set(&g, 1, SEC);
+    assert_false(restart_gate_set(&g, 1, SEC)); /* the same budget: what it gave stands */
     assert_int_equal(restart_gate_take(&g, T0), T0 + 2 * SEC);
-    restart_gate_set(&g, 2, SEC);
+    assert_true(restart_gate_set(&g, 2, SEC));
     assert_int_equal(restart_gate_take(&g, T0), T0);
     assert_int_equal(restart_gate_take(&g, T0), T0);
     assert_int_equal(restart_gate_take(&g, T0), T0 + 500 * MS);
-    restart_gate_set(&g, 0, 0);
+    assert_true(restart_gate_set(&g, 0, 0));
     assert_int_equal(restart_gate_take(&g, T0), T0);
+    assert_false(restart_gate_set(&g, 0, SEC)); /* none is none, whatever the window */
 }
 
 int main(void)

@@ -1572,6 +1572,48 @@ static void test_gate_operator_not_held(void **state)
     act_is(true, 0, false, false);
 }
 
+/*
+ * The budget changed on reload while a restart waits for a time the old one gave: the
+ * restart is due at once and asks the new budget (none: it goes now). A backoff of the
+ * slot's own (restart_delay) is not the budget's and keeps its deadline.
+ */
+static void test_gate_changed_releases_held_restart(void **state)
+{
+    (void)state;
+    gate_on(1, 60 * SEC, SEC);
+    to_starting(T0);
+    run_and_crash(T0, 10 * MS);
+    act_is(true, 0, false, true); /* the budget's one restart */
+    run_and_crash(T0 + 10 * MS, 10 * MS);
+    state_is(SLOT_BACKOFF);
+    assert_int_equal(m.f.deadline, T0 + 10 * MS + 60 * SEC); /* held for the old budget */
+    assert_true(restart_gate_set(&gate, 0, 0));              /* reload: none */
+    assert_true(slot_fsm_gate_changed(&m.f, T0 + SEC));
+    assert_int_equal(m.f.deadline, T0 + SEC);
+    assert_false(slot_fsm_gate_changed(&m.f, T0 + SEC)); /* once */
+    ev(SLOT_EV_TIMER, T0 + SEC);
+    act_is(true, 0, false, false);
+    state_is(SLOT_STARTING);
+    /* Not in backoff: nothing to move. */
+    assert_false(slot_fsm_gate_changed(&m.f, T0 + 2 * SEC));
+}
+
+/* A backoff of the slot's own (restart_delay, not the budget's) keeps its deadline. */
+static void test_gate_changed_keeps_own_backoff(void **state)
+{
+    (void)state;
+    gate_on(0, 0, SEC);
+    m.p.restart_delay_us = 5 * SEC;
+    to_starting(T0);
+    run_and_crash(T0, 10 * MS); /* the first of a streak restarts at once */
+    run_and_crash(T0 + 10 * MS, 10 * MS);
+    state_is(SLOT_BACKOFF);
+    uint64_t due = m.f.deadline;
+    assert_true(due > T0 + 20 * MS);
+    assert_false(slot_fsm_gate_changed(&m.f, T0 + 30 * MS));
+    assert_int_equal(m.f.deadline, due);
+}
+
 /* crash_restart_rate = none: a gate without a limit, the backoff alone as before. */
 static void test_gate_none(void **state)
 {
@@ -1678,6 +1720,8 @@ int main(void)
         T(test_gate_after_backoff),
         T(test_gate_operator_not_held),
         T(test_gate_none),
+        T(test_gate_changed_releases_held_restart),
+        T(test_gate_changed_keeps_own_backoff),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
