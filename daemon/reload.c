@@ -84,32 +84,6 @@ static void keep_daemon_restart_keys(struct config *new, const struct config *ol
     new->daemon.control_gid = old->daemon.control_gid;
 }
 
-/*
- * A pool whose rollout halted runs the settings it was rolled back to; a
- * reload that leaves its worker settings alone still changes the keys applied
- * live: they are copied into those settings (p->cfg, which a retired config
- * owns), and the workers keep their previous command.
- */
-static void halted_take_live_keys(struct pool *p, const struct pool_config *pc)
-{
-    struct pool_config *run = p->cfg;
-
-    for (size_t i = 0; i < key_table_len; i++) {
-        const struct key *k = &key_table[i];
-        if (k->section != KEY_POOL || k->reload != RELOAD_LIVE || key_value_equal(k, run, pc))
-            continue;
-        key_value_free(k, run);
-        key_value_copy(k, run, pc);
-        if (strcmp(k->name, "check_command") == 0) {
-            free_strv(run->check_argv);
-            free(run->check_exec_path);
-            run->check_argv = pc->check_argv != NULL ? xstrvdup(pc->check_argv) : NULL;
-            run->check_exec_path =
-                pc->check_exec_path != NULL ? xstrdup(pc->check_exec_path) : NULL;
-        }
-    }
-}
-
 static void add_problem(struct reload_report *r, const char *pool, const char *error)
 {
     r->problems = xreallocarray(r->problems, r->nproblems + 1, sizeof(*r->problems));
@@ -211,12 +185,7 @@ int reload_apply(struct config *new, struct reload_report *out)
             pool_recreate(p, pc);
         } else {
             bool restart = config_diff_find(&out->diff, pc->name, CHANGE_POOL_RESTART) != NULL;
-            if (p->halt_reason != NULL && !restart) {
-                halted_take_live_keys(p, pc);
-                pool_set_config(p, p->cfg, false);
-            } else {
-                pool_set_config(p, pc, restart);
-            }
+            pool_set_config(p, pc, restart);
             if (restart)
                 add_rollout(out, p);
             if (config_diff_find(&out->diff, pc->name, CHANGE_POOL_SCALE) != NULL)

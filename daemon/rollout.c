@@ -5,8 +5,10 @@
 #include "rollout.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "events.h"
+#include "keys.h"
 #include "log.h"
 #include "pool_settings.h"
 #include "transition.h"
@@ -97,15 +99,43 @@ static void pool_rollout_halt(struct pool *p, struct slot *failed)
     pool_rollout_begin(p, true);
 }
 
+/*
+ * A pool whose rollout halted runs the settings it was rolled back to; a
+ * reload that leaves its worker settings alone still changes the keys applied
+ * live: they are copied into those settings (p->cfg, which a retired config
+ * owns), and the workers keep their previous command.
+ */
+static void halted_take_live_keys(struct pool *p, const struct pool_config *pc)
+{
+    struct pool_config *run = p->cfg;
+
+    for (size_t i = 0; i < key_table_len; i++) {
+        const struct key *k = &key_table[i];
+        if (k->section != KEY_POOL || k->reload != RELOAD_LIVE || key_value_equal(k, run, pc))
+            continue;
+        key_value_free(k, run);
+        key_value_copy(k, run, pc);
+        if (strcmp(k->name, "check_command") == 0) {
+            free_strv(run->check_argv);
+            free(run->check_exec_path);
+            run->check_argv = pc->check_argv != NULL ? xstrvdup(pc->check_argv) : NULL;
+            run->check_exec_path =
+                pc->check_exec_path != NULL ? xstrdup(pc->check_exec_path) : NULL;
+        }
+    }
+}
+
 void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_workers)
 {
     /*
      * A halted pool keeps running the settings it was rolled back to until a
-     * reload changes it again; a reload that leaves it alone keeps that (and
-     * reload.c gives it its live changes as those settings, pc == p->cfg).
+     * reload changes its workers again; a reload that leaves them alone gives
+     * those settings its live keys.
      */
-    if (p->halt_reason != NULL && !restart_workers && pc != p->cfg)
-        return;
+    if (p->halt_reason != NULL && !restart_workers) {
+        halted_take_live_keys(p, pc);
+        pc = p->cfg;
+    }
     if (restart_workers) {
         /* Roll back to what the unreplaced workers run: the start of an unfinished rollout. */
         if (!p->rolling || p->rolling_back || p->rollback_cfg == NULL)

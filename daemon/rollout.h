@@ -16,7 +16,11 @@
 
 #include "droverd.h"
 
-/* Switch to a new config for the same pool (reload); restart_workers starts a rolling restart. */
+/*
+ * Switch to a new config for the same pool (reload); restart_workers starts a
+ * rolling restart. A pool whose rollout halted keeps the settings it was rolled
+ * back to and takes only pc's live keys, unless restart_workers.
+ */
 void pool_set_config(struct pool *p, struct pool_config *pc, bool restart_workers);
 /* A slot of the rolling pool p changed: restart the next one, or halt. */
 void pool_rolling_advance(struct pool *p);
