@@ -142,7 +142,7 @@ void pool_log_reopen(struct pool_log *log)
     pool_log_open(log);
 }
 
-const char *pool_log_name(const struct pool_log *log)
+static const char *pool_log_name(const struct pool_log *log)
 {
     return log->name;
 }

@@ -45,7 +45,6 @@ void pool_log_set_dir(struct pool_log *log, const char *dir);
 /* Close and open the file again: an external tool has rotated it. */
 void pool_log_reopen(struct pool_log *log);
 const char *pool_log_path(const struct pool_log *log);
-const char *pool_log_name(const struct pool_log *log);
 uint64_t pool_log_dropped(const struct pool_log *log);
 uint64_t pool_log_written(const struct pool_log *log);
 /* Append one line (without its newline) from a slot's stdout, or its stderr when err. */

@@ -563,6 +563,10 @@ static void test_bad_numbers(void **state)
         "invalid workers 'many' (expected 0 to 4096, auto, or auto*K)");
     bad(KEY_POOL, "crash_limit", "10",
         "invalid crash_limit '10' (expected COUNT/WINDOW like 10/60s, or none)");
+    bad(KEY_POOL, "crash_restart_rate", "10",
+        "invalid crash_restart_rate '10' (expected COUNT/WINDOW like 10/1s, or none)");
+    bad(KEY_POOL, "crash_restart_rate", "1/0s",
+        "invalid crash_restart_rate '1/0s' (expected COUNT/WINDOW like 10/1s, or none)");
     bad(KEY_POOL, "stop_signal", "TERMINATE",
         "unknown signal 'TERMINATE' (use a name like TERM or a number)");
     bad(KEY_POOL, "socket_mode", "rw", "invalid file mode 'rw' (expected octal, like 0660)");
