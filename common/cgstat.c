@@ -107,6 +107,39 @@ int proc_mem_parse(const char *text, struct proc_mem *m)
     return m->has_rss || m->has_peak ? 0 : -1;
 }
 
+int proc_stat_parse(const char *text, uint64_t *cpu_ticks, uint64_t *rss_pages)
+{
+    /* After ") ": state(3) ... utime(14) stime(15) ... rss(24), one space apart. */
+    const char *p = strrchr(text, ')');
+    uint64_t v, utime = 0, stime = 0;
+
+    if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[2] == ' ')
+        return -1;
+    p += 3; /* past the state letter */
+    for (int field = 4; field <= 24; field++) {
+        bool neg;
+        if (*p++ != ' ')
+            return -1;
+        neg = *p == '-';
+        p += neg;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        for (v = 0; isdigit((unsigned char)*p); p++) {
+            if (v > (UINT64_MAX - 9) / 10)
+                return -1;
+            v = v * 10 + (uint64_t)(*p - '0');
+        }
+        if (field == 14)
+            utime = v;
+        else if (field == 15)
+            stime = v;
+        else if (field == 24)
+            *rss_pages = neg ? 0 : v;
+    }
+    *cpu_ticks = utime + stime;
+    return 0;
+}
+
 bool recycle_memory_over(uint64_t memory, uint64_t limit, char *why, size_t whysz)
 {
     char have[32], max[32];

@@ -47,6 +47,13 @@ struct proc_mem {
 int proc_mem_parse(const char *text, struct proc_mem *m);
 
 /*
+ * /proc/PID/stat text: utime + stime (clock ticks) and rss (pages, 0 if the
+ * kernel writes a negative one). The command name may hold spaces and ')':
+ * fields are counted from the last ')'. -1 on anything else.
+ */
+int proc_stat_parse(const char *text, uint64_t *cpu_ticks, uint64_t *rss_pages);
+
+/*
  * Is a worker using memory bytes over memory_recycle limit (0 = never)? Then
  * why, for status and the log: "memory 130M over memory_recycle 128M" (sizes
  * as parse.h's format_size writes them). Pure.

@@ -343,7 +343,8 @@ static enum cmd_retval cmd_status_exec(struct cmd_ctx *ctx)
     struct daemon_view dv;
     struct evbuffer *out = evbuffer_new();
 
-    daemon_view_fill(&dv, ctx->pool, true);
+    /* The text has no memory peak column: one /proc file fewer per worker. */
+    daemon_view_fill(&dv, ctx->pool, ctx->args.json ? VIEW_USAGE_PEAK : VIEW_USAGE);
     if (ctx->args.json)
         status_json(out, &dv, ctx->slot);
     else

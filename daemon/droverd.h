@@ -80,7 +80,8 @@ struct slot {
     pid_t cg_exit_pid;           /* while cg_waiting: the reaped pid and how it ended */
     int cg_wstatus;
     char *oom_exit; /* "killed by the OOM killer (memory_max 512M)": how the last one ended */
-    uint64_t cg_cpu_base_us;      /* the cgroup's CPU time when this worker started (usage.c) */
+    uint64_t cg_cpu_base_us; /* the cgroup's CPU time when this worker started (usage.c) */
+    int stat_fd; /* the worker's /proc/PID/stat, open from its first usage read until it ends; -1 */
     struct slot_recycle *recycle; /* memory_recycle (recycle.c), NULL until first checked */
     bool spawn_queued;            /* starting, waiting for its turn to fork (spawn_queue.c) */
     unsigned char event_cause; /* events.h: 1 + the cause of the stop/restart under way; 0 none */

@@ -83,7 +83,7 @@ void health_check(struct health_report *r, const struct pool *only)
     struct daemon_view dv;
 
     memset(r, 0, sizeof(*r));
-    daemon_view_fill(&dv, only, false);
+    daemon_view_fill(&dv, only, VIEW_USAGE_NONE);
     r->pools = xcalloc(dv.npools > 0 ? dv.npools : 1, sizeof(*r->pools));
     view_foreach_pool(&dv, pv) {
         struct health_pool *hp = &r->pools[r->npools++];

@@ -318,7 +318,7 @@ void metrics_render(struct evbuffer *out)
            "1 when drover health would exit 0 (what GET /readyz answers 200 to).");
     evbuffer_add_printf(out, "drover_healthy %d\n", hr.healthy ? 1 : 0);
     health_report_free(&hr);
-    daemon_view_fill(&dv, NULL, true);
+    daemon_view_fill(&dv, NULL, VIEW_USAGE_PEAK);
     family(out, "drover_adopted_processes", "gauge",
            "Processes droverd adopted (orphans reparented to it), ended at shutdown.");
     evbuffer_add_printf(out, "drover_adopted_processes %u\n", dv.adopted);

@@ -132,8 +132,9 @@ static void pool_route_drained(void *pool)
 
 /*
  * Every client costs one fd. Whatever the fd limit, keep enough for the
- * control socket, log files and restarting every worker (output pipes and a
- * socket pair each), so a flood of clients cannot lock the operator out.
+ * control socket, log files and restarting every worker (output pipes, a
+ * socket pair, the exec pipe and the /proc fd status keeps, 9 each), so a
+ * flood of clients cannot lock the operator out.
  */
 static unsigned pools_client_budget(void)
 {
@@ -143,7 +144,7 @@ static unsigned pools_client_budget(void)
     TAILQ_FOREACH(p, &droverd.pools, entry)
         slots += p->nslots;
     rlim_t limit = droverd.nofile_raised;
-    rlim_t reserve = FD_RESERVE + 8 * (rlim_t)slots;
+    rlim_t reserve = FD_RESERVE + 9 * (rlim_t)slots;
     if (limit <= reserve)
         return 0;
     return limit - reserve > UINT_MAX ? UINT_MAX : (unsigned)(limit - reserve);

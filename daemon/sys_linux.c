@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "cgstat.h"
 #include "parse.h"
 #include "xmalloc.h"
 
@@ -83,42 +84,46 @@ unsigned sys_usable_cpus(int **cpus_out)
     return n;
 }
 
-int sys_proc_usage(pid_t pid, struct proc_usage *out)
+int sys_proc_stat_open(pid_t pid)
 {
-    char path[64], buf[1024];
-    unsigned long long utime, stime;
-    long long rss;
-    int fd;
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int sys_proc_usage_fd(int fd, struct proc_usage *out)
+{
+    char buf[1024];
+    uint64_t ticks_used, rss_pages;
     ssize_t n;
-    const char *p;
     static long ticks, page;
 
     if (ticks == 0) {
         ticks = sysconf(_SC_CLK_TCK);
         page = sysconf(_SC_PAGESIZE);
     }
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
     if (n <= 0)
         return -1;
     buf[n] = '\0';
-    /* The command name may contain spaces and parentheses: skip to the last ')'. */
-    p = strrchr(buf, ')');
-    if (p == NULL)
+    if (proc_stat_parse(buf, &ticks_used, &rss_pages) != 0)
         return -1;
-    /* Fields after ')': state(3) ... utime(14) stime(15) ... rss(24). */
-    if (sscanf(p + 2,
-               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
-               "%*u %*u %lld",
-               &utime, &stime, &rss) != 3)
-        return -1;
-    out->cpu_us = (utime + stime) * 1000000ULL / (unsigned long long)ticks;
-    out->rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+    out->cpu_us = ticks_used * 1000000ULL / (uint64_t)ticks;
+    out->rss_bytes = rss_pages * (uint64_t)page;
     return 0;
+}
+
+int sys_proc_usage(pid_t pid, struct proc_usage *out)
+{
+    int fd = sys_proc_stat_open(pid);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = sys_proc_usage_fd(fd, out);
+    close(fd);
+    return rc;
 }
 
 void sys_close_from(int from, int keep)

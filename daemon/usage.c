@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "cgroupfs.h"
@@ -46,6 +47,29 @@ void usage_worker_starting(struct slot *s)
     s->cg_cpu_base_us = dir != NULL && cg_stat_cpu_us(dir, &us) == 0 ? us : 0;
 }
 
+void usage_worker_gone(struct slot *s)
+{
+    if (s->stat_fd >= 0) {
+        close(s->stat_fd);
+        s->stat_fd = -1;
+    }
+}
+
+/*
+ * The worker's CPU time and RSS from /proc/PID/stat, through the fd kept for
+ * it. droverd reaps its workers itself, so while s->pid is set the pid is
+ * this worker's (a zombie at worst) and opening it late is safe. Out of fds,
+ * the file is read once without keeping it.
+ */
+static int proc_usage(struct slot *s, struct proc_usage *pu)
+{
+    if (s->stat_fd < 0)
+        s->stat_fd = sys_proc_stat_open(s->pid);
+    if (s->stat_fd < 0)
+        return sys_proc_usage(s->pid, pu);
+    return sys_proc_usage_fd(s->stat_fd, pu);
+}
+
 /* VmRSS and VmHWM of a process. */
 static int proc_mem(pid_t pid, struct proc_mem *m)
 {
@@ -57,35 +81,15 @@ static int proc_mem(pid_t pid, struct proc_mem *m)
     return proc_mem_parse(buf, m);
 }
 
-void usage_read(const struct slot *s, struct worker_usage *u)
+/* What the slot's cgroup accounts replaces the main process's figures. */
+static void usage_read_cgroup(const struct slot *s, const char *dir, struct worker_usage *u)
 {
-    const char *dir = slot_cgroup_dir(s);
-    struct proc_usage pu;
-    struct proc_mem pm;
     struct cg_stat st;
 
-    memset(u, 0, sizeof(*u));
-    if (s->pid <= 0)
-        return;
-    if (sys_proc_usage(s->pid, &pu) == 0) {
-        u->has_rss = true;
-        u->rss_bytes = pu.rss_bytes;
-        u->cpu_us = pu.cpu_us;
-        u->cpu_source = USAGE_PROC;
-        u->memory_bytes = pu.rss_bytes;
-        u->memory_source = USAGE_PROC;
-    }
-    if (proc_mem(s->pid, &pm) == 0 && pm.has_peak) {
-        u->has_peak = true;
-        u->memory_peak_bytes = pm.peak_bytes;
-    }
-    if (dir == NULL)
-        return;
     cg_stat_read(dir, &st);
     if (st.has_memory) {
         u->memory_source = USAGE_CGROUP;
         u->memory_bytes = st.memory_bytes;
-        /* A peak from the other source would not be comparable: the cgroup's or none. */
         u->has_peak = st.has_peak;
         u->memory_peak_bytes = st.memory_peak_bytes;
     }
@@ -99,7 +103,33 @@ void usage_read(const struct slot *s, struct worker_usage *u)
     }
 }
 
-int usage_memory(const struct slot *s, uint64_t *bytes, enum usage_source *source)
+void usage_read(struct slot *s, struct worker_usage *u, bool peak)
+{
+    const char *dir = slot_cgroup_dir(s);
+    struct proc_usage pu;
+    struct proc_mem pm;
+
+    memset(u, 0, sizeof(*u));
+    if (s->pid <= 0)
+        return;
+    if (proc_usage(s, &pu) == 0) {
+        u->has_rss = true;
+        u->rss_bytes = pu.rss_bytes;
+        u->cpu_us = pu.cpu_us;
+        u->cpu_source = USAGE_PROC;
+        u->memory_bytes = pu.rss_bytes;
+        u->memory_source = USAGE_PROC;
+    }
+    if (dir != NULL)
+        usage_read_cgroup(s, dir, u);
+    /* A peak from the other source would not be comparable: the cgroup's, else VmHWM. */
+    if (peak && u->memory_source == USAGE_PROC && proc_mem(s->pid, &pm) == 0 && pm.has_peak) {
+        u->has_peak = true;
+        u->memory_peak_bytes = pm.peak_bytes;
+    }
+}
+
+int usage_memory(struct slot *s, uint64_t *bytes, enum usage_source *source)
 {
     const char *dir = slot_cgroup_dir(s);
     char path[CG_PATH_MAX + 32], buf[64];
@@ -114,7 +144,7 @@ int usage_memory(const struct slot *s, uint64_t *bytes, enum usage_source *sourc
             return 0;
         }
     }
-    if (sys_proc_usage(s->pid, &pu) != 0)
+    if (proc_usage(s, &pu) != 0)
         return -1;
     *bytes = pu.rss_bytes;
     *source = USAGE_PROC;

@@ -6,7 +6,9 @@
  * controller, pids.current the pids controller; cpu.stat is always there),
  * else from /proc for the worker's main process. Read only when status,
  * metrics or memory_recycle ask: no timer here. Reads the slot, writes
- * nothing but its own figures and the slot's CPU baseline.
+ * nothing but its own figures, the slot's CPU baseline and its /proc fd
+ * (a worker's /proc/PID/stat stays open from its first read until it ends,
+ * so status for a thousand workers is one read each, not open, read, close).
  */
 #ifndef DROVER_USAGE_H
 #define DROVER_USAGE_H
@@ -34,12 +36,18 @@ struct worker_usage {
     uint64_t rss_bytes; /* the main process's RSS (/proc), whatever memory_source says */
 };
 
-/* The figures of the slot's current worker; all USAGE_NONE without a process. */
-void usage_read(const struct slot *s, struct worker_usage *u);
+/*
+ * The figures of the slot's current worker; all USAGE_NONE without a process.
+ * Without containment the peak is the process's VmHWM, one more /proc file
+ * (/proc/PID/status, which costs as much as the rest): read only if peak.
+ */
+void usage_read(struct slot *s, struct worker_usage *u, bool peak);
 /* The one figure memory_recycle compares, as cheaply as it can be had. -1 if unknown. */
-int usage_memory(const struct slot *s, uint64_t *bytes, enum usage_source *source);
+int usage_memory(struct slot *s, uint64_t *bytes, enum usage_source *source);
 /* A worker is about to start in the slot: its cgroup's CPU time so far is not its own. */
 void usage_worker_starting(struct slot *s);
+/* The slot's worker has ended (reaped) or the slot goes: close its /proc fd. */
+void usage_worker_gone(struct slot *s);
 /* "cgroup", "proc" or NULL, for status and metrics. */
 const char *usage_source_name(enum usage_source src);
 

@@ -117,7 +117,7 @@ static void slot_cpu_recent(struct slot_view *v, struct slot *s, uint64_t now)
     s->cpu_sample_at = now;
 }
 
-static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now, bool with_usage)
+static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now, enum view_usage usage)
 {
     const struct slot_fsm *f = &s->fsm;
     const struct pool_config *pc = s->pool->cfg;
@@ -134,8 +134,8 @@ static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now, bo
                       : f->deadline > now      ? (double)(f->deadline - now) / 1e6
                                                : 0;
     v->cpu = pc->cpu_affinity == AFFINITY_CORE ? droverd.cpus[s->index % droverd.ncpu] : -1;
-    if (with_usage && s->pid > 0) {
-        usage_read(s, &v->wu);
+    if (usage != VIEW_USAGE_NONE && s->pid > 0) {
+        usage_read(s, &v->wu, usage == VIEW_USAGE_PEAK);
         v->has_usage = v->wu.has_rss && v->wu.cpu_source != USAGE_NONE;
         v->usage.cpu_us = v->wu.cpu_us;
         v->usage.rss_bytes = v->wu.rss_bytes;
@@ -161,17 +161,43 @@ static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now, bo
     v->cgroup = s->cg != NULL ? cgroup_slot_path(s->cg) : NULL;
 }
 
-static void pool_view_fill(struct pool_view *v, const struct pool *p, uint64_t now, bool with_usage)
+/*
+ * The slot views of every pool, in one array kept from one view to the next:
+ * a status of 2 000 workers needs 1.2 MB of them, which malloc would map and
+ * unmap on every call (page faults cost more than the figures). It only grows
+ * with the number of slots. A view filled while another is in use (none is
+ * today) gets its own.
+ */
+static struct slot_view *kept_slots;
+static size_t kept_cap;
+static bool kept_in_use;
+
+static struct slot_view *slot_views_get(size_t n, bool *kept)
+{
+    *kept = !kept_in_use;
+    if (!*kept)
+        return xcalloc(n > 0 ? n : 1, sizeof(struct slot_view));
+    if (n > kept_cap) {
+        free(kept_slots);
+        kept_cap = n + n / 4 + 16;
+        kept_slots = xcalloc(kept_cap, sizeof(*kept_slots));
+    }
+    kept_in_use = true;
+    return kept_slots;
+}
+
+static void pool_view_fill(struct pool_view *v, const struct pool *p, uint64_t now,
+                           enum view_usage usage, struct slot_view *slots)
 {
     memset(v, 0, sizeof(*v));
     v->p = p;
-    v->slots = xcalloc(p->nslots > 0 ? p->nslots : 1, sizeof(*v->slots));
+    v->slots = slots;
     for (unsigned i = 0; i < p->nslots; i++) {
         struct slot_view *sv;
         if (p->slots[i] == NULL)
             continue;
         sv = &v->slots[v->nslots++];
-        slot_view_fill(sv, p->slots[i], now, with_usage);
+        slot_view_fill(sv, p->slots[i], now, usage);
         v->by_state[sv->state]++;
         if (sv->state == SLOT_RUNNING && p->slots[i]->fsm.up)
             v->started++;
@@ -188,7 +214,7 @@ static void pool_view_fill(struct pool_view *v, const struct pool *p, uint64_t n
     }
 }
 
-void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_usage)
+void daemon_view_fill(struct daemon_view *v, const struct pool *only, enum view_usage usage)
 {
     const struct pool *p;
     size_t n = 0;
@@ -199,17 +225,26 @@ void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_
     TAILQ_FOREACH(p, &droverd.pools, entry)
         n++;
     v->pools = xcalloc(n > 0 ? n : 1, sizeof(*v->pools));
+    n = 0;
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        if (!p->removing && (only == NULL || p == only))
+            n += p->nslots;
+    v->slot_array = slot_views_get(n, &v->slots_kept);
+    n = 0;
     TAILQ_FOREACH(p, &droverd.pools, entry) {
         if (p->removing || (only != NULL && p != only))
             continue;
-        pool_view_fill(&v->pools[v->npools++], p, v->now, with_usage);
+        pool_view_fill(&v->pools[v->npools], p, v->now, usage, v->slot_array + n);
+        n += v->pools[v->npools++].nslots;
     }
 }
 
 void daemon_view_free(struct daemon_view *v)
 {
-    for (size_t i = 0; i < v->npools; i++)
-        free(v->pools[i].slots);
+    if (v->slots_kept)
+        kept_in_use = false;
+    else
+        free(v->slot_array);
     free(v->pools);
     memset(v, 0, sizeof(*v));
 }

@@ -63,15 +63,24 @@ struct daemon_view {
     uint64_t now; /* the monotonic time the view was taken at */
     struct pool_view *pools;
     size_t npools;
-    unsigned adopted; /* processes droverd adopted (reap.c), read at most every 5 s */
+    unsigned adopted;             /* processes droverd adopted (reap.c), read at most every 5 s */
+    struct slot_view *slot_array; /* every pool's slots, one after another */
+    bool slots_kept;              /* slot_array is view.c's kept one */
+};
+
+/* How much of each worker's usage a view reads (usage.h). */
+enum view_usage {
+    VIEW_USAGE_NONE, /* none: health */
+    VIEW_USAGE,      /* memory, CPU and pids (its cgroup's files, or /proc): text status */
+    VIEW_USAGE_PEAK, /* and the memory peak, one more /proc file without containment */
 };
 
 /*
  * Fill v with every pool not being removed, or with only that one when only
- * is not NULL. with_usage reads each worker's memory, CPU and pids (usage.h:
- * its cgroup's files, or /proc). Free with daemon_view_free().
+ * is not NULL, each worker's usage read as usage says. Free with
+ * daemon_view_free().
  */
-void daemon_view_fill(struct daemon_view *v, const struct pool *only, bool with_usage);
+void daemon_view_fill(struct daemon_view *v, const struct pool *only, enum view_usage usage);
 void daemon_view_free(struct daemon_view *v);
 
 /* Each pool of view dv in order, as const struct pool_view *pv. */

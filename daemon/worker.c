@@ -71,6 +71,7 @@ struct slot *slot_new(struct pool *p, unsigned index)
     s->pool = p;
     s->index = index;
     s->exec_fd = -1;
+    s->stat_fd = -1;
     slot_fsm_init(&s->fsm, &p->policy);
     s->fsm.gate = &p->crash_gate;
     s->timer = evtimer_new(droverd.base, slot_timer_cb, s);
@@ -489,6 +490,7 @@ void slot_exited(struct slot *s, int wstatus)
         output_pipe_drain(s->output);
     pid_map_remove(s);
     s->pid = 0;
+    usage_worker_gone(s);
     /* Whatever the worker left in its process group goes with it. */
     kill(-pid, SIGKILL);
     /*
@@ -516,6 +518,7 @@ void slot_free(struct slot *s)
     check_slot_free(s);
     recycle_slot_free(s);
     slot_close_exec_pipe(s);
+    usage_worker_gone(s);
     if (s->pool->route != NULL)
         route_slot_free(s->pool->route, s);
     output_pipe_free(s->output);

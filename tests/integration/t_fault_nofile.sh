@@ -3,7 +3,7 @@
 # hard, so it cannot raise it) while clients flood the work socket.
 #  - Work clients alone cannot take droverd's last fds: with 1000 connections
 #    held open, droverd holds no more client connections than the limit leaves
-#    after its reserve (64 + 8 per slot); the rest wait in the listen backlog.
+#    after its reserve (64 + 9 per slot); the rest wait in the listen backlog.
 #    `drover status` answers promptly, killed workers are respawned (no spawn
 #    failure), and an established pipelining client loses nothing.
 #  - When something else does take every fd (here 400 idle control clients,
@@ -41,7 +41,7 @@ assert_eq "$(awk '/^Max open files/ {print $4}' /proc/"$DAEMON_PID"/limits)" "$N
 wc_run "$T/wc_warm" -s "$T/m.sock" -c 2 -p 4 -n 500
 wc_run "$T/wc_warm_h" -s "$T/h.sock" --raw -k 1 -c 2 -n 200
 fds_base=$(fd_count_settled "$DAEMON_PID")
-CLIENT_CAP=$((NOFILE - 64 - 8 * 6))
+CLIENT_CAP=$((NOFILE - 64 - 9 * 6))
 log "droverd: $fds_base fds at rest; room for $CLIENT_CAP client connections"
 
 # flood N PATH HELD RELEASE BODY: hold N connections to a Unix socket (non-blocking connects;

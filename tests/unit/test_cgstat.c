@@ -128,6 +128,49 @@ static void test_proc_status(void **state)
     assert_false(m.has_rss || m.has_peak);
 }
 
+static void test_proc_stat(void **state)
+{
+    /* A real line (cat), fields 14 and 15 = 7 and 5 ticks, 24 = 366 pages. */
+    const char *line =
+        "22700 (cat) R 22073 22073 26712 0 -1 4194304 100 0 0 0 7 5 0 0 20 0 1 0 4549170 3133440 "
+        "366 18446744073709551615 94840195321856 0 0 17 1 0 0 0 0\n";
+    uint64_t ticks = 1, pages = 1;
+
+    (void)state;
+    assert_int_equal(proc_stat_parse(line, &ticks, &pages), 0);
+    assert_int_equal(ticks, 12);
+    assert_int_equal(pages, 366);
+    /* A command name with spaces and parentheses: counted from the last ')'. */
+    assert_int_equal(proc_stat_parse("1 (a) b) (c)) S 0 1 1 0 -1 0 0 0 0 0 3 4 0 0 -20 -5 1 0 9 9 "
+                                     "12 0",
+                                     &ticks, &pages),
+                     0);
+    assert_int_equal(ticks, 7);
+    assert_int_equal(pages, 12);
+    /* Negative fields (priority, nice) parse; a negative rss counts as 0. */
+    assert_int_equal(
+        proc_stat_parse("1 (x) S 0 1 1 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 9 9 -4", &ticks, &pages), 0);
+    assert_int_equal(pages, 0);
+    /* Refused: no ')', no state, fields missing, a field not a number, two spaces, overflow. */
+    assert_int_equal(proc_stat_parse("1 x S 0", &ticks, &pages), -1);
+    assert_int_equal(proc_stat_parse("1 (x)", &ticks, &pages), -1);
+    assert_int_equal(proc_stat_parse("1 (x) ", &ticks, &pages), -1);
+    assert_int_equal(proc_stat_parse("1 (x)  S 0", &ticks, &pages), -1);
+    assert_int_equal(
+        proc_stat_parse("1 (x) S 0 1 1 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 9 9", &ticks, &pages), -1);
+    assert_int_equal(
+        proc_stat_parse("1 (x) S 0 1 1 0 -1 0 0 0 0 0 1 y 0 0 20 0 1 0 9 9 3", &ticks, &pages), -1);
+    assert_int_equal(
+        proc_stat_parse("1 (x) S 0 1 1 0 -1 0 0 0 0 0 1  1 0 0 20 0 1 0 9 9 3", &ticks, &pages),
+        -1);
+    assert_int_equal(proc_stat_parse("1 (x) S 0 1 1 0 -1 0 0 0 0 0 99999999999999999999 1 0 0 20 0 "
+                                     "1 0 9 9 3",
+                                     &ticks, &pages),
+                     -1);
+    assert_int_equal(
+        proc_stat_parse("1 (x) S 0 1 1 0 - 0 0 0 0 0 1 1 0 0 20 0 1 0 9 9 3", &ticks, &pages), -1);
+}
+
 static void test_recycle_over(void **state)
 {
     char why[160];
@@ -150,7 +193,7 @@ int main(void)
         cmocka_unit_test(test_stat_full),    cmocka_unit_test(test_stat_no_controllers),
         cmocka_unit_test(test_stat_garbage), cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_parse_keyed),  cmocka_unit_test(test_proc_status),
-        cmocka_unit_test(test_recycle_over),
+        cmocka_unit_test(test_recycle_over), cmocka_unit_test(test_proc_stat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
