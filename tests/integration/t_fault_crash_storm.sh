@@ -31,10 +31,11 @@
 #    storm" is measured before and after it, and the worse of the two counts, as
 #    other load on a shared machine comes and goes); the storm and
 #    doomed pools above set crash_restart_rate = none, to test the backoff alone;
-#  - a pool of 500 workers starting (next to the hog): status answers while they
-#    start (p99 at most 500 ms above its p99 without them plus twice the p99 of
-#    starting a process on this machine under the hog, measured in the same test:
-#    a status call can wait for one fork).
+#  - a pool of 500 workers starting (next to the hog), then the same 500 running:
+#    status answers while they start and once they run, its p99 under the storm's
+#    bound above (100 ms x SLOWDOWN, raised the same way only where the machine
+#    alone is slower): issue 15's "same for starting thousands of workers". Its
+#    reply then covers 572 workers, whose CPU and memory it reads from /proc.
 # The status probes send `status` from one Python process (status_probe_py): they
 # time droverd, not the fork and exec of a CLI, which a loaded machine makes slow.
 . "$(dirname "$0")/lib.sh"
@@ -251,8 +252,8 @@ hog_base_p99=$(p99_of "$T/probe_hog_base")
 # budget plus the one fork it checks the budget after, which with vfork lasts until the
 # child has exec'd, and on a loaded machine that child waits for a CPU. On the 2-vCPU PVM
 # guest of docs/RELIABILITY.md a start cost 8 ms of CPU and 30 ms and more of wall time at
-# load 15, and the storm's status p99 came within 19 ms of a fixed 500 ms bound: the
-# bound below adds twice this machine's spawn p99, measured here.
+# load 15: where this machine's spawn p99, measured here, is over 50 ms, the status bound
+# below becomes twice that.
 python3 - "$T/spawn_hog" <<'PY'
 import subprocess, sys, time
 end = time.monotonic() + 2
@@ -264,8 +265,7 @@ with open(sys.argv[1], "w") as out:
         time.sleep(0.02)
 PY
 spawn_p99=$(p99_of "$T/spawn_hog")
-status_bound=$((hog_base_p99 + 500 * SLOWDOWN + 2 * spawn_p99))
-log "CPU hog: starting /bin/sh takes $(wc -l <"$T/spawn_hog") tries, p99 ${spawn_p99} ms; status bound under the storm ${status_bound} ms"
+log "CPU hog: starting /bin/sh takes $(wc -l <"$T/spawn_hog") tries, p99 ${spawn_p99} ms"
 log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms; droverd CPU $((self1 - self0)) ms, its reaped workers' $((kids1 - kids0)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 # The storm, under the hog, at the default crash_restart_rate (HOGSTORM_RATE sets another,
 # e.g. none to see the storm without it).
@@ -327,13 +327,17 @@ many_p99=$(p99_of "$T/probe_many")
 many_running=$(pool_json many "p['running']")
 log "500 workers starting under the hog: $many_running running after $(($(now_ms) - t0)) ms; status p99 ${many_p99} ms over $(wc -l <"$T/probe_many") calls"
 [ "$(grep -c '^fail' "$T/probe_many")" = 0 ] || fail_later "status failed while 500 workers started"
-[ "$many_p99" -le "$status_bound" ] ||
-    fail_later "500 workers starting under a CPU hog: status p99 ${many_p99} ms, more than 500 ms above its ${hog_base_p99} ms plus twice a process start's p99 (${spawn_p99} ms)"
+[ "$many_p99" -le "$storm_status_max" ] ||
+    fail_later "500 workers starting under a CPU hog: status p99 ${many_p99} ms, over ${storm_status_max} ms (without them ${hog_base_p99} ms)"
 # The same 500 workers once all run, still under the hog: what status costs for their
 # number alone (each status reads every worker's CPU and memory), no fork in the way.
 wait_for 120 "500 workers running" pool_running many 500
 status_probe_py 3 "$T/probe_many_running"
-log "500 workers running under the hog: status p99 $(p99_of "$T/probe_many_running") ms over $(wc -l <"$T/probe_many_running") calls"
+many_running_p99=$(p99_of "$T/probe_many_running")
+log "500 workers running under the hog: status p99 ${many_running_p99} ms over $(wc -l <"$T/probe_many_running") calls"
+[ "$(grep -c '^fail' "$T/probe_many_running")" = 0 ] || fail_later "status failed with 500 workers running"
+[ "$many_running_p99" -le "$storm_status_max" ] ||
+    fail_later "500 workers running under a CPU hog: status p99 ${many_running_p99} ms, over ${storm_status_max} ms (without them ${hog_base_p99} ms)"
 kill -KILL "${hogs[@]}" 2>/dev/null
 run_capture timeout 120 "$DROVER" -s "$SOCK" stop many
 finish_checks
