@@ -13,7 +13,8 @@
 #
 # Usage: bench/mass-start.sh [SECS]   (default 4)
 # Environment: BUILD (default build-bench); DROVERD_A / DROVERD_B: two droverd
-# binaries to compare (default: this tree's, alone); COUNTS (default "500 2000").
+# binaries to compare (default: this tree's, alone), named in the output by LABEL_A /
+# LABEL_B (default A, B); COUNTS (default "500 2000").
 # Output: one JSON line per run on stdout and in $RESULTS_DIR/mass-start.jsonl.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -117,6 +118,6 @@ for _ in range(20):
 }
 
 for n in $COUNTS; do
-    run_one A "$DROVERD_A" "$n"
-    [ -z "$DROVERD_B" ] || run_one B "$DROVERD_B" "$n"
+    run_one "${LABEL_A:-A}" "$DROVERD_A" "$n"
+    [ -z "$DROVERD_B" ] || run_one "${LABEL_B:-B}" "$DROVERD_B" "$n"
 done
