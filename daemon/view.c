@@ -177,7 +177,7 @@ static struct slot_view *slot_views_get(size_t n, bool *kept)
     *kept = !kept_in_use;
     if (!*kept)
         return xcalloc(n > 0 ? n : 1, sizeof(struct slot_view));
-    if (n > kept_cap) {
+    if (kept_slots == NULL || n > kept_cap) {
         free(kept_slots);
         kept_cap = n + n / 4 + 16;
         kept_slots = xcalloc(kept_cap, sizeof(*kept_slots));
