@@ -143,7 +143,7 @@ void link_fail(struct worker_link *l, const char *why)
  * consolidation, per request: bench/RESULTS.md, issue 16). A buffer that
  * holds part of a frame takes the rest in place, sized as before.
  */
-static ssize_t buffer_read_empty(struct evbuffer *buf, int fd, size_t max)
+ssize_t scratch_read(int fd, size_t max, const unsigned char **data)
 {
     static unsigned char tmp[READ_CHUNK];
     ssize_t n;
@@ -153,7 +153,16 @@ static ssize_t buffer_read_empty(struct evbuffer *buf, int fd, size_t max)
     do
         n = read(fd, tmp, max);
     while (n < 0 && errno == EINTR);
-    if (n > 0 && evbuffer_add(buf, tmp, (size_t)n) != 0)
+    *data = tmp;
+    return n;
+}
+
+static ssize_t buffer_read_empty(struct evbuffer *buf, int fd, size_t max)
+{
+    const unsigned char *data;
+    ssize_t n = scratch_read(fd, max, &data);
+
+    if (n > 0 && evbuffer_add(buf, data, (size_t)n) != 0)
         return -1;
     return n;
 }
@@ -209,7 +218,10 @@ static void link_lost(struct worker_link *l)
 static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker_link *l = arg;
-    ssize_t n = buffer_read(l->in, (int)fd, l->read_hint > 0 ? l->read_hint : READ_CHUNK);
+    size_t max = l->read_hint > 0 ? l->read_hint : READ_CHUNK;
+    const unsigned char *data = NULL;
+    ssize_t n = evbuffer_get_length(l->in) == 0 ? scratch_read((int)fd, max, &data)
+                                                : buffer_read(l->in, (int)fd, max);
 
     (void)what;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -218,7 +230,7 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
         link_lost(l);
         return;
     }
-    l->group->ops->readable(l->group->owner, l);
+    l->group->ops->readable(l->group->owner, l, data, (size_t)n);
 }
 
 void link_write(struct worker_link *l)

@@ -29,8 +29,12 @@ struct worker_link;
 
 /* What a link's owner (router.c, handoff.c) is told. */
 struct link_ops {
-    /* New bytes from the worker wait in l->in. */
-    void (*readable)(void *owner, struct worker_link *l);
+    /*
+     * New bytes from the worker: the n bytes at data when l->in was empty
+     * (valid until the next read; what the owner leaves it must add to
+     * l->in), or, data NULL, appended to l->in.
+     */
+    void (*readable)(void *owner, struct worker_link *l, const unsigned char *data, size_t n);
     /* The socketpair takes more after a write that did not finish. */
     void (*writable)(struct worker_link *l);
     /* The timer armed with link_arm_timeout() fired (NULL: never armed). */
@@ -142,6 +146,13 @@ void link_fail(struct worker_link *l, const char *why);
 
 /* Read up to max bytes from fd into buf without the FIONREAD that evbuffer_read() costs. */
 ssize_t buffer_read(struct evbuffer *buf, int fd, size_t max);
+/*
+ * Read up to max bytes (at most READ_CHUNK) from fd into a scratch buffer
+ * of link.c's: *data points at them until the next scratch_read. For an
+ * empty input buffer: whole frames are taken from there, and only the
+ * rest is added to the evbuffer (no chain allocated and freed per read).
+ */
+ssize_t scratch_read(int fd, size_t max, const unsigned char **data);
 /*
  * One read's worth: just under 64 KiB, because libevent sizes a buffer
  * chain to the next power of two above the request plus its own header; a

@@ -316,6 +316,33 @@ static void take_bytes(struct evbuffer *in, unsigned char *dst, size_t len)
     }
 }
 
+/* A frame of frame_len bytes, at flat or at the start of c->in, becomes a request. */
+static void client_submit_frame(struct client *c, const unsigned char *flat, size_t frame_len,
+                                uint64_t *now)
+{
+    struct request *q;
+
+    /* Frames read together arrived together: one clock read for them. */
+    if (*now == 0)
+        *now = mono_now();
+    /* Kept whole, because a retry sends exactly the same bytes again. */
+    q = request_new(c, frame_len, *now);
+    if (flat != NULL)
+        memcpy(q->data, flat, frame_len);
+    else
+        take_bytes(c->in, q->data, frame_len);
+    c->held_items += frame_len;
+    TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
+    c->npending++;
+    router_submit(c->route, q);
+}
+
+static void client_frame_too_big(struct client *c)
+{
+    client_bad_frame(c, c->route->framing == FRAMING_LENGTH ? "a frame larger than max_frame"
+                                                            : "a line longer than max_frame");
+}
+
 /* Cut complete frames out of the client's input and submit them. Returns -1 if closed. */
 static int client_parse(struct client *c)
 {
@@ -323,12 +350,9 @@ static int client_parse(struct client *c)
     uint64_t now = 0;
 
     for (;;) {
-        size_t avail = evbuffer_get_length(c->in);
-        struct request *q;
         struct frame f;
-        size_t frame_len;
 
-        if (avail == 0 || c->npending >= CLIENT_MAX_PENDING)
+        if (c->npending >= CLIENT_MAX_PENDING || evbuffer_get_length(c->in) == 0)
             return 0;
         switch (frame_evbuffer_decode(c->in, r->framing, r->max_frame, &f)) {
         case FRAME_OK:
@@ -336,22 +360,42 @@ static int client_parse(struct client *c)
         case FRAME_INCOMPLETE:
             return 0;
         default:
-            client_bad_frame(c, r->framing == FRAMING_LENGTH ? "a frame larger than max_frame"
-                                                             : "a line longer than max_frame");
+            client_frame_too_big(c);
             return -1;
         }
-        frame_len = f.frame_len;
-        /* Frames read together arrived together: one clock read for them. */
-        if (now == 0)
-            now = mono_now();
-        /* Kept whole, because a retry sends exactly the same bytes again. */
-        q = request_new(c, frame_len, now);
-        take_bytes(c->in, q->data, frame_len);
-        c->held_items += frame_len;
-        TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
-        c->npending++;
-        router_submit(r, q);
+        client_submit_frame(c, NULL, f.frame_len, &now);
     }
+}
+
+/*
+ * The same from the n bytes one read brought into an empty c->in (see
+ * scratch_read): whole frames are taken in place; the rest (the start of
+ * a frame, or frames past the pending cap) goes to c->in. Returns -1 if closed.
+ */
+static int client_parse_flat(struct client *c, const unsigned char *data, size_t n)
+{
+    struct route *r = c->route;
+    uint64_t now = 0;
+    size_t off = 0;
+
+    while (off < n && c->npending < CLIENT_MAX_PENDING) {
+        struct frame f;
+        enum frame_result fr = r->framing == FRAMING_LENGTH
+                                   ? frame_length_decode(data + off, n - off, r->max_frame, &f)
+                                   : frame_line_decode(data + off, n - off, r->max_frame, &f);
+
+        if (fr == FRAME_INCOMPLETE)
+            break;
+        if (fr != FRAME_OK) {
+            client_frame_too_big(c);
+            return -1;
+        }
+        client_submit_frame(c, data + off, f.frame_len, &now);
+        off += f.frame_len;
+    }
+    if (off < n)
+        evbuffer_add(c->in, data + off, n - off);
+    return 0;
 }
 
 static void client_partial_cb(evutil_socket_t fd, short what, void *arg)
@@ -415,7 +459,9 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct client *c = arg;
     struct route *r = c->route;
-    ssize_t n = buffer_read(c->in, (int)fd, client_read_size(c));
+    const unsigned char *data = NULL;
+    ssize_t n = evbuffer_get_length(c->in) == 0 ? scratch_read((int)fd, client_read_size(c), &data)
+                                                : buffer_read(c->in, (int)fd, client_read_size(c));
 
     (void)what;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -443,7 +489,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         router_flush(r);
         return;
     }
-    if (client_parse(c) != 0) {
+    if ((data != NULL ? client_parse_flat(c, data, (size_t)n) : client_parse(c)) != 0) {
         router_flush(r);
         return;
     }
@@ -507,11 +553,12 @@ static void router_pump(struct route *r)
     router_flush(r);
 }
 
-static void router_link_readable(void *owner, struct worker_link *l)
+static void router_link_readable(void *owner, struct worker_link *l, const unsigned char *data,
+                                 size_t n)
 {
     struct route *r = owner;
 
-    router_replies_readable(r, l);
+    router_replies_readable(r, l, data, n);
     router_flush(r);
     route_check_drained(r);
 }

@@ -153,7 +153,51 @@ static void reply_read_hint(const struct route *r, struct worker_link *l, size_t
         l->read_hint = want - avail;
 }
 
-/* Replies from a worker, in the order of its requests. */
+/*
+ * The worker's reply f to its oldest request: its bytes at flat (the
+ * frame's start), or, flat NULL, at the start of l->in. Returns false when
+ * the worker is to be read no further.
+ */
+static bool reply_one(struct route *r, struct worker_link *l, const struct frame *f,
+                      const unsigned char *flat)
+{
+    struct request *q = TAILQ_FIRST(&l->inflight);
+    struct evbuffer_iovec first;
+
+    if (q == NULL) {
+        link_fail(l, "sent a reply with no request pending");
+        return false;
+    }
+    TAILQ_REMOVE(&l->inflight, q, entry);
+    l->ninflight--;
+    r->inflight_total--;
+    choice_release(&r->choice, &l->node);
+    r->requests++;
+    l->slot->requests++;
+    if (flat != NULL) {
+        request_complete(r, q, FRAME_STATUS_OK, NULL, flat + f->body_off, f->body_len, NULL);
+    } else if (f->body_len <= REPLY_FLAT_MAX &&
+               evbuffer_peek(l->in, (ev_ssize_t)f->frame_len, NULL, &first, 1) == 1 &&
+               first.iov_len >= f->frame_len) {
+        /* A small reply lying whole in the first chain is copied from there, one drain. */
+        request_complete(r, q, FRAME_STATUS_OK, NULL,
+                         (const unsigned char *)first.iov_base + f->body_off, f->body_len, NULL);
+        evbuffer_drain(l->in, f->frame_len);
+    } else {
+        evbuffer_drain(l->in, f->body_off);
+        request_complete(r, q, FRAME_STATUS_OK, l->in, NULL, f->body_len, NULL);
+        evbuffer_drain(l->in, f->frame_len - f->body_off - f->body_len);
+    }
+    if (r->recycle_memory)
+        r->hooks.request_done(l->slot);
+    if (l->ninflight == 0) {
+        link_disarm_timeout(l);
+        link_idle(l);
+    }
+    return l->fd >= 0;
+}
+
+/* Replies from a worker, in the order of its requests, from l->in. */
 static void read_replies(struct route *r, struct worker_link *l)
 {
     l->read_hint = 0;
@@ -161,8 +205,6 @@ static void read_replies(struct route *r, struct worker_link *l)
         size_t avail = evbuffer_get_length(l->in);
         struct frame f;
         enum frame_result fr;
-        struct request *q;
-        struct evbuffer_iovec first;
 
         if (avail == 0)
             return;
@@ -175,45 +217,53 @@ static void read_replies(struct route *r, struct worker_link *l)
             link_fail(l, "sent a reply larger than max_frame");
             return;
         }
-        q = TAILQ_FIRST(&l->inflight);
-        if (q == NULL) {
-            link_fail(l, "sent a reply with no request pending");
-            return;
-        }
-        TAILQ_REMOVE(&l->inflight, q, entry);
-        l->ninflight--;
-        r->inflight_total--;
-        choice_release(&r->choice, &l->node);
-        r->requests++;
-        l->slot->requests++;
-        /* A small reply lying whole in the first chain is copied from there, one drain. */
-        if (f.body_len <= REPLY_FLAT_MAX &&
-            evbuffer_peek(l->in, (ev_ssize_t)f.frame_len, NULL, &first, 1) == 1 &&
-            first.iov_len >= f.frame_len) {
-            request_complete(r, q, FRAME_STATUS_OK, NULL,
-                             (const unsigned char *)first.iov_base + f.body_off, f.body_len, NULL);
-            evbuffer_drain(l->in, f.frame_len);
-        } else {
-            evbuffer_drain(l->in, f.body_off);
-            request_complete(r, q, FRAME_STATUS_OK, l->in, NULL, f.body_len, NULL);
-            evbuffer_drain(l->in, f.frame_len - f.body_off - f.body_len);
-        }
-        if (r->recycle_memory)
-            r->hooks.request_done(l->slot);
-        if (l->ninflight == 0) {
-            link_disarm_timeout(l);
-            link_idle(l);
-        }
-        if (l->fd < 0)
+        if (!reply_one(r, l, &f, NULL))
             return;
     }
 }
 
-void router_replies_readable(struct route *r, struct worker_link *l)
+/*
+ * The same from the n bytes one read brought into an empty l->in (see
+ * scratch_read): whole replies are taken in place; the rest, the start of
+ * a reply, goes to l->in.
+ */
+static void read_replies_flat(struct route *r, struct worker_link *l, const unsigned char *data,
+                              size_t n)
+{
+    size_t off = 0;
+
+    l->read_hint = 0;
+    while (off < n) {
+        struct frame f;
+        enum frame_result fr = r->framing == FRAMING_LENGTH
+                                   ? frame_length_decode(data + off, n - off, r->max_frame, &f)
+                                   : frame_line_decode(data + off, n - off, r->max_frame, &f);
+
+        if (fr == FRAME_INCOMPLETE)
+            break;
+        if (fr != FRAME_OK) {
+            link_fail(l, "sent a reply larger than max_frame");
+            return;
+        }
+        if (!reply_one(r, l, &f, data + off))
+            return;
+        off += f.frame_len;
+    }
+    if (off < n) {
+        evbuffer_add(l->in, data + off, n - off);
+        reply_read_hint(r, l, n - off);
+    }
+}
+
+void router_replies_readable(struct route *r, struct worker_link *l, const unsigned char *data,
+                             size_t n)
 {
     bool was_dirty;
 
-    read_replies(r, l);
+    if (data != NULL)
+        read_replies_flat(r, l, data, n);
+    else
+        read_replies(r, l);
     was_dirty = l->dirty;
     router_dispatch_queued(r);
     /*
