@@ -217,20 +217,29 @@ static void client_close(struct client *c)
 
 static void client_write(struct client *c)
 {
-    if (evbuffer_get_length(c->out) > 0 && evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-        errno != EWOULDBLOCK) {
-        client_close(c);
-        return;
+    size_t out = evbuffer_get_length(c->out), in;
+
+    if (out > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            client_close(c);
+            return;
+        }
+        if (n > 0)
+            out -= (size_t)n;
     }
-    client_account(c);
+    in = evbuffer_get_length(c->in);
+    client_account_len(c, in, out);
     /*
      * Requests already read but left unparsed at the pending cap: nothing
      * new may arrive on the socket to wake us for them, so take them now.
      */
-    if (c->npending < CLIENT_MAX_PENDING && evbuffer_get_length(c->in) > 0 && c->route->accepting &&
-        client_parse(c) != 0)
-        return;
-    if (evbuffer_get_length(c->out) > 0) {
+    if (c->npending < CLIENT_MAX_PENDING && in > 0 && c->route->accepting) {
+        if (client_parse(c) != 0)
+            return;
+        out = evbuffer_get_length(c->out);
+    }
+    if (out > 0) {
         event_add(c->wev, NULL);
     } else if (c->eof && c->npending == 0) {
         client_close(c);
@@ -460,6 +469,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
     struct client *c = arg;
     struct route *r = c->route;
     const unsigned char *data = NULL;
+    size_t in;
     ssize_t n = evbuffer_get_length(c->in) == 0 ? scratch_read((int)fd, client_read_size(c), &data)
                                                 : buffer_read(c->in, (int)fd, client_read_size(c));
 
@@ -494,7 +504,8 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     /* Bytes of an unfinished frame start a deadline, armed only in that case. */
-    if (evbuffer_get_length(c->in) == 0) {
+    in = evbuffer_get_length(c->in);
+    if (in == 0) {
         c->partial_since = 0;
     } else if (c->partial_since == 0) {
         struct timeval tv = {CLIENT_PARTIAL_TIMEOUT_US / USEC_PER_SEC, 0};
@@ -502,7 +513,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         if (!event_pending(c->partial_ev, EV_TIMEOUT, NULL))
             event_add(c->partial_ev, &tv);
     }
-    client_account(c);
+    client_account_len(c, in, evbuffer_get_length(c->out));
     client_update_reading(c);
     router_flush(r);
 }

@@ -13,10 +13,11 @@
 #include "router_reply.h"
 #include "sys.h"
 
-static void dispatch(struct route *r, struct request *q, struct worker_link *l)
+/* now: the time, or 0 to read the clock */
+static void dispatch(struct route *r, struct request *q, struct worker_link *l, uint64_t now)
 {
     link_count_delivery(l, r->max_requests);
-    queue_mark_dispatched(q, mono_now());
+    queue_mark_dispatched(q, now != 0 ? now : mono_now());
     TAILQ_INSERT_TAIL(&l->inflight, q, entry);
     l->ninflight++;
     r->inflight_total++;
@@ -86,9 +87,10 @@ static bool prefetch_ok(struct choice_node *n, void *arg)
     return t->now - q->dispatched_at < t->r->prefetch_max_age_us;
 }
 
-static struct choice_node *router_take(struct route *r)
+/* A worker with room for one more request (now: the time if known, else 0). */
+static struct choice_node *router_take(struct route *r, uint64_t now)
 {
-    struct prefetch_test t = {.r = r};
+    struct prefetch_test t = {.r = r, .now = now};
 
     if (r->prefetch_max_age_us == 0)
         return choice_take(&r->choice);
@@ -99,8 +101,9 @@ void router_submit(struct route *r, struct request *q)
 {
     struct choice_node *n;
 
-    if (queue_empty(&r->queue) && (n = router_take(r)) != NULL) {
-        dispatch(r, q, link_of(n));
+    /* Read in this callback: its arrival time is now's, as near as matters. */
+    if (queue_empty(&r->queue) && (n = router_take(r, q->received_at)) != NULL) {
+        dispatch(r, q, link_of(n), q->received_at);
         return;
     }
     q->queued_at = q->received_at;
@@ -118,9 +121,13 @@ void router_submit(struct route *r, struct request *q)
 static void router_dispatch_queued(struct route *r)
 {
     struct choice_node *n;
+    uint64_t now;
 
-    while (queue_first(&r->queue) != NULL && (n = router_take(r)) != NULL)
-        dispatch(r, queue_next(&r->queue), link_of(n));
+    if (queue_first(&r->queue) == NULL)
+        return;
+    now = mono_now();
+    while (queue_first(&r->queue) != NULL && (n = router_take(r, now)) != NULL)
+        dispatch(r, queue_next(&r->queue), link_of(n), now);
 }
 
 void router_dispatch_pump(struct route *r)
@@ -159,7 +166,7 @@ static void reply_read_hint(const struct route *r, struct worker_link *l, size_t
  * the worker is to be read no further.
  */
 static bool reply_one(struct route *r, struct worker_link *l, const struct frame *f,
-                      const unsigned char *flat)
+                      const unsigned char *flat, uint64_t *now)
 {
     struct request *q = TAILQ_FIRST(&l->inflight);
     struct evbuffer_iovec first;
@@ -174,18 +181,21 @@ static bool reply_one(struct route *r, struct worker_link *l, const struct frame
     choice_release(&r->choice, &l->node);
     r->requests++;
     l->slot->requests++;
+    /* Replies read together arrived together: one clock read for them. */
+    if (*now == 0)
+        *now = mono_now();
     if (flat != NULL) {
-        request_complete(r, q, FRAME_STATUS_OK, NULL, flat + f->body_off, f->body_len, NULL);
+        request_complete(r, q, *now, FRAME_STATUS_OK, NULL, flat + f->body_off, f->body_len, NULL);
     } else if (f->body_len <= REPLY_FLAT_MAX &&
                evbuffer_peek(l->in, (ev_ssize_t)f->frame_len, NULL, &first, 1) == 1 &&
                first.iov_len >= f->frame_len) {
         /* A small reply lying whole in the first chain is copied from there, one drain. */
-        request_complete(r, q, FRAME_STATUS_OK, NULL,
+        request_complete(r, q, *now, FRAME_STATUS_OK, NULL,
                          (const unsigned char *)first.iov_base + f->body_off, f->body_len, NULL);
         evbuffer_drain(l->in, f->frame_len);
     } else {
         evbuffer_drain(l->in, f->body_off);
-        request_complete(r, q, FRAME_STATUS_OK, l->in, NULL, f->body_len, NULL);
+        request_complete(r, q, *now, FRAME_STATUS_OK, l->in, NULL, f->body_len, NULL);
         evbuffer_drain(l->in, f->frame_len - f->body_off - f->body_len);
     }
     if (r->recycle_memory)
@@ -200,6 +210,8 @@ static bool reply_one(struct route *r, struct worker_link *l, const struct frame
 /* Replies from a worker, in the order of its requests, from l->in. */
 static void read_replies(struct route *r, struct worker_link *l)
 {
+    uint64_t now = 0;
+
     l->read_hint = 0;
     for (;;) {
         size_t avail = evbuffer_get_length(l->in);
@@ -217,7 +229,7 @@ static void read_replies(struct route *r, struct worker_link *l)
             link_fail(l, "sent a reply larger than max_frame");
             return;
         }
-        if (!reply_one(r, l, &f, NULL))
+        if (!reply_one(r, l, &f, NULL, &now))
             return;
     }
 }
@@ -231,6 +243,7 @@ static void read_replies_flat(struct route *r, struct worker_link *l, const unsi
                               size_t n)
 {
     size_t off = 0;
+    uint64_t now = 0;
 
     l->read_hint = 0;
     while (off < n) {
@@ -245,7 +258,7 @@ static void read_replies_flat(struct route *r, struct worker_link *l, const unsi
             link_fail(l, "sent a reply larger than max_frame");
             return;
         }
-        if (!reply_one(r, l, &f, data + off))
+        if (!reply_one(r, l, &f, data + off, &now))
             return;
         off += f.frame_len;
     }

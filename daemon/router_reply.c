@@ -106,9 +106,9 @@ static void reply_trailer(const struct route *r, struct evbuffer *out)
         evbuffer_add(out, "\n", 1);
 }
 
-static void record_latency(struct route *r, const struct request *q)
+static void record_latency(struct route *r, const struct request *q, uint64_t now)
 {
-    double s = (double)(mono_now() - q->received_at) / 1e6;
+    double s = (double)((now != 0 ? now : mono_now()) - q->received_at) / 1e6;
     size_t b = 0;
 
     while (b < ROUTE_LATENCY_NBUCKETS && s > route_latency_bounds_s[b])
@@ -121,7 +121,12 @@ static void record_latency(struct route *r, const struct request *q)
 
 void client_account(struct client *c)
 {
-    uint64_t now = c->held_items + evbuffer_get_length(c->in) + evbuffer_get_length(c->out);
+    client_account_len(c, evbuffer_get_length(c->in), evbuffer_get_length(c->out));
+}
+
+void client_account_len(struct client *c, size_t in, size_t out)
+{
+    uint64_t now = c->held_items + in + out;
 
     if (now == c->held)
         return;
@@ -192,14 +197,15 @@ static void reply_add_flat(const struct route *r, struct evbuffer *dst, char sta
  * from src (a worker's reply), or an error text. Written at once when it
  * is the client's oldest outstanding request; kept otherwise.
  */
-void request_complete(struct route *r, struct request *q, char status, struct evbuffer *src,
-                      const unsigned char *body, size_t body_len, const char *error)
+void request_complete(struct route *r, struct request *q, uint64_t now, char status,
+                      struct evbuffer *src, const unsigned char *body, size_t body_len,
+                      const char *error)
 {
     struct client *c = q->client;
     struct evbuffer *dst;
     size_t len = error != NULL ? strlen(error) : body_len;
 
-    record_latency(r, q);
+    record_latency(r, q, now);
     if (c == NULL) {
         /* The client left; the reply goes nowhere. */
         if (src != NULL && body == NULL)
@@ -232,10 +238,11 @@ void request_complete(struct route *r, struct request *q, char status, struct ev
         request_free(q);
         client_mark_dirty(c);
         client_flush_done(c);
+        /* Accounted when the flush at the end of the callback writes it (client_write). */
     } else {
         c->held_items += evbuffer_get_length(dst);
+        client_account(c);
     }
-    client_account(c);
 }
 
 void request_fail(struct route *r, struct request *q, const char *code, const char *why)
@@ -243,5 +250,5 @@ void request_fail(struct route *r, struct request *q, const char *code, const ch
     char text[256];
 
     snprintf(text, sizeof(text), "%s %s", code, why);
-    request_complete(r, q, FRAME_STATUS_ERROR, NULL, NULL, 0, text);
+    request_complete(r, q, 0, FRAME_STATUS_ERROR, NULL, NULL, 0, text);
 }

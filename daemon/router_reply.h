@@ -69,6 +69,8 @@ void request_drop_data(struct request *q);
 void request_free(struct request *q);
 /* Tell the pool's and the daemon's budgets what the client holds now. */
 void client_account(struct client *c);
+/* The same with the lengths of c->in and c->out known. */
+void client_account_len(struct client *c, size_t in, size_t out);
 /* Replies up to this size that lie in one piece go to a client with one evbuffer_add. */
 #define REPLY_FLAT_MAX 4000
 
@@ -76,10 +78,12 @@ void client_account(struct client *c);
  * The request has its answer: body_len bytes at body (src is then left
  * alone), or taken from src (a worker's reply), or an error text. Into the
  * client's output at once when it is the client's oldest outstanding
- * request; kept otherwise. A request whose client left is freed.
+ * request; kept otherwise. A request whose client left is freed. now is
+ * the time of its answer (0: read the clock), for the latency histogram.
  */
-void request_complete(struct route *r, struct request *q, char status, struct evbuffer *src,
-                      const unsigned char *body, size_t body_len, const char *error);
+void request_complete(struct route *r, struct request *q, uint64_t now, char status,
+                      struct evbuffer *src, const unsigned char *body, size_t body_len,
+                      const char *error);
 /* Answer "-CODE why". */
 void request_fail(struct route *r, struct request *q, const char *code, const char *why);
 
