@@ -236,10 +236,10 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 void link_write(struct worker_link *l)
 {
     if (l->fd < 0) {
-        evbuffer_drain(l->out, evbuffer_get_length(l->out));
+        outbuf_clear(&l->out);
         return;
     }
-    if (evbuffer_get_length(l->out) > 0 && evbuffer_write(l->out, l->fd) < 0 && errno != EAGAIN &&
+    if (outbuf_len(&l->out) > 0 && outbuf_write(&l->out, l->fd) < 0 && errno != EAGAIN &&
         errno != EWOULDBLOCK) {
         /* EPIPE or ECONNRESET: the worker closed its end, most likely by dying. */
         if (errno == EPIPE || errno == ECONNRESET)
@@ -248,7 +248,7 @@ void link_write(struct worker_link *l)
             link_fail(l, "work socket write failed");
         return;
     }
-    if (evbuffer_get_length(l->out) > 0)
+    if (outbuf_len(&l->out) > 0)
         event_add(l->wev, NULL);
 }
 
@@ -296,7 +296,7 @@ static struct worker_link *link_new(struct link_group *g, struct slot *s)
     l->slot = s;
     l->fd = -1;
     l->in = evbuffer_new();
-    l->out = evbuffer_new();
+    outbuf_init(&l->out, l->out_bytes, sizeof(l->out_bytes));
     TAILQ_INIT(&l->inflight);
     l->timeout_ev = evtimer_new(droverd.base, link_timeout_cb, l);
     l->deferred_ev = event_new(droverd.base, -1, 0, link_deferred_cb, l);
@@ -310,7 +310,7 @@ void link_free(struct worker_link *l)
     event_free(l->timeout_ev);
     event_free(l->deferred_ev);
     evbuffer_free(l->in);
-    evbuffer_free(l->out);
+    evbuffer_free(l->out.ev);
     free(l->fdq);
     free(l);
 }
@@ -332,7 +332,7 @@ void link_close_socket(struct worker_link *l)
         l->dirty = false;
     }
     evbuffer_drain(l->in, evbuffer_get_length(l->in));
-    evbuffer_drain(l->out, evbuffer_get_length(l->out));
+    outbuf_clear(&l->out);
 }
 
 void link_worker_gone(struct worker_link *l)

@@ -20,12 +20,16 @@
 
 #include "choice.h"
 #include "list.h"
+#include "outbuf.h"
 #include "queue.h"
 #include "route_hooks.h"
 #include "slot.h"
 
 struct evbuffer;
 struct worker_link;
+
+/* A pass's requests for a worker up to this size go out without an evbuffer chain (outbuf.h). */
+#define LINK_OUTBUF 4096
 
 /* What a link's owner (router.c, handoff.c) is told. */
 struct link_ops {
@@ -62,7 +66,8 @@ struct worker_link {
     struct choice_node node; /* load = requests in flight (message) or connections held (handoff) */
     int fd;                  /* daemon's end of the socketpair; -1 when no worker */
     struct event *rev, *wev, *timeout_ev, *deferred_ev;
-    struct evbuffer *in, *out;
+    struct evbuffer *in;
+    struct outbuf out;            /* requests for the worker, sent at the end of the pass */
     struct request_list inflight; /* message: sent, not answered, oldest first */
     unsigned ninflight;
     bool dirty;
@@ -77,6 +82,7 @@ struct worker_link {
     size_t read_hint; /* the owner wants this many bytes to end a frame (0: a full READ_CHUNK) */
     int *fdq;         /* handoff: accepted fds waiting for the socketpair to take them */
     size_t nfdq;
+    unsigned char out_bytes[LINK_OUTBUF]; /* out's array */
 };
 
 void link_group_init(struct link_group *g, const char *name, const struct route_hooks *hooks,

@@ -88,7 +88,7 @@ static bool client_within_budget(const struct client *c)
 {
     const struct route *r = c->route;
 
-    if (c->npending == 0 && evbuffer_get_length(c->out) == 0)
+    if (c->npending == 0 && outbuf_len(&c->out) == 0)
         return true;
     if (c->held >= r->client_buffer)
         return false;
@@ -175,8 +175,8 @@ static void client_free(struct client *c)
     event_free(c->wev);
     event_free(c->partial_ev);
     evbuffer_free(c->in);
-    if (c->out != NULL)
-        evbuffer_free(c->out);
+    if (c->out.ev != NULL)
+        evbuffer_free(c->out.ev);
     if (c->fd >= 0)
         close(c->fd);
     free(c);
@@ -187,10 +187,11 @@ static void client_free(struct client *c)
 /* Free a client, first handing its unwritten replies to a lingering connection. */
 static void client_release(struct client *c)
 {
-    if (evbuffer_get_length(c->out) > 0 && c->fd >= 0) {
-        linger_add(c->fd, c->out);
+    if (outbuf_len(&c->out) > 0 && c->fd >= 0) {
+        outbuf_spill(&c->out);
+        linger_add(c->fd, c->out.ev);
         c->fd = -1;
-        c->out = NULL;
+        c->out.ev = NULL;
     }
     client_free(c);
 }
@@ -217,10 +218,10 @@ static void client_close(struct client *c)
 
 static void client_write(struct client *c)
 {
-    size_t out = evbuffer_get_length(c->out), in;
+    size_t out = outbuf_len(&c->out), in;
 
     if (out > 0) {
-        int n = evbuffer_write(c->out, c->fd);
+        ssize_t n = outbuf_write(&c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             client_close(c);
             return;
@@ -237,7 +238,7 @@ static void client_write(struct client *c)
     if (c->npending < CLIENT_MAX_PENDING && in > 0 && c->route->accepting) {
         if (client_parse(c) != 0)
             return;
-        out = evbuffer_get_length(c->out);
+        out = outbuf_len(&c->out);
     }
     if (out > 0) {
         event_add(c->wev, NULL);
@@ -494,7 +495,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
             router_flush(r);
             return;
         }
-        if (c->npending == 0 && evbuffer_get_length(c->out) == 0)
+        if (c->npending == 0 && outbuf_len(&c->out) == 0)
             client_close(c);
         router_flush(r);
         return;
@@ -513,7 +514,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         if (!event_pending(c->partial_ev, EV_TIMEOUT, NULL))
             event_add(c->partial_ev, &tv);
     }
-    client_account_len(c, in, evbuffer_get_length(c->out));
+    client_account_len(c, in, outbuf_len(&c->out));
     client_update_reading(c);
     router_flush(r);
 }
@@ -527,7 +528,7 @@ static void client_new(struct route *r, int fd)
     c->route = r;
     c->fd = fd;
     c->in = evbuffer_new();
-    c->out = evbuffer_new();
+    outbuf_init(&c->out, c->out_bytes, sizeof(c->out_bytes));
     TAILQ_INIT(&c->pending);
     c->rev = event_new(droverd.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
     c->wev = event_new(droverd.base, fd, EV_WRITE, client_write_cb, c);

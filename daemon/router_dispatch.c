@@ -21,7 +21,7 @@ static void dispatch(struct route *r, struct request *q, struct worker_link *l, 
     TAILQ_INSERT_TAIL(&l->inflight, q, entry);
     l->ninflight++;
     r->inflight_total++;
-    evbuffer_add(l->out, q->data, q->len);
+    outbuf_add(&l->out, q->data, q->len);
     link_mark_dirty(l);
     /* One lazy timer per worker: armed for the oldest request, re-armed when it fires early. */
     if (!l->timeout_armed)

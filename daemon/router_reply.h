@@ -21,10 +21,13 @@
 
 #include "budget.h"
 #include "list.h"
+#include "outbuf.h"
 #include "queue.h"
 #include "route_mode.h"
 
 #define READ_MIN 4096 /* the least one read takes (a client's or a partial reply's rest) */
+/* A callback's replies for a client up to this size go out without an evbuffer chain (outbuf.h). */
+#define CLIENT_OUTBUF 256
 
 /*
  * A client connection. router.c owns it (sockets, events, reading);
@@ -36,7 +39,8 @@ struct client {
     struct route *route;
     int fd;
     struct event *rev, *wev, *partial_ev;
-    struct evbuffer *in, *out;
+    struct evbuffer *in;
+    struct outbuf out; /* replies, written at the end of the callback (router_flush) */
     struct request_list pending;
     unsigned npending;
     bool reading;           /* read event armed */
@@ -51,8 +55,9 @@ struct client {
     uint64_t held_items, held;
     /* While not reading: tells when the client hangs up (NULL: the backend cannot). */
     struct event *hup_ev;
-    bool hup_watch; /* hup_ev is added */
-    bool hup_seen;  /* it half-closed while not read: stop watching */
+    bool hup_watch;                         /* hup_ev is added */
+    bool hup_seen;                          /* it half-closed while not read: stop watching */
+    unsigned char out_bytes[CLIENT_OUTBUF]; /* out's array */
 };
 
 /* Bytes the clients of every pool hold, against buffer_limit. */
