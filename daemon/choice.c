@@ -59,12 +59,17 @@ struct choice_node *choice_take(struct choice *c)
 struct choice_node *choice_take_if(struct choice *c, bool (*busy_ok)(struct choice_node *, void *),
                                    void *arg)
 {
-    for (unsigned k = 0; k < c->capacity; k++) {
+    unsigned refused = 0;
+
+    /* Once every listed node was refused, the levels left are empty: not scanned. */
+    for (unsigned k = 0; k < c->capacity && refused < c->available; k++) {
         struct choice_node *n = TAILQ_FIRST(&c->levels[k]);
         /* An idle node always; a busy one only if busy_ok says so. */
         if (k > 0 && busy_ok != NULL)
-            while (n != NULL && !busy_ok(n, arg))
+            while (n != NULL && !busy_ok(n, arg)) {
+                refused++;
                 n = TAILQ_NEXT(n, entry);
+            }
         if (n == NULL)
             continue;
         TAILQ_REMOVE(&c->levels[k], n, entry);

@@ -127,8 +127,10 @@ static inline void link_mark_dirty(struct worker_link *l)
 {
     if (!l->dirty) {
         l->dirty = true;
+        /* The first link of the pass activates the flush; the others join it. */
+        if (TAILQ_EMPTY(&l->group->dirty))
+            event_active(l->group->flush_ev, 0, 0);
         TAILQ_INSERT_TAIL(&l->group->dirty, l, dirty_entry);
-        event_active(l->group->flush_ev, 0, 0);
     }
 }
 

@@ -380,7 +380,8 @@ static int client_parse(struct client *c)
 /*
  * The same from the n bytes one read brought into an empty c->in (see
  * scratch_read): whole frames are taken in place; the rest (the start of
- * a frame, or frames past the pending cap) goes to c->in. Returns -1 if closed.
+ * a frame, or frames past the pending cap) goes to c->in. Returns -1 if
+ * closed, else the bytes left in c->in.
  */
 static int client_parse_flat(struct client *c, const unsigned char *data, size_t n)
 {
@@ -405,7 +406,7 @@ static int client_parse_flat(struct client *c, const unsigned char *data, size_t
     }
     if (off < n)
         evbuffer_add(c->in, data + off, n - off);
-    return 0;
+    return (int)(n - off);
 }
 
 static void client_partial_cb(evutil_socket_t fd, short what, void *arg)
@@ -500,12 +501,21 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         router_flush(r);
         return;
     }
-    if ((data != NULL ? client_parse_flat(c, data, (size_t)n) : client_parse(c)) != 0) {
-        router_flush(r);
-        return;
+    if (data != NULL) {
+        int left = client_parse_flat(c, data, (size_t)n);
+        if (left < 0) {
+            router_flush(r);
+            return;
+        }
+        in = (size_t)left;
+    } else {
+        if (client_parse(c) != 0) {
+            router_flush(r);
+            return;
+        }
+        in = evbuffer_get_length(c->in);
     }
     /* Bytes of an unfinished frame start a deadline, armed only in that case. */
-    in = evbuffer_get_length(c->in);
     if (in == 0) {
         c->partial_since = 0;
     } else if (c->partial_since == 0) {
