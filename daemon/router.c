@@ -87,14 +87,14 @@ unsigned router_clients_total(void)
 static bool client_within_budget(const struct client *c)
 {
     const struct route *r = c->route;
+    struct budget *all = router_daemon_budget();
 
     if (c->npending == 0 && outbuf_len(&c->out) == 0)
         return true;
     if (c->held >= r->client_buffer)
         return false;
-    router_daemon_budget()->limit =
-        droverd.config != NULL ? droverd.config->daemon.buffer_limit : 0;
-    return budget_may_read(&r->budget, c->held) && budget_may_read(router_daemon_budget(), c->held);
+    all->limit = droverd.config != NULL ? droverd.config->daemon.buffer_limit : 0;
+    return budget_may_read(&r->budget, c->held) && budget_may_read(all, c->held);
 }
 
 /*
