@@ -200,10 +200,15 @@ static bool reply_one(struct route *r, struct worker_link *l, const struct frame
     }
     if (r->recycle_memory)
         r->hooks.request_done(l->slot);
-    if (l->ninflight == 0) {
-        link_disarm_timeout(l);
+    /*
+     * The request timer stays armed when the worker goes idle: it finds
+     * nothing in flight when it fires, or a newer request and re-arms for
+     * it. Disarmed here and armed again by the next dispatch, it cost a
+     * libevent timer-heap removal and insertion per request at
+     * worker_inflight = 1 (bench/RESULTS.md, issue 16).
+     */
+    if (l->ninflight == 0)
         link_idle(l);
-    }
     return l->fd >= 0;
 }
 
