@@ -391,9 +391,7 @@ static int client_parse_flat(struct client *c, const unsigned char *data, size_t
 
     while (off < n && c->npending < CLIENT_MAX_PENDING) {
         struct frame f;
-        enum frame_result fr = r->framing == FRAMING_LENGTH
-                                   ? frame_length_decode(data + off, n - off, r->max_frame, &f)
-                                   : frame_line_decode(data + off, n - off, r->max_frame, &f);
+        enum frame_result fr = frame_decode(r->framing, data + off, n - off, r->max_frame, &f);
 
         if (fr == FRAME_INCOMPLETE)
             break;

@@ -253,9 +253,7 @@ static void read_replies_flat(struct route *r, struct worker_link *l, const unsi
     l->read_hint = 0;
     while (off < n) {
         struct frame f;
-        enum frame_result fr = r->framing == FRAMING_LENGTH
-                                   ? frame_length_decode(data + off, n - off, r->max_frame, &f)
-                                   : frame_line_decode(data + off, n - off, r->max_frame, &f);
+        enum frame_result fr = frame_decode(r->framing, data + off, n - off, r->max_frame, &f);
 
         if (fr == FRAME_INCOMPLETE)
             break;
