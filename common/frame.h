@@ -43,6 +43,13 @@ void frame_length_encode(unsigned char hdr[FRAME_LENGTH_HEADER], uint32_t body_l
 /* Line framing: one line, without its '\n'; a line longer than max is FRAME_TOO_BIG. */
 enum frame_result frame_line_decode(const unsigned char *buf, size_t len, size_t max,
                                     struct frame *out);
+/* Either framing (0 = length, 1 = line: enum framing), one frame from buf. */
+static inline enum frame_result frame_decode(int framing, const unsigned char *buf, size_t len,
+                                             size_t max, struct frame *out)
+{
+    return framing == 0 ? frame_length_decode(buf, len, max, out)
+                        : frame_line_decode(buf, len, max, out);
+}
 
 /*
  * The next request or reply frame at the start of a libevent buffer (how

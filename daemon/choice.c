@@ -9,6 +9,7 @@ void choice_init(struct choice *c, unsigned capacity)
 {
     c->capacity = capacity;
     c->available = 0;
+    c->low = 0;
     c->levels = xcalloc(capacity, sizeof(*c->levels));
     for (unsigned k = 0; k < capacity; k++)
         TAILQ_INIT(&c->levels[k]);
@@ -23,8 +24,11 @@ void choice_free(struct choice *c)
 /* File a listed node under its load, at the tail: it waits behind its equals. */
 static void file_node(struct choice *c, struct choice_node *n)
 {
-    if (n->load < c->capacity)
+    if (n->load < c->capacity) {
         TAILQ_INSERT_TAIL(&c->levels[n->load], n, entry);
+        if (n->load < c->low)
+            c->low = n->load;
+    }
 }
 
 static void unfile_node(struct choice *c, struct choice_node *n)
@@ -59,12 +63,19 @@ struct choice_node *choice_take(struct choice *c)
 struct choice_node *choice_take_if(struct choice *c, bool (*busy_ok)(struct choice_node *, void *),
                                    void *arg)
 {
-    for (unsigned k = 0; k < c->capacity; k++) {
+    unsigned refused = 0;
+
+    while (c->low < c->capacity && TAILQ_EMPTY(&c->levels[c->low]))
+        c->low++;
+    /* Once every listed node was refused, the levels left are empty: not scanned. */
+    for (unsigned k = c->low; k < c->capacity && refused < c->available; k++) {
         struct choice_node *n = TAILQ_FIRST(&c->levels[k]);
         /* An idle node always; a busy one only if busy_ok says so. */
         if (k > 0 && busy_ok != NULL)
-            while (n != NULL && !busy_ok(n, arg))
+            while (n != NULL && !busy_ok(n, arg)) {
+                refused++;
                 n = TAILQ_NEXT(n, entry);
+            }
         if (n == NULL)
             continue;
         TAILQ_REMOVE(&c->levels[k], n, entry);
@@ -102,6 +113,7 @@ void choice_set_capacity(struct choice *c, unsigned capacity, struct choice_node
             unfile_node(c, nodes[i]);
     free(c->levels);
     c->capacity = capacity;
+    c->low = 0;
     c->levels = xcalloc(capacity, sizeof(*c->levels));
     for (unsigned k = 0; k < capacity; k++)
         TAILQ_INIT(&c->levels[k]);

@@ -24,6 +24,7 @@ struct choice {
     struct choice_level *levels; /* levels[k]: available nodes with load k (< capacity) */
     unsigned capacity;
     unsigned available; /* nodes listed */
+    unsigned low;       /* every level below it is empty (a take starts there) */
 };
 
 void choice_init(struct choice *c, unsigned capacity);

@@ -72,12 +72,15 @@ static void handoff_accepted(struct route *r, int cfd)
 }
 
 /* One byte back per finished connection. */
-static void handoff_link_readable(void *owner, struct worker_link *l)
+static void handoff_link_readable(void *owner, struct worker_link *l, const unsigned char *data,
+                                  size_t n)
 {
     struct route *r = owner;
-    size_t n = evbuffer_get_length(l->in);
 
-    evbuffer_drain(l->in, n);
+    if (data == NULL) {
+        n = evbuffer_get_length(l->in);
+        evbuffer_drain(l->in, n);
+    }
     while (n-- > 0) {
         if (l->node.load == 0) {
             log_debug("pool %s slot %u: more 'done' bytes than connections", r->name,

@@ -143,7 +143,7 @@ void link_fail(struct worker_link *l, const char *why)
  * consolidation, per request: bench/RESULTS.md, issue 16). A buffer that
  * holds part of a frame takes the rest in place, sized as before.
  */
-static ssize_t buffer_read_empty(struct evbuffer *buf, int fd, size_t max)
+ssize_t scratch_read(int fd, size_t max, const unsigned char **data)
 {
     static unsigned char tmp[READ_CHUNK];
     ssize_t n;
@@ -153,7 +153,16 @@ static ssize_t buffer_read_empty(struct evbuffer *buf, int fd, size_t max)
     do
         n = read(fd, tmp, max);
     while (n < 0 && errno == EINTR);
-    if (n > 0 && evbuffer_add(buf, tmp, (size_t)n) != 0)
+    *data = tmp;
+    return n;
+}
+
+static ssize_t buffer_read_empty(struct evbuffer *buf, int fd, size_t max)
+{
+    const unsigned char *data;
+    ssize_t n = scratch_read(fd, max, &data);
+
+    if (n > 0 && evbuffer_add(buf, data, (size_t)n) != 0)
         return -1;
     return n;
 }
@@ -209,7 +218,10 @@ static void link_lost(struct worker_link *l)
 static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker_link *l = arg;
-    ssize_t n = buffer_read(l->in, (int)fd, l->read_hint > 0 ? l->read_hint : READ_CHUNK);
+    size_t max = l->read_hint > 0 ? l->read_hint : READ_CHUNK;
+    const unsigned char *data = NULL;
+    ssize_t n = evbuffer_get_length(l->in) == 0 ? scratch_read((int)fd, max, &data)
+                                                : buffer_read(l->in, (int)fd, max);
 
     (void)what;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -218,16 +230,16 @@ static void link_read_cb(evutil_socket_t fd, short what, void *arg)
         link_lost(l);
         return;
     }
-    l->group->ops->readable(l->group->owner, l);
+    l->group->ops->readable(l->group->owner, l, data, (size_t)n);
 }
 
 void link_write(struct worker_link *l)
 {
     if (l->fd < 0) {
-        evbuffer_drain(l->out, evbuffer_get_length(l->out));
+        outbuf_clear(&l->out);
         return;
     }
-    if (evbuffer_get_length(l->out) > 0 && evbuffer_write(l->out, l->fd) < 0 && errno != EAGAIN &&
+    if (outbuf_len(&l->out) > 0 && outbuf_write(&l->out, l->fd) < 0 && errno != EAGAIN &&
         errno != EWOULDBLOCK) {
         /* EPIPE or ECONNRESET: the worker closed its end, most likely by dying. */
         if (errno == EPIPE || errno == ECONNRESET)
@@ -236,7 +248,7 @@ void link_write(struct worker_link *l)
             link_fail(l, "work socket write failed");
         return;
     }
-    if (evbuffer_get_length(l->out) > 0)
+    if (outbuf_len(&l->out) > 0)
         event_add(l->wev, NULL);
 }
 
@@ -284,7 +296,7 @@ static struct worker_link *link_new(struct link_group *g, struct slot *s)
     l->slot = s;
     l->fd = -1;
     l->in = evbuffer_new();
-    l->out = evbuffer_new();
+    outbuf_init(&l->out, l->out_bytes, sizeof(l->out_bytes));
     TAILQ_INIT(&l->inflight);
     l->timeout_ev = evtimer_new(droverd.base, link_timeout_cb, l);
     l->deferred_ev = event_new(droverd.base, -1, 0, link_deferred_cb, l);
@@ -298,7 +310,7 @@ void link_free(struct worker_link *l)
     event_free(l->timeout_ev);
     event_free(l->deferred_ev);
     evbuffer_free(l->in);
-    evbuffer_free(l->out);
+    evbuffer_free(l->out.ev);
     free(l->fdq);
     free(l);
 }
@@ -320,7 +332,7 @@ void link_close_socket(struct worker_link *l)
         l->dirty = false;
     }
     evbuffer_drain(l->in, evbuffer_get_length(l->in));
-    evbuffer_drain(l->out, evbuffer_get_length(l->out));
+    outbuf_clear(&l->out);
 }
 
 void link_worker_gone(struct worker_link *l)

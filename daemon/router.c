@@ -87,14 +87,14 @@ unsigned router_clients_total(void)
 static bool client_within_budget(const struct client *c)
 {
     const struct route *r = c->route;
+    struct budget *all = router_daemon_budget();
 
-    if (c->npending == 0 && evbuffer_get_length(c->out) == 0)
+    if (c->npending == 0 && outbuf_len(&c->out) == 0)
         return true;
     if (c->held >= r->client_buffer)
         return false;
-    router_daemon_budget()->limit =
-        droverd.config != NULL ? droverd.config->daemon.buffer_limit : 0;
-    return budget_may_read(&r->budget, c->held) && budget_may_read(router_daemon_budget(), c->held);
+    all->limit = droverd.config != NULL ? droverd.config->daemon.buffer_limit : 0;
+    return budget_may_read(&r->budget, c->held) && budget_may_read(all, c->held);
 }
 
 /*
@@ -175,8 +175,8 @@ static void client_free(struct client *c)
     event_free(c->wev);
     event_free(c->partial_ev);
     evbuffer_free(c->in);
-    if (c->out != NULL)
-        evbuffer_free(c->out);
+    if (c->out.ev != NULL)
+        evbuffer_free(c->out.ev);
     if (c->fd >= 0)
         close(c->fd);
     free(c);
@@ -187,10 +187,11 @@ static void client_free(struct client *c)
 /* Free a client, first handing its unwritten replies to a lingering connection. */
 static void client_release(struct client *c)
 {
-    if (evbuffer_get_length(c->out) > 0 && c->fd >= 0) {
-        linger_add(c->fd, c->out);
+    if (outbuf_len(&c->out) > 0 && c->fd >= 0) {
+        outbuf_spill(&c->out);
+        linger_add(c->fd, c->out.ev);
         c->fd = -1;
-        c->out = NULL;
+        c->out.ev = NULL;
     }
     client_free(c);
 }
@@ -217,20 +218,29 @@ static void client_close(struct client *c)
 
 static void client_write(struct client *c)
 {
-    if (evbuffer_get_length(c->out) > 0 && evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-        errno != EWOULDBLOCK) {
-        client_close(c);
-        return;
+    size_t out = outbuf_len(&c->out), in;
+
+    if (out > 0) {
+        ssize_t n = outbuf_write(&c->out, c->fd);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            client_close(c);
+            return;
+        }
+        if (n > 0)
+            out -= (size_t)n;
     }
-    client_account(c);
+    in = evbuffer_get_length(c->in);
+    client_account_len(c, in, out);
     /*
      * Requests already read but left unparsed at the pending cap: nothing
      * new may arrive on the socket to wake us for them, so take them now.
      */
-    if (c->npending < CLIENT_MAX_PENDING && evbuffer_get_length(c->in) > 0 && c->route->accepting &&
-        client_parse(c) != 0)
-        return;
-    if (evbuffer_get_length(c->out) > 0) {
+    if (c->npending < CLIENT_MAX_PENDING && in > 0 && c->route->accepting) {
+        if (client_parse(c) != 0)
+            return;
+        out = outbuf_len(&c->out);
+    }
+    if (out > 0) {
         event_add(c->wev, NULL);
     } else if (c->eof && c->npending == 0) {
         client_close(c);
@@ -316,6 +326,33 @@ static void take_bytes(struct evbuffer *in, unsigned char *dst, size_t len)
     }
 }
 
+/* A frame of frame_len bytes, at flat or at the start of c->in, becomes a request. */
+static void client_submit_frame(struct client *c, const unsigned char *flat, size_t frame_len,
+                                uint64_t *now)
+{
+    struct request *q;
+
+    /* Frames read together arrived together: one clock read for them. */
+    if (*now == 0)
+        *now = mono_now();
+    /* Kept whole, because a retry sends exactly the same bytes again. */
+    q = request_new(c, frame_len, *now);
+    if (flat != NULL)
+        memcpy(q->data, flat, frame_len);
+    else
+        take_bytes(c->in, q->data, frame_len);
+    c->held_items += frame_len;
+    TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
+    c->npending++;
+    router_submit(c->route, q);
+}
+
+static void client_frame_too_big(struct client *c)
+{
+    client_bad_frame(c, c->route->framing == FRAMING_LENGTH ? "a frame larger than max_frame"
+                                                            : "a line longer than max_frame");
+}
+
 /* Cut complete frames out of the client's input and submit them. Returns -1 if closed. */
 static int client_parse(struct client *c)
 {
@@ -323,12 +360,9 @@ static int client_parse(struct client *c)
     uint64_t now = 0;
 
     for (;;) {
-        size_t avail = evbuffer_get_length(c->in);
-        struct request *q;
         struct frame f;
-        size_t frame_len;
 
-        if (avail == 0 || c->npending >= CLIENT_MAX_PENDING)
+        if (c->npending >= CLIENT_MAX_PENDING || evbuffer_get_length(c->in) == 0)
             return 0;
         switch (frame_evbuffer_decode(c->in, r->framing, r->max_frame, &f)) {
         case FRAME_OK:
@@ -336,22 +370,41 @@ static int client_parse(struct client *c)
         case FRAME_INCOMPLETE:
             return 0;
         default:
-            client_bad_frame(c, r->framing == FRAMING_LENGTH ? "a frame larger than max_frame"
-                                                             : "a line longer than max_frame");
+            client_frame_too_big(c);
             return -1;
         }
-        frame_len = f.frame_len;
-        /* Frames read together arrived together: one clock read for them. */
-        if (now == 0)
-            now = mono_now();
-        /* Kept whole, because a retry sends exactly the same bytes again. */
-        q = request_new(c, frame_len, now);
-        take_bytes(c->in, q->data, frame_len);
-        c->held_items += frame_len;
-        TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
-        c->npending++;
-        router_submit(r, q);
+        client_submit_frame(c, NULL, f.frame_len, &now);
     }
+}
+
+/*
+ * The same from the n bytes one read brought into an empty c->in (see
+ * scratch_read): whole frames are taken in place; the rest (the start of
+ * a frame, or frames past the pending cap) goes to c->in. Returns -1 if
+ * closed, else the bytes left in c->in.
+ */
+static int client_parse_flat(struct client *c, const unsigned char *data, size_t n)
+{
+    struct route *r = c->route;
+    uint64_t now = 0;
+    size_t off = 0;
+
+    while (off < n && c->npending < CLIENT_MAX_PENDING) {
+        struct frame f;
+        enum frame_result fr = frame_decode(r->framing, data + off, n - off, r->max_frame, &f);
+
+        if (fr == FRAME_INCOMPLETE)
+            break;
+        if (fr != FRAME_OK) {
+            client_frame_too_big(c);
+            return -1;
+        }
+        client_submit_frame(c, data + off, f.frame_len, &now);
+        off += f.frame_len;
+    }
+    if (off < n)
+        evbuffer_add(c->in, data + off, n - off);
+    return (int)(n - off);
 }
 
 static void client_partial_cb(evutil_socket_t fd, short what, void *arg)
@@ -415,7 +468,10 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct client *c = arg;
     struct route *r = c->route;
-    ssize_t n = buffer_read(c->in, (int)fd, client_read_size(c));
+    const unsigned char *data = NULL;
+    size_t in;
+    ssize_t n = evbuffer_get_length(c->in) == 0 ? scratch_read((int)fd, client_read_size(c), &data)
+                                                : buffer_read(c->in, (int)fd, client_read_size(c));
 
     (void)what;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -438,17 +494,27 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
             router_flush(r);
             return;
         }
-        if (c->npending == 0 && evbuffer_get_length(c->out) == 0)
+        if (c->npending == 0 && outbuf_len(&c->out) == 0)
             client_close(c);
         router_flush(r);
         return;
     }
-    if (client_parse(c) != 0) {
-        router_flush(r);
-        return;
+    if (data != NULL) {
+        int left = client_parse_flat(c, data, (size_t)n);
+        if (left < 0) {
+            router_flush(r);
+            return;
+        }
+        in = (size_t)left;
+    } else {
+        if (client_parse(c) != 0) {
+            router_flush(r);
+            return;
+        }
+        in = evbuffer_get_length(c->in);
     }
     /* Bytes of an unfinished frame start a deadline, armed only in that case. */
-    if (evbuffer_get_length(c->in) == 0) {
+    if (in == 0) {
         c->partial_since = 0;
     } else if (c->partial_since == 0) {
         struct timeval tv = {CLIENT_PARTIAL_TIMEOUT_US / USEC_PER_SEC, 0};
@@ -456,7 +522,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         if (!event_pending(c->partial_ev, EV_TIMEOUT, NULL))
             event_add(c->partial_ev, &tv);
     }
-    client_account(c);
+    client_account_len(c, in, outbuf_len(&c->out));
     client_update_reading(c);
     router_flush(r);
 }
@@ -470,7 +536,7 @@ static void client_new(struct route *r, int fd)
     c->route = r;
     c->fd = fd;
     c->in = evbuffer_new();
-    c->out = evbuffer_new();
+    outbuf_init(&c->out, c->out_bytes, sizeof(c->out_bytes));
     TAILQ_INIT(&c->pending);
     c->rev = event_new(droverd.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
     c->wev = event_new(droverd.base, fd, EV_WRITE, client_write_cb, c);
@@ -507,11 +573,12 @@ static void router_pump(struct route *r)
     router_flush(r);
 }
 
-static void router_link_readable(void *owner, struct worker_link *l)
+static void router_link_readable(void *owner, struct worker_link *l, const unsigned char *data,
+                                 size_t n)
 {
     struct route *r = owner;
 
-    router_replies_readable(r, l);
+    router_replies_readable(r, l, data, n);
     router_flush(r);
     route_check_drained(r);
 }

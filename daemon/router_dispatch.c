@@ -13,14 +13,15 @@
 #include "router_reply.h"
 #include "sys.h"
 
-static void dispatch(struct route *r, struct request *q, struct worker_link *l)
+/* now: the time, or 0 to read the clock */
+static void dispatch(struct route *r, struct request *q, struct worker_link *l, uint64_t now)
 {
     link_count_delivery(l, r->max_requests);
-    queue_mark_dispatched(q, mono_now());
+    queue_mark_dispatched(q, now != 0 ? now : mono_now());
     TAILQ_INSERT_TAIL(&l->inflight, q, entry);
     l->ninflight++;
     r->inflight_total++;
-    evbuffer_add(l->out, q->data, q->len);
+    outbuf_add(&l->out, q->data, q->len);
     link_mark_dirty(l);
     /* One lazy timer per worker: armed for the oldest request, re-armed when it fires early. */
     if (!l->timeout_armed)
@@ -86,9 +87,10 @@ static bool prefetch_ok(struct choice_node *n, void *arg)
     return t->now - q->dispatched_at < t->r->prefetch_max_age_us;
 }
 
-static struct choice_node *router_take(struct route *r)
+/* A worker with room for one more request (now: the time if known, else 0). */
+static struct choice_node *router_take(struct route *r, uint64_t now)
 {
-    struct prefetch_test t = {.r = r};
+    struct prefetch_test t = {.r = r, .now = now};
 
     if (r->prefetch_max_age_us == 0)
         return choice_take(&r->choice);
@@ -99,8 +101,9 @@ void router_submit(struct route *r, struct request *q)
 {
     struct choice_node *n;
 
-    if (queue_empty(&r->queue) && (n = router_take(r)) != NULL) {
-        dispatch(r, q, link_of(n));
+    /* Read in this callback: its arrival time is now's, as near as matters. */
+    if (queue_empty(&r->queue) && (n = router_take(r, q->received_at)) != NULL) {
+        dispatch(r, q, link_of(n), q->received_at);
         return;
     }
     q->queued_at = q->received_at;
@@ -118,9 +121,13 @@ void router_submit(struct route *r, struct request *q)
 static void router_dispatch_queued(struct route *r)
 {
     struct choice_node *n;
+    uint64_t now;
 
-    while (queue_first(&r->queue) != NULL && (n = router_take(r)) != NULL)
-        dispatch(r, queue_next(&r->queue), link_of(n));
+    if (queue_first(&r->queue) == NULL)
+        return;
+    now = mono_now();
+    while (queue_first(&r->queue) != NULL && (n = router_take(r, now)) != NULL)
+        dispatch(r, queue_next(&r->queue), link_of(n), now);
 }
 
 void router_dispatch_pump(struct route *r)
@@ -153,16 +160,68 @@ static void reply_read_hint(const struct route *r, struct worker_link *l, size_t
         l->read_hint = want - avail;
 }
 
-/* Replies from a worker, in the order of its requests. */
+/*
+ * The worker's reply f to its oldest request: its bytes at flat (the
+ * frame's start), or, flat NULL, at the start of l->in. Returns false when
+ * the worker is to be read no further.
+ */
+static bool reply_one(struct route *r, struct worker_link *l, const struct frame *f,
+                      const unsigned char *flat, uint64_t *now)
+{
+    struct request *q = TAILQ_FIRST(&l->inflight);
+    struct evbuffer_iovec first;
+
+    if (q == NULL) {
+        link_fail(l, "sent a reply with no request pending");
+        return false;
+    }
+    TAILQ_REMOVE(&l->inflight, q, entry);
+    l->ninflight--;
+    r->inflight_total--;
+    choice_release(&r->choice, &l->node);
+    r->requests++;
+    l->slot->requests++;
+    /* Replies read together arrived together: one clock read for them. */
+    if (*now == 0)
+        *now = mono_now();
+    if (flat != NULL) {
+        request_complete(r, q, *now, FRAME_STATUS_OK, NULL, flat + f->body_off, f->body_len, NULL);
+    } else if (f->body_len <= REPLY_FLAT_MAX &&
+               evbuffer_peek(l->in, (ev_ssize_t)f->frame_len, NULL, &first, 1) == 1 &&
+               first.iov_len >= f->frame_len) {
+        /* A small reply lying whole in the first chain is copied from there, one drain. */
+        request_complete(r, q, *now, FRAME_STATUS_OK, NULL,
+                         (const unsigned char *)first.iov_base + f->body_off, f->body_len, NULL);
+        evbuffer_drain(l->in, f->frame_len);
+    } else {
+        evbuffer_drain(l->in, f->body_off);
+        request_complete(r, q, *now, FRAME_STATUS_OK, l->in, NULL, f->body_len, NULL);
+        evbuffer_drain(l->in, f->frame_len - f->body_off - f->body_len);
+    }
+    if (r->recycle_memory)
+        r->hooks.request_done(l->slot);
+    /*
+     * The request timer stays armed when the worker goes idle: it finds
+     * nothing in flight when it fires, or a newer request and re-arms for
+     * it. Disarmed here and armed again by the next dispatch, it cost a
+     * libevent timer-heap removal and insertion per request at
+     * worker_inflight = 1 (bench/RESULTS.md, issue 16).
+     */
+    if (l->ninflight == 0)
+        link_idle(l);
+    return l->fd >= 0;
+}
+
+/* Replies from a worker, in the order of its requests, from l->in. */
 static void read_replies(struct route *r, struct worker_link *l)
 {
+    uint64_t now = 0;
+
     l->read_hint = 0;
     for (;;) {
         size_t avail = evbuffer_get_length(l->in);
         struct frame f;
         enum frame_result fr;
-        struct request *q;
-        struct evbuffer_iovec first;
 
         if (avail == 0)
             return;
@@ -175,45 +234,52 @@ static void read_replies(struct route *r, struct worker_link *l)
             link_fail(l, "sent a reply larger than max_frame");
             return;
         }
-        q = TAILQ_FIRST(&l->inflight);
-        if (q == NULL) {
-            link_fail(l, "sent a reply with no request pending");
-            return;
-        }
-        TAILQ_REMOVE(&l->inflight, q, entry);
-        l->ninflight--;
-        r->inflight_total--;
-        choice_release(&r->choice, &l->node);
-        r->requests++;
-        l->slot->requests++;
-        /* A small reply lying whole in the first chain is copied from there, one drain. */
-        if (f.body_len <= REPLY_FLAT_MAX &&
-            evbuffer_peek(l->in, (ev_ssize_t)f.frame_len, NULL, &first, 1) == 1 &&
-            first.iov_len >= f.frame_len) {
-            request_complete(r, q, FRAME_STATUS_OK, NULL,
-                             (const unsigned char *)first.iov_base + f.body_off, f.body_len, NULL);
-            evbuffer_drain(l->in, f.frame_len);
-        } else {
-            evbuffer_drain(l->in, f.body_off);
-            request_complete(r, q, FRAME_STATUS_OK, l->in, NULL, f.body_len, NULL);
-            evbuffer_drain(l->in, f.frame_len - f.body_off - f.body_len);
-        }
-        if (r->recycle_memory)
-            r->hooks.request_done(l->slot);
-        if (l->ninflight == 0) {
-            link_disarm_timeout(l);
-            link_idle(l);
-        }
-        if (l->fd < 0)
+        if (!reply_one(r, l, &f, NULL, &now))
             return;
     }
 }
 
-void router_replies_readable(struct route *r, struct worker_link *l)
+/*
+ * The same from the n bytes one read brought into an empty l->in (see
+ * scratch_read): whole replies are taken in place; the rest, the start of
+ * a reply, goes to l->in.
+ */
+static void read_replies_flat(struct route *r, struct worker_link *l, const unsigned char *data,
+                              size_t n)
+{
+    size_t off = 0;
+    uint64_t now = 0;
+
+    l->read_hint = 0;
+    while (off < n) {
+        struct frame f;
+        enum frame_result fr = frame_decode(r->framing, data + off, n - off, r->max_frame, &f);
+
+        if (fr == FRAME_INCOMPLETE)
+            break;
+        if (fr != FRAME_OK) {
+            link_fail(l, "sent a reply larger than max_frame");
+            return;
+        }
+        if (!reply_one(r, l, &f, data + off, &now))
+            return;
+        off += f.frame_len;
+    }
+    if (off < n) {
+        evbuffer_add(l->in, data + off, n - off);
+        reply_read_hint(r, l, n - off);
+    }
+}
+
+void router_replies_readable(struct route *r, struct worker_link *l, const unsigned char *data,
+                             size_t n)
 {
     bool was_dirty;
 
-    read_replies(r, l);
+    if (data != NULL)
+        read_replies_flat(r, l, data, n);
+    else
+        read_replies(r, l);
     was_dirty = l->dirty;
     router_dispatch_queued(r);
     /*

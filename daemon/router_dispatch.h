@@ -29,8 +29,12 @@ void router_submit(struct route *r, struct request *q);
 void router_dispatch_pump(struct route *r);
 /* queue_timeout's timer fired: answer what expired, re-arm. False: queue_timeout is off. */
 bool router_queue_expire(struct route *r);
-/* The worker's socket is readable (its bytes in l->in): replies, then more work for it. */
-void router_replies_readable(struct route *r, struct worker_link *l);
+/*
+ * The worker's socket was read (its bytes at data, or in l->in when data
+ * is NULL: see link_ops.readable): replies, then more work for it.
+ */
+void router_replies_readable(struct route *r, struct worker_link *l, const unsigned char *data,
+                             size_t n);
 /* The worker's request timer fired. True when a request timed out (clients to flush). */
 bool router_link_timed_out(struct route *r, struct worker_link *l);
 /* The worker is gone: its unanswered requests go back to the head of the queue, or fail. */

@@ -106,9 +106,9 @@ static void reply_trailer(const struct route *r, struct evbuffer *out)
         evbuffer_add(out, "\n", 1);
 }
 
-static void record_latency(struct route *r, const struct request *q)
+static void record_latency(struct route *r, const struct request *q, uint64_t now)
 {
-    double s = (double)(mono_now() - q->received_at) / 1e6;
+    double s = (double)((now != 0 ? now : mono_now()) - q->received_at) / 1e6;
     size_t b = 0;
 
     while (b < ROUTE_LATENCY_NBUCKETS && s > route_latency_bounds_s[b])
@@ -121,7 +121,12 @@ static void record_latency(struct route *r, const struct request *q)
 
 void client_account(struct client *c)
 {
-    uint64_t now = c->held_items + evbuffer_get_length(c->in) + evbuffer_get_length(c->out);
+    client_account_len(c, evbuffer_get_length(c->in), outbuf_len(&c->out));
+}
+
+void client_account_len(struct client *c, size_t in, size_t out)
+{
+    uint64_t now = c->held_items + in + out;
 
     if (now == c->held)
         return;
@@ -139,7 +144,7 @@ static void client_flush_done(struct client *c)
         TAILQ_REMOVE(&c->pending, q, client_entry);
         c->npending--;
         c->held_items -= evbuffer_get_length(q->reply);
-        evbuffer_add_buffer(c->out, q->reply);
+        evbuffer_add_buffer(c->out.ev, q->reply);
         request_free(q);
         client_mark_dirty(c);
     }
@@ -168,9 +173,12 @@ static void reply_copy(struct evbuffer *src, struct evbuffer *dst, size_t len)
     evbuffer_drain(src, len);
 }
 
-/* A small reply whose bytes lie in one piece: header, body and trailer in one evbuffer_add. */
-static void reply_add_flat(const struct route *r, struct evbuffer *dst, char status,
-                           const unsigned char *body, size_t len)
+/*
+ * A small reply whose bytes lie in one piece: header, body and trailer in
+ * one add, to the client's output (out) or to the evbuffer dst.
+ */
+static void reply_add_flat(const struct route *r, struct outbuf *out, struct evbuffer *dst,
+                           char status, const unsigned char *body, size_t len)
 {
     unsigned char buf[FRAME_LENGTH_HEADER + 1 + REPLY_FLAT_MAX + 1];
     size_t n = 0;
@@ -184,7 +192,10 @@ static void reply_add_flat(const struct route *r, struct evbuffer *dst, char sta
     n += len;
     if (r->framing == FRAMING_LINE)
         buf[n++] = '\n';
-    evbuffer_add(dst, buf, n);
+    if (out != NULL)
+        outbuf_add(out, buf, n);
+    else
+        evbuffer_add(dst, buf, n);
 }
 
 /*
@@ -192,14 +203,15 @@ static void reply_add_flat(const struct route *r, struct evbuffer *dst, char sta
  * from src (a worker's reply), or an error text. Written at once when it
  * is the client's oldest outstanding request; kept otherwise.
  */
-void request_complete(struct route *r, struct request *q, char status, struct evbuffer *src,
-                      const unsigned char *body, size_t body_len, const char *error)
+void request_complete(struct route *r, struct request *q, uint64_t now, char status,
+                      struct evbuffer *src, const unsigned char *body, size_t body_len,
+                      const char *error)
 {
     struct client *c = q->client;
     struct evbuffer *dst;
     size_t len = error != NULL ? strlen(error) : body_len;
 
-    record_latency(r, q);
+    record_latency(r, q, now);
     if (c == NULL) {
         /* The client left; the reply goes nowhere. */
         if (src != NULL && body == NULL)
@@ -211,31 +223,32 @@ void request_complete(struct route *r, struct request *q, char status, struct ev
     /* Answered: its bytes are not sent again. */
     c->held_items -= q->len;
     request_drop_data(q);
-    dst = TAILQ_FIRST(&c->pending) == q ? c->out : (q->reply = evbuffer_new());
+    dst = TAILQ_FIRST(&c->pending) == q ? c->out.ev : (q->reply = evbuffer_new());
     if (error == NULL && body != NULL && body_len <= REPLY_FLAT_MAX) {
-        reply_add_flat(r, dst, status, body, body_len);
+        reply_add_flat(r, dst == c->out.ev ? &c->out : NULL, dst, status, body, body_len);
     } else {
         reply_header(r, dst, status, len);
         if (error != NULL)
             evbuffer_add(dst, error, len);
         else if (body != NULL)
             evbuffer_add(dst, body, body_len);
-        else if (body_len < REPLY_COPY_MAX && (dst != c->out || evbuffer_get_length(c->out) > 0))
+        else if (body_len < REPLY_COPY_MAX && (dst != c->out.ev || outbuf_len(&c->out) > 0))
             reply_copy(src, dst, body_len);
         else
             evbuffer_remove_buffer(src, dst, body_len);
         reply_trailer(r, dst);
     }
-    if (dst == c->out) {
+    if (dst == c->out.ev) {
         TAILQ_REMOVE(&c->pending, q, client_entry);
         c->npending--;
         request_free(q);
         client_mark_dirty(c);
         client_flush_done(c);
+        /* Accounted when the flush at the end of the callback writes it (client_write). */
     } else {
         c->held_items += evbuffer_get_length(dst);
+        client_account(c);
     }
-    client_account(c);
 }
 
 void request_fail(struct route *r, struct request *q, const char *code, const char *why)
@@ -243,5 +256,5 @@ void request_fail(struct route *r, struct request *q, const char *code, const ch
     char text[256];
 
     snprintf(text, sizeof(text), "%s %s", code, why);
-    request_complete(r, q, FRAME_STATUS_ERROR, NULL, NULL, 0, text);
+    request_complete(r, q, 0, FRAME_STATUS_ERROR, NULL, NULL, 0, text);
 }

@@ -21,10 +21,13 @@
 
 #include "budget.h"
 #include "list.h"
+#include "outbuf.h"
 #include "queue.h"
 #include "route_mode.h"
 
 #define READ_MIN 4096 /* the least one read takes (a client's or a partial reply's rest) */
+/* A callback's replies for a client up to this size go out without an evbuffer chain (outbuf.h). */
+#define CLIENT_OUTBUF 256
 
 /*
  * A client connection. router.c owns it (sockets, events, reading);
@@ -36,7 +39,8 @@ struct client {
     struct route *route;
     int fd;
     struct event *rev, *wev, *partial_ev;
-    struct evbuffer *in, *out;
+    struct evbuffer *in;
+    struct outbuf out; /* replies, written at the end of the callback (router_flush) */
     struct request_list pending;
     unsigned npending;
     bool reading;           /* read event armed */
@@ -51,8 +55,9 @@ struct client {
     uint64_t held_items, held;
     /* While not reading: tells when the client hangs up (NULL: the backend cannot). */
     struct event *hup_ev;
-    bool hup_watch; /* hup_ev is added */
-    bool hup_seen;  /* it half-closed while not read: stop watching */
+    bool hup_watch;                         /* hup_ev is added */
+    bool hup_seen;                          /* it half-closed while not read: stop watching */
+    unsigned char out_bytes[CLIENT_OUTBUF]; /* out's array */
 };
 
 /* Bytes the clients of every pool hold, against buffer_limit. */
@@ -69,6 +74,8 @@ void request_drop_data(struct request *q);
 void request_free(struct request *q);
 /* Tell the pool's and the daemon's budgets what the client holds now. */
 void client_account(struct client *c);
+/* The same with the lengths of c->in and c->out known. */
+void client_account_len(struct client *c, size_t in, size_t out);
 /* Replies up to this size that lie in one piece go to a client with one evbuffer_add. */
 #define REPLY_FLAT_MAX 4000
 
@@ -76,10 +83,12 @@ void client_account(struct client *c);
  * The request has its answer: body_len bytes at body (src is then left
  * alone), or taken from src (a worker's reply), or an error text. Into the
  * client's output at once when it is the client's oldest outstanding
- * request; kept otherwise. A request whose client left is freed.
+ * request; kept otherwise. A request whose client left is freed. now is
+ * the time of its answer (0: read the clock), for the latency histogram.
  */
-void request_complete(struct route *r, struct request *q, char status, struct evbuffer *src,
-                      const unsigned char *body, size_t body_len, const char *error);
+void request_complete(struct route *r, struct request *q, uint64_t now, char status,
+                      struct evbuffer *src, const unsigned char *body, size_t body_len,
+                      const char *error);
 /* Answer "-CODE why". */
 void request_fail(struct route *r, struct request *q, const char *code, const char *why);
 

@@ -12,7 +12,9 @@
  *   - in one piece, and again as a stream delivers it, in chunks whose sizes
  *     come from the input, into a linear buffer (the CLI, workclient) and
  *     into an evbuffer of one chain per chunk, decoded by
- *     frame_evbuffer_decode() as daemon/route.c reads clients and workers.
+ *     frame_evbuffer_decode(), and as droverd reads clients and workers
+ *     (each chunk decoded in place when the evbuffer is empty, the rest
+ *     added to it: drain_scratch).
  *
  * Every reader must find the same frames and stop at the same place; the
  * frames found, encoded again, must give back the bytes they came from.
@@ -214,6 +216,44 @@ static bool drain_evbuffer(int framing, struct evbuffer *in, size_t *pos, uint64
     }
 }
 
+/*
+ * As droverd reads now (scratch_read, daemon/link.c): a chunk that arrives
+ * into an empty evbuffer is decoded where it lies, and only what is left
+ * (the start of a frame) is added to the evbuffer; into a non-empty one it
+ * is added and decoded there (drain_evbuffer).
+ */
+static bool drain_scratch(int framing, struct evbuffer *in, const unsigned char *chunk, size_t n,
+                          size_t *pos, uint64_t max_frame, const unsigned char *stream,
+                          struct outcome *o)
+{
+    size_t off = 0;
+
+    if (evbuffer_get_length(in) > 0) {
+        evbuffer_add_reference(in, chunk, n, NULL, NULL);
+        return drain_evbuffer(framing, in, pos, max_frame, stream, o);
+    }
+    while (off < n) {
+        struct frame f;
+        enum frame_result r = framing == 0
+                                  ? frame_length_decode(chunk + off, n - off, (size_t)max_frame, &f)
+                                  : frame_line_decode(chunk + off, n - off, (size_t)max_frame, &f);
+        if (r == FRAME_INCOMPLETE)
+            break;
+        if (r != FRAME_OK) {
+            o->end = r;
+            return false;
+        }
+        FUZZ_CHECK(off + f.frame_len <= n);
+        FUZZ_CHECK(memcmp(chunk + off, stream + *pos, f.frame_len) == 0);
+        outcome_add(o, *pos, f.body_off, f.body_len, f.frame_len);
+        *pos += f.frame_len;
+        off += f.frame_len;
+    }
+    if (off < n)
+        evbuffer_add(in, chunk + off, n - off);
+    return true;
+}
+
 /* The frames found, encoded again, are exactly the bytes they were cut from. */
 static void check_reencode(enum reader rd, const unsigned char *stream, const struct outcome *o)
 {
@@ -270,10 +310,9 @@ static void run_reader(enum reader rd, const unsigned char *stream, size_t len, 
             evbuffer_add_reference(client_in, stream + fed - n, n, NULL, NULL);
             client_open = drain_evbuffer(framing, client_in, &client_pos, limit, stream, &client);
         }
-        if (daemon && link_open) {
-            evbuffer_add_reference(link_in, stream + fed - n, n, NULL, NULL);
-            link_open = drain_evbuffer(framing, link_in, &link_pos, limit, stream, &link);
-        }
+        if (daemon && link_open)
+            link_open = drain_scratch(framing, link_in, stream + fed - n, n, &link_pos, limit,
+                                      stream, &link);
     }
     outcome_check_equal(&whole, &linear);
     if (daemon) {
