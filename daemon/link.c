@@ -296,7 +296,8 @@ static struct worker_link *link_new(struct link_group *g, struct slot *s)
     l->slot = s;
     l->fd = -1;
     l->in = evbuffer_new();
-    outbuf_init(&l->out, l->out_bytes, sizeof(l->out_bytes));
+    /* Its own array, made at the first request: 32 KiB in the link was 8 MB for 256 workers. */
+    outbuf_init_own(&l->out, LINK_OUTBUF);
     TAILQ_INIT(&l->inflight);
     l->timeout_ev = evtimer_new(droverd.base, link_timeout_cb, l);
     l->deferred_ev = event_new(droverd.base, -1, 0, link_deferred_cb, l);
@@ -311,6 +312,7 @@ void link_free(struct worker_link *l)
     event_free(l->deferred_ev);
     evbuffer_free(l->in);
     evbuffer_free(l->out.ev);
+    outbuf_free_own(&l->out);
     free(l->fdq);
     free(l);
 }

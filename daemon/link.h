@@ -86,7 +86,6 @@ struct worker_link {
     size_t read_hint; /* the owner wants this many bytes to end a frame (0: a full READ_CHUNK) */
     int *fdq;         /* handoff: accepted fds waiting for the socketpair to take them */
     size_t nfdq;
-    unsigned char out_bytes[LINK_OUTBUF]; /* out's array */
 };
 
 void link_group_init(struct link_group *g, const char *name, const struct route_hooks *hooks,

@@ -14,15 +14,18 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 struct outbuf {
     struct evbuffer *ev; /* what did not fit, or was left by a partial write */
-    unsigned char *b;    /* the owner's array of cap bytes; its first n are output */
+    unsigned char *b;    /* the array of cap bytes; its first n are output */
     size_t n, cap;
+    bool own; /* b is the outbuf's own, malloc'd at its first use (outbuf_init_own) */
 };
 
 static inline void outbuf_init(struct outbuf *o, unsigned char *b, size_t cap)
@@ -31,6 +34,25 @@ static inline void outbuf_init(struct outbuf *o, unsigned char *b, size_t cap)
     o->b = b;
     o->n = 0;
     o->cap = cap;
+    o->own = false;
+}
+
+/*
+ * An array of cap bytes of its own, malloc'd when the first bytes come (a
+ * worker link: 256 routed workers that get no work cost nothing, and small
+ * requests make only the first page resident). Free with outbuf_free_own.
+ */
+static inline void outbuf_init_own(struct outbuf *o, size_t cap)
+{
+    outbuf_init(o, NULL, cap);
+    o->own = true;
+}
+
+static inline void outbuf_free_own(struct outbuf *o)
+{
+    if (o->own)
+        free(o->b);
+    o->b = NULL;
 }
 
 static inline size_t outbuf_len(const struct outbuf *o)
@@ -40,7 +62,9 @@ static inline size_t outbuf_len(const struct outbuf *o)
 
 static inline int outbuf_add(struct outbuf *o, const void *p, size_t len)
 {
-    if (o->n + len <= o->cap && evbuffer_get_length(o->ev) == 0) {
+    if (o->b == NULL && o->own && len <= o->cap)
+        o->b = malloc(o->cap); /* NULL: the evbuffer takes everything */
+    if (o->b != NULL && o->n + len <= o->cap && evbuffer_get_length(o->ev) == 0) {
         memcpy(o->b + o->n, p, len);
         o->n += len;
         return 0;

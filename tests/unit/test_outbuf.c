@@ -98,11 +98,46 @@ static void test_partial_write_keeps_order(void **state)
     close(p[1]);
 }
 
+/* An array of its own is made at the first add that fits it, never before. */
+static void test_own_array_made_at_first_add(void **state)
+{
+    unsigned char big[100], a[30];
+    struct outbuf o;
+    int p[2];
+
+    (void)state;
+    outbuf_init_own(&o, 64);
+    assert_null(o.b);
+    assert_int_equal(outbuf_len(&o), 0);
+    /* Bigger than the array: the evbuffer takes it, and no array is made for it. */
+    fill(big, sizeof(big), 4);
+    outbuf_add(&o, big, sizeof(big));
+    assert_null(o.b);
+    assert_int_equal(evbuffer_get_length(o.ev), sizeof(big));
+    outbuf_clear(&o);
+    fill(a, sizeof(a), 5);
+    outbuf_add(&o, a, sizeof(a));
+    assert_non_null(o.b);
+    assert_int_equal(o.n, sizeof(a));
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(outbuf_write(&o, p[1]), (ssize_t)sizeof(a));
+    assert_int_equal(read(p[0], big, sizeof(big)), (ssize_t)sizeof(a));
+    assert_memory_equal(big, a, sizeof(a));
+    /* Kept for the next pass. */
+    assert_non_null(o.b);
+    outbuf_free_own(&o);
+    assert_null(o.b);
+    evbuffer_free(o.ev);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_adds_stay_in_array),
         cmocka_unit_test(test_partial_write_keeps_order),
+        cmocka_unit_test(test_own_array_made_at_first_add),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
