@@ -35,12 +35,11 @@ struct proc_usage {
     uint64_t cpu_us;
     uint64_t rss_bytes;
 };
-int sys_proc_usage(pid_t pid, struct proc_usage *out);
 /*
- * The same from an fd open on /proc/PID/stat (sys_proc_stat_open, O_CLOEXEC; -1
- * if it cannot be opened): read again at offset 0 on each call, without the
- * path walk, open and close, which cost twice the read itself. The fd stays
- * the process's: once it has ended, the read fails, whoever has its pid now.
+ * From an fd open on /proc/PID/stat (sys_proc_stat_open, O_CLOEXEC; -1 if it
+ * cannot be opened): read again at offset 0 on each call, without the path
+ * walk, open and close, which cost twice the read itself. The fd stays the
+ * process's: once it has ended, the read fails, whoever has its pid now.
  */
 int sys_proc_stat_open(pid_t pid);
 int sys_proc_usage_fd(int fd, struct proc_usage *out);

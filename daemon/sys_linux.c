@@ -114,18 +114,6 @@ int sys_proc_usage_fd(int fd, struct proc_usage *out)
     return 0;
 }
 
-int sys_proc_usage(pid_t pid, struct proc_usage *out)
-{
-    int fd = sys_proc_stat_open(pid);
-    int rc;
-
-    if (fd < 0)
-        return -1;
-    rc = sys_proc_usage_fd(fd, out);
-    close(fd);
-    return rc;
-}
-
 void sys_close_from(int from, int keep)
 {
 #ifdef SYS_close_range

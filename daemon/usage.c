@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * A worker's usage (see usage.h): the slot's cgroup files through
- * common/cgstat.c, /proc through sys_proc_usage() and /proc/PID/status.
+ * common/cgstat.c, /proc through sys_proc_usage_fd() and /proc/PID/status.
  * A slot keeps one cgroup across its workers, so the cgroup's CPU time is
  * counted from the figure read when the current worker started
  * (usage_worker_starting); memory.peak is the cgroup's (every worker the
@@ -58,16 +58,14 @@ void usage_worker_gone(struct slot *s)
 /*
  * The worker's CPU time and RSS from /proc/PID/stat, through the fd kept for
  * it. droverd reaps its workers itself, so while s->pid is set the pid is
- * this worker's (a zombie at worst) and opening it late is safe. Out of fds,
- * the file is read once without keeping it.
+ * this worker's (a zombie at worst) and opening it late is safe. Out of fds
+ * the figures are unknown until a later call can open it.
  */
 static int proc_usage(struct slot *s, struct proc_usage *pu)
 {
     if (s->stat_fd < 0)
         s->stat_fd = sys_proc_stat_open(s->pid);
-    if (s->stat_fd < 0)
-        return sys_proc_usage(s->pid, pu);
-    return sys_proc_usage_fd(s->stat_fd, pu);
+    return s->stat_fd >= 0 ? sys_proc_usage_fd(s->stat_fd, pu) : -1;
 }
 
 /* VmRSS and VmHWM of a process. */

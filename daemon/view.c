@@ -165,24 +165,19 @@ static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now, en
  * The slot views of every pool, in one array kept from one view to the next:
  * a status of 2 000 workers needs 1.2 MB of them, which malloc would map and
  * unmap on every call (page faults cost more than the figures). It only grows
- * with the number of slots. A view filled while another is in use (none is
- * today) gets its own.
+ * with the number of slots. One view exists at a time: each is filled, shown
+ * and freed within one command or scrape, and nothing fills another meanwhile.
  */
 static struct slot_view *kept_slots;
 static size_t kept_cap;
-static bool kept_in_use;
 
-static struct slot_view *slot_views_get(size_t n, bool *kept)
+static struct slot_view *slot_views_get(size_t n)
 {
-    *kept = !kept_in_use;
-    if (!*kept)
-        return xcalloc(n > 0 ? n : 1, sizeof(struct slot_view));
     if (kept_slots == NULL || n > kept_cap) {
         free(kept_slots);
         kept_cap = n + n / 4 + 16;
         kept_slots = xcalloc(kept_cap, sizeof(*kept_slots));
     }
-    kept_in_use = true;
     return kept_slots;
 }
 
@@ -229,7 +224,7 @@ void daemon_view_fill(struct daemon_view *v, const struct pool *only, enum view_
     TAILQ_FOREACH(p, &droverd.pools, entry)
         if (!p->removing && (only == NULL || p == only))
             n += p->nslots;
-    v->slot_array = slot_views_get(n, &v->slots_kept);
+    v->slot_array = slot_views_get(n);
     n = 0;
     TAILQ_FOREACH(p, &droverd.pools, entry) {
         if (p->removing || (only != NULL && p != only))
@@ -241,10 +236,6 @@ void daemon_view_fill(struct daemon_view *v, const struct pool *only, enum view_
 
 void daemon_view_free(struct daemon_view *v)
 {
-    if (v->slots_kept)
-        kept_in_use = false;
-    else
-        free(v->slot_array);
     free(v->pools);
     memset(v, 0, sizeof(*v));
 }

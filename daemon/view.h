@@ -64,8 +64,7 @@ struct daemon_view {
     struct pool_view *pools;
     size_t npools;
     unsigned adopted;             /* processes droverd adopted (reap.c), read at most every 5 s */
-    struct slot_view *slot_array; /* every pool's slots, one after another */
-    bool slots_kept;              /* slot_array is view.c's kept one */
+    struct slot_view *slot_array; /* every pool's slots, one after another (view.c keeps it) */
 };
 
 /* How much of each worker's usage a view reads (usage.h). */

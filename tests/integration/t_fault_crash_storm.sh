@@ -39,7 +39,7 @@
 # The status probes send `status` from one Python process (status_probe_py): they
 # time droverd, not the fork and exec of a CLI, which a loaded machine makes slow.
 . "$(dirname "$0")/lib.sh"
-uses route fault
+uses route fault proc
 
 # No drover call may hang this test: a starved droverd must fail it, not time it out.
 dv() { timeout 30 "$DROVER" -s "$SOCK" "$@"; }
@@ -321,6 +321,7 @@ fi
 
 # Many workers starting, under the hog: status answers between the batches of forks.
 t0=$(now_ms)
+many_fds0=$(fd_count_settled "$DAEMON_PID")
 expect_exit 0 "drover scale many 500" timeout 60 "$DROVER" -s "$SOCK" scale many 500
 status_probe_py 4 "$T/probe_many"
 many_p99=$(p99_of "$T/probe_many")
@@ -340,4 +341,12 @@ log "500 workers running under the hog: status p99 ${many_running_p99} ms over $
     fail_later "500 workers running under a CPU hog: status p99 ${many_running_p99} ms, over ${storm_status_max} ms (without them ${hog_base_p99} ms)"
 kill -KILL "${hogs[@]}" 2>/dev/null
 run_capture timeout 120 "$DROVER" -s "$SOCK" stop many
+# The status calls above kept each of the 500 workers' /proc/PID/stat open (usage.c);
+# once their slots are gone (a stopped slot keeps its output pipes), every fd is closed.
+expect_exit 0 "drover scale many 0" timeout 60 "$DROVER" -s "$SOCK" scale many 0
+wait_for 60 "the many pool's slots removed" pool_true many "len(p['slots']) == 0"
+many_fds1=$(fd_count_settled "$DAEMON_PID")
+log "droverd fds before the 500 started: $many_fds0, after their slots went: $many_fds1"
+[ "$many_fds1" -le $((many_fds0 + 4)) ] ||
+    fail_later "droverd holds $many_fds1 fds after the 500 workers' slots went, $many_fds0 before they started: fds kept for gone workers"
 finish_checks
