@@ -143,18 +143,40 @@ void link_fail(struct worker_link *l, const char *why)
  * consolidation, per request: bench/RESULTS.md, issue 16). A buffer that
  * holds part of a frame takes the rest in place, sized as before.
  */
+static unsigned char scratch[SCRATCH_SIZE];
+
 ssize_t scratch_read(int fd, size_t max, const unsigned char **data)
 {
-    static unsigned char tmp[READ_CHUNK];
     ssize_t n;
 
-    if (max > sizeof(tmp))
-        max = sizeof(tmp);
+    if (max > sizeof(scratch))
+        max = sizeof(scratch);
     do
-        n = read(fd, tmp, max);
+        n = read(fd, scratch, max);
     while (n < 0 && errno == EINTR);
-    *data = tmp;
+    *data = scratch;
     return n;
+}
+
+ssize_t scratch_read_after(struct evbuffer *held, int fd, size_t max, const unsigned char **data)
+{
+    size_t len = evbuffer_get_length(held);
+    ssize_t n;
+
+    if (len > SCRATCH_HELD_MAX)
+        return -1;
+    if (max > sizeof(scratch) - len)
+        max = sizeof(scratch) - len;
+    if (evbuffer_copyout(held, scratch, len) != (ev_ssize_t)len)
+        return -1;
+    do
+        n = read(fd, scratch + len, max);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n; /* the held bytes stay where they were */
+    evbuffer_drain(held, len);
+    *data = scratch;
+    return (ssize_t)len + n;
 }
 
 static ssize_t buffer_read_empty(struct evbuffer *buf, int fd, size_t max)
@@ -218,10 +240,23 @@ static void link_lost(struct worker_link *l)
 static void link_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker_link *l = arg;
-    size_t max = l->read_hint > 0 ? l->read_hint : READ_CHUNK;
+    size_t held = evbuffer_get_length(l->in);
     const unsigned char *data = NULL;
-    ssize_t n = evbuffer_get_length(l->in) == 0 ? scratch_read((int)fd, max, &data)
-                                                : buffer_read(l->in, (int)fd, max);
+    ssize_t n;
+
+    /*
+     * Replies are read into the scratch buffer, a batch of them at once,
+     * behind the start of a reply an earlier read left (moved there first):
+     * one read per batch, not one for the rest of a reply and another for
+     * the replies after it. Only a reply too large for that grows l->in
+     * (by the rest of that reply alone: read_hint).
+     */
+    if (held == 0)
+        n = scratch_read((int)fd, SCRATCH_SIZE, &data);
+    else if (held <= SCRATCH_HELD_MAX)
+        n = scratch_read_after(l->in, (int)fd, SCRATCH_SIZE, &data);
+    else
+        n = buffer_read(l->in, (int)fd, l->read_hint > 0 ? l->read_hint : READ_CHUNK);
 
     (void)what;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

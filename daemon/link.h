@@ -165,11 +165,26 @@ ssize_t buffer_read(struct evbuffer *buf, int fd, size_t max);
  */
 ssize_t scratch_read(int fd, size_t max, const unsigned char **data);
 /*
+ * The same behind the bytes held holds (at most SCRATCH_HELD_MAX: the start
+ * of a frame an earlier read left), copied to the scratch buffer first and
+ * drained from held once the read brought more: *data then holds them and
+ * the new bytes, the total returned. On an error or end of file held keeps
+ * its bytes.
+ */
+ssize_t scratch_read_after(struct evbuffer *held, int fd, size_t max, const unsigned char **data);
+/*
  * One read's worth: just under 64 KiB, because libevent sizes a buffer
  * chain to the next power of two above the request plus its own header; a
  * 64 KiB read would take a 128 KiB chain, and a reply held for a client that
  * does not read keeps its whole chain (bench/RESULTS.md, memory).
  */
 #define READ_CHUNK (65536 - 256)
+/*
+ * The scratch buffer: room for a batch of replies, sixteen of 4 KiB (the
+ * adaptive window's most) with the start of the one before them. Only the
+ * pages a read fills become resident.
+ */
+#define SCRATCH_SIZE     (128 * 1024)
+#define SCRATCH_HELD_MAX (16 * 1024)
 
 #endif

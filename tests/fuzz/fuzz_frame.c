@@ -217,20 +217,30 @@ static bool drain_evbuffer(int framing, struct evbuffer *in, size_t *pos, uint64
 }
 
 /*
- * As droverd reads now (scratch_read, daemon/link.c): a chunk that arrives
- * into an empty evbuffer is decoded where it lies, and only what is left
- * (the start of a frame) is added to the evbuffer; into a non-empty one it
+ * As droverd reads a worker's replies (link_read_cb, daemon/link.c): a
+ * chunk that arrives into an empty evbuffer is decoded where it lies, and
+ * only what is left (the start of a frame) is added to the evbuffer; behind
+ * up to SCRATCH_HELD_MAX held bytes, they are moved in front of it
+ * (scratch_read_after) and the whole decoded the same way; behind more, it
  * is added and decoded there (drain_evbuffer).
  */
+#define SCRATCH_HELD_MAX (16 * 1024) /* daemon/link.h */
 static bool drain_scratch(int framing, struct evbuffer *in, const unsigned char *chunk, size_t n,
                           size_t *pos, uint64_t max_frame, const unsigned char *stream,
                           struct outcome *o)
 {
-    size_t off = 0;
+    static unsigned char scratch[SCRATCH_HELD_MAX + 4096];
+    size_t off = 0, held = evbuffer_get_length(in);
 
-    if (evbuffer_get_length(in) > 0) {
+    if (held > SCRATCH_HELD_MAX) {
         evbuffer_add_reference(in, chunk, n, NULL, NULL);
         return drain_evbuffer(framing, in, pos, max_frame, stream, o);
+    }
+    if (held > 0) {
+        FUZZ_CHECK(evbuffer_remove(in, scratch, held) == (int)held);
+        memcpy(scratch + held, chunk, n);
+        chunk = scratch;
+        n += held;
     }
     while (off < n) {
         struct frame f;

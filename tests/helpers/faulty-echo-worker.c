@@ -24,6 +24,8 @@
  *   --starts FILE    append this worker's pid to FILE when it starts
  *   --grow-kb N      allocate and touch N KiB more per request, kept (a leak), so
  *                    the worker's memory grows (memory_recycle)
+ *   --dribble N      write replies N bytes at a time, 100 us apart, the pieces
+ *                    running across replies, so droverd reads them in parts
  *   --check-env FILE CMD [ARGS]: shared mode: check LISTEN_FDS=1, LISTEN_PID
  *                    is our pid, LISTEN_FDNAMES is $DROVER_POOL and fd 3 is
  *                    a listening socket; append "PID ok" or "PID FAIL why"
@@ -44,7 +46,8 @@
 #include "../../examples/drover_worker.h"
 
 static long delay_ms;
-static long grow_kb; /* --grow-kb */
+static long grow_kb;   /* --grow-kb */
+static size_t dribble; /* --dribble */
 static size_t max_frame = 1 << 20;
 static const char *count_dir;
 static const char *once_dir;
@@ -70,6 +73,25 @@ static void write_all(int fd, const void *buf, size_t len)
         p += n;
         len -= (size_t)n;
     }
+}
+
+/*
+ * --dribble: write what is queued in pieces of `dribble` bytes, a pause after
+ * each; a piece shorter than that waits for the next reply (or goes with the
+ * flush drover_worker_next makes before it waits for a request).
+ */
+static void dribble_out(struct drover_worker *w)
+{
+    size_t off = 0;
+
+    while (w->out_len - off >= dribble) {
+        write_all(w->fd, w->out + off, dribble);
+        off += dribble;
+        struct timespec ts = {0, 100000L};
+        nanosleep(&ts, NULL);
+    }
+    memmove(w->out, w->out + off, w->out_len - off);
+    w->out_len -= off;
 }
 
 static void hang(void)
@@ -217,6 +239,8 @@ static int message_worker(void)
         }
         if (drover_worker_reply(&w, req, len) != 0)
             break;
+        if (dribble > 0)
+            dribble_out(&w);
         record_count(++served);
     }
     drover_worker_free(&w);
@@ -291,12 +315,14 @@ int main(int argc, char **argv)
             record_start(argv[++i]);
         else if (strcmp(argv[i], "--grow-kb") == 0 && i + 1 < argc)
             grow_kb = atol(argv[++i]);
+        else if (strcmp(argv[i], "--dribble") == 0 && i + 1 < argc)
+            dribble = (size_t)atol(argv[++i]);
         else if (strcmp(argv[i], "--check-env") == 0 && i + 2 < argc)
             return check_env(argv[i + 1], argv + i + 2);
         else {
             fprintf(stderr, "usage: faulty-echo-worker [--delay-ms N] [--max-frame N] "
                             "[--count-dir DIR] [--once-dir DIR] [--ignore-term] [--starts FILE] "
-                            "[--grow-kb N] "
+                            "[--grow-kb N] [--dribble N] "
                             "| --check-env FILE CMD...\n");
             return 2;
         }
