@@ -35,6 +35,13 @@
 #   node-limit  no router, Node: clients split across two pm2/echo-worker.js --listen
 #   gearman     gearmand, two libgearman workers (bench/peers/gearman), clients submit
 #               jobs over TCP 127.0.0.1 (gearmand has no Unix-socket listener)
+#   msgDp       drover message mode at its defaults with the Python example worker
+#               (examples/echo_worker.py: blocking os.read, a reply "py:" + request per write)
+#   limit-py    no router: clients split across two bench/python/echo_listen.py (the same
+#               per-request code on a listening socket, connections multiplexed with selectors)
+#   nginx-py    nginx stream, least_conn over those two Python workers
+# The Python systems do no work (the example worker does none): they run only where the
+# work is 0 and are left out of the other cells.
 # Every system has two workers (this is a 2-core machine) doing the same --work-us. Each
 # drover system is its own droverd (so its workers are exactly that droverd's children);
 # the workers of the other systems are kept alive by droverd pools without listen, with
@@ -66,7 +73,8 @@ THREADS=${THREADS:-1}
 FAULT_SECONDS=${FAULT_SECONDS:-5}
 FAULT_WORKS=${FAULT_WORKS:-0 50}
 CPR_SYSTEMS="limit handoff64 nginx haproxy pm2 node-limit" # those that route connections
-ALL_SYSTEMS="limit limit-cpr msgD msgDn msg1 msgN handoff handoffN handoff64 nginx haproxy pm2 node-limit gearman"
+ALL_SYSTEMS="limit limit-cpr msgD msgDn msg1 msgN handoff handoffN handoff64 nginx haproxy pm2 node-limit gearman msgDp limit-py nginx-py"
+PY_SYSTEMS="msgDp limit-py nginx-py" # the Python example worker: work 0 only
 
 sections=${*:-throughput pinned fault}
 want() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -114,7 +122,7 @@ ensure_nginx() {
     # Some builds have the module compiled in; load it only when it is a module.
     if [ -f $mod ]; then nginx_module="load_module $mod;"; fi
 }
-has_system nginx && ensure_nginx
+{ has_system nginx || has_system nginx-py; } && ensure_nginx
 
 # --------------------------------------------------------------------------------------
 # Servers for one --work-us value: what SYSTEMS needs, all idle but the one under load.
@@ -174,6 +182,12 @@ start_servers() {
     pid_of=()
     has_system msgD && drover_system msgD message default
     has_system msgDn && drover_system msgDn message default naive-worker
+    if has_system msgDp; then
+        printf '[daemon]\ncontrol_socket = %s\nlog_dir = %s\n[pool:echo]\ncommand = %s %s\nworkers = 2\nlisten = %s\nmode = message\nstdout = null\n' \
+            "$dir/msgDp.ctl" "$dir/log" "$(command -v python3)" "$repo_dir/examples/echo_worker.py" "$dir/msgDp.sock" >"$dir/msgDp.ini"
+        restart_settings >>"$dir/msgDp.ini"
+        start_droverd msgDp
+    fi
     has_system msg1 && drover_system msg1 message 1
     has_system msgN && drover_system msgN message "$INFLIGHT"
     has_system handoff && drover_system handoff handoff 1
@@ -184,6 +198,14 @@ start_servers() {
             "w1:1:$B/echo-worker $(work_args) --listen $dir/w1.sock"
         wait_socket "$dir/w0.sock"
         wait_socket "$dir/w1.sock"
+    fi
+    if needs limit-py nginx-py; then
+        local py
+        py=$(command -v python3)
+        backends be-py "p0:1:$py $bench_dir/python/echo_listen.py --listen $dir/p0.sock" \
+            "p1:1:$py $bench_dir/python/echo_listen.py --listen $dir/p1.sock"
+        wait_socket "$dir/p0.sock"
+        wait_socket "$dir/p1.sock"
     fi
     if has_system node-limit; then
         local js=$peers_dir/pm2/echo-worker.js node
@@ -211,6 +233,16 @@ start_servers() {
         pid_of[nginx]=$!
         bench_track "$!"
     fi
+    if has_system nginx-py; then
+        local user=""
+        [ "$(id -u)" -eq 0 ] && user="user root;"
+        sed -e "s|@DIR@/w\([01]\)\.sock|@DIR@/p\1.sock|" -e "s|@DIR@/nginx\.|@DIR@/nginx-py.|g" \
+            -e "s|@DIR@|$dir|g" -e "s|@USER@|$user|" -e "s|@MODULE@|$nginx_module|" \
+            "$bench_dir/nginx/stream.conf.in" >"$dir/nginx-py.conf"
+        "${srv_prefix[@]}" nginx -p "$dir" -c "$dir/nginx-py.conf" -e "$dir/nginx-py-error.log" &
+        pid_of[nginx-py]=$!
+        bench_track "$!"
+    fi
     if has_system haproxy; then
         sed -e "s|@DIR@|$dir|g" "$peers_dir/haproxy/haproxy.cfg.in" >"$dir/haproxy.cfg"
         "${srv_prefix[@]}" haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.out" 2>&1 &
@@ -224,7 +256,7 @@ start_servers() {
         bench_track "$!"
     fi
     local sys
-    for sys in msgD msgDn msg1 msgN handoff handoffN handoff64 nginx haproxy; do
+    for sys in msgD msgDn msg1 msgN handoff handoffN handoff64 nginx haproxy msgDp nginx-py; do
         has_system "$sys" && wait_socket "$dir/$sys.sock"
     done
     has_system pm2 && wait_socket "$dir/pm2.sock" 30
@@ -242,8 +274,8 @@ stop_servers() {
 # are its workers (CPU accounting, and the kill runs' victims).
 router_pids() {
     case $1 in
-    limit | limit-cpr | node-limit) ;;
-    nginx) echo "${pid_of[nginx]}" $(children_of "${pid_of[nginx]}") ;;
+    limit | limit-cpr | node-limit | limit-py) ;;
+    nginx | nginx-py) echo "${pid_of[$1]}" $(children_of "${pid_of[$1]}") ;;
     *) echo "${pid_of[$1]}" ;;
     esac
 }
@@ -251,6 +283,7 @@ workers_parent() {
     case $1 in
     limit | limit-cpr | nginx | haproxy) echo "${pid_of[be-echo]}" ;;
     node-limit) echo "${pid_of[be-node]}" ;;
+    limit-py | nginx-py) echo "${pid_of[be-py]}" ;;
     gearman) echo "${pid_of[be-gear]}" ;;
     *) echo "${pid_of[$1]}" ;;
     esac
@@ -271,6 +304,9 @@ run_system() {
     handoff | handoffN) "${wc[@]}" -r -k 1 "${common[@]}" -s "$dir/$sys.sock" ;;
     handoff64 | nginx | haproxy | pm2) "${wc[@]}" -r "${common[@]}" -s "$dir/$sys.sock" ;;
     node-limit) "${wc[@]}" -r "${common[@]}" -s "$dir/n0.sock" -s "$dir/n1.sock" ;;
+    msgDp) "${wc[@]}" -e prefix:py: "${common[@]}" -s "$dir/msgDp.sock" ;;
+    limit-py) "${wc[@]}" -r -e prefix:py: "${common[@]}" -s "$dir/p0.sock" -s "$dir/p1.sock" ;;
+    nginx-py) "${wc[@]}" -r -e prefix:py: "${common[@]}" -s "$dir/nginx-py.sock" ;;
     gearman) "${cli_prefix[@]}" "$P/gearload" -c "$c" -s "$s" -d "$DURATION" -w "$WARMUP" \
         -l "$sys" "127.0.0.1:$gport" ;;
     esac
@@ -337,6 +373,7 @@ for work in $works_needed; do
             for c in $CLIENTS; do
                 for r in $(seq "$RUNS"); do
                     for sys in $(rotate "$r" $SYSTEMS); do
+                        if [ "$work" != 0 ] && [[ " $PY_SYSTEMS " == *" $sys "* ]]; then continue; fi
                         measure "$raw" route "$sys" "$c" "$size" "$r"
                     done
                 done
@@ -501,6 +538,7 @@ summarize() {
             name["handoff"] = "handoff (conn/req)"; name["handoffN"] = "handoff inflight=" inflight; name["limit-cpr"] = "limit conn/req"; name["nginx"] = "nginx stream"
             name["handoff64"] = "handoff inflight=64"; name["haproxy"] = "haproxy"; name["pm2"] = "PM2 cluster"
             name["node-limit"] = "limit (Node)"; name["gearman"] = "gearmand"
+            name["msgDp"] = "msg defaults, Python worker"; name["limit-py"] = "limit (Python)"; name["nginx-py"] = "nginx stream, Python workers"
 
             print "#### Requests/s: median (min–max) of the runs"
             print ""
@@ -525,6 +563,18 @@ summarize() {
                 key = order[o]; split(key, kk, SUBSEP)
                 print "| " wl(kk[1]) " | " kk[2] " B | " kk[3] " | " ratio("msgD", "limit", key) " | " ratio("msgDn", "limit", key) " | " ratio("msg1", "limit", key) " | " ratio("msgN", "limit", key) " | " \
                     ratio("handoff", "limit-cpr", key) " | " ratio("handoffN", "limit-cpr", key) " | " ratio("nginx", "limit", key) " | " ratio("msgD", "nginx", key) " | " ratio("msgDn", "nginx", key) " | " ratio("msg1", "nginx", key) " | " ratio("msgN", "nginx", key) " |"
+            }
+            if (index(" " systems " ", " msgDp ") && index(" " systems " ", " limit-py ") && index(" " systems " ", " nginx-py ")) {
+                print ""
+                print "#### The Python example worker (examples/echo_worker.py behind drover; bench/python/echo_listen.py for the limit and behind nginx)"
+                print ""
+                print "| work | size | clients | msgDp / limit-py | nginx-py / limit-py | msgDp / nginx-py |"
+                print "|---|---|---|---|---|---|"
+                for (o = 1; o <= nkeys; o++) {
+                    key = order[o]; split(key, kk, SUBSEP)
+                    if (kk[1] != 0) continue
+                    print "| " wl(kk[1]) " | " kk[2] " B | " kk[3] " | " ratio("msgDp", "limit-py", key) " | " ratio("nginx-py", "limit-py", key) " | " ratio("msgDp", "nginx-py", key) " |"
+                }
             }
             print ""
             print "#### Latency, µs: p50 / p99 (medians of the runs)"

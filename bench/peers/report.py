@@ -30,12 +30,12 @@ SUP_NAMES = {
     "pm2": "PM2",
     "floor": "floor: no supervisor (waitpid, fork, exec)",
 }
-ROUTES = ["limit", "drover-msg", "drover-msg16", "drover-handoff", "nginx", "haproxy", "pm2",
+ROUTES = ["limit", "drover-msg", "drover-msg1", "drover-handoff", "nginx", "haproxy", "pm2",
           "node-limit", "gearman"]
 ROUTE_NAMES = {
     "limit": "no router (C)",
-    "drover-msg": "drover message",
-    "drover-msg16": "drover message, inflight 16",
+    "drover-msg": "drover message (defaults)",
+    "drover-msg1": "drover message, inflight 1",
     "drover-handoff": "drover handoff",
     "nginx": "nginx stream",
     "haproxy": "haproxy",
@@ -47,7 +47,7 @@ ROUTE_NAMES = {
 ROUTE_COLORS = {
     "limit": "#555555",
     "drover-msg": "#1b7837",
-    "drover-msg16": "#5aae61",
+    "drover-msg1": "#5aae61",
     "drover-handoff": "#a6dba0",
     "nginx": "#2166ac",
     "haproxy": "#67a9cf",
@@ -85,7 +85,7 @@ def load(path):
 
 
 # The scripts' system names where the tables use longer ones, and their kinds of line.
-ROUTE_OF_SYSTEM = {"msg1": "drover-msg", "msgN": "drover-msg16", "handoff64": "drover-handoff"}
+ROUTE_OF_SYSTEM = {"msgD": "drover-msg", "msg1": "drover-msg1", "handoff64": "drover-handoff"}
 ROUTE_KINDS = {"route": "throughput", "cpr": "cpr", "kill": "fault"}
 
 
@@ -404,8 +404,8 @@ def headline(sup, rows, samples):
     rows_out = []
     # (name, supervise peer or None, route or None)
     spec = [
-        ("**drover** (message mode)", "drover", "drover-msg"),
-        ("**drover** (message, inflight 16)", None, "drover-msg16"),
+        ("**drover** (message mode, defaults)", "drover", "drover-msg"),
+        ("**drover** (message, inflight 1)", None, "drover-msg1"),
         ("**drover** (handoff)", None, "drover-handoff"),
         ("supervisord", "supervisord", None),
         ("runit", "runit", None),
@@ -425,7 +425,7 @@ def headline(sup, rows, samples):
                     sup_cell(p, "w256", "startup_ms", "{:.0f} ms"),
                     sup_cell(p, "w256", "pss_kb", "{:.1f} MB", 1 / 1024),
                     sup_cell(p, "w256", "wakeups_per_s", "{:.1f}")]
-        elif route == "drover-msg16" or route == "drover-handoff":
+        elif route == "drover-msg1" or route == "drover-handoff":
             cols = ["″"] * 5
         else:
             cols = ["n/a (does not supervise)"] + ["n/a"] * 4 if route != "limit" else ["–"] * 5

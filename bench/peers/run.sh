@@ -17,7 +17,7 @@
 #   SYSTEMS="$PEERS" MIN_AGE_MS=1500 KILLS=100 bench/supervise.sh restart crash w256 w16
 #   SYSTEMS="$ROUTES" bench/route.sh throughput cpr kill
 # PEERS (supervisors, default "drover supervisord runit s6 s6-notify pm2 floor") and
-# ROUTES (routers, default "limit msg1 msgN handoff64 nginx haproxy pm2 node-limit
+# ROUTES (routers, default "limit msgD msg1 handoff64 nginx haproxy pm2 node-limit
 # gearman") choose which; PEERS_INSTALL=0 installs nothing and leaves out whatever is
 # not installed. Other knobs pass through the environment (see the headers of those two
 # scripts): RUNS, KILLS, CLIENTS, SIZES, WORKS, FAULT_SECONDS, ...
@@ -50,7 +50,7 @@ else
 fi
 export BUILD KILLS=${KILLS:-100} MIN_AGE_MS=${MIN_AGE_MS:-1500}
 PEERS=${PEERS:-drover supervisord runit s6 s6-notify pm2 floor}
-ROUTES=${ROUTES:-limit msg1 msgN handoff64 nginx haproxy pm2 node-limit gearman}
+ROUTES=${ROUTES:-limit msgD msg1 handoff64 nginx haproxy pm2 node-limit gearman}
 
 meta=$RESULTS_DIR/meta.txt
 if [ "$mode" != report ]; then
