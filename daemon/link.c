@@ -163,12 +163,12 @@ ssize_t scratch_read_after(struct evbuffer *held, int fd, size_t max, const unsi
     size_t len = evbuffer_get_length(held);
     ssize_t n;
 
-    if (len > SCRATCH_HELD_MAX)
+    if (len > SCRATCH_HELD_MAX || evbuffer_copyout(held, scratch, len) != (ev_ssize_t)len) {
+        errno = EINVAL; /* the caller's mistake: more held than the scratch buffer takes */
         return -1;
+    }
     if (max > sizeof(scratch) - len)
         max = sizeof(scratch) - len;
-    if (evbuffer_copyout(held, scratch, len) != (ev_ssize_t)len)
-        return -1;
     do
         n = read(fd, scratch + len, max);
     while (n < 0 && errno == EINTR);
