@@ -145,17 +145,23 @@ void link_fail(struct worker_link *l, const char *why)
  */
 static unsigned char scratch[SCRATCH_SIZE];
 
-ssize_t scratch_read(int fd, size_t max, const unsigned char **data)
+/* Read up to max bytes into the scratch buffer at off (bounded by its end). */
+static ssize_t scratch_fill(int fd, size_t off, size_t max)
 {
     ssize_t n;
 
-    if (max > sizeof(scratch))
-        max = sizeof(scratch);
+    if (max > sizeof(scratch) - off)
+        max = sizeof(scratch) - off;
     do
-        n = read(fd, scratch, max);
+        n = read(fd, scratch + off, max);
     while (n < 0 && errno == EINTR);
-    *data = scratch;
     return n;
+}
+
+ssize_t scratch_read(int fd, size_t max, const unsigned char **data)
+{
+    *data = scratch;
+    return scratch_fill(fd, 0, max);
 }
 
 ssize_t scratch_read_after(struct evbuffer *held, int fd, size_t max, const unsigned char **data)
@@ -167,11 +173,7 @@ ssize_t scratch_read_after(struct evbuffer *held, int fd, size_t max, const unsi
         errno = EINVAL; /* the caller's mistake: more held than the scratch buffer takes */
         return -1;
     }
-    if (max > sizeof(scratch) - len)
-        max = sizeof(scratch) - len;
-    do
-        n = read(fd, scratch + len, max);
-    while (n < 0 && errno == EINTR);
+    n = scratch_fill(fd, len, max);
     if (n <= 0)
         return n; /* the held bytes stay where they were */
     evbuffer_drain(held, len);

@@ -5,7 +5,9 @@
 # reply an earlier read left goes in front of the next read, daemon/link.c
 # scratch_read_after) and 40 KB ones (past what is moved that way: the rest is
 # read into the link's buffer). Every request answered with its own bytes, in
-# order, nothing lost, duplicated or retried, no worker killed.
+# order, nothing lost, duplicated or retried, no worker killed. A worker
+# SIGKILLed halfway through writing a reply (droverd holding its first bytes)
+# has that request answered whole by the other worker, never the half.
 . "$(dirname "$0")/lib.sh"
 uses route
 
@@ -24,9 +26,16 @@ listen = $T/mid.sock
 command = $FAULTY_ECHO_WORKER --dribble 5000
 workers = 2
 listen = $T/big.sock
+
+[pool:dying]
+command = $FAULTY_ECHO_WORKER --dribble 100
+workers = 2
+listen = $T/dying.sock
+restart_delay = 0
+crash_limit = none
 EOF2
 start_daemon
-for p in small mid big; do wait_for 10 "$p running" pool_running "$p" 2; done
+for p in small mid big dying; do wait_for 10 "$p running" pool_running "$p" 2; done
 
 # Pipelined clients keep several requests per worker (the adaptive window), so a
 # read ends inside one reply and the next read carries its rest and the next ones.
@@ -49,5 +58,23 @@ for p in small mid big; do
     assert_eq "$(pool_route "$p" failed)" 0 "$p: failed requests"
     assert_eq "$(slot_sum "$p" restarts)" 0 "$p: workers restarted"
 done
+# --- a worker killed mid-reply: 12 000-byte replies in 100-byte pieces take the
+# worker tens of ms each, so a kill lands inside one; the bytes droverd held are
+# dropped with the link and the request is retried elsewhere ---
+wc_start "$T/wc_dying" -s "$T/dying.sock" -c 2 -z 12000 -t 60 -d 120
+dying=$WC_PID
+for i in 1 2 3 4; do
+    wait_for 20 "dying: load before kill $i" pool_route_ge dying requests $((i * 10))
+    victim=$(slot_field dying "$((i % 2))" pid)
+    [ "$victim" != None ] && kill -KILL "$victim"
+    wait_for 20 "dying: slot $((i % 2)) restarted" pid_changed dying "$((i % 2))" "$victim"
+    wait_for 20 "dying: both running" pool_running dying 2
+done
+wc_end_sending "$dying"
+WC_PID=$dying wc_wait "$T/wc_dying"
+wc_clean "$T/wc_dying" "12 000-byte replies while workers are killed mid-reply"
+log "dying: $(pool_route dying retries) retries over 4 kills"
+[ "$(pool_route dying retries)" -ge 1 ] || fail "dying: no request was retried after 4 kills mid-reply"
+
 grep -q "sent a reply" "$T/droverd.log" && fail "a worker was blamed: $(grep "sent a reply" "$T/droverd.log")"
 finish_checks
