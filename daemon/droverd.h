@@ -141,8 +141,10 @@ struct droverd {
     uint64_t started_at;
     unsigned ncpu;
     int *cpus;
-    struct rlimit nofile; /* what droverd was started with, given back to workers */
-    rlim_t nofile_raised; /* droverd's own soft limit after raising it */
+    struct rlimit nofile;                 /* what droverd was started with, given back to workers */
+    rlim_t nofile_raised;                 /* droverd's own soft limit after raising it */
+    unsigned long timer_slack_ns;         /* what droverd was started with, given back to workers */
+    uint64_t loop_pauses, loop_paused_us; /* pauses between loop passes (pace.h), their sum */
     int devnull;
     char *notify_socket; /* NOTIFY_SOCKET for workers with ready = notify (notify.c), or NULL */
     struct pool_list pools;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -30,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "pace.h"
 #include "parse.h"
 #include "pool.h"
 #include "reap.h"
@@ -393,6 +395,7 @@ static void startup(const struct options *o)
         fatal("prctl(PR_SET_CHILD_SUBREAPER)");
     sd_notify_init();
     signal(SIGPIPE, SIG_IGN);
+    droverd.timer_slack_ns = sys_set_timer_slack(PACE_TIMER_SLACK_NS);
 
     droverd.base = event_base_new();
     if (droverd.base == NULL || event_base_priority_init(droverd.base, DROVERD_PRIORITIES) != 0)
@@ -491,6 +494,39 @@ static void teardown(void)
     close(lock_fd);
 }
 
+/*
+ * The event loop, a pass at a time: after each pass, while every worker of
+ * the routes with work in flight is stocked, a short pause before the next
+ * look at the sockets (pace.h).
+ */
+static void run(void)
+{
+    struct pace pace;
+    uint64_t ran_dry = 0;
+
+    pace_init(&pace);
+    for (;;) {
+        struct route_pace v = {0};
+        struct pool *p;
+        unsigned pause_us;
+
+        if (event_base_loop(droverd.base, EVLOOP_ONCE) != 0 || event_base_got_exit(droverd.base) ||
+            event_base_got_break(droverd.base))
+            return;
+        TAILQ_FOREACH(p, &droverd.pools, entry)
+            if (p->route != NULL)
+                route_pace_look(p->route, &v);
+        pause_us = pace_after_pass(&pace, v.stocked && !v.thin, v.ran_dry != ran_dry);
+        ran_dry = v.ran_dry;
+        if (pause_us > 0) {
+            struct timespec ts = {0, (long)pause_us * 1000};
+            nanosleep(&ts, NULL);
+            droverd.loop_pauses++;
+            droverd.loop_paused_us += pause_us;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
@@ -507,7 +543,7 @@ int main(int argc, char **argv)
     if (o.check)
         return check_config();
     startup(&o);
-    event_base_dispatch(droverd.base);
+    run();
     log_info("stopped");
     teardown();
     return droverd.exit_status;

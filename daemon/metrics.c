@@ -311,6 +311,14 @@ void metrics_render(struct evbuffer *out)
            "metrics_listen connections closed unanswered (over the cap, malformed, too slow).");
     evbuffer_add_printf(out, "drover_http_rejected_total %llu\n",
                         (unsigned long long)http_rejected());
+    family(out, "drover_loop_pauses_total", "counter",
+           "Pauses between event loop passes while every worker held a request behind the one it "
+           "was on.");
+    evbuffer_add_printf(out, "drover_loop_pauses_total %llu\n",
+                        (unsigned long long)droverd.loop_pauses);
+    family(out, "drover_loop_paused_seconds_total", "counter", "The time those pauses asked for.");
+    evbuffer_add_printf(out, "drover_loop_paused_seconds_total %.6f\n",
+                        (double)droverd.loop_paused_us / 1e6);
     family(out, "drover_http_connections", "gauge", "Open metrics_listen connections.");
     evbuffer_add_printf(out, "drover_http_connections %u\n", http_clients());
     health_check(&hr, NULL);

@@ -114,4 +114,5 @@ void pool_env_identity(const struct pool *p, struct spawn_plan *plan)
     plan->ngroups = p->ngroups;
     plan->daemon_pid = droverd.pid;
     plan->nofile = &droverd.nofile;
+    plan->timer_slack_ns = droverd.timer_slack_ns;
 }

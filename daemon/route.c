@@ -340,6 +340,12 @@ unsigned route_slot_inflight(const struct route *r, const struct slot *s)
     return s->link != NULL ? s->link->node.load : 0;
 }
 
+void route_pace_look(const struct route *r, struct route_pace *v)
+{
+    if (r->ops->pace != NULL)
+        r->ops->pace(r, v);
+}
+
 void route_get_stats(const struct route *r, struct route_stats *out)
 {
     memset(out, 0, sizeof(*out));

@@ -207,8 +207,10 @@ static bool reply_one(struct route *r, struct worker_link *l, const struct frame
      * libevent timer-heap removal and insertion per request at
      * worker_inflight = 1 (bench/RESULTS.md, issue 16).
      */
-    if (l->ninflight == 0)
+    if (l->ninflight == 0) {
+        r->ran_dry++;
         link_idle(l);
+    }
     return l->fd >= 0;
 }
 
@@ -307,6 +309,26 @@ bool router_link_timed_out(struct route *r, struct worker_link *l)
     r->timeouts++;
     link_fail(l, "did not answer within request_timeout");
     return true;
+}
+
+void router_pace(const struct route *r, struct route_pace *v)
+{
+    const struct worker_link *l;
+
+    v->ran_dry += r->ran_dry;
+    if (r->inflight_total == 0)
+        return;
+    /* Fewer than two each on average: some worker has one or none, without a look. */
+    if (r->inflight_total < 2 * (uint64_t)r->choice.available || r->choice.available == 0) {
+        v->thin = true;
+        return;
+    }
+    TAILQ_FOREACH(l, &r->links.links, entry)
+        if (l->node.listed && l->ninflight < 2) {
+            v->thin = true;
+            return;
+        }
+    v->stocked = true;
 }
 
 void router_worker_gone(struct route *r, struct worker_link *l)

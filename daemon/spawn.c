@@ -174,6 +174,9 @@ static _Noreturn void child(const struct spawn_plan *plan, int status_read, int 
         child_fail(status_fd, STEP_FDS);
     if (plan->nofile != NULL)
         setrlimit(RLIMIT_NOFILE, plan->nofile);
+    /* droverd runs with a finer timer slack (pace.h); a worker gets what droverd was given. */
+    if (plan->timer_slack_ns != 0)
+        prctl(PR_SET_TIMERSLACK, plan->timer_slack_ns, 0, 0, 0);
     /* Only 0..2 (and 3 when given) survive, whatever droverd inherited without CLOEXEC. */
     sys_close_from(plan->fd3 >= 0 ? 4 : 3, status_fd);
     /* LISTEN_PID and WATCHDOG_PID name the worker itself, known only now. */

@@ -29,7 +29,8 @@ struct spawn_plan {
     const gid_t *groups;
     int ngroups;
     pid_t daemon_pid;
-    const struct rlimit *nofile; /* soft/hard limit to give back to the worker */
+    const struct rlimit *nofile;  /* soft/hard limit to give back to the worker */
+    unsigned long timer_slack_ns; /* droverd's own at its start, given back; 0 = inherited */
     bool enter_cgroup; /* write "0" to cgroup_fd (its cgroup.procs) before anything else */
     int cgroup_fd;
 };

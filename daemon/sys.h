@@ -22,6 +22,13 @@ double wall_of_mono(uint64_t mono_us);
 int sys_set_subreaper(void);
 
 /*
+ * How late the kernel may end this process's sleeps and timeouts, so it can
+ * gather wake-ups (50 us by default; pace.h's pauses are shorter than that).
+ * Sets it to ns and returns the value it had, or 0 if it could not be set.
+ */
+unsigned long sys_set_timer_slack(unsigned long ns);
+
+/*
  * Raise the soft RLIMIT_NOFILE to the hard limit (1024 workers need a few
  * thousand fds); *orig receives the old value for workers to get back.
  */

@@ -46,6 +46,15 @@ int sys_set_subreaper(void)
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
+unsigned long sys_set_timer_slack(unsigned long ns)
+{
+    int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+
+    if (old <= 0 || prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0) != 0)
+        return 0;
+    return (unsigned long)old;
+}
+
 void sys_raise_nofile(struct rlimit *orig)
 {
     struct rlimit rl;
