@@ -507,15 +507,12 @@ static void run(void)
     pace_init(&pace);
     for (;;) {
         struct route_pace v = {0};
-        struct pool *p;
         unsigned pause_us;
 
         if (event_base_loop(droverd.base, EVLOOP_ONCE) != 0 || event_base_got_exit(droverd.base) ||
             event_base_got_break(droverd.base))
             return;
-        TAILQ_FOREACH(p, &droverd.pools, entry)
-            if (p->route != NULL)
-                route_pace_look(p->route, &v);
+        route_pace_look(&v);
         pause_us = pace_after_pass(&pace, v.stocked && !v.thin, v.ran_dry != ran_dry);
         ran_dry = v.ran_dry;
         if (pause_us > 0) {

@@ -199,6 +199,7 @@ const char *route_listen(const struct route *r)
 /* The pool's slots (and so the links) are freed first. */
 void route_free(struct route *r, bool keep_socket)
 {
+    router_forget(r);
     route_release_clients(r);
     tls_server_free(r->tls); /* handshakes in progress close; relays live on */
     r->tls = NULL;
@@ -340,10 +341,9 @@ unsigned route_slot_inflight(const struct route *r, const struct slot *s)
     return s->link != NULL ? s->link->node.load : 0;
 }
 
-void route_pace_look(const struct route *r, struct route_pace *v)
+void route_pace_look(struct route_pace *v)
 {
-    if (r->ops->pace != NULL)
-        r->ops->pace(r, v);
+    router_pace(v);
 }
 
 void route_get_stats(const struct route *r, struct route_stats *out)

@@ -62,8 +62,8 @@ void route_release_clients(struct route *r);
 bool route_lingering(void);
 
 void route_get_stats(const struct route *r, struct route_stats *out);
-/* Add the route's state after a loop pass to v (pace.h; route_hooks.h). */
-void route_pace_look(const struct route *r, struct route_pace *v);
+/* How the routes' work stands after a loop pass (pace.h; struct route_pace in route_hooks.h). */
+void route_pace_look(struct route_pace *v);
 /* Requests in flight on this slot's worker. */
 unsigned route_slot_inflight(const struct route *r, const struct slot *s);
 /* Work still held (queued or in flight): shutdown waits for it to drain. */

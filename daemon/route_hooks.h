@@ -48,7 +48,7 @@ struct route_spawn {
 struct route_pace {
     bool thin;    /* work in flight, and some worker that can take work holds one request or none */
     bool stocked; /* work in flight, and every worker that can take work holds two or more */
-    uint64_t ran_dry; /* times a worker's last request in flight was answered (a running sum) */
+    uint64_t ran_dry; /* times a worker's last request in flight was answered (since start) */
 };
 
 struct route_stats {

@@ -57,8 +57,6 @@ struct route_mode_ops {
     void (*release_clients)(struct route *r);
     /* Mode-specific numbers on top of the common ones (NULL: none). */
     void (*stats)(const struct route *r, struct route_stats *out);
-    /* Add the route's state to v for the loop's pacing (NULL: never holds the loop back). */
-    void (*pace)(const struct route *r, struct route_pace *v);
 };
 
 struct route {
@@ -105,7 +103,7 @@ struct route {
 
     uint64_t accepted, requests, retries, failed, timeouts, busy, bad_frames, inflight_total;
     uint64_t queue_timeouts, abandoned;
-    uint64_t ran_dry; /* replies that left their worker with nothing in flight (pace.h) */
+    TAILQ_ENTRY(route) busy_entry; /* while inflight_total > 0: in router_dispatch.c's busy list */
     uint64_t buckets[ROUTE_LATENCY_NBUCKETS];
     uint64_t latency_count;
     double latency_sum;

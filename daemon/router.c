@@ -654,5 +654,4 @@ const struct route_mode_ops message_ops = {
     .stop_accepting = router_stop_accepting,
     .release_clients = router_release_clients,
     .stats = router_stats,
-    .pace = router_pace,
 };

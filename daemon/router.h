@@ -17,5 +17,13 @@ extern const struct route_mode_ops message_ops;
 
 /* Client connections of every message-mode pool, against the daemon's fd budget. */
 unsigned router_clients_total(void);
+/*
+ * For the loop's pacing (pace.h), in router_dispatch.c, which keeps the
+ * message-mode routes with requests in flight: whether each has every
+ * worker stocked, and how many replies left their worker with nothing.
+ */
+void router_pace(struct route_pace *v);
+/* The route is about to be freed: out of router_pace's sight. */
+void router_forget(struct route *r);
 
 #endif

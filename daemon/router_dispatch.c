@@ -10,8 +10,64 @@
 #include "droverd.h"
 #include "frame.h"
 #include "parse.h"
+#include "router.h"
 #include "router_reply.h"
 #include "sys.h"
+
+/*
+ * Routes with requests in flight, the only ones a loop pass asks about
+ * (router_pace), and replies that left their worker with nothing in flight.
+ */
+static TAILQ_HEAD(, route) busy_routes = TAILQ_HEAD_INITIALIZER(busy_routes);
+static uint64_t ran_dry;
+
+static void inflight_add(struct route *r)
+{
+    if (r->inflight_total++ == 0)
+        TAILQ_INSERT_TAIL(&busy_routes, r, busy_entry);
+}
+
+static void inflight_sub(struct route *r)
+{
+    if (--r->inflight_total == 0)
+        TAILQ_REMOVE(&busy_routes, r, busy_entry);
+}
+
+void router_forget(struct route *r)
+{
+    if (r->inflight_total > 0) {
+        TAILQ_REMOVE(&busy_routes, r, busy_entry);
+        r->inflight_total = 0;
+    }
+}
+
+/* Every worker that can take work holds two requests or more (the route has some in flight). */
+static bool route_stocked(const struct route *r)
+{
+    const struct worker_link *l;
+
+    /* Fewer than two each on average: some worker has one or none, without a look. */
+    if (r->choice.available == 0 || r->inflight_total < 2 * (uint64_t)r->choice.available)
+        return false;
+    TAILQ_FOREACH(l, &r->links.links, entry)
+        if (l->node.listed && l->ninflight < 2)
+            return false;
+    return true;
+}
+
+void router_pace(struct route_pace *v)
+{
+    const struct route *r;
+
+    v->ran_dry = ran_dry;
+    TAILQ_FOREACH(r, &busy_routes, busy_entry) {
+        if (!route_stocked(r)) {
+            v->thin = true;
+            return;
+        }
+        v->stocked = true;
+    }
+}
 
 /* now: the time, or 0 to read the clock */
 static void dispatch(struct route *r, struct request *q, struct worker_link *l, uint64_t now)
@@ -20,7 +76,7 @@ static void dispatch(struct route *r, struct request *q, struct worker_link *l, 
     queue_mark_dispatched(q, now != 0 ? now : mono_now());
     TAILQ_INSERT_TAIL(&l->inflight, q, entry);
     l->ninflight++;
-    r->inflight_total++;
+    inflight_add(r);
     outbuf_add(&l->out, q->data, q->len);
     link_mark_dirty(l);
     /* One lazy timer per worker: armed for the oldest request, re-armed when it fires early. */
@@ -177,7 +233,7 @@ static bool reply_one(struct route *r, struct worker_link *l, const struct frame
     }
     TAILQ_REMOVE(&l->inflight, q, entry);
     l->ninflight--;
-    r->inflight_total--;
+    inflight_sub(r);
     choice_release(&r->choice, &l->node);
     r->requests++;
     l->slot->requests++;
@@ -208,7 +264,7 @@ static bool reply_one(struct route *r, struct worker_link *l, const struct frame
      * worker_inflight = 1 (bench/RESULTS.md, issue 16).
      */
     if (l->ninflight == 0) {
-        r->ran_dry++;
+        ran_dry++;
         link_idle(l);
     }
     return l->fd >= 0;
@@ -311,26 +367,6 @@ bool router_link_timed_out(struct route *r, struct worker_link *l)
     return true;
 }
 
-void router_pace(const struct route *r, struct route_pace *v)
-{
-    const struct worker_link *l;
-
-    v->ran_dry += r->ran_dry;
-    if (r->inflight_total == 0)
-        return;
-    /* Fewer than two each on average: some worker has one or none, without a look. */
-    if (r->inflight_total < 2 * (uint64_t)r->choice.available || r->choice.available == 0) {
-        v->thin = true;
-        return;
-    }
-    TAILQ_FOREACH(l, &r->links.links, entry)
-        if (l->node.listed && l->ninflight < 2) {
-            v->thin = true;
-            return;
-        }
-    v->stocked = true;
-}
-
 void router_worker_gone(struct route *r, struct worker_link *l)
 {
     struct request *q;
@@ -339,7 +375,7 @@ void router_worker_gone(struct route *r, struct worker_link *l)
     while ((q = TAILQ_LAST(&l->inflight, request_list)) != NULL) {
         TAILQ_REMOVE(&l->inflight, q, entry);
         l->ninflight--;
-        r->inflight_total--;
+        inflight_sub(r);
         if (q->client == NULL) {
             r->abandoned++; /* its client went away: not delivered again */
             request_free(q);

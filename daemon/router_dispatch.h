@@ -37,8 +37,6 @@ void router_replies_readable(struct route *r, struct worker_link *l, const unsig
                              size_t n);
 /* The worker's request timer fired. True when a request timed out (clients to flush). */
 bool router_link_timed_out(struct route *r, struct worker_link *l);
-/* For the loop's pacing (pace.h): are the route's workers stocked, has one run dry? */
-void router_pace(const struct route *r, struct route_pace *v);
 /* The worker is gone: its unanswered requests go back to the head of the queue, or fail. */
 void router_worker_gone(struct route *r, struct worker_link *l);
 
