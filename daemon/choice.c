@@ -94,6 +94,16 @@ bool choice_has_room(const struct choice *c)
     return false;
 }
 
+bool choice_all_loaded(const struct choice *c, unsigned load)
+{
+    if (c->available == 0 || load > c->capacity)
+        return false;
+    for (unsigned k = c->low; k < load; k++)
+        if (!TAILQ_EMPTY(&c->levels[k]))
+            return false;
+    return true;
+}
+
 void choice_release(struct choice *c, struct choice_node *n)
 {
     if (n->load == 0)

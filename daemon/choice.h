@@ -45,5 +45,11 @@ struct choice_node *choice_take_if(struct choice *c, bool (*busy_ok)(struct choi
 void choice_release(struct choice *c, struct choice_node *n);
 /* Would choice_take() find a node? */
 bool choice_has_room(const struct choice *c);
+/*
+ * Is some node listed, and does every listed one carry load or more? O(load):
+ * the levels below it are empty. False when load is over the capacity (a
+ * node at the capacity is not filed, so its load is not known to be enough).
+ */
+bool choice_all_loaded(const struct choice *c, unsigned load);
 
 #endif

@@ -41,27 +41,14 @@ void router_forget(struct route *r)
     }
 }
 
-/* Every worker that can take work holds two requests or more (the route has some in flight). */
-static bool route_stocked(const struct route *r)
-{
-    const struct worker_link *l;
-
-    /* Fewer than two each on average: some worker has one or none, without a look. */
-    if (r->choice.available == 0 || r->inflight_total < 2 * (uint64_t)r->choice.available)
-        return false;
-    TAILQ_FOREACH(l, &r->links.links, entry)
-        if (l->node.listed && l->ninflight < 2)
-            return false;
-    return true;
-}
-
 void router_pace(struct route_pace *v)
 {
     const struct route *r;
 
     v->ran_dry = ran_dry;
     TAILQ_FOREACH(r, &busy_routes, busy_entry) {
-        if (!route_stocked(r)) {
+        /* Every worker that can take work holds two or more (a listed node's load is its count). */
+        if (!choice_all_loaded(&r->choice, 2)) {
             v->thin = true;
             return;
         }

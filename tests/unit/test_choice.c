@@ -333,6 +333,52 @@ static void test_set_capacity_keeps_unlisted_out(void **state)
     assert_int_equal(fx.node[1].load, 0);
 }
 
+/* choice_all_loaded: every listed node at the load or more; unlisted ones do not count. */
+static void test_all_loaded(void **state)
+{
+    (void)state;
+    init(4, 0);
+    assert_false(choice_all_loaded(&fx.c, 2)); /* nothing listed */
+    choice_free(&fx.c);
+
+    init(4, 2);
+    assert_false(choice_all_loaded(&fx.c, 2)); /* both idle */
+    assert_true(choice_all_loaded(&fx.c, 0));
+    assert_int_equal(take(), 0);
+    assert_int_equal(take(), 1);
+    assert_false(choice_all_loaded(&fx.c, 2)); /* one each */
+    assert_true(choice_all_loaded(&fx.c, 1));
+    assert_int_equal(take(), 0);
+    assert_false(choice_all_loaded(&fx.c, 2)); /* node 1 still at one */
+    assert_int_equal(take(), 1);
+    assert_true(choice_all_loaded(&fx.c, 2)); /* two each */
+    assert_false(choice_all_loaded(&fx.c, 3));
+    /* An idle node that is not listed (retiring) does not count; once listed it does. */
+    choice_list(&fx.c, &fx.node[2]);
+    assert_false(choice_all_loaded(&fx.c, 2));
+    choice_unlist(&fx.c, &fx.node[2]);
+    assert_true(choice_all_loaded(&fx.c, 2));
+    /* A release takes node 0 back under. */
+    release(0);
+    assert_false(choice_all_loaded(&fx.c, 2));
+    choice_free(&fx.c);
+
+    /* At the capacity a node is not filed: loaded enough when the load asked is within it, */
+    init(2, 2);
+    for (int i = 0; i < 4; i++)
+        assert_true(take() >= 0);
+    assert_int_equal(take(), -1);
+    assert_true(choice_all_loaded(&fx.c, 2));
+    /* and unknown (false) when the load asked is over the capacity. */
+    assert_false(choice_all_loaded(&fx.c, 3));
+    choice_free(&fx.c);
+    init(1, 2);
+    assert_int_equal(take(), 0);
+    assert_int_equal(take(), 1);
+    assert_true(choice_all_loaded(&fx.c, 1));
+    assert_false(choice_all_loaded(&fx.c, 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +397,7 @@ int main(void)
         cmocka_unit_test_teardown(test_set_capacity_shrink, teardown),
         cmocka_unit_test_teardown(test_set_capacity_keeps_unlisted_out, teardown),
         cmocka_unit_test_teardown(test_take_if, teardown),
+        cmocka_unit_test_teardown(test_all_loaded, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
