@@ -513,7 +513,7 @@ static void run(void)
             event_base_got_break(droverd.base))
             return;
         route_pace_look(&v);
-        pause_us = pace_after_pass(&pace, v.stocked && !v.thin, v.ran_dry != ran_dry);
+        pause_us = pace_after_pass(&pace, v.stocked, v.ran_dry != ran_dry);
         ran_dry = v.ran_dry;
         if (pause_us > 0) {
             struct timespec ts = {0, (long)pause_us * 1000};

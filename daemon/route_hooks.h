@@ -46,8 +46,8 @@ struct route_spawn {
 
 /* How the routes' work stands after a loop pass, for the loop's pacing (pace.h). */
 struct route_pace {
-    bool thin;    /* work in flight, and some worker that can take work holds one request or none */
-    bool stocked; /* work in flight, and every worker that can take work holds two or more */
+    bool stocked;     /* work in flight, and in each pool with some every worker that can take work
+                         holds two or more */
     uint64_t ran_dry; /* times a worker's last request in flight was answered (since start) */
 };
 

@@ -23,7 +23,11 @@ unsigned router_clients_total(void);
  * worker stocked, and how many replies left their worker with nothing.
  */
 void router_pace(struct route_pace *v);
-/* The route is about to be freed: out of router_pace's sight. */
+/*
+ * The route is about to be freed: out of router_pace's sight. Its slots go
+ * first and give back what they held (worker_gone), so nothing should be
+ * in flight by then; this keeps the list sound if that order ever changes.
+ */
 void router_forget(struct route *r);
 
 #endif

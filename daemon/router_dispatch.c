@@ -46,14 +46,13 @@ void router_pace(struct route_pace *v)
     const struct route *r;
 
     v->ran_dry = ran_dry;
-    TAILQ_FOREACH(r, &busy_routes, busy_entry) {
-        /* Every worker that can take work holds two or more (a listed node's load is its count). */
+    v->stocked = !TAILQ_EMPTY(&busy_routes);
+    /* Every worker that can take work holds two or more (a listed node's load is its count). */
+    TAILQ_FOREACH(r, &busy_routes, busy_entry)
         if (!choice_all_loaded(&r->choice, 2)) {
-            v->thin = true;
+            v->stocked = false;
             return;
         }
-        v->stocked = true;
-    }
 }
 
 /* now: the time, or 0 to read the clock */
