@@ -22,19 +22,28 @@
 #    down) while a CPU hog keeps every CPU busy, with the default crash_restart_rate
 #    (10/1s: the pool's restarts after failed starts wait their turn past 10 a
 #    second): the pool restarts no faster than that budget (its exits are counted),
-#    every `drover status` answers, its p99 under 100 ms (x SLOWDOWN; raised, and
-#    logged, only where the machine alone is slower: to its p99 under the same hog
-#    without the storm plus 50 ms, or to twice the p99 of starting a process here
-#    under the hog, as a status call can wait for one restart's vfork), and the
+#    every `drover status` answers, none after more than 5 s, and the p99 of its
+#    own time under 100 ms (x SLOWDOWN; raised, and logged, only where the machine
+#    alone is slower: to that p99 under the same hog without the storm plus 50 ms, or
+#    to twice the p99 of starting a process here under the hog, as a status call can
+#    wait for one restart's vfork). A call's own time is its time less what the
+#    probe and droverd spent waiting for a CPU during it (their run queue delay,
+#    /proc/PID/schedstat): on a 2-CPU machine with the hog, 500 processes starting
+#    and other tenants, a fair scheduler alone keeps droverd off the CPU for tens
+#    to hundreds of ms (230 ms seen in CI), which no loop design removes, while a
+#    loop that forks or reads /proc for long between two control reads still
+#    counts in full (its own run time, and the vforks it waits for); and the
 #    calm pool keeps at least half of its
 #    pace under the same hog without the storm (issue 15's bounds; "without the
 #    storm" is measured before and after it, and the worse of the two counts, as
 #    other load on a shared machine comes and goes); the storm and
 #    doomed pools above set crash_restart_rate = none, to test the backoff alone;
 #  - a pool of 500 workers starting (next to the hog), then the same 500 running:
-#    status answers while they start and once they run, its p99 under the storm's
-#    bound above (100 ms x SLOWDOWN, raised the same way only where the machine
-#    alone is slower): issue 15's "same for starting thousands of workers". Its
+#    status answers while they start and once they run, the p99 of its own time under
+#    the storm's bound above (100 ms x SLOWDOWN, raised the same way only where the
+#    machine alone is slower; while they start, also to 50 ms over the longest wait
+#    of one of them for a CPU before its exec, which a vfork makes droverd share):
+#    issue 15's "same for starting thousands of workers". Its
 #    reply then covers 572 workers, whose CPU and memory it reads from /proc.
 # The status probes send `status` from one Python process (status_probe_py): they
 # time droverd, not the fork and exec of a CLI, which a loaded machine makes slow.
@@ -237,8 +246,12 @@ cpu_ms() {
     tck=$(getconf CLK_TCK)
     sed 's/^.*) //' "/proc/$1/stat" | awk -v t="$tck" '{print int(($12 + $13) * 1000 / t), int(($14 + $15) * 1000 / t)}'
 }
-# p99 of a probe file (0 when empty).
+# p99 of a probe file's first field (0 when empty); the slowest call of one.
 p99_of() { grep -v '^fail' "$1" | sort -n | awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0}'; }
+max_of() { grep -v '^fail' "$1" | awk '$1 > m {m = $1} END {print m + 0}'; }
+# What the machine took from the calls of a status_probe_py file: the sum of the probe's
+# and droverd's waits for a CPU, in ms, against the calls' total.
+waits_of() { grep -v '^fail' "$1" | awk '{w += $2 + $3; t += $1} END {printf "%d of %d ms waiting for a CPU", w, t}'; }
 # Without a storm, under the hog: the calm pool's pace and status's p99.
 read -r self0 kids0 <<<"$(cpu_ms "$DAEMON_PID")"
 wc_start "$T/wc_hog_base" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
@@ -246,7 +259,7 @@ status_probe_py 5 "$T/probe_hog_base"
 wc_wait "$T/wc_hog_base"
 read -r self1 kids1 <<<"$(cpu_ms "$DAEMON_PID")"
 hog_base_rps=$(wc_get "$T/wc_hog_base" rps)
-hog_base_p99=$(p99_of "$T/probe_hog_base")
+hog_base_p99=$(probe_own_p99 "$T/probe_hog_base")
 # This machine's own time to start a process under the hog (fork, exec and exit of /bin/sh,
 # the storm's command; p99 over 2 s). A status call can wait for one spawn pass: its 5 ms
 # budget plus the one fork it checks the budget after, which with vfork lasts until the
@@ -266,7 +279,7 @@ with open(sys.argv[1], "w") as out:
 PY
 spawn_p99=$(p99_of "$T/spawn_hog")
 log "CPU hog: starting /bin/sh takes $(wc -l <"$T/spawn_hog") tries, p99 ${spawn_p99} ms"
-log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms; droverd CPU $((self1 - self0)) ms, its reaped workers' $((kids1 - kids0)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+log "CPU hog ($ncpu spinning shells), no storm: calm pool $hog_base_rps requests/s, status p99 ${hog_base_p99} ms of its own ($(p99_of "$T/probe_hog_base") ms in all); droverd CPU $((self1 - self0)) ms, its reaped workers' $((kids1 - kids0)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 # The storm, under the hog, at the default crash_restart_rate (HOGSTORM_RATE sets another,
 # e.g. none to see the storm without it).
 t_hog=$(now_ms)
@@ -281,9 +294,9 @@ run_capture timeout 60 "$DROVER" -s "$SOCK" stop hogstorm
 [ "$RUN_RC" = 0 ] || fail_later "drover stop hogstorm: exit $RUN_RC: $RUN_ERR"
 wc_clean "$T/wc_hog_storm" "calm pool next to the storm under a CPU hog"
 hog_storm_rps=$(wc_get "$T/wc_hog_storm" rps)
-hog_storm_p99=$(p99_of "$T/probe_hog_storm")
+hog_storm_p99=$(probe_own_p99 "$T/probe_hog_storm")
 hog_fails=$(grep -c '^fail' "$T/probe_hog_storm")
-log "CPU hog + storm (64 workers, restart_delay = 0, crash_restart_rate ${HOGSTORM_RATE:-10/1s (default)}, $hog_exits exits in ${hog_ms} ms): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms over $(wc -l <"$T/probe_hog_storm") calls (without the storm ${hog_base_p99} ms); droverd CPU $((self2 - self1)) ms, its reaped workers' $((kids2 - kids1)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+log "CPU hog + storm (64 workers, restart_delay = 0, crash_restart_rate ${HOGSTORM_RATE:-10/1s (default)}, $hog_exits exits in ${hog_ms} ms): calm pool $hog_storm_rps requests/s ($((hog_storm_rps * 100 / (hog_base_rps > 0 ? hog_base_rps : 1)))% of $hog_base_rps), status p99 ${hog_storm_p99} ms of its own, $(p99_of "$T/probe_hog_storm") ms in all, over $(wc -l <"$T/probe_hog_storm") calls ($(waits_of "$T/probe_hog_storm"); without the storm ${hog_base_p99} ms); droverd CPU $((self2 - self1)) ms, its reaped workers' $((kids2 - kids1)) ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$hog_exits" -ge 64 ] || fail_later "the storm under the hog had only $hog_exits exits: it did not storm"
 [ "$hog_fails" = 0 ] || fail_later "storm under a CPU hog: $hog_fails status calls failed"
 # The budget holds: 64 first starts (never held), then at most 10 at once and 10 a second.
@@ -297,7 +310,7 @@ wc_start "$T/wc_hog_after" -s "$T/calm.sock" -c 4 -p 8 -z 100 -t 5 -d 60
 status_probe_py 5 "$T/probe_hog_after"
 wc_wait "$T/wc_hog_after"
 hog_after_rps=$(wc_get "$T/wc_hog_after" rps)
-hog_after_p99=$(p99_of "$T/probe_hog_after")
+hog_after_p99=$(probe_own_p99 "$T/probe_hog_after")
 log "CPU hog, no storm, after it: calm pool $hog_after_rps requests/s, status p99 ${hog_after_p99} ms (before the storm: $hog_base_rps, ${hog_base_p99} ms)"
 [ "$hog_after_rps" -lt "$hog_base_rps" ] && hog_base_rps=$hog_after_rps
 [ "$hog_after_p99" -gt "$hog_base_p99" ] && hog_base_p99=$hog_after_p99
@@ -315,7 +328,9 @@ if [ $((2 * spawn_p99)) -gt "$storm_status_max" ]; then
     log "a process start under the hog takes ${spawn_p99} ms at p99 on this machine: the storm's status bound is raised to ${storm_status_max} ms"
 fi
 [ "$hog_storm_p99" -le "$storm_status_max" ] ||
-    fail_later "storm under a CPU hog: status p99 ${hog_storm_p99} ms, over ${storm_status_max} ms (without the storm ${hog_base_p99} ms)"
+    fail_later "storm under a CPU hog: status p99 ${hog_storm_p99} ms of its own, over ${storm_status_max} ms (without the storm ${hog_base_p99} ms)"
+[ "$(max_of "$T/probe_hog_storm")" -le $((5000 * SLOWDOWN)) ] ||
+    fail_later "storm under a CPU hog: a status call took $(max_of "$T/probe_hog_storm") ms"
 [ $((hog_storm_rps * 2)) -ge "$hog_base_rps" ] ||
     fail_later "storm under a CPU hog: the calm pool served $hog_storm_rps requests/s, less than half of its $hog_base_rps without the storm (the lower of before and after it)"
 
@@ -324,21 +339,37 @@ t0=$(now_ms)
 many_fds0=$(fd_count_settled "$DAEMON_PID")
 expect_exit 0 "drover scale many 500" timeout 60 "$DROVER" -s "$SOCK" scale many 500
 status_probe_py 4 "$T/probe_many"
-many_p99=$(p99_of "$T/probe_many")
+many_p99=$(probe_own_p99 "$T/probe_many")
 many_running=$(pool_json many "p['running']")
-log "500 workers starting under the hog: $many_running running after $(($(now_ms) - t0)) ms; status p99 ${many_p99} ms over $(wc -l <"$T/probe_many") calls"
+log "500 workers starting under the hog: $many_running running after $(($(now_ms) - t0)) ms; status p99 ${many_p99} ms of its own, $(p99_of "$T/probe_many") ms in all, over $(wc -l <"$T/probe_many") calls ($(waits_of "$T/probe_many"))"
 [ "$(grep -c '^fail' "$T/probe_many")" = 0 ] || fail_later "status failed while 500 workers started"
-[ "$many_p99" -le "$storm_status_max" ] ||
-    fail_later "500 workers starting under a CPU hog: status p99 ${many_p99} ms, over ${storm_status_max} ms (without them ${hog_base_p99} ms)"
+[ "$(max_of "$T/probe_many")" -le $((5000 * SLOWDOWN)) ] ||
+    fail_later "500 workers starting under a CPU hog: a status call took $(max_of "$T/probe_many") ms"
+wait_for 120 "500 workers running" pool_running many 500
+# A status call can wait for one spawn pass (5 ms of forks), and the fork that ends it
+# lasts, with vfork, until the child has a CPU to exec on: the longest such wait, read
+# off the 500 children (a /bin/sleep's whole run queue delay is its wait up to its
+# exec), raises the bound, logged, where it is over 50 ms. A loop that forked past its
+# pass's budget would hold a call for many such forks, not one.
+read -r child_wait_p99 child_wait_max <<<"$(for p in $(pool_pids many); do cut -d' ' -f2 "/proc/$p/schedstat" 2>/dev/null; done | sort -n |
+    awk '{a[NR] = int($1 / 1000000)} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0, a[NR] + 0}')"
+many_status_max=$storm_status_max
+if [ $((child_wait_max + 50)) -gt "$many_status_max" ]; then
+    many_status_max=$((child_wait_max + 50))
+    log "a child of the 500 waited ${child_wait_max} ms for a CPU before its exec (p99 ${child_wait_p99} ms): the mass start's status bound is raised to ${many_status_max} ms"
+fi
+[ "$many_p99" -le "$many_status_max" ] ||
+    fail_later "500 workers starting under a CPU hog: status p99 ${many_p99} ms of its own, over ${many_status_max} ms (without them ${hog_base_p99} ms; a child's wait for a CPU before its exec: up to ${child_wait_max} ms)"
 # The same 500 workers once all run, still under the hog: what status costs for their
 # number alone (each status reads every worker's CPU and memory), no fork in the way.
-wait_for 120 "500 workers running" pool_running many 500
 status_probe_py 3 "$T/probe_many_running"
-many_running_p99=$(p99_of "$T/probe_many_running")
-log "500 workers running under the hog: status p99 ${many_running_p99} ms over $(wc -l <"$T/probe_many_running") calls"
+many_running_p99=$(probe_own_p99 "$T/probe_many_running")
+log "500 workers running under the hog: status p99 ${many_running_p99} ms of its own, $(p99_of "$T/probe_many_running") ms in all, over $(wc -l <"$T/probe_many_running") calls ($(waits_of "$T/probe_many_running"))"
 [ "$(grep -c '^fail' "$T/probe_many_running")" = 0 ] || fail_later "status failed with 500 workers running"
 [ "$many_running_p99" -le "$storm_status_max" ] ||
-    fail_later "500 workers running under a CPU hog: status p99 ${many_running_p99} ms, over ${storm_status_max} ms (without them ${hog_base_p99} ms)"
+    fail_later "500 workers running under a CPU hog: status p99 ${many_running_p99} ms of its own, over ${storm_status_max} ms (without them ${hog_base_p99} ms)"
+[ "$(max_of "$T/probe_many_running")" -le $((5000 * SLOWDOWN)) ] ||
+    fail_later "500 workers running under a CPU hog: a status call took $(max_of "$T/probe_many_running") ms"
 kill -KILL "${hogs[@]}" 2>/dev/null
 run_capture timeout 120 "$DROVER" -s "$SOCK" stop many
 # The status calls above kept each of the 500 workers' /proc/PID/stat open (usage.c);

@@ -27,6 +27,14 @@ status_probe() {
     exec {pause_fd}<&-
 }
 
+# probe_own_p99 OUT: p99 over the answered calls of a status_probe_py file of each call's own
+# time, "MS - PROBE - DAEMON": what droverd's loop took (its work, a vfork it waited for),
+# without the time the probe and droverd waited for a CPU that others held. 0 when empty.
+probe_own_p99() {
+    grep -v '^fail' "$1" | awk '{o = $1 - $2 - $3; print (o > 0 ? o : 0)}' | sort -n |
+        awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0}'
+}
+
 # probe_check OUT MAX_MS WHAT [P99_MS]: every probe in OUT answered, none slower than MAX_MS
 # (and, with P99_MS, 99% of them within P99_MS); logs the count, median, p99, maximum.
 probe_check() {
@@ -118,25 +126,37 @@ free_uid() {
 # status_probe_py SECONDS OUT [VERB ARGS...]: like status_probe, but one Python process
 # sends `drover status` (or VERB ARGS) over the control socket itself, 20 ms apart: the
 # times are droverd's answer alone, without the fork and exec of a CLI per call (which
-# takes 80 ms and more on a loaded 2-CPU machine). One line per call in OUT (ms, or fail:ms).
+# takes 80 ms and more on a loaded 2-CPU machine). One line per call in OUT: "MS PROBE DAEMON"
+# (or fail:MS ...), MS the call's time, PROBE and DAEMON the ms of it that the probe and
+# droverd spent runnable but waiting for a CPU (run_delay in /proc/PID/schedstat: the
+# machine's share of the call, 0 where the kernel does not keep it). Readers take field 1.
 status_probe_py() {
     local secs=$1 file=$2
     shift 2
     [ $# -gt 0 ] || set -- status
-    PYTHONPATH="$SRC/clients/python" python3 - "$SOCK" "$secs" "$file" "$@" <<'PY'
-import sys, time
+    DAEMON_PID="$DAEMON_PID" PYTHONPATH="$SRC/clients/python" python3 - "$SOCK" "$secs" "$file" "$@" <<'PY'
+import os, sys, time
 from drover import control
 sock, secs, path, argv = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
 end = time.monotonic() + secs
+def waited(path):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[1])
+    except OSError:
+        return 0
+dpid = os.environ.get("DAEMON_PID", "")
 with open(path, "w") as out:
     while time.monotonic() < end:
+        w0, d0 = waited("/proc/thread-self/schedstat"), waited("/proc/%s/schedstat" % dpid)
         t0 = time.monotonic()
         try:
             rc = control.command(argv, control_socket=sock, timeout=30)[0]
         except Exception:
             rc = -1
         ms = int((time.monotonic() - t0) * 1000)
-        out.write(("%d\n" if rc == 0 else "fail:%d\n") % ms)
+        w1, d1 = waited("/proc/thread-self/schedstat"), waited("/proc/%s/schedstat" % dpid)
+        out.write(("%d %d %d\n" if rc == 0 else "fail:%d %d %d\n") % (ms, (w1 - w0) // 1000000, (d1 - d0) // 1000000))
         out.flush()
         time.sleep(0.02)
 PY
