@@ -53,7 +53,9 @@
 #
 # Environment: BUILD, RESULTS_DIR, RUNS (3), DURATION (2 s), WARMUP (0.3 s),
 # CLIENTS ("1 16 64"), SIZES ("64 4096"), WORKS ("0 50 uneven": µs of CPU per request;
-# uneven = no work but every 20th request a worker answers costs 5 ms, UNEVEN="20 5000"),
+# uneven = no work but every 20th request a worker answers costs 5 ms, UNEVEN="20 5000";
+# not for pm2, node-limit and gearman, whose workers have no --slow-every; its JSON lines
+# say "work_us": 0, "uneven": 1),
 # SYSTEMS, INFLIGHT (16), THREADS (1), FAULT_SECONDS (5), FAULT_WORKS ("0 50", kill).
 # Raw JSON lines, one per run: $RESULTS_DIR/route.jsonl (throughput), route-cpr.jsonl,
 # route-pinned.jsonl, route-fault.jsonl, route-kill.jsonl; Markdown tables to stdout.
@@ -75,6 +77,8 @@ FAULT_WORKS=${FAULT_WORKS:-0 50}
 CPR_SYSTEMS="limit handoff64 nginx haproxy pm2 node-limit" # those that route connections
 ALL_SYSTEMS="limit limit-cpr msgD msgDn msg1 msgN handoff handoffN handoff64 nginx haproxy pm2 node-limit gearman msgDp limit-py nginx-py"
 PY_SYSTEMS="msgDp limit-py nginx-py" # the Python example worker: work 0 only
+# Their workers have no --slow-every (Node's echo worker, gearman-echo-worker): not at uneven.
+NO_UNEVEN_SYSTEMS="pm2 node-limit gearman"
 
 sections=${*:-throughput pinned fault}
 want() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -374,6 +378,7 @@ for work in $works_needed; do
                 for r in $(seq "$RUNS"); do
                     for sys in $(rotate "$r" $SYSTEMS); do
                         if [ "$work" != 0 ] && [[ " $PY_SYSTEMS " == *" $sys "* ]]; then continue; fi
+                        if [ "$work" = uneven ] && [[ " $NO_UNEVEN_SYSTEMS " == *" $sys "* ]]; then continue; fi
                         measure "$raw" route "$sys" "$c" "$size" "$r"
                     done
                 done
