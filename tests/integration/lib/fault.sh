@@ -28,8 +28,10 @@ status_probe() {
 }
 
 # probe_own_p99 OUT: p99 over the answered calls of a status_probe_py file of each call's own
-# time, "MS - PROBE - DAEMON": what droverd's loop took (its work, a vfork it waited for),
-# without the time the probe and droverd waited for a CPU that others held. 0 when empty.
+# time, "MS - PROBE - DAEMON" (at least 0): what droverd's loop took (its work, a vfork it
+# waited for), without the time the probe and droverd waited for a CPU that others held.
+# A long wait that began before the call can make a call's own time read low, never a
+# long run of droverd's own. 0 when empty.
 probe_own_p99() {
     grep -v '^fail' "$1" | awk '{o = $1 - $2 - $3; print (o > 0 ? o : 0)}' | sort -n |
         awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0}'
@@ -130,6 +132,10 @@ free_uid() {
 # (or fail:MS ...), MS the call's time, PROBE and DAEMON the ms of it that the probe and
 # droverd spent runnable but waiting for a CPU (run_delay in /proc/PID/schedstat: the
 # machine's share of the call, 0 where the kernel does not keep it). Readers take field 1.
+# The kernel adds a wait to run_delay when the task gets its CPU, so a wait that began
+# just before a call counts in it whole: PROBE + DAEMON can exceed MS by a wait's length.
+# The probe runs at nice -10 where it may (root): it is the instrument, mostly asleep, and
+# its own waits for a CPU stay out of the times it takes.
 status_probe_py() {
     local secs=$1 file=$2
     shift 2
@@ -146,6 +152,10 @@ def waited(path):
     except OSError:
         return 0
 dpid = os.environ.get("DAEMON_PID", "")
+try:
+    os.nice(-10)
+except OSError:
+    pass
 with open(path, "w") as out:
     while time.monotonic() < end:
         w0, d0 = waited("/proc/thread-self/schedstat"), waited("/proc/%s/schedstat" % dpid)
