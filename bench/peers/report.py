@@ -110,6 +110,7 @@ NO_UNEVEN = {"pm2", "node-limit", "gearman"}
 
 
 def work_label(w):
+    # route.sh's default UNEVEN="20 5000"; its lines do not carry another setting
     return "uneven (1 in 20: 5 ms)" if w == UNEVEN else f"{w} µs"
 
 
