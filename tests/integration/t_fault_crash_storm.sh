@@ -222,7 +222,7 @@ flat_ok=$(wc_get "$T/wc_flat" ok)
     fail_later "storm without backoff: the calm pool served only $flat_ok requests in 5 s (without a storm: $base_rps requests/s; its clients were starved, not refused)"
 n=$(wc -l <"$T/probe_flat")
 fails=$(grep -c '^fail' "$T/probe_flat")
-read -r p99 worst <<<"$(grep -v '^fail' "$T/probe_flat" | sort -n | awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0, a[NR] + 0}')"
+read -r p99 worst <<<"$(grep -v '^fail' "$T/probe_flat" | awk '{print $1}' | p99_max)"
 log "status during the storm without backoff: $n calls, $fails failed, p99 ${p99} ms, max ${worst} ms"
 [ "$fails" = 0 ] || fail_later "storm without backoff: $fails of $n status calls failed or hung 30 s"
 [ "$p99" -le $((1000 * SLOWDOWN)) ] && [ "$worst" -le $((5000 * SLOWDOWN)) ] ||
@@ -247,8 +247,8 @@ cpu_ms() {
     sed 's/^.*) //' "/proc/$1/stat" | awk -v t="$tck" '{print int(($12 + $13) * 1000 / t), int(($14 + $15) * 1000 / t)}'
 }
 # p99 of a probe file's first field (0 when empty); the slowest call of one.
-p99_of() { grep -v '^fail' "$1" | sort -n | awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0}'; }
-max_of() { grep -v '^fail' "$1" | awk '$1 > m {m = $1} END {print m + 0}'; }
+p99_of() { grep -v '^fail' "$1" | awk '{print $1}' | p99_max | cut -d' ' -f1; }
+max_of() { grep -v '^fail' "$1" | awk '{print $1}' | p99_max | cut -d' ' -f2; }
 # What the machine took from the calls of a status_probe_py file: the sum of the probe's
 # and droverd's waits for a CPU, in ms, against the calls' total.
 waits_of() { grep -v '^fail' "$1" | awk '{w += $2 + $3; t += $1} END {printf "%d of %d ms waiting for a CPU", w, t}'; }
@@ -351,8 +351,9 @@ wait_for 120 "500 workers running" pool_running many 500
 # off the 500 children (a /bin/sleep's whole run queue delay is its wait up to its
 # exec), raises the bound, logged, where it is over 50 ms. A loop that forked past its
 # pass's budget would hold a call for many such forks, not one.
-read -r child_wait_p99 child_wait_max <<<"$(for p in $(pool_pids many); do cut -d' ' -f2 "/proc/$p/schedstat" 2>/dev/null; done | sort -n |
-    awk '{a[NR] = int($1 / 1000000)} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0, a[NR] + 0}')"
+child_stats=()
+for p in $(pool_pids many); do child_stats+=("/proc/$p/schedstat"); done
+read -r child_wait_p99 child_wait_max <<<"$(awk '{print int($2 / 1000000)}' "${child_stats[@]}" 2>/dev/null | p99_max)"
 many_status_max=$storm_status_max
 if [ $((child_wait_max + 50)) -gt "$many_status_max" ]; then
     many_status_max=$((child_wait_max + 50))

@@ -33,8 +33,12 @@ status_probe() {
 # A long wait that began before the call can make a call's own time read low, never a
 # long run of droverd's own. 0 when empty.
 probe_own_p99() {
-    grep -v '^fail' "$1" | awk '{o = $1 - $2 - $3; print (o > 0 ? o : 0)}' | sort -n |
-        awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0}'
+    grep -v '^fail' "$1" | awk '{o = $1 - $2 - $3; print (o > 0 ? o : 0)}' | p99_max | cut -d' ' -f1
+}
+
+# p99_max: "P99 MAX" of the numbers on stdin, one a line ("0 0" when there are none).
+p99_max() {
+    sort -n | awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; print a[i] + 0, a[NR] + 0}'
 }
 
 # probe_check OUT MAX_MS WHAT [P99_MS]: every probe in OUT answered, none slower than MAX_MS
