@@ -23,6 +23,7 @@
 #include "outbuf.h"
 #include "queue.h"
 #include "route_hooks.h"
+#include "scratch.h"
 #include "slot.h"
 
 struct evbuffer;
@@ -179,12 +180,5 @@ ssize_t scratch_read_after(struct evbuffer *held, int fd, size_t max, const unsi
  * does not read keeps its whole chain (bench/RESULTS.md, memory).
  */
 #define READ_CHUNK (65536 - 256)
-/*
- * The scratch buffer: room for a batch of replies, sixteen of 4 KiB (the
- * adaptive window's most) with the start of the one before them. Only the
- * pages a read fills become resident.
- */
-#define SCRATCH_SIZE     (128 * 1024)
-#define SCRATCH_HELD_MAX (16 * 1024)
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "frame.h"
 #include "fuzz.h"
+#include "scratch.h"
 #include "xmalloc.h"
 
 /* Limits worth trying: the edges of every integer type a caller may pass. */
@@ -224,7 +225,6 @@ static bool drain_evbuffer(int framing, struct evbuffer *in, size_t *pos, uint64
  * (scratch_read_after) and the whole decoded the same way; behind more, it
  * is added and decoded there (drain_evbuffer).
  */
-#define SCRATCH_HELD_MAX (16 * 1024) /* daemon/link.h */
 static bool drain_scratch(int framing, struct evbuffer *in, const unsigned char *chunk, size_t n,
                           size_t *pos, uint64_t max_frame, const unsigned char *stream,
                           struct outcome *o)
