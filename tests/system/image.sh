@@ -21,12 +21,16 @@ suite=bookworm
 
 log() { printf 'image.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# stdout carries the image's directory and nothing else (run.sh reads it): every
+# tool's output goes to stderr. mkfs.ext4 says "Creating regular file" on stdout
+# even with -q, which once made a fresh machine's first run read that as the path.
+exec 3>&1 1>&2
 
 pkgs=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/packages" | tr -d ' \t' | paste -sd, -)
 key=$( (cat "$here/packages" "$here/image.sh" "$here"/guest/*; echo "$suite") | sha256sum | cut -c1-16)
 dir="$cache/$key"
 if [ -f "$dir/ok" ]; then
-    echo "$dir"
+    echo "$dir" >&3
     exit 0
 fi
 
@@ -67,7 +71,7 @@ mkdir -p "$cache"
 exec 8>"$cache/.lock"
 flock -w 1800 8 || die "could not lock $cache/.lock"
 if [ -f "$dir/ok" ]; then # built by another run while this one waited
-    echo "$dir"
+    echo "$dir" >&3
     exit 0
 fi
 
@@ -129,4 +133,4 @@ mkdir -p "$dir"
 mv "$work/disk.img" "$work/vmlinuz" "$work/initrd.img" "$work/packages" "$work/debootstrap.log" "$dir/"
 touch "$dir/ok"
 log "image $key built in $(($(date +%s) - t0)) s"
-echo "$dir"
+echo "$dir" >&3
