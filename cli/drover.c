@@ -11,16 +11,12 @@
  */
 #include <errno.h>
 #include <event2/buffer.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +29,7 @@
 #include "parse.h"
 #include "client.h"
 #include "proto.h"
+#include "top.h"
 #include "verbs.h"
 #include "xmalloc.h"
 
@@ -60,262 +57,6 @@ static void usage(FILE *fp)
         "  --tls-name NAME    the name droverd's certificate must carry (default: the listen IP)\n"
         "\nexit status: 0 done, 1 refused or failed, 2 usage, 3 droverd not reachable,\n"
         "4 call --timeout passed without a reply\n");
-}
-
-/*
- * --json: what a script reads is one JSON document on stdout, errors too
- * (docs/json.md): messages are gathered here and, when the verb failed
- * without printing JSON of its own, printed as {"error": ..., "exit": N}.
- */
-static bool cli_json;
-static bool cli_wrote_data;
-static char *cli_errors;
-static size_t cli_errors_len;
-
-static void cli_error_add(const char *msg, size_t len)
-{
-    while (len > 0 && msg[len - 1] == '\n')
-        len--;
-    cli_errors = xreallocarray(cli_errors, cli_errors_len + len + 2, 1);
-    if (cli_errors_len > 0)
-        cli_errors[cli_errors_len++] = '\n';
-    memcpy(cli_errors + cli_errors_len, msg, len);
-    cli_errors_len += len;
-    cli_errors[cli_errors_len] = '\0';
-}
-
-/* A message for the user: "drover: ..." on stderr, or kept for the JSON error. */
-static void __attribute__((format(printf, 1, 2))) cli_error(const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-
-    va_start(ap, fmt);
-    xvasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (cli_json)
-        cli_error_add(s, strlen(s));
-    else
-        fprintf(stderr, "drover: %s\n", s);
-    free(s);
-}
-
-/* Print a JSON document built with out.h, and a newline. */
-static void cli_print_json(struct evbuffer *buf)
-{
-    fflush(stdout);
-    while (evbuffer_get_length(buf) > 0)
-        if (evbuffer_write(buf, 1) < 0 && errno != EINTR)
-            break;
-    cli_wrote_data = true;
-}
-
-/* The exit status, after the JSON error object when --json failed without JSON of its own. */
-static int cli_finish(int status)
-{
-    if (!cli_json || status == DROVER_EXIT_OK || cli_errors == NULL)
-        return status;
-    if (cli_wrote_data) {
-        fprintf(stderr, "drover: %s\n", cli_errors);
-    } else {
-        struct evbuffer *buf = evbuffer_new();
-        struct json j;
-        json_init(&j, buf);
-        json_object_begin(&j);
-        json_kv_str(&j, "error", cli_errors);
-        json_kv_int(&j, "exit", status);
-        json_object_end(&j);
-        cli_print_json(buf);
-        evbuffer_free(buf);
-    }
-    free(cli_errors);
-    cli_errors = NULL;
-    return status;
-}
-
-static _Noreturn void cli_exit(int status)
-{
-    exit(cli_finish(status));
-}
-
-static int call_wait(int fd, short events);
-
-/* Write everything; timed (the `call` work socket, non-blocking): within call --timeout. */
-static int write_loop(int fd, const void *buf, size_t len, bool timed)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        if (timed && call_wait(fd, callconn_events(POLLOUT)) != 0)
-            return -1;
-        ssize_t n = timed ? callconn_write(fd, p, len) : write(fd, p, len);
-        if (n < 0 && (errno == EINTR || (timed && errno == EAGAIN)))
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    return write_loop(fd, buf, len, false);
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n == 0 ? 0 : -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 1;
-}
-
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int fd;
-
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-int connect_control(const char *path)
-{
-    int fd = connect_unix(path);
-
-    if (fd < 0) {
-        /* Not allowed to open the socket: droverd is there, this user is refused. */
-        if (errno == EACCES || errno == EPERM) {
-            cli_error("permission denied: this user may not use droverd's control socket "
-                      "%s (see control_mode and control_group)",
-                      path);
-            cli_exit(DROVER_EXIT_FAILED);
-        }
-        cli_error("cannot reach droverd at %s: %s", path, strerror(errno));
-        if (errno == ENOENT || errno == ECONNREFUSED)
-            cli_error("is droverd running? (choose a socket with -s or DROVER_SOCKET)");
-        cli_exit(DROVER_EXIT_UNREACHABLE);
-    }
-    return fd;
-}
-
-void send_command(int fd, int argc, char *const argv[])
-{
-    unsigned char *payload, hdr[PROTO_HEADER_SIZE];
-    struct proto_header h;
-    size_t len = proto_argv_pack(argc, argv, &payload);
-
-    if (len == 0) {
-        cli_error("the command is too long");
-        cli_exit(DROVER_EXIT_USAGE);
-    }
-    proto_header_make(&h, PROTO_COMMAND, len);
-    proto_header_encode(hdr, &h);
-    /* A refused client may be cut off before reading all; its reply is still read below. */
-    if (write_all(fd, hdr, sizeof(hdr)) != 0 || write_all(fd, payload, len) != 0) {
-        if (errno != EPIPE && errno != ECONNRESET) {
-            cli_error("sending to droverd: %s", strerror(errno));
-            cli_exit(DROVER_EXIT_UNREACHABLE);
-        }
-    }
-    free(payload);
-}
-
-/*
- * Read the reply: DATA to stdout (or into capture), ERROR to stderr, until
- * EXIT. Returns the exit status; eof_status when droverd closes first.
- */
-int read_reply(int fd, char **capture, size_t *capture_len, int eof_status)
-{
-    for (;;) {
-        unsigned char hdr[PROTO_HEADER_SIZE];
-        struct proto_header h;
-        char err[PARSE_ERR_MAX];
-        unsigned char *payload;
-        int rc = read_all(fd, hdr, sizeof(hdr));
-
-        if (rc <= 0) {
-            if (eof_status >= 0)
-                return eof_status;
-            cli_error("droverd closed the connection without an answer");
-            return DROVER_EXIT_FAILED;
-        }
-        proto_header_decode(hdr, &h);
-        switch (proto_header_check(&h,
-                                   PROTO_TYPE_BIT(PROTO_DATA) | PROTO_TYPE_BIT(PROTO_ERROR) |
-                                       PROTO_TYPE_BIT(PROTO_EXIT),
-                                   PROTO_MAX_FRAME, err, sizeof(err))) {
-        case PROTO_CHECK_OK:
-            break;
-        case PROTO_CHECK_VERSION:
-            /* Another version still says why in an ERROR we can read, if it is small enough. */
-            if (h.length <= PROTO_MAX_FRAME)
-                break;
-            /* fall through */
-        default:
-            cli_error("bad reply from droverd: %s", err);
-            return DROVER_EXIT_FAILED;
-        }
-        payload = xmalloc((size_t)h.length + 1);
-        if (read_all(fd, payload, h.length) <= 0 && h.length > 0) {
-            cli_error("droverd closed the connection mid-reply");
-            free(payload);
-            return DROVER_EXIT_FAILED;
-        }
-        switch (h.type) {
-        case PROTO_DATA:
-            if (capture != NULL) {
-                *capture = xreallocarray(*capture, *capture_len + h.length + 1, 1);
-                memcpy(*capture + *capture_len, payload, h.length);
-                *capture_len += h.length;
-                (*capture)[*capture_len] = '\0';
-            } else if ((cli_wrote_data = true, write_all(1, payload, h.length)) != 0) {
-                free(payload);
-                return errno == EPIPE ? DROVER_EXIT_OK
-                                      : DROVER_EXIT_FAILED; /* e.g. piped into head */
-            }
-            break;
-        case PROTO_ERROR:
-            if (cli_json) {
-                cli_error_add((const char *)payload, h.length);
-            } else {
-                fputs("drover: ", stderr);
-                fwrite(payload, 1, h.length, stderr);
-            }
-            break;
-        case PROTO_EXIT: {
-            int status = h.length >= 1 ? payload[0] : DROVER_EXIT_FAILED;
-            free(payload);
-            return status;
-        }
-        default:
-            break;
-        }
-        free(payload);
-    }
 }
 
 static int run_check(const struct verb_args *va)
@@ -460,7 +201,20 @@ static int call_wait(int fd, short events)
 /* Write everything before the deadline (droverd may not be reading us). */
 static int call_write(int fd, const void *buf, size_t len)
 {
-    return write_loop(fd, buf, len, true);
+    const char *p = buf;
+
+    while (len > 0) {
+        if (call_wait(fd, callconn_events(POLLOUT)) != 0)
+            return -1;
+        ssize_t n = callconn_write(fd, p, len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 /* Send one request in the pool's framing. */
@@ -496,7 +250,7 @@ static int call_read_reply(int wfd, const struct proto_call_info *ci, const char
         size_t used;
         enum frame_result fr = frame_reply_decode(ci->framing, buf, have, 256 << 20, &reply, &used);
         if (fr == FRAME_OK) {
-            if (reply.status == FRAME_STATUS_OK && cli_json) {
+            if (reply.status == FRAME_STATUS_OK && cli_json_on()) {
                 struct evbuffer *out = evbuffer_new();
                 struct json j;
                 json_init(&j, out);
@@ -649,7 +403,7 @@ static int split_args(int argc, char **argv, char **vargv, const char **socket_p
             json = true;
         } else if (vargc == 0) {
             cli_error("unknown option '%s'", a);
-            if (!cli_json)
+            if (!cli_json_on())
                 usage(stderr);
             *exit_now = DROVER_EXIT_USAGE;
             return -1;
@@ -658,7 +412,7 @@ static int split_args(int argc, char **argv, char **vargv, const char **socket_p
         }
     }
     if (vargc == 0) {
-        if (cli_json)
+        if (cli_json_on())
             cli_error("no verb given (see drover --help)");
         else
             usage(stderr);
@@ -713,8 +467,7 @@ static int run_version(const char *socket_path, const struct verb_args *va)
         else
             printf("droverd: not reachable at %s\n", socket_path);
     }
-    free(cli_errors); /* a droverd that is not there is part of the answer, not an error */
-    cli_errors = NULL;
+    cli_errors_forget(); /* a droverd that is not there is part of the answer, not an error */
     return DROVER_EXIT_OK;
 }
 
@@ -743,7 +496,7 @@ int main(int argc, char **argv)
     log_init("drover", LOG_LEVEL_WARN);
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--json") == 0)
-            cli_json = true;
+            cli_set_json(true);
     char **vargv = xcalloc((size_t)argc + 2, sizeof(*vargv)); /* + --width */
     int vargc = split_args(argc, argv, vargv, &socket_path, &exit_now);
     if (vargc < 0) {

@@ -21,6 +21,7 @@
 
 #include "client.h"
 #include "json.h"
+#include "top.h"
 #include "parse.h"
 #include "proto.h"
 #include "xmalloc.h"

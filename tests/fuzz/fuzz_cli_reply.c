@@ -2,13 +2,12 @@
 /*
  * Fuzz target for the drover CLI's reader of droverd's answers: the input is
  * what comes back on the control socket (DATA, ERROR, EXIT messages, or
- * anything else), served from a memfd to read_reply() in cli/drover.c; what
+ * anything else), served from a memfd to read_reply() in cli/client.c; what
  * it captured is then decoded as `drover call` decodes droverd's answer
  * (proto_call_info_unpack() in common/proto.c).
  *
- * read_reply() is static, so this file compiles cli/drover.c itself, with
- * its main() renamed and its stderr sent to /dev/null (ASan still reports on
- * fd 2). If cli/drover.c renames read_reply(), change the call below.
+ * This file compiles cli/client.c itself, with its stderr sent to /dev/null
+ * (ASan still reports on fd 2).
  */
 #include <stdio.h>
 #include <sys/mman.h>
@@ -19,10 +18,7 @@ static FILE *fuzz_quiet_stderr;
 
 #undef stderr
 #define stderr fuzz_quiet_stderr
-#define main   drover_cli_main
-int drover_cli_main(int argc, char **argv);
-#include "drover.c"
-#undef main
+#include "client.c"
 #undef stderr
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
