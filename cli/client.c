@@ -69,6 +69,13 @@ void cli_print_json(struct evbuffer *buf)
     cli_wrote_data = true;
 }
 
+void cli_errors_forget(void)
+{
+    free(cli_errors);
+    cli_errors = NULL;
+    cli_errors_len = 0;
+}
+
 /* The exit status, after the JSON error object when --json failed without JSON of its own. */
 int cli_finish(int status)
 {
@@ -87,8 +94,7 @@ int cli_finish(int status)
         cli_print_json(buf);
         evbuffer_free(buf);
     }
-    free(cli_errors);
-    cli_errors = NULL;
+    cli_errors_forget();
     return status;
 }
 
@@ -105,13 +111,6 @@ void cli_set_json(bool on)
 bool cli_json_on(void)
 {
     return cli_json;
-}
-
-void cli_errors_forget(void)
-{
-    free(cli_errors);
-    cli_errors = NULL;
-    cli_errors_len = 0;
 }
 
 int write_all(int fd, const void *buf, size_t len)
