@@ -28,7 +28,7 @@ static bool config_in_use(const struct config *cfg)
 
     TAILQ_FOREACH(p, &droverd.pools, entry)
         TAILQ_FOREACH(pc, &cfg->pools, entry)
-            if (p->cfg == pc || p->rollback_cfg == pc)
+            if (p->cfg == pc || p->rollback_cfg == pc || p->recreate_cfg == pc)
                 return true;
     return false;
 }
@@ -144,6 +144,7 @@ int reload_apply(struct config *new, struct reload_report *out)
 {
     struct config *old = droverd.config;
     struct pool_config *pc;
+    struct pool *stopping;
     char err[PARSE_ERR_MAX];
 
     out->loaded = true;
@@ -159,6 +160,13 @@ int reload_apply(struct config *new, struct reload_report *out)
         events_record(NULL, -1, 0, NULL, NULL, EVC_RELOAD, what);
     }
 
+    /*
+     * A pool still stopping from an earlier change starts again only if this
+     * config has it (set below): one the new config dropped stays removed.
+     */
+    TAILQ_FOREACH(stopping, &droverd.pools, entry)
+        if (stopping->removing)
+            stopping->recreate_cfg = NULL;
     /* Pools that left the config stop; the rest follow their new settings. */
     for (size_t i = 0; i < out->diff.n; i++) {
         if (out->diff.v[i].kind == CHANGE_POOL_REMOVED) {
