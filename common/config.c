@@ -299,6 +299,12 @@ static int loader_scan_line(struct loader *ld, const char *start, size_t len)
         config_errors_add(ld->errs, ld->file, ld->line, "line contains a NUL byte");
         return -1;
     }
+    /* Lines end in LF or CRLF; a file saved with CR alone would read as one line. */
+    if (memchr(p, '\r', (size_t)(end - p)) != NULL) {
+        config_errors_add(ld->errs, ld->file, ld->line,
+                          "carriage return (CR) inside a line: lines must end in LF or CRLF");
+        return -1;
+    }
     while (p < end && isspace((unsigned char)*p))
         p++;
     while (end > p && isspace((unsigned char)end[-1]))
@@ -313,6 +319,19 @@ static int loader_scan_line(struct loader *ld, const char *start, size_t len)
         if (close == NULL) {
             config_errors_add(ld->errs, ld->file, ld->line,
                               "section header is missing its closing ']'");
+            ld->kind = SEC_BAD;
+            ld->pool = NULL;
+            return -1;
+        }
+        /* After the ']' only a comment: "[pool:a] workers = 2" would lose the key. */
+        for (a = close + 1; a < end && isspace((unsigned char)*a); a++)
+            ;
+        if (a < end && *a != ';' && *a != '#') {
+            config_errors_add(
+                ld->errs, ld->file, ld->line,
+                "text after the section header's ']': '%.*s' (a key goes on a line of "
+                "its own)",
+                (int)(end - a), a);
             ld->kind = SEC_BAD;
             ld->pool = NULL;
             return -1;

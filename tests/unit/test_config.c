@@ -286,7 +286,7 @@ static void test_syntax_variants(void **state)
     (void)state;
     /* CRLF, a BOM, tabs, indentation, ':' as separator, comments, no final newline. */
     load_ok("\xEF\xBB\xBF; comment\r\n"
-            "[ pool:web ]\r\n"
+            "[ pool:web ] ; a comment after the header\r\n"
             "  command\t=\tworker --x # hash stays ; but this is a comment\r\n"
             "workers: 2\r\n"
             "# comment\r\n"
@@ -409,6 +409,18 @@ static void test_syntax_errors(void **state)
              FILE_NAME ":3: expected 'key = value', a [section] or a comment\n");
     load_bad("[pool:web]\ncommand = x\n= 4\n", FILE_NAME ":3: missing key name before '='\n");
     load_bad("[pool:web]\ncommand = x\n  : 4\n", FILE_NAME ":3: missing key name before ':'\n");
+    /* After the ']' only a comment: the key would be lost. */
+    load_bad("[pool:web] workers = 2\ncommand = x\n",
+             FILE_NAME ":1: text after the section header's ']': 'workers = 2' (a key goes on a "
+                       "line of its own)\n");
+    load_bad("[pool:web]]\ncommand = x\n",
+             FILE_NAME ":1: text after the section header's ']': ']' (a key goes on a line of its "
+                       "own)\n");
+    /* A file saved with CR line endings is one line to the reader: refused, not half read. */
+    load_bad("[pool:web]\rcommand = x\rworkers = 2\r",
+             FILE_NAME ":1: carriage return (CR) inside a line: lines must end in LF or CRLF\n");
+    load_bad("[pool:web]\ncommand = x\nworkers = 2\rrestart = never\n",
+             FILE_NAME ":3: carriage return (CR) inside a line: lines must end in LF or CRLF\n");
     /* No multi-line values: an indented continuation is an error, not a silent append. */
     load_bad("[pool:web]\ncommand = x\n  --more\n",
              FILE_NAME ":3: expected 'key = value', a [section] or a comment\n");
