@@ -96,6 +96,8 @@ int parse_duration(const char *s, uint64_t *out_us, char *err, size_t errsz)
             return parse_error(err, errsz, "duration '%s' is too large", s);
         total += n * unit->us;
     }
+    if (total > PARSE_DURATION_MAX_US)
+        return parse_error(err, errsz, "duration '%s' is too large (at most 36500d, 100 years)", s);
     *out_us = total;
     return 0;
 }

@@ -17,6 +17,12 @@
 /* Durations are kept in microseconds everywhere. */
 #define USEC_PER_MSEC 1000ULL
 #define USEC_PER_SEC  1000000ULL
+/*
+ * The longest duration any key or option takes: 100 years. A deadline is
+ * now plus a duration, and this keeps that sum far from wrapping around (a
+ * longer one read as "at once").
+ */
+#define PARSE_DURATION_MAX_US (36500ULL * 86400 * USEC_PER_SEC)
 
 /* Write a formatted reason into err (errsz bytes); always returns -1. */
 int parse_error(char *err, size_t errsz, const char *fmt, ...)
@@ -24,7 +30,8 @@ int parse_error(char *err, size_t errsz, const char *fmt, ...)
 
 /*
  * "250us", "100ms", "10s", "5m", "2h", "1d", or a sum like "1m30s"; "0" alone
- * needs no unit. Integers only; a missing unit is an error.
+ * needs no unit. Integers only; a missing unit is an error; at most
+ * PARSE_DURATION_MAX_US (36500d).
  */
 int parse_duration(const char *s, uint64_t *out_us, char *err, size_t errsz);
 /* Shortest exact text for a duration: "100ms", "1m30s", "0". */
