@@ -598,6 +598,20 @@ static void loader_parse_file(struct loader *ld, const char *path, const char *f
     free(text);
 }
 
+/* The first directory glob() could not read (glob's error callback takes no context). */
+static char include_unread_dir[PATH_MAX];
+static int include_unread_errno;
+
+static int include_glob_error(const char *path, int error)
+{
+    /* A directory that does not exist simply matches nothing, like an empty one. */
+    if (error == ENOENT || error == ENOTDIR || include_unread_errno != 0)
+        return 0;
+    snprintf(include_unread_dir, sizeof(include_unread_dir), "%s", path);
+    include_unread_errno = error;
+    return 0;
+}
+
 static void loader_includes(struct loader *ld)
 {
     char **patterns = ld->cfg->daemon.include;
@@ -606,11 +620,26 @@ static void loader_includes(struct loader *ld)
 
     for (size_t i = 0; patterns != NULL && patterns[i] != NULL; i++) {
         glob_t g;
-        /* A directory that does not exist simply matches nothing, like an empty one. */
-        int rc = glob(patterns[i], 0, NULL, &g);
+        int rc;
 
-        if (rc == GLOB_NOMATCH)
+        include_unread_errno = 0;
+        rc = glob(patterns[i], 0, include_glob_error, &g);
+        if (include_unread_errno != 0) {
+            /* Unreadable is not empty: its pools would silently leave the config. */
+            config_errors_add(ld->errs, origin->file, origin->line,
+                              "include '%s': cannot read %s: %s", patterns[i], include_unread_dir,
+                              strerror(include_unread_errno));
+            if (rc == 0)
+                globfree(&g);
             continue;
+        }
+        if (rc == GLOB_NOMATCH) {
+            /* A name without a wildcard is one file, and a typo in it must not pass. */
+            if (strpbrk(patterns[i], "*?[") == NULL)
+                config_errors_add(ld->errs, origin->file, origin->line,
+                                  "include '%s': no such file", patterns[i]);
+            continue;
+        }
         if (rc != 0) {
             config_errors_add(ld->errs, origin->file, origin->line, "include: cannot read '%s'",
                               patterns[i]);

@@ -279,8 +279,19 @@ static int parse_globs_key(const struct key *k, struct key_ctx *ctx, const char 
     char ***dst = field, **words;
 
     (void)k;
+    if (value[strspn(value, " \t")] == '\0')
+        return parse_error(ctx->err, ctx->errsz, "needs a pattern, like conf.d/*.ini");
     if (argv_split(value, &words, ctx->err, ctx->errsz) != 0)
         return -1;
+    for (size_t i = 0; words[i] != NULL; i++) {
+        size_t len = strlen(words[i]);
+        if (len > 0 && words[i][len - 1] == ',') {
+            parse_error(ctx->err, ctx->errsz, "patterns are separated by spaces, not commas: '%s'",
+                        words[i]);
+            free_strv(words);
+            return -1;
+        }
+    }
     for (size_t i = 0; words[i] != NULL; i++) {
         char *abs = resolve_path(ctx, words[i]);
         free(words[i]);
@@ -573,7 +584,10 @@ const struct key key_table[] = {
         .offset = D(include),
         .default_doc = "unset",
         .reload = RELOAD_LIVE,
-        .help = "Glob(s) of files with more [pool:NAME] sections, read in sorted order.",
+        .help = "Glob(s) of files with more [pool:NAME] sections, read in sorted order, "
+                "separated by spaces. A directory that does not exist matches nothing; one "
+                "that cannot be read, and a name without a wildcard that does not exist, "
+                "are errors.",
     },
     {
         .section = KEY_DAEMON,

@@ -9,6 +9,7 @@
  * "FILE:LINE: message" lines, with the tests/data directory written as a
  * relative path. Lines of a .err file starting with '#' are comments.
  */
+#include <errno.h>
 #include <glob.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -970,6 +971,61 @@ static void test_load_missing_file(void **state)
  * matched by an include glob (it would wait for a writer), a socket, a
  * device. An include names the line that included it.
  */
+/* Load main_ini, whose include line is line 3, and expect exactly one error there. */
+static void include_bad(const char *main_ini, const char *include, const char *want_tail)
+{
+    char want[1024];
+    const char *s;
+    FILE *f;
+
+    assert_non_null(f = fopen(main_ini, "w"));
+    fprintf(f, "[daemon]\ncontrol_socket = /tmp/x.sock\ninclude = %s\n", include);
+    fclose(f);
+    config_errors_clear(&errs);
+    assert_null(config_load(main_ini, &file_env, &errs));
+    s = keep(config_errors_format(&errs));
+    snprintf(want, sizeof(want), "%s:3: %s\n", main_ini, want_tail);
+    assert_string_equal(s, want);
+    config_errors_clear(&errs);
+}
+
+/* Include mistakes that would silently drop pools are errors at the include line. */
+static void test_include_errors(void **state)
+{
+    char dir[] = "/tmp/drover-test-include.XXXXXX", main_ini[256], sub[256], tail[1024];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(main_ini, sizeof(main_ini), "%s/main.ini", dir);
+
+    /* A comma, as between environment entries: the first pattern would match nothing. */
+    include_bad(main_ini, "a/*.ini, b/*.ini",
+                "include: patterns are separated by spaces, not commas: 'a/*.ini,'");
+    include_bad(main_ini, " ", "include: needs a pattern, like conf.d/*.ini");
+    /* A name without a wildcard is one file: a typo in it is not "nothing to include". */
+    snprintf(tail, sizeof(tail), "include '%s/pools.ini': no such file", dir);
+    include_bad(main_ini, "pools.ini", tail);
+    /* A directory that cannot be read is not an empty one (a loop stands in for EACCES as root). */
+    snprintf(sub, sizeof(sub), "%s/loop.d", dir);
+    assert_int_equal(symlink(sub, sub), 0);
+    snprintf(tail, sizeof(tail), "include '%s/*.ini': cannot read %s: %s", sub, sub,
+             strerror(ELOOP));
+    include_bad(main_ini, "loop.d/*.ini", tail);
+    unlink(sub);
+    /* A directory that does not exist still matches nothing, as documented. */
+    {
+        FILE *f = fopen(main_ini, "w");
+        assert_non_null(f);
+        fprintf(f, "[daemon]\ncontrol_socket = /tmp/x.sock\ninclude = none.d/*.ini\n");
+        fclose(f);
+        config_free(cfg);
+        config_errors_clear(&errs);
+        assert_non_null(cfg = config_load(main_ini, &file_env, &errs));
+    }
+    unlink(main_ini);
+    rmdir(dir);
+}
+
 static void test_load_special_files(void **state)
 {
     char dir[] = "/tmp/drover-test-special.XXXXXX", path[256], main_ini[256], want[768];
@@ -1079,6 +1135,7 @@ int main(void)
         F(test_include_fixture),
         F(test_include_missing_directory),
         F(test_load_missing_file),
+        F(test_include_errors),
         F(test_load_special_files),
     };
 #undef T
