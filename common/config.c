@@ -783,11 +783,22 @@ static const struct {
     const char *key;
     unsigned modes; /* bit per enum route_mode */
 } routing_keys[] = {
-    {"socket_mode", 7},     {"socket_group", 7},  {"mode", 7},
-    {"framing", 1},         {"work_fd", 1},       {"max_queue", 1},
-    {"request_timeout", 1}, {"max_attempts", 1},  {"max_requests", 3},
-    {"worker_inflight", 3}, {"max_frame", 1},     {"tls_cert", 1},
-    {"tls_key", 1},         {"tls_client_ca", 1}, {"tls_handshake_timeout", 1},
+    {"socket_mode", 7},
+    {"socket_group", 7},
+    {"mode", 7},
+    {"framing", 1},
+    {"work_fd", 1},
+    {"max_queue", 1},
+    {"request_timeout", 1},
+    {"max_attempts", 1},
+    {"max_requests", 3},
+    {"worker_inflight", 3},
+    {"max_frame", 1},
+    {"frame_timeout", 1},
+    {"tls_cert", 1},
+    {"tls_key", 1},
+    {"tls_client_ca", 1},
+    {"tls_handshake_timeout", 1},
     {"insecure_tcp", 7},
 };
 

@@ -45,7 +45,7 @@ struct key_origin {
 
 /* Number of keys of each section; checked against the key table. */
 #define DAEMON_KEY_COUNT 11
-#define POOL_KEY_COUNT   55
+#define POOL_KEY_COUNT   56
 
 struct daemon_config {
     char *control_socket;
@@ -113,6 +113,7 @@ struct pool_config {
     unsigned worker_inflight;
     bool worker_inflight_auto; /* message mode, worker_inflight not set: the adaptive window */
     uint64_t max_frame;
+    uint64_t frame_timeout_us; /* longest a client takes to finish a frame it began (while read) */
     uint64_t queue_timeout_us; /* longest a request waits for a worker; 0 = none */
     uint64_t client_buffer;    /* bytes one connection may hold before droverd stops reading it */
     uint64_t pool_buffer;      /* bytes the pool's connections may hold together; 0 = none */

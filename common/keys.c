@@ -1094,6 +1094,16 @@ const struct key key_table[] = {
     },
     {
         .section = KEY_POOL,
+        .name = "frame_timeout",
+        .kind = KT_DURATION,
+        .offset = P(frame_timeout_us),
+        .default_value = "60s",
+        .reload = RELOAD_LIVE,
+        .min = 1000,
+        .help = "message mode: a client that began a request and has not finished it within this, while droverd reads it, is disconnected (a bad frame).",
+    },
+    {
+        .section = KEY_POOL,
         .name = "queue_timeout",
         .kind = KT_DURATION,
         .offset = P(queue_timeout_us),

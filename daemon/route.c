@@ -121,6 +121,7 @@ void route_configure(struct route *r, const struct pool_config *pc)
     r->recycle_memory = pc->memory_recycle > 0;
     r->stdio = pc->work_fd == WORK_FD_STDIO;
     r->queue_timeout_us = pc->queue_timeout_us;
+    r->frame_timeout_us = pc->frame_timeout_us;
     r->client_buffer = pc->client_buffer;
     r->budget.limit = pc->pool_buffer;
     route_configure_tls(r, pc);

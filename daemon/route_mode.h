@@ -87,6 +87,7 @@ struct route {
     uint64_t prefetch_max_age_us;
     bool stdio;
     uint64_t queue_timeout_us; /* 0 = none */
+    uint64_t frame_timeout_us; /* a client's unfinished frame, while it is read */
     uint64_t client_buffer;
 
     struct choice choice;    /* which worker gets the next request or connection */

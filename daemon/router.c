@@ -39,9 +39,8 @@
 #include "sys.h"
 #include "xmalloc.h"
 
-#define ROUTE_MAX_CLIENTS         10000 /* per pool; more wait in the listen backlog */
-#define CLIENT_MAX_PENDING        256 /* a client's requests not yet answered before we stop reading */
-#define CLIENT_PARTIAL_TIMEOUT_US (60 * USEC_PER_SEC) /* to finish a frame once begun */
+#define ROUTE_MAX_CLIENTS  10000 /* per pool; more wait in the listen backlog */
+#define CLIENT_MAX_PENDING 256   /* a client's requests not yet answered before we stop reading */
 /*
  * After the daemon's clients held TRIM_HIGH bytes or more, once they hold
  * TRIM_LOW or less the heap is trimmed: glibc keeps freed memory (and its
@@ -65,6 +64,7 @@ static struct event *trim_ev; /* a trim that was due too soon after the last one
 static void router_flush(struct route *r);
 static void router_trim(void);
 static void client_close(struct client *c);
+static void client_gone(struct client *c);
 static int client_parse(struct client *c);
 
 unsigned router_clients_total(void)
@@ -116,6 +116,21 @@ static size_t client_read_size(const struct client *c)
     return room < READ_MIN ? READ_MIN : room > READ_CHUNK ? READ_CHUNK : (size_t)room;
 }
 
+/*
+ * The deadline of an unfinished frame: frame_timeout from now, when its
+ * count starts (bytes left after a read, or reading resumes with some);
+ * each frame completed stops it (client_submit_frame).
+ */
+static void client_partial_start(struct client *c, uint64_t now)
+{
+    c->partial_since = now;
+    if (!event_pending(c->partial_ev, EV_TIMEOUT, NULL)) {
+        uint64_t t = c->route->frame_timeout_us;
+        struct timeval tv = {(time_t)(t / USEC_PER_SEC), (suseconds_t)(t % USEC_PER_SEC)};
+        event_add(c->partial_ev, &tv);
+    }
+}
+
 static void client_update_reading(struct client *c)
 {
     struct route *r = c->route;
@@ -134,10 +149,14 @@ static void client_update_reading(struct client *c)
     if (want == c->reading)
         return;
     c->reading = want;
-    if (want)
+    if (want) {
         event_add(c->rev, NULL);
-    else
+        /* An unfinished frame's 60 s count only while droverd reads the client. */
+        if (evbuffer_get_length(c->in) > 0)
+            client_partial_start(c, mono_now());
+    } else {
         event_del(c->rev);
+    }
 }
 
 static void client_free(struct client *c)
@@ -299,7 +318,10 @@ static void router_flush(struct route *r)
     while ((c = TAILQ_FIRST(&r->dirty_clients)) != NULL) {
         TAILQ_REMOVE(&r->dirty_clients, c, dirty_entry);
         c->dirty = false;
-        client_write(c);
+        if (c->gone)
+            client_gone(c);
+        else
+            client_write(c);
     }
     router_trim();
 }
@@ -342,6 +364,7 @@ static void client_submit_frame(struct client *c, const unsigned char *flat, siz
     else
         take_bytes(c->in, q->data, frame_len);
     c->held_items += frame_len;
+    c->partial_since = 0; /* a frame completed: what follows starts a count of its own */
     TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
     c->npending++;
     router_submit(c->route, q);
@@ -414,28 +437,21 @@ static void client_partial_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (c->partial_since == 0 || evbuffer_get_length(c->in) == 0)
+    if (evbuffer_get_length(c->in) == 0)
+        c->partial_since = 0;
+    /* Not read now (droverd's pushback): the count starts again when reading resumes. */
+    if (c->partial_since == 0 || !c->reading)
         return;
-    if (now - c->partial_since >= CLIENT_PARTIAL_TIMEOUT_US) {
-        client_bad_frame(c, "half a frame and then nothing for 60s");
+    if (now - c->partial_since >= c->route->frame_timeout_us) {
+        char t[32], why[96];
+        format_duration(c->route->frame_timeout_us, t, sizeof(t));
+        snprintf(why, sizeof(why), "part of a frame and not the rest within %s (frame_timeout)", t);
+        client_bad_frame(c, why);
         return;
     }
-    uint64_t left = c->partial_since + CLIENT_PARTIAL_TIMEOUT_US - now;
+    uint64_t left = c->partial_since + c->route->frame_timeout_us - now;
     struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
     event_add(c->partial_ev, &tv);
-}
-
-/*
- * The client closed its socket altogether, not just its sending half
- * (shutdown(SHUT_WR), after which it still waits for replies): a Unix
- * socket says so with POLLHUP. Over TCP the two look alike until a reply
- * cannot be written.
- */
-static bool client_hung_up(const struct client *c)
-{
-    struct pollfd p = {.fd = c->fd, .events = 0};
-
-    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
 /* The client has gone: what it asked and nobody took yet is dropped (counted), not delivered. */
@@ -514,14 +530,10 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         in = evbuffer_get_length(c->in);
     }
     /* Bytes of an unfinished frame start a deadline, armed only in that case. */
-    if (in == 0) {
+    if (in == 0)
         c->partial_since = 0;
-    } else if (c->partial_since == 0) {
-        struct timeval tv = {CLIENT_PARTIAL_TIMEOUT_US / USEC_PER_SEC, 0};
-        c->partial_since = mono_now();
-        if (!event_pending(c->partial_ev, EV_TIMEOUT, NULL))
-            event_add(c->partial_ev, &tv);
-    }
+    else if (c->partial_since == 0)
+        client_partial_start(c, mono_now());
     client_account_len(c, in, outbuf_len(&c->out));
     client_update_reading(c);
     router_flush(r);

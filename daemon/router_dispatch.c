@@ -163,13 +163,27 @@ void router_submit(struct route *r, struct request *q)
 static void router_dispatch_queued(struct route *r)
 {
     struct choice_node *n;
+    struct request *q;
     uint64_t now;
 
     if (queue_first(&r->queue) == NULL)
         return;
     now = mono_now();
-    while (queue_first(&r->queue) != NULL && (n = router_take(r, now)) != NULL)
+    while ((q = queue_first(&r->queue)) != NULL) {
+        /*
+         * A half-closed client's socket is no longer watched (it reads as
+         * EOF for good): ask whether it hung up since, before a worker
+         * does its work for nobody. Its queued requests leave with it.
+         */
+        if (q->client != NULL && (q->client->eof || q->client->hup_seen) &&
+            client_hung_up(q->client)) {
+            client_left(r, q->client);
+            continue;
+        }
+        if ((n = router_take(r, now)) == NULL)
+            break;
         dispatch(r, queue_next(&r->queue), link_of(n), now);
+    }
 }
 
 void router_dispatch_pump(struct route *r)

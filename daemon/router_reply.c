@@ -3,6 +3,7 @@
 #include "router_reply.h"
 
 #include <event2/buffer.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,31 @@ static void client_mark_dirty(struct client *c)
         c->dirty = true;
         TAILQ_INSERT_TAIL(&c->route->dirty_clients, c, dirty_entry);
     }
+}
+
+bool client_hung_up(const struct client *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = 0};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+void client_left(struct route *r, struct client *c)
+{
+    struct request *q, *next;
+
+    TAILQ_FOREACH_SAFE(q, &c->pending, client_entry, next) {
+        if (q->state != REQ_QUEUED)
+            continue;
+        /* Never delivered: nobody would take the reply. */
+        TAILQ_REMOVE(&c->pending, q, client_entry);
+        c->npending--;
+        queue_remove(&r->queue, q);
+        r->abandoned++;
+        request_free(q);
+    }
+    c->gone = true;
+    client_mark_dirty(c);
 }
 
 /* Reply header for a payload of len bytes with this status, into out. */

@@ -7,10 +7,11 @@
  * client's output in the order of its requests, keeps a reply that must
  * wait for older ones, and tells the budgets (budget.c) what the client
  * holds. Also a request's start: request_new takes one from a bounded
- * free list, with a small frame's bytes inline. Calls only budget.c,
- * frame.c and libevent's evbuffer; never writes a socket (router.c
- * flushes dirty clients) and never calls up into router_dispatch.c or
- * router.c.
+ * free list, with a small frame's bytes inline; and a half-closed client
+ * found hung up (client_left). Calls only budget.c, queue.c, frame.c and
+ * libevent's evbuffer; never writes a socket (router.c flushes dirty
+ * clients, and closes the ones gone) and never calls up into
+ * router_dispatch.c or router.c.
  */
 #ifndef DROVER_ROUTER_REPLY_H
 #define DROVER_ROUTER_REPLY_H
@@ -57,6 +58,7 @@ struct client {
     struct event *hup_ev;
     bool hup_watch;                         /* hup_ev is added */
     bool hup_seen;                          /* it half-closed while not read: stop watching */
+    bool gone;                              /* hung up after a half-close: closed at the flush */
     unsigned char out_bytes[CLIENT_OUTBUF]; /* out's array */
 };
 
@@ -76,6 +78,20 @@ void request_free(struct request *q);
 void client_account(struct client *c);
 /* The same with the lengths of c->in and c->out known. */
 void client_account_len(struct client *c, size_t in, size_t out);
+/*
+ * Whether the client closed its socket altogether, not just its sending
+ * half (shutdown(SHUT_WR), after which it still waits for replies): a Unix
+ * socket says so with POLLHUP. Over TCP the two look alike until a reply
+ * cannot be written.
+ */
+bool client_hung_up(const struct client *c);
+/*
+ * A half-closed client turned out to have hung up (router_dispatch.c asks
+ * before a worker gets its next queued request, as its socket is no longer
+ * watched): its queued requests leave the queue (abandoned), and router.c
+ * closes it at the flush.
+ */
+void client_left(struct route *r, struct client *c);
 /* Replies up to this size that lie in one piece go to a client with one evbuffer_add. */
 #define REPLY_FLAT_MAX 4000
 

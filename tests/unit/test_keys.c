@@ -412,6 +412,7 @@ static const struct {
     {KEY_POOL, "memory_recycle", "128M", "134217728"},
     {KEY_POOL, "worker_inflight", "4", "4"},
     {KEY_POOL, "max_frame", "64K", "65536"},
+    {KEY_POOL, "frame_timeout", "90s", "1m30s"},
     {KEY_DAEMON, "buffer_limit", "1G", "1073741824"},
     {KEY_POOL, "queue_timeout", "1500ms", "1s500ms"},
     {KEY_POOL, "client_buffer", "64k", "65536"},
