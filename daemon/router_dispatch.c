@@ -95,11 +95,21 @@ bool router_queue_expire(struct route *r)
     if (r->queue_timeout_us == 0)
         return false;
     while ((q = queue_take_expired(&r->queue, now, r->queue_timeout_us)) != NULL) {
-        char why[96], t[32];
+        char why[192], t[32];
         r->queue_timeouts++;
         format_duration(r->queue_timeout_us, t, sizeof(t));
-        snprintf(why, sizeof(why), "no worker took the request within %s (queue_timeout)", t);
-        request_fail(r, q, "TIMEOUT", why);
+        if (q->attempts == 0) {
+            snprintf(why, sizeof(why), "no worker took the request within %s (queue_timeout)", t);
+            request_fail(r, q, "TIMEOUT", why);
+            continue;
+        }
+        /* It reached a worker before: the client must not read "never reached one". */
+        snprintf(why, sizeof(why),
+                 "delivered %u time%s without an answer (the worker %s), then no worker took it "
+                 "again within %s (queue_timeout)",
+                 q->attempts, q->attempts == 1 ? "" : "s",
+                 q->timed_out ? "did not answer within request_timeout" : "died", t);
+        request_fail(r, q, q->timed_out ? "TIMEOUT" : "FAILED", why);
     }
     next = queue_next_expiry(&r->queue, r->queue_timeout_us);
     if (next != 0) {

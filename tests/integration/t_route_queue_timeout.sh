@@ -21,6 +21,14 @@ command = $FAULTY_ECHO_WORKER
 workers = 1
 listen = $T/forever.sock
 queue_timeout = 0
+
+[pool:again]
+command = $FAULTY_ECHO_WORKER
+workers = 1
+listen = $T/again.sock
+queue_timeout = 500ms
+max_attempts = 3
+restart_delay = 5s
 EOF2
 start_daemon
 wait_for 10 "q running" pool_running q 1
@@ -88,4 +96,17 @@ wait_for 10 "q running" pool_running q 1
 assert_eq "$(dv call q again)" again "q serves again"
 served=$(cat "$T"/count/* | awk '{s += $1} END {print s}')
 assert_eq "$served" 2 "requests q's workers received (hello, again)"
-log "ok: queue_timeout, call --timeout, dropped requests of gone clients"
+
+# --- a request that reached a worker, died with it and then waited past
+# queue_timeout for another: FAILED saying it was delivered, never the
+# queue's "no worker took the request" (which means: safe to send again) ---
+wait_for 10 "again running" pool_running again 1
+rc=0
+err=$(dv call again --timeout 20s CRASH-once 2>&1 >/dev/null) || rc=$?
+assert_eq "$rc" 1 "exit status of a call whose request died with its worker and then waited"
+# (Delivered once or twice: the first restart after a crash is at once, restart_delay applies after.)
+assert_contains "$err" "FAILED delivered "
+assert_contains "$err" "without an answer (the worker died), then no worker took it again within 500ms (queue_timeout)"
+case "$err" in *"no worker took the request"*) fail "a delivered request answered as never delivered: $err" ;; esac
+assert_eq "$(pool_route again queue_timeouts)" 1 "queue timeouts of again"
+log "ok: queue_timeout, call --timeout, dropped requests of gone clients, a delivered request expiring"
