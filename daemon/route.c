@@ -111,6 +111,10 @@ static void route_configure_tls(struct route *r, const struct pool_config *pc)
 void route_configure(struct route *r, const struct pool_config *pc)
 {
     unsigned cap = pc->worker_inflight_auto ? ROUTE_AUTO_INFLIGHT : pc->worker_inflight;
+    /* 0 (off) is the longest of all; a new route has nothing armed yet. */
+    bool shorter = (pc->request_timeout_us - 1 < r->request_timeout_us - 1) ||
+                   (pc->queue_timeout_us - 1 < r->queue_timeout_us - 1) ||
+                   pc->frame_timeout_us < r->frame_timeout_us;
 
     r->framing = pc->framing;
     r->max_frame = pc->max_frame;
@@ -141,6 +145,8 @@ void route_configure(struct route *r, const struct pool_config *pc)
     }
     r->worker_inflight = cap;
     r->prefetch_max_age_us = pc->worker_inflight_auto ? ROUTE_PREFETCH_MAX_AGE_US : 0;
+    if (shorter && r->ops != NULL && r->ops->timeouts_shortened != NULL)
+        r->ops->timeouts_shortened(r);
 }
 
 struct route *route_new(const struct pool_config *pc, const char *name,

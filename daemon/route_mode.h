@@ -57,6 +57,8 @@ struct route_mode_ops {
     void (*release_clients)(struct route *r);
     /* Mode-specific numbers on top of the common ones (NULL: none). */
     void (*stats)(const struct route *r, struct route_stats *out);
+    /* A reload shortened a timeout: timers armed with the old one are armed again (NULL: none). */
+    void (*timeouts_shortened)(struct route *r);
 };
 
 struct route {

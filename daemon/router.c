@@ -654,6 +654,23 @@ static const struct link_ops router_link_ops = {
     .flushed = router_links_flushed,
 };
 
+/* A reload shortened a timeout: every timer armed with the old value, again with the new. */
+static void router_timeouts_shortened(struct route *r)
+{
+    struct client *c;
+
+    router_timers_rearm(r);
+    TAILQ_FOREACH(c, &r->clients, entry) {
+        if (c->partial_since == 0 || !event_pending(c->partial_ev, EV_TIMEOUT, NULL))
+            continue;
+        event_del(c->partial_ev);
+        uint64_t now = mono_now(), end = c->partial_since + r->frame_timeout_us;
+        uint64_t after = end > now ? end - now : 1;
+        struct timeval tv = {(time_t)(after / USEC_PER_SEC), (suseconds_t)(after % USEC_PER_SEC)};
+        event_add(c->partial_ev, &tv);
+    }
+}
+
 const struct route_mode_ops message_ops = {
     .accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC,
     .defers_stop = true,
@@ -666,4 +683,5 @@ const struct route_mode_ops message_ops = {
     .stop_accepting = router_stop_accepting,
     .release_clients = router_release_clients,
     .stats = router_stats,
+    .timeouts_shortened = router_timeouts_shortened,
 };

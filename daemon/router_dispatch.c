@@ -121,6 +121,36 @@ bool router_queue_expire(struct route *r)
     return true;
 }
 
+void router_timers_rearm(struct route *r)
+{
+    uint64_t now = mono_now(), next;
+    struct worker_link *l;
+    struct request *q;
+
+    TAILQ_FOREACH(l, &r->links.links, entry) {
+        /* A lost worker's timer is its grace, not a request's. */
+        if (l->lost_pid != 0 || !l->timeout_armed)
+            continue;
+        link_disarm_timeout(l);
+        q = TAILQ_FIRST(&l->inflight);
+        if (q == NULL || r->request_timeout_us == 0)
+            continue;
+        next = q->dispatched_at + r->request_timeout_us;
+        link_arm_timeout(l, next > now ? next - now : 1);
+    }
+    if (r->queue_timer_armed) {
+        event_del(r->queue_ev);
+        r->queue_timer_armed = false;
+        next = queue_next_expiry(&r->queue, r->queue_timeout_us);
+        if (r->queue_timeout_us != 0 && next != 0) {
+            uint64_t after = next > now ? next - now : 1;
+            struct timeval tv = {(time_t)(after / 1000000), (suseconds_t)(after % 1000000)};
+            event_add(r->queue_ev, &tv);
+            r->queue_timer_armed = true;
+        }
+    }
+}
+
 /* The adaptive window: a busy worker takes more while its oldest request is recent. */
 struct prefetch_test {
     const struct route *r;

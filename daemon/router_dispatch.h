@@ -27,6 +27,11 @@
 void router_submit(struct route *r, struct request *q);
 /* Queued requests go to workers with room, oldest first; what still waits gets its timer. */
 void router_dispatch_pump(struct route *r);
+/*
+ * request_timeout or queue_timeout was shortened: the workers' timers and
+ * the queue's, armed with the old value, are armed for what is left now.
+ */
+void router_timers_rearm(struct route *r);
 /* queue_timeout's timer fired: answer what expired, re-arm. False: queue_timeout is off. */
 bool router_queue_expire(struct route *r);
 /*
