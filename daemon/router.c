@@ -199,6 +199,8 @@ static void client_free(struct client *c)
     if (c->fd >= 0)
         close(c->fd);
     free(c);
+    /* Whatever path closed it (a failed write among them), the memory it held may go back. */
+    router_trim();
     /* A client closed: pools paused for want of fds may take connections again. */
     listener_update_all();
 }
@@ -275,11 +277,20 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     client_write(arg);
 }
 
+static bool trim_again; /* a trim after a burst is done once more, TRIM_INTERVAL_US later */
+
 static void trim_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     (void)arg;
+    if (trim_again) {
+        /* What workers still held for the burst's clients was freed after the first trim. */
+        trim_again = false;
+        malloc_trim(0);
+        last_trim = mono_now();
+        return;
+    }
     router_trim();
 }
 
@@ -305,8 +316,14 @@ static void router_trim(void)
         return;
     }
     if (budget_trim_due(router_daemon_budget(), TRIM_HIGH, TRIM_LOW)) {
+        struct timeval tv = {TRIM_INTERVAL_US / USEC_PER_SEC, TRIM_INTERVAL_US % USEC_PER_SEC};
         malloc_trim(0);
         last_trim = now;
+        trim_again = true;
+        if (trim_ev == NULL)
+            trim_ev = evtimer_new(droverd.base, trim_cb, NULL);
+        event_del(trim_ev);
+        event_add(trim_ev, &tv);
     }
 }
 
