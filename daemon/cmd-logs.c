@@ -42,9 +42,11 @@ struct follower {
  * Append to out the last `want` lines of path (all of it when it has fewer),
  * reading at most `budget` bytes from its end. Returns the lines found.
  */
-static unsigned tail_file(const char *path, unsigned want, size_t budget, struct evbuffer *out)
+static unsigned tail_file(const char *path, unsigned want, size_t budget, struct evbuffer *out,
+                          bool *not_regular)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Never waits: a FIFO put in the log's place would block the whole loop in open(). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     char *buf;
     size_t len, start;
@@ -52,7 +54,9 @@ static unsigned tail_file(const char *path, unsigned want, size_t budget, struct
 
     if (fd < 0)
         return 0;
-    if (fstat(fd, &st) != 0 || st.st_size == 0) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+        if (not_regular != NULL && !S_ISREG(st.st_mode))
+            *not_regular = true;
         close(fd);
         return 0;
     }
@@ -341,7 +345,7 @@ static enum cmd_retval logs_all(struct cmd_ctx *ctx)
         if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG || ctx->args.lines == 0)
             continue;
         struct evbuffer *buf = evbuffer_new();
-        tail_file(pool_log_path(p->log), ctx->args.lines, LOGS_MAX_READ, buf);
+        tail_file(pool_log_path(p->log), ctx->args.lines, LOGS_MAX_READ, buf, NULL);
         size_t len = evbuffer_get_length(buf);
         char *text = xmalloc(len + 1), *line = text, *end = text + len;
         evbuffer_remove(buf, text, len);
@@ -400,11 +404,19 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
         struct evbuffer *cur = evbuffer_new();
         /* One slot's lines: read as much as allowed, keep the last `want` of them. */
         unsigned read_lines = ctx->slot >= 0 ? 1000000 : want;
-        unsigned got = tail_file(pool_log_path(p->log), read_lines, LOGS_MAX_READ, cur);
+        bool not_regular = false;
+        unsigned got =
+            tail_file(pool_log_path(p->log), read_lines, LOGS_MAX_READ, cur, &not_regular);
+        if (not_regular) {
+            cmd_error(ctx, "%s is not a regular file: not read", pool_log_path(p->log));
+            evbuffer_free(cur);
+            evbuffer_free(out);
+            return CMD_FAILED;
+        }
         if (got < read_lines) {
             char *older;
             xasprintf(&older, "%s.1", pool_log_path(p->log));
-            tail_file(older, read_lines - got, LOGS_MAX_READ, out);
+            tail_file(older, read_lines - got, LOGS_MAX_READ, out, NULL);
             free(older);
         }
         evbuffer_add_buffer(out, cur);

@@ -7,7 +7,8 @@
 # writes a new POOL.log; stdout = null and inherit capture nothing and
 # `drover logs` on them fails with a clear message; a follower that stops
 # reading is dropped once far behind while one that keeps reading is not; a
-# new log_dir applies on reload; removing a pool ends its followers.
+# new log_dir applies on reload; removing a pool ends its followers; a log
+# replaced by a FIFO is refused by logs, and droverd does not wait on it.
 . "$(dirname "$0")/lib.sh"
 uses proc
 
@@ -202,6 +203,17 @@ assert 1 << 20 < data < 6 << 20, "%d bytes of data" % data
 PY
 kill "$fast" 2>/dev/null
 wait "$fast" 2>/dev/null
+
+# ---- a log file replaced by a FIFO: logs refuses it, droverd never waits in open() -----
+rm -f "$LOG/burst.log"
+mkfifo "$LOG/burst.log"
+rc=0
+err=$(timeout 20 "$DROVER" -s "$SOCK" logs burst 2>&1 >/dev/null) || rc=$?
+assert_eq "$rc" 1 "exit status of logs on a FIFO (124: droverd blocked)"
+assert_contains "$err" "burst.log is not a regular file: not read"
+timeout 20 "$DROVER" -s "$SOCK" status >/dev/null || fail "status after logs on a FIFO"
+timeout 20 "$DROVER" -s "$SOCK" logs all >/dev/null || fail "logs all with a FIFO among the logs"
+rm -f "$LOG/burst.log"
 
 # ---- reload: a new log_dir applies at once; a removed pool ends its followers ------
 sed -i "s|^log_dir = .*|log_dir = $T/log2|" "$CONF"
