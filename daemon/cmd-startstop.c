@@ -94,8 +94,15 @@ static enum outcome slot_outcome(enum verb_id verb, const struct waited_slot *ws
         snprintf(why, whysz, "was removed");
         return verb == VERB_STOP ? OUTCOME_OK : OUTCOME_FAILED;
     }
-    if (verb == VERB_STOP)
-        return slot_state_has_process(s->fsm.state) ? OUTCOME_WAIT : OUTCOME_OK;
+    if (verb == VERB_STOP) {
+        if (!slot_state_has_process(s->fsm.state))
+            return OUTCOME_OK;
+        if (s->fsm.started_at == ws->started_before)
+            return OUTCOME_WAIT; /* the process it asked to stop */
+        /* Another command started it again (as systemctl cancels a stop job for a start). */
+        snprintf(why, whysz, "was started again by another command before it was down");
+        return OUTCOME_FAILED;
+    }
     if (s->fsm.start_failures != ws->failures_before) {
         describe_failed_start(s, why, whysz);
         return OUTCOME_FAILED;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # drover stop / start / restart on POOL, POOL:SLOT and all: each returns once
 # the state is reached (--no-wait at once), touches only what it names, and
-# exits 0 done, 1 unknown pool or slot, 2 usage error, 3 droverd unreachable.
+# exits 0 done, 1 unknown pool or slot, 2 usage error, 3 droverd unreachable;
+# a stop overtaken by a start of the same slot ends (failed) instead of hanging.
 . "$(dirname "$0")/lib.sh"
 
 write_config <<EOF2
@@ -102,6 +103,20 @@ expect_exit 1 "restart with one unknown pool among known ones" dv restart a nope
 assert_eq "$(pool_pids a)" "$after" "pool a untouched by a refused restart"
 expect_exit 2 "stop without a target" dv stop
 expect_exit 2 "restart with a bad slot" dv restart a:x
+# A stop that a start of the same slot overtakes (its process takes 1 s after
+# TERM) ends, failed, instead of waiting for a down it will never see.
+wait_for 10 "pool b running" pool_running b
+timeout 30 "$DROVER" -s "$SOCK" stop b:0 >"$T/stop.out" 2>&1 &
+stopper=$!
+track_pid "$stopper"
+wait_for 10 "b:0 stopping" state_is b 0 stopping
+expect_exit 0 "drover start b:0 while it stops" dv start b:0
+rc=0
+wait "$stopper" || rc=$?
+assert_eq "$rc" 1 "exit status of the overtaken stop (124: it never returned)"
+assert_contains "$(cat "$T/stop.out")" "was started again by another command before it was down"
+wait_for 10 "pool b running again" pool_running b
+
 expect_exit 2 "an unknown verb" dv stoop a
 assert_contains "$RUN_ERR" "unknown verb 'stoop'" "stderr of an unknown verb"
 case "$RUN_ERR" in *"'stop'"*) fail "an unknown verb was answered with a suggestion to stop: $RUN_ERR" ;; esac
