@@ -44,6 +44,16 @@ static void diff_pool(const struct pool_config *a, const struct pool_config *b,
             continue;
         keys_append(&keys[k->reload], k->name);
     }
+    /*
+     * A relative command resolves against the file it is in: the same text
+     * moved to another file (main file to conf.d) is another program.
+     */
+    if (key_value_equal(key_find(KEY_POOL, "command"), a, b) && a->exec_path != NULL &&
+        b->exec_path != NULL && strcmp(a->exec_path, b->exec_path) != 0)
+        keys_append(&keys[key_find(KEY_POOL, "command")->reload], "command");
+    if (key_value_equal(key_find(KEY_POOL, "check_command"), a, b) && a->check_exec_path != NULL &&
+        b->check_exec_path != NULL && strcmp(a->check_exec_path, b->check_exec_path) != 0)
+        keys_append(&keys[key_find(KEY_POOL, "check_command")->reload], "check_command");
     /* workers = auto follows the CPU count, which may differ from the last load. */
     if (keys[RELOAD_SCALE] == NULL && a->nworkers != b->nworkers)
         keys_append(&keys[RELOAD_SCALE], "workers");

@@ -177,6 +177,34 @@ static void test_restart_keys(void **state)
     }
 }
 
+/* The same relative command in another file names another program: a restart, not "no changes". */
+static void test_relative_command_moved(void **state)
+{
+    struct config_env env = {
+        .ncpu = 4, .euid = geteuid(), .follow_include = false, .check_paths = false};
+    struct config_errors errs = {0};
+    const char *ini = "[pool:web]\ncommand = bin/w --x\nworkers = 2\ncheck_command = bin/check\n";
+
+    (void)state;
+    old_cfg = config_load_string("/cfg/drover.ini", ini, &env, &errs);
+    new_cfg = config_load_string("/cfg/conf.d/web.ini", ini, &env, &errs);
+    assert_non_null(old_cfg);
+    assert_non_null(new_cfg);
+    config_diff(old_cfg, new_cfg, &diff);
+    text = config_diff_describe(&diff);
+    /* (The default directory, the file's own, moved with it.) */
+    assert_string_equal(find("web", CHANGE_POOL_RESTART)->keys, "directory, command");
+    assert_string_equal(find("web", CHANGE_POOL_LIVE)->keys, "check_command");
+    teardown(NULL);
+    /* The same file: nothing. */
+    old_cfg = config_load_string("/cfg/conf.d/web.ini", ini, &env, &errs);
+    new_cfg = config_load_string("/cfg/conf.d/web.ini", ini, &env, &errs);
+    config_diff(old_cfg, new_cfg, &diff);
+    text = config_diff_describe(&diff);
+    assert_string_equal(text, "no changes\n");
+    config_errors_clear(&errs);
+}
+
 static void test_restart_several_keys(void **state)
 {
     (void)state;
@@ -421,6 +449,7 @@ int main(void)
         T(test_pool_removed),
         T(test_pool_renamed),
         T(test_restart_keys),
+        T(test_relative_command_moved),
         T(test_restart_several_keys),
         T(test_scale),
         T(test_scale_by_cpu_count),
