@@ -132,6 +132,19 @@ void config_diff_free(struct config_diff *d)
     memset(d, 0, sizeof(*d));
 }
 
+void config_diff_drop_pool(struct config_diff *d, const char *pool)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->v[i].pool != NULL && strcmp(d->v[i].pool, pool) == 0)
+            free(d->v[i].keys);
+        else
+            d->v[kept++] = d->v[i];
+    }
+    d->n = kept;
+}
+
 const struct change *config_diff_find(const struct config_diff *d, const char *pool,
                                       enum change_kind kind)
 {
@@ -156,7 +169,7 @@ char *config_diff_describe(const struct config_diff *d)
                       c->new_workers == 1 ? "" : "s");
             break;
         case CHANGE_POOL_REMOVED:
-            xasprintf(&line, "pool %s: removed (%u worker%s stopped)", c->pool, c->old_workers,
+            xasprintf(&line, "pool %s: removed (%u worker%s stopping)", c->pool, c->old_workers,
                       c->old_workers == 1 ? "" : "s");
             break;
         case CHANGE_POOL_RECREATE:

@@ -44,6 +44,9 @@ void config_diff_free(struct config_diff *d);
 const struct change *config_diff_find(const struct config_diff *d, const char *pool,
                                       enum change_kind kind);
 
+/* Forget every change of a pool (one a reload could not make, so the pool stays as it was). */
+void config_diff_drop_pool(struct config_diff *d, const char *pool);
+
 /* One line per change, as `drover reload` prints them ("no changes" if none). */
 char *config_diff_describe(const struct config_diff *d);
 

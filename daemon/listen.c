@@ -134,6 +134,22 @@ void listen_release_parked(void)
     nheld = 0;
 }
 
+void listen_release_unwanted(bool (*wanted)(const char *listen))
+{
+    size_t i = 0;
+
+    while (i < nheld) {
+        if (held[i].activation || wanted(held[i].name)) {
+            i++;
+            continue;
+        }
+        close(held[i].fd);
+        if (held[i].unix_path != NULL)
+            unlink(held[i].unix_path);
+        held_remove(&held[i]);
+    }
+}
+
 /* The socket for ls: systemd's, a parked one, or a new one. -1 with err. */
 static int listener_socket(struct listener *ls, const struct pool_config *pc, char *err,
                            size_t errsz)
@@ -166,6 +182,23 @@ static int listener_socket(struct listener *ls, const struct pool_config *pc, ch
     if (fd >= 0)
         ls->unix_path = xstrdup(pc->listen);
     return fd;
+}
+
+int listener_reserve(const struct pool_config *pc, const char *name, char *err, size_t errsz)
+{
+    struct listener tmp = {.name = (char *)name};
+    int fd;
+
+    if (held_find(name, true) != NULL || held_find(pc->listen, false) != NULL)
+        return 0;
+    fd = listener_socket(&tmp, pc, err, errsz);
+    if (fd < 0)
+        return -1;
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    held = xreallocarray(held, nheld + 1, sizeof(*held));
+    held[nheld++] =
+        (struct held_socket){.name = xstrdup(pc->listen), .fd = fd, .unix_path = tmp.unix_path};
+    return 0;
 }
 
 struct listener *listener_open(const struct pool_config *pc, const char *name, bool blocking,

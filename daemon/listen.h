@@ -26,6 +26,8 @@ void listen_activation_init(void);
 void listen_activation_check(const struct config *cfg);
 /* Close sockets kept for a re-created pool that never came back (exit). */
 void listen_release_parked(void);
+/* Close the parked sockets (not systemd's) no pool will take: wanted(listen) says which stay. */
+void listen_release_unwanted(bool (*wanted)(const char *listen));
 
 /*
  * The listening socket for pool `name` with pc's listen, socket_mode and
@@ -34,6 +36,13 @@ void listen_release_parked(void);
  */
 struct listener *listener_open(const struct pool_config *pc, const char *name, bool blocking,
                                char *err, size_t errsz);
+/*
+ * Open pc's socket for pool `name` now and park it, for the pool to take
+ * when it is created again with that listen value: a reload binds a new
+ * address before it stops the pool serving today, so one it cannot have
+ * leaves that pool as it is. 0, or -1 with err.
+ */
+int listener_reserve(const struct pool_config *pc, const char *name, char *err, size_t errsz);
 /*
  * Close it; with park, keep it (and its backlog) for the pool re-created
  * with the same listen value. A socket systemd passed is always kept.

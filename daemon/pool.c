@@ -7,6 +7,7 @@
  * state machine are worker.c's; a reload's rollout is rollout.c's.
  */
 #include "pool.h"
+#include "listen.h"
 
 #include <event2/event.h>
 #include <limits.h>
@@ -247,8 +248,12 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
             struct pool_config *again = p->recreate_cfg;
             if (!pool_is_down(p))
                 continue;
-            log_info("pool %s: %s", p->name,
-                     again != NULL ? "stopped; starting it again" : "removed");
+            if (again == NULL)
+                log_info("pool %s: removed", p->name);
+            else if (strcmp(again->name, p->name) != 0)
+                log_info("pool %s: removed; pool %s starts on its socket", p->name, again->name);
+            else
+                log_info("pool %s: stopped; starting it again", p->name);
             pool_destroy(p);
             if (again != NULL && !droverd.shutting_down) {
                 struct pool *np = pool_create(again, err, sizeof(err));
@@ -269,6 +274,7 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
         while (p->nslots > 0 && p->slots[p->nslots - 1] == NULL)
             p->nslots--;
     }
+    listen_release_unwanted(pool_listen_wanted);
     droverd_state_changed();
 }
 
@@ -307,6 +313,17 @@ void pools_drain_check(void)
         p->draining = false;
         pool_stop_slots(p);
     }
+}
+
+bool pool_listen_wanted(const char *listen)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        if (p->recreate_cfg != NULL && p->recreate_cfg->listen != NULL &&
+            strcmp(p->recreate_cfg->listen, listen) == 0)
+            return true;
+    return false;
 }
 
 void pool_recreate(struct pool *p, struct pool_config *pc)

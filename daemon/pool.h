@@ -41,6 +41,8 @@ void pools_drain_check(void);
 void pool_destroy(struct pool *p);
 /* Stop the pool, then create it again from pc (its socket settings changed). */
 void pool_recreate(struct pool *p, struct pool_config *pc);
+/* Some pool waits to be created again with this listen value (its socket is kept for it). */
+bool pool_listen_wanted(const char *listen);
 /* Change the number of workers. */
 void pool_scale(struct pool *p, unsigned n);
 

@@ -10,10 +10,12 @@
 #include "droverd.h"
 #include "events.h"
 #include "keys.h"
+#include "listen.h"
 #include "log.h"
 #include "notify.h"
 #include "parse.h"
 #include "pool.h"
+#include "route.h"
 #include "sys.h"
 #include "xmalloc.h"
 
@@ -90,6 +92,59 @@ static void add_problem(struct reload_report *r, const char *pool, const char *e
     r->problems[r->nproblems].pool = xstrdup(pool);
     r->problems[r->nproblems].error = xstrdup(error);
     r->nproblems++;
+}
+
+/* The listen value a pool serves on now (NULL: not routed). */
+static const char *pool_listen_now(const struct pool *p)
+{
+    return p->route != NULL ? route_listen(p->route) : NULL;
+}
+
+/* A pool of droverd other than `except` serving on listen (stopping or not, as asked). */
+static struct pool *pool_on_listen(const char *listen, const struct pool *except, bool stopping)
+{
+    struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry) {
+        const char *now = pool_listen_now(p);
+        if (p != except && (!stopping || p->removing) && now != NULL && strcmp(now, listen) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* The config puts the pool on another listen value than it serves on. */
+static bool listen_moves(const struct pool *p, const struct pool_config *pc)
+{
+    const char *now = pool_listen_now(p);
+
+    if (pc->listen == NULL || now == NULL)
+        return (pc->listen == NULL) != (now == NULL);
+    return strcmp(now, pc->listen) != 0;
+}
+
+/*
+ * A pool re-created on another listen value gets its socket now, before
+ * the pool serving today stops: an address it cannot have (another
+ * program holds it) leaves that pool running as it is, reported, and the
+ * next reload tries again. One another pool of droverd holds is freed
+ * when that pool stops, so it is left to the re-creation.
+ */
+static bool recreate_may_listen(struct pool *p, const struct pool_config *pc,
+                                struct reload_report *out)
+{
+    char err[PARSE_ERR_MAX], why[PARSE_ERR_MAX + 160];
+
+    if (pc->listen == NULL || !listen_moves(p, pc) || pool_on_listen(pc->listen, p, false) != NULL)
+        return true;
+    if (listener_reserve(pc, pc->name, err, sizeof(err)) == 0)
+        return true;
+    snprintf(why, sizeof(why), "%s; it keeps running as it was%s%s", err,
+             pool_listen_now(p) != NULL ? ", on " : "",
+             pool_listen_now(p) != NULL ? pool_listen_now(p) : "");
+    add_problem(out, pc->name, why);
+    config_diff_drop_pool(&out->diff, pc->name);
+    return false;
 }
 
 static void add_rollout(struct reload_report *r, const struct pool *p)
@@ -182,6 +237,13 @@ int reload_apply(struct config *new, struct reload_report *out)
             p->recreate_cfg = pc;
             continue;
         }
+        if (p == NULL && pc->listen != NULL &&
+            (stopping = pool_on_listen(pc->listen, NULL, true)) != NULL &&
+            stopping->recreate_cfg == NULL) {
+            /* Renamed, same listen: it starts on that pool's socket once that pool is down. */
+            stopping->recreate_cfg = pc;
+            continue;
+        }
         if (p == NULL) {
             p = pool_create(pc, err, sizeof(err));
             if (p == NULL) {
@@ -189,8 +251,11 @@ int reload_apply(struct config *new, struct reload_report *out)
                 continue;
             }
             pool_start(p);
-        } else if (config_diff_find(&out->diff, pc->name, CHANGE_POOL_RECREATE) != NULL) {
-            pool_recreate(p, pc);
+        } else if (config_diff_find(&out->diff, pc->name, CHANGE_POOL_RECREATE) != NULL ||
+                   listen_moves(p, pc)) {
+            /* (listen_moves alone: an earlier reload could not move it.) */
+            if (recreate_may_listen(p, pc, out))
+                pool_recreate(p, pc);
         } else {
             bool restart = config_diff_find(&out->diff, pc->name, CHANGE_POOL_RESTART) != NULL;
             pool_set_config(p, pc, restart);
@@ -200,6 +265,8 @@ int reload_apply(struct config *new, struct reload_report *out)
                 pool_scale(p, pc->nworkers);
         }
     }
+    /* A socket kept or bound for a re-creation this config no longer wants is let go. */
+    listen_release_unwanted(pool_listen_wanted);
     retire(old);
     droverd.reloads++;
     log_changes(&out->diff);

@@ -140,7 +140,7 @@ for line in \
     'pool env: environment changed: restarting workers one at a time' \
     'pool grow: workers 2 -> 4' \
     'pool shrink: workers 3 -> 1' \
-    'pool gone: removed (2 workers stopped)' \
+    'pool gone: removed (2 workers stopping)' \
     'pool live: restart_delay changed: applied'; do
     grep -qxF -- "$line" <<<"$out" || fail "reload output lacks the line '$line'; got: $out"
 done

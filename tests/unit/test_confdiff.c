@@ -127,7 +127,7 @@ static void test_pool_removed(void **state)
     assert_int_equal(diff.n, 1);
     c = find("web", CHANGE_POOL_REMOVED);
     assert_int_equal(c->old_workers, 2);
-    assert_string_equal(text, "pool web: removed (2 workers stopped)\n");
+    assert_string_equal(text, "pool web: removed (2 workers stopping)\n");
 }
 
 static void test_pool_renamed(void **state)
@@ -138,7 +138,7 @@ static void test_pool_renamed(void **state)
     assert_int_equal(diff.n, 2);
     assert_int_equal(diff.v[0].kind, CHANGE_POOL_REMOVED);
     assert_int_equal(diff.v[1].kind, CHANGE_POOL_ADDED);
-    assert_string_equal(text, "pool web: removed (2 workers stopped)\n"
+    assert_string_equal(text, "pool web: removed (2 workers stopping)\n"
                               "pool www: added (2 workers)\n");
 }
 
@@ -203,6 +203,30 @@ static void test_relative_command_moved(void **state)
     text = config_diff_describe(&diff);
     assert_string_equal(text, "no changes\n");
     config_errors_clear(&errs);
+}
+
+/* A pool a reload could not change leaves the diff whole: every change of it, none of the others.
+ */
+static void test_drop_pool(void **state)
+{
+    (void)state;
+    do_diff(WEB API, "[pool:web]\ncommand = /bin/worker2\nworkers = 3\n"
+                     "[pool:api]\ncommand = /bin/api\nworkers = 4\n[pool:new]\ncommand = /bin/n\n");
+    assert_int_equal(diff.n, 4);
+    config_diff_drop_pool(&diff, "web");
+    assert_int_equal(diff.n, 2);
+    assert_null(config_diff_find(&diff, "web", CHANGE_POOL_RESTART));
+    assert_null(config_diff_find(&diff, "web", CHANGE_POOL_SCALE));
+    find("api", CHANGE_POOL_SCALE);
+    find("new", CHANGE_POOL_ADDED);
+    config_diff_drop_pool(&diff, "nosuch");
+    assert_int_equal(diff.n, 2);
+    config_diff_drop_pool(&diff, "api");
+    config_diff_drop_pool(&diff, "new");
+    assert_int_equal(diff.n, 0);
+    free(text);
+    text = config_diff_describe(&diff);
+    assert_string_equal(text, "no changes\n");
 }
 
 static void test_restart_several_keys(void **state)
@@ -385,7 +409,7 @@ static void test_everything_at_once(void **state)
             "[pool:api]\ncommand = /bin/a\nworkers = 2\nlisten = b.sock\n"
             "[pool:web]\ncommand = /bin/w\nworkers = 3\nlog_keep = 1\n");
     /* Removed pools first, then the new file's pools in order, then the daemon. */
-    assert_string_equal(text, "pool gone: removed (1 worker stopped)\n"
+    assert_string_equal(text, "pool gone: removed (1 worker stopping)\n"
                               "pool new: added (1 worker)\n"
                               "pool api: listen changed: pool stopped and started again\n"
                               "pool web: workers 2 -> 3\n"
@@ -450,6 +474,7 @@ int main(void)
         T(test_pool_renamed),
         T(test_restart_keys),
         T(test_relative_command_moved),
+        T(test_drop_pool),
         T(test_restart_several_keys),
         T(test_scale),
         T(test_scale_by_cpu_count),
