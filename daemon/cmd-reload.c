@@ -70,8 +70,16 @@ static void diff_json(struct evbuffer *out, const struct reload_report *r, const
         json_string(&j, change_kind_name(c->kind));
         json_key(&j, "pool");
         json_string(&j, c->pool);
+        /* The keys, one string each (the text form's "a, b"); [] for an added or removed pool. */
         json_key(&j, "keys");
-        json_string(&j, c->keys);
+        json_array_begin(&j);
+        for (const char *k = c->keys; k != NULL && *k != '\0';) {
+            const char *end = strstr(k, ", ");
+            size_t len = end != NULL ? (size_t)(end - k) : strlen(k);
+            json_string_len(&j, k, len);
+            k = end != NULL ? end + 2 : k + len;
+        }
+        json_array_end(&j);
         json_key(&j, "old_workers");
         json_uint(&j, c->old_workers);
         json_key(&j, "new_workers");

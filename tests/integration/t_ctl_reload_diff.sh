@@ -194,7 +194,7 @@ d = json.loads(sys.argv[1])
 assert d["ok"] is True, d
 assert len(d["changes"]) == 1, d
 c = d["changes"][0]
-assert c["change"] == "pool_applied" and c["pool"] == "live" and c["keys"] == "restart_delay", c
+assert c["change"] == "pool_applied" and c["pool"] == "live" and c["keys"] == ["restart_delay"], c
 ' "$jout" || fail "reload --json output is not as documented: $jout"
 assert_eq "$(pool_pids live)" "$live_pids" "live: pids after the --json reload"
 assert_eq "$(dv reload)" "no changes" "reload of an unchanged file"
