@@ -199,6 +199,9 @@ static bool reload_wait_check(struct control_client *c, void *arg)
             continue;
         if (p->halt_reason != NULL)
             ro->halt_reason = xstrdup(p->halt_reason);
+        else if (p->rollout_gen == ro->gen && !p->rollout_proven && droverd.shutting_down)
+            /* The shutdown ended the rollout (rolling is off now): it did not succeed. */
+            ro->halt_reason = xstrdup("droverd shut down before a new worker counted as started");
         else if (p->rollout_gen == ro->gen && p->rolling && !p->rollout_proven)
             return false;
     }
