@@ -526,7 +526,7 @@ int main(int argc, char **argv)
     if (va.verb->id == VERB_TOP) {
         status = top_main(socket_path, va.npos, va.pos);
         free(vargv);
-        return status;
+        return cli_finish(status);
     }
     if (va.verb->id == VERB_VERSION) {
         status = run_version(socket_path, &va);

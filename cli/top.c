@@ -504,7 +504,7 @@ static int run_plain(uint64_t delay_us, long count)
 
 static int top_usage(const char *why)
 {
-    fprintf(stderr, "drover: top: %s; usage: drover top [POOL] [-n COUNT] [-d SECONDS]\n", why);
+    cli_error("top: %s; usage: drover top [POOL] [-n COUNT] [-d SECONDS]", why);
     return DROVER_EXIT_USAGE;
 }
 
@@ -526,7 +526,12 @@ int top_main(const char *path, int argc, const char *const argv[])
         } else if ((a[0] == '-' && (a[1] == 'n' || a[1] == 'd') && a[2] != '\0')) {
             val = a + 2;
         } else if (a[0] == '-') {
-            return top_usage("unknown option");
+            char why[160];
+            snprintf(why, sizeof(why), "unknown option '%.60s'%s", a,
+                     strcmp(a, "--json") == 0
+                         ? " (top is a live view: status --json gives the same figures)"
+                         : "");
+            return top_usage(why);
         } else {
             if (pool_filter[0] != '\0')
                 return top_usage("one POOL at most");

@@ -35,6 +35,12 @@ awk 'length($0) > 80 {exit 1}' "$T/top.out" || fail "a line of top wider than 80
 dv top other -n 1 | grep -q '^echo' && fail "top other shows pool echo"
 expect_exit 2 "top with a bad -d" dv top -d 0
 expect_exit 2 "an unknown verb" dv tpo
+# top has no --json: the error names it, and as JSON since --json was asked.
+expect_exit 2 "top --json" dv top --json -n 1
+assert_contains "$RUN_OUT" '"error":"top: unknown option '"'"'--json'"'"' (top is a live view' "stdout of top --json"
+assert_contains "$RUN_OUT" '"exit":2' "stdout of top --json"
+expect_exit 2 "top with an unknown option" dv top --bogus
+assert_contains "$RUN_ERR" "top: unknown option '--bogus'" "stderr of top --bogus"
 assert_not_contains() { case "$1" in *"$2"*) fail "$3: '$1' contains '$2'" ;; esac; }
 assert_not_contains "$RUN_ERR" "'stop'" "drover tpo's answer"
 
