@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroupfs.h"
 #include "keys.h"
 #include "parse.h"
 #include "tls.h"
@@ -981,6 +982,15 @@ static void loader_finish(struct loader *ld)
         const struct key_origin *o = &dc->origin[key_section_index(key_find(KEY_DAEMON, "cgroup"))];
         config_errors_add(ld->errs, o->file, o->line,
                           "cgroup: '%s' is not auto, off or an absolute path", dc->cgroup);
+    } else if (dc->cgroup != NULL && dc->cgroup[0] == '/' && ld->env->check_paths) {
+        /* What start-up would refuse, refused here, at the key's line. */
+        const struct key_origin *o = &dc->origin[key_section_index(key_find(KEY_DAEMON, "cgroup"))];
+        struct cg_facts f;
+        struct cg_hierarchy self;
+        char given[PATH_MAX], why[128];
+        cg_gather_facts(dc->cgroup, &f, &self, given);
+        if (cg_decide(&f, why, sizeof(why)) == CG_ERROR)
+            config_errors_add(ld->errs, o->file, o->line, "cgroup = %s: %s", dc->cgroup, why);
     }
 
     struct pool_config *pc, *other;

@@ -674,10 +674,19 @@ static void test_check_paths(void **state)
     /* The default directory (/cfg) does not exist either. */
     load_bad("[pool:a]\ncommand = /bin/sh\n",
              FILE_NAME ":1: directory: /cfg: No such file or directory\n");
+    /* A cgroup path start-up would refuse, refused at its line (and not checked without
+     * check_paths). */
+    load_bad("[daemon]\ncgroup = /nonexistent/drover-test\n[pool:a]\ncommand = sh\ndirectory = /\n",
+             FILE_NAME ":2: cgroup = /nonexistent/drover-test: not a directory of a cgroup v2 "
+                       "file system\n");
+    load_bad("[daemon]\ncgroup = /tmp\n[pool:a]\ncommand = sh\ndirectory = /\n",
+             FILE_NAME ":2: cgroup = /tmp: not a directory of a cgroup v2 file system\n");
     load_ok("[pool:a]\ncommand = sh -c true\ndirectory = /\n");
     assert_true(pool("a")->exec_path[0] == '/');
     assert_non_null(strstr(pool("a")->exec_path, "/sh"));
     assert_int_equal(access(pool("a")->exec_path, X_OK), 0);
+    mem_env.check_paths = false;
+    load_ok("[daemon]\ncgroup = /nonexistent/drover-test\n[pool:a]\ncommand = sh\n");
 }
 
 /* --- error list formatting ---------------------------------------------- */
