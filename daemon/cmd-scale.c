@@ -48,6 +48,16 @@ static enum cmd_retval cmd_scale_exec(struct cmd_ctx *ctx)
         cmd_error(ctx, "worker count: %s", err);
         return CMD_USAGE;
     }
+    if (n > p->target) {
+        unsigned long slots = 0;
+        struct pool *q;
+        TAILQ_FOREACH(q, &droverd.pools, entry)
+            slots += q->nslots;
+        if (pools_fds_fit(slots + (unsigned long)(n - p->target), err, sizeof(err)) != 0) {
+            cmd_error(ctx, "pool %s: not scaled to %llu: %s", p->name, (unsigned long long)n, err);
+            return CMD_FAILED;
+        }
+    }
     before = p->target;
     pool_scale(p, (unsigned)n);
     if (n == 0 && p->cfg->listen != NULL && p->cfg->mode == ROUTE_MESSAGE) {

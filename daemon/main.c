@@ -364,6 +364,19 @@ static void check_failed(struct slot *s, const char *reason)
     slot_event(s, SLOT_EV_FAIL_STOP, reason);
 }
 
+/* The config cannot run here (errs say where): nothing was started yet. */
+static _Noreturn void refuse_config(struct config_errors *errs, const char *why)
+{
+    char *text = config_errors_format(errs);
+
+    fputs(text, stderr);
+    free(text);
+    config_errors_clear(errs);
+    control_close();
+    notify_workers_close();
+    fatalx("%s: %s; not starting", droverd.config_path, why);
+}
+
 static void startup(const struct options *o)
 {
     char err[PARSE_ERR_MAX], abs[PATH_MAX];
@@ -435,15 +448,11 @@ static void startup(const struct options *o)
         fatalx("%s", err);
     }
     /* A limit that cannot be applied is refused, never dropped. */
-    if (cgroup_accept_limits(droverd.config, &errs) != 0) {
-        char *text = config_errors_format(&errs);
-        fputs(text, stderr);
-        free(text);
-        config_errors_clear(&errs);
-        control_close();
-        notify_workers_close();
-        fatalx("%s: limits cannot be applied; not starting", droverd.config_path);
-    }
+    if (cgroup_accept_limits(droverd.config, &errs) != 0)
+        refuse_config(&errs, "limits cannot be applied");
+    /* More workers than file descriptors would lock the operator out once started. */
+    if (pools_accept_fds(droverd.config, &errs) != 0)
+        refuse_config(&errs, "too many workers for droverd's file descriptor limit");
     TAILQ_FOREACH(pc, &droverd.config->pools, entry) {
         if (pool_create(pc, err, sizeof(err)) == NULL) {
             control_close();

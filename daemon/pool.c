@@ -7,15 +7,17 @@
  * state machine are worker.c's; a reload's rollout is rollout.c's.
  */
 #include "pool.h"
-#include "listen.h"
 
 #include <event2/event.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cgroup.h"
+#include "keys.h"
+#include "listen.h"
 #include "log.h"
 #include "output.h"
 #include "parse.h"
@@ -26,7 +28,8 @@
 #include "sys.h"
 #include "xmalloc.h"
 
-#define FD_RESERVE 64 /* fds kept free of clients for control, logs, spawning */
+#define FD_RESERVE  64 /* fds kept free of clients for control, logs, spawning */
+#define FD_PER_SLOT 9  /* a worker's output pipes, socket pair, exec pipe, /proc fd */
 
 static void pool_gc_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -145,10 +148,44 @@ static unsigned pools_client_budget(void)
     TAILQ_FOREACH(p, &droverd.pools, entry)
         slots += p->nslots;
     rlim_t limit = droverd.nofile_raised;
-    rlim_t reserve = FD_RESERVE + 9 * (rlim_t)slots;
+    rlim_t reserve = FD_RESERVE + FD_PER_SLOT * (rlim_t)slots;
     if (limit <= reserve)
         return 0;
     return limit - reserve > UINT_MAX ? UINT_MAX : (unsigned)(limit - reserve);
+}
+
+int pools_fds_fit(unsigned long slots, char *err, size_t errsz)
+{
+    unsigned long long need = FD_RESERVE + FD_PER_SLOT * (unsigned long long)slots;
+
+    if (need <= (unsigned long long)droverd.nofile_raised)
+        return 0;
+    snprintf(err, errsz,
+             "%lu workers in all need about %llu file descriptors; droverd may open %llu "
+             "(RLIMIT_NOFILE: raise LimitNOFILE= or ulimit -n, or run fewer workers)",
+             slots, need, (unsigned long long)droverd.nofile_raised);
+    return -1;
+}
+
+int pools_accept_fds(const struct config *cfg, struct config_errors *errs)
+{
+    const struct pool_config *pc, *largest = NULL;
+    unsigned long slots = 0;
+    char err[PARSE_ERR_MAX];
+
+    TAILQ_FOREACH(pc, &cfg->pools, entry) {
+        slots += pc->nworkers;
+        if (largest == NULL || pc->nworkers > largest->nworkers)
+            largest = pc;
+    }
+    if (largest == NULL || pools_fds_fit(slots, err, sizeof(err)) == 0)
+        return 0;
+    /* Named at the largest pool's workers line (its section's when workers is not set). */
+    const struct key_origin *o = &largest->origin[key_section_index(key_find(KEY_POOL, "workers"))];
+    if (o->file == NULL)
+        o = &largest->section;
+    config_errors_add(errs, o->file, o->line, "workers: %s", err);
+    return -1;
 }
 
 /* Re-created with the same listen value: the new pool takes the socket, with its backlog. */

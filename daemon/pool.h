@@ -41,6 +41,15 @@ void pools_drain_check(void);
 void pool_destroy(struct pool *p);
 /* Stop the pool, then create it again from pc (its socket settings changed). */
 void pool_recreate(struct pool *p, struct pool_config *pc);
+/*
+ * Whether this many worker slots in all can have their file descriptors
+ * under droverd's limit, with its reserve kept (0, or -1 with why): more
+ * would take every fd once started, so their restarts fail and the control
+ * socket cannot accept.
+ */
+int pools_fds_fit(unsigned long slots, char *err, size_t errsz);
+/* The same for a config's pools; the error names the largest pool's workers line. */
+int pools_accept_fds(const struct config *cfg, struct config_errors *errs);
 /* Some pool waits to be created again with this listen value (its socket is kept for it). */
 bool pool_listen_wanted(const char *listen);
 /* Change the number of workers. */
