@@ -294,6 +294,58 @@ static void status_text_containment(struct evbuffer *out, size_t width)
     free(line);
 }
 
+/*
+ * Pools a reload removed (or is re-creating) whose workers are still
+ * stopping: not in the table, but their processes still run. Calls
+ * each(pool, pids, n, arg) for every such pool.
+ */
+static void foreach_stopping_pool(void (*each)(const struct pool *p, const pid_t *pids, size_t n,
+                                               void *arg),
+                                  void *arg)
+{
+    const struct pool *p;
+
+    TAILQ_FOREACH(p, &droverd.pools, entry) {
+        pid_t *pids;
+        size_t n = 0;
+        if (!p->removing)
+            continue;
+        pids = xcalloc(p->nslots + 1, sizeof(*pids));
+        for (unsigned i = 0; i < p->nslots; i++)
+            if (p->slots[i] != NULL && slot_state_has_process(p->slots[i]->fsm.state))
+                pids[n++] = p->slots[i]->pid;
+        if (n > 0)
+            each(p, pids, n, arg);
+        free(pids);
+    }
+}
+
+static void stopping_text(const struct pool *p, const pid_t *pids, size_t n, void *arg)
+{
+    struct evbuffer *out = arg;
+
+    evbuffer_add_printf(out, "pool %s: %s, %zu worker%s still stopping (pid", p->name,
+                        p->recreate_cfg != NULL ? "being re-created" : "removed", n,
+                        n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++)
+        evbuffer_add_printf(out, " %ld", (long)pids[i]);
+    evbuffer_add(out, ")\n", 2);
+}
+
+static void stopping_json(const struct pool *p, const pid_t *pids, size_t n, void *arg)
+{
+    struct json *j = arg;
+
+    json_object_begin(j);
+    json_kv_str(j, "pool", p->name);
+    json_kv_bool(j, "recreating", p->recreate_cfg != NULL);
+    json_kv_array(j, "pids");
+    for (size_t i = 0; i < n; i++)
+        json_int(j, pids[i]);
+    json_array_end(j);
+    json_object_end(j);
+}
+
 static void status_json(struct evbuffer *out, const struct daemon_view *dv, long slot)
 {
     struct json j;
@@ -335,6 +387,9 @@ static void status_json(struct evbuffer *out, const struct daemon_view *dv, long
         json_object_end(&j);
     }
     json_array_end(&j);
+    json_kv_array(&j, "stopping");
+    foreach_stopping_pool(stopping_json, &j);
+    json_array_end(&j);
     json_object_end(&j);
 }
 
@@ -350,9 +405,17 @@ static enum cmd_retval cmd_status_exec(struct cmd_ctx *ctx)
     else
         status_text(out, &dv, ctx->slot, ctx->args.wide ? 0 : ctx->args.width,
                     ctx->args.pools_only);
-    /* The daemon-wide line goes with the whole status, not with one pool's rows. */
-    if (!ctx->args.json && ctx->pool == NULL)
+    /* The daemon-wide lines go with the whole status, not with one pool's rows. */
+    if (!ctx->args.json && ctx->pool == NULL) {
+        struct evbuffer *stopping = evbuffer_new();
+        foreach_stopping_pool(stopping_text, stopping);
+        if (evbuffer_get_length(stopping) > 0) {
+            evbuffer_add(out, "\n", 1);
+            evbuffer_add_buffer(out, stopping);
+        }
+        evbuffer_free(stopping);
         status_text_containment(out, ctx->args.wide ? 0 : ctx->args.width);
+    }
     daemon_view_free(&dv);
     control_out_buffer(ctx->client, out);
     evbuffer_free(out);

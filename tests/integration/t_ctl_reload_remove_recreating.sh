@@ -4,7 +4,8 @@
 # pool does not come back when the old worker is gone, and droverd, which
 # once started it again from the freed config of the earlier reload (a
 # use-after-free, SIGSEGV), stays up. A pool still stopping that the newest
-# config keeps starts again with that config's settings.
+# config keeps starts again with that config's settings. Meanwhile status
+# lists the stopping pool's workers below the table ("stopping" in JSON).
 . "$(dirname "$0")/lib.sh"
 
 # A worker that ignores SIGTERM: it stops only at stop_timeout's SIGKILL.
@@ -31,9 +32,14 @@ bg_section 2 | write_config
 out=$(dv reload --no-wait 2>&1)
 assert_eq "$?" 0 "exit status of the reload that removes web"
 alive "$old_web" || fail "web's old worker stopped before stop_timeout (the test needs it stopping)"
+# Not in the table any more, but status says its worker still runs.
+assert_contains "$(dv status)" "pool web: removed, 1 worker still stopping (pid $old_web)" "status text"
+assert_eq "$(status_json "s['stopping']")" "[{'pool': 'web', 'recreating': False, 'pids': [$old_web]}]" "status --json stopping"
 
 wait_for 20 "web's old worker killed at stop_timeout" dead "$old_web"
-wait_for 10 "web removed" file_has "$T/droverd.log" "pool web: removed"
+wait_for 10 "web removed" file_has "$T/droverd.log" "info: pool web: removed$"
+stopping_none() { [ "$(status_json "s['stopping']")" = "[]" ]; }
+wait_for 10 "status --json stopping empty once web is gone" stopping_none
 alive "$DAEMON_PID" || fail "droverd died once web's old worker was gone"
 has_pool web && fail "pool web runs again though the config no longer has it"
 [ -e "$T/web.sock" ] && fail "web's socket exists though the pool was removed"
