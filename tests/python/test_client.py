@@ -2,6 +2,7 @@
 """drover.Client against a real droverd, and against small fake servers for
 what droverd never does (drop a connection mid-request, send garbage)."""
 import socket
+import struct
 import threading
 import time
 
@@ -43,7 +44,12 @@ def test_call_info_parsing():
     assert control.parse_call_info(b"tcp:127.0.0.1:9000\nline\n65536\n") == \
         ("tcp:127.0.0.1:9000", "line", 65536)
     assert control.parse_call_info(b"/a\nline") == ("/a", "line", None)
-    for bad in (b"", b"/a\n", b"/a\nudp\n", b"/a\nline\nbig\n"):
+    # protocol.md: no FRAMING line means length, no MAX_FRAME an unknown limit
+    # (as proto_call_info_unpack); later lines are for later versions.
+    assert control.parse_call_info(b"/a\n") == ("/a", "length", None)
+    assert control.parse_call_info(b"/a") == ("/a", "length", None)
+    assert control.parse_call_info(b"/a\nline\n9\ntls\nmore\n") == ("/a", "line", 9)
+    for bad in (b"", b"\n", b"\nlength\n", b"/a\n\n", b"/a\nudp\n", b"/a\nline\nbig\n"):
         with pytest.raises(drover.ProtocolError):
             control.parse_call_info(bad)
 
@@ -248,3 +254,47 @@ def test_unknown_error_code(tmp_path):
         drover.Client(srv.path).call(b"x")
     assert type(e.value) is drover.ServerError and e.value.code == "SHINY"
     srv.close()
+
+
+class FakeControl(FakeServer):
+    """A control socket (docs/protocol.md, "Control protocol") with a scripted
+    answer to each COMMAND."""
+
+    HDR = struct.Struct(">IHBB")
+
+    def read_command(self, conn):
+        hdr = b""
+        while len(hdr) < self.HDR.size:
+            b = conn.recv(self.HDR.size - len(hdr))
+            if not b:
+                return None
+            hdr += b
+        n = self.HDR.unpack(hdr)[0]
+        body = b""
+        while len(body) < n:
+            body += conn.recv(n - len(body))
+        self.requests.append(body.split(b"\0")[:-1])
+        return body
+
+    @classmethod
+    def message(cls, mtype, payload):
+        return cls.HDR.pack(len(payload), mtype, 1, 0) + payload
+
+    @classmethod
+    def answer(cls, data, status=0):
+        """DATA (data), then EXIT (status)."""
+        return cls.message(control.DATA, data) + cls.message(control.EXIT, bytes([status]))
+
+
+def test_call_answer_without_framing_line(tmp_path):
+    def old(s, conn):
+        s.read_command(conn)
+        conn.sendall(s.answer(b"/tmp/x.sock\n"))
+    srv = FakeControl(tmp_path, old)
+    try:
+        assert drover.pool_info("x", srv.path, timeout=5) == ("/tmp/x.sock", "length", None)
+        c = drover.Client.for_pool("x", control_socket=srv.path)
+        assert (c.address, c.framing, c.max_frame) == ("/tmp/x.sock", "length", None)
+        assert srv.requests == [[b"call", b"x"]] * 2
+    finally:
+        srv.close()

@@ -91,18 +91,28 @@ def command(argv, control_socket=None, timeout=10.0):
 
 
 def parse_call_info(data):
-    """Parse droverd's answer to ``call POOL``: line 1 the listen spec, line 2
-    the framing, line 3 (newer droverds) max_frame in bytes."""
+    """Parse droverd's answer to ``call POOL``, as proto_call_info_unpack()
+    in common/proto.c: line 1 the listen spec, line 2 the framing, line 3
+    (newer droverds) max_frame in bytes; later lines are ignored. An answer
+    without the framing line means 'length', one without max_frame an
+    unknown limit (None)."""
     lines = data.decode("utf-8", "replace").split("\n")
-    if len(lines) < 2 or not lines[0] or lines[1] not in ("length", "line"):
-        raise ProtocolError("unexpected answer to 'call': %r" % data[:200])
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts no other
+    if not lines or not lines[0]:
+        raise ProtocolError("unexpected answer to 'call' (no listen socket): %r" % data[:200])
+    framing = "length"
+    if len(lines) >= 2:
+        framing = lines[1]
+        if framing not in ("length", "line"):
+            raise ProtocolError("unexpected framing in the answer to 'call': %r" % data[:200])
     max_frame = None
     if len(lines) >= 3 and lines[2].strip():
         try:
             max_frame = int(lines[2].strip())
         except ValueError:
             raise ProtocolError("unexpected max_frame in the answer to 'call': %r" % lines[2])
-    return PoolInfo(lines[0], lines[1], max_frame)
+    return PoolInfo(lines[0], framing, max_frame)
 
 
 def pool_info(pool, control_socket=None, timeout=10.0):
