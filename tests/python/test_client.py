@@ -298,3 +298,29 @@ def test_call_answer_without_framing_line(tmp_path):
         assert srv.requests == [[b"call", b"x"]] * 2
     finally:
         srv.close()
+
+
+@pytest.mark.parametrize("mtype", [control.DATA, control.ERROR], ids=["DATA", "ERROR"])
+def test_control_answer_is_bounded(tmp_path, mtype):
+    # DATA (or ERROR) messages of 1 MiB without end: the client keeps at most
+    # 1 MiB of an answer and gives up at the message that would pass it.
+    sent, done = [], threading.Event()
+
+    def flood(s, conn):
+        s.read_command(conn)
+        chunk = s.message(mtype, b"x" * (1 << 20))
+        try:
+            for _ in range(64):
+                conn.sendall(chunk)
+                sent.append(1)
+        except OSError:
+            pass  # the client hung up
+        done.set()
+    srv = FakeControl(tmp_path, flood)
+    try:
+        with pytest.raises(drover.ProtocolError, match="over 1048576 bytes"):
+            drover.pool_info("x", srv.path, timeout=10)
+        assert done.wait(10)
+        assert len(sent) < 8, "the client read %d MiB of one answer" % len(sent)
+    finally:
+        srv.close()

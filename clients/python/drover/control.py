@@ -18,6 +18,10 @@ PROTO_VERSION = 1
 COMMAND, DATA, ERROR, EXIT = 1, 2, 3, 4
 _HDR = struct.Struct(">IHBB")
 _MAX_PAYLOAD = 1 << 20
+# The most of one answer (DATA and ERROR together) command() keeps unless told
+# otherwise: the answer to 'call' is a few lines (a verb with long output, such
+# as 'logs', needs a larger limit).
+_MAX_ANSWER = 1 << 20
 
 PoolInfo = namedtuple("PoolInfo", "listen framing max_frame")
 PoolInfo.__doc__ = """Where and how a message-mode pool takes work.
@@ -59,8 +63,12 @@ def _read_exact(sock, n):
     return bytes(buf)
 
 
-def command(argv, control_socket=None, timeout=10.0):
-    """Run one control verb; return (exit_status, stdout_bytes, stderr_bytes)."""
+def command(argv, control_socket=None, timeout=10.0, limit=_MAX_ANSWER):
+    """Run one control verb; return (exit_status, stdout_bytes, stderr_bytes).
+
+    An answer of more than ``limit`` bytes (DATA and ERROR together, default
+    1 MiB) raises ProtocolError.
+    """
     path = control_socket or default_control_socket()
     payload = b"".join(a.encode() + b"\0" for a in argv)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -75,6 +83,9 @@ def command(argv, control_socket=None, timeout=10.0):
             length, mtype, _version, _flags = _HDR.unpack(hdr)
             if length > _MAX_PAYLOAD:
                 raise ProtocolError("control message of %d bytes" % length)
+            if mtype in (DATA, ERROR) and len(out) + len(err) + length > limit:
+                raise ProtocolError("droverd's answer to '%s' is over %d bytes"
+                                    % (argv[0] if argv else "", limit))
             body = _read_exact(s, length) if length else b""
             if body is None:
                 raise ProtocolError("droverd closed the control connection mid-message")
