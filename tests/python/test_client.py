@@ -324,3 +324,33 @@ def test_control_answer_is_bounded(tmp_path, mtype):
         assert len(sent) < 8, "the client read %d MiB of one answer" % len(sent)
     finally:
         srv.close()
+
+
+@pytest.mark.parametrize("how", ["trickle", "silent"])
+def test_control_timeout_is_a_deadline(tmp_path, how):
+    # The answer one byte every 0.2 s (each read well within the timeout), or
+    # none at all: pool_info(timeout=1) gives up after 1 s with CallTimeout.
+    stop = threading.Event()
+
+    def slow(s, conn):
+        s.read_command(conn)
+        msg = s.answer(b"/tmp/x.sock\nlength\n1024\n")
+        end = time.monotonic() + 4
+        try:
+            for b in msg:
+                if how == "silent" or stop.is_set() or time.monotonic() > end:
+                    break
+                conn.sendall(bytes([b]))
+                time.sleep(0.2)
+            stop.wait(4)
+        except OSError:
+            pass
+    srv = FakeControl(tmp_path, slow)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(drover.CallTimeout, match="within 1s"):
+            drover.pool_info("x", srv.path, timeout=1)
+        assert time.monotonic() - t0 < 2.5
+    finally:
+        stop.set()
+        srv.close()

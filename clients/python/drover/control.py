@@ -10,9 +10,10 @@ messages, then EXIT with a one-byte status, and closes.
 import os
 import socket
 import struct
+import time
 from collections import namedtuple
 
-from .errors import DroverError, ProtocolError
+from .errors import CallTimeout, DroverError, ProtocolError
 
 PROTO_VERSION = 1
 COMMAND, DATA, ERROR, EXIT = 1, 2, 3, 4
@@ -53,9 +54,21 @@ def default_control_socket():
     return os.path.join(run, "drover.sock")
 
 
-def _read_exact(sock, n):
+def _left(end):
+    """Seconds until the deadline ``end`` (None: no deadline); socket.timeout
+    once it has passed."""
+    if end is None:
+        return None
+    left = end - time.monotonic()
+    if left <= 0:
+        raise socket.timeout("timed out")
+    return left
+
+
+def _read_exact(sock, n, end):
     buf = bytearray()
     while len(buf) < n:
+        sock.settimeout(_left(end))
         chunk = sock.recv(n - len(buf))
         if not chunk:
             return None
@@ -66,39 +79,50 @@ def _read_exact(sock, n):
 def command(argv, control_socket=None, timeout=10.0, limit=_MAX_ANSWER):
     """Run one control verb; return (exit_status, stdout_bytes, stderr_bytes).
 
-    An answer of more than ``limit`` bytes (DATA and ERROR together, default
-    1 MiB) raises ProtocolError.
+    ``timeout`` bounds the whole exchange (connect, command, every message of
+    the answer), not each read: past it, CallTimeout. An answer of more than
+    ``limit`` bytes (DATA and ERROR together, default 1 MiB) raises
+    ProtocolError.
     """
     path = control_socket or default_control_socket()
     payload = b"".join(a.encode() + b"\0" for a in argv)
+    end = None if timeout is None else time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(path)
-        s.sendall(_HDR.pack(len(payload), COMMAND, PROTO_VERSION, 0) + payload)
-        out, err = bytearray(), bytearray()
-        while True:
-            hdr = _read_exact(s, _HDR.size)
-            if hdr is None:
-                raise ProtocolError("droverd closed the control connection without an answer")
-            length, mtype, _version, _flags = _HDR.unpack(hdr)
-            if length > _MAX_PAYLOAD:
-                raise ProtocolError("control message of %d bytes" % length)
-            if mtype in (DATA, ERROR) and len(out) + len(err) + length > limit:
-                raise ProtocolError("droverd's answer to '%s' is over %d bytes"
-                                    % (argv[0] if argv else "", limit))
-            body = _read_exact(s, length) if length else b""
-            if body is None:
-                raise ProtocolError("droverd closed the control connection mid-message")
-            if mtype == DATA:
-                out += body
-            elif mtype == ERROR:
-                err += body
-            elif mtype == EXIT:
-                if len(body) != 1:
-                    raise ProtocolError("EXIT message of %d bytes" % len(body))
-                return body[0], bytes(out), bytes(err)
-            else:
-                raise ProtocolError("control message of unknown type %d" % mtype)
+        try:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.settimeout(_left(end))  # sendall: for all of it, not for each part
+            s.sendall(_HDR.pack(len(payload), COMMAND, PROTO_VERSION, 0) + payload)
+            return _read_answer(s, end, limit, argv[0] if argv else "")
+        except socket.timeout:
+            raise CallTimeout("no answer from droverd on %s within %gs"
+                              % (path, timeout)) from None
+
+
+def _read_answer(s, end, limit, verb):
+    out, err = bytearray(), bytearray()
+    while True:
+        hdr = _read_exact(s, _HDR.size, end)
+        if hdr is None:
+            raise ProtocolError("droverd closed the control connection without an answer")
+        length, mtype, _version, _flags = _HDR.unpack(hdr)
+        if length > _MAX_PAYLOAD:
+            raise ProtocolError("control message of %d bytes" % length)
+        if mtype in (DATA, ERROR) and len(out) + len(err) + length > limit:
+            raise ProtocolError("droverd's answer to '%s' is over %d bytes" % (verb, limit))
+        body = _read_exact(s, length, end) if length else b""
+        if body is None:
+            raise ProtocolError("droverd closed the control connection mid-message")
+        if mtype == DATA:
+            out += body
+        elif mtype == ERROR:
+            err += body
+        elif mtype == EXIT:
+            if len(body) != 1:
+                raise ProtocolError("EXIT message of %d bytes" % len(body))
+            return body[0], bytes(out), bytes(err)
+        else:
+            raise ProtocolError("control message of unknown type %d" % mtype)
 
 
 def parse_call_info(data):
@@ -127,7 +151,11 @@ def parse_call_info(data):
 
 
 def pool_info(pool, control_socket=None, timeout=10.0):
-    """Ask droverd for a message-mode pool's work socket, framing and max_frame."""
+    """Ask droverd for a message-mode pool's work socket, framing and max_frame.
+
+    ``timeout``: seconds for the whole exchange with droverd (CallTimeout
+    past it; None waits for ever).
+    """
     status, out, err = command(["call", pool], control_socket, timeout)
     if status != 0:
         raise ControlError(status, err.decode("utf-8", "replace"))

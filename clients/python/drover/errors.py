@@ -26,7 +26,9 @@ class CallTimeout(DroverError, TimeoutError):
     """No reply within the client's own timeout.
 
     The connection is closed (its stream position is unknown); the request
-    may still be carried out by a worker.
+    may still be carried out by a worker. Also raised by pool_info (and so
+    Client.for_pool, Executor(pool=...)) when droverd's whole answer on the
+    control socket does not come within its timeout.
     """
 
 
