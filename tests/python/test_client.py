@@ -354,3 +354,56 @@ def test_control_timeout_is_a_deadline(tmp_path, how):
     finally:
         stop.set()
         srv.close()
+
+
+def trickle(conn, data, stop, every=0.2, hold=4.0):
+    """Send data a byte every `every` s, for at most `hold` s (or until stop)."""
+    end = time.monotonic() + hold
+    try:
+        for b in data:
+            if stop.is_set() or time.monotonic() > end:
+                return
+            conn.sendall(bytes([b]))
+            time.sleep(every)
+    except OSError:
+        pass  # the client hung up
+
+
+def test_call_timeout_is_a_deadline(tmp_path):
+    # The reply trickles a byte every 0.2 s: every wait for a byte is well
+    # within the timeout, the whole reply is not.
+    stop = threading.Event()
+
+    def slow(s, conn):
+        s.read_request(conn)
+        trickle(conn, (100).to_bytes(4, "big") + b"+" + b"y" * 99, stop)
+    srv = FakeServer(tmp_path, slow)
+    c = drover.Client(srv.path, timeout=1)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(drover.CallTimeout, match="within 1s"):
+            c.call(b"hi")
+        assert time.monotonic() - t0 < 2.5
+        assert c._sock is None, "the connection must be closed after a CallTimeout"
+    finally:
+        stop.set()
+        c.close()
+        srv.close()
+
+
+def test_call_many_timeout_is_per_reply(tmp_path):
+    # call_many's timeout bounds each next reply, not the whole batch: three
+    # replies 0.5 s apart are in time with timeout=1.
+    def paced(s, conn):
+        for _ in range(3):
+            body = s.read_request(conn)
+            if body is None:
+                return
+            time.sleep(0.5)
+            reply(conn, b"+" + body)
+    srv = FakeServer(tmp_path, paced)
+    try:
+        with drover.Client(srv.path) as c:
+            assert c.call_many([b"a", b"b", b"c"], window=3, timeout=1) == [b"a", b"b", b"c"]
+    finally:
+        srv.close()

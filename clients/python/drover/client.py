@@ -23,6 +23,7 @@ Retry rules (what this client does on its own, and what is left to you):
 import selectors
 import ssl
 import threading
+import time
 
 from . import _address, _frame, envelope
 from .control import pool_info
@@ -60,8 +61,9 @@ class Client(_Settings):
 
     address: the pool's ``listen`` (a Unix socket path, or ``tcp:HOST:PORT``).
     framing: 'length' (default) or 'line'; use Client.for_pool to learn it,
-    and max_frame, from droverd. timeout: seconds to wait for a reply (None:
-    forever). ssl_context: an ssl.SSLContext to speak TLS on a tcp: address
+    and max_frame, from droverd. timeout: seconds for a whole reply, from
+    sending the request (None: forever); bytes trickling in do not extend it.
+    ssl_context: an ssl.SSLContext to speak TLS on a tcp: address
     (with a client certificate loaded, for pools that require one).
     codec: None (default) sends and returns bytes as they are, for any
     worker; 'raw', 'json' or 'pickle' speak drover's envelope to a pool of
@@ -147,9 +149,10 @@ class Client(_Settings):
     def call(self, data, timeout=None):
         """Send one request (bytes); return the worker's reply (bytes).
 
-        Raises Busy, Failed, Timeout (droverd's answers), CallTimeout (no
-        reply within timeout, default self.timeout), ConnectionLost,
-        ProtocolError, or OSError when the pool cannot be reached.
+        Raises Busy, Failed, Timeout (droverd's answers), CallTimeout (the
+        whole reply not in within timeout seconds of sending, default
+        self.timeout), ConnectionLost, ProtocolError, or OSError when the
+        pool cannot be reached.
         """
         return self.call_many([data], window=1, timeout=timeout)[0]
 
@@ -161,7 +164,8 @@ class Client(_Settings):
         remaining replies are still read, so the connection stays usable);
         with True, errors (Busy, Failed, Timeout, ServerError, ConnectionLost)
         take the place of replies in the list. ``timeout`` bounds the wait for
-        each next reply.
+        each next reply: it must be in whole within timeout seconds of the
+        previous one (of the start, for the first), however its bytes trickle.
         """
         if not 1 <= window <= MAX_WINDOW:
             raise ValueError("window must be 1..%d" % MAX_WINDOW)
@@ -209,6 +213,9 @@ class Client(_Settings):
         written = 0
         sel = selectors.DefaultSelector()
         registered = 0
+        # The deadline of the next reply: bytes coming in do not move it, a
+        # whole reply does.
+        end = None if timeout is None else time.monotonic() + timeout
         try:
             while next_reply < total:
                 while next_send < total and next_send - next_reply < window and len(out) < _SEND_CHUNK:
@@ -224,17 +231,19 @@ class Client(_Settings):
                     else:
                         sel.register(sock, want)
                     registered = want
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    self._drop()
+                    raise CallTimeout("no reply from %s within %gs" % (self.address, timeout))
                 pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
                 ready = 0
                 if pending:
                     ready = selectors.EVENT_READ
                 else:
-                    for _key, ev in sel.select(timeout):
+                    for _key, ev in sel.select(left):
                         ready |= ev
                     if not ready:
-                        self._drop()
-                        err = CallTimeout("no reply from %s within %gs" % (self.address, timeout))
-                        raise err
+                        continue  # the deadline, checked above
                 if ready & selectors.EVENT_WRITE and out:
                     try:
                         n = sock.send(out)
@@ -274,6 +283,8 @@ class Client(_Settings):
                             raise
                         results[next_reply] = payload if ok else server_error(payload)
                         next_reply += 1
+                        if timeout is not None:
+                            end = time.monotonic() + timeout
             return total
         finally:
             sel.close()
