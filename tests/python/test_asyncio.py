@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: ISC
 """drover.asyncio.Client against a real droverd."""
 import asyncio
+import threading
+import time
 
 import pytest
 
@@ -89,4 +91,50 @@ def test_reconnect_after_idle_close_and_lost(tmp_path):
         run(main())
         assert srv.requests == [b"first", b"second", b"drop", b"third"], srv.requests
     finally:
+        srv.close()
+
+
+def test_timeout_is_a_deadline(tmp_path):
+    # The reply trickles a byte every 0.2 s: CallTimeout after 1 s (the reply
+    # is one future, set only when whole; a guard, this held before).
+    from test_client import FakeServer, trickle
+    stop = threading.Event()
+
+    def handler(srv, conn):
+        srv.read_request(conn)
+        trickle(conn, (100).to_bytes(4, "big") + b"+" + b"y" * 99, stop)
+    srv = FakeServer(tmp_path, handler)
+
+    async def main():
+        async with dasync.Client(srv.path, timeout=1) as c:
+            t0 = time.monotonic()
+            with pytest.raises(drover.CallTimeout, match="within 1s"):
+                await c.call(b"slow")
+            assert time.monotonic() - t0 < 2.5
+    try:
+        run(main())
+    finally:
+        stop.set()
+        srv.close()
+
+
+def test_timeout_covers_sending(tmp_path):
+    # A peer that does not read: the request (16 MiB) cannot be written out,
+    # and the timeout runs while the client waits to write it, not only once
+    # it is written.
+    from test_client import FakeServer
+    stop = threading.Event()
+    srv = FakeServer(tmp_path, lambda s, conn: stop.wait(4))
+
+    async def main():
+        c = dasync.Client(srv.path, timeout=1)
+        t0 = time.monotonic()
+        with pytest.raises(drover.CallTimeout, match="within 1s"):
+            await c.call(b"x" * (16 << 20))
+        assert time.monotonic() - t0 < 2.5
+        await c.close()
+    try:
+        run(main())
+    finally:
+        stop.set()
         srv.close()

@@ -10,8 +10,9 @@ requests are pipelined and each gets its own reply (droverd answers in
 order). Errors, codecs and the retry rules are those of drover.Client: a
 request of which a byte was written is never re-sent after the connection
 dropped (ConnectionLost); a connection found closed before a request was
-written is re-opened. A call that runs over its timeout raises CallTimeout;
-the connection stays usable (its late reply is read and dropped).
+written is re-opened. A call that runs over its timeout (one deadline for
+writing the request out and for the whole reply) raises CallTimeout; the
+connection stays usable (its late reply is read and dropped).
 """
 import asyncio
 import collections
@@ -96,13 +97,24 @@ class Client(_Settings):
         frame = _frame.encode(self.framing, body, self.max_frame)
         conn = await self._connection()
         fut = conn.send(frame)
-        await conn.drain()
         if timeout is None:
+            await conn.drain()
             payload = await fut
         else:
+            # One deadline for sending the request and the whole reply: a
+            # peer that reads or answers slowly does not move it.
             # (asyncio.TimeoutError is TimeoutError, a base of drover.Timeout:
             # wait for the deadline on its own, not around the reply.)
-            done, _ = await asyncio.wait([fut], timeout=timeout)
+            loop = asyncio.get_running_loop()
+            end = loop.time() + timeout
+            drain = asyncio.ensure_future(conn.drain())
+            try:
+                done, _ = await asyncio.wait([drain], timeout=timeout)
+                if done:
+                    drain.result()
+                    done, _ = await asyncio.wait([fut], timeout=max(0, end - loop.time()))
+            finally:
+                drain.cancel()  # if still waiting: the transport writes the rest anyway
             if not done:
                 # The reply (or error) still comes and is dropped, unread.
                 fut.add_done_callback(lambda f: f.cancelled() or f.exception())
