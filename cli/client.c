@@ -253,6 +253,14 @@ int read_reply(int fd, char **capture, size_t *capture_len, int eof_status)
         switch (h.type) {
         case PROTO_DATA:
             if (capture != NULL) {
+                /* A captured answer (call, version) is a few lines: bounded in all, not per
+                 * message. */
+                if (*capture_len + h.length > PROTO_MAX_FRAME) {
+                    cli_error("bad reply from droverd: an answer of over %u bytes",
+                              (unsigned)PROTO_MAX_FRAME);
+                    free(payload);
+                    return DROVER_EXIT_FAILED;
+                }
                 *capture = xreallocarray(*capture, *capture_len + h.length + 1, 1);
                 memcpy(*capture + *capture_len, payload, h.length);
                 *capture_len += h.length;
