@@ -113,13 +113,16 @@ bool cli_json_on(void)
     return cli_json;
 }
 
-int write_all(int fd, const void *buf, size_t len)
+int write_all_with(int fd, const void *buf, size_t len,
+                   ssize_t (*put)(int fd, const void *buf, size_t len), int (*ready)(int fd))
 {
     const char *p = buf;
 
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
+        if (ready != NULL && ready(fd) != 0)
+            return -1;
+        ssize_t n = put(fd, p, len);
+        if (n < 0 && (errno == EINTR || (ready != NULL && errno == EAGAIN)))
             continue;
         if (n <= 0)
             return -1;
@@ -127,6 +130,11 @@ int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+    return write_all_with(fd, buf, len, write, NULL);
 }
 
 static int read_all(int fd, void *buf, size_t len)

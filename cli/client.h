@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct evbuffer;
 
@@ -26,7 +27,14 @@ void cli_print_json(struct evbuffer *buf);
 int cli_finish(int status);
 _Noreturn void cli_exit(int status);
 
-/* write(2) all of buf (retrying EINTR): 0, or -1 with errno. */
+/*
+ * All of buf through put (write(2)'s shape), retrying EINTR; with ready, a
+ * non-blocking fd: ready(fd) waits (0) or gives up (-1) before each put,
+ * and EAGAIN is retried. 0, or -1 with errno.
+ */
+int write_all_with(int fd, const void *buf, size_t len,
+                   ssize_t (*put)(int fd, const void *buf, size_t len), int (*ready)(int fd));
+/* write(2) all of buf on a blocking fd. */
 int write_all(int fd, const void *buf, size_t len);
 /* A connected AF_UNIX stream socket, or -1 with errno. */
 int connect_unix(const char *path);

@@ -199,22 +199,14 @@ static int call_wait(int fd, short events)
 }
 
 /* Write everything before the deadline (droverd may not be reading us). */
+static int call_writable(int fd)
+{
+    return call_wait(fd, callconn_events(POLLOUT));
+}
+
 static int call_write(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-
-    while (len > 0) {
-        if (call_wait(fd, callconn_events(POLLOUT)) != 0)
-            return -1;
-        ssize_t n = callconn_write(fd, p, len);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return write_all_with(fd, buf, len, callconn_write, call_writable);
 }
 
 /* Send one request in the pool's framing. */
