@@ -368,6 +368,8 @@ void listener_accept(struct listener *ls, int flags, bool (*want)(void *arg),
 /* Arm the accept event exactly when the owner wants and can take a connection. */
 void listener_update(struct listener *ls)
 {
+    if (ls == NULL)
+        return; /* its route let go of its address (route_release_address) */
     bool want = ls->accept_ev != NULL && ls->want(ls->arg) &&
                 !event_pending(ls->retry_ev, EV_TIMEOUT, NULL);
 

@@ -272,10 +272,25 @@ static bool pool_is_down(const struct pool *p)
  * processes are gone; start a re-created pool again. Runs from its own
  * event so nothing is freed under a caller's feet.
  */
+/* The pool other than except whose socket is bound to listen now, or NULL. */
+static struct pool *pool_holding(const char *listen, const struct pool *except)
+{
+    struct pool *p;
+
+    if (listen == NULL)
+        return NULL;
+    TAILQ_FOREACH(p, &droverd.pools, entry)
+        if (p != except && p->route != NULL && route_holds_address(p->route) &&
+            strcmp(route_listen(p->route), listen) == 0)
+            return p;
+    return NULL;
+}
+
 static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct pool *p, *next;
     char err[PARSE_ERR_MAX];
+    bool deferred = false, destroyed = false;
 
     (void)fd;
     (void)what;
@@ -283,8 +298,21 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
     TAILQ_FOREACH_SAFE(p, &droverd.pools, entry, next) {
         if (p->removing) {
             struct pool_config *again = p->recreate_cfg;
+            struct pool *holder;
             if (!pool_is_down(p))
                 continue;
+            if (again != NULL && !droverd.shutting_down &&
+                (holder = pool_holding(again->listen, p)) != NULL && holder->removing) {
+                /*
+                 * Its new address is still another stopping pool's (two pools
+                 * swapping addresses): let go of ours, which that one may be
+                 * moving to, and wait for it to be down.
+                 */
+                route_release_address(p->route);
+                deferred = true;
+                continue;
+            }
+            destroyed = true;
             if (again == NULL)
                 log_info("pool %s: removed", p->name);
             else if (strcmp(again->name, p->name) != 0)
@@ -312,6 +340,9 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
             p->nslots--;
     }
     listen_release_unwanted(pool_listen_wanted);
+    /* A pool that waited for an address another freed in this pass takes it now. */
+    if (deferred && destroyed)
+        pool_gc_schedule();
     droverd_state_changed();
 }
 

@@ -203,6 +203,18 @@ const char *route_listen(const struct route *r)
     return r->listen;
 }
 
+void route_release_address(struct route *r)
+{
+    if (r->listener != NULL)
+        listener_close(r->listener, false);
+    r->listener = NULL;
+}
+
+bool route_holds_address(const struct route *r)
+{
+    return r->listener != NULL;
+}
+
 /* The pool's slots (and so the links) are freed first. */
 void route_free(struct route *r, bool keep_socket)
 {
@@ -210,7 +222,8 @@ void route_free(struct route *r, bool keep_socket)
     route_release_clients(r);
     tls_server_free(r->tls); /* handshakes in progress close; relays live on */
     r->tls = NULL;
-    listener_close(r->listener, keep_socket);
+    if (r->listener != NULL)
+        listener_close(r->listener, keep_socket);
     link_group_free(&r->links);
     if (r->queue_ev != NULL)
         event_free(r->queue_ev);

@@ -26,6 +26,13 @@ struct route *route_new(const struct pool_config *pc, const char *name,
  * listen value) its listening socket, and the backlog, wait for the new one.
  */
 void route_free(struct route *r, bool keep_socket);
+/*
+ * A stopped route's pool waits to be created again elsewhere: close its
+ * listening socket now, for a pool that moves to that address (two pools
+ * swapping addresses in one reload); it accepts nothing more.
+ */
+void route_release_address(struct route *r);
+bool route_holds_address(const struct route *r);
 /* Settings that apply live (max_queue, timeouts, ...) changed. */
 void route_configure(struct route *r, const struct pool_config *pc);
 /* Stop taking new work (shutdown or removal); work already taken is finished. */

@@ -4,7 +4,8 @@
 # where it was (the reload exits 1 and says so), and the next reload moves
 # it once the address is free. A pool renamed with its listen unchanged
 # (tcp: and Unix) starts on the old pool's socket once that pool is down
-# (it could not bind while the old one held it, and nothing served).
+# (it could not bind while the old one held it, and nothing served); two
+# pools that swap addresses in one reload both come back, swapped.
 . "$(dirname "$0")/lib.sh"
 uses http
 
@@ -69,5 +70,25 @@ has_pool api && fail "api still listed"
 assert_eq "$(dv call web2 four)" four "web2 serves on web's address"
 assert_eq "$(dv call api2 five)" five "api2 serves on api's socket"
 assert_eq "$(pool_route api2 listen)" "$T/api.sock" "api2's listen"
+
+# --- two pools swap addresses in one reload: both come back, swapped ---
+write_config <<EOF2
+[pool:web2]
+command = $ECHO_WORKER
+workers = 1
+listen = $T/api.sock
+
+[pool:api2]
+command = $ECHO_WORKER
+workers = 1
+listen = tcp:127.0.0.1:$p2
+EOF2
+out=$(dv reload 2>&1) || fail "reload swapping the addresses: $out"
+wait_for 10 "web2 on api's socket" pool_route_is web2 listen "$T/api.sock"
+wait_for 10 "api2 on web's port" pool_route_is api2 listen "tcp:127.0.0.1:$p2"
+wait_for 10 "web2 running" pool_running web2 1
+wait_for 10 "api2 running" pool_running api2 1
+assert_eq "$(dv call web2 six)" six "web2 after the swap"
+assert_eq "$(dv call api2 seven)" seven "api2 after the swap"
 alive "$DAEMON_PID" || fail "droverd died"
 finish_checks
