@@ -48,6 +48,9 @@ struct control_client {
     void *on_close_arg;
 };
 
+/* Payload bytes per DATA frame of a long output (PROTO_MAX_FRAME allows more). */
+#define CONTROL_FRAME_DATA 65536
+
 static TAILQ_HEAD(, control_client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static unsigned nclients;
 static int listen_fd = -1;
@@ -71,6 +74,16 @@ static void client_free(struct control_client *c)
     free(c);
 }
 
+static void frame_header_add(struct evbuffer *out, enum proto_type type, size_t len)
+{
+    unsigned char hdr[PROTO_HEADER_SIZE];
+    struct proto_header h;
+
+    proto_header_make(&h, type, len);
+    proto_header_encode(hdr, &h);
+    evbuffer_add(out, hdr, sizeof(hdr));
+}
+
 static void client_send(struct control_client *c, enum proto_type type, const void *data,
                         size_t len)
 {
@@ -81,12 +94,8 @@ static void client_send(struct control_client *c, enum proto_type type, const vo
         return;
     /* Large outputs go as several frames, each within PROTO_MAX_FRAME. */
     do {
-        size_t n = len > 65536 ? 65536 : len;
-        unsigned char hdr[PROTO_HEADER_SIZE];
-        struct proto_header h;
-        proto_header_make(&h, type, n);
-        proto_header_encode(hdr, &h);
-        evbuffer_add(out, hdr, sizeof(hdr));
+        size_t n = len > CONTROL_FRAME_DATA ? CONTROL_FRAME_DATA : len;
+        frame_header_add(out, type, n);
         evbuffer_add(out, p, n);
         p += n;
         len -= n;
@@ -122,11 +131,16 @@ void control_out(struct control_client *c, const char *fmt, ...)
 
 void control_out_buffer(struct control_client *c, struct evbuffer *buf)
 {
-    size_t len = evbuffer_get_length(buf);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    size_t len;
 
-    if (len > 0)
-        control_out_bytes(c, evbuffer_pullup(buf, -1), len);
-    evbuffer_drain(buf, len);
+    /* buf's chains move into the output a frame at a time: the bytes are not copied again. */
+    while (!c->finished && (len = evbuffer_get_length(buf)) > 0) {
+        size_t n = len > CONTROL_FRAME_DATA ? CONTROL_FRAME_DATA : len;
+        frame_header_add(out, PROTO_DATA, n);
+        evbuffer_remove_buffer(buf, out, n);
+    }
+    evbuffer_drain(buf, evbuffer_get_length(buf));
 }
 
 void control_err(struct control_client *c, const char *fmt, ...)
