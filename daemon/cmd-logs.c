@@ -2,90 +2,47 @@
 /*
  * drover logs POOL|all [-n N] [-f]: the last N lines of the pool's log file
  * (of every pool's, merged), then (with -f) every new line as it is written,
- * until the client leaves. A follower that falls more than
- * CONTROL_MAX_OUTPUT behind is dropped.
+ * until the client leaves. The N lines are read from the files a piece at a
+ * time as the client takes them (logtail.c): a client that stops reading
+ * holds about CONTROL_STREAM_HIGH of them, whatever N. A follower that falls
+ * more than CONTROL_MAX_OUTPUT behind is dropped, and so is one that holds
+ * its fair share of CONTROL_OUTPUT_LIMIT while droverd's control output is
+ * at that limit.
  */
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "control.h"
 #include "droverd.h"
 #include "log.h"
+#include "logtail.h"
 #include "out.h"
 #include "output.h"
 #include "pool.h"
 #include "proto.h"
 #include "xmalloc.h"
 
-#define LOGS_MAX_READ (32 << 20) /* -n never reads more than this much of the files */
-
-struct follower {
-    struct log_follower lf;
-    bool all;  /* logs all -f: every pool's lines, each after its pool's name */
-    bool json; /* --json: one object per line (docs/json.md) */
-    long slot; /* logs POOL:SLOT: that worker's lines only; else -1 */
+/* One client of drover logs: the last lines being sent, then (-f) the follower. */
+struct logs_client {
     struct control_client *client;
+    bool all;              /* logs all: every pool's lines, each after its pool's name */
+    bool json;             /* --json: one object per line (docs/json.md) */
+    long slot;             /* logs POOL:SLOT: that worker's lines only; else -1 */
+    struct logtail *tail;  /* the last N lines still to send; NULL once sent */
+    struct event *more_ev; /* the next piece of them, when the last found nothing to send */
+    bool follow;           /* -f */
+    struct log_follower lf;
     struct pool_log *log;
     bool attached;
-    struct evbuffer *pending; /* lines gathered during this loop pass */
+    bool pool_removed;        /* while the tail was still being sent */
+    struct evbuffer *pending; /* new lines gathered this loop pass, or while the tail is sent */
     struct event *flush_ev;
+    bool flush_due; /* flush_ev is active */
+    bool behind;    /* at the limit while gathering lines: dropped at the flush */
 };
-
-/*
- * Append to out the last `want` lines of path (all of it when it has fewer),
- * reading at most `budget` bytes from its end. Returns the lines found.
- */
-static unsigned tail_file(const char *path, unsigned want, size_t budget, struct evbuffer *out,
-                          bool *not_regular)
-{
-    /* Never waits: a FIFO put in the log's place would block the whole loop in open(). */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    struct stat st;
-    char *buf;
-    size_t len, start;
-    unsigned lines = 0;
-
-    if (fd < 0)
-        return 0;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-        if (not_regular != NULL && !S_ISREG(st.st_mode))
-            *not_regular = true;
-        close(fd);
-        return 0;
-    }
-    len = (size_t)st.st_size < budget ? (size_t)st.st_size : budget;
-    buf = xmalloc(len);
-    if (pread(fd, buf, len, st.st_size - (off_t)len) != (ssize_t)len) {
-        free(buf);
-        close(fd);
-        return 0;
-    }
-    close(fd);
-    start = len;
-    /* Walk back over `want` newlines (the file's final one ends the last line). */
-    if (start > 0 && buf[start - 1] == '\n')
-        start--;
-    while (start > 0 && lines < want) {
-        if (buf[start - 1] == '\n')
-            lines++;
-        if (lines == want)
-            break;
-        start--;
-    }
-    if (start == 0 && lines < want)
-        lines++; /* the first line of the file, which has no newline before it */
-    if (want > 0)
-        evbuffer_add(out, buf + start, len - start);
-    free(buf);
-    return want == 0 ? 0 : lines;
-}
 
 enum line_stream { STREAM_UNKNOWN, STREAM_STDOUT, STREAM_STDERR };
 
@@ -157,177 +114,240 @@ static void log_line_json(const char *pool, const char *line, size_t len, struct
     json_object_end(&j);
 }
 
-/* The last `want` of slot's lines in buf, moved to out (the rest is dropped). */
-static void keep_slot_lines(struct evbuffer *buf, long slot, unsigned want, struct evbuffer *out)
+/* Is this line (or its first bytes) one of the asked slot's? */
+static bool keep_slot_line(const char *text, size_t avail, void *arg)
 {
-    size_t len = evbuffer_get_length(buf), start;
-    char *text = xmalloc(len + 1);
-    unsigned kept = 0;
+    const struct logs_client *lc = arg;
 
-    evbuffer_remove(buf, text, len);
-    /* Walk back line by line, marking the lines kept with their start; then emit in order. */
-    size_t *starts = xcalloc(want + 1, sizeof(*starts)), *ends = xcalloc(want + 1, sizeof(*ends));
-    size_t end = len;
-    while (end > 0 && kept < want) {
-        size_t e = end;
-        if (text[e - 1] == '\n')
-            e--;
-        start = e;
-        while (start > 0 && text[start - 1] != '\n')
-            start--;
-        if (line_of_slot(text + start, e - start, slot)) {
-            starts[kept] = start;
-            ends[kept] = e;
-            kept++;
-        }
-        end = start;
+    return line_of_slot(text, avail, lc->slot);
+}
+
+/* A line of the tail in the shape asked for (the bytes as they are go without emit). */
+static void emit_line(const char *pool, const char *line, size_t len, struct evbuffer *out,
+                      void *arg)
+{
+    const struct logs_client *lc = arg;
+
+    if (lc->json) {
+        log_line_json(pool, line, len, out);
+        return;
     }
-    for (unsigned i = kept; i > 0; i--) {
-        evbuffer_add(out, text + starts[i - 1], ends[i - 1] - starts[i - 1]);
-        evbuffer_add(out, "\n", 1);
-    }
-    free(starts);
-    free(ends);
-    free(text);
+    if (lc->all)
+        evbuffer_add_printf(out, "%s ", pool);
+    evbuffer_add(out, line, len);
+    evbuffer_add(out, "\n", 1);
+}
+
+static void follower_unfollow(struct logs_client *lc)
+{
+    if (lc->all)
+        pool_log_unfollow_all(&lc->lf);
+    else
+        pool_log_unfollow(lc->log, &lc->lf);
+    lc->attached = false;
+}
+
+/* Stop sending the tail (done, or the client is being let go). */
+static void tail_end(struct logs_client *lc)
+{
+    logtail_free(lc->tail);
+    lc->tail = NULL;
+    control_on_writable(lc->client, NULL, NULL);
+    control_hold(lc->client, 0);
+}
+
+/* A follower too far behind: the client is told and let go (which frees lc). */
+static void follower_drop(struct logs_client *lc, bool at_limit)
+{
+    log_warnx("control uid %u: logs -f client is too slow%s; dropped",
+              (unsigned)control_client_uid(lc->client),
+              at_limit ? " (droverd's control output is at its limit)" : "");
+    follower_unfollow(lc);
+    evbuffer_drain(lc->pending, evbuffer_get_length(lc->pending));
+    if (lc->tail != NULL)
+        tail_end(lc);
+    if (at_limit)
+        control_err(lc->client,
+                    "too far behind the log, and droverd holds all it may (%d MiB) for control "
+                    "clients; stopped following\n",
+                    CONTROL_OUTPUT_LIMIT >> 20);
+    else
+        control_err(lc->client, "too far behind the log; stopped following\n");
+    control_finish(lc->client, DROVER_EXIT_FAILED);
 }
 
 /*
- * --json: each line of in as one JSON object on a line of its own (JSON
- * Lines), moved to out. A line of another shape keeps its text.
+ * Send what this loop pass gathered as one message, not one per line. While
+ * the tail is still being sent the lines wait behind it.
  */
-static void logs_json_lines(const char *pool, struct evbuffer *in, struct evbuffer *out)
-{
-    size_t len = evbuffer_get_length(in);
-    char *text = xmalloc(len + 1), *p = text, *end = text + len;
-
-    evbuffer_remove(in, text, len);
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p)), *lineend = nl != NULL ? nl : end;
-        log_line_json(pool, p, (size_t)(lineend - p), out);
-        p = nl != NULL ? nl + 1 : end;
-    }
-    free(text);
-}
-
-static void follower_unfollow(struct follower *f)
-{
-    if (f->all)
-        pool_log_unfollow_all(&f->lf);
-    else
-        pool_log_unfollow(f->log, &f->lf);
-    f->attached = false;
-}
-
-/* Send what this loop pass gathered as one message, not one per line. */
 static void follower_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct follower *f = arg;
+    struct logs_client *lc = arg;
+    size_t queued = control_pending(lc->client), held = evbuffer_get_length(lc->pending);
 
     (void)fd;
     (void)what;
-    if (!f->attached)
+    lc->flush_due = false;
+    if (!lc->attached)
         return;
-    if (control_pending(f->client) > CONTROL_MAX_OUTPUT) {
-        log_warnx("control uid %u: logs -f client is too slow; dropped",
-                  (unsigned)control_client_uid(f->client));
-        follower_unfollow(f);
-        evbuffer_drain(f->pending, evbuffer_get_length(f->pending));
-        control_err(f->client, "too far behind the log; stopped following\n");
-        control_finish(f->client, DROVER_EXIT_FAILED);
+    if (queued > CONTROL_MAX_OUTPUT || (lc->tail != NULL && held > CONTROL_MAX_OUTPUT)) {
+        follower_drop(lc, false);
         return;
     }
-    control_out_buffer(f->client, f->pending);
+    if (lc->behind) {
+        follower_drop(lc, true);
+        return;
+    }
+    if (lc->tail == NULL) {
+        control_out_buffer(lc->client, lc->pending);
+        control_hold(lc->client, 0);
+    }
 }
 
-/* A new line (with its newline): kept, in the shape the client asked for, until the flush. */
+/*
+ * A new line (with its newline): kept, in the shape the client asked for,
+ * until the flush, and counted for the client as if queued. A follower
+ * that may not grow takes no more, and is dropped at the flush.
+ */
 static void follower_line(void *arg, const char *pool, const char *line, size_t len)
 {
-    struct follower *f = arg;
+    struct logs_client *lc = arg;
 
-    if (f->slot >= 0 && !line_of_slot(line, len, f->slot))
+    if (lc->behind || (lc->slot >= 0 && !line_of_slot(line, len, lc->slot)))
         return;
-    if (evbuffer_get_length(f->pending) == 0)
-        event_active(f->flush_ev, 0, 0);
-    if (f->json) {
-        log_line_json(pool, line, len > 0 ? len - 1 : 0, f->pending);
+    if (!lc->flush_due) {
+        lc->flush_due = true;
+        event_active(lc->flush_ev, 0, 0);
+    }
+    if (lc->json) {
+        log_line_json(pool, line, len > 0 ? len - 1 : 0, lc->pending);
     } else {
-        if (f->all)
-            evbuffer_add_printf(f->pending, "%s ", pool);
-        evbuffer_add(f->pending, line, len);
+        if (lc->all)
+            evbuffer_add_printf(lc->pending, "%s ", pool);
+        evbuffer_add(lc->pending, line, len);
+    }
+    control_hold(lc->client, evbuffer_get_length(lc->pending));
+    if (!control_may_grow(lc->client)) {
+        lc->behind = true;
+        evbuffer_drain(lc->pending, evbuffer_get_length(lc->pending));
+        control_hold(lc->client, 0);
     }
 }
 
+/* The pool's log goes away (the pool was removed): the last lines first, then the news. */
 static void follower_log_closed(void *arg)
 {
-    struct follower *f = arg;
+    struct logs_client *lc = arg;
 
-    f->attached = false;
-    control_out_buffer(f->client, f->pending); /* the last lines first */
-    control_err(f->client, "the pool was removed\n");
-    control_finish(f->client, DROVER_EXIT_OK);
+    lc->attached = false;
+    if (lc->tail != NULL) {
+        lc->pool_removed = true; /* said once the tail is sent */
+        return;
+    }
+    control_out_buffer(lc->client, lc->pending);
+    control_err(lc->client, "the pool was removed\n");
+    control_finish(lc->client, DROVER_EXIT_OK);
 }
 
-static void follower_free(void *arg)
+static void logs_client_free(void *arg)
 {
-    struct follower *f = arg;
+    struct logs_client *lc = arg;
 
-    if (f->attached)
-        follower_unfollow(f);
-    event_free(f->flush_ev);
-    evbuffer_free(f->pending);
-    free(f);
+    if (lc->attached)
+        follower_unfollow(lc);
+    logtail_free(lc->tail);
+    event_free(lc->more_ev);
+    event_free(lc->flush_ev);
+    evbuffer_free(lc->pending);
+    free(lc);
 }
 
-static bool follower_never_done(struct control_client *c, void *arg)
+static bool logs_never_done(struct control_client *c, void *arg)
 {
     (void)c;
     (void)arg;
     return false;
 }
 
-/* -f: follow pool's log, or every pool's (those a reload adds too) when pool is NULL. */
-static enum cmd_retval logs_follow(struct cmd_ctx *ctx, struct pool *pool)
+/*
+ * The next piece of the tail, up to CONTROL_STREAM_HIGH queued for the
+ * client; once it is all sent, the client is done, or (-f) follows.
+ */
+static void logs_send_more(struct logs_client *lc)
 {
-    struct follower *f = xcalloc(1, sizeof(*f));
+    size_t queued = control_pending(lc->client);
+    struct evbuffer *piece;
+    bool more;
 
-    f->client = ctx->client;
-    f->all = pool == NULL;
-    f->json = ctx->args.json;
-    f->slot = ctx->slot;
-    f->log = pool != NULL ? pool->log : NULL;
-    f->lf.line_cb = follower_line;
-    f->lf.closed_cb = follower_log_closed;
-    f->lf.arg = f;
-    f->attached = true;
-    f->pending = evbuffer_new();
-    f->flush_ev = event_new(droverd.base, -1, 0, follower_flush_cb, f);
-    if (f->all)
-        pool_log_follow_all(&f->lf);
-    else
-        pool_log_follow(f->log, &f->lf);
-    control_wait(ctx->client, follower_never_done, f, follower_free);
+    if (queued >= CONTROL_STREAM_HIGH)
+        return; /* the write callback comes back when the client took some */
+    piece = evbuffer_new();
+    more = logtail_next(lc->tail, piece, CONTROL_STREAM_HIGH - queued);
+    if (more && evbuffer_get_length(piece) == 0)
+        event_active(lc->more_ev, 0, 0); /* nothing to write, so no write callback: go on */
+    control_out_buffer(lc->client, piece);
+    evbuffer_free(piece);
+    if (more)
+        return;
+    tail_end(lc);
+    if (lc->pool_removed) {
+        follower_log_closed(lc);
+        return;
+    }
+    if (!lc->follow) {
+        control_finish(lc->client, DROVER_EXIT_OK);
+        return;
+    }
+    /* The lines written since the request, held behind the tail, go now. */
+    control_out_buffer(lc->client, lc->pending);
+}
+
+static void logs_writable(void *arg)
+{
+    logs_send_more(arg);
+}
+
+static void logs_more_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    logs_send_more(arg);
+}
+
+/* Send the tail (pool NULL: every pool's), then follow with -f. The client waits until then. */
+static enum cmd_retval logs_answer(struct cmd_ctx *ctx, struct logs_client *lc, struct pool *pool)
+{
+    lc->more_ev = event_new(droverd.base, -1, 0, logs_more_cb, lc);
+    lc->flush_ev = event_new(droverd.base, -1, 0, follower_flush_cb, lc);
+    lc->pending = evbuffer_new();
+    control_wait(ctx->client, logs_never_done, lc, logs_client_free);
+    if (lc->follow) {
+        /* From now on: the tail ends with the file as it is now, the follower has the rest. */
+        lc->log = pool != NULL ? pool->log : NULL;
+        lc->lf.line_cb = follower_line;
+        lc->lf.closed_cb = follower_log_closed;
+        lc->lf.arg = lc;
+        lc->attached = true;
+        if (lc->all)
+            pool_log_follow_all(&lc->lf);
+        else
+            pool_log_follow(lc->log, &lc->lf);
+    }
+    control_on_writable(ctx->client, logs_writable, lc);
+    logs_send_more(lc); /* a short answer is all sent (and finished) here */
     return CMD_WAIT;
 }
 
-struct merged_line {
-    const char *pool;
-    char *line; /* "TIME [SLOT] text", no newline; may hold NUL bytes a worker wrote */
-    size_t len;
-    size_t seq; /* its place among all the lines read: a pool's file is in order already */
-};
-
-/* By time (lines start with it), then as read: equal times keep their pool's order. */
-static int merged_line_cmp(const void *a, const void *b)
+static struct logs_client *logs_client_new(struct cmd_ctx *ctx, bool all)
 {
-    const struct merged_line *x = a, *y = b;
-    const char *xs = memchr(x->line, ' ', x->len), *ys = memchr(y->line, ' ', y->len);
-    size_t xt = xs != NULL ? (size_t)(xs - x->line) : x->len;
-    size_t yt = ys != NULL ? (size_t)(ys - y->line) : y->len;
-    int c = memcmp(x->line, y->line, xt < yt ? xt : yt);
+    struct logs_client *lc = xcalloc(1, sizeof(*lc));
 
-    if (c == 0 && xt != yt)
-        c = xt < yt ? -1 : 1;
-    return c != 0 ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+    lc->client = ctx->client;
+    lc->all = all;
+    lc->json = ctx->args.json;
+    lc->slot = all ? -1 : ctx->slot;
+    lc->follow = ctx->args.follow;
+    return lc;
 }
 
 /*
@@ -336,60 +356,23 @@ static int merged_line_cmp(const void *a, const void *b)
  */
 static enum cmd_retval logs_all(struct cmd_ctx *ctx)
 {
-    struct merged_line *v = NULL;
-    size_t n = 0;
+    struct logs_client *lc = logs_client_new(ctx, true);
     struct pool *p;
-    struct evbuffer *out = evbuffer_new();
 
+    lc->tail = logtail_new(NULL, emit_line, lc);
     TAILQ_FOREACH(p, &droverd.pools, entry) {
-        if (p->log == NULL || p->cfg->stdout_mode != STDOUT_LOG || ctx->args.lines == 0)
-            continue;
-        struct evbuffer *buf = evbuffer_new();
-        tail_file(pool_log_path(p->log), ctx->args.lines, LOGS_MAX_READ, buf, NULL);
-        size_t len = evbuffer_get_length(buf);
-        char *text = xmalloc(len + 1), *line = text, *end = text + len;
-        evbuffer_remove(buf, text, len);
-        evbuffer_free(buf);
-        /* By length, not as C strings: a line keeps the NUL bytes its worker wrote. */
-        while (line < end) {
-            char *nl = memchr(line, '\n', (size_t)(end - line)), *stop = nl != NULL ? nl : end;
-            if (stop > line) {
-                v = xreallocarray(v, n + 1, sizeof(*v));
-                v[n].pool = p->name;
-                v[n].len = (size_t)(stop - line);
-                v[n].line = xmalloc(v[n].len + 1);
-                memcpy(v[n].line, line, v[n].len);
-                v[n].seq = n;
-                n++;
-            }
-            line = stop + 1;
-        }
-        free(text);
+        if (p->log != NULL && p->cfg->stdout_mode == STDOUT_LOG)
+            logtail_add(lc->tail, pool_log_path(p->log), p->name);
     }
-    if (n > 0)
-        qsort(v, n, sizeof(*v), merged_line_cmp);
-    for (size_t i = n > ctx->args.lines ? n - ctx->args.lines : 0; i < n; i++) {
-        if (ctx->args.json) {
-            log_line_json(v[i].pool, v[i].line, v[i].len, out);
-        } else {
-            evbuffer_add_printf(out, "%s ", v[i].pool);
-            evbuffer_add(out, v[i].line, v[i].len);
-            evbuffer_add(out, "\n", 1);
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        free(v[i].line);
-    free(v);
-    control_out_buffer(ctx->client, out);
-    evbuffer_free(out);
-    return ctx->args.follow ? logs_follow(ctx, NULL) : CMD_DONE;
+    logtail_seek_merged(lc->tail, ctx->args.lines);
+    return logs_answer(ctx, lc, NULL);
 }
 
 static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
 {
     struct pool *p = ctx->pool;
-    struct evbuffer *out;
-    unsigned want = ctx->args.lines;
+    struct logs_client *lc;
+    char *older;
 
     if (p == NULL)
         return logs_all(ctx);
@@ -398,45 +381,22 @@ static enum cmd_retval cmd_logs_exec(struct cmd_ctx *ctx)
                   p->cfg->stdout_mode == STDOUT_NULL ? "null" : "inherit");
         return CMD_FAILED;
     }
-    out = evbuffer_new();
-    if (want > 0) {
-        /* When the current file is short, the lines before it are in POOL.log.1. */
-        struct evbuffer *cur = evbuffer_new();
-        /* One slot's lines: read as much as allowed, keep the last `want` of them. */
-        unsigned read_lines = ctx->slot >= 0 ? 1000000 : want;
-        bool not_regular = false;
-        unsigned got =
-            tail_file(pool_log_path(p->log), read_lines, LOGS_MAX_READ, cur, &not_regular);
-        if (not_regular) {
-            cmd_error(ctx, "%s is not a regular file: not read", pool_log_path(p->log));
-            evbuffer_free(cur);
-            evbuffer_free(out);
-            return CMD_FAILED;
-        }
-        if (got < read_lines) {
-            char *older;
-            xasprintf(&older, "%s.1", pool_log_path(p->log));
-            tail_file(older, read_lines - got, LOGS_MAX_READ, out, NULL);
-            free(older);
-        }
-        evbuffer_add_buffer(out, cur);
-        evbuffer_free(cur);
-        if (ctx->slot >= 0) {
-            struct evbuffer *all = out;
-            out = evbuffer_new();
-            keep_slot_lines(all, ctx->slot, want, out);
-            evbuffer_free(all);
-        }
+    lc = logs_client_new(ctx, false);
+    /* The bytes as they are, unless they are filtered or reshaped. */
+    lc->tail = logtail_new(lc->slot >= 0 ? keep_slot_line : NULL,
+                           lc->slot >= 0 || lc->json ? emit_line : NULL, lc);
+    /* When the current file is short, the lines before it are in POOL.log.1. */
+    xasprintf(&older, "%s.1", pool_log_path(p->log));
+    logtail_add(lc->tail, older, p->name);
+    free(older);
+    if (logtail_add(lc->tail, pool_log_path(p->log), p->name) == LOGTAIL_NOT_REGULAR) {
+        cmd_error(ctx, "%s is not a regular file: not read", pool_log_path(p->log));
+        logtail_free(lc->tail);
+        free(lc);
+        return CMD_FAILED;
     }
-    if (ctx->args.json) {
-        struct evbuffer *lines = out;
-        out = evbuffer_new();
-        logs_json_lines(p->name, lines, out);
-        evbuffer_free(lines);
-    }
-    control_out_buffer(ctx->client, out);
-    evbuffer_free(out);
-    return ctx->args.follow ? logs_follow(ctx, p) : CMD_DONE;
+    logtail_seek(lc->tail, ctx->args.lines);
+    return logs_answer(ctx, lc, p);
 }
 
 const struct cmd_entry cmd_logs_entry = {

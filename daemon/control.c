@@ -4,7 +4,9 @@
  * client gets CONTROL_READ_TIMEOUT_SEC to send its command and
  * CONTROL_WRITE_TIMEOUT_SEC for each reply to drain, so idle and slow
  * clients are dropped without affecting anything else. A malformed or
- * oversized frame closes that one connection.
+ * oversized frame closes that one connection. What every client's output
+ * holds is counted against CONTROL_OUTPUT_LIMIT (budget.c's fair share, as
+ * message mode's buffer_limit), on every change of the output buffer.
  */
 #include "control.h"
 
@@ -14,6 +16,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "config.h"
 #include "droverd.h"
 #include "listen.h"
@@ -46,10 +50,18 @@ struct control_client {
     void (*free_arg)(void *);
     void (*on_close)(void *);
     void *on_close_arg;
+    void (*writable)(void *); /* control_on_writable */
+    void *writable_arg;
+    struct evbuffer_cb_entry *output_cb;
+    size_t held;    /* kept for it outside its output (control_hold) */
+    size_t counted; /* its output and held, as output_budget has them */
 };
 
 /* Payload bytes per DATA frame of a long output (PROTO_MAX_FRAME allows more). */
 #define CONTROL_FRAME_DATA 65536
+/* After a peak of this much unread output, the heap is trimmed once it is down to TRIM_LOW. */
+#define TRIM_HIGH (16 << 20)
+#define TRIM_LOW  (1 << 20)
 
 static TAILQ_HEAD(, control_client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static unsigned nclients;
@@ -60,18 +72,47 @@ static gid_t control_gid;
 static bool have_control_gid;
 static uint64_t rejected_clients;
 static control_dispatch_fn dispatch;
+static struct budget output_budget = {.limit = CONTROL_OUTPUT_LIMIT};
+
+/* Tell the budget what the client holds now. */
+static void client_account(struct control_client *c)
+{
+    size_t now = evbuffer_get_length(bufferevent_get_output(c->bev)) + c->held;
+
+    budget_change(&output_budget, c->counted, now);
+    c->counted = now;
+}
+
+/* Every change of a client's output: queued by a command, or taken by the client. */
+static void client_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    if (info->n_added != info->n_deleted)
+        client_account(arg);
+}
+
+/* Give the heap back once after a peak of unread output (glibc keeps freed memory otherwise). */
+static void output_trim(void)
+{
+    if (budget_trim_due(&output_budget, TRIM_HIGH, TRIM_LOW))
+        malloc_trim(0);
+}
 
 static void client_free(struct control_client *c)
 {
     TAILQ_REMOVE(&clients, c, entry);
     nclients--;
+    c->writable = NULL;
     if (c->on_close != NULL)
         c->on_close(c->on_close_arg);
     if (c->free_arg != NULL)
         c->free_arg(c->check_arg);
     free_strv(c->argv);
+    evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->output_cb);
+    budget_change(&output_budget, c->counted, 0);
     bufferevent_free(c->bev);
     free(c);
+    output_trim();
 }
 
 static void frame_header_add(struct evbuffer *out, enum proto_type type, size_t len)
@@ -165,6 +206,9 @@ void control_finish(struct control_client *c, int status)
         return;
     client_send(c, PROTO_EXIT, &code, 1);
     c->finished = true;
+    c->writable = NULL;
+    c->held = 0;
+    client_account(c);
     if (c->free_arg != NULL) {
         void (*fn)(void *) = c->free_arg;
         c->free_arg = NULL;
@@ -180,6 +224,25 @@ void control_finish(struct control_client *c, int status)
 size_t control_pending(const struct control_client *c)
 {
     return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+bool control_may_grow(const struct control_client *c)
+{
+    return budget_may_read(&output_budget, c->counted);
+}
+
+void control_hold(struct control_client *c, size_t bytes)
+{
+    c->held = bytes;
+    client_account(c);
+}
+
+void control_on_writable(struct control_client *c, void (*fn)(void *arg), void *arg)
+{
+    c->writable = fn;
+    c->writable_arg = arg;
+    /* The write callback then runs whenever a write leaves CONTROL_STREAM_LOW or less. */
+    bufferevent_setwatermark(c->bev, EV_WRITE, fn != NULL ? CONTROL_STREAM_LOW : 0, 0);
 }
 
 uid_t control_client_uid(const struct control_client *c)
@@ -322,8 +385,14 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 {
     struct control_client *c = arg;
 
+    if (c->writable != NULL && !c->finished) {
+        c->writable(c->writable_arg);
+        return;
+    }
     if (c->finished && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         client_free(c);
+    else
+        output_trim();
 }
 
 static void client_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -373,6 +442,9 @@ static void client_accept(int fd)
         free(c);
         return;
     }
+    c->output_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), client_output_cb, c);
+    if (c->output_cb == NULL)
+        fatalx("control: evbuffer_add_cb: out of memory");
     /* Never buffer more than one maximal command from a client. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_HEADER_SIZE + PROTO_MAX_REQUEST);
     /* Big writes, so a `logs -f` client that reads fast keeps up with a chatty pool. */
@@ -442,7 +514,11 @@ void control_farewell(void)
     struct control_client *c;
 
     TAILQ_FOREACH(c, &clients, entry) {
-        if (!c->finished && c->have_command) {
+        if (!c->finished && c->have_command && c->writable != NULL) {
+            /* A long answer (logs -n) still being sent: it is cut short, and says so. */
+            control_err(c, "droverd stopped before the whole answer was sent\n");
+            control_finish(c, DROVER_EXIT_FAILED);
+        } else if (!c->finished && c->have_command) {
             /* logs -f just ends; the shutdown CLI says it in its own words (text or --json). */
             if (c->argv == NULL ||
                 (strcmp(c->argv[0], "logs") != 0 && strcmp(c->argv[0], "shutdown") != 0))

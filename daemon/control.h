@@ -24,6 +24,17 @@ struct daemon_config;
 #define CONTROL_READ_TIMEOUT_SEC  10        /* to send the whole command */
 #define CONTROL_WRITE_TIMEOUT_SEC 30        /* for a reply to be taken */
 #define CONTROL_MAX_OUTPUT        (4 << 20) /* a follower further behind is dropped */
+/*
+ * Every client's output together (what droverd queued and the clients have
+ * not read, and what a command holds for them): at it, a client holding
+ * its fair share or more gets no more (control_may_grow). Long answers are
+ * made a piece at a time, topping a client's queue up to
+ * CONTROL_STREAM_HIGH whenever it falls to CONTROL_STREAM_LOW, so a client
+ * that stops reading one holds little.
+ */
+#define CONTROL_OUTPUT_LIMIT (64 << 20)
+#define CONTROL_STREAM_LOW   (16 << 10)
+#define CONTROL_STREAM_HIGH  (64 << 10)
 
 /*
  * Runs the command a permitted client sent (argv[0] is the verb). argv
@@ -53,6 +64,23 @@ void control_verr(struct control_client *c, const char *fmt, va_list ap)
 void control_finish(struct control_client *c, int status);
 /* Bytes queued to the client and not yet taken. */
 size_t control_pending(const struct control_client *c);
+/*
+ * May more be queued for this client? Yes while droverd's control output is
+ * under CONTROL_OUTPUT_LIMIT; at it, only while the client holds less than
+ * its fair share. A follower that may not grow is behind (dropped or skipped).
+ */
+bool control_may_grow(const struct control_client *c);
+/*
+ * Bytes a command keeps for the client outside its output (logs -f lines
+ * waiting behind the tail still being sent): counted as if queued.
+ */
+void control_hold(struct control_client *c, size_t bytes);
+/*
+ * fn(arg) each time the client's queued output falls to CONTROL_STREAM_LOW
+ * or below after a write (a long answer's next piece); fn NULL, or
+ * control_finish, stops it.
+ */
+void control_on_writable(struct control_client *c, void (*fn)(void *arg), void *arg);
 uid_t control_client_uid(const struct control_client *c);
 
 /*

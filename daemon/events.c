@@ -148,7 +148,8 @@ static void send_event(struct follower *f, const struct event_rec *e)
 
     if (!wanted(f->pool, e))
         return;
-    if (control_pending(f->client) > EVENTS_MAX_BEHIND) {
+    /* Behind: this reader's own bound, or droverd's control output at its limit. */
+    if (control_pending(f->client) > EVENTS_MAX_BEHIND || !control_may_grow(f->client)) {
         f->missed++;
         dropped_total++;
         return;
@@ -196,7 +197,7 @@ static bool follower_check(struct control_client *c, void *arg)
 {
     struct follower *f = arg;
 
-    if (f->missed > 0 && control_pending(c) <= EVENTS_MAX_BEHIND / 2)
+    if (f->missed > 0 && control_pending(c) <= EVENTS_MAX_BEHIND / 2 && control_may_grow(c))
         send_marker(f);
     return false;
 }

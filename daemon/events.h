@@ -6,8 +6,9 @@
  * A fixed ring of EVENTS_RING entries, allocated once (static): recording an
  * event never allocates; the oldest is overwritten. Followers (`events -f`)
  * get each new event as it is recorded; one that does not take its bytes
- * (more than EVENTS_MAX_BEHIND queued) is skipped, and told how many events
- * it missed (a marker) once it has caught up.
+ * (more than EVENTS_MAX_BEHIND queued, or its fair share while droverd's
+ * control output is at CONTROL_OUTPUT_LIMIT) is skipped, and told how many
+ * events it missed (a marker) once it has caught up.
  */
 #ifndef DROVER_EVENTS_H
 #define DROVER_EVENTS_H
