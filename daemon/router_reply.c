@@ -71,7 +71,7 @@ void request_free(struct request *q)
     if (q->reply != NULL)
         evbuffer_free(q->reply);
     request_drop_data(q);
-    if (nfree_requests >= FREE_REQUESTS_MAX) {
+    if (nfree_requests + 1 > FREE_REQUESTS_MAX) { /* (not >=: with 0, gcc's -Wtype-limits) */
         free(q);
         return;
     }
