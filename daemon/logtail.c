@@ -264,6 +264,33 @@ unsigned logtail_seek(struct logtail *t, unsigned want)
     return found;
 }
 
+/*
+ * The file whose line at hand goes next: the latest (walking back; a tie
+ * goes to the file added last) or the earliest (walking forward; a tie to
+ * the file added first). A line without a time goes at once, beside its
+ * own file's neighbours. NULL when no file has a line at hand.
+ */
+static struct tail_file *pick_line(struct logtail *t, bool latest)
+{
+    struct tail_file *best = NULL;
+
+    for (size_t i = 0; i < t->nfiles; i++) {
+        struct tail_file *f = &t->files[i];
+        if (!f->have)
+            continue;
+        if (!has_time(f->text, f->len))
+            return f;
+        if (best == NULL) {
+            best = f;
+            continue;
+        }
+        int c = time_cmp(f->text, f->len, best->text, best->len);
+        if (latest ? c >= 0 : c < 0)
+            best = f;
+    }
+    return best;
+}
+
 /* The last non-empty line before f->pos, as the line at hand (len: its first bytes, for its time).
  */
 static void prev_nonempty(struct tail_file *f)
@@ -295,18 +322,7 @@ unsigned logtail_seek_merged(struct logtail *t, unsigned want)
     }
     /* Take the latest line of all the files, want times; a tie goes to the file added last. */
     while (found < want) {
-        struct tail_file *best = NULL;
-        for (size_t i = 0; i < t->nfiles; i++) {
-            struct tail_file *f = &t->files[i];
-            if (!f->have)
-                continue;
-            if (!has_time(f->text, f->len)) {
-                best = f;
-                break;
-            }
-            if (best == NULL || time_cmp(f->text, f->len, best->text, best->len) >= 0)
-                best = f;
-        }
+        struct tail_file *best = pick_line(t, true);
         if (best == NULL)
             break;
         best->pos = best->line_start;
@@ -339,18 +355,7 @@ static bool next_merged(struct logtail *t, struct evbuffer *out, size_t before, 
         if (t->files[i].pos < t->files[i].end)
             next_nonempty(&t->files[i]);
     for (;;) {
-        struct tail_file *best = NULL;
-        for (size_t i = 0; i < t->nfiles; i++) {
-            struct tail_file *f = &t->files[i];
-            if (!f->have)
-                continue;
-            if (!has_time(f->text, f->len)) {
-                best = f;
-                break;
-            }
-            if (best == NULL || time_cmp(f->text, f->len, best->text, best->len) < 0)
-                best = f;
-        }
+        struct tail_file *best = pick_line(t, false);
         if (best == NULL)
             return false;
         if (evbuffer_get_length(out) - before >= target || scanned >= LOGTAIL_SCAN_MAX)
