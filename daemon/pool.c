@@ -267,11 +267,6 @@ static bool pool_is_down(const struct pool *p)
     return true;
 }
 
-/*
- * Free slots that were scaled away and pools that were removed, once their
- * processes are gone; start a re-created pool again. Runs from its own
- * event so nothing is freed under a caller's feet.
- */
 /* The pool other than except whose socket is bound to listen now, or NULL. */
 static struct pool *pool_holding(const char *listen, const struct pool *except)
 {
@@ -286,6 +281,11 @@ static struct pool *pool_holding(const char *listen, const struct pool *except)
     return NULL;
 }
 
+/*
+ * Free slots that were scaled away and pools that were removed, once their
+ * processes are gone; start a re-created pool again. Runs from its own
+ * event so nothing is freed under a caller's feet.
+ */
 static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct pool *p, *next;
@@ -308,7 +308,8 @@ static void pool_gc_cb(evutil_socket_t fd, short what, void *arg)
                  * swapping addresses): let go of ours, which that one may be
                  * moving to, and wait for it to be down.
                  */
-                route_release_address(p->route);
+                if (p->route != NULL)
+                    route_release_address(p->route);
                 deferred = true;
                 continue;
             }

@@ -151,7 +151,7 @@ static void client_update_reading(struct client *c)
     c->reading = want;
     if (want) {
         event_add(c->rev, NULL);
-        /* An unfinished frame's 60 s count only while droverd reads the client. */
+        /* An unfinished frame's frame_timeout counts only while droverd reads the client. */
         if (evbuffer_get_length(c->in) > 0)
             client_partial_start(c, mono_now());
     } else {
