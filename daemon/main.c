@@ -313,8 +313,13 @@ static int check_config(void)
     struct config_errors errs = {0};
     struct cg_probe probe;
 
+    struct rlimit rl;
+
     cg_probe_setting(droverd.config->daemon.cgroup, &probe);
-    if (config_check_limits(droverd.config, &probe, &errs) != 0) {
+    /* The fd limit start-up would raise itself to: the hard one. */
+    droverd.nofile_raised = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_max : 1024;
+    if (config_check_limits(droverd.config, &probe, &errs) != 0 ||
+        pools_accept_fds(droverd.config, &errs) != 0) {
         char *text = config_errors_format(&errs);
         fputs(text, stderr);
         fprintf(stderr, "droverd: %s: %zu error%s\n", droverd.config->path, errs.n,

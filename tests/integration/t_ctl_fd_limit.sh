@@ -14,8 +14,14 @@ EOF2
 }
 limited_droverd() { prlimit --nofile="$NOFILE:$NOFILE" -- "$DROVERD" -c "$CONF" >"$T/droverd.log" 2>&1 & DAEMON_PID=$!; }
 
-# --- start-up: refused, with the line ---
+# --- droverd --check (with the limit start-up would raise itself to) and start-up: refused, with the line ---
 pool_of 150
+rc=0
+out=$(prlimit --nofile="$NOFILE:$NOFILE" -- "$DROVERD" --check -c "$CONF" 2>&1) || rc=$?
+assert_eq "$rc" 1 "exit status of droverd --check with 150 workers under $NOFILE fds"
+assert_contains "$out" "$CONF:7: workers: 150 workers in all need about 1414 file descriptors; droverd may open $NOFILE"
+prlimit --nofile="$NOFILE:20000" -- "$DROVERD" --check -c "$CONF" >/dev/null 2>&1 ||
+    fail "droverd --check refused 150 workers with a hard limit of 20000 (start-up raises the soft one)"
 limited_droverd
 wait_daemon_exit
 assert_eq "$DAEMON_STATUS" 1 "exit status of droverd with 150 workers under $NOFILE fds"
