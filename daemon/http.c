@@ -33,6 +33,7 @@ struct http_client {
     struct bufferevent *bev;
     struct event *deadline; /* the request in time, then the answer taken in time */
     bool answered;          /* the answer is queued: write it, half-close, wait for EOF */
+    bool done;              /* the answer is all written: only the client's close is awaited */
     bool head;              /* HEAD: the answer has no body */
 };
 
@@ -180,6 +181,7 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
     /* All written: half-close and let the client close (or the read timeout end it). */
     shutdown(bufferevent_getfd(bev), SHUT_WR);
     bufferevent_disable(bev, EV_WRITE);
+    c->done = true;
 }
 
 static void client_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -205,15 +207,23 @@ static void client_deadline_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * At the cap, the oldest connection still waiting for its request makes
- * room: a prober sends its request as soon as it connects and is answered
- * long before it is the oldest, so a flood of idle connections cannot lock
- * probes out. False when every connection is being answered.
+ * At the cap, the oldest connection whose answer is all written (only its
+ * close is awaited: closing it loses nothing), else the oldest still
+ * waiting for its request, makes room: a prober sends its request as soon
+ * as it connects and is answered long before it is the oldest, so neither
+ * idle connections nor answered ones left open can lock probes out. False
+ * when every connection is being answered.
  */
 static bool client_evict(void)
 {
     struct http_client *c;
 
+    TAILQ_FOREACH(c, &clients, entry) {
+        if (c->done) {
+            client_free(c);
+            return true;
+        }
+    }
     TAILQ_FOREACH(c, &clients, entry) {
         if (!c->answered) {
             rejected++;

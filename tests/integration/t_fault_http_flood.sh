@@ -4,7 +4,9 @@
 # they are held a real probe (GET /healthz, which sends at once) is still answered and
 # `drover status` stays quick. A slow client that sends a header line now and then is cut
 # off at the request deadline (5 s in all), not kept alive by its trickle. The refusals are
-# counted (drover_http_rejected_total), and afterwards /readyz answers 200.
+# counted (drover_http_rejected_total), and afterwards /readyz answers 200. Clients that
+# read their answer and leave the connection open do not keep probes out either (the
+# oldest answered one makes room at the cap).
 . "$(dirname "$0")/lib.sh"
 uses http proc
 
@@ -87,4 +89,31 @@ PY
 rejected=$(dv metrics | awk '$1 == "drover_http_rejected_total" { print $2 }')
 [ "$rejected" -ge 236 ] || fail "drover_http_rejected_total is $rejected after 300 idle and 10 slow connections"
 wait_for 5 "/readyz 200 after the flood" http_code_is "$PORT" /readyz 200
+
+# ---- 70 clients that read their whole answer and keep the connection open: probes still get in
+python3 - "$PORT" <<'PY' || fail "answered connections left open locked the probes out"
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for _ in range(70):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while not data.endswith(b"\n") or b"\r\n\r\n" not in data:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    held.append(s)              # answered, half-closed by droverd, never closed here
+for i in range(5):
+    p = socket.create_connection(("127.0.0.1", port), timeout=10)
+    p.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        answer = p.recv(100)
+    except OSError as e:
+        sys.exit("probe %d with 70 answered connections open: %s" % (i, e))
+    if not answer.startswith(b"HTTP/1.1 200"):
+        sys.exit("probe %d with 70 answered connections open: %r" % (i, answer))
+    p.close()
+PY
 alive "$DAEMON_PID" || fail "droverd died"
