@@ -242,6 +242,16 @@ static const char *check_outcome(struct slot_check *c, int wstatus, char *buf, s
     return buf;
 }
 
+bool check_owns_pid(pid_t pid)
+{
+    struct slot_check *c;
+
+    SLIST_FOREACH(c, bucket(pid), pid_link)
+        if (c->pid == pid)
+            return true;
+    return false;
+}
+
 bool check_reaped(pid_t pid, int wstatus)
 {
     struct slot_check *c;

@@ -27,6 +27,8 @@ void check_slot_changed(struct slot *s);
 void check_slot_free(struct slot *s);
 /* A child was reaped: true if it was a check (then it is dealt with). */
 bool check_reaped(pid_t pid, int wstatus);
+/* A liveness check droverd runs has this pid (not an orphan it adopted). */
+bool check_owns_pid(pid_t pid);
 /* Check processes alive now (for tests and shutdown logs). */
 unsigned check_running(void);
 /* Teardown: kill what is left and free everything. */

@@ -106,9 +106,12 @@ int reap_adopted(pid_t **out)
 
     if (n < 0)
         return -1;
-    /* Workers have a slot; a vfork child has one too once vfork returned (it execs first). */
+    /*
+     * Workers have a slot; a vfork child has one too once vfork returned (it
+     * execs first). Liveness checks are droverd's own children, not orphans.
+     */
     for (int i = 0; i < n; i++)
-        if (slot_find_pid((*out)[i]) == NULL)
+        if (slot_find_pid((*out)[i]) == NULL && !check_owns_pid((*out)[i]))
             (*out)[k++] = (*out)[i];
     return k;
 }

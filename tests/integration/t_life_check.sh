@@ -3,7 +3,8 @@
 # check_interval with DROVER_POOL, DROVER_SLOT and DROVER_PID; check_failures
 # failures in a row restart that worker as failed (status and log say why);
 # a check that hangs is killed with its process group at check_timeout and
-# counts as a failure; checks stop with the worker and with droverd; a check
+# counts as a failure (and is never counted as an adopted orphan); checks
+# stop with the worker and with droverd; a check
 # program that does not exist is a FILE:LINE error for `drover check` and reload.
 . "$(dirname "$0")/lib.sh"
 
@@ -72,6 +73,8 @@ echo hang >"$T/mode.0"
 wait_for 10 "a check of web:0 hangs" test -s "$T/hang.0"
 read -r cpid spid <"$T/hang.0"
 alive "$cpid" || fail "the hanging check is not running"
+# A running check is droverd's own child, not an orphan it adopted.
+assert_eq "$(status_json "s['daemon']['adopted']")" 0 "adopted processes while a check runs"
 t0=$(now_ms)
 wait_for 10 "the hanging check and its child are gone" gone "$cpid" "$spid"
 [ $(($(now_ms) - t0)) -lt $((5000 * SLOWDOWN)) ] || fail "the hanging check lived too long"
