@@ -25,7 +25,7 @@ static void slot_view_info(struct slot_view *v, const struct slot *s, uint64_t n
     const struct pool_config *pc = s->pool->cfg;
     char dur[32];
 
-    switch (f->state) {
+    switch (v->state) {
     case SLOT_BACKOFF:
         format_duration_short(f->deadline > now ? f->deadline - now : 0, dur, sizeof(dur));
         snprintf(v->info, sizeof(v->info), "restart in %s (crash %u in a row)", dur, f->streak);
@@ -50,11 +50,15 @@ static void slot_view_info(struct slot_view *v, const struct slot *s, uint64_t n
         }
         break;
     case SLOT_STOPPING:
-        if (f->kill_sent)
+        if (f->kill_sent || (f->pending_fail != NULL && f->deadline == 0))
             snprintf(v->info, sizeof(v->info), "sent KILL");
         else if (f->deadline > now) {
             format_duration_short(f->deadline - now, dur, sizeof(dur));
             snprintf(v->info, sizeof(v->info), "KILL in %s", dur);
+        }
+        if (f->pending_fail != NULL) {
+            size_t n = strlen(v->info);
+            snprintf(v->info + n, sizeof(v->info) - n, "%s%s", n > 0 ? "; " : "", f->pending_fail);
         }
         break;
     default:
@@ -125,7 +129,12 @@ static void slot_view_fill(struct slot_view *v, struct slot *s, uint64_t now, en
     memset(v, 0, sizeof(*v));
     v->s = s;
     v->index = s->index;
-    v->state = f->state;
+    /*
+     * A running worker droverd is stopping because it failed (a liveness
+     * check, the watchdog: the exit will count as a crash) is stopping, as
+     * after `drover stop`: it takes no work, and health says so.
+     */
+    v->state = f->state == SLOT_RUNNING && f->pending_fail != NULL ? SLOT_STOPPING : f->state;
     v->uptime_s = s->pid > 0 ? (double)(now - f->started_at) / 1e6 : -1;
     v->exit_ago_s = f->has_exit ? (double)(now - f->exit_at) / 1e6 : -1;
     /* A due start whose timer has not run yet (status read first in the same
