@@ -111,10 +111,14 @@ static void route_configure_tls(struct route *r, const struct pool_config *pc)
 void route_configure(struct route *r, const struct pool_config *pc)
 {
     unsigned cap = pc->worker_inflight_auto ? ROUTE_AUTO_INFLIGHT : pc->worker_inflight;
-    /* 0 (off) is the longest of all; a new route has nothing armed yet. */
-    bool shorter = (pc->request_timeout_us - 1 < r->request_timeout_us - 1) ||
-                   (pc->queue_timeout_us - 1 < r->queue_timeout_us - 1) ||
-                   pc->frame_timeout_us < r->frame_timeout_us;
+    /*
+     * 0 (off) is the longest of all. A new route (frame_timeout, at least
+     * 1 ms once configured, still 0) has nothing armed: nothing to shorten.
+     */
+    bool shorter =
+        r->frame_timeout_us != 0 && ((pc->request_timeout_us - 1 < r->request_timeout_us - 1) ||
+                                     (pc->queue_timeout_us - 1 < r->queue_timeout_us - 1) ||
+                                     pc->frame_timeout_us < r->frame_timeout_us);
 
     r->framing = pc->framing;
     r->max_frame = pc->max_frame;
