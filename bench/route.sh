@@ -56,7 +56,9 @@
 # uneven = no work but every 20th request a worker answers costs 5 ms, UNEVEN="20 5000";
 # not for pm2, node-limit and gearman, whose workers have no --slow-every; its JSON lines
 # say "work_us": 0, "uneven": 1),
-# SYSTEMS, INFLIGHT (16), THREADS (1), FAULT_SECONDS (5), FAULT_WORKS ("0 50", kill).
+# SYSTEMS, INFLIGHT (16), THREADS (1), FAULT_SECONDS (5), FAULT_WORKS ("0 50", kill),
+# DROVER_EXTRA (printf text added to every drover system's pool, e.g. 'cpu_affinity = core\n',
+# for an experiment: the results do not say it was set).
 # Raw JSON lines, one per run: $RESULTS_DIR/route.jsonl (throughput), route-cpr.jsonl,
 # route-pinned.jsonl, route-fault.jsonl, route-kill.jsonl; Markdown tables to stdout.
 set -euo pipefail
@@ -160,6 +162,7 @@ drover_system() {
             "$B/${4:-echo-worker}" "$(work_args)" "$dir/$1.sock"
         printf 'mode = %s\nstdout = null\n' "$2"
         [ "$3" = default ] || printf 'worker_inflight = %s\n' "$3"
+        printf "${DROVER_EXTRA:-}"
         restart_settings
     } >"$dir/$1.ini"
     start_droverd "$1"
