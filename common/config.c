@@ -510,6 +510,10 @@ static const char *file_kind(mode_t mode)
         return "a character device";
     if (S_ISBLK(mode))
         return "a block device";
+    if (S_ISREG(mode))
+        return "a regular file";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
     return "a special file";
 }
 
@@ -952,6 +956,24 @@ static void validate_pool(struct loader *ld, struct pool_config *pc)
     }
 }
 
+/*
+ * droverd replaces a stale socket where it binds, and nothing else: a listen
+ * or control_socket naming a file, a directory or a link (a typo for a data
+ * file, say) is refused at the key's line, not deleted at start.
+ */
+static void validate_socket_path(struct loader *ld, const struct key_origin *o, const char *key,
+                                 const char *path)
+{
+    struct stat st;
+
+    if (!ld->env->check_paths || strncmp(path, "tcp:", 4) == 0 || lstat(path, &st) != 0 ||
+        S_ISSOCK(st.st_mode))
+        return;
+    config_errors_add(ld->errs, o->file, o->line,
+                      "%s = %s is %s, not a socket (droverd replaces only a stale socket)", key,
+                      path, file_kind(st.st_mode));
+}
+
 static void loader_finish(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -993,6 +1015,9 @@ static void loader_finish(struct loader *ld)
             config_errors_add(ld->errs, o->file, o->line, "cgroup = %s: %s", dc->cgroup, why);
     }
 
+    validate_socket_path(ld, &dc->origin[key_section_index(key_find(KEY_DAEMON, "control_socket"))],
+                         "control_socket", dc->control_socket);
+
     struct pool_config *pc, *other;
     TAILQ_FOREACH(pc, &cfg->pools, entry) {
         validate_pool(ld, pc);
@@ -1001,6 +1026,7 @@ static void loader_finish(struct loader *ld)
         const struct key_origin *o = pool_origin(pc, "listen");
         if (strcmp(pc->listen, dc->control_socket) == 0)
             config_errors_add(ld->errs, o->file, o->line, "listen is the control socket's path");
+        validate_socket_path(ld, o, "listen", pc->listen);
         TAILQ_FOREACH(other, &cfg->pools, entry) {
             if (other == pc)
                 break;

@@ -503,7 +503,7 @@ void control_close(void)
         listen_fd = -1;
     }
     if (socket_path != NULL) {
-        unlink(socket_path);
+        sys_unlink_socket(socket_path);
         free(socket_path);
         socket_path = NULL;
     }

@@ -124,7 +124,7 @@ void listen_release_parked(void)
         if (!held[i].activation) {
             close(held[i].fd);
             if (held[i].unix_path != NULL)
-                unlink(held[i].unix_path);
+                sys_unlink_socket(held[i].unix_path);
         }
         free(held[i].name);
         free(held[i].unix_path);
@@ -145,7 +145,7 @@ void listen_release_unwanted(bool (*wanted)(const char *listen))
         }
         close(held[i].fd);
         if (held[i].unix_path != NULL)
-            unlink(held[i].unix_path);
+            sys_unlink_socket(held[i].unix_path);
         held_remove(&held[i]);
     }
 }
@@ -247,7 +247,7 @@ void listener_close(struct listener *ls, bool park)
     } else {
         close(ls->fd);
         if (ls->unix_path != NULL)
-            unlink(ls->unix_path);
+            sys_unlink_socket(ls->unix_path);
     }
     free(ls->unix_path);
     free(ls->spec);

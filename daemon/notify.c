@@ -282,7 +282,7 @@ int notify_workers_open(const char *control_socket, char *err, size_t errsz)
         int e = errno;
         close(workers_fd);
         workers_fd = -1;
-        unlink(sun.sun_path);
+        sys_unlink_socket(sun.sun_path);
         return parse_error(err, errsz, "notify socket %s: %s", sun.sun_path, strerror(e));
     }
     droverd.notify_socket = xstrdup(sun.sun_path);
@@ -300,7 +300,7 @@ void notify_workers_close(void)
         close(workers_fd);
     workers_fd = -1;
     if (droverd.notify_socket != NULL) {
-        unlink(droverd.notify_socket);
+        sys_unlink_socket(droverd.notify_socket);
         free(droverd.notify_socket);
         droverd.notify_socket = NULL;
     }

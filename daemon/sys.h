@@ -63,13 +63,16 @@ int sys_mkdir_parent_of(const char *path);
  * SOCK_DGRAM.) A stale socket file nobody serves answers false.
  */
 bool sys_unix_socket_live(const char *path, int type);
+/* Remove the socket at path (0 if there is none); -1 with EEXIST if something else is there. */
+int sys_unlink_socket(const char *path);
 
 /*
  * Listening sockets, in redis anet's manner: the fd, or -1 with the reason
  * in err (errno kept); never logs. Both are non-blocking and close-on-exec.
  *
  * sys_listen_unix: create the parent directory, refuse a path a live
- * process serves (errno EADDRINUSE), replace a stale socket file, bind with
+ * process serves (errno EADDRINUSE) or where something other than a socket
+ * is (errno EEXIST: never deleted), replace a stale socket file, bind with
  * no access for anyone, then chown to gid (unless (gid_t)-1) and chmod to
  * mode, and listen with this backlog (SOCK_STREAM; a SOCK_DGRAM socket is
  * only bound).

@@ -200,6 +200,19 @@ bool sys_unix_socket_live(const char *path, int type)
     return live;
 }
 
+int sys_unlink_socket(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISSOCK(st.st_mode)) {
+        errno = EEXIST;
+        return -1;
+    }
+    return unlink(path);
+}
+
 int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, int backlog, char *err,
                     size_t errsz)
 {
@@ -219,12 +232,15 @@ int sys_listen_unix(const char *path, int type, mode_t mode, gid_t gid, int back
         errno = e;
         return -1;
     }
-    /* Replace a stale socket, but never one a live process serves. */
+    /* Replace a stale socket, but never one a live process serves, nor anything else. */
     if (sys_unix_socket_live(path, type)) {
         errno = EADDRINUSE;
         return parse_error(err, errsz, "%s is in use by another process", path);
     }
-    unlink(path);
+    if (sys_unlink_socket(path) != 0 && errno == EEXIST)
+        return parse_error(err, errsz,
+                           "%s exists and is not a socket (droverd replaces only a stale socket)",
+                           path);
     fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         e = errno;

@@ -681,12 +681,21 @@ static void test_check_paths(void **state)
                        "file system\n");
     load_bad("[daemon]\ncgroup = /tmp\n[pool:a]\ncommand = sh\ndirectory = /\n",
              FILE_NAME ":2: cgroup = /tmp: not a directory of a cgroup v2 file system\n");
+    /* A listen or control_socket path that holds something other than a socket: droverd
+     * would have to delete it to bind there. */
+    load_bad("[daemon]\ncontrol_socket = /etc/passwd\n[pool:a]\ncommand = sh\ndirectory = /\n"
+             "listen = /\n",
+             FILE_NAME ":2: control_socket = /etc/passwd is a regular file, not a socket (droverd "
+                       "replaces only a stale socket)\n" FILE_NAME
+                       ":6: listen = / is a directory, not a socket (droverd replaces only a "
+                       "stale socket)\n");
     load_ok("[pool:a]\ncommand = sh -c true\ndirectory = /\n");
     assert_true(pool("a")->exec_path[0] == '/');
     assert_non_null(strstr(pool("a")->exec_path, "/sh"));
     assert_int_equal(access(pool("a")->exec_path, X_OK), 0);
     mem_env.check_paths = false;
     load_ok("[daemon]\ncgroup = /nonexistent/drover-test\n[pool:a]\ncommand = sh\n");
+    load_ok("[daemon]\ncontrol_socket = /etc/passwd\n[pool:a]\ncommand = sh\nlisten = /\n");
 }
 
 /* --- error list formatting ---------------------------------------------- */
