@@ -61,3 +61,12 @@ def sleepy(seconds):
 
 def crash(_):
     os._exit(3)
+
+
+class BadStr(Exception):
+    def __str__(self):
+        raise RuntimeError("str() of this exception raises")
+
+
+def fail_bad_str(x):
+    raise BadStr(x)

@@ -71,6 +71,18 @@ def test_exception_rebuilt_with_traceback(daemon):
     assert "task 7 failed on purpose" in daemon.pool_log("py")
 
 
+def test_exception_whose_str_raises(daemon):
+    # str() of the task's exception raises: still an error reply, not a
+    # worker that dies on it (droverd would run the task again, then Failed).
+    with drover.Executor(daemon.sock("py")) as ex:
+        with pytest.raises(pytasks.BadStr):
+            ex.submit(pytasks.fail_bad_str, 1).result(30)
+    with drover.Executor(daemon.sock("py"), codec="json") as ex:
+        with pytest.raises(drover.RemoteError) as e:
+            ex.submit(pytasks.fail_bad_str, 1).result(30)
+        assert e.value.type == "pytasks.BadStr" and "str() failed" in e.value.message
+
+
 def test_unimportable_target(daemon):
     def local(x):
         return x

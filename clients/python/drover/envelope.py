@@ -234,11 +234,19 @@ def _load_script(path):
     return mod
 
 
+def _message(exc):
+    """str(exc), or a stand-in when its __str__ raises (as traceback does)."""
+    try:
+        return str(exc)
+    except Exception as e:
+        return "<str() failed: %s>" % type(e).__name__
+
+
 def error_info(exc, index=None):
     info = {
         "type": "%s.%s" % (type(exc).__module__, type(exc).__qualname__)
         if type(exc).__module__ != "builtins" else type(exc).__qualname__,
-        "message": str(exc),
+        "message": _message(exc),
         "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
     }
     if index is not None:
@@ -324,4 +332,5 @@ def handle(body, function=None, codecs=(RAW, JSON, PICKLE), line=False, on_error
         try:
             return encode_error(reply_codec, exc, index)
         except Exception as e2:  # the error itself cannot be encoded
-            return encode_error(JSON, RuntimeError("%s (and encoding it failed: %s)" % (exc, e2)))
+            return encode_error(JSON, RuntimeError("%s (and encoding it failed: %s)"
+                                                   % (_message(exc), _message(e2))))
