@@ -70,3 +70,9 @@ class BadStr(Exception):
 
 def fail_bad_str(x):
     raise BadStr(x)
+
+
+def run_cat(_):
+    """A child process inheriting the worker's stdin: cat reads it to its end."""
+    import subprocess
+    return subprocess.run(["cat"], stdout=subprocess.PIPE, timeout=60).stdout.decode()

@@ -108,3 +108,33 @@ def test_serve_directly():
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_stdio_worker_keeps_requests_from_stdin_readers():
+    # work_fd = stdio: a function (or a child it runs) reading stdin must not
+    # take the requests that arrive there: it reads /dev/null.
+    import select
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.join(SRC, "clients", "python"), HERE]), DROVER_FRAMING="line")
+    env.pop("DROVER_FD", None)
+    p = subprocess.Popen([sys.executable, "-m", "drover.worker", "pytasks:run_cat"], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        reqs = [envelope.encode_request("json", envelope.KIND_CALL, i) for i in range(2)]
+        p.stdin.write(b"".join(r + b"\n" for r in reqs))
+        p.stdin.flush()
+        got = b""
+        end = time.monotonic() + 10
+        while got.count(b"\n") < 2 and time.monotonic() < end:
+            if select.select([p.stdout], [], [], max(0, end - time.monotonic()))[0]:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                got += chunk
+        assert got == b'o""\no""\n'
+        p.stdin.close()  # EOF: the worker exits
+        assert p.wait(20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

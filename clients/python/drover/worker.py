@@ -98,9 +98,14 @@ def serve(function=None, *, codecs=None, fd=None, framing=None, max_frame=None):
             rfd = wfd = int(env_fd)
         else:
             # work_fd = stdio: requests on stdin, replies on stdout. Keep the
-            # function's print() out of the replies: stdout goes to stderr.
-            rfd, wfd = 0, os.dup(1)
+            # function's print() out of the replies: stdout goes to stderr;
+            # and the requests from what reads stdin (input(), a child
+            # process): stdin is /dev/null.
+            rfd, wfd = os.dup(0), os.dup(1)
             os.dup2(2, 1)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.close(null)
     else:
         rfd = wfd = fd
     if max_frame is None:
