@@ -76,3 +76,9 @@ def run_cat(_):
     """A child process inheriting the worker's stdin: cat reads it to its end."""
     import subprocess
     return subprocess.run(["cat"], stdout=subprocess.PIPE, timeout=60).stdout.decode()
+
+
+def touch(path):
+    with open(path, "w"):
+        pass
+    return path

@@ -15,6 +15,7 @@ import pytest
 
 import drover
 import pytasks
+from conftest import wait_until
 
 
 def test_submit_and_map(daemon):
@@ -230,3 +231,23 @@ def test_connection_lost_fails_in_flight_and_reconnects(tmp_path):
         assert len(srv.requests) == 2 and srv.connections == 2
     finally:
         srv.close()
+
+
+def executor_threads():
+    return [t for t in threading.enumerate() if t.name == "drover-executor"]
+
+
+def test_executor_dropped_without_shutdown(daemon):
+    # As concurrent.futures: an executor dropped without shutdown finishes
+    # its tasks, then its thread ends and its connection closes (it leaked
+    # both, one per executor, for the life of the process).
+    import gc
+    before = len(executor_threads())
+    ex = drover.Executor(daemon.sock("py"))
+    fs = [ex.submit(pytasks.spin, i, 0.05) for i in range(4)]
+    del ex
+    gc.collect()
+    assert [f.result(30) for f in fs] == [i * 2 + 1 for i in range(4)]
+    wait_until("the dropped executor's thread to end",
+               lambda: len(executor_threads()) <= before, timeout=10)
+

@@ -99,23 +99,18 @@ class Executor(futures.Executor):
         if not 1 <= window <= 256:
             raise ValueError("window must be 1..256")
         self.address = address
-        self._addr = _address.parse(address)
         self._framing = framing
         self._codec = codec
-        self._window = window
         self._max_frame = max_frame
-        self._connect_timeout = connect_timeout
-        self._ssl_context = ssl_context
-        self._server_hostname = server_hostname
-        self._lock = threading.Lock()
-        self._pending = collections.deque()
-        self._shutdown = False
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._woken = False
-        self._thread = threading.Thread(target=self._run, name="drover-executor", daemon=True)
-        self._thread.start()
+        self._loop = _Loop(address, framing, codec, window, max_frame, connect_timeout,
+                           ssl_context, server_hostname)
+
+    def __del__(self):
+        # Dropped without shutdown: the loop finishes the tasks it has, then
+        # ends (it holds no reference to the executor).
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.finish()
 
     # -- the Executor API --------------------------------------------------
 
@@ -130,16 +125,7 @@ class Executor(futures.Executor):
         return _frame.encode(self._framing, body, self._max_frame)
 
     def _enqueue(self, frame, chunk):
-        f = futures.Future()
-        with self._lock:
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            self._pending.append(_Item(f, frame, chunk))
-            wake = not self._woken
-            self._woken = True
-        if wake:
-            self._wake()
-        return f
+        return self._loop.enqueue(frame, chunk)
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         """As concurrent.futures: results in order; ``timeout`` (seconds from
@@ -184,6 +170,49 @@ class Executor(futures.Executor):
         return results()
 
     def shutdown(self, wait=True, *, cancel_futures=False):
+        self._loop.shutdown(wait, cancel_futures)
+
+
+class _Loop:
+    """An executor's I/O: one thread keeps up to ``window`` tasks in flight
+    on one connection. It holds no reference to its Executor, so one dropped
+    without shutdown is collected, and the loop then ends as after
+    shutdown(wait=False)."""
+
+    def __init__(self, address, framing, codec, window, max_frame, connect_timeout, ssl_context,
+                 server_hostname):
+        self.address = address
+        self._addr = _address.parse(address)
+        self._framing = framing
+        self._codec = codec
+        self._window = window
+        self._max_frame = max_frame
+        self._connect_timeout = connect_timeout
+        self._ssl_context = ssl_context
+        self._server_hostname = server_hostname
+        self._lock = threading.Lock()
+        self._pending = collections.deque()
+        self._shutdown = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._woken = False
+        self._thread = threading.Thread(target=self._run, name="drover-executor", daemon=True)
+        self._thread.start()
+
+    def enqueue(self, frame, chunk):
+        f = futures.Future()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._pending.append(_Item(f, frame, chunk))
+            wake = not self._woken
+            self._woken = True
+        if wake:
+            self._wake()
+        return f
+
+    def shutdown(self, wait, cancel_futures):
         with self._lock:
             self._shutdown = True
             if cancel_futures:
@@ -193,6 +222,12 @@ class Executor(futures.Executor):
         self._wake()
         if wait:
             self._thread.join()
+
+    def finish(self):
+        """shutdown(wait=False) without the lock: from __del__, which the
+        garbage collector may run in this loop's thread, lock held."""
+        self._shutdown = True
+        self._wake()
 
     def _wake(self):
         try:
