@@ -251,3 +251,27 @@ def test_executor_dropped_without_shutdown(daemon):
     wait_until("the dropped executor's thread to end",
                lambda: len(executor_threads()) <= before, timeout=10)
 
+def test_tasks_pending_at_exit_still_run(daemon, tmp_path):
+    # As concurrent.futures: the program does not exit before the tasks
+    # submitted (without shutdown, or after shutdown(wait=False)) are done;
+    # they were dropped with the executor's thread.
+    script = tmp_path / "exit.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import drover, pytasks
+
+        ex = drover.Executor(sys.argv[1])
+        for i in range(10):
+            ex.submit(pytasks.touch, "%s/a%d" % (sys.argv[2], i))
+        ex2 = drover.Executor(sys.argv[1])
+        for i in range(10):
+            ex2.submit(pytasks.touch, "%s/b%d" % (sys.argv[2], i))
+        ex2.shutdown(wait=False)
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, str(script), daemon.sock("py"), str(tmp_path)],
+                       capture_output=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    done = sorted(p.name for p in tmp_path.iterdir() if p.name != "exit.py")
+    assert done == sorted(["a%d" % i for i in range(10)] + ["b%d" % i for i in range(10)])
+

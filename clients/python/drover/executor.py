@@ -41,6 +41,7 @@ import ssl
 import sys
 import threading
 import time
+import weakref
 from concurrent import futures
 
 from . import _address, _frame, envelope
@@ -54,6 +55,19 @@ if "__main__" in sys.modules:
 
 _RECV_CHUNK = 256 * 1024
 _SEND_CHUNK = 256 * 1024
+
+# Every _Loop whose thread may run. As with concurrent.futures, the program
+# does not exit before the tasks submitted are done: at exit each loop is
+# told to finish, and the interpreter waits for its (non-daemon) thread.
+_loops = weakref.WeakSet()
+
+
+def _finish_all():
+    for loop in list(_loops):
+        loop.finish()
+
+
+threading._register_atexit(_finish_all)
 
 
 class _Item:
@@ -197,8 +211,9 @@ class _Loop:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._woken = False
-        self._thread = threading.Thread(target=self._run, name="drover-executor", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="drover-executor")
         self._thread.start()
+        _loops.add(self)
 
     def enqueue(self, frame, chunk):
         f = futures.Future()
