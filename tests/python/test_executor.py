@@ -275,3 +275,31 @@ def test_tasks_pending_at_exit_still_run(daemon, tmp_path):
     done = sorted(p.name for p in tmp_path.iterdir() if p.name != "exit.py")
     assert done == sorted(["a%d" % i for i in range(10)] + ["b%d" % i for i in range(10)])
 
+def test_executor_in_a_forked_child(daemon, tmp_path):
+    # An executor made before fork works in the child (its own thread and
+    # connection) and still in the parent; the child's submit hung for ever.
+    script = tmp_path / "fork.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        import drover, pytasks
+
+        ex = drover.Executor(sys.argv[1])
+        assert ex.submit(pytasks.square, 2).result(30) == 4
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = 0 if ex.submit(pytasks.square, 3).result(20) == 9 else 1
+                ex.shutdown()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        assert ex.submit(pytasks.square, 4).result(30) == 16
+        ex.shutdown()
+        print("ok")
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, str(script), daemon.sock("py")], capture_output=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0 and r.stdout == b"ok\n", r.stderr.decode()

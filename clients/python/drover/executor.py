@@ -35,6 +35,7 @@ and use TLS with client certificates for tcp: pools.
 """
 import collections
 import itertools
+import os
 import selectors
 import socket
 import ssl
@@ -68,6 +69,17 @@ def _finish_all():
 
 
 threading._register_atexit(_finish_all)
+
+# Every Executor: in a child after fork, each gets a loop of its own.
+_executors = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    for ex in list(_executors):
+        ex._loop = ex._loop.forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Item:
@@ -118,6 +130,7 @@ class Executor(futures.Executor):
         self._max_frame = max_frame
         self._loop = _Loop(address, framing, codec, window, max_frame, connect_timeout,
                            ssl_context, server_hostname)
+        _executors.add(self)
 
     def __del__(self):
         # Dropped without shutdown: the loop finishes the tasks it has, then
@@ -195,6 +208,8 @@ class _Loop:
 
     def __init__(self, address, framing, codec, window, max_frame, connect_timeout, ssl_context,
                  server_hostname):
+        self._settings = (address, framing, codec, window, max_frame, connect_timeout, ssl_context,
+                          server_hostname)
         self.address = address
         self._addr = _address.parse(address)
         self._framing = framing
@@ -211,6 +226,7 @@ class _Loop:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._woken = False
+        self._conn = None  # for forked()
         self._thread = threading.Thread(target=self._run, name="drover-executor")
         self._thread.start()
         _loops.add(self)
@@ -237,6 +253,19 @@ class _Loop:
         self._wake()
         if wait:
             self._thread.join()
+
+    def forked(self):
+        """In a child after fork, where this loop's thread did not come along
+        (its tasks are the parent's): a new loop, with a connection of its
+        own. This one's sockets close here, so that droverd sees the parent
+        close them."""
+        for s in (self._conn, self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
+        loop = _Loop(*self._settings)
+        if self._shutdown:
+            loop.finish()
+        return loop
 
     def finish(self):
         """shutdown(wait=False) without the lock: from __del__, which the
@@ -286,7 +315,7 @@ class _Loop:
                         item.started = True
                     if conn is None:
                         try:
-                            conn = self._connect()
+                            conn = self._conn = self._connect()
                         except OSError as e:
                             with self._lock:
                                 self._pending.extendleft(reversed(take[i:]))
@@ -375,7 +404,8 @@ class _Loop:
                             break
                 if lost is not None:
                     self._lose(conn, lost, inflight, starts, written, sel)
-                    conn, out, decoder = None, bytearray(), None
+                    conn = self._conn = None
+                    out, decoder = bytearray(), None
                     starts.clear()
         except BaseException as e:  # a bug here must not leave futures hanging
             for item in list(inflight) + list(self._pending):
