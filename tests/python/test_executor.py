@@ -303,3 +303,24 @@ def test_executor_in_a_forked_child(daemon, tmp_path):
     r = subprocess.run([sys.executable, str(script), daemon.sock("py")], capture_output=True,
                        timeout=60, env=env)
     assert r.returncode == 0 and r.stdout == b"ok\n", r.stderr.decode()
+
+
+def test_shutdown_cancelling_runs_callbacks_unlocked(daemon):
+    # A done callback of a future that shutdown(cancel_futures=True) cancels
+    # may call submit (and learn it is too late): it ran under the
+    # executor's lock, and deadlocked shutdown and the executor's thread.
+    ex = drover.Executor(daemon.sock("py"), window=1)
+    fs = [ex.submit(pytasks.spin, i, 0.1) for i in range(5)]
+    refused = []
+
+    def again(f):
+        try:
+            ex.submit(pytasks.square, 1)
+        except RuntimeError as e:
+            refused.append(e)
+    fs[-1].add_done_callback(again)
+    t = threading.Thread(target=ex.shutdown, kwargs={"cancel_futures": True}, daemon=True)
+    t.start()
+    t.join(20)
+    assert not t.is_alive(), "shutdown(cancel_futures=True) deadlocked"
+    assert fs[-1].cancelled() and len(refused) == 1

@@ -246,10 +246,10 @@ class _Loop:
     def shutdown(self, wait, cancel_futures):
         with self._lock:
             self._shutdown = True
-            if cancel_futures:
-                for item in self._pending:
-                    if not item.started:
-                        item.future.cancel()
+            cancel = [item.future for item in self._pending
+                      if cancel_futures and not item.started]
+        for f in cancel:
+            f.cancel()  # unlocked: its done callbacks may call submit
         self._wake()
         if wait:
             self._thread.join()
