@@ -82,3 +82,13 @@ def touch(path):
     with open(path, "w"):
         pass
     return path
+
+
+def fail_worker_only(x):
+    """Raise an exception of a class only the worker has (a module the
+    client cannot import)."""
+    import types
+    mod = types.ModuleType("only_on_the_worker")
+    exec("class WorkerOnly(Exception):\n    pass\n", mod.__dict__)
+    sys.modules["only_on_the_worker"] = mod
+    raise mod.WorkerOnly("raised by %r" % (x,))

@@ -84,6 +84,18 @@ def test_exception_whose_str_raises(daemon):
         assert e.value.type == "pytasks.BadStr" and "str() failed" in e.value.message
 
 
+def test_exception_of_a_class_the_client_lacks(daemon):
+    # The worker's exception pickles, but its class is not importable here:
+    # a RemoteError with its type, message and traceback (the whole error
+    # was a ProtocolError, "cannot unpickle the error reply").
+    with drover.Executor(daemon.sock("py")) as ex:
+        with pytest.raises(drover.RemoteError) as e:
+            ex.submit(pytasks.fail_worker_only, 1).result(30)
+        assert e.value.type == "only_on_the_worker.WorkerOnly"
+        assert e.value.message == "raised by 1" and "in fail_worker_only" in e.value.traceback
+        assert ex.submit(pytasks.square, 3).result(30) == 9
+
+
 def test_unimportable_target(daemon):
     def local(x):
         return x

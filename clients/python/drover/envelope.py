@@ -35,6 +35,7 @@ escapes newlines) and raw bodies without one work; pickle does not.
 """
 import importlib
 import importlib.util
+import io
 import json
 import os
 import pickle
@@ -159,13 +160,39 @@ def decode_reply(codec, body):
             raise ProtocolError("malformed error reply from a drover worker") from e
         raise remote_exception(info)
     if status == ERROR_PICKLE:
+        unpickler = _ErrorUnpickler(io.BytesIO(body[1:]))
         try:
-            info = pickle.loads(body[1:])
+            info = unpickler.load()
         except Exception as e:
             raise ProtocolError("cannot unpickle the error reply of a drover worker: %s" % e) from e
+        if unpickler.missing:
+            info["exception"] = None  # not all of it came back: RemoteError
         raise remote_exception(info)
     raise ProtocolError("reply without a drover envelope (first byte 0x%02x); is the pool's "
                         "command python3 -m drover.worker?" % status)
+
+
+class _Missing:
+    """Stands in for a class of an error reply that this side cannot import
+    (a library only the workers have), so that the reply's type, message and
+    traceback still come through, as a RemoteError."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+class _ErrorUnpickler(pickle.Unpickler):
+    missing = False
+
+    def find_class(self, module, name):
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError):
+            self.missing = True
+            return _Missing
 
 
 def remote_exception(info):
