@@ -60,6 +60,28 @@ def test_client_timeout_keeps_connection(daemon):
     run(main())
 
 
+def test_cancelled_call_leaves_no_unretrieved_error(daemon, caplog):
+    # A call cancelled while it waits (with a timeout, or in drain) left its
+    # reply's future to fail unseen when the client closed: asyncio logged
+    # "Future exception was never retrieved" (ConnectionLost) for it.
+    import gc
+
+    async def main():
+        c = dasync.Client(daemon.sock("slow"), codec="json")
+        await c.connect()
+        for timeout in (10, None):
+            t = asyncio.ensure_future(c.call(0.5, timeout=timeout))
+            await asyncio.sleep(0.05)
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+        await c.close()
+        gc.collect()
+    run(main())
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+
+
 def test_unreachable():
     async def main():
         with pytest.raises(OSError):

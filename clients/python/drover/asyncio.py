@@ -97,32 +97,37 @@ class Client(_Settings):
         frame = _frame.encode(self.framing, body, self.max_frame)
         conn = await self._connection()
         fut = conn.send(frame)
-        if timeout is None:
-            await conn.drain()
-            payload = await fut
-        else:
-            # One deadline for sending the request and the whole reply: a
-            # peer that reads or answers slowly does not move it.
-            # (asyncio.TimeoutError is TimeoutError, a base of drover.Timeout:
-            # wait for the deadline on its own, not around the reply.)
-            loop = asyncio.get_running_loop()
-            end = loop.time() + timeout
-            drain = asyncio.ensure_future(conn.drain())
-            try:
-                done, _ = await asyncio.wait([drain], timeout=timeout)
-                if done:
-                    drain.result()
-                    done, _ = await asyncio.wait([fut], timeout=max(0, end - loop.time()))
-            finally:
-                drain.cancel()  # if still waiting: the transport writes the rest anyway
-            if not done:
-                # The reply (or error) still comes and is dropped, unread.
-                fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-                raise CallTimeout("no reply from %s within %gs" % (self.address, timeout))
-            payload = fut.result()
+        try:
+            payload = await self._reply(conn, fut, timeout)
+        finally:
+            # Given up on (timeout, cancelled): the reply still comes and is
+            # dropped, unread, rather than failing a future nobody awaits.
+            fut.cancel()
         if self.codec is not None:
             return envelope.decode_reply(self.codec, payload)
         return payload
+
+    async def _reply(self, conn, fut, timeout):
+        if timeout is None:
+            await conn.drain()
+            return await fut
+        # One deadline for sending the request and the whole reply: a peer
+        # that reads or answers slowly does not move it. (asyncio.TimeoutError
+        # is TimeoutError, a base of drover.Timeout: wait for the deadline on
+        # its own, not around the reply.)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        drain = asyncio.ensure_future(conn.drain())
+        try:
+            done, _ = await asyncio.wait([drain], timeout=timeout)
+            if done:
+                drain.result()
+                done, _ = await asyncio.wait([fut], timeout=max(0, end - loop.time()))
+        finally:
+            drain.cancel()  # if still waiting: the transport writes the rest anyway
+        if not done:
+            raise CallTimeout("no reply from %s within %gs" % (self.address, timeout))
+        return fut.result()
 
     async def call_many(self, requests, window=64, timeout=None, return_exceptions=False):
         """Pipeline requests, at most ``window`` unanswered; the replies in order."""
