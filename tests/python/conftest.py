@@ -192,6 +192,16 @@ max_queue = 2
 # default window would put up to 16 of them on the worker at once).
 worker_inflight = 1
 
+[pool:pybusy]
+command = {py} -m drover.worker
+workers = 1
+listen = {t}/pybusy.sock
+environment = {env}
+ready = notify
+# Room for 3 tasks: an executor's window of them is mostly answered BUSY.
+max_queue = 2
+worker_inflight = 1
+
 [pool:noworkers]
 command = {py} -m drover.worker pytasks:sleepy
 workers = 0
@@ -228,7 +238,7 @@ tls_client_ca = {certs}/ca.pem
 
 
 POOLS = ("echo", "echoline", "py", "pykill", "fnjson", "fnraw", "fnline", "slow", "slowto",
-         "crash", "echotls")
+         "crash", "echotls", "pybusy")
 
 
 @pytest.fixture(scope="session")

@@ -150,6 +150,20 @@ def test_shutdown(daemon):
     assert [f.result(0) for f in fs] == [i * i for i in range(100)]
 
 
+def test_full_queue_does_not_throttle_to_a_crawl(daemon):
+    # A pool with room for 3 tasks answers most of a window BUSY. Each BUSY
+    # answer doubled the retry delay, so one round took it to 1 s: 3 tasks a
+    # second (150 tasks of 2 ms: 50 s). One delay per round of BUSY answers.
+    n = 150
+    with drover.Executor(daemon.sock("pybusy")) as ex:
+        t0 = time.monotonic()
+        fs = [ex.submit(pytasks.spin, i, 0.002) for i in range(n)]
+        assert [f.result(120) for f in fs] == [i * 2 + 1 for i in range(n)]
+        took = time.monotonic() - t0
+    assert daemon.pool("pybusy")["route"]["busy"] > 0
+    assert took < 20, "%d tasks through a full queue took %.1fs" % (n, took)
+
+
 def test_unreachable_pool_fails_futures(tmp_path):
     with drover.Executor(str(tmp_path / "none.sock"), connect_timeout=0.2) as ex:
         with pytest.raises(ConnectionError, match="cannot connect"):

@@ -396,8 +396,11 @@ class _Loop:
                                     # Never reached a worker: send it again, a little later.
                                     with self._lock:
                                         self._pending.appendleft(item)
-                                    retry_at = time.monotonic() + busy_delay
-                                    busy_delay = min(busy_delay * 2, 1.0)
+                                    # One delay for a window of Busy answers,
+                                    # longer each round nothing gets through.
+                                    if retry_at is None:
+                                        retry_at = time.monotonic() + busy_delay
+                                        busy_delay = min(busy_delay * 2, 1.0)
                                 else:
                                     item.future.set_exception(err)
                         if lost is not None:
