@@ -306,7 +306,7 @@ def test_executor_in_a_forked_child(daemon, tmp_path):
     # connection) and still in the parent; the child's submit hung for ever.
     script = tmp_path / "fork.py"
     script.write_text(textwrap.dedent("""
-        import os, sys
+        import os, subprocess, sys, threading
         import drover, pytasks
 
         ex = drover.Executor(sys.argv[1])
@@ -322,6 +322,11 @@ def test_executor_in_a_forked_child(daemon, tmp_path):
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0, status
         assert ex.submit(pytasks.square, 4).result(30) == 16
+        # A child that forks only to exec starts no thread of the executor.
+        def threads():
+            os.write(1, b"%d" % threading.active_count())
+        r = subprocess.run(["true"], preexec_fn=threads, stdout=subprocess.PIPE)
+        assert r.stdout == b"1", r.stdout
         ex.shutdown()
         print("ok")
     """))

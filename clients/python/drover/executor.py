@@ -227,8 +227,9 @@ class _Loop:
         self._wake_w.setblocking(False)
         self._woken = False
         self._conn = None  # for forked()
-        self._thread = threading.Thread(target=self._run, name="drover-executor")
-        self._thread.start()
+        # Started by the first task: a child that forked only to exec (a
+        # subprocess preexec_fn) starts no thread.
+        self._thread = None
         _loops.add(self)
 
     def enqueue(self, frame, chunk):
@@ -237,6 +238,9 @@ class _Loop:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             self._pending.append(_Item(f, frame, chunk))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="drover-executor")
+                self._thread.start()
             wake = not self._woken
             self._woken = True
         if wake:
@@ -251,7 +255,7 @@ class _Loop:
         for f in cancel:
             f.cancel()  # unlocked: its done callbacks may call submit
         self._wake()
-        if wait:
+        if wait and self._thread is not None:
             self._thread.join()
 
     def forked(self):
