@@ -407,3 +407,42 @@ def test_call_many_timeout_is_per_reply(tmp_path):
             assert c.call_many([b"a", b"b", b"c"], window=3, timeout=1) == [b"a", b"b", b"c"]
     finally:
         srv.close()
+
+
+def test_client_in_forked_children(daemon, tmp_path):
+    # A Client connected before fork: parent and children wrote on one
+    # connection and read each other's replies (wrong answers, ProtocolError,
+    # CallTimeout). A child's calls now go on a connection of its own.
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    script = tmp_path / "fork.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        import drover
+
+        c = drover.Client(sys.argv[1], timeout=20)
+        assert c.call(b"before") == b"before"
+        kids = []
+        for k in range(3):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    got = [c.call(b"child%d-%d" % (k, i)) for i in range(200)]
+                    code = 0 if got == [b"child%d-%d" % (k, i) for i in range(200)] else 1
+                finally:
+                    os._exit(code)
+            kids.append(pid)
+        got = [c.call(b"parent-%d" % i) for i in range(200)]
+        assert got == [b"parent-%d" % i for i in range(200)]
+        for pid in kids:
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0, status
+        print("ok")
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, str(script), daemon.sock("echo")], capture_output=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0 and r.stdout == b"ok\n", r.stderr.decode()[-2000:]

@@ -20,10 +20,12 @@ Retry rules (what this client does on its own, and what is left to you):
 - CallTimeout: the client's own deadline; the connection is closed and the
   request may still be carried out.
 """
+import os
 import selectors
 import ssl
 import threading
 import time
+import weakref
 
 from . import _address, _frame, envelope
 from .control import pool_info
@@ -33,6 +35,18 @@ _SEND_CHUNK = 256 * 1024
 _RECV_CHUNK = 256 * 1024
 # droverd reads at most 256 unanswered requests of one connection.
 MAX_WINDOW = 256
+
+# Every Client: in a child after fork, each lets go of the connection it
+# shares with the parent (both would read each other's replies).
+_clients = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    for c in list(_clients):
+        c._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Settings:
@@ -78,6 +92,7 @@ class Client(_Settings):
         self._decoder = None
         self._lock = threading.Lock()
         self._closed = False
+        _clients.add(self)
 
     @classmethod
     def for_pool(cls, pool, *, control_socket=None, **kwargs):
@@ -106,6 +121,12 @@ class Client(_Settings):
 
     def __exit__(self, *exc):
         self.close()
+
+    def _after_fork(self):
+        # The lock may have been held by a thread the child does not have;
+        # closing the child's copy of the socket leaves the parent's open.
+        self._lock = threading.Lock()
+        self._drop()
 
     def _drop(self):
         if self._sock is not None:
