@@ -27,6 +27,7 @@
 #include "list.h"
 #include "log.h"
 #include "parse.h"
+#include "sys.h"
 #include "xmalloc.h"
 
 #define WD_BUCKETS 256
@@ -51,11 +52,12 @@ static struct {
     char base[CG_PATH_MAX]; /* absolute directory */
     size_t rel_off;         /* mount point length in base: the hierarchy's path follows */
     char reason[512];
+    int lock_fd; /* flock on base, held while containment is on */
     int inotify_fd;
     struct event *inotify_ev;
     void (*empty_hook)(void *owner);
     void (*oom_hook)(void *owner);
-} cg = {.inotify_fd = -1};
+} cg = {.lock_fd = -1, .inotify_fd = -1};
 
 static SLIST_HEAD(, cgroup_slot) wd_map[WD_BUCKETS];
 static SLIST_HEAD(, cgroup_slot) oom_map[WD_BUCKETS];
@@ -128,6 +130,32 @@ static int move_self(char *err, size_t errsz)
     return 0;
 }
 
+/*
+ * One droverd per base: a second one would take the first one's workers for leftovers of a
+ * crash and kill them, then run its own in the same cgroups. The lock dies with droverd.
+ */
+static int lock_base(char *err, size_t errsz)
+{
+    char why[PARSE_ERR_MAX];
+    pid_t holder;
+
+    cg.lock_fd = sys_lock_dir(cg.base, &holder, why, sizeof(why));
+    if (cg.lock_fd >= 0)
+        return 0;
+    if (errno != EWOULDBLOCK)
+        return parse_error(err, errsz, "%s", why);
+    if (holder > 0)
+        return parse_error(err, errsz, "another droverd (pid %d) uses %s", (int)holder, cg.base);
+    return parse_error(err, errsz, "another droverd uses %s", cg.base);
+}
+
+static void unlock_base(void)
+{
+    if (cg.lock_fd >= 0)
+        close(cg.lock_fd);
+    cg.lock_fd = -1;
+}
+
 static void inotify_cb(evutil_socket_t fd, short what, void *arg);
 
 static int enable_controllers(const char *dir, unsigned need, char *err, size_t errsz);
@@ -150,7 +178,7 @@ int cgroup_setup(const char *setting, struct event_base *base, char *err, size_t
 {
     struct cg_facts f = {0};
     struct cg_hierarchy self;
-    char given[PATH_MAX], why[400];
+    char given[PATH_MAX], why[400], locked[PARSE_ERR_MAX];
     enum cg_decision d;
 
     cg.on = false;
@@ -171,17 +199,26 @@ int cgroup_setup(const char *setting, struct event_base *base, char *err, size_t
     } else {
         snprintf(cg.base, sizeof(cg.base), "%s", self.dir);
         cg.rel_off = self.mount_len;
-        if (move_self(err, errsz) != 0) {
-            if (f.mode == CG_MODE_PATH)
-                return -1;
-            snprintf(cg.reason, sizeof(cg.reason), "%s", err);
-            log_warnx("containment off: %s", err);
-            return 0;
-        }
+    }
+    if (lock_base(locked, sizeof(locked)) != 0) {
+        if (f.mode == CG_MODE_PATH)
+            return parse_error(err, errsz, "cgroup = %s: %s", setting, locked);
+        snprintf(cg.reason, sizeof(cg.reason), "%s", locked);
+        log_warnx("containment off: %s", locked);
+        return 0;
+    }
+    if (d != CG_ON_GIVEN && move_self(err, errsz) != 0) {
+        unlock_base();
+        if (f.mode == CG_MODE_PATH)
+            return -1;
+        snprintf(cg.reason, sizeof(cg.reason), "%s", err);
+        log_warnx("containment off: %s", err);
+        return 0;
     }
     cg.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (cg.inotify_fd < 0) {
         snprintf(cg.reason, sizeof(cg.reason), "inotify_init1: %s", strerror(errno));
+        unlock_base();
         if (f.mode == CG_MODE_PATH)
             return parse_error(err, errsz, "cgroup = %s: %s", setting, cg.reason);
         log_warnx("containment off: %s", cg.reason);
@@ -204,6 +241,7 @@ void cgroup_teardown(void)
     if (cg.inotify_fd >= 0)
         close(cg.inotify_fd);
     cg.inotify_fd = -1;
+    unlock_base();
     cg.on = false;
 }
 

@@ -96,6 +96,14 @@ int sys_listen_tcp(const char *spec, char *err, size_t errsz);
 int sys_lock_file(const char *path, pid_t *holder, char *err, size_t errsz);
 
 /*
+ * Take an exclusive flock(2) on a directory (a cgroup: no file can be made in one). Returns the
+ * fd, to keep open for as long as the lock is wanted (close-on-exec); or -1 with the reason in
+ * err, and errno EWOULDBLOCK and *holder set (from /proc/locks; 0 when unknown) when another
+ * process holds it.
+ */
+int sys_lock_dir(const char *dir, pid_t *holder, char *err, size_t errsz);
+
+/*
  * The children of process pid (every thread's), in *out (free it); returns how many,
  * or -1. From /proc/PID/task/TID/children, or a scan of /proc when the kernel lacks it.
  */

@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -373,6 +375,51 @@ static pid_t lock_holder(int fd)
     buf[n] = '\0';
     v = strtol(buf, NULL, 10);
     return v > 0 && v <= INT32_MAX ? (pid_t)v : 0;
+}
+
+/* Who holds the flock on fd's file: its line in /proc/locks ("1: FLOCK ADVISORY WRITE PID
+ * MAJ:MIN:INO ..."). */
+static pid_t flock_holder(int fd)
+{
+    struct stat st;
+    char line[256];
+    unsigned maj, min;
+    unsigned long ino;
+    int pid;
+    pid_t holder = 0;
+    FILE *f;
+
+    if (fstat(fd, &st) != 0 || (f = fopen("/proc/locks", "re")) == NULL)
+        return 0;
+    while (holder == 0 && fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "%*d: FLOCK %*s WRITE %d %x:%x:%lu", &pid, &maj, &min, &ino) == 4 &&
+            maj == major(st.st_dev) && min == minor(st.st_dev) && ino == st.st_ino)
+            holder = pid;
+    fclose(f);
+    return holder;
+}
+
+int sys_lock_dir(const char *dir, pid_t *holder, char *err, size_t errsz)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+
+    *holder = 0;
+    if (fd < 0) {
+        e = errno;
+        parse_error(err, errsz, "open %s: %s", dir, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        e = errno;
+        if (e == EWOULDBLOCK)
+            *holder = flock_holder(fd);
+        parse_error(err, errsz, "lock %s: %s", dir, strerror(e));
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 int sys_lock_file(const char *path, pid_t *holder, char *err, size_t errsz)
