@@ -9,10 +9,12 @@
  */
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +158,96 @@ static void unlock_base(void)
     cg.lock_fd = -1;
 }
 
+/* Wait (at most timeout_ms) until none of the n cgroup directories is populated. */
+static void wait_empty(char *const *dirs, size_t n, int timeout_ms)
+{
+    char path[CG_PATH_MAX + 32],
+        buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    uint64_t deadline = mono_now() + (uint64_t)timeout_ms * 1000;
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/cgroup.events", dirs[i]);
+        inotify_add_watch(fd, path, IN_MODIFY);
+    }
+    for (;;) {
+        size_t left = 0;
+        uint64_t now = mono_now();
+        for (size_t i = 0; i < n; i++) {
+            snprintf(path, sizeof(path), "%s/cgroup.events", dirs[i]);
+            if (cg_read_text(path, buf, sizeof(buf)) == 0 && cg_events_populated(buf) == 1)
+                left++;
+        }
+        if (left == 0 || now >= deadline ||
+            poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1,
+                 (int)((deadline - now) / 1000) + 1) <= 0)
+            break;
+        while (read(fd, buf, sizeof(buf)) > 0)
+            ;
+    }
+    close(fd);
+}
+
+/*
+ * A droverd that was killed (SIGKILL, a crash) leaves its slots' cgroups behind, holding what
+ * its workers forked that did not die with them (PR_SET_PDEATHSIG reaches the workers only).
+ * The base's lock says no droverd uses them now: kill what they hold, saying so, and remove
+ * them, also those of slots and pools this droverd does not have. A slot it has is made again
+ * when its worker starts.
+ */
+static void kill_leftovers(void)
+{
+    char **dirs = NULL, **pools = NULL, buf[256];
+    size_t ndirs = 0, npools = 0;
+    struct dirent *pe, *se;
+    DIR *base = opendir(cg.base), *pool;
+
+    if (base == NULL)
+        return;
+    while ((pe = readdir(base)) != NULL) {
+        if (strncmp(pe->d_name, "pool-", 5) != 0 || pe->d_type != DT_DIR)
+            continue;
+        pools = xreallocarray(pools, npools + 1, sizeof(*pools));
+        xasprintf(&pools[npools], "%s/%s", cg.base, pe->d_name);
+        if ((pool = opendir(pools[npools++])) == NULL)
+            continue;
+        while ((se = readdir(pool)) != NULL) {
+            char *dir, path[CG_PATH_MAX + 32];
+            if (strncmp(se->d_name, "slot-", 5) != 0 || se->d_type != DT_DIR)
+                continue;
+            xasprintf(&dir, "%s/%s", pools[npools - 1], se->d_name);
+            dirs = xreallocarray(dirs, ndirs + 1, sizeof(*dirs));
+            dirs[ndirs++] = dir;
+            snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+            if (cg_read_text(path, buf, sizeof(buf)) != 0 || cg_events_populated(buf) != 1)
+                continue;
+            log_warnx("cgroup %s: processes left by an earlier droverd; killing them",
+                      dir + cg.rel_off);
+            snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
+            if (write_file(path, "1") != 0)
+                log_warn("cgroup %s: kill", dir + cg.rel_off);
+        }
+        closedir(pool);
+    }
+    closedir(base);
+    wait_empty(dirs, ndirs, 1000);
+    /* A cgroup still populated stays (rmdir says EBUSY); its slot's start kills it again. */
+    for (size_t i = 0; i < ndirs; i++) {
+        if (rmdir(dirs[i]) != 0 && errno != ENOENT)
+            log_warn("cgroup %s: rmdir", dirs[i] + cg.rel_off);
+        free(dirs[i]);
+    }
+    for (size_t i = 0; i < npools; i++) {
+        if (rmdir(pools[i]) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EBUSY)
+            log_warn("cgroup %s: rmdir", pools[i] + cg.rel_off);
+        free(pools[i]);
+    }
+    free(dirs);
+    free(pools);
+}
+
 static void inotify_cb(evutil_socket_t fd, short what, void *arg);
 
 static int enable_controllers(const char *dir, unsigned need, char *err, size_t errsz);
@@ -230,6 +322,7 @@ int cgroup_setup(const char *setting, struct event_base *base, char *err, size_t
     enable_accounting(cg.base);
     snprintf(cg.reason, sizeof(cg.reason), "%s", why);
     log_info("containment on: workers in cgroups below %s (%s)", cgroup_base(), why);
+    kill_leftovers();
     return 0;
 }
 

@@ -26,10 +26,11 @@ struct config_errors;
 
 /*
  * Decide from `cgroup =` (auto, off or a path) whether droverd contains its
- * workers, and prepare the base (moving droverd into BASE/droverd when BASE
- * is its own cgroup). Returns -1 with a reason only for a given PATH that
- * cannot be used: a start error. auto never fails; it turns containment off
- * and says why (cgroup_reason()).
+ * workers, and prepare the base: lock it (one droverd per base), move droverd
+ * into BASE/droverd when BASE is its own cgroup, kill what an earlier droverd
+ * left in the slots' cgroups below it and remove those. Returns -1 with a reason only for a given
+ * PATH that cannot be used: a start error. auto never fails; it turns containment off and says why
+ * (cgroup_reason()).
  */
 int cgroup_setup(const char *setting, struct event_base *base, char *err, size_t errsz);
 /* Remove the pools' directories that are empty, close the inotify fd. */
