@@ -287,6 +287,14 @@ static enum slot_state slot_route_state(const struct slot *s)
     return s->fsm.state;
 }
 
+/* Does a stop with sig need SIGCONT after it? Not for a signal that stops (SIGCONT would discard
+ * it). */
+static bool wakes_to_stop(int sig)
+{
+    return sig != 0 && sig != SIGKILL && sig != SIGCONT && sig != SIGSTOP && sig != SIGTSTP &&
+           sig != SIGTTIN && sig != SIGTTOU;
+}
+
 /* Fork now; a failed fork counts as a crash, and the state machine backs off (never a busy retry).
  */
 static void slot_spawn_now(struct slot *s, uint64_t now, struct slot_action *act)
@@ -316,6 +324,13 @@ void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum slot_eve
     /* Also whatever left the process group but not the cgroup; SIGKILL is cgroup.kill. */
     if (act->signal != 0 && s->cg != NULL)
         cgroup_slot_signal(s->cg, act->signal, s->pid);
+    /* A suspended worker would hold the stop signal pending until SIGKILL (systemd does this too).
+     */
+    if (wakes_to_stop(act->signal)) {
+        slot_signal(s, SIGCONT);
+        if (s->cg != NULL)
+            cgroup_slot_signal(s->cg, SIGCONT, s->pid);
+    }
     /* Forks are spread over loop passes (spawn_pass_cb): past this pass's budget, wait a turn. */
     if (act->spawn && !spawn_budget_left() && !s->spawn_queued)
         spawn_enqueue(s);
