@@ -154,6 +154,9 @@ int reap_signal_adopted(int sig)
         log_info("shutdown: %s to adopted process %d", signal_name(sig), (int)pids[i]);
         if (kill(pids[i], sig) != 0 && errno != ESRCH)
             log_warn("kill %d", (int)pids[i]);
+        /* A suspended process would hold SIGTERM pending until the SIGKILL at the deadline. */
+        if (sig != SIGKILL)
+            kill(pids[i], SIGCONT);
         signalled = xreallocarray(signalled, nsignalled + 1, sizeof(*signalled));
         signalled[nsignalled++] = (struct signalled){pids[i], sig};
     }

@@ -78,10 +78,14 @@ wait_for 5 "status: 4 adopted" adopted_is 4
 assert_eq "$(metric drover_adopted_processes)" 4 "drover_adopted_processes"
 assert_contains "$(dv status --wide)" "adopted: 4 processes" "drover status (text)"
 
+# One of them is suspended: TERM would stay pending in it until the KILL at the deadline.
+set -- $sess
+kill -STOP "$1"
 t0=$(now_ms)
 kill -TERM "$DAEMON_PID"
-# Once the workers are gone, TERM ends the three that listen at once.
-wait_for 3 "the orphans that take SIGTERM gone" gone $sess
+# Once the workers are gone, TERM ends the three that listen at once (then CONT wakes the
+# suspended one to take it).
+wait_for 2 "the orphans that take SIGTERM gone" gone $sess
 alive "$deaf" || fail "the orphan that ignores SIGTERM died before shutdown_timeout"
 alive "$DAEMON_PID" || fail "droverd exited before the adopted process that ignores SIGTERM"
 wait_daemon_exit 10
