@@ -9,6 +9,7 @@
 #endif
 #include "logtail.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -59,13 +60,16 @@ struct logtail *logtail_new(logtail_keep_fn keep, logtail_emit_fn emit, void *ar
 
 enum logtail_added logtail_add(struct logtail *t, const char *path, const char *pool)
 {
-    /* Never waits: a FIFO put in the log's place would block the whole loop in open(). */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    /*
+     * Never waits: a FIFO put in the log's place would block the whole loop in open().
+     * Never follows a symlink: whoever can write to log_dir could make droverd read any file.
+     */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
     struct stat st;
     struct tail_file *f;
 
     if (fd < 0)
-        return LOGTAIL_MISSING;
+        return errno == ELOOP ? LOGTAIL_NOT_REGULAR : LOGTAIL_MISSING;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return LOGTAIL_NOT_REGULAR;

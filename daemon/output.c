@@ -72,9 +72,14 @@ static void pool_log_open(struct pool_log *log)
         log->last_errno = errno;
         return;
     }
-    log->fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0640);
+    /* A symlink is not followed: whoever can write to log_dir could aim root's writes anywhere. */
+    log->fd =
+        open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0640);
     if (log->fd < 0) {
-        if (log->last_errno != errno)
+        if (log->last_errno != errno && errno == ELOOP)
+            log_warnx("pool %s: %s is a symlink: not followed, output dropped", log->name,
+                      log->path);
+        else if (log->last_errno != errno)
             log_warn("pool %s: open %s", log->name, log->path);
         log->last_errno = errno;
         return;
