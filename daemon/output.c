@@ -190,6 +190,19 @@ static void pool_log_rotate(struct pool_log *log)
     pool_log_open(log);
 }
 
+/* Whether a line of len bytes should go to a new file (see pool_log_rotate). */
+static bool pool_log_full(struct pool_log *log, size_t len)
+{
+    struct stat st;
+
+    if (log->max_size == 0 || log->size == 0 || log->size + len <= log->max_size)
+        return false;
+    /* Ask the file: logrotate's copytruncate (or `: > POOL.log`) empties it under us. */
+    if (log->fd >= 0 && fstat(log->fd, &st) == 0)
+        log->size = (uint64_t)st.st_size;
+    return log->size > 0 && log->size + len > log->max_size;
+}
+
 /* "2026-11-23T10:04:05.123" for now, formatted once per second. */
 static const char *log_stamp(void)
 {
@@ -237,7 +250,7 @@ void pool_log_line(struct pool_log *log, unsigned slot, bool err, const char *li
         log->last_attempt = time(NULL);
         pool_log_open(log);
     }
-    if (log->max_size > 0 && log->size + total > log->max_size && log->size > 0)
+    if (pool_log_full(log, total))
         pool_log_rotate(log);
     if (log->fd < 0) {
         pool_log_drop(log, total, errno ? errno : EBADF);
