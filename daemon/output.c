@@ -35,6 +35,8 @@ struct pool_log {
     uint64_t dropped;
     int last_errno;      /* logged once per kind of failure, not per line */
     time_t last_attempt; /* when opening last failed; retried once a second */
+    int rotate_errno;    /* why the last rotation failed, 0 if it did not */
+    time_t rotate_failed_at;
     TAILQ_HEAD(, log_follower) followers;
 };
 
@@ -167,14 +169,26 @@ uint64_t pool_log_written(const struct pool_log *log)
     return log->written;
 }
 
+/* A rotation that failed: logged once per kind, retried once a second, not at every line. */
+static void pool_log_rotate_failed(struct pool_log *log, const char *what)
+{
+    if (log->rotate_errno != errno)
+        log_warn("pool %s: rotate: %s %s (writing on to it; retried once a second)", log->name,
+                 what, log->path);
+    log->rotate_errno = errno;
+    log->rotate_failed_at = time(NULL);
+}
+
 /* POOL.log -> POOL.log.1 -> ... -> POOL.log.KEEP (the oldest is removed). */
 static void pool_log_rotate(struct pool_log *log)
 {
     char from[4200], to[4200];
 
     if (log->keep == 0) {
-        if (unlink(log->path) != 0 && errno != ENOENT)
-            log_warn("pool %s: remove %s", log->name, log->path);
+        if (unlink(log->path) != 0 && errno != ENOENT) {
+            pool_log_rotate_failed(log, "remove");
+            return;
+        }
     } else {
         snprintf(to, sizeof(to), "%s.%u", log->path, log->keep);
         unlink(to);
@@ -184,9 +198,14 @@ static void pool_log_rotate(struct pool_log *log)
             rename(from, to);
         }
         snprintf(to, sizeof(to), "%s.1", log->path);
-        if (rename(log->path, to) != 0 && errno != ENOENT)
-            log_warn("pool %s: rotate %s", log->name, log->path);
+        if (rename(log->path, to) != 0 && errno != ENOENT) {
+            pool_log_rotate_failed(log, "rename");
+            return;
+        }
     }
+    if (log->rotate_errno != 0)
+        log_info("pool %s: rotating %s works again", log->name, log->path);
+    log->rotate_errno = 0;
     pool_log_open(log);
 }
 
@@ -200,7 +219,9 @@ static bool pool_log_full(struct pool_log *log, size_t len)
     /* Ask the file: logrotate's copytruncate (or `: > POOL.log`) empties it under us. */
     if (log->fd >= 0 && fstat(log->fd, &st) == 0)
         log->size = (uint64_t)st.st_size;
-    return log->size > 0 && log->size + len > log->max_size;
+    if (log->size == 0 || log->size + len <= log->max_size)
+        return false;
+    return log->rotate_errno == 0 || time(NULL) != log->rotate_failed_at;
 }
 
 /* "2026-11-23T10:04:05.123" for now, formatted once per second. */
