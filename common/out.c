@@ -35,8 +35,13 @@ void table_cell(struct table *t, const char *fmt, ...)
         t->cells = xreallocarray(t->cells, t->cap, sizeof(*t->cells));
     }
     va_start(ap, fmt);
-    xvasprintf(&t->cells[t->ncells++], fmt, ap);
+    xvasprintf(&t->cells[t->ncells], fmt, ap);
     va_end(ap);
+    /* Cells can hold a worker's words (STATUS=): its terminal escapes stay off the operator's. */
+    for (char *c = t->cells[t->ncells]; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    t->ncells++;
 }
 
 size_t table_rows(const struct table *t)

@@ -12,7 +12,10 @@
 
 struct evbuffer;
 
-/* A table is filled cell by cell, row by row, and rendered once. */
+/*
+ * A table is filled cell by cell, row by row, and rendered once. Control characters in a
+ * cell (ESC, CR, newline, tab, DEL) are printed as '?'.
+ */
 struct table;
 struct table *table_new(size_t ncols, const char *const headers[]);
 void table_cell(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -490,6 +490,21 @@ static void test_table_wide_header_and_empty_cells(void **state)
                                  "1         -    killed by KILL\n");
 }
 
+/* A worker's STATUS= text reaches the INFO column: its escapes must not reach the terminal. */
+static void test_table_control_characters(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const headers[] = {"POOL", "INFO"};
+    struct table *t = table_new(2, headers);
+
+    table_cell(t, "%s", "a\tb");
+    table_cell(t, "%s", "\033[2J\033]0;title\007red\r\nnext\177 caf\xc3\xa9");
+    table_render(t, f->buf);
+    table_free(t);
+    assert_string_equal(text(f), "POOL  INFO\n"
+                                 "a?b   ?[2J?]0;title?red??next? caf\xc3\xa9\n");
+}
+
 static void test_table_single_column(void **state)
 {
     struct fixture *f = *state;
@@ -564,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_table_alignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_header_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_wide_header_and_empty_cells, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_control_characters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_single_column, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_many_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_incomplete_row, setup, teardown),
