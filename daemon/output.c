@@ -274,7 +274,8 @@ void pool_log_line(struct pool_log *log, unsigned slot, bool err, const char *li
     if (pool_log_full(log, total))
         pool_log_rotate(log);
     if (log->fd < 0) {
-        pool_log_drop(log, total, errno ? errno : EBADF);
+        /* Why the last open failed: errno now is whatever call came last. */
+        pool_log_drop(log, total, log->last_errno != 0 ? log->last_errno : EBADF);
     } else {
         ssize_t n = writev(log->fd, iov, 3);
         if (n < 0) {

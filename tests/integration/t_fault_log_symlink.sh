@@ -6,7 +6,8 @@
 # (/etc/nologin) or appended the worker's output to it (the user's own worker
 # chooses what), at start, at each rotation and on SIGUSR1; and `drover logs`
 # read it out. Now the link is refused like any failing open (logged once,
-# output dropped and counted) and `drover logs` names it.
+# output dropped and counted; said once, however much output comes) and
+# `drover logs` names it.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/log"
@@ -21,7 +22,13 @@ workers = 1
 [pool:dangling]
 command = /bin/sh -c 'echo worker-line; exec sleep 1000'
 workers = 1
+
+[pool:chatty]
+command = $SPEW_WORKER --chatter 2000
+workers = 1
 EOF2
+ln -s "$T/victim" "$T/log/chatty.log"
+t0=$(now_ms)
 start_daemon
 wait_for 10 "planted running" pool_running planted
 wait_for 10 "dangling running" pool_running dangling
@@ -29,6 +36,12 @@ wait_for 10 "dangling running" pool_running dangling
 written() { grep -q worker-line "$2" 2>/dev/null || [ "$(pool_json "$1" "p['log_dropped_bytes']")" -gt 0 ]; }
 wait_for 10 "planted's line written or dropped" written planted "$T/victim"
 wait_for 10 "dangling's line written or dropped" written dangling "$T/created-by-droverd"
+# droverd tries the open again once a second while output comes: still said once, with its
+# reason (the drops between two tries were logged again, with a stale errno: "File exists").
+after_3s() { [ $(($(now_ms) - t0)) -ge 3000 ] && [ "$(pool_json chatty "p['log_dropped_bytes']")" -gt 0 ]; }
+wait_for 10 "3 s of chatty's output dropped" after_3s
+n=$(grep -c "pool chatty:" "$T/droverd.log")
+[ "$n" = 1 ] || fail_later "chatty's unwritable log was logged $n times: $(grep "pool chatty:" "$T/droverd.log")"
 kill -USR1 "$DAEMON_PID"
 wait_for 10 "droverd to reopen the logs" grep -q "reopening log files" "$T/droverd.log"
 dv status >/dev/null # the reopen is done once droverd answers again
