@@ -87,7 +87,11 @@ static void format_event(struct evbuffer *out, const struct event_rec *e, bool j
     struct tm tm;
     char when[32];
 
-    gmtime_r(&e->wall.tv_sec, &tm);
+    /* JSON in UTC (docs/events-json.md); text on the clock of POOL.log and droverd's log. */
+    if (json)
+        gmtime_r(&e->wall.tv_sec, &tm);
+    else
+        localtime_r(&e->wall.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     if (json) {
         struct json j;
