@@ -184,6 +184,12 @@ static void pool_log_rotate(struct pool_log *log)
 {
     char from[4200], to[4200];
 
+    /* Files past log_keep, left when a reload lowered it, go too. */
+    for (unsigned i = log->keep + 1;; i++) {
+        snprintf(to, sizeof(to), "%s.%u", log->path, i);
+        if (unlink(to) != 0)
+            break;
+    }
     if (log->keep == 0) {
         if (unlink(log->path) != 0 && errno != ENOENT) {
             pool_log_rotate_failed(log, "remove");
