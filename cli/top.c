@@ -400,13 +400,12 @@ static void ask_filter(void)
     snprintf(pool_filter, sizeof(pool_filter), "%s", buf);
 }
 
-/* Full-screen until q, or COUNT refreshes. */
+/* Full-screen, on the terminal newterm() set up, until q or COUNT refreshes. */
 static int run_curses(uint64_t delay_us, long count)
 {
     struct view cur = {0}, prev = {0};
     uint64_t next;
 
-    initscr();
     curses_on = true;
     atexit(curses_end); /* connect_control exits when droverd goes away */
     cbreak();
@@ -550,7 +549,12 @@ int top_main(const char *path, int argc, const char *const argv[])
             delay_us = (uint64_t)(d * 1e6);
         }
     }
-    if (isatty(1) && isatty(0) && getenv("TERM") != NULL)
-        return run_curses(delay_us, count);
+    if (isatty(1) && isatty(0) && getenv("TERM") != NULL) {
+        /* initscr() would exit on a TERM terminfo does not know (a new terminal, an old host). */
+        if (newterm(NULL, stdout, stdin) != NULL)
+            return run_curses(delay_us, count);
+        fprintf(stderr, "drover: top: terminal '%s' unknown to terminfo: plain tables\n",
+                getenv("TERM"));
+    }
     return run_plain(delay_us, count);
 }
