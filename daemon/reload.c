@@ -175,7 +175,9 @@ int reload_config(struct reload_report *out)
     struct config *new;
 
     memset(out, 0, sizeof(*out));
-    sd_notify_send("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)mono_now());
+    /* Before the start-up's READY=1 systemd is still waiting for it: a reload is no news to it. */
+    if (droverd.ready_sent)
+        sd_notify_send("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)mono_now());
     config_env_default(&env);
     new = config_load(droverd.config_path, &env, &out->errors);
     /* Limits that cannot be applied refuse the config as any other error does. */
@@ -190,7 +192,8 @@ int reload_config(struct reload_report *out)
         log_warnx("%s", text);
         free(text);
         droverd.reload_failures++;
-        sd_notify_send("READY=1\nSTATUS=reload failed: configuration has errors");
+        if (droverd.ready_sent)
+            sd_notify_send("READY=1\nSTATUS=reload failed: configuration has errors");
         return -1;
     }
     return reload_apply(new, out);
@@ -271,7 +274,8 @@ int reload_apply(struct config *new, struct reload_report *out)
     retire(old);
     droverd.reloads++;
     log_changes(&out->diff);
-    sd_notify_send("READY=1\nSTATUS=running (reloaded)");
+    if (droverd.ready_sent)
+        sd_notify_send("READY=1\nSTATUS=running (reloaded)");
     return out->nproblems == 0 ? 0 : -1;
 }
 
