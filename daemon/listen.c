@@ -97,6 +97,13 @@ void listen_activation_check(const struct config *cfg)
             fatalx("socket activation: pool '%s' got a socket but has no listen; set listen "
                    "(and mode) for it",
                    held[i].name);
+        /* A pool serves one socket: a second of the same name would take clients nobody answers. */
+        for (size_t j = 0; j < i; j++)
+            if (held[j].activation && strcmp(held[j].name, held[i].name) == 0)
+                fatalx("socket activation: two sockets are named '%s' (LISTEN_FDNAMES, fds %d "
+                       "and %d), and a pool serves one; give its socket unit one Listen line, "
+                       "or each socket a pool of its own with FileDescriptorName=",
+                       held[i].name, held[j].fd, held[i].fd);
     }
 }
 

@@ -10,7 +10,10 @@
 #  - workers see no LISTEN_* and no extra fds; at exit droverd leaves the
 #    socket file, which belongs to systemd;
 #  - a passed socket whose name matches no pool: droverd refuses to start,
-#    with exit status 1 and a message naming the socket, and starts no worker.
+#    with exit status 1 and a message naming the socket, and starts no worker;
+#  - two passed sockets with the same name (a .socket unit with two Listen
+#    lines and one FileDescriptorName=): a pool serves one, so droverd refuses
+#    to start rather than leave clients of the other waiting for ever.
 . "$(dirname "$0")/lib.sh"
 
 command -v systemd-socket-activate >/dev/null 2>&1 ||
@@ -92,4 +95,18 @@ grep -q "socket named 'stray'" "$T/droverd.log" || fail "the refusal does not na
 grep -q "matches no pool" "$T/droverd.log" || fail "the refusal does not say why"
 grep -q "ready:" "$T/droverd.log" && fail "droverd got ready despite the stray socket"
 grep -q "started (pid" "$T/droverd.log" && fail "droverd started despite the stray socket"
+rm -f "$T/act.sock" "$T/stray.sock"
+
+# Two sockets named after the one pool: refused, with both fds named.
+systemd-socket-activate -l "$T/act.sock" -l "$T/act2.sock" --fdname=act:act \
+    "$DROVERD" -c "$CONF" >"$T/droverd.log" 2>&1 &
+DAEMON_PID=$!
+wait_for 10 "the sockets of systemd-socket-activate" test -S "$T/act2.sock"
+"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$T/act.sock" ||
+    fail "cannot connect to $T/act.sock"
+wait_daemon_exit 20
+assert_eq "$DAEMON_STATUS" 1 "droverd exit status with two sockets named act"
+grep -q "two sockets are named 'act' (LISTEN_FDNAMES, fds 3 and 4)" "$T/droverd.log" ||
+    fail "the refusal does not name the sockets: $(cat "$T/droverd.log")"
+grep -q "started (pid" "$T/droverd.log" && fail "droverd started with two sockets named act"
 log "ok"
