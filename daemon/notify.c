@@ -239,11 +239,17 @@ static void workers_read_cb(evutil_socket_t fd, short what, void *arg)
                     close(fds[i]);
             }
         }
-        if (cred == NULL || (msg.msg_flags & MSG_TRUNC))
+        if (cred == NULL)
             continue;
         s = notify_sender_slot(cred->pid);
         if (s == NULL)
             continue;
+        if (msg.msg_flags & MSG_TRUNC) {
+            log_dropped("pool %s slot %u: notify: message from pid %d longer than %d bytes, "
+                        "dropped",
+                        s->pool->name, s->index, (int)cred->pid, NOTIFY_MAX_MESSAGE);
+            continue;
+        }
         worker = s->pid;
         buf[n] = '\0';
         for (char *line = buf; line < buf + n;) {
