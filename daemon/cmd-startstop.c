@@ -121,6 +121,12 @@ static enum outcome slot_outcome(enum verb_id verb, const struct waited_slot *ws
         return OUTCOME_FAILED;
     case SLOT_BACKOFF:
     case SLOT_STOPPED:
+        if (s->fsm.state == SLOT_STOPPED && !s->fsm.want_up && !s->fsm.exit_was_crash) {
+            /* Not a failed start: a stop (of another command, or the shutdown) came first. */
+            snprintf(why, whysz, "was stopped by %s before it counted as started",
+                     droverd.shutting_down ? "droverd's shutdown" : "another command");
+            return OUTCOME_FAILED;
+        }
         if (s->fsm.has_exit)
             describe_wait_status(s->fsm.exit_wstatus, how, sizeof(how));
         else
