@@ -122,6 +122,10 @@ static void worker_message_line(struct slot *s, const char *line, size_t len)
     } else if (len >= 7 && memcmp(line, "STATUS=", 7) == 0) {
         free(s->notify_status);
         s->notify_status = len > 7 ? xstrndup(line + 7, len - 7 > 200 ? 200 : len - 7) : NULL;
+        /* Shown on the operator's terminal: no escape sequences, no CR over the line. */
+        for (char *c = s->notify_status; c != NULL && *c != '\0'; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
     }
     /* Anything else (STOPPING=1, MAINPID=, ...) is accepted and ignored. */
 }
