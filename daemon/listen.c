@@ -82,12 +82,31 @@ out:
     unsetenv("LISTEN_FDNAMES");
 }
 
+/* A listening stream socket, which is what a pool accepts on: not a connection (Accept=yes). */
+static bool is_listening_stream(int fd)
+{
+    struct stat st;
+    int type = 0, listening = 0;
+    socklen_t len = sizeof(int);
+
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return false;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+        return false;
+    len = sizeof(int);
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
 void listen_activation_check(const struct config *cfg)
 {
     for (size_t i = 0; i < nheld; i++) {
         const struct pool_config *pc;
         if (!held[i].activation)
             continue;
+        if (!is_listening_stream(held[i].fd))
+            fatalx("socket activation: fd %d, named '%s' (LISTEN_FDNAMES), is not a listening "
+                   "stream socket; pass a ListenStream= socket with Accept=no",
+                   held[i].fd, held[i].name);
         pc = config_find_pool(cfg, held[i].name);
         if (pc == NULL)
             fatalx("socket activation: the socket named '%s' (LISTEN_FDNAMES) matches no pool; "

@@ -23,8 +23,8 @@ struct listener;
 /* Take the sockets systemd passed, before anything else opens an fd. */
 void listen_activation_init(void);
 /*
- * A socket passed by systemd (LISTEN_FDS) that names no pool of cfg, or a second one with the
- * same name, is a start-up error.
+ * A socket passed by systemd (LISTEN_FDS) that names no pool of cfg, a second one with the
+ * same name, or an fd that is not a listening stream socket, is a start-up error.
  */
 void listen_activation_check(const struct config *cfg);
 /* Close sockets kept for a re-created pool that never came back (exit). */

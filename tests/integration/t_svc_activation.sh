@@ -13,7 +13,10 @@
 #    with exit status 1 and a message naming the socket, and starts no worker;
 #  - two passed sockets with the same name (a .socket unit with two Listen
 #    lines and one FileDescriptorName=): a pool serves one, so droverd refuses
-#    to start rather than leave clients of the other waiting for ever.
+#    to start rather than leave clients of the other waiting for ever;
+#  - a passed fd that is not a listening stream socket (a connection, as
+#    Accept=yes passes; a file): droverd refuses to start, naming the fd,
+#    rather than run "ready" with a pool that can never accept.
 . "$(dirname "$0")/lib.sh"
 
 command -v systemd-socket-activate >/dev/null 2>&1 ||
@@ -109,4 +112,26 @@ assert_eq "$DAEMON_STATUS" 1 "droverd exit status with two sockets named act"
 grep -q "two sockets are named 'act' (LISTEN_FDNAMES, fds 3 and 4)" "$T/droverd.log" ||
     fail "the refusal does not name the sockets: $(cat "$T/droverd.log")"
 grep -q "started (pid" "$T/droverd.log" && fail "droverd started with two sockets named act"
+rm -f "$T/act.sock" "$T/act2.sock"
+
+# A connection (systemd-socket-activate --accept, like Accept=yes), then a plain file.
+systemd-socket-activate --accept -l "$T/act.sock" --fdname=act \
+    "$DROVERD" -c "$CONF" >"$T/droverd.log" 2>&1 &
+activator=$!
+track_pid "$activator"
+wait_for 10 "the socket of systemd-socket-activate" test -S "$T/act.sock"
+"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$T/act.sock" ||
+    fail "cannot connect to $T/act.sock"
+wait_for 20 "droverd to refuse the connection it was given" file_has "$T/droverd.log" \
+    "socket activation: fd 3, named 'act' \(LISTEN_FDNAMES\), is not a listening stream socket"
+for pid in $(ps -o pid= --ppid "$activator"); do track_pid "$pid"; done # its droverd, if left
+grep -q "started (pid" "$T/droverd.log" && fail "droverd started with a connection as its socket"
+kill "$activator"
+wait "$activator" 2>/dev/null
+rm -f "$T/act.sock"
+run_capture bash -c 'exec 3<"$1"; export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=act
+    exec "$2" -c "$1"' _ "$CONF" "$DROVERD"
+assert_eq "$RUN_RC" 1 "droverd exit status with a file as its socket"
+assert_contains "$RUN_ERR" "fd 3, named 'act' (LISTEN_FDNAMES), is not a listening stream socket"
+[ -e "$SOCK" ] && fail "droverd made its control socket with a file as its socket"
 log "ok"
