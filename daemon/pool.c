@@ -415,6 +415,8 @@ void pool_scale(struct pool *p, unsigned n)
         if (i < n) {
             if (s == NULL) {
                 s = p->slots[i] = slot_new(p, i);
+                /* It runs the rollout's new settings: a halt rolls it back with the others. */
+                s->replaced = p->rolling && !p->rolling_back;
                 if (!droverd.shutting_down)
                     slot_event(s, SLOT_EV_START, NULL);
             } else if (s->removing) {
