@@ -103,19 +103,29 @@ expect_exit 1 "restart with one unknown pool among known ones" dv restart a nope
 assert_eq "$(pool_pids a)" "$after" "pool a untouched by a refused restart"
 expect_exit 2 "stop without a target" dv stop
 expect_exit 2 "restart with a bad slot" dv restart a:x
-# A stop that a start of the same slot overtakes (its process takes 1 s after
-# TERM) ends, failed, instead of waiting for a down it will never see.
-wait_for 10 "pool b running" pool_running b
-timeout 30 "$DROVER" -s "$SOCK" stop b:0 >"$T/stop.out" 2>&1 &
+# A stop that a start of the same slot overtakes ends, failed, instead of
+# waiting for a down it will never see. Pool c's worker ignores TERM, so it is
+# down only at its stop_timeout's SIGKILL: the start has those 5 s to land
+# while the stop is under way, even on a loaded machine.
+cat >>"$CONF" <<EOF2
+
+[pool:c]
+command = $PROBE_WORKER --term-delay 600000
+workers = 1
+stop_timeout = 5s
+EOF2
+expect_exit 0 "drover reload adding pool c" dv reload
+wait_for 10 "pool c running" pool_running c
+timeout 30 "$DROVER" -s "$SOCK" stop c:0 >"$T/stop.out" 2>&1 &
 stopper=$!
 track_pid "$stopper"
-wait_for 10 "b:0 stopping" state_is b 0 stopping
-expect_exit 0 "drover start b:0 while it stops" dv start b:0
+wait_for 10 "c:0 stopping" state_is c 0 stopping
+expect_exit 0 "drover start c:0 while it stops" dv start c:0
 rc=0
 wait "$stopper" || rc=$?
 assert_eq "$rc" 1 "exit status of the overtaken stop (124: it never returned)"
 assert_contains "$(cat "$T/stop.out")" "was started again by another command before it was down"
-wait_for 10 "pool b running again" pool_running b
+wait_for 10 "pool c running again" pool_running c
 
 expect_exit 2 "an unknown verb" dv stoop a
 assert_contains "$RUN_ERR" "unknown verb 'stoop'" "stderr of an unknown verb"
