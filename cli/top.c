@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <term.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -550,9 +551,16 @@ int top_main(const char *path, int argc, const char *const argv[])
         }
     }
     if (isatty(1) && isatty(0) && getenv("TERM") != NULL) {
-        /* initscr() would exit on a TERM terminfo does not know (a new terminal, an old host). */
-        if (newterm(NULL, stdout, stdin) != NULL)
-            return run_curses(delay_us, count);
+        /*
+         * initscr() would exit on a TERM terminfo does not know (a new terminal, an old host);
+         * asked first with setupterm(), as a newterm() that fails leaks its screen.
+         */
+        int found = 0;
+        if (setupterm(NULL, 1, &found) == OK) {
+            del_curterm(cur_term);
+            if (newterm(NULL, stdout, stdin) != NULL)
+                return run_curses(delay_us, count);
+        }
         fprintf(stderr, "drover: top: terminal '%s' unknown to terminfo: plain tables\n",
                 getenv("TERM"));
     }
