@@ -152,11 +152,11 @@ int reap_signal_adopted(int sig)
         if (already_signalled(pids[i], sig))
             continue;
         log_info("shutdown: %s to adopted process %d", signal_name(sig), (int)pids[i]);
-        if (kill(pids[i], sig) != 0 && errno != ESRCH)
-            log_warn("kill %d", (int)pids[i]);
         /* A suspended process would hold SIGTERM pending until the SIGKILL at the deadline. */
         if (sig != SIGKILL)
             kill(pids[i], SIGCONT);
+        if (kill(pids[i], sig) != 0 && errno != ESRCH)
+            log_warn("kill %d", (int)pids[i]);
         signalled = xreallocarray(signalled, nsignalled + 1, sizeof(*signalled));
         signalled[nsignalled++] = (struct signalled){pids[i], sig};
     }

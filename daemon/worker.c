@@ -319,18 +319,21 @@ void slot_apply(struct slot *s, enum slot_state from, bool was_up, enum slot_eve
 {
     struct pool *p = s->pool;
 
-    if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
-        log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
-    /* Also whatever left the process group but not the cgroup; SIGKILL is cgroup.kill. */
-    if (act->signal != 0 && s->cg != NULL)
-        cgroup_slot_signal(s->cg, act->signal, s->pid);
-    /* A suspended worker would hold the stop signal pending until SIGKILL (systemd does this too).
+    /*
+     * A suspended worker would hold the stop signal pending until SIGKILL: SIGCONT first (systemd
+     * sends it too, after), so that a worker leaving on the stop signal gets no signal while it
+     * exits (a sanitizer's leak check at exit, which stops the process's threads, aborted on it).
      */
     if (wakes_to_stop(act->signal)) {
         slot_signal(s, SIGCONT);
         if (s->cg != NULL)
             cgroup_slot_signal(s->cg, SIGCONT, s->pid);
     }
+    if (act->signal != 0 && slot_signal(s, act->signal) != 0 && errno != ESRCH)
+        log_warn("pool %s slot %u: kill %s", p->name, s->index, signal_name(act->signal));
+    /* Also whatever left the process group but not the cgroup; SIGKILL is cgroup.kill. */
+    if (act->signal != 0 && s->cg != NULL)
+        cgroup_slot_signal(s->cg, act->signal, s->pid);
     /* Forks are spread over loop passes (spawn_pass_cb): past this pass's budget, wait a turn. */
     if (act->spawn && !spawn_budget_left() && !s->spawn_queued)
         spawn_enqueue(s);
