@@ -180,9 +180,12 @@ wait_for 20 "the burst is in burst.log" file_has "$LOG/burst.log" 'line 059999 x
 wait_for 10 "droverd drops the slow follower" grep -q 'logs -f client is too slow; dropped' "$T/droverd.log"
 fast_done() { dead "$fast" || [ "$(grep -c ' line [0-9]* x' "$T/fast.out")" = 60000 ]; }
 wait_for 20 "fast follower got the burst (or was dropped)" fast_done
+# Whether the fast follower keeps up is a race of speeds: under AddressSanitizer or valgrind
+# (SLOWDOWN > 1) the follower is the instrumented drover itself, slower against droverd than
+# any real client, so there it is said, and judged by the native pass only.
 if ! alive "$fast" || [ "$(grep -c 'too slow' "$T/droverd.log")" != 1 ]; then
-    fail_later "a logs -f client that reads as fast as it can was dropped during a 6 MB burst" \
-        "after $(grep -c ' line [0-9]* x' "$T/fast.out") of 60000 lines: $(cat "$T/fast.err")"
+    msg="a logs -f client that reads as fast as it can was dropped during a 6 MB burst after $(grep -c ' line [0-9]* x' "$T/fast.out") of 60000 lines: $(cat "$T/fast.err")"
+    if [ "$SLOWDOWN" = 1 ]; then fail_later "$msg"; else log "$msg (SLOWDOWN $SLOWDOWN: not judged)"; fi
 fi
 rss_kb=$(rss_kb "$DAEMON_PID")
 # AddressSanitizer's shadow memory and quarantine make any RSS bound meaningless; allow for them.
