@@ -26,6 +26,13 @@ struct table *table_new(size_t ncols, const char *const headers[])
     return t;
 }
 
+void text_mask_controls(char *s)
+{
+    for (char *c = s; c != NULL && *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+}
+
 void table_cell(struct table *t, const char *fmt, ...)
 {
     va_list ap;
@@ -38,10 +45,7 @@ void table_cell(struct table *t, const char *fmt, ...)
     xvasprintf(&t->cells[t->ncells], fmt, ap);
     va_end(ap);
     /* Cells can hold a worker's words (STATUS=): its terminal escapes stay off the operator's. */
-    for (char *c = t->cells[t->ncells]; *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
-    t->ncells++;
+    text_mask_controls(t->cells[t->ncells++]);
 }
 
 size_t table_rows(const struct table *t)

@@ -26,6 +26,9 @@ void table_render_width(const struct table *t, struct evbuffer *out, size_t widt
 void text_line_width(struct evbuffer *out, const char *text, size_t width);
 size_t table_rows(const struct table *t);
 void table_free(struct table *t);
+/* Control characters (terminal escapes, CR) in s become '?', in place: text a worker wrote,
+ * shown on an operator's terminal. */
+void text_mask_controls(char *s);
 
 /*
  * JSON: keys and values in order; commas and escaping are handled here. The

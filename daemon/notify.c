@@ -25,6 +25,7 @@
 
 #include "droverd.h"
 #include "log.h"
+#include "out.h"
 #include "parse.h"
 #include "pool.h"
 #include "sys.h"
@@ -123,9 +124,7 @@ static void worker_message_line(struct slot *s, const char *line, size_t len)
         free(s->notify_status);
         s->notify_status = len > 7 ? xstrndup(line + 7, len - 7 > 200 ? 200 : len - 7) : NULL;
         /* Shown on the operator's terminal: no escape sequences, no CR over the line. */
-        for (char *c = s->notify_status; c != NULL && *c != '\0'; c++)
-            if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                *c = '?';
+        text_mask_controls(s->notify_status);
     }
     /* Anything else (STOPPING=1, MAINPID=, ...) is accepted and ignored. */
 }

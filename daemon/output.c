@@ -222,12 +222,13 @@ static bool pool_log_full(struct pool_log *log, size_t len)
 
     if (log->max_size == 0 || log->size == 0 || log->size + len <= log->max_size)
         return false;
+    /* A failed rotation is tried again once a second: no fstat per line meanwhile. */
+    if (log->rotate_errno != 0 && time(NULL) == log->rotate_failed_at)
+        return false;
     /* Ask the file: logrotate's copytruncate (or `: > POOL.log`) empties it under us. */
     if (log->fd >= 0 && fstat(log->fd, &st) == 0)
         log->size = (uint64_t)st.st_size;
-    if (log->size == 0 || log->size + len <= log->max_size)
-        return false;
-    return log->rotate_errno == 0 || time(NULL) != log->rotate_failed_at;
+    return log->size > 0 && log->size + len > log->max_size;
 }
 
 /* "2026-11-23T10:04:05.123" for now, formatted once per second. */
