@@ -112,6 +112,8 @@ cleanup() {
 trap cleanup EXIT
 
 # wait_for SECONDS DESCRIPTION CMD...: poll CMD until it succeeds, or fail at the deadline.
+# CMD's words are expanded once, by this call: a condition that reads state is a function
+# (never `test "$(count)" -ge 1`, which reads count once; tests/lint/waits.sh checks).
 wait_for() {
     local secs=$1 what=$2
     shift 2

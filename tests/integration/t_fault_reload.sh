@@ -157,7 +157,8 @@ assert_eq "$(metric drover_reloads_total)" "$reloads0" "reloads applied after th
 # --- a config that changes every pool, under load ---
 conf b
 start_load good
-wait_for 10 "load on ml" pool_route_ge ml requests $(($(pool_route ml requests) + 5000 / SLOWDOWN))
+base=$(pool_route ml requests)
+wait_for 10 "load on ml" pool_route_ge ml requests $((base + 5000 / SLOWDOWN))
 t0=$(now_ms)
 run_capture dv reload
 [ "$RUN_RC" = 0 ] || fail "reload: exit $RUN_RC: $RUN_ERR"

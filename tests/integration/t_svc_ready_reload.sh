@@ -27,6 +27,9 @@ wait_for 10 "the notify listener" test -S "$T/n.sock"
 
 # readies: datagrams holding the line READY=1.
 readies() { tr '|' '\n' <"$T/rec" | grep -cx 'READY=1'; }
+# readies_above N: more than N READY=1 recorded (for wait_for: "$(readies)" as an argument
+# would be read once, when wait_for is called, and the wait could never succeed).
+readies_above() { [ "$(readies)" -gt "$1" ]; }
 # reloads_logged N: droverd logged N reloads of a good file.
 reloads_logged() { [ "$(grep -c 'reload: no changes' "$T/droverd.log")" -ge "$1" ]; }
 # mark WORD: send WORD to the listener and wait until it is recorded: datagrams
@@ -60,12 +63,12 @@ assert_eq "$(slot_field gate 0 state)" starting "gate worker after the reloads"
 [ "$(readies)" = 0 ] || fail_later "READY=1 sent while the gate worker was still starting: $(cat "$T/rec")"
 
 touch "$T/go"
-wait_for 10 "READY=1 once the worker is ready" test "$(readies)" -ge 1
+wait_for $((10 * SLOWDOWN)) "READY=1 once the worker is ready" readies_above 0
 state_is gate 0 running || fail "READY=1 but gate is $(slot_field gate 0 state)"
 grep -q 'STATUS=running: 1 pool' "$T/rec" || fail_later "no start-up STATUS= line: $(cat "$T/rec")"
 
 # Once started, a reload still ends with READY=1 (t_svc_notify has the rest).
 n=$(readies)
 dv reload >/dev/null || fail "drover reload after start-up"
-wait_for 10 "READY=1 after a reload once started" test "$(readies)" -gt "$n"
+wait_for $((10 * SLOWDOWN)) "READY=1 after a reload once started" readies_above "$n"
 finish_checks
