@@ -2,11 +2,12 @@
 /*
  * sd_notify in both directions (see notify.h). Towards systemd: datagrams
  * to $NOTIFY_SOCKET, and WATCHDOG=1 at half of $WATCHDOG_USEC (a timer that
- * exists only when systemd asks for it). From workers: one datagram socket
- * with SO_PASSCRED; the kernel-supplied sender pid must be a worker's own
- * pid (notify_access = main), or a process in a worker's process group
- * (notify_access = all: the worker is its group's leader, so the group id
- * names it), so a worker can only speak for itself. Dropped messages are
+ * exists only when systemd asks for it); a message the full queue of a busy
+ * systemd refuses waits, in order, for a retry timer. From workers: one
+ * datagram socket with SO_PASSCRED; the kernel-supplied sender pid must be
+ * a worker's own pid (notify_access = main), or a process in a worker's
+ * process group (notify_access = all: the worker is its group's leader, so
+ * the group id names it), so a worker can only speak for itself. Dropped messages are
  * logged, at most one line a second whatever the flood.
  */
 #include "notify.h"
@@ -40,6 +41,7 @@ static socklen_t sd_addrlen;
 static int sd_fd = -1;
 static uint64_t sd_watchdog_usec;
 static struct event *sd_watchdog_ev;
+static void sd_retry_cb(evutil_socket_t fd, short what, void *arg);
 
 /* From workers. */
 static int workers_fd = -1;
@@ -75,6 +77,89 @@ void sd_notify_init(void)
     unsetenv("WATCHDOG_PID");
 }
 
+/*
+ * Towards systemd, a full receive queue (EAGAIN: systemd busy, or a small
+ * net.unix.max_dgram_qlen) must not lose READY=1 or STOPPING=1: what cannot go
+ * now waits here, in order, and a timer sends it as soon as the queue has room.
+ */
+#define SD_PENDING_MAX    16
+#define SD_RETRY_FIRST_US 10000    /* 10 ms, doubling */
+#define SD_RETRY_MAX_US   1000000  /* to once a second */
+#define SD_FAIL_LOG_US    60000000 /* the same failure again: once a minute */
+static char *sd_pending[SD_PENDING_MAX];
+static unsigned sd_npending;
+static uint64_t sd_retry_us;
+static struct event *sd_retry_ev;
+static int sd_fail_errno; /* the last failure logged, 0 after a success */
+static uint64_t sd_fail_logged_at;
+
+/* The message is lost: say so (a lost READY=1 fails the start), once a minute per errno. */
+static void sd_send_failed(const char *msg, int err)
+{
+    uint64_t now = mono_now();
+    size_t first = strcspn(msg, "\n");
+
+    if (err == sd_fail_errno && now - sd_fail_logged_at < SD_FAIL_LOG_US)
+        return;
+    sd_fail_errno = err;
+    sd_fail_logged_at = now;
+    log_warnx("cannot tell systemd %.*s (NOTIFY_SOCKET): %s", (int)first, msg, strerror(err));
+}
+
+/* 1: sent or given up on; 0: the queue is full, try again later. */
+static int sd_send_now(const char *msg)
+{
+    if (sendto(sd_fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sd_addr, sd_addrlen) >=
+        0) {
+        sd_fail_errno = 0;
+        return 1;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EINTR)
+        return 0;
+    sd_send_failed(msg, errno);
+    return 1;
+}
+
+static void sd_retry_arm(void)
+{
+    struct timeval tv;
+
+    if (sd_retry_ev == NULL) {
+        if (droverd.base == NULL)
+            return;
+        sd_retry_ev = evtimer_new(droverd.base, sd_retry_cb, NULL);
+    }
+    sd_retry_us = sd_retry_us == 0                    ? SD_RETRY_FIRST_US
+                  : sd_retry_us * 2 > SD_RETRY_MAX_US ? SD_RETRY_MAX_US
+                                                      : sd_retry_us * 2;
+    tv.tv_sec = (time_t)(sd_retry_us / 1000000);
+    tv.tv_usec = (suseconds_t)(sd_retry_us % 1000000);
+    evtimer_add(sd_retry_ev, &tv);
+}
+
+/* Send what waits, oldest first, until the queue is full again. */
+static void sd_flush(void)
+{
+    unsigned sent = 0;
+
+    while (sent < sd_npending && sd_send_now(sd_pending[sent]))
+        free(sd_pending[sent++]);
+    memmove(sd_pending, sd_pending + sent, (sd_npending - sent) * sizeof(sd_pending[0]));
+    sd_npending -= sent;
+    if (sd_npending == 0)
+        sd_retry_us = 0;
+    else
+        sd_retry_arm();
+}
+
+static void sd_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sd_flush();
+}
+
 void sd_notify_send(const char *fmt, ...)
 {
     char msg[1024];
@@ -85,8 +170,22 @@ void sd_notify_send(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (sendto(sd_fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sd_addr, sd_addrlen) < 0)
-        log_debug("sd_notify: %s", strerror(errno));
+    if (sd_npending == 0 && sd_send_now(msg))
+        return;
+    /* A ping already waiting says all a second one would. */
+    if (strcmp(msg, "WATCHDOG=1") == 0 && sd_npending > 0 &&
+        strcmp(sd_pending[sd_npending - 1], "WATCHDOG=1") == 0)
+        return;
+    if (sd_npending == SD_PENDING_MAX) {
+        /* systemd has read nothing for a long while: the oldest goes. */
+        sd_send_failed(sd_pending[0], EAGAIN);
+        free(sd_pending[0]);
+        memmove(sd_pending, sd_pending + 1, (SD_PENDING_MAX - 1) * sizeof(sd_pending[0]));
+        sd_npending--;
+    }
+    sd_pending[sd_npending++] = xstrdup(msg);
+    if (sd_npending == 1)
+        sd_retry_arm();
 }
 
 static void sd_watchdog_cb(evutil_socket_t fd, short what, void *arg)
