@@ -28,9 +28,23 @@ struct table *table_new(size_t ncols, const char *const headers[])
 
 void text_mask_controls(char *s)
 {
-    for (char *c = s; c != NULL && *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
+    char *w = s;
+
+    for (const char *c = s; c != NULL && *c != '\0'; c++) {
+        unsigned char b = (unsigned char)*c;
+
+        if (b < 0x20 || b == 0x7f) {
+            *w++ = '?';
+        } else if (b == 0xc2 && (unsigned char)c[1] >= 0x80 && (unsigned char)c[1] <= 0x9f) {
+            /* U+0080..U+009F, the C1 controls in UTF-8: U+009B is CSI to xterm and others. */
+            *w++ = '?';
+            c++;
+        } else {
+            *w++ = *c;
+        }
+    }
+    if (w != NULL)
+        *w = '\0';
 }
 
 void table_cell(struct table *t, const char *fmt, ...)

@@ -26,8 +26,8 @@ void table_render_width(const struct table *t, struct evbuffer *out, size_t widt
 void text_line_width(struct evbuffer *out, const char *text, size_t width);
 size_t table_rows(const struct table *t);
 void table_free(struct table *t);
-/* Control characters (terminal escapes, CR) in s become '?', in place: text a worker wrote,
- * shown on an operator's terminal. */
+/* Control characters in s (C0, DEL, and C1 as UTF-8: terminal escapes, CR) become '?', in
+ * place: text a worker wrote, shown on an operator's terminal. */
 void text_mask_controls(char *s);
 
 /*

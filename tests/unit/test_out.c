@@ -505,6 +505,23 @@ static void test_table_control_characters(void **state)
                                  "a?b   ?[2J?]0;title?red??next? caf\xc3\xa9\n");
 }
 
+/* C1 controls as UTF-8 (U+009B is CSI, U+009D OSC) become one '?'; U+00A0 and others stay. */
+static void test_mask_c1_controls(void **state)
+{
+    char s[] = "a\xc2\x9b"
+               "2Jb\xc2\x9d"
+               "0;t\xc2\x9c"
+               "c\xc2\x80\xc2\x9f\xc2\xa0\xc3\x80\xc2";
+    char empty[] = "";
+
+    (void)state;
+    text_mask_controls(s);
+    assert_string_equal(s, "a?2Jb?0;t?c??\xc2\xa0\xc3\x80\xc2");
+    text_mask_controls(empty);
+    assert_string_equal(empty, "");
+    text_mask_controls(NULL);
+}
+
 static void test_table_single_column(void **state)
 {
     struct fixture *f = *state;
@@ -580,6 +597,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_table_header_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_wide_header_and_empty_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_control_characters, setup, teardown),
+        cmocka_unit_test(test_mask_c1_controls),
         cmocka_unit_test_setup_teardown(test_table_single_column, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_many_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_incomplete_row, setup, teardown),
