@@ -82,10 +82,11 @@ void sd_notify_init(void)
  * net.unix.max_dgram_qlen) must not lose READY=1 or STOPPING=1: what cannot go
  * now waits here, in order, and a timer sends it as soon as the queue has room.
  */
-#define SD_PENDING_MAX    16
-#define SD_RETRY_FIRST_US 10000    /* 10 ms, doubling */
-#define SD_RETRY_MAX_US   1000000  /* to once a second */
-#define SD_FAIL_LOG_US    60000000 /* the same failure again: once a minute */
+#define SD_WATCHDOG_MIN_US 1000u /* the shortest interval between pings */
+#define SD_PENDING_MAX     16
+#define SD_RETRY_FIRST_US  10000    /* 10 ms, doubling */
+#define SD_RETRY_MAX_US    1000000  /* to once a second */
+#define SD_FAIL_LOG_US     60000000 /* the same failure again: once a minute */
 static char *sd_pending[SD_PENDING_MAX];
 static unsigned sd_npending;
 static uint64_t sd_retry_us;
@@ -199,11 +200,20 @@ static void sd_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 void sd_watchdog_start(void)
 {
     struct timeval tv;
+    uint64_t every;
 
     if (sd_watchdog_usec == 0 || sd_fd < 0 || sd_watchdog_ev != NULL)
         return;
-    tv.tv_sec = (time_t)(sd_watchdog_usec / 2 / 1000000);
-    tv.tv_usec = (suseconds_t)(sd_watchdog_usec / 2 % 1000000);
+    every = sd_watchdog_usec / 2;
+    /* Half of a few µs would be a timer firing at every pass: a busy loop, not a watchdog. */
+    if (every < SD_WATCHDOG_MIN_US) {
+        log_warnx("WATCHDOG_USEC=%llu is under %u ms: pinging every %u ms, which may be late",
+                  (unsigned long long)sd_watchdog_usec, 2 * SD_WATCHDOG_MIN_US / 1000,
+                  SD_WATCHDOG_MIN_US / 1000);
+        every = SD_WATCHDOG_MIN_US;
+    }
+    tv.tv_sec = (time_t)(every / 1000000);
+    tv.tv_usec = (suseconds_t)(every % 1000000);
     sd_watchdog_ev = event_new(droverd.base, -1, EV_PERSIST, sd_watchdog_cb, NULL);
     event_add(sd_watchdog_ev, &tv);
     sd_notify_send("WATCHDOG=1");

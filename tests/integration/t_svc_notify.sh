@@ -10,6 +10,8 @@
 #  - WATCHDOG=1 at about half of WATCHDOG_USEC, repeatedly, when
 #    WATCHDOG_USEC is set and WATCHDOG_PID is droverd's pid or absent; never
 #    when WATCHDOG_USEC is unset or WATCHDOG_PID names another process;
+#    every 1 ms, with a warning, when WATCHDOG_USEC is under 2 ms (half of 1 µs
+#    stopped the pings after the first; and not a busy loop either);
 #  - STOPPING=1 at shutdown, and exit status 0;
 #  - NOTIFY_SOCKET/WATCHDOG_* are droverd's alone: workers never see them.
 . "$(dirname "$0")/lib.sh"
@@ -129,6 +131,12 @@ side_config nowd
 run_droverd nowd "$T/nowd.ini"
 track_pid "$RUN_PID"
 SIDE_DAEMONS+=("$RUN_PID")
+listen tiny
+side_config tiny
+run_droverd tiny "$T/tiny.ini" WATCHDOG_USEC=1
+track_pid "$RUN_PID"
+TINY_PID=$RUN_PID
+SIDE_DAEMONS+=("$RUN_PID")
 
 # Not ready while the gate pool's workers have not sent READY=1 to droverd.
 wait_for 10 "droverd to answer" dv status
@@ -203,6 +211,21 @@ for name in otherpid nowd; do
     assert_eq "$(count "$name" WATCHDOG=1)" 0 "WATCHDOG=1 pings from the daemon with $name"
 done
 assert_eq "$(count main STOPPING=1)" 0 "STOPPING=1 before any shutdown"
+# WATCHDOG_USEC=1: half of it is 0, a zero-interval timer that libevent ran once (the
+# pings stopped after the first); pings every 1 ms instead, with a warning, and not a busy
+# loop: CPU time against its life so far (a busy loop takes what it can get, at least a
+# few tenths of its life even on a loaded machine).
+grep -q 'WATCHDOG_USEC=1 is under 2 ms: pinging every 1 ms' "$T/tiny.log" ||
+    fail "no warning about WATCHDOG_USEC=1: $(cat "$T/tiny.log")"
+wait_for 10 "pings every 1 ms with WATCHDOG_USEC=1" count_at_least tiny WATCHDOG=1 20
+"$PY" - "$TINY_PID" <<'PY' || fail "the droverd with WATCHDOG_USEC=1 spins"
+import os, sys
+f = open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")", 1)[1].split()
+hz = os.sysconf("SC_CLK_TCK")
+cpu = (int(f[11]) + int(f[12])) / hz
+life = float(open("/proc/uptime").read().split()[0]) - int(f[19]) / hz
+assert cpu < 0.2 * life, "%.2f s of CPU in %.2f s" % (cpu, life)
+PY
 
 # Shutdown: STOPPING=1 (with STATUS=), exit 0; side daemons by SIGTERM the same.
 dv shutdown >/dev/null || fail "drover shutdown"
