@@ -856,7 +856,7 @@ const struct key key_table[] = {
         .offset = P(stop_signal),
         .default_value = "TERM",
         .reload = RELOAD_LIVE,
-        .help = "Signal sent to the worker's process group to stop it, just after a CONT so a suspended worker gets it (no CONT with STOP, TSTP, TTIN or TTOU).",
+        .help = "Signal sent to the worker's process group to stop it (TERM, SIGTERM, 15, RTMIN+N, RTMAX-N), just after a CONT so a suspended worker gets it (no CONT with STOP, TSTP, TTIN or TTOU).",
     },
     {
         .section = KEY_POOL,

@@ -288,6 +288,22 @@ int parse_signal(const char *s, int *out, char *err, size_t errsz)
             return 0;
         }
     }
+    /* Real-time signals as systemd and kill(1) name them: RTMIN, RTMIN+N, RTMAX-N, RTMAX. */
+    if (strncasecmp(name, "RTMIN", 5) == 0 || strncasecmp(name, "RTMAX", 5) == 0) {
+        bool from_min = toupper((unsigned char)name[4]) == 'N';
+        int base = from_min ? SIGRTMIN : SIGRTMAX, span = SIGRTMAX - SIGRTMIN;
+        const char *rest = name + 5;
+
+        n = 0;
+        if (*rest != '\0' && (*rest != (from_min ? '+' : '-') || !isdigit((unsigned char)rest[1]) ||
+                              parse_uint(rest + 1, 0, (uint64_t)span, &n, NULL, 0) != 0))
+            return parse_error(
+                err, errsz,
+                "invalid real-time signal '%s' (RTMIN+0 to RTMIN+%d, or RTMAX-0 to RTMAX-%d)", s,
+                span, span);
+        *out = from_min ? base + (int)n : base - (int)n;
+        return 0;
+    }
     return parse_error(err, errsz, "unknown signal '%s' (use a name like TERM or a number)", s);
 }
 

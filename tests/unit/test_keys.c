@@ -483,6 +483,7 @@ static void test_more_good_values(void **state)
         {"crash_limit", "0", "none"},
         {"stop_signal", "9", "KILL"},
         {"stop_signal", "37", "SIG37"},
+        {"stop_signal", "RTMIN+3", "SIG37"}, /* glibc: SIGRTMIN is 34 */
         {"environment", "", ""},
         {"listen", "tcp:[::1]:8080", "tcp:[::1]:8080"},
         {"listen", "tcp:0.0.0.0:1", "tcp:0.0.0.0:1"},

@@ -524,6 +524,52 @@ static void test_signal_numbers(void **state)
     signal_ok("64", 64);
 }
 
+/* Real-time signals by the names systemd's KillSignal= and kill(1) take. */
+static void test_signal_realtime(void **state)
+{
+    char msg[128];
+
+    (void)state;
+    signal_ok("RTMIN", SIGRTMIN);
+    signal_ok("SIGRTMIN", SIGRTMIN);
+    signal_ok("rtmin+0", SIGRTMIN);
+    signal_ok("RTMIN+2", SIGRTMIN + 2);
+    signal_ok("SIGRTMIN+3", SIGRTMIN + 3);
+    signal_ok("RTMAX", SIGRTMAX);
+    signal_ok("sigrtmax-1", SIGRTMAX - 1);
+    snprintf(msg, sizeof(msg), "RTMIN+%d", SIGRTMAX - SIGRTMIN);
+    signal_ok(msg, SIGRTMAX);
+    snprintf(msg, sizeof(msg), "RTMAX-%d", SIGRTMAX - SIGRTMIN);
+    signal_ok(msg, SIGRTMIN);
+}
+
+static void test_signal_realtime_errors(void **state)
+{
+    static const char *const bad[] = {
+        "RTMIN+",   "RTMIN-1", "RTMAX+1", "RTMIN+x", "RTMIN++1", "RTMIN+-1",
+        "RTMIN+ 1", "RTMAX-",  "RTMINX",  "RTMIN2",  "RTMIN+1x", "RTMIN+99999999999999999999"};
+    char want[160], over[32];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(want, sizeof(want),
+                 "invalid real-time signal '%s' (RTMIN+0 to RTMIN+%d, or RTMAX-0 to RTMAX-%d)",
+                 bad[i], SIGRTMAX - SIGRTMIN, SIGRTMAX - SIGRTMIN);
+        signal_bad(bad[i], want);
+    }
+    /* One past the other end, both ways. */
+    snprintf(over, sizeof(over), "RTMIN+%d", SIGRTMAX - SIGRTMIN + 1);
+    snprintf(want, sizeof(want),
+             "invalid real-time signal '%s' (RTMIN+0 to RTMIN+%d, or RTMAX-0 to RTMAX-%d)", over,
+             SIGRTMAX - SIGRTMIN, SIGRTMAX - SIGRTMIN);
+    signal_bad(over, want);
+    snprintf(over, sizeof(over), "SIGRTMAX-%d", SIGRTMAX - SIGRTMIN + 1);
+    snprintf(want, sizeof(want),
+             "invalid real-time signal '%s' (RTMIN+0 to RTMIN+%d, or RTMAX-0 to RTMAX-%d)", over,
+             SIGRTMAX - SIGRTMIN, SIGRTMAX - SIGRTMIN);
+    signal_bad(over, want);
+}
+
 static void test_signal_errors(void **state)
 {
     (void)state;
@@ -906,6 +952,8 @@ int main(void)
         cmocka_unit_test(test_mode_errors),
         cmocka_unit_test(test_signal_names),
         cmocka_unit_test(test_signal_numbers),
+        cmocka_unit_test(test_signal_realtime),
+        cmocka_unit_test(test_signal_realtime_errors),
         cmocka_unit_test(test_signal_errors),
         cmocka_unit_test(test_signal_name),
         cmocka_unit_test(test_workers),
