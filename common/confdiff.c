@@ -132,6 +132,13 @@ void config_diff_free(struct config_diff *d)
     memset(d, 0, sizeof(*d));
 }
 
+void config_diff_pool(const struct pool_config *running, const struct pool_config *new,
+                      struct config_diff *d)
+{
+    config_diff_drop_pool(d, new->name);
+    diff_pool(running, new, d);
+}
+
 void config_diff_drop_pool(struct config_diff *d, const char *pool)
 {
     size_t kept = 0;

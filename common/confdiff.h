@@ -46,6 +46,9 @@ const struct change *config_diff_find(const struct config_diff *d, const char *p
 
 /* Forget every change of a pool (one a reload could not make, so the pool stays as it was). */
 void config_diff_drop_pool(struct config_diff *d, const char *pool);
+/* Its changes again, from the settings it runs (running) to new: they replace the pool's own. */
+void config_diff_pool(const struct pool_config *running, const struct pool_config *new,
+                      struct config_diff *d);
 
 /* One line per change, as `drover reload` prints them ("no changes" if none). */
 char *config_diff_describe(const struct config_diff *d);

@@ -126,6 +126,14 @@ void listen_activation_check(const struct config *cfg)
     }
 }
 
+bool listen_activated(const char *name)
+{
+    for (size_t i = 0; i < nheld; i++)
+        if (held[i].activation && strcmp(held[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 static struct held_socket *held_find(const char *name, bool activation)
 {
     for (size_t i = 0; i < nheld; i++)

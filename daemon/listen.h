@@ -27,6 +27,8 @@ void listen_activation_init(void);
  * same name, or an fd that is not a listening stream socket, is a start-up error.
  */
 void listen_activation_check(const struct config *cfg);
+/* systemd passed a socket for the pool `name` (LISTEN_FDNAMES): it serves that one, always. */
+bool listen_activated(const char *name);
 /* Close sockets kept for a re-created pool that never came back (exit). */
 void listen_release_parked(void);
 /* Close the parked sockets (not systemd's) no pool will take: wanted(listen) says which stay. */

@@ -92,6 +92,7 @@ static void add_problem(struct reload_report *r, const char *pool, const char *e
     r->problems[r->nproblems].pool = xstrdup(pool);
     r->problems[r->nproblems].error = xstrdup(error);
     r->nproblems++;
+    log_warnx("reload: pool %s: %s", pool, error);
 }
 
 /* The listen value a pool serves on now (NULL: not routed). */
@@ -135,6 +136,18 @@ static bool recreate_may_listen(struct pool *p, const struct pool_config *pc,
 {
     char err[PARSE_ERR_MAX], why[PARSE_ERR_MAX + 160];
 
+    if (listen_moves(p, pc) && listen_activated(pc->name)) {
+        /* systemd's socket stays this pool's: a new listen would be a lie in status. */
+        snprintf(why, sizeof(why),
+                 "listen cannot change: the pool serves the socket systemd passed "
+                 "(FileDescriptorName=%s); change ListenStream= in the .socket unit and "
+                 "restart droverd; it keeps running as it was%s%s",
+                 pc->name, pool_listen_now(p) != NULL ? ", on " : "",
+                 pool_listen_now(p) != NULL ? pool_listen_now(p) : "");
+        add_problem(out, pc->name, why);
+        config_diff_drop_pool(&out->diff, pc->name);
+        return false;
+    }
     if (pc->listen == NULL || !listen_moves(p, pc) || pool_on_listen(pc->listen, p, false) != NULL)
         return true;
     if (listener_reserve(pc, pc->name, err, sizeof(err)) == 0)
@@ -208,6 +221,16 @@ int reload_apply(struct config *new, struct reload_report *out)
 
     out->loaded = true;
     config_diff(old, new, &out->diff);
+    /*
+     * A pool an earlier reload left as it was (its listen could not move) runs other
+     * settings than that reload's file: its changes are from what it runs, so going back
+     * to them is no change, not a restart.
+     */
+    TAILQ_FOREACH(pc, &new->pools, entry) {
+        struct pool *p = pool_find(pc->name);
+        if (p != NULL && p->cfg != config_find_pool(old, pc->name))
+            config_diff_pool(p->cfg, pc, &out->diff);
+    }
     keep_daemon_restart_keys(new, old);
     droverd.config = new;
     log_set_level(new->daemon.log_level);

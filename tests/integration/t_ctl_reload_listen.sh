@@ -51,6 +51,13 @@ assert_contains "$out" "it keeps running as it was, on tcp:127.0.0.1:$p1"
 case "$out" in *"stopped and started again"*) fail "the reload claims web was re-created: $out" ;; esac
 assert_eq "$(pool_route web listen)" "tcp:127.0.0.1:$p1" "web's listen after the failed move"
 assert_eq "$(dv call web two)" two "web serves on its old address"
+# Back to the address it kept: no change (it was a restart of web: the diff was from the
+# file of the failed reload, not from what web runs).
+pid=$(slot_field web 0 pid)
+pools web "$p1" api
+assert_eq "$(dv reload 2>&1)" "no changes" "reload back to the address web kept"
+assert_eq "$(slot_field web 0 pid)" "$pid" "web's worker after the reload back"
+pools web "$p2" api
 
 # --- the address is freed: the next reload moves web ---
 kill "$holder"

@@ -16,7 +16,9 @@
 #    to start rather than leave clients of the other waiting for ever;
 #  - a passed fd that is not a listening stream socket (a connection, as
 #    Accept=yes passes; a file): droverd refuses to start, naming the fd,
-#    rather than run "ready" with a pool that can never accept.
+#    rather than run "ready" with a pool that can never accept;
+#  - a reload that changes or removes the listen of the pool serving systemd's
+#    socket fails and says why: the pool keeps serving systemd's socket.
 . "$(dirname "$0")/lib.sh"
 
 command -v systemd-socket-activate >/dev/null 2>&1 ||
@@ -78,6 +80,28 @@ for slot in 0 1; do
     fds=$(ls "/proc/$pid/fd" | sort -n | tr '\n' ' ')
     assert_eq "$fds" "0 1 2 3 " "fds of worker $pid"
 done
+
+# A reload cannot move the pool off systemd's socket (to another path, or to none): it
+# fails, says why, and the pool goes on serving systemd's socket, as status says.
+cp "$CONF" "$T/good.ini"
+for listen in "listen = $T/other.sock" ""; do
+    if [ -n "$listen" ]; then
+        sed "s|^listen = .*|$listen|" "$T/good.ini" >"$CONF"
+    else
+        grep -v -e '^listen' -e '^mode' -e '^framing' "$T/good.ini" >"$CONF" # not routed any more
+    fi
+    run_capture dv reload
+    assert_eq "$RUN_RC" 1 "drover reload moving the activated pool ('$listen')"
+    grep -q "pool act: .*listen cannot change: the pool serves the socket systemd passed (FileDescriptorName=act)" <<<"$RUN_OUT$RUN_ERR" ||
+        fail "the reload does not say why ('$listen'): $RUN_OUT$RUN_ERR"
+    grep -q "warn: reload: pool act: listen cannot change" "$T/droverd.log" || fail "droverd's log does not say why"
+    [ -e "$T/other.sock" ] && fail "the reload bound $T/other.sock"
+    assert_eq "$(pool_route act listen)" "$T/act.sock" "act's listen after the refused reload"
+    out=$("$PY" "$T/client.py" "$T/act.sock" after-reload 2>&1) || fail "request after the refused reload: $out"
+    assert_eq "$out" "+after-reload" "reply through systemd's socket after the refused reload"
+done
+cp "$T/good.ini" "$CONF"
+assert_eq "$(dv reload)" "no changes" "drover reload back to the passed socket's listen (no restart)"
 
 dv shutdown >/dev/null || fail "drover shutdown"
 wait_daemon_exit 20

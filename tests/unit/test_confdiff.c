@@ -229,6 +229,29 @@ static void test_drop_pool(void **state)
     assert_string_equal(text, "no changes\n");
 }
 
+/* A pool an earlier reload left running other settings: its changes are from those. */
+static void test_diff_pool_from_running(void **state)
+{
+    struct config *running;
+
+    (void)state;
+    running = load("[pool:web]\ncommand = /bin/worker\nworkers = 5\n", 4);
+    do_diff(WEB API, "[pool:web]\ncommand = /bin/worker\nworkers = 5\n" API);
+    find("web", CHANGE_POOL_SCALE);
+    /* web runs 5 already: no change for it; api's own entries are untouched. */
+    config_diff_pool(config_find_pool(running, "web"), config_find_pool(new_cfg, "web"), &diff);
+    assert_int_equal(diff.n, 0);
+    /* From 5 (what it runs) to 2: a scale from 5, not from the old file's 2. */
+    config_diff_pool(config_find_pool(running, "web"), config_find_pool(old_cfg, "web"), &diff);
+    assert_int_equal(diff.n, 1);
+    assert_int_equal(find("web", CHANGE_POOL_SCALE)->old_workers, 5);
+    assert_int_equal(find("web", CHANGE_POOL_SCALE)->new_workers, 2);
+    /* Twice: the pool's entries are replaced, not added to. */
+    config_diff_pool(config_find_pool(running, "web"), config_find_pool(old_cfg, "web"), &diff);
+    assert_int_equal(diff.n, 1);
+    config_free(running);
+}
+
 static void test_restart_several_keys(void **state)
 {
     (void)state;
@@ -475,6 +498,7 @@ int main(void)
         T(test_restart_keys),
         T(test_relative_command_moved),
         T(test_drop_pool),
+        T(test_diff_pool_from_running),
         T(test_restart_several_keys),
         T(test_scale),
         T(test_scale_by_cpu_count),
