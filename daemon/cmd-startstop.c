@@ -199,6 +199,13 @@ static size_t startstop_report(struct control_client *c, const struct wait_set *
     for (size_t i = 0; i < w->n; i++)
         if (waited && !w->v[i].already && w->v[i].outcome == OUTCOME_FAILED)
             control_err(c, "%s:%u %s\n", w->v[i].pool, w->v[i].index, w->v[i].why);
+    if (w->n == 0) {
+        /* A pool scaled to 0 (workers = 0, drover scale POOL 0): nothing to do, and why. */
+        control_out(c,
+                    "%s 0 workers: there are none (workers = 0; drover scale POOL N adds some)\n",
+                    waited ? verb_done[w->verb] : verb_asked[w->verb]);
+        return 0;
+    }
     if (already == 0 || done > 0 || failed > 0)
         control_out(c, "%s %zu worker%s%s", waited ? verb_done[w->verb] : verb_asked[w->verb], done,
                     done == 1 ? "" : "s", already > 0 ? "; " : "\n");

@@ -72,6 +72,12 @@ wait_for 10 "no slot left" pool_true sig "len(p['slots']) == 0"
 gone "$p0" "$p1" || wait_for 5 "workers reaped after scale 0" gone "$p0" "$p1"
 expect_exit 1 "drover signal to a pool without workers" dv signal sig USR1
 assert_contains "$RUN_ERR" "no running worker" "drover signal to a pool without workers"
+# start/stop of a pool with no workers: nothing to do, exit 0, and it says why.
+for verb in start stop restart; do
+    expect_exit 0 "drover $verb of a pool scaled to 0" dv "$verb" sig
+    assert_contains "$RUN_OUT" "0 workers: there are none (workers = 0; drover scale POOL N adds some)" \
+        "drover $verb of a pool scaled to 0"
+done
 expect_exit 0 "drover scale sig 1" dv scale sig 1
 wait_for 10 "one worker running" pool_true sig "len(p['slots']) == 1 and p['slots'][0]['state'] == 'running'"
 
