@@ -185,7 +185,7 @@ void sd_notify_send(const char *fmt, ...)
         sd_npending--;
     }
     sd_pending[sd_npending++] = xstrdup(msg);
-    if (sd_npending == 1)
+    if (sd_retry_ev == NULL || !evtimer_pending(sd_retry_ev, NULL))
         sd_retry_arm();
 }
 
