@@ -126,6 +126,33 @@ void listen_activation_check(const struct config *cfg)
     }
 }
 
+int listen_activation_accept(const struct config *cfg, const char *path, struct config_errors *errs)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < nheld; i++) {
+        const struct pool_config *pc;
+        if (!held[i].activation)
+            continue;
+        pc = config_find_pool(cfg, held[i].name);
+        if (pc == NULL) {
+            config_errors_add(errs, path, 0,
+                              "pool '%s' serves the socket systemd passed "
+                              "(FileDescriptorName=%s): a reload cannot remove it; take the "
+                              "socket out of the .socket unit and restart droverd",
+                              held[i].name, held[i].name);
+            rc = -1;
+        } else if (pc->listen == NULL) {
+            config_errors_add(errs, pc->section.file, pc->section.line,
+                              "pool '%s' serves the socket systemd passed "
+                              "(FileDescriptorName=%s): a reload cannot take its listen away",
+                              held[i].name, held[i].name);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
 bool listen_activated(const char *name)
 {
     for (size_t i = 0; i < nheld; i++)

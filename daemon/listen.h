@@ -27,6 +27,12 @@ void listen_activation_init(void);
  * same name, or an fd that is not a listening stream socket, is a start-up error.
  */
 void listen_activation_check(const struct config *cfg);
+/*
+ * A reload's config must keep every pool that serves a socket systemd passed, with a listen:
+ * otherwise its clients would wait in a backlog nobody accepts from. 0, or -1 with errors.
+ */
+int listen_activation_accept(const struct config *cfg, const char *path,
+                             struct config_errors *errs);
 /* systemd passed a socket for the pool `name` (LISTEN_FDNAMES): it serves that one, always. */
 bool listen_activated(const char *name);
 /* Close sockets kept for a re-created pool that never came back (exit). */

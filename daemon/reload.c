@@ -194,8 +194,9 @@ int reload_config(struct reload_report *out)
     config_env_default(&env);
     new = config_load(droverd.config_path, &env, &out->errors);
     /* Limits that cannot be applied refuse the config as any other error does. */
-    if (new != NULL && (cgroup_accept_limits(new, &out->errors) != 0 ||
-                        pools_accept_fds(new, &out->errors) != 0)) {
+    if (new != NULL &&
+        (cgroup_accept_limits(new, &out->errors) != 0 || pools_accept_fds(new, &out->errors) != 0 ||
+         listen_activation_accept(new, droverd.config_path, &out->errors) != 0)) {
         config_free(new);
         new = NULL;
     }

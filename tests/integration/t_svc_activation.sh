@@ -18,7 +18,8 @@
 #    Accept=yes passes; a file): droverd refuses to start, naming the fd,
 #    rather than run "ready" with a pool that can never accept;
 #  - a reload that changes or removes the listen of the pool serving systemd's
-#    socket fails and says why: the pool keeps serving systemd's socket.
+#    socket, or removes the pool, fails and says why: the pool keeps serving
+#    systemd's socket.
 . "$(dirname "$0")/lib.sh"
 
 command -v systemd-socket-activate >/dev/null 2>&1 ||
@@ -81,24 +82,30 @@ for slot in 0 1; do
     assert_eq "$fds" "0 1 2 3 " "fds of worker $pid"
 done
 
-# A reload cannot move the pool off systemd's socket (to another path, or to none): it
-# fails, says why, and the pool goes on serving systemd's socket, as status says.
+# A reload cannot move the pool off systemd's socket (to another path), nor take its listen
+# away, nor remove the pool: it fails, says why, and the pool goes on serving systemd's
+# socket, as status says (clients would otherwise wait in a backlog nobody accepts from).
 cp "$CONF" "$T/good.ini"
-for listen in "listen = $T/other.sock" ""; do
-    if [ -n "$listen" ]; then
-        sed "s|^listen = .*|$listen|" "$T/good.ini" >"$CONF"
-    else
-        grep -v -e '^listen' -e '^mode' -e '^framing' "$T/good.ini" >"$CONF" # not routed any more
-    fi
+for change in other nolisten removed; do
+    case $change in
+    other) sed "s|^listen = .*|listen = $T/other.sock|" "$T/good.ini" >"$CONF" ;;
+    nolisten) grep -v -e '^listen' -e '^mode' -e '^framing' "$T/good.ini" >"$CONF" ;;
+    removed) { sed '/^\[pool:act\]/,$d' "$T/good.ini"; printf '[pool:side]\ncommand = /bin/sleep 3600\n'; } >"$CONF" ;;
+    esac
+    case $change in
+    other) why="listen cannot change: the pool serves the socket systemd passed (FileDescriptorName=act)" ;;
+    nolisten) why="pool 'act' serves the socket systemd passed (FileDescriptorName=act): a reload cannot take its listen away" ;;
+    removed) why="pool 'act' serves the socket systemd passed (FileDescriptorName=act): a reload cannot remove it" ;;
+    esac
     run_capture dv reload
-    assert_eq "$RUN_RC" 1 "drover reload moving the activated pool ('$listen')"
-    grep -q "pool act: .*listen cannot change: the pool serves the socket systemd passed (FileDescriptorName=act)" <<<"$RUN_OUT$RUN_ERR" ||
-        fail "the reload does not say why ('$listen'): $RUN_OUT$RUN_ERR"
-    grep -q "warn: reload: pool act: listen cannot change" "$T/droverd.log" || fail "droverd's log does not say why"
+    assert_eq "$RUN_RC" 1 "drover reload ($change)"
+    assert_contains "$RUN_OUT$RUN_ERR" "$why" "drover reload ($change)"
+    grep -qF "$why" "$T/droverd.log" || fail "droverd's log does not say why ($change)"
     [ -e "$T/other.sock" ] && fail "the reload bound $T/other.sock"
-    assert_eq "$(pool_route act listen)" "$T/act.sock" "act's listen after the refused reload"
-    out=$("$PY" "$T/client.py" "$T/act.sock" after-reload 2>&1) || fail "request after the refused reload: $out"
-    assert_eq "$out" "+after-reload" "reply through systemd's socket after the refused reload"
+    has_pool side && fail "the refused reload ($change) added pool side"
+    assert_eq "$(pool_route act listen)" "$T/act.sock" "act's listen after the refused reload ($change)"
+    out=$("$PY" "$T/client.py" "$T/act.sock" "after-$change" 2>&1) || fail "request after the refused reload ($change): $out"
+    assert_eq "$out" "+after-$change" "reply through systemd's socket after the refused reload ($change)"
 done
 cp "$T/good.ini" "$CONF"
 assert_eq "$(dv reload)" "no changes" "drover reload back to the passed socket's listen (no restart)"
