@@ -7,8 +7,8 @@
  * datagram socket with SO_PASSCRED; the kernel-supplied sender pid must be
  * a worker's own pid (notify_access = main), or a process in a worker's
  * process group (notify_access = all: the worker is its group's leader, so
- * the group id names it), so a worker can only speak for itself. Dropped messages are
- * logged, at most one line a second whatever the flood.
+ * the group id names it), so a worker can only speak for itself. Dropped
+ * messages are logged, at most one line a second whatever the flood.
  */
 #include "notify.h"
 
