@@ -109,9 +109,10 @@ struct pool {
     struct route *route;
     bool removing; /* removed by reload or being re-created: freed once every slot stopped */
     struct pool_config *recreate_cfg; /* when re-creating: the config to start again with */
-    bool draining;                    /* stopping: waits for its route to finish the work taken */
-    bool rolling;                     /* a rolling restart is under way */
-    char *halt_reason;                /* rollout halted: why, or NULL */
+    bool listen_kept;  /* a reload could not move its listen: it runs that file's predecessor */
+    bool draining;     /* stopping: waits for its route to finish the work taken */
+    bool rolling;      /* a rolling restart is under way */
+    char *halt_reason; /* rollout halted: why, or NULL */
     struct pool_config *rollback_cfg; /* during a rollout: the settings it replaces, or NULL */
     bool rolling_back;                /* the rollout halted: the replaced slots go back */
     uint64_t rollout_gen;             /* rollouts begun, so a waiting reload knows its own */

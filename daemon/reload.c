@@ -146,6 +146,7 @@ static bool recreate_may_listen(struct pool *p, const struct pool_config *pc,
                  pool_listen_now(p) != NULL ? pool_listen_now(p) : "");
         add_problem(out, pc->name, why);
         config_diff_drop_pool(&out->diff, pc->name);
+        p->listen_kept = true;
         return false;
     }
     if (pc->listen == NULL || !listen_moves(p, pc) || pool_on_listen(pc->listen, p, false) != NULL)
@@ -157,6 +158,7 @@ static bool recreate_may_listen(struct pool *p, const struct pool_config *pc,
              pool_listen_now(p) != NULL ? pool_listen_now(p) : "");
     add_problem(out, pc->name, why);
     config_diff_drop_pool(&out->diff, pc->name);
+    p->listen_kept = true;
     return false;
 }
 
@@ -225,12 +227,15 @@ int reload_apply(struct config *new, struct reload_report *out)
     /*
      * A pool an earlier reload left as it was (its listen could not move) runs other
      * settings than that reload's file: its changes are from what it runs, so going back
-     * to them is no change, not a restart.
+     * to them is no change, not a restart. (A halted rollout's pool also runs other
+     * settings, on purpose: the same file again must not roll it out again.)
      */
     TAILQ_FOREACH(pc, &new->pools, entry) {
         struct pool *p = pool_find(pc->name);
-        if (p != NULL && p->cfg != config_find_pool(old, pc->name))
+        if (p != NULL && p->listen_kept) {
             config_diff_pool(p->cfg, pc, &out->diff);
+            p->listen_kept = false; /* set again below if it still cannot move */
+        }
     }
     keep_daemon_restart_keys(new, old);
     droverd.config = new;
