@@ -30,7 +30,9 @@ void text_mask_controls(char *s)
 {
     char *w = s;
 
-    for (const char *c = s; c != NULL && *c != '\0'; c++) {
+    if (s == NULL)
+        return;
+    for (const char *c = s; *c != '\0'; c++) {
         unsigned char b = (unsigned char)*c;
 
         if (b < 0x20 || b == 0x7f) {
@@ -43,8 +45,7 @@ void text_mask_controls(char *s)
             *w++ = *c;
         }
     }
-    if (w != NULL)
-        *w = '\0';
+    *w = '\0';
 }
 
 void table_cell(struct table *t, const char *fmt, ...)

@@ -134,28 +134,25 @@ static bool listen_moves(const struct pool *p, const struct pool_config *pc)
 static bool recreate_may_listen(struct pool *p, const struct pool_config *pc,
                                 struct reload_report *out)
 {
-    char err[PARSE_ERR_MAX], why[PARSE_ERR_MAX + 160];
+    char err[PARSE_ERR_MAX], why[PARSE_ERR_MAX + 200];
+    const char *now = pool_listen_now(p);
 
-    if (listen_moves(p, pc) && listen_activated(pc->name)) {
+    if (!listen_moves(p, pc))
+        return true;
+    if (listen_activated(pc->name)) {
         /* systemd's socket stays this pool's: a new listen would be a lie in status. */
-        snprintf(why, sizeof(why),
+        snprintf(err, sizeof(err),
                  "listen cannot change: the pool serves the socket systemd passed "
                  "(FileDescriptorName=%s); change ListenStream= in the .socket unit and "
-                 "restart droverd; it keeps running as it was%s%s",
-                 pc->name, pool_listen_now(p) != NULL ? ", on " : "",
-                 pool_listen_now(p) != NULL ? pool_listen_now(p) : "");
-        add_problem(out, pc->name, why);
-        config_diff_drop_pool(&out->diff, pc->name);
-        p->listen_kept = true;
-        return false;
+                 "restart droverd",
+                 pc->name);
+    } else if (pc->listen == NULL || pool_on_listen(pc->listen, p, false) != NULL ||
+               listener_reserve(pc, pc->name, err, sizeof(err)) == 0) {
+        return true;
     }
-    if (pc->listen == NULL || !listen_moves(p, pc) || pool_on_listen(pc->listen, p, false) != NULL)
-        return true;
-    if (listener_reserve(pc, pc->name, err, sizeof(err)) == 0)
-        return true;
+    /* It keeps running as it was; the next reload counts its changes from that. */
     snprintf(why, sizeof(why), "%s; it keeps running as it was%s%s", err,
-             pool_listen_now(p) != NULL ? ", on " : "",
-             pool_listen_now(p) != NULL ? pool_listen_now(p) : "");
+             now != NULL ? ", on " : "", now != NULL ? now : "");
     add_problem(out, pc->name, why);
     config_diff_drop_pool(&out->diff, pc->name);
     p->listen_kept = true;
