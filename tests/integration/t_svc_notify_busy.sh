@@ -4,7 +4,8 @@
 # (EAGAIN) waits in droverd and goes, in order, once the queue has room, so a
 # busy systemd still gets READY=1 (lost, systemd would fail the start at
 # TimeoutStartSec); a notify socket nobody listens on any more is logged as a
-# warning naming the message. The fake systemd reads only while $T/drain
+# warning naming the message, and so is one dropped when more than 16 wait
+# (the oldest goes). The fake systemd reads only while $T/drain
 # exists; the test fills its queue before droverd speaks.
 . "$(dirname "$0")/lib.sh"
 
@@ -93,6 +94,23 @@ touch "$T/drain"
 ready_after_fill_or_fail "READY=1 after the reload"
 assert_eq "$(lines_after_fill | cut -d'|' -f1 | grep -v '^#' | tr '\n' ' ')" \
     "RELOADING=1 READY=1 " "what droverd sent after the second fill"
+
+# Refused for longer than 16 messages wait: the oldest go, with a warning; the rest arrive
+# in order. Nine reloads send 18 (RELOADING=1 and READY=1 each).
+rm "$T/drain"
+wait_for 10 "the listener to pause" sh -c "tail -n 1 '$T/rec' | grep -qx '#paused'"
+fill >/dev/null || fail "filling the queue a third time"
+for i in 1 2 3 4 5 6 7 8 9; do
+    dv reload >/dev/null || fail "drover reload $i with the queue full"
+done
+grep -q 'cannot tell systemd RELOADING=1 (NOTIFY_SOCKET): Resource temporarily unavailable' "$T/droverd.log" ||
+    fail_later "no warning for the message dropped from a full wait"
+touch "$T/drain"
+# sixteen_after_fill: all sixteen that waited are recorded (a function, for wait_for).
+sixteen_after_fill() { [ "$(lines_after_fill | grep -vc '^#')" -ge 16 ]; }
+wait_for $((10 * SLOWDOWN)) "the 16 waiting messages after the drain" sixteen_after_fill
+assert_eq "$(lines_after_fill | grep -v '^#' | cut -d'|' -f1 | uniq -c | awk '{print $1 $2}' | tr '\n' ' ')" \
+    "$(printf '1RELOADING=1 1READY=1 %.0s' 1 2 3 4 5 6 7 8)" "what droverd sent after the third fill (the last 8 reloads)"
 
 # Nobody listening: each kind of failure is a warning naming the message.
 kill "$LISTENER"
