@@ -12,8 +12,10 @@ enum frame_result frame_length_decode(const unsigned char *buf, size_t len, size
     if (len < FRAME_LENGTH_HEADER)
         return FRAME_INCOMPLETE;
     n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
-    if (n > max)
+    if (n > max) {
+        out->body_len = n; /* what the header announced, for the error */
         return FRAME_TOO_BIG;
+    }
     if (len - FRAME_LENGTH_HEADER < n)
         return FRAME_INCOMPLETE;
     out->frame_len = FRAME_LENGTH_HEADER + (size_t)n;
@@ -71,8 +73,10 @@ enum frame_result frame_evbuffer_decode(struct evbuffer *buf, int framing, size_
             return FRAME_INCOMPLETE;
         evbuffer_copyout(buf, hdr, sizeof(hdr));
         n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-        if (n > max)
+        if (n > max) {
+            out->body_len = n;
             return FRAME_TOO_BIG;
+        }
         if (avail - FRAME_LENGTH_HEADER < n)
             return FRAME_INCOMPLETE;
         out->body_off = FRAME_LENGTH_HEADER;

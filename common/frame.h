@@ -7,7 +7,7 @@
  *
  * Clients and workers send plain frames. Replies to clients carry one
  * status byte first: '+' and the worker's reply, or '-' and an error
- * "CODE message" where CODE is BUSY, FAILED or TIMEOUT. In length framing
+ * "CODE message" where CODE is BUSY, FAILED, TIMEOUT or TOOBIG. In length framing
  * the status byte counts in N; in line framing it starts the line.
  *
  * Everything here is pure: decoders look at bytes and say what they found.
@@ -25,7 +25,8 @@
 enum frame_result {
     FRAME_INCOMPLETE, /* need more bytes */
     FRAME_OK,         /* one frame found */
-    FRAME_TOO_BIG,    /* the frame is (or will be) larger than allowed */
+    FRAME_TOO_BIG,    /* the frame is (or will be) larger than allowed; in length
+                         framing out->body_len is the length its header announced */
     FRAME_BAD,        /* malformed (an empty status reply) */
 };
 

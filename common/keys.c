@@ -1090,7 +1090,9 @@ const struct key key_table[] = {
         .reload = RELOAD_LIVE,
         .min = 16,
         .max = 256 << 20,
-        .help = "message mode: largest request or reply body; larger closes the client or kills the worker.",
+        .help = "message mode: largest request or reply body. A larger request is answered `TOOBIG` "
+                "after the client's earlier requests, then its connection closes; a larger reply is "
+                "answered `FAILED` (not sent to another worker) and its worker killed.",
     },
     {
         .section = KEY_POOL,

@@ -214,7 +214,8 @@ static const struct {
     {"drover_pool_busy_total", "counter", "Requests answered BUSY (queue full).",
      offsetof(struct route_stats, busy)},
     {"drover_pool_bad_frames_total", "counter",
-     "Malformed or oversized frames (the connection was closed).",
+     "Frames larger than max_frame (answered TOOBIG, then the connection closed) or unfinished "
+     "within frame_timeout (the connection closed).",
      offsetof(struct route_stats, bad_frames)},
     {"drover_pool_queue_timeouts_total", "counter",
      "Requests answered TIMEOUT because no worker took them within queue_timeout.",

@@ -65,7 +65,7 @@ static void router_flush(struct route *r);
 static void router_trim(void);
 static void client_close(struct client *c);
 static void client_gone(struct client *c);
-static int client_parse(struct client *c);
+static void client_parse(struct client *c);
 
 unsigned router_clients_total(void)
 {
@@ -257,13 +257,17 @@ static void client_write(struct client *c)
      * new may arrive on the socket to wake us for them, so take them now.
      */
     if (c->npending < CLIENT_MAX_PENDING && in > 0 && c->route->accepting) {
-        if (client_parse(c) != 0)
-            return;
+        client_parse(c);
         out = outbuf_len(&c->out);
     }
     if (out > 0) {
         event_add(c->wev, NULL);
     } else if (c->eof && c->npending == 0) {
+        if (c->refused) {
+            /* It may still be sending what droverd will not read: the end waits for it. */
+            linger_close(c->fd);
+            c->fd = -1;
+        }
         client_close(c);
         return;
     }
@@ -387,14 +391,51 @@ static void client_submit_frame(struct client *c, const unsigned char *flat, siz
     router_submit(c->route, q);
 }
 
-static void client_frame_too_big(struct client *c)
+/*
+ * A frame larger than max_frame (f: what its length header announced):
+ * droverd reads nothing more from the client, answers the requests before
+ * it, then this one with TOOBIG, and closes the connection once all of it
+ * is written (client_write, linger_close), as after a half-close. Closing
+ * at once would lose the answers of requests that may already have run.
+ */
+static void client_frame_too_big(struct client *c, const struct frame *f, uint64_t *now)
 {
-    client_bad_frame(c, c->route->framing == FRAMING_LENGTH ? "a frame larger than max_frame"
-                                                            : "a line longer than max_frame");
+    struct route *r = c->route;
+    struct request *q;
+    char why[192];
+
+    r->bad_frames++;
+    if (r->framing == FRAMING_LENGTH)
+        snprintf(why, sizeof(why),
+                 "a request of %zu bytes is larger than max_frame (%zu bytes); nothing after it "
+                 "was read "
+                 "and the connection closes",
+                 f->body_len, r->max_frame);
+    else
+        snprintf(why, sizeof(why),
+                 "a line longer than max_frame (%zu bytes); nothing after it was read and the "
+                 "connection "
+                 "closes",
+                 r->max_frame);
+    log_debug("pool %s: client sent %s; answering what it sent before, then closing it", r->name,
+              r->framing == FRAMING_LENGTH ? "a frame larger than max_frame"
+                                           : "a line longer than max_frame");
+    c->eof = true;
+    c->refused = true;
+    evbuffer_drain(c->in, evbuffer_get_length(c->in));
+    c->partial_since = 0;
+    event_del(c->partial_ev);
+    if (*now == 0)
+        *now = mono_now();
+    q = request_new(c, 0, *now);
+    TAILQ_INSERT_TAIL(&c->pending, q, client_entry);
+    c->npending++;
+    request_fail(r, q, "TOOBIG", why);
+    client_update_reading(c);
 }
 
-/* Cut complete frames out of the client's input and submit them. Returns -1 if closed. */
-static int client_parse(struct client *c)
+/* Cut complete frames out of the client's input and submit them. */
+static void client_parse(struct client *c)
 {
     struct route *r = c->route;
     uint64_t now = 0;
@@ -403,15 +444,15 @@ static int client_parse(struct client *c)
         struct frame f;
 
         if (c->npending >= CLIENT_MAX_PENDING || evbuffer_get_length(c->in) == 0)
-            return 0;
+            return;
         switch (frame_evbuffer_decode(c->in, r->framing, r->max_frame, &f)) {
         case FRAME_OK:
             break;
         case FRAME_INCOMPLETE:
-            return 0;
+            return;
         default:
-            client_frame_too_big(c);
-            return -1;
+            client_frame_too_big(c, &f, &now);
+            return;
         }
         client_submit_frame(c, NULL, f.frame_len, &now);
     }
@@ -420,10 +461,10 @@ static int client_parse(struct client *c)
 /*
  * The same from the n bytes one read brought into an empty c->in (see
  * scratch_read): whole frames are taken in place; the rest (the start of
- * a frame, or frames past the pending cap) goes to c->in. Returns -1 if
- * closed, else the bytes left in c->in.
+ * a frame, or frames past the pending cap) goes to c->in. Returns the
+ * bytes left in c->in.
  */
-static int client_parse_flat(struct client *c, const unsigned char *data, size_t n)
+static size_t client_parse_flat(struct client *c, const unsigned char *data, size_t n)
 {
     struct route *r = c->route;
     uint64_t now = 0;
@@ -436,15 +477,15 @@ static int client_parse_flat(struct client *c, const unsigned char *data, size_t
         if (fr == FRAME_INCOMPLETE)
             break;
         if (fr != FRAME_OK) {
-            client_frame_too_big(c);
-            return -1;
+            client_frame_too_big(c, &f, &now);
+            return 0;
         }
         client_submit_frame(c, data + off, f.frame_len, &now);
         off += f.frame_len;
     }
     if (off < n)
         evbuffer_add(c->in, data + off, n - off);
-    return (int)(n - off);
+    return n - off;
 }
 
 static void client_partial_cb(evutil_socket_t fd, short what, void *arg)
@@ -523,27 +564,17 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         /* The client is done sending (a half-close); answer what it asked, then close. */
         c->eof = true;
         client_update_reading(c);
-        if (evbuffer_get_length(c->in) > 0 && client_parse(c) != 0) {
-            router_flush(r);
-            return;
-        }
+        if (evbuffer_get_length(c->in) > 0)
+            client_parse(c);
         if (c->npending == 0 && outbuf_len(&c->out) == 0)
             client_close(c);
         router_flush(r);
         return;
     }
     if (data != NULL) {
-        int left = client_parse_flat(c, data, (size_t)n);
-        if (left < 0) {
-            router_flush(r);
-            return;
-        }
-        in = (size_t)left;
+        in = client_parse_flat(c, data, (size_t)n);
     } else {
-        if (client_parse(c) != 0) {
-            router_flush(r);
-            return;
-        }
+        client_parse(c);
         in = evbuffer_get_length(c->in);
     }
     /* Bytes of an unfinished frame start a deadline, armed only in that case. */

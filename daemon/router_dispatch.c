@@ -310,6 +310,49 @@ static bool reply_one(struct route *r, struct worker_link *l, const struct frame
     return l->fd >= 0;
 }
 
+/*
+ * The worker's next reply is larger than max_frame (f: the length its
+ * header announced, in length framing). Its oldest request is answered
+ * FAILED and not sent to another worker: a reply too large is most often
+ * the request's own doing (a result the pool's max_frame cannot carry),
+ * and another worker would only be killed for it too (nginx does not try
+ * the next upstream on an invalid answer either). The worker's stream
+ * cannot be followed past it: the worker is killed, and its other
+ * requests go to other workers as when a worker dies.
+ */
+static void reply_too_big(struct route *r, struct worker_link *l, const struct frame *f)
+{
+    struct request *q = TAILQ_FIRST(&l->inflight);
+
+    if (q != NULL) {
+        char why[192];
+
+        TAILQ_REMOVE(&l->inflight, q, entry);
+        l->ninflight--;
+        inflight_sub(r);
+        choice_release(&r->choice, &l->node);
+        if (r->framing == FRAMING_LENGTH)
+            snprintf(
+                why, sizeof(why),
+                "the worker's reply of %zu bytes is larger than max_frame (%zu bytes); not sent to "
+                "another worker",
+                f->body_len, r->max_frame);
+        else
+            snprintf(why, sizeof(why),
+                     "the worker's reply is a line longer than max_frame (%zu bytes); not sent to "
+                     "another worker",
+                     r->max_frame);
+        if (q->client == NULL) {
+            r->abandoned++;
+            request_free(q);
+        } else {
+            r->failed++;
+            request_fail(r, q, "FAILED", why);
+        }
+    }
+    link_fail(l, "sent a reply larger than max_frame");
+}
+
 /* Replies from a worker, in the order of its requests, from l->in. */
 static void read_replies(struct route *r, struct worker_link *l)
 {
@@ -329,7 +372,7 @@ static void read_replies(struct route *r, struct worker_link *l)
             return;
         }
         if (fr == FRAME_TOO_BIG) {
-            link_fail(l, "sent a reply larger than max_frame");
+            reply_too_big(r, l, &f);
             return;
         }
         if (!reply_one(r, l, &f, NULL, &now))
@@ -356,7 +399,7 @@ static void read_replies_flat(struct route *r, struct worker_link *l, const unsi
         if (fr == FRAME_INCOMPLETE)
             break;
         if (fr != FRAME_OK) {
-            link_fail(l, "sent a reply larger than max_frame");
+            reply_too_big(r, l, &f);
             return;
         }
         if (!reply_one(r, l, &f, data + off, &now))

@@ -45,7 +45,8 @@ struct client {
     struct request_list pending;
     unsigned npending;
     bool reading;           /* read event armed */
-    bool eof;               /* the client finished sending */
+    bool eof;               /* the client finished sending, or droverd stopped reading it */
+    bool refused;           /* a frame too large: closed (linger_close) once answered */
     bool dirty;             /* output waiting for the end-of-callback flush */
     uint64_t partial_since; /* when bytes of an incomplete frame started waiting; 0 = none */
     /*

@@ -115,12 +115,21 @@ static void test_length_decode_too_big(void **state)
     (void)state;
     /* Known from the header alone: no need to wait for the body. */
     assert_int_equal(frame_length_decode(buf, 4, 5, &f), FRAME_TOO_BIG);
+    /* The length the header announced is given, for the error; nothing else. */
+    assert_int_equal(f.body_len, 6);
+    assert_int_equal(f.frame_len, UNTOUCHED.frame_len);
+    assert_int_equal(f.body_off, UNTOUCHED.body_off);
+    f.body_len = 0;
     assert_int_equal(frame_length_decode(buf, sizeof(buf), 5, &f), FRAME_TOO_BIG);
+    assert_int_equal(f.body_len, 6);
     assert_int_equal(frame_length_decode(huge, 4, 1024 * 1024, &f), FRAME_TOO_BIG);
+    assert_int_equal(f.body_len, 0xFFFFFFFFu);
     assert_int_equal(frame_length_decode(buf, 5, 0, &f), FRAME_TOO_BIG);
-    frame_untouched(&f);
+    assert_int_equal(f.body_len, 6);
+    f = UNTOUCHED;
     /* The largest length with an unbounded max is simply incomplete. */
     assert_int_equal(frame_length_decode(huge, 4, SIZE_MAX, &f), FRAME_INCOMPLETE);
+    frame_untouched(&f);
 }
 
 static void test_length_round_trip(void **state)
