@@ -92,3 +92,11 @@ def fail_worker_only(x):
     exec("class WorkerOnly(Exception):\n    pass\n", mod.__dict__)
     sys.modules["only_on_the_worker"] = mod
     raise mod.WorkerOnly("raised by %r" % (x,))
+
+
+def size(data):
+    return len(data)
+
+
+def blob(n):
+    return b"x" * n

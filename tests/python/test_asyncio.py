@@ -25,6 +25,22 @@ def test_call_and_gather(daemon):
     run(main())
 
 
+def test_larger_than_max_frame_unknown_to_the_client(daemon):
+    # As drover.Client: TooBig for that call; calls pipelined after it on the
+    # same connection are sent again on a new one.
+    big = b"b" * ((1 << 20) + 1)
+
+    async def main():
+        async with dasync.Client(daemon.sock("echo")) as c:
+            reqs = [b"r%d" % i for i in range(50)]
+            res = await asyncio.gather(*(c.call(r) for r in reqs[:25]), c.call(big),
+                                       *(c.call(r) for r in reqs[25:]), return_exceptions=True)
+            assert isinstance(res[25], drover.TooBig), res[25]
+            assert res[:25] + res[26:] == reqs
+            assert await c.call(b"after") == b"after"
+    run(main())
+
+
 def test_for_pool_line(daemon):
     async def main():
         c = await dasync.Client.for_pool("echoline", control_socket=daemon.ctl)

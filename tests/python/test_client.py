@@ -97,6 +97,24 @@ def test_max_frame_checked_before_sending(daemon):
         assert c.call(b"x" * 10) == b"x" * 10
 
 
+def test_larger_than_max_frame_unknown_to_the_client(daemon):
+    # The client was not told the pool's max_frame (1 MiB): droverd answers
+    # TooBig after the requests before it and closes; the requests after it
+    # are sent again on a new connection.
+    big = b"b" * ((1 << 20) + 1)
+    with drover.Client(daemon.sock("echo")) as c:
+        out = c.call_many([b"one", b"two", big, b"three", b"four"], window=5,
+                          return_exceptions=True)
+        assert out[:2] == [b"one", b"two"]
+        assert isinstance(out[2], drover.TooBig), out[2]
+        assert isinstance(out[2], ValueError)
+        assert "a request of 1048577 bytes is larger than max_frame (1048576 bytes)" in str(out[2])
+        assert out[3:] == [b"three", b"four"]
+        with pytest.raises(drover.TooBig):
+            c.call(big)
+        assert c.call(b"after") == b"after"
+
+
 def test_busy(daemon):
     # One worker sleeping, max_queue = 2: of 8 pipelined requests, one is with
     # the worker, two wait, the rest are answered BUSY at once.

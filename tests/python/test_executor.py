@@ -355,3 +355,33 @@ def test_shutdown_cancelling_runs_callbacks_unlocked(daemon):
     t.join(20)
     assert not t.is_alive(), "shutdown(cancel_futures=True) deadlocked"
     assert fs[-1].cancelled() and len(refused) == 1
+
+
+def test_arguments_larger_than_max_frame(daemon):
+    # Made with an address only, the executor does not know the pool's
+    # max_frame (1 MiB): droverd answers that task TooBig, after the tasks
+    # before it, and closes; those sent after it go again on a new connection.
+    big = b"x" * (2 << 20)
+    with drover.Executor(daemon.sock("py"), window=64) as ex:
+        before = [ex.submit(pytasks.square, i) for i in range(30)]
+        too_big = ex.submit(pytasks.size, big)
+        after = [ex.submit(pytasks.square, i) for i in range(30)]
+        with pytest.raises(drover.TooBig, match=r"larger than max_frame \(1048576 bytes\)"):
+            too_big.result(60)
+        assert [f.result(60) for f in before + after] == [i * i for i in range(30)] * 2
+        assert ex.submit(pytasks.size, b"x" * 1000).result(60) == 1000
+    # With the limit known, submit refuses it before sending anything.
+    with drover.Executor(pool="py", control_socket=daemon.ctl) as ex:
+        with pytest.raises(ValueError, match="max_frame"):
+            ex.submit(pytasks.size, big)
+        assert ex.submit(pytasks.square, 4).result(60) == 16
+
+
+def test_result_larger_than_max_frame(daemon):
+    # A result the pool's max_frame cannot carry: Failed, saying so, after
+    # one delivery (pykill's max_attempts = 20 is not spent on it).
+    with drover.Executor(daemon.sock("pykill")) as ex:
+        f = ex.submit(pytasks.blob, 2 << 20)
+        with pytest.raises(drover.Failed, match="larger than max_frame.*not sent to another worker"):
+            f.result(60)
+        assert ex.submit(pytasks.square, 3).result(60) == 9

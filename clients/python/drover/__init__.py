@@ -10,11 +10,11 @@ runtime for drover's message-mode pools. Standard library only.
 - drover.serve(func) / ``python3 -m drover.worker [MODULE:FUNCTION]``: the
   worker side.
 
-Errors: Busy, Failed, Timeout (droverd's answers, subclasses of ServerError),
+Errors: Busy, Failed, Timeout, TooBig (droverd's answers, subclasses of ServerError),
 CallTimeout, ConnectionLost, ProtocolError, RemoteError; all DroverError.
 """
 from .errors import (Busy, CallTimeout, ConnectionLost, DroverError, Failed, ProtocolError,
-                     RemoteError, RemoteTraceback, ServerError, TargetError, Timeout)
+                     RemoteError, RemoteTraceback, ServerError, TargetError, Timeout, TooBig)
 
 # Imported on first use, so that a worker (python3 -m drover.worker) starts
 # without the client side's modules (ssl, selectors, concurrent.futures).
@@ -42,6 +42,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Client", "Executor", "serve", "pool_info", "PoolInfo",
-    "DroverError", "ServerError", "Busy", "Failed", "Timeout", "CallTimeout",
+    "DroverError", "ServerError", "Busy", "Failed", "Timeout", "TooBig", "CallTimeout",
     "ConnectionLost", "ProtocolError", "RemoteError", "RemoteTraceback", "TargetError", "ControlError",
 ]

@@ -20,7 +20,7 @@ import collections
 from . import _frame, envelope
 from .client import _Settings
 from .control import pool_info
-from .errors import CallTimeout, ConnectionLost, ProtocolError, server_error
+from .errors import CallTimeout, ConnectionLost, ProtocolError, TooBig, server_error
 
 __all__ = ["Client"]
 
@@ -95,31 +95,36 @@ class Client(_Settings):
         if self.codec is not None:
             body = envelope.encode_request(self.codec, envelope.KIND_CALL, data)
         frame = _frame.encode(self.framing, body, self.max_frame)
-        conn = await self._connection()
-        fut = conn.send(frame)
-        try:
-            payload = await self._reply(conn, fut, timeout)
-        finally:
-            # Given up on (timeout, cancelled): the reply still comes and is
-            # dropped, unread, rather than failing a future nobody awaits.
-            fut.cancel()
+        loop = asyncio.get_running_loop()
+        end = None if timeout is None else loop.time() + timeout
+        while True:
+            conn = await self._connection()
+            fut = conn.send(frame)
+            try:
+                payload = await self._reply(conn, fut, timeout, end)
+                break
+            except _Unread:
+                continue  # droverd read none of it (after a TooBig): send it again
+            finally:
+                # Given up on (timeout, cancelled): the reply still comes and is
+                # dropped, unread, rather than failing a future nobody awaits.
+                fut.cancel()
         if self.codec is not None:
             return envelope.decode_reply(self.codec, payload)
         return payload
 
-    async def _reply(self, conn, fut, timeout):
+    async def _reply(self, conn, fut, timeout, end):
         if timeout is None:
             await conn.drain()
             return await fut
-        # One deadline for sending the request and the whole reply: a peer
-        # that reads or answers slowly does not move it. (asyncio.TimeoutError
+        # One deadline (end) for sending the request and the whole reply: a
+        # peer that reads or answers slowly does not move it. (asyncio.TimeoutError
         # is TimeoutError, a base of drover.Timeout: wait for the deadline on
         # its own, not around the reply.)
         loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
         drain = asyncio.ensure_future(conn.drain())
         try:
-            done, _ = await asyncio.wait([drain], timeout=timeout)
+            done, _ = await asyncio.wait([drain], timeout=max(0, end - loop.time()))
             if done:
                 drain.result()
                 done, _ = await asyncio.wait([fut], timeout=max(0, end - loop.time()))
@@ -140,6 +145,11 @@ class Client(_Settings):
                                     return_exceptions=return_exceptions)
 
 
+class _Unread(Exception):
+    """The connection ended after a TooBig answer: droverd did not read this
+    request, so Client.call sends it again on a new connection."""
+
+
 class _Connection:
     """One connection: writes frames, and a reader task hands each reply to
     the oldest waiting future."""
@@ -156,6 +166,9 @@ class _Connection:
     def send(self, frame):
         # No await between the write and the append: replies match in order.
         fut = asyncio.get_running_loop().create_future()
+        if self.eof:
+            fut.set_exception(_Unread())  # ended: the caller sends it on a new one
+            return fut
         self.writer.write(frame)
         self.waiters.append(fut)
         return fut
@@ -179,12 +192,22 @@ class _Connection:
                         raise ProtocolError("a reply with no request in flight")
                     fut = self.waiters.popleft()
                     ok, payload = _frame.parse_reply(body)
+                    err = None if ok else server_error(payload)
                     if fut.done():
-                        continue  # its caller gave up (timeout, cancel)
-                    if ok:
+                        pass  # its caller gave up (timeout, cancel)
+                    elif ok:
                         fut.set_result(payload)
                     else:
-                        fut.set_exception(server_error(payload))
+                        fut.set_exception(err)
+                    if isinstance(err, TooBig):
+                        # droverd read nothing after it and closes: the
+                        # calls still waiting send theirs again.
+                        self.eof = True
+                        while self.waiters:
+                            w = self.waiters.popleft()
+                            if not w.done():
+                                w.set_exception(_Unread())
+                        return
         except ProtocolError as e:
             why = e
             self._fail(e)

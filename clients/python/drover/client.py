@@ -15,6 +15,10 @@ Retry rules (what this client does on its own, and what is left to you):
   re-sent: it may have been answered. It fails with ConnectionLost; retry it
   yourself only if the work is idempotent.
 - Busy: the request never reached a worker; always safe to retry, later.
+- TooBig: the request was larger than the pool's max_frame (a client not
+  told the limit sends it). droverd answers the requests before it, then
+  this, and closes without reading the rest: the requests pipelined after it
+  are sent again on a new connection.
 - Failed / Timeout: droverd already delivered it max_attempts times (a worker
   may have carried it out partly or wholly); retry only idempotent work.
 - CallTimeout: the client's own deadline; the connection is closed and the
@@ -29,7 +33,7 @@ import weakref
 
 from . import _address, _frame, envelope
 from .control import pool_info
-from .errors import CallTimeout, ConnectionLost, ProtocolError, server_error
+from .errors import CallTimeout, ConnectionLost, ProtocolError, TooBig, server_error
 
 _SEND_CHUNK = 256 * 1024
 _RECV_CHUNK = 256 * 1024
@@ -306,6 +310,11 @@ class Client(_Settings):
                         next_reply += 1
                         if timeout is not None:
                             end = time.monotonic() + timeout
+                        if isinstance(results[next_reply - 1], TooBig):
+                            # droverd read nothing after that request and
+                            # closes: the rest go again on a new connection.
+                            self._drop()
+                            return next_reply
             return total
         finally:
             sel.close()

@@ -55,7 +55,9 @@ class Busy(ServerError):
 
 class Failed(ServerError):
     """-FAILED: the request was delivered max_attempts times and each time
-    the worker died before answering."""
+    the worker died before answering; or the worker's reply was larger than
+    the pool's max_frame (the text says so; it was not sent to another
+    worker)."""
 
 
 class Timeout(ServerError, TimeoutError):
@@ -64,7 +66,14 @@ class Timeout(ServerError, TimeoutError):
     request within the pool's queue_timeout (it never reached a worker)."""
 
 
-_CODES = {"BUSY": Busy, "FAILED": Failed, "TIMEOUT": Timeout}
+class TooBig(ServerError, ValueError):
+    """-TOOBIG: the request was larger than the pool's max_frame. It never
+    reached a worker. droverd answers the requests sent before it, then this,
+    and closes the connection without reading anything sent after it; the
+    clients here send those again on a new connection."""
+
+
+_CODES = {"BUSY": Busy, "FAILED": Failed, "TIMEOUT": Timeout, "TOOBIG": TooBig}
 
 
 def server_error(text):

@@ -20,7 +20,13 @@ the pool is never "broken". A future fails with:
   worker's traceback as __cause__), or drover.RemoteError when it cannot be
   rebuilt (JSON codec, exceptions that do not pickle);
 - drover.Failed / drover.Timeout when droverd gave up on the task after
-  max_attempts deliveries (the workers died, or ran over request_timeout);
+  max_attempts deliveries (the workers died, or ran over request_timeout),
+  or Failed when its result was larger than the pool's max_frame;
+- drover.TooBig (a ValueError) when the task's arguments are larger than
+  the pool's max_frame and the executor does not know that limit (made
+  with an address and no max_frame=): droverd answers it so, and the tasks
+  sent after it on the connection go again on a new one. With the limit
+  known, submit itself raises ValueError;
 - drover.ConnectionLost when the connection to droverd dropped while the
   task was in flight (tasks not yet sent are sent on a new connection);
 - ConnectionError (OSError) when droverd cannot be reached for connect_timeout.
@@ -47,7 +53,7 @@ from concurrent import futures
 
 from . import _address, _frame, envelope
 from .control import pool_info
-from .errors import ConnectionLost, ProtocolError, server_error, Busy
+from .errors import ConnectionLost, ProtocolError, server_error, Busy, TooBig
 
 # Like multiprocessing: the client's __main__ is also __mp_main__, so objects
 # of the workers' copy of the script (module __mp_main__) unpickle here.
@@ -348,7 +354,7 @@ class _Loop:
                     wait = 0  # more to take, or done (the last taken may have been cancelled)
                 pending_tls = isinstance(conn, ssl.SSLSocket) and conn.pending() > 0
                 events = [(None, selectors.EVENT_READ)] if pending_tls else sel.select(wait)
-                lost = None
+                lost, unread = None, False
                 for key, ev in events:
                     if key is not None and key.fileobj is self._wake_r:
                         self._drain_wake()
@@ -407,10 +413,16 @@ class _Loop:
                                         busy_delay = min(busy_delay * 2, 1.0)
                                 else:
                                     item.future.set_exception(err)
+                                    if isinstance(err, TooBig):
+                                        # droverd read nothing after it and
+                                        # closes: the rest go again.
+                                        lost, unread = err, True
+                                        break
                         if lost is not None:
                             break
                 if lost is not None:
-                    self._lose(conn, lost, inflight, starts, written, sel)
+                    self._lose(conn, lost, inflight, starts, 0 if unread else written, sel)
+                    unread = False
                     conn = self._conn = None
                     out, decoder = bytearray(), None
                     starts.clear()
@@ -457,7 +469,8 @@ class _Loop:
     def _lose(self, conn, why, inflight, starts, written, sel):
         """The connection dropped: tasks that had a byte written fail with
         ConnectionLost (never re-sent: they may have run); the rest go back to
-        the head of the queue for the next connection."""
+        the head of the queue for the next connection. (After a TooBig
+        answer written is 0: droverd read none of the tasks still in flight.)"""
         try:
             sel.unregister(conn)
         except (KeyError, ValueError):
