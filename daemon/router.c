@@ -402,24 +402,19 @@ static void client_frame_too_big(struct client *c, const struct frame *f, uint64
 {
     struct route *r = c->route;
     struct request *q;
-    char why[192];
+    char what[64], why[192];
 
     r->bad_frames++;
     if (r->framing == FRAMING_LENGTH)
-        snprintf(why, sizeof(why),
-                 "a request of %zu bytes is larger than max_frame (%zu bytes); nothing after it "
-                 "was read "
-                 "and the connection closes",
-                 f->body_len, r->max_frame);
+        snprintf(what, sizeof(what), "a request of %zu bytes is larger", f->body_len);
     else
-        snprintf(why, sizeof(why),
-                 "a line longer than max_frame (%zu bytes); nothing after it was read and the "
-                 "connection "
-                 "closes",
-                 r->max_frame);
-    log_debug("pool %s: client sent %s; answering what it sent before, then closing it", r->name,
-              r->framing == FRAMING_LENGTH ? "a frame larger than max_frame"
-                                           : "a line longer than max_frame");
+        snprintf(what, sizeof(what), "a line longer");
+    snprintf(why, sizeof(why),
+             "%s than max_frame (%zu bytes); nothing after it was read and the connection closes",
+             what, r->max_frame);
+    log_debug("pool %s: client sent %s than max_frame; answering what it sent before, then "
+              "closing it",
+              r->name, what);
     c->eof = true;
     c->refused = true;
     evbuffer_drain(c->in, evbuffer_get_length(c->in));

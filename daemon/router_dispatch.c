@@ -325,23 +325,19 @@ static void reply_too_big(struct route *r, struct worker_link *l, const struct f
     struct request *q = TAILQ_FIRST(&l->inflight);
 
     if (q != NULL) {
-        char why[192];
+        char what[64], why[192];
 
         TAILQ_REMOVE(&l->inflight, q, entry);
         l->ninflight--;
         inflight_sub(r);
         choice_release(&r->choice, &l->node);
         if (r->framing == FRAMING_LENGTH)
-            snprintf(
-                why, sizeof(why),
-                "the worker's reply of %zu bytes is larger than max_frame (%zu bytes); not sent to "
-                "another worker",
-                f->body_len, r->max_frame);
+            snprintf(what, sizeof(what), "reply of %zu bytes is larger", f->body_len);
         else
-            snprintf(why, sizeof(why),
-                     "the worker's reply is a line longer than max_frame (%zu bytes); not sent to "
-                     "another worker",
-                     r->max_frame);
+            snprintf(what, sizeof(what), "reply is a line longer");
+        snprintf(why, sizeof(why),
+                 "the worker's %s than max_frame (%zu bytes); not sent to another worker", what,
+                 r->max_frame);
         if (q->client == NULL) {
             r->abandoned++;
             request_free(q);
