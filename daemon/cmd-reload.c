@@ -103,11 +103,15 @@ static void diff_json(struct evbuffer *out, const struct reload_report *r, const
     json_object_end(&j);
 }
 
-/* What went wrong, one line each: pools that could not start, rollouts that halted. */
+/*
+ * What went wrong, one line each: pools that could not start, pools kept as
+ * they were (a change refused), rollouts that halted.
+ */
 static void report_problems(struct evbuffer *out, const struct reload_report *r)
 {
     for (size_t i = 0; i < r->nproblems; i++)
-        evbuffer_add_printf(out, "pool %s: cannot start: %s\n", r->problems[i].pool,
+        evbuffer_add_printf(out, "pool %s: %s: %s\n", r->problems[i].pool,
+                            r->problems[i].kept ? "not changed" : "cannot start",
                             r->problems[i].error);
     for (size_t i = 0; i < r->nrollouts; i++)
         if (r->rollouts[i].halt_reason != NULL)

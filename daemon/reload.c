@@ -86,11 +86,12 @@ static void keep_daemon_restart_keys(struct config *new, const struct config *ol
     new->daemon.control_gid = old->daemon.control_gid;
 }
 
-static void add_problem(struct reload_report *r, const char *pool, const char *error)
+static void add_problem(struct reload_report *r, const char *pool, const char *error, bool kept)
 {
     r->problems = xreallocarray(r->problems, r->nproblems + 1, sizeof(*r->problems));
     r->problems[r->nproblems].pool = xstrdup(pool);
     r->problems[r->nproblems].error = xstrdup(error);
+    r->problems[r->nproblems].kept = kept;
     r->nproblems++;
     log_warnx("reload: pool %s: %s", pool, error);
 }
@@ -153,7 +154,7 @@ static bool recreate_may_listen(struct pool *p, const struct pool_config *pc,
     /* It keeps running as it was; the next reload counts its changes from that. */
     snprintf(why, sizeof(why), "%s; it keeps running as it was%s%s", err,
              now != NULL ? ", on " : "", now != NULL ? now : "");
-    add_problem(out, pc->name, why);
+    add_problem(out, pc->name, why, true);
     config_diff_drop_pool(&out->diff, pc->name);
     p->listen_kept = true;
     return false;
@@ -277,7 +278,7 @@ int reload_apply(struct config *new, struct reload_report *out)
         if (p == NULL) {
             p = pool_create(pc, err, sizeof(err));
             if (p == NULL) {
-                add_problem(out, pc->name, err);
+                add_problem(out, pc->name, err, false);
                 continue;
             }
             pool_start(p);

@@ -25,6 +25,7 @@
 struct reload_problem {
     char *pool;
     char *error;
+    bool kept; /* the pool keeps running as it was (its change refused), not failed to start */
 };
 
 /* A pool whose workers this reload restarts one at a time. */
@@ -39,7 +40,7 @@ struct reload_report {
     struct config_errors errors;     /* when !loaded: every FILE:LINE error */
     struct config_diff diff;         /* when loaded: pools added, removed, re-created, restarted,
                                         scaled, applied; daemon keys applied or needing a restart */
-    struct reload_problem *problems; /* pools that could not start */
+    struct reload_problem *problems; /* pools that could not start, or kept as they were */
     size_t nproblems;
     struct reload_rollout *rollouts; /* rolling restarts begun */
     size_t nrollouts;

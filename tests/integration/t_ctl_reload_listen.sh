@@ -46,7 +46,7 @@ pools web "$p2" api
 rc=0
 out=$(dv reload 2>&1) || rc=$?
 assert_eq "$rc" 1 "exit status of a reload to a taken address"
-assert_contains "$out" "pool web: cannot start: listen on tcp:127.0.0.1:$p2"
+assert_contains "$out" "pool web: not changed: listen on tcp:127.0.0.1:$p2"
 assert_contains "$out" "it keeps running as it was, on tcp:127.0.0.1:$p1"
 case "$out" in *"stopped and started again"*) fail "the reload claims web was re-created: $out" ;; esac
 assert_eq "$(pool_route web listen)" "tcp:127.0.0.1:$p1" "web's listen after the failed move"

@@ -100,6 +100,7 @@ for change in other nolisten removed; do
     run_capture dv reload
     assert_eq "$RUN_RC" 1 "drover reload ($change)"
     assert_contains "$RUN_OUT$RUN_ERR" "$why" "drover reload ($change)"
+    [ "$change" = other ] && assert_contains "$RUN_OUT$RUN_ERR" "pool act: not changed: $why" "drover reload ($change)"
     grep -qF "$why" "$T/droverd.log" || fail "droverd's log does not say why ($change)"
     [ -e "$T/other.sock" ] && fail "the reload bound $T/other.sock"
     has_pool side && fail "the refused reload ($change) added pool side"
