@@ -86,14 +86,13 @@ static void check_keys(enum key_section section, const void *base, const struct 
         /*
          * Only what a parser produced can be parsed back: values from the file
          * or a written default, not computed ones. Lists are formatted for
-         * people ("a, b"), not for the parser. A signal without a name formats
-         * as "SIG37", which parse_signal refuses (reported separately).
+         * people ("a, b"), not for the parser.
          */
         bool parsed = o->line != 0 || k->default_value != NULL;
         bool skip =
             !parsed || key_storage(k) == KS_STRV ||
             (key_storage(k) == KS_STRING && *(char *const *)key_field_const(k, base) == NULL) ||
-            strlen(text) >= PATH_MAX || (k->kind == KT_SIGNAL && strncmp(text, "SIG", 3) == 0);
+            strlen(text) >= PATH_MAX;
         if (!skip) {
             err[0] = '\0';
             if (key_value_parse(k, &ctx, text, copy) != 0) {
