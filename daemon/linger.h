@@ -3,7 +3,8 @@
  * Replies still owed to clients of a pool that went away (removed,
  * re-created, shutdown): the connection lingers on its own until they are
  * written, or until LINGER_TIMEOUT_SEC pass without the client taking any.
- * And the closing of a refused client (linger_close).
+ * And the lingering close of a client that may still be sending
+ * (linger_close).
  * Owns those connections; knows nothing of pools or routes.
  */
 #ifndef DROVER_LINGER_H
@@ -17,7 +18,8 @@ struct evbuffer;
 void linger_add(int fd, struct evbuffer *out);
 /*
  * Close a connection whose client may still be sending (droverd refused a
- * frame of it and wrote its last reply): its sending half is shut so the
+ * frame of it and wrote its last reply; tls_relay, once the router closed
+ * and the replies are out): its sending half is shut so the
  * client reads the end after the replies, and what it still sends is read
  * and dropped until it closes (at most 5 s idle, 30 s in all, 64 such
  * connections), so its own send does not fail before it has read them and,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "droverd.h"
+#include "linger.h"
 #include "listen.h"
 #include "log.h"
 #include "parse.h"
@@ -72,6 +73,28 @@ static size_t out_len(struct bufferevent *bev)
     return evbuffer_get_length(bufferevent_get_output(bev));
 }
 
+/*
+ * The router closed and the last replies are out. A client that has not
+ * finished sending (a frame droverd refused, say) gets TLS's close_notify
+ * and a lingering close of the TCP connection (linger_close): closed with
+ * its bytes unread, the socket would be reset, and a reset drops the
+ * replies still in the kernel's send queue.
+ */
+static void relay_end(struct relay *rl)
+{
+    if (!rl->tls_eof) {
+        SSL *ssl = bufferevent_openssl_get_ssl(rl->tls);
+        int fd;
+
+        if (ssl != NULL)
+            SSL_shutdown(ssl); /* best effort: a full send buffer just goes without it */
+        fd = dup(bufferevent_getfd(rl->tls));
+        if (fd >= 0)
+            linger_close(fd);
+    }
+    relay_free(rl);
+}
+
 /* Decrypted request bytes toward the router; past TLS_RELAY_HIGH the client waits. */
 static void relay_tls_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -109,7 +132,7 @@ static void relay_tls_write_cb(struct bufferevent *bev, void *arg)
 
     (void)bev;
     if (rl->plain_eof)
-        relay_free(rl); /* the last replies are out */
+        relay_end(rl); /* the last replies are out */
     else
         bufferevent_enable(rl->plain, EV_READ);
 }
@@ -143,7 +166,10 @@ static void relay_plain_event_cb(struct bufferevent *bev, short what, void *arg)
         bufferevent_set_timeouts(rl->tls, NULL, &tv);
         return;
     }
-    relay_free(rl);
+    if (what & BEV_EVENT_EOF)
+        relay_end(rl);
+    else
+        relay_free(rl);
 }
 
 /* ---------------------------------------------------------------------------------------- */

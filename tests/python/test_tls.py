@@ -155,6 +155,19 @@ def test_droverd_tls_call_and_pipelining(daemon):
         assert c.call(big) == big
 
 
+def test_droverd_tls_too_big(daemon):
+    # Over droverd's TLS too: the requests before a frame over max_frame are
+    # answered, then TooBig, and those after it go again on a new connection.
+    address = "tcp:127.0.0.1:%d" % daemon.tls_port
+    big = b"b" * ((1 << 20) + 1)
+    with drover.Client(address, ssl_context=client_context(), timeout=30) as c:
+        out = c.call_many([b"one", b"two", big, b"three"], window=4, return_exceptions=True)
+        assert out[:2] == [b"one", b"two"]
+        assert isinstance(out[2], drover.TooBig), out[2]
+        assert out[3] == b"three"
+        assert c.call(b"after") == b"after"
+
+
 def test_droverd_tls_refuses_without_client_certificate(daemon):
     before = daemon.pool("echotls")["route"]["tls"]["handshake_failures"]
     c = drover.Client("tcp:127.0.0.1:%d" % daemon.tls_port, ssl_context=client_context(False),
