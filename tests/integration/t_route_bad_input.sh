@@ -16,11 +16,18 @@
 uses route
 
 mkdir -p "$T/once"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 write_config <<EOF2
 [pool:len]
 command = $ECHO_WORKER
 workers = 2
 listen = $T/len.sock
+max_frame = 1K
+
+[pool:lentcp]
+command = $ECHO_WORKER
+workers = 1
+listen = tcp:127.0.0.1:$PORT
 max_frame = 1K
 
 [pool:line]
@@ -53,6 +60,7 @@ crash_limit = none
 EOF2
 start_daemon
 for p in len line bad badline; do wait_for 10 "$p running" pool_running "$p" 2; done
+wait_for 10 "lentcp running" pool_running lentcp 1
 
 # --- malformed and oversized client frames, while well-behaved clients keep going ---
 # (Each background load runs until its phase is over: wc_stop.)
@@ -65,13 +73,16 @@ wc_start "$T/wc_line" -s "$T/line.sock" -f line -c 4 -p 4 -z 200 -t 30 -d 60
 wc_line=$WC_PID
 wait_for 10 "load on line" pool_route_ge line requests $((base + 100))
 
-py_client "$T/len.sock" "$T/line.sock" >"$T/frames.out" 2>&1 <<'PY' || fail "bad frames: $(cat "$T/frames.out")"
+py_client "$T/len.sock" "$T/line.sock" "$PORT" >"$T/frames.out" 2>&1 <<'PY' || fail "bad frames: $(cat "$T/frames.out")"
 import select, socket, struct, sys, time
-LEN, LINE = sys.argv[1], sys.argv[2]
+LEN, LINE, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 def conn(path):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
+    if isinstance(path, int):
+        s = socket.create_connection(("127.0.0.1", path))
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
     s.settimeout(5)
     return s
 
@@ -151,14 +162,22 @@ expect_toobig("3 requests, then 1025, then one more", LEN,
               before=[b"one", b"two" * 100, b"m" * 1024])
 # A client that sends all of a big frame before it reads (one blocking
 # sendall): droverd reads and drops the rest after its answer, so the send
-# completes and the answer is there to read after it.
-s = conn(LEN)
-s.settimeout(20)
-s.sendall(struct.pack(">I", 1) + b"a" + struct.pack(">I", 4 << 20) + b"z" * (4 << 20))
-got = read_all("sendall of 4 MiB", s)
-r = replies(got, False)
-if r is None or len(r) != 2 or r[0] != b"+a" or not r[1].startswith(b"-TOOBIG a request of 4194304 bytes"):
-    print("sendall of 4 MiB: wanted +a then -TOOBIG, got %r" % got[:200]); sys.exit(1)
+# completes and the answer is there to read after it. Over TCP too, where
+# closing with the client's bytes unread would reset the connection and
+# drop the answers still in droverd's send queue (10 times).
+def sendall_then_read(where):
+    s = conn(where)
+    s.settimeout(20)
+    s.sendall(struct.pack(">I", 1) + b"a" + struct.pack(">I", 4 << 20) + b"z" * (4 << 20))
+    got = read_all("sendall of 4 MiB (%s)" % where, s)
+    r = replies(got, False)
+    if r is None or len(r) != 2 or r[0] != b"+a" or not r[1].startswith(b"-TOOBIG a request of 4194304 bytes"):
+        print("sendall of 4 MiB (%s): wanted +a then -TOOBIG, got %r" % (where, got[:200])); sys.exit(1)
+    return s
+for i in range(10):
+    sendall_then_read(PORT).close()
+print("sendall of 4 MiB then read over TCP: +a, then -TOOBIG (10 times)")
+s = sendall_then_read(LEN)
 print("sendall of 4 MiB then read: +a, then -TOOBIG")
 # Left open and silent, that connection is closed by droverd (5 s idle):
 # a Unix socket whose peer closed altogether polls POLLHUP (one whose peer
