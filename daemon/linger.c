@@ -19,7 +19,7 @@
 #include "xmalloc.h"
 
 #define LINGER_TIMEOUT_SEC 10 /* to take replies after the pool went away, between writes */
-/* A refused client's closing (as nginx's lingering_timeout, lingering_time): */
+/* linger_close (as nginx's lingering_timeout, lingering_time): */
 #define CLOSING_IDLE_SEC  5  /* its rest read and dropped until it sends nothing this long */
 #define CLOSING_TOTAL_SEC 30 /* or this long in all */
 #define CLOSING_MAX       64 /* at most this many at once; past it, closed at once */

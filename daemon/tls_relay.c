@@ -6,6 +6,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
@@ -86,9 +87,11 @@ static void relay_end(struct relay *rl)
         SSL *ssl = bufferevent_openssl_get_ssl(rl->tls);
         int fd;
 
-        if (ssl != NULL)
+        if (ssl != NULL) {
             SSL_shutdown(ssl); /* best effort: a full send buffer just goes without it */
-        fd = dup(bufferevent_getfd(rl->tls));
+            ERR_clear_error(); /* what it may have queued is no later call's error */
+        }
+        fd = fcntl(bufferevent_getfd(rl->tls), F_DUPFD_CLOEXEC, 0);
         if (fd >= 0)
             linger_close(fd);
     }
