@@ -9,8 +9,9 @@ Every coroutine that calls at the same time shares the one connection: their
 requests are pipelined and each gets its own reply (droverd answers in
 order). Errors, codecs and the retry rules are those of drover.Client: a
 request of which a byte was written is never re-sent after the connection
-dropped (ConnectionLost); a connection found closed before a request was
-written is re-opened. A call that runs over its timeout (one deadline for
+dropped (ConnectionLost), except those after a TooBig answer, which droverd
+did not read; a connection found closed before a request was written is
+re-opened. A call that runs over its timeout (one deadline for
 writing the request out and for the whole reply) raises CallTimeout; the
 connection stays usable (its late reply is read and dropped).
 """
